@@ -1,0 +1,96 @@
+// The Backend interface: every op the model needs, with one implementation per
+// device (cpu/, cuda/). Callers validate shapes with op_checks.h and allocate
+// the outputs first; an op only computes. Layouts are NCHW, weights OIHW
+// (PyTorch's), and every op has the semantics given in SPEC.md.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tensor.h"
+
+namespace gpcnn {
+
+// Offset convolution (SPEC.md §3): out[o,i,j] = b[o] + Σ W[o,c,a,e]·x[c, i−dy+a, j−dx+e],
+// zero outside the image, output the same height and width as the input.
+// groups > 1 splits input and output channels into that many independent convolutions.
+struct ConvParams {
+  int64_t dy = 0, dx = 0, groups = 1;
+};
+
+// The gate's pre-activation is a = u + extra + bias[b,:] + spatial; absent terms are null.
+struct GateInputs {
+  const Tensor* u = nullptr;        // [B, 2p, H, W]
+  const Tensor* extra = nullptr;    // [B, 2p, H, W]
+  const Tensor* bias = nullptr;     // [B, 2p], broadcast over H×W
+  const Tensor* spatial = nullptr;  // [B, 2p, H, W]
+};
+
+struct AdamParams {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled = false;  // true: AdamW (decay the weights); false: L2 added to the gradient
+  int64_t step = 1;        // 1-based, for bias correction
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Memory.
+  virtual std::shared_ptr<Buffer> allocate(size_t bytes) = 0;
+  virtual void upload(Tensor& dst, const void* host) = 0;
+  virtual void download(const Tensor& src, void* host) = 0;
+  virtual void fill_zero(Tensor& t) = 0;
+
+  // Offset convolution; bias and grad_bias may be null.
+  virtual void conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
+                            Tensor& y) = 0;
+  virtual void conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
+                                  Tensor& grad_x) = 0;
+  virtual void conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
+                                     Tensor& grad_w, Tensor* grad_b) = 0;
+
+  // out = tanh(a[:, :p]) ⊙ σ(a[:, p:]); grad_a is the gradient for u, extra and spatial alike,
+  // grad_bias its sum over H×W.
+  virtual void gate_forward(const GateInputs& in, Tensor& out) = 0;
+  virtual void gate_backward(const GateInputs& in, const Tensor& grad_out, Tensor& grad_a,
+                             Tensor* grad_bias) = 0;
+
+  // Class embedding: out[b,:] = table[labels[b],:]; backward scatter-adds into grad_table.
+  virtual void embedding_forward(const Tensor& table, const Tensor& labels, Tensor& out) = 0;
+  virtual void embedding_backward(const Tensor& grad_out, const Tensor& labels,
+                                  Tensor& grad_table) = 0;
+
+  // Global-vector term without bias: out[b,o] = Σ_d w[o,d]·x[b,d].
+  virtual void linear_forward(const Tensor& x, const Tensor& w, Tensor& out) = 0;
+  virtual void linear_backward(const Tensor& grad_out, const Tensor& x, const Tensor& w,
+                               Tensor* grad_x, Tensor& grad_w) = 0;
+
+  // Elementwise.
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  virtual void accumulate(Tensor& dst, const Tensor& src) = 0;  // dst += src
+  virtual void relu_forward(const Tensor& x, Tensor& out) = 0;
+  virtual void relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) = 0;
+
+  // Head, per output channel c (SPEC.md §4): out[b, c·q + k] =
+  // relu(zs[b,k] + Σ_{c'<c} prev[k,c,c']·xt[b,c']); prev is null when C = 1.
+  virtual void head_channels_forward(const Tensor& zs, const Tensor* prev, const Tensor& xt,
+                                     Tensor& out) = 0;
+  virtual void head_channels_backward(const Tensor& grad_out, const Tensor& out, const Tensor& xt,
+                                      Tensor& grad_zs, Tensor* grad_prev) = 0;
+
+  // logits [B,C,K,H,W], targets [B,C,H,W] (int32 or uint8 levels). nll[b] is image b's
+  // negative log-likelihood in nats; grad_logits (optional) is grad_scale·(softmax − onehot).
+  virtual void softmax_cross_entropy(const Tensor& logits, const Tensor& targets, float grad_scale,
+                                     Tensor& nll, Tensor* grad_logits) = 0;
+
+  // One Adam / AdamW update, in place on param, m and v.
+  virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
+                         const AdamParams& p) = 0;
+
+  virtual double sum_of_squares(const Tensor& t) = 0;
+  virtual void scale(Tensor& t, float factor) = 0;
+};
+
+}  // namespace gpcnn

@@ -1,0 +1,42 @@
+// Errors raised by native code. Each carries a stable code that the Node-API
+// boundary copies onto the JS Error, so callers can branch on `err.code`
+// instead of parsing messages. Native code never aborts: it throws these.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace gpcnn {
+
+namespace codes {
+inline constexpr const char* kShape = "ERR_SHAPE";        // tensor shapes do not fit the op
+inline constexpr const char* kDType = "ERR_DTYPE";        // wrong element type
+inline constexpr const char* kLength = "ERR_LENGTH";      // array length does not match a shape
+inline constexpr const char* kDisposed = "ERR_DISPOSED";  // tensor used after dispose()
+inline constexpr const char* kRange = "ERR_RANGE";        // a label or level outside its range
+inline constexpr const char* kArg = "ERR_ARG";            // a bad scalar argument (NaN, negative...)
+inline constexpr const char* kType = "ERR_TYPE";          // a value of the wrong JS type
+inline constexpr const char* kBackend = "ERR_BACKEND";    // the compute library failed
+inline constexpr const char* kOutOfMemory = "ERR_OOM";    // an allocation failed
+}  // namespace codes
+
+class Error : public std::runtime_error {
+ public:
+  Error(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+// fail(codes::kShape, "x has ", n, " channels") builds the message from its parts.
+template <typename... Parts>
+[[noreturn]] void fail(const char* code, const Parts&... parts) {
+  std::ostringstream message;
+  (message << ... << parts);
+  throw Error(code, message.str());
+}
+
+}  // namespace gpcnn

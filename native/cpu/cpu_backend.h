@@ -1,0 +1,65 @@
+// The CPU backend: oneDNN runs the convolutions, plain OpenMP loops (fused where
+// the model allows) run everything else. Tensors live in 64-byte-aligned host memory.
+#pragma once
+
+#include <memory>
+
+#include "../core/backend.h"
+
+namespace gpcnn {
+
+class OneDnnConvolutions;
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend();
+  ~CpuBackend() override;
+  std::string name() const override { return "cpu"; }
+
+  std::shared_ptr<Buffer> allocate(size_t bytes) override;
+  void upload(Tensor& dst, const void* host) override;
+  void download(const Tensor& src, void* host) override;
+  void fill_zero(Tensor& t) override;
+
+  void conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
+                    Tensor& y) override;
+  void conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
+                          Tensor& grad_x) override;
+  void conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
+                             Tensor& grad_w, Tensor* grad_b) override;
+
+  void gate_forward(const GateInputs& in, Tensor& out) override;
+  void gate_backward(const GateInputs& in, const Tensor& grad_out, Tensor& grad_a,
+                     Tensor* grad_bias) override;
+
+  void embedding_forward(const Tensor& table, const Tensor& labels, Tensor& out) override;
+  void embedding_backward(const Tensor& grad_out, const Tensor& labels,
+                          Tensor& grad_table) override;
+  void linear_forward(const Tensor& x, const Tensor& w, Tensor& out) override;
+  void linear_backward(const Tensor& grad_out, const Tensor& x, const Tensor& w, Tensor* grad_x,
+                       Tensor& grad_w) override;
+
+  void add(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void accumulate(Tensor& dst, const Tensor& src) override;
+  void relu_forward(const Tensor& x, Tensor& out) override;
+  void relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) override;
+
+  void head_channels_forward(const Tensor& zs, const Tensor* prev, const Tensor& xt,
+                             Tensor& out) override;
+  void head_channels_backward(const Tensor& grad_out, const Tensor& out, const Tensor& xt,
+                              Tensor& grad_zs, Tensor* grad_prev) override;
+
+  void softmax_cross_entropy(const Tensor& logits, const Tensor& targets, float grad_scale,
+                             Tensor& nll, Tensor* grad_logits) override;
+
+  void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
+                 const AdamParams& p) override;
+
+  double sum_of_squares(const Tensor& t) override;
+  void scale(Tensor& t, float factor) override;
+
+ private:
+  std::unique_ptr<OneDnnConvolutions> convolutions_;
+};
+
+}  // namespace gpcnn

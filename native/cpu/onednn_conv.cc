@@ -1,0 +1,206 @@
+#include "onednn_conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <dnnl.hpp>
+
+#include "../core/errors.h"
+
+namespace gpcnn {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+// Everything about one convolution that fixes its oneDNN primitives.
+struct Geometry {
+  int64_t batch, in_channels, height, width, out_channels, kh, kw, dy, dx, groups;
+  bool bias;
+
+  std::string key(char pass) const {
+    std::string k(1, pass);
+    for (int64_t v : {batch, in_channels, height, width, out_channels, kh, kw, dy, dx, groups,
+                      int64_t{bias}})
+      k += ',' + std::to_string(v);
+    return k;
+  }
+  // Input rows / columns cut off where a pad would be negative.
+  int64_t crop_top() const { return std::max<int64_t>(-dy, 0); }
+  int64_t crop_bottom() const { return std::max<int64_t>(dy - (kh - 1), 0); }
+  int64_t crop_left() const { return std::max<int64_t>(-dx, 0); }
+  int64_t crop_right() const { return std::max<int64_t>(dx - (kw - 1), 0); }
+  int64_t view_height() const { return height - crop_top() - crop_bottom(); }
+  int64_t view_width() const { return width - crop_left() - crop_right(); }
+  // When the kernel never overlaps the image, the output is the bias alone.
+  bool reads_nothing() const { return view_height() <= 0 || view_width() <= 0; }
+  memory::dims pad_before() const { return {std::max<int64_t>(dy, 0), std::max<int64_t>(dx, 0)}; }
+  memory::dims pad_after() const {
+    return {std::max<int64_t>(kh - 1 - dy, 0), std::max<int64_t>(kw - 1 - dx, 0)};
+  }
+
+  memory::desc input_window() const {
+    memory::desc full({batch, in_channels, height, width}, dt::f32, tag::nchw);
+    return full.submemory_desc({batch, in_channels, view_height(), view_width()},
+                               {0, 0, crop_top(), crop_left()});
+  }
+  memory::desc output() const {
+    return memory::desc({batch, out_channels, height, width}, dt::f32, tag::nchw);
+  }
+  memory::desc weights() const {
+    if (groups == 1) return memory::desc({out_channels, in_channels, kh, kw}, dt::f32, tag::oihw);
+    return memory::desc({groups, out_channels / groups, in_channels / groups, kh, kw}, dt::f32,
+                        tag::goihw);
+  }
+  memory::desc bias_desc() const { return memory::desc({out_channels}, dt::f32, tag::x); }
+};
+
+Geometry geometry_of(const Tensor& x_or_grad_x, const Tensor& w_or_grad_w, bool bias,
+                     const ConvParams& p) {
+  return Geometry{x_or_grad_x.dim(0), x_or_grad_x.dim(1), x_or_grad_x.dim(2),
+                  x_or_grad_x.dim(3), w_or_grad_w.dim(0), w_or_grad_w.dim(2),
+                  w_or_grad_w.dim(3), p.dy, p.dx, p.groups, bias};
+}
+
+void* ptr(const Tensor& t) { return t.buffer->data(); }
+
+}  // namespace
+
+struct OneDnnConvolutions::State {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::mutex mutex;  // the cache and the stream are shared by all callers
+  std::unordered_map<std::string, dnnl::convolution_forward::primitive_desc> forward_descs;
+  std::unordered_map<std::string, dnnl::primitive> primitives;
+
+  const dnnl::convolution_forward::primitive_desc& forward_desc(const Geometry& g) {
+    const std::string key = g.key('f');
+    auto found = forward_descs.find(key);
+    if (found != forward_descs.end()) return found->second;
+    const auto desc =
+        g.bias ? dnnl::convolution_forward::desc(
+                     dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                     g.input_window(), g.weights(), g.bias_desc(), g.output(), {1, 1},
+                     g.pad_before(), g.pad_after())
+               : dnnl::convolution_forward::desc(
+                     dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                     g.input_window(), g.weights(), g.output(), {1, 1}, g.pad_before(),
+                     g.pad_after());
+    return forward_descs.emplace(key, dnnl::convolution_forward::primitive_desc(desc, engine))
+        .first->second;
+  }
+
+  template <typename Make>
+  dnnl::primitive& cached(const std::string& key, Make make) {
+    auto found = primitives.find(key);
+    if (found != primitives.end()) return found->second;
+    return primitives.emplace(key, make()).first->second;
+  }
+};
+
+OneDnnConvolutions::OneDnnConvolutions() : state_(std::make_unique<State>()) {}
+OneDnnConvolutions::~OneDnnConvolutions() = default;
+
+// oneDNN reports failures as dnnl::error; turn them into our error type.
+template <typename Body>
+static void run_guarded(const char* what, Body body) {
+  try {
+    body();
+  } catch (const dnnl::error& e) {
+    fail(codes::kBackend, "oneDNN failed in ", what, ": ", e.what());
+  }
+}
+
+void OneDnnConvolutions::forward(const Tensor& x, const Tensor& w, const Tensor* b,
+                                 const ConvParams& p, Tensor& y) {
+  const Geometry g = geometry_of(x, w, b != nullptr, p);
+  if (g.reads_nothing()) {
+    // Every output is just the bias.
+    const int64_t plane = g.height * g.width;
+    float* out = y.data<float>();
+    for (int64_t n = 0; n < g.batch; ++n)
+      for (int64_t o = 0; o < g.out_channels; ++o)
+        std::fill_n(out + (n * g.out_channels + o) * plane, plane, b ? b->data<float>()[o] : 0.f);
+    return;
+  }
+  run_guarded("the convolution forward pass", [&] {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto& pd = state_->forward_desc(g);
+    auto& prim = state_->cached(g.key('F'), [&] { return dnnl::convolution_forward(pd); });
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(g.input_window(), state_->engine, ptr(x))},
+        {DNNL_ARG_WEIGHTS, memory(g.weights(), state_->engine, ptr(w))},
+        {DNNL_ARG_DST, memory(g.output(), state_->engine, ptr(y))}};
+    if (b) args.emplace(DNNL_ARG_BIAS, memory(g.bias_desc(), state_->engine, ptr(*b)));
+    prim.execute(state_->stream, args);
+    state_->stream.wait();
+  });
+}
+
+void OneDnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
+                                       Tensor& grad_x) {
+  const Geometry g = geometry_of(grad_x, w, false, p);
+  // Cropped rows and columns of the input receive no gradient; oneDNN writes only the window.
+  if (g.reads_nothing() || g.view_height() != g.height || g.view_width() != g.width)
+    std::memset(ptr(grad_x), 0, grad_x.bytes());
+  if (g.reads_nothing()) return;
+  run_guarded("the convolution backward-data pass", [&] {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto& prim = state_->cached(g.key('D'), [&] {
+      const dnnl::convolution_backward_data::desc desc(
+          dnnl::algorithm::convolution_direct, g.input_window(), g.weights(), g.output(), {1, 1},
+          g.pad_before(), g.pad_after());
+      return dnnl::convolution_backward_data(dnnl::convolution_backward_data::primitive_desc(
+          desc, state_->engine, state_->forward_desc(g)));
+    });
+    prim.execute(state_->stream,
+                 {{DNNL_ARG_DIFF_DST, memory(g.output(), state_->engine, ptr(grad_y))},
+                  {DNNL_ARG_WEIGHTS, memory(g.weights(), state_->engine, ptr(w))},
+                  {DNNL_ARG_DIFF_SRC, memory(g.input_window(), state_->engine, ptr(grad_x))}});
+    state_->stream.wait();
+  });
+}
+
+void OneDnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y,
+                                          const ConvParams& p, Tensor& grad_w, Tensor* grad_b) {
+  const Geometry g = geometry_of(x, grad_w, grad_b != nullptr, p);
+  if (g.reads_nothing()) {
+    std::memset(ptr(grad_w), 0, grad_w.bytes());
+    if (grad_b) {
+      const int64_t plane = g.height * g.width;
+      for (int64_t o = 0; o < g.out_channels; ++o) {
+        double sum = 0;
+        for (int64_t n = 0; n < g.batch; ++n) {
+          const float* row = grad_y.data<float>() + (n * g.out_channels + o) * plane;
+          for (int64_t i = 0; i < plane; ++i) sum += row[i];
+        }
+        grad_b->data<float>()[o] = static_cast<float>(sum);
+      }
+    }
+    return;
+  }
+  run_guarded("the convolution backward-weights pass", [&] {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto& prim = state_->cached(g.key('W'), [&] {
+      const auto desc =
+          g.bias ? dnnl::convolution_backward_weights::desc(
+                       dnnl::algorithm::convolution_direct, g.input_window(), g.weights(),
+                       g.bias_desc(), g.output(), {1, 1}, g.pad_before(), g.pad_after())
+                 : dnnl::convolution_backward_weights::desc(
+                       dnnl::algorithm::convolution_direct, g.input_window(), g.weights(),
+                       g.output(), {1, 1}, g.pad_before(), g.pad_after());
+      return dnnl::convolution_backward_weights(dnnl::convolution_backward_weights::primitive_desc(
+          desc, state_->engine, state_->forward_desc(g)));
+    });
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(g.input_window(), state_->engine, ptr(x))},
+        {DNNL_ARG_DIFF_DST, memory(g.output(), state_->engine, ptr(grad_y))},
+        {DNNL_ARG_DIFF_WEIGHTS, memory(g.weights(), state_->engine, ptr(grad_w))}};
+    if (grad_b) args.emplace(DNNL_ARG_DIFF_BIAS, memory(g.bias_desc(), state_->engine, ptr(*grad_b)));
+    prim.execute(state_->stream, args);
+    state_->stream.wait();
+  });
+}
+
+}  // namespace gpcnn

@@ -1,0 +1,34 @@
+// Offset convolutions (SPEC.md §3) on oneDNN, forward and both backward passes.
+//
+// An offset (dy, dx) with kernel kh × kw is a convolution padded dy on top and
+// kh−1−dy at the bottom (likewise for columns). oneDNN takes asymmetric padding but
+// not negative padding, so a negative pad becomes a crop of the input: the input is
+// described as a window (a oneDNN sub-memory) of the real buffer, with no copy.
+// Primitives are created once per geometry and cached, since creating one JITs code.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "../core/backend.h"
+
+namespace gpcnn {
+
+class OneDnnConvolutions {
+ public:
+  OneDnnConvolutions();
+  ~OneDnnConvolutions();
+
+  void forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p, Tensor& y);
+  void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x);
+  void backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p, Tensor& grad_w,
+                        Tensor* grad_b);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace gpcnn

@@ -1,0 +1,29 @@
+// Readers for exported functions' arguments. Each checks the JS type and the
+// value and throws an Error naming the argument (ERR_TYPE, ERR_ARG, ERR_DISPOSED).
+#pragma once
+
+#include <napi.h>
+
+#include "../core/tensor.h"
+
+namespace gpcnn {
+
+Tensor& tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+// undefined or null -> nullptr
+Tensor* optional_tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+std::vector<Tensor*> tensor_list_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name);  // finite
+int64_t integer_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+bool bool_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+Shape shape_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+// Properties of an options object.
+double number_property(const Napi::Object& options, const char* key, double fallback);
+bool bool_property(const Napi::Object& options, const char* key, bool fallback);
+Napi::Object object_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+// A new tensor of the addon's backend, contents undefined.
+Tensor new_tensor(Napi::Env env, DType dtype, const Shape& shape);
+
+}  // namespace gpcnn

@@ -1,0 +1,19 @@
+// Entry point of the CPU addon (gated_pixelcnn_cpu.node).
+#include <dnnl.hpp>
+#include <omp.h>
+
+#include "../cpu/cpu_backend.h"
+#include "addon_context.h"
+
+static Napi::Object init(Napi::Env env, Napi::Object exports) {
+  gpcnn::init_addon(env, exports, std::make_unique<gpcnn::CpuBackend>());
+  const dnnl_version_t* version = dnnl_version();
+  Napi::Object features = Napi::Object::New(env);
+  features.Set("onednn", std::to_string(version->major) + "." + std::to_string(version->minor) +
+                             "." + std::to_string(version->patch));
+  features.Set("threads", Napi::Number::New(env, omp_get_max_threads()));
+  exports.Set("features", features);
+  return exports;
+}
+
+NODE_API_MODULE(gated_pixelcnn_cpu, init)

@@ -1,0 +1,47 @@
+// Every exported function runs inside guarded(): native errors become JS Errors
+// carrying a stable `code`, so nothing thrown in C++ can crash the process.
+#pragma once
+
+#include <napi.h>
+
+#include <new>
+
+#include "../core/errors.h"
+
+namespace gpcnn {
+
+inline Napi::Error coded_error(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
+// Runs body, turning any C++ exception into a JS Error with a code.
+template <typename Body>
+auto with_coded_errors(Napi::Env env, Body body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const Error& e) {
+    throw coded_error(env, e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    throw coded_error(env, codes::kOutOfMemory, "out of host memory");
+  } catch (const std::exception& e) {
+    throw coded_error(env, "ERR_INTERNAL", e.what());
+  }
+}
+
+using Callback = Napi::Value (*)(const Napi::CallbackInfo&);
+
+template <Callback body>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  return with_coded_errors(info.Env(), [&] { return body(info); });
+}
+
+template <Callback body>
+void export_function(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New<guarded<body>>(env, name));
+}
+
+}  // namespace gpcnn

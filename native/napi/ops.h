@@ -1,0 +1,16 @@
+// Registration of the exported ops, one function per group of ops.
+#pragma once
+
+#include <napi.h>
+
+namespace gpcnn {
+
+void register_conv_ops(Napi::Env env, Napi::Object exports);
+void register_gate_ops(Napi::Env env, Napi::Object exports);
+void register_conditioning_ops(Napi::Env env, Napi::Object exports);
+void register_elementwise_ops(Napi::Env env, Napi::Object exports);
+void register_head_ops(Napi::Env env, Napi::Object exports);
+void register_loss_ops(Napi::Env env, Napi::Object exports);
+void register_optimizer_ops(Napi::Env env, Napi::Object exports);
+
+}  // namespace gpcnn

@@ -1,0 +1,69 @@
+// adamStep(param, grad, m, v, { lr, beta1, beta2, eps, weightDecay, decoupled, step })
+// globalNorm(tensors) -> number
+// clipGradNorm(tensors, maxNorm) -> the norm before clipping; scales in place when above maxNorm
+#include <cmath>
+
+#include "../core/errors.h"
+#include "../core/op_checks.h"
+#include "addon_context.h"
+#include "args.h"
+#include "guard.h"
+#include "ops.h"
+
+namespace gpcnn {
+
+static Napi::Value adam_step(const Napi::CallbackInfo& info) {
+  Tensor& param = tensor_arg(info, 0, "param");
+  const Tensor& grad = tensor_arg(info, 1, "grad");
+  Tensor& m = tensor_arg(info, 2, "m");
+  Tensor& v = tensor_arg(info, 3, "v");
+  const Napi::Object options = object_arg(info, 4, "options");
+  AdamParams p;
+  p.lr = number_property(options, "lr", p.lr);
+  p.beta1 = number_property(options, "beta1", p.beta1);
+  p.beta2 = number_property(options, "beta2", p.beta2);
+  p.eps = number_property(options, "eps", p.eps);
+  p.weight_decay = number_property(options, "weightDecay", p.weight_decay);
+  p.decoupled = bool_property(options, "decoupled", p.decoupled);
+  const double step = number_property(options, "step", 1);
+  if (step != std::floor(step) || step < 1 || step > 9007199254740991.0)
+    fail(codes::kArg, "step must be an integer >= 1, got ", step);
+  p.step = static_cast<int64_t>(step);
+  check_adam(param, grad, m, v, p);
+  backend(info.Env()).adam_step(param, grad, m, v, p);
+  return info.Env().Undefined();
+}
+
+static double global_norm(Backend& be, const std::vector<Tensor*>& tensors) {
+  double sum = 0;
+  for (const Tensor* t : tensors) {
+    expect_dtype(*t, DType::F32, "gradient");
+    sum += be.sum_of_squares(*t);
+  }
+  return std::sqrt(sum);
+}
+
+static Napi::Value global_norm_op(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(),
+                           global_norm(backend(info.Env()), tensor_list_arg(info, 0, "tensors")));
+}
+
+static Napi::Value clip_grad_norm(const Napi::CallbackInfo& info) {
+  const std::vector<Tensor*> tensors = tensor_list_arg(info, 0, "tensors");
+  const double max_norm = number_arg(info, 1, "maxNorm");
+  if (max_norm <= 0) fail(codes::kArg, "maxNorm must be > 0, got ", max_norm);
+  Backend& be = backend(info.Env());
+  const double norm = global_norm(be, tensors);
+  // As torch.nn.utils.clip_grad_norm_: the small constant keeps a zero norm harmless.
+  if (norm > max_norm)
+    for (Tensor* t : tensors) be.scale(*t, static_cast<float>(max_norm / (norm + 1e-6)));
+  return Napi::Number::New(info.Env(), norm);
+}
+
+void register_optimizer_ops(Napi::Env env, Napi::Object exports) {
+  export_function<adam_step>(env, exports, "adamStep");
+  export_function<global_norm_op>(env, exports, "globalNorm");
+  export_function<clip_grad_norm>(env, exports, "clipGradNorm");
+}
+
+}  // namespace gpcnn

@@ -1,0 +1,146 @@
+#include "tensor_wrap.h"
+
+#include "../core/errors.h"
+#include "addon_context.h"
+#include "args.h"
+#include "guard.h"
+
+namespace gpcnn {
+
+namespace {
+
+// Tags this addon's tensor handles (napi_type_tag), unique to this project.
+constexpr napi_type_tag kTensorTag = {0x6a7f2c1e93b44d08ULL, 0xa1c5e0f3b2d94e77ULL};
+
+// Passed to the constructor so that only wrap() can create handles.
+struct ConstructToken {
+  Tensor* tensor;
+};
+
+}  // namespace
+
+Napi::Function TensorWrap::define_class(Napi::Env env) {
+  return DefineClass(env, "NativeTensor",
+                     {InstanceAccessor<&TensorWrap::shape>("shape"),
+                      InstanceAccessor<&TensorWrap::dtype>("dtype"),
+                      InstanceAccessor<&TensorWrap::disposed>("disposed"),
+                      InstanceMethod<&TensorWrap::to_array>("toArray"),
+                      InstanceMethod<&TensorWrap::dispose>("dispose")});
+}
+
+Napi::Object TensorWrap::wrap(Napi::Env env, Tensor tensor) {
+  ConstructToken token{&tensor};
+  return context(env).tensor_class.New({Napi::External<ConstructToken>::New(env, &token)});
+}
+
+Tensor& TensorWrap::unwrap(const Napi::Value& value, const char* name) {
+  if (!value.IsObject()) fail(codes::kType, name, " must be a tensor");
+  const Napi::Object object = value.As<Napi::Object>();
+  if (!object.CheckTypeTag(&kTensorTag)) fail(codes::kType, name, " must be a tensor of this addon");
+  return Unwrap(object)->live(name);
+}
+
+TensorWrap::TensorWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<TensorWrap>(info), env_(info.Env()) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw coded_error(info.Env(), codes::kType,
+                      "tensors are made by the addon's functions, not with new");
+  tensor_ = std::move(*info[0].As<Napi::External<ConstructToken>>().Data()->tensor);
+  info.This().As<Napi::Object>().TypeTag(&kTensorTag);
+  int64_t adjusted;
+  napi_adjust_external_memory(env_, static_cast<int64_t>(tensor_->bytes()), &adjusted);
+}
+
+TensorWrap::~TensorWrap() { release(); }
+
+void TensorWrap::release() {
+  if (!tensor_) return;
+  int64_t adjusted;
+  napi_adjust_external_memory(env_, -static_cast<int64_t>(tensor_->bytes()), &adjusted);
+  tensor_.reset();
+}
+
+Tensor& TensorWrap::live(const char* what) {
+  if (!tensor_) fail(codes::kDisposed, what, " was disposed");
+  return *tensor_;
+}
+
+Napi::Value TensorWrap::shape(const Napi::CallbackInfo& info) {
+  return with_coded_errors(info.Env(), [&]() -> Napi::Value {
+    const Tensor& t = live("tensor");
+    Napi::Array dims = Napi::Array::New(info.Env(), t.rank());
+    for (size_t i = 0; i < t.rank(); ++i)
+      dims.Set(i, Napi::Number::New(info.Env(), double(t.dim(i))));
+    return dims;
+  });
+}
+
+Napi::Value TensorWrap::dtype(const Napi::CallbackInfo& info) {
+  return with_coded_errors(info.Env(), [&]() -> Napi::Value {
+    return Napi::String::New(info.Env(), dtype_name(live("tensor").dtype));
+  });
+}
+
+Napi::Value TensorWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !tensor_.has_value());
+}
+
+template <typename Array>
+static Napi::Value copy_out(Napi::Env env, const Tensor& t) {
+  Array array = Array::New(env, static_cast<size_t>(t.numel()));
+  backend(env).download(t, array.Data());
+  return array;
+}
+
+Napi::Value TensorWrap::to_array(const Napi::CallbackInfo& info) {
+  return with_coded_errors(info.Env(), [&]() -> Napi::Value {
+    const Tensor& t = live("tensor");
+    switch (t.dtype) {
+      case DType::F32: return copy_out<Napi::Float32Array>(info.Env(), t);
+      case DType::I32: return copy_out<Napi::Int32Array>(info.Env(), t);
+      case DType::U8: return copy_out<Napi::Uint8Array>(info.Env(), t);
+    }
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value TensorWrap::dispose(const Napi::CallbackInfo& info) {
+  release();
+  return info.Env().Undefined();
+}
+
+static Napi::Value tensor_from_array(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    fail(codes::kType, "data must be a Float32Array, Int32Array or Uint8Array");
+  const Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+  DType dtype;
+  switch (array.TypedArrayType()) {
+    case napi_float32_array: dtype = DType::F32; break;
+    case napi_int32_array: dtype = DType::I32; break;
+    case napi_uint8_array: dtype = DType::U8; break;
+    default: fail(codes::kDType, "data must be a Float32Array, Int32Array or Uint8Array");
+  }
+  const Shape shape = shape_arg(info, 1, "shape");
+  if (static_cast<int64_t>(array.ElementLength()) != shape_numel(shape))
+    fail(codes::kLength, "data has ", array.ElementLength(), " elements, shape ",
+         shape_string(shape), " needs ", shape_numel(shape));
+  Tensor t = new_tensor(info.Env(), dtype, shape);
+  const auto* bytes = static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  backend(info.Env()).upload(t, bytes);
+  return TensorWrap::wrap(info.Env(), std::move(t));
+}
+
+static Napi::Value tensor_zeros(const Napi::CallbackInfo& info) {
+  const Shape shape = shape_arg(info, 0, "shape");
+  if (info.Length() < 2 || !info[1].IsString()) fail(codes::kType, "dtype must be a string");
+  Tensor t = new_tensor(info.Env(), dtype_from_name(info[1].As<Napi::String>()), shape);
+  backend(info.Env()).fill_zero(t);
+  return TensorWrap::wrap(info.Env(), std::move(t));
+}
+
+void register_tensor_functions(Napi::Env env, Napi::Object exports) {
+  export_function<tensor_from_array>(env, exports, "tensorFromArray");
+  export_function<tensor_zeros>(env, exports, "tensorZeros");
+}
+
+}  // namespace gpcnn

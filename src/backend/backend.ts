@@ -1,0 +1,322 @@
+/**
+ * A compute backend: tensor creation and every op of the model, forward and
+ * backward, with the semantics of SPEC.md. Arguments are checked here for
+ * friendly messages and again in native code for safety.
+ */
+import { PixelCNNError, callNative } from '../errors';
+import { Tensor, type DType } from '../tensor';
+import type { NativeAddon, NativeTensor } from './native';
+
+type Data = Float32Array | Int32Array | Uint8Array;
+
+export interface ConvOptions {
+  /** Rows the kernel is shifted down: output row i reads input rows i−dy … i−dy+kh−1. */
+  dy?: number;
+  /** Columns the kernel is shifted right: output column j reads j−dx … j−dx+kw−1. */
+  dx?: number;
+  /** Independent channel groups, as PyTorch's `groups`. */
+  groups?: number;
+}
+
+export interface GateTerms {
+  /** [B, 2p, H, W], added to the input (the vertical-to-horizontal link). */
+  extra?: Tensor | null;
+  /** [B, 2p], added at every position (class and global-vector conditioning). */
+  bias?: Tensor | null;
+  /** [B, 2p, H, W], added to the input (spatial conditioning). */
+  spatial?: Tensor | null;
+}
+
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** true: AdamW's decoupled weight decay; false (default): L2 added to the gradient, as Adam. */
+  decoupled?: boolean;
+  /** 1-based step number, for bias correction. */
+  step: number;
+}
+
+export class Backend {
+  readonly name: string;
+  readonly #addon: NativeAddon;
+
+  constructor(addon: NativeAddon) {
+    this.#addon = addon;
+    this.name = addon.backendName;
+  }
+
+  /** What the native build offers (library versions, thread count). */
+  get features(): Readonly<Record<string, string | number | boolean>> {
+    return this.#addon.features;
+  }
+
+  // ---- tensors ----
+
+  /** A tensor holding a copy of `data` (Float32Array, Int32Array or Uint8Array), laid out row-major. */
+  tensor(data: Data, shape: readonly number[]): Tensor {
+    return this.#wrap(callNative('tensor', () => this.#addon.tensorFromArray(data, [...shape])));
+  }
+
+  zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+    return this.#wrap(callNative('zeros', () => this.#addon.tensorZeros([...shape], dtype)));
+  }
+
+  // ---- offset convolution (SPEC.md §3) ----
+
+  /** y[o,i,j] = b[o] + Σ w[o,c,a,e]·x[c, i−dy+a, j−dx+e]; x [B,C,H,W], w [O,C/groups,kh,kw] -> [B,O,H,W]. */
+  conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvOptions = {}): Tensor {
+    const { dy, dx, groups } = convArgs(options);
+    return this.#op('conv2d', () =>
+      this.#addon.convForward(
+        this.#h(x, 'input'), this.#h(weight, 'weight'), this.#opt(bias, 'bias'), dy, dx, groups,
+      ),
+    );
+  }
+
+  /** Gradient of conv2d for its input. */
+  conv2dBackwardData(gradOutput: Tensor, weight: Tensor, options: ConvOptions = {}): Tensor {
+    const { dy, dx, groups } = convArgs(options);
+    return this.#op('conv2dBackwardData', () =>
+      this.#addon.convBackwardData(
+        this.#h(gradOutput, 'gradOutput'), this.#h(weight, 'weight'), dy, dx, groups,
+      ),
+    );
+  }
+
+  /** Gradients of conv2d for its weight ([O, C/groups, kh, kw]) and, when asked, its bias. */
+  conv2dBackwardWeights(
+    x: Tensor,
+    gradOutput: Tensor,
+    kernel: readonly [number, number],
+    options: ConvOptions & { bias: boolean },
+  ): { gradWeight: Tensor; gradBias?: Tensor } {
+    const { dy, dx, groups } = convArgs(options);
+    const result = callNative('conv2dBackwardWeights', () =>
+      this.#addon.convBackwardWeights(
+        this.#h(x, 'input'), this.#h(gradOutput, 'gradOutput'), kernel[0], kernel[1],
+        dy, dx, groups, options.bias,
+      ),
+    );
+    return { gradWeight: this.#wrap(result.gradWeight), gradBias: this.#wrapOpt(result.gradBias) };
+  }
+
+  // ---- gate ----
+
+  /** tanh(a[:, :p]) ⊙ σ(a[:, p:]) with a = input + extra + bias + spatial; [B,2p,H,W] -> [B,p,H,W]. */
+  gate(input: Tensor, terms: GateTerms = {}): Tensor {
+    return this.#op('gate', () =>
+      this.#addon.gateForward(this.#h(input, 'input'), ...this.#gateTerms(terms)),
+    );
+  }
+
+  /**
+   * Gradients of gate: gradInput is the gradient of the pre-activation, and so of input,
+   * extra and spatial alike; gradBias (when a bias was given) is its sum over H×W.
+   */
+  gateBackward(
+    gradOutput: Tensor,
+    input: Tensor,
+    terms: GateTerms = {},
+  ): { gradInput: Tensor; gradBias?: Tensor } {
+    const result = callNative('gateBackward', () =>
+      this.#addon.gateBackward(
+        this.#h(gradOutput, 'gradOutput'), this.#h(input, 'input'), ...this.#gateTerms(terms),
+      ),
+    );
+    return { gradInput: this.#wrap(result.gradInput), gradBias: this.#wrapOpt(result.gradBias) };
+  }
+
+  // ---- conditioning ----
+
+  /** out[b,:] = table[labels[b],:]; table [N,D], labels int32 [B] -> [B,D]. */
+  embedding(table: Tensor, labels: Tensor): Tensor {
+    return this.#op('embedding', () =>
+      this.#addon.embeddingForward(this.#h(table, 'table'), this.#h(labels, 'labels')),
+    );
+  }
+
+  /** Gradient of embedding for its table: [classes, D], rows scatter-added. */
+  embeddingBackward(gradOutput: Tensor, labels: Tensor, classes: number): Tensor {
+    return this.#op('embeddingBackward', () =>
+      this.#addon.embeddingBackward(
+        this.#h(gradOutput, 'gradOutput'), this.#h(labels, 'labels'), classes,
+      ),
+    );
+  }
+
+  /** out[b,o] = Σ_d w[o,d]·x[b,d] (no bias); x [B,D], w [O,D] -> [B,O]. */
+  linear(x: Tensor, weight: Tensor): Tensor {
+    return this.#op('linear', () =>
+      this.#addon.linearForward(this.#h(x, 'input'), this.#h(weight, 'weight')),
+    );
+  }
+
+  linearBackward(
+    gradOutput: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    options: { inputGrad: boolean },
+  ): { gradWeight: Tensor; gradInput?: Tensor } {
+    const result = callNative('linearBackward', () =>
+      this.#addon.linearBackward(
+        this.#h(gradOutput, 'gradOutput'), this.#h(x, 'input'), this.#h(weight, 'weight'),
+        options.inputGrad,
+      ),
+    );
+    return { gradWeight: this.#wrap(result.gradWeight), gradInput: this.#wrapOpt(result.gradInput) };
+  }
+
+  // ---- elementwise ----
+
+  add(a: Tensor, b: Tensor): Tensor {
+    return this.#op('add', () => this.#addon.add(this.#h(a, 'a'), this.#h(b, 'b')));
+  }
+
+  /** target += source, in place (residual gradients, summed skips). */
+  accumulate(target: Tensor, source: Tensor): void {
+    callNative('accumulate', () =>
+      this.#addon.accumulate(this.#h(target, 'target'), this.#h(source, 'source')),
+    );
+  }
+
+  relu(x: Tensor): Tensor {
+    return this.#op('relu', () => this.#addon.relu(this.#h(x, 'input')));
+  }
+
+  reluBackward(gradOutput: Tensor, x: Tensor): Tensor {
+    return this.#op('reluBackward', () =>
+      this.#addon.reluBackward(this.#h(gradOutput, 'gradOutput'), this.#h(x, 'input')),
+    );
+  }
+
+  // ---- head (SPEC.md §4) ----
+
+  /**
+   * The head's per-channel inputs: out[b, c·q+k] = relu(hidden[b,k] + Σ_{c'<c} prev[k,c,c']·input[b,c']).
+   * hidden [B,q,H,W], prev [q,C,C] (null when C = 1), input x̃ [B,C,H,W] -> [B,C·q,H,W].
+   */
+  headChannels(hidden: Tensor, prev: Tensor | null, input: Tensor): Tensor {
+    return this.#op('headChannels', () =>
+      this.#addon.headChannelsForward(
+        this.#h(hidden, 'hidden'), this.#opt(prev, 'prev'), this.#h(input, 'input'),
+      ),
+    );
+  }
+
+  /** Gradients of headChannels, given its output; gradPrev is zero where c' ≥ c. */
+  headChannelsBackward(
+    gradOutput: Tensor,
+    output: Tensor,
+    input: Tensor,
+    options: { prev: boolean },
+  ): { gradHidden: Tensor; gradPrev?: Tensor } {
+    const result = callNative('headChannelsBackward', () =>
+      this.#addon.headChannelsBackward(
+        this.#h(gradOutput, 'gradOutput'), this.#h(output, 'output'), this.#h(input, 'input'),
+        options.prev,
+      ),
+    );
+    return { gradHidden: this.#wrap(result.gradHidden), gradPrev: this.#wrapOpt(result.gradPrev) };
+  }
+
+  // ---- loss ----
+
+  /**
+   * Per-image negative log-likelihood in nats (nll [B]) of integer levels `targets`
+   * [B,C,H,W] (int32 or uint8) under logits [B,C,K,H,W]. With gradScale, also
+   * gradLogits = gradScale·(softmax − onehot), the gradient of gradScale·Σ nll.
+   */
+  softmaxCrossEntropy(
+    logits: Tensor,
+    targets: Tensor,
+    options: { gradScale?: number } = {},
+  ): { nll: Tensor; gradLogits?: Tensor } {
+    const result = callNative('softmaxCrossEntropy', () =>
+      this.#addon.softmaxCrossEntropy(
+        this.#h(logits, 'logits'), this.#h(targets, 'targets'), options.gradScale ?? null,
+      ),
+    );
+    return { nll: this.#wrap(result.nll), gradLogits: this.#wrapOpt(result.gradLogits) };
+  }
+
+  // ---- optimizer ----
+
+  /** One Adam / AdamW update of param, in place, with moments m and v (updated in place too). */
+  adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, options: AdamOptions): void {
+    callNative('adamStep', () =>
+      this.#addon.adamStep(
+        this.#h(param, 'param'), this.#h(grad, 'grad'), this.#h(m, 'm'), this.#h(v, 'v'),
+        {
+          lr: options.lr,
+          beta1: options.beta1 ?? 0.9,
+          beta2: options.beta2 ?? 0.999,
+          eps: options.eps ?? 1e-8,
+          weightDecay: options.weightDecay ?? 0,
+          decoupled: options.decoupled ?? false,
+          step: options.step,
+        },
+      ),
+    );
+  }
+
+  /** sqrt of the sum of squares of every element of every tensor. */
+  globalNorm(tensors: readonly Tensor[]): number {
+    return callNative('globalNorm', () =>
+      this.#addon.globalNorm(tensors.map((t, i) => this.#h(t, `tensors[${i}]`))),
+    );
+  }
+
+  /**
+   * Scales the tensors in place so that their global norm is at most maxNorm
+   * (as torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
+   */
+  clipGradNorm(tensors: readonly Tensor[], maxNorm: number): number {
+    return callNative('clipGradNorm', () =>
+      this.#addon.clipGradNorm(tensors.map((t, i) => this.#h(t, `tensors[${i}]`)), maxNorm),
+    );
+  }
+
+  // ---- plumbing ----
+
+  #wrap(handle: NativeTensor): Tensor {
+    return new Tensor(this, handle);
+  }
+
+  #wrapOpt(handle: NativeTensor | undefined): Tensor | undefined {
+    return handle ? this.#wrap(handle) : undefined;
+  }
+
+  #op(what: string, call: () => NativeTensor): Tensor {
+    return this.#wrap(callNative(what, call));
+  }
+
+  /** The native handle of a tensor argument, which must live on this backend. */
+  #h(t: Tensor, name: string): NativeTensor {
+    if (!(t instanceof Tensor)) throw new PixelCNNError('ERR_TYPE', `${name} must be a Tensor`);
+    if (t.backend !== this) {
+      throw new PixelCNNError(
+        'ERR_BACKEND', `${name} lives on the ${t.backend.name} backend, not ${this.name}`,
+      );
+    }
+    return t.handle;
+  }
+
+  #opt(t: Tensor | null | undefined, name: string): NativeTensor | null {
+    return t == null ? null : this.#h(t, name);
+  }
+
+  #gateTerms(terms: GateTerms): [NativeTensor | null, NativeTensor | null, NativeTensor | null] {
+    return [
+      this.#opt(terms.extra, 'extra'),
+      this.#opt(terms.bias, 'bias'),
+      this.#opt(terms.spatial, 'spatial'),
+    ];
+  }
+}
+
+function convArgs(options: ConvOptions): { dy: number; dx: number; groups: number } {
+  return { dy: options.dy ?? 0, dx: options.dx ?? 0, groups: options.groups ?? 1 };
+}

@@ -1,0 +1,67 @@
+/**
+ * The shape of a native addon's exports. Both addons (cpu, and cuda when built)
+ * export exactly this; the TypeScript Backend wraps either one.
+ */
+export type DType = 'float32' | 'int32' | 'uint8';
+
+export interface NativeTensor {
+  readonly shape: number[];
+  readonly dtype: DType;
+  readonly disposed: boolean;
+  toArray(): Float32Array | Int32Array | Uint8Array;
+  dispose(): void;
+}
+
+type T = NativeTensor;
+type Maybe = NativeTensor | null;
+
+export interface NativeAddon {
+  readonly backendName: string;
+  readonly features: Record<string, string | number | boolean>;
+
+  tensorFromArray(data: Float32Array | Int32Array | Uint8Array, shape: number[]): T;
+  tensorZeros(shape: number[], dtype: DType): T;
+
+  convForward(x: T, w: T, b: Maybe, dy: number, dx: number, groups: number): T;
+  convBackwardData(gradY: T, w: T, dy: number, dx: number, groups: number): T;
+  convBackwardWeights(
+    x: T, gradY: T, kh: number, kw: number, dy: number, dx: number, groups: number,
+    withBias: boolean,
+  ): { gradWeight: T; gradBias?: T };
+
+  gateForward(u: T, extra: Maybe, bias: Maybe, spatial: Maybe): T;
+  gateBackward(
+    gradOut: T, u: T, extra: Maybe, bias: Maybe, spatial: Maybe,
+  ): { gradInput: T; gradBias?: T };
+
+  embeddingForward(table: T, labels: T): T;
+  embeddingBackward(gradOut: T, labels: T, classes: number): T;
+  linearForward(x: T, w: T): T;
+  linearBackward(gradOut: T, x: T, w: T, needInputGrad: boolean): { gradWeight: T; gradInput?: T };
+
+  add(a: T, b: T): T;
+  accumulate(target: T, source: T): void;
+  relu(x: T): T;
+  reluBackward(gradOut: T, x: T): T;
+
+  headChannelsForward(hidden: T, prev: Maybe, input: T): T;
+  headChannelsBackward(
+    gradOut: T, out: T, input: T, withPrev: boolean,
+  ): { gradHidden: T; gradPrev?: T };
+
+  softmaxCrossEntropy(logits: T, targets: T, gradScale: number | null): { nll: T; gradLogits?: T };
+
+  adamStep(param: T, grad: T, m: T, v: T, options: NativeAdamOptions): void;
+  globalNorm(tensors: T[]): number;
+  clipGradNorm(tensors: T[], maxNorm: number): number;
+}
+
+export interface NativeAdamOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+  step: number;
+}

@@ -1,0 +1,40 @@
+/**
+ * Errors thrown by gated-pixelcnn. Every error has a stable `code`, shared with the
+ * native addon, so callers can branch on it instead of parsing messages.
+ */
+export type ErrorCode =
+  | 'ERR_SHAPE' // tensor shapes do not fit the op
+  | 'ERR_DTYPE' // wrong element type
+  | 'ERR_LENGTH' // array length does not match a shape
+  | 'ERR_DISPOSED' // tensor used after dispose()
+  | 'ERR_RANGE' // a label or level outside its range
+  | 'ERR_ARG' // a bad scalar argument (NaN, negative, ...)
+  | 'ERR_TYPE' // a value of the wrong type
+  | 'ERR_BACKEND' // a backend is unavailable or its library failed
+  | 'ERR_OOM' // an allocation failed
+  | 'ERR_INTERNAL'; // a bug: please report it
+
+export class PixelCNNError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PixelCNNError';
+    this.code = code;
+  }
+}
+
+/** Runs a native call, re-throwing its errors as PixelCNNError with the caller's stack. */
+export function callNative<T>(what: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_')) {
+      throw new PixelCNNError(code as ErrorCode, `${what}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
