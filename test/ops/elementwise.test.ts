@@ -1,0 +1,35 @@
+/** Residual add, in-place accumulation (summed skips) and ReLU, forward and backward. */
+import { expect, it } from 'vitest';
+
+import { cpu, f32, read } from '../helpers/backend';
+import { expectClose } from '../helpers/compare';
+import { expectGradient, project } from '../helpers/finite-diff';
+import { makeRng, uniform } from '../helpers/random';
+
+const shape = [2, 3, 5, 7];
+const n = 2 * 3 * 5 * 7;
+
+it('add and accumulate sum elementwise', () => {
+  const rng = makeRng(1);
+  const a = uniform(rng, n);
+  const b = uniform(rng, n);
+  const sum = a.map((v, i) => v + b[i]);
+  expectClose(read(cpu.add(f32(a, shape), f32(b, shape))), sum, 1e-7);
+  const target = f32(a, shape);
+  cpu.accumulate(target, f32(b, shape));
+  cpu.accumulate(target, f32(b, shape));
+  expectClose(read(target), a.map((v, i) => v + 2 * b[i]), 1e-6);
+});
+
+it('relu forward, and its backward against finite differences', () => {
+  const rng = makeRng(2);
+  // Keep inputs away from the kink at 0, where the derivative is undefined.
+  const x = uniform(rng, n).map((v) => Math.fround(Math.abs(v) < 0.01 ? v + 0.05 : v));
+  const relu = (v: Float64Array) => v.map((e) => Math.max(e, 0));
+  const xt = f32(x, shape);
+  expectClose(read(cpu.relu(xt)), relu(x), 0);
+  const projection = uniform(rng, n);
+  const grad = read(cpu.reluBackward(f32(projection, shape), xt));
+  expectGradient(grad, (v) => project(relu(v), projection), x.slice(), { rng, samples: n, what: 'relu' });
+  expect(grad.some((g) => g === 0)).toBe(true);
+});

@@ -1,0 +1,49 @@
+/** Adam and AdamW against the float64 reference over several steps; global norm and clipping. */
+import { describe, expect, it } from 'vitest';
+
+import { cpu, f32, read } from '../helpers/backend';
+import { expectClose } from '../helpers/compare';
+import { makeRng, uniform } from '../helpers/random';
+import { adamStep, type AdamConfig } from '../oracle/adam';
+
+describe.each([
+  { decoupled: false, weightDecay: 0 },
+  { decoupled: false, weightDecay: 0.1 },
+  { decoupled: true, weightDecay: 0.05 },
+])('adam (decoupled=$decoupled, weightDecay=$weightDecay)', ({ decoupled, weightDecay }) => {
+  it('five steps track the reference', () => {
+    const rng = makeRng(decoupled ? 7 : 3 + weightDecay * 100);
+    const n = 37;
+    const param = uniform(rng, n);
+    const m = new Float64Array(n);
+    const v = new Float64Array(n);
+    const [pt, mt, vt] = [f32(param, [n]), cpu.zeros([n]), cpu.zeros([n])];
+    for (let step = 1; step <= 5; step++) {
+      const grad = uniform(rng, n, 0.5);
+      const config: AdamConfig = { lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay, decoupled, step };
+      cpu.adamStep(pt, f32(grad, [n]), mt, vt, config);
+      adamStep(param, grad, m, v, config);
+    }
+    expectClose(pt.toFloat32Array(), param, 1e-6, 'param');
+    expectClose(read(mt), m, 1e-6, 'm');
+    expectClose(read(vt), v, 1e-6, 'v');
+  });
+});
+
+it('global norm and clipping by it', () => {
+  const rng = makeRng(11);
+  const a = uniform(rng, 50);
+  const b = uniform(rng, 13, 3);
+  const norm = Math.hypot(...a, ...b);
+  const [at, bt] = [f32(a, [5, 10]), f32(b, [13])];
+  expect(cpu.globalNorm([at, bt])).toBeCloseTo(norm, 5);
+  // Above the limit: scaled down to it (as torch's clip_grad_norm_).
+  expect(cpu.clipGradNorm([at, bt], norm / 4)).toBeCloseTo(norm, 5);
+  expect(cpu.globalNorm([at, bt])).toBeCloseTo(norm / 4, 4);
+  const factor = norm / 4 / (norm + 1e-6);
+  expectClose(at.toFloat32Array(), a.map((x) => x * factor), 1e-6);
+  // Below the limit: untouched.
+  const before = at.toFloat32Array();
+  cpu.clipGradNorm([at, bt], norm);
+  expect(at.toFloat32Array()).toEqual(before);
+});

@@ -1,0 +1,73 @@
+/** Native tensors: round trips for every dtype and rank, dispose(), and the finalizer. */
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { PixelCNNError } from '../src';
+import { cpu } from './helpers/backend';
+import { makeRng } from './helpers/random';
+
+describe('tensors', () => {
+  const rng = makeRng(1);
+  it.each([
+    ['float32', Float32Array.from({ length: 24 }, () => rng() * 2 - 1)],
+    ['int32', Int32Array.from({ length: 24 }, () => Math.floor(rng() * 2e9 - 1e9))],
+    ['uint8', Uint8Array.from({ length: 24 }, () => Math.floor(rng() * 256))],
+  ] as const)('%s data round-trips through native memory', (dtype, data) => {
+    const t = cpu.tensor(data, [2, 3, 4]);
+    expect(t.dtype).toBe(dtype);
+    expect(t.shape).toEqual([2, 3, 4]);
+    expect(t.size).toBe(24);
+    expect(t.toArray()).toEqual(data);
+    t.dispose();
+  });
+
+  it('takes 1 to 5 dimensions and copies from a view at a byte offset', () => {
+    const backing = Float32Array.from({ length: 40 }, (_, i) => i + 0.5);
+    const view = backing.subarray(8, 8 + 32);
+    for (const shape of [[32], [4, 8], [2, 2, 8], [2, 2, 2, 4], [2, 2, 2, 2, 2]]) {
+      const t = cpu.tensor(view, shape);
+      expect(t.toFloat32Array()).toEqual(view);
+      t.dispose();
+    }
+  });
+
+  it('zeros() makes zero-filled tensors of each dtype', () => {
+    expect([...cpu.zeros([3, 2]).toFloat32Array()]).toEqual([0, 0, 0, 0, 0, 0]);
+    expect([...cpu.zeros([4], 'int32').toArray()]).toEqual([0, 0, 0, 0]);
+    expect([...cpu.zeros([1, 1, 1, 1, 2], 'uint8').toArray()]).toEqual([0, 0]);
+  });
+
+  it('a disposed tensor throws ERR_DISPOSED when read or used; disposing twice is harmless', () => {
+    const t = cpu.tensor(new Float32Array([1, 2, 3]), [3]);
+    t.dispose();
+    t.dispose();
+    expect(t.disposed).toBe(true);
+    expect(() => t.toArray()).toThrow(expect.objectContaining({ code: 'ERR_DISPOSED' }));
+    expect(() => cpu.relu(t)).toThrow(PixelCNNError);
+    expect(() => cpu.relu(t)).toThrow(expect.objectContaining({ code: 'ERR_DISPOSED' }));
+  });
+
+  it('the finalizer frees tensors that were never disposed', () => {
+    // 150 tensors of 16 MB (2.4 GB in all), none disposed: memory must stay bounded.
+    // Node runs Node-API finalizers after the current task, hence the setImmediate.
+    const script = `
+      const { loadBackend } = require(${JSON.stringify(path.resolve(__dirname, '..', 'dist'))});
+      const cpu = loadBackend('cpu');
+      (async () => {
+        let peak = 0;
+        for (let i = 0; i < 150; i++) {
+          cpu.zeros([4, 1024, 1024]);
+          if (i % 10 === 9) {
+            global.gc();
+            await new Promise(setImmediate);
+          }
+          peak = Math.max(peak, process.memoryUsage().rss);
+        }
+        console.log(peak);
+      })();
+    `;
+    const peak = Number(execFileSync(process.execPath, ['--expose-gc', '-e', script]).toString());
+    expect(peak).toBeLessThan(800 * 1024 * 1024);
+  });
+});
