@@ -3,32 +3,23 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "onednn_conv.h"
 
 namespace gpcnn {
 
-namespace {
+// Idle host memory kept for reuse: enough for the activations of a training step.
+constexpr size_t kMaxCachedHostBytes = size_t{2} << 30;
 
-class HostBuffer final : public Buffer {
- public:
-  HostBuffer(void* data, size_t bytes) : Buffer(data, bytes) {}
-  ~HostBuffer() override { std::free(data()); }
-};
-
-}  // namespace
-
-CpuBackend::CpuBackend() : convolutions_(std::make_unique<OneDnnConvolutions>()) {}
+CpuBackend::CpuBackend()
+    : allocator_(
+          // 64-byte alignment suits AVX-512; the allocator's block sizes are multiples of 512.
+          [](size_t bytes) { return std::aligned_alloc(64, bytes); },
+          [](void* data) { std::free(data); }, kMaxCachedHostBytes),
+      convolutions_(std::make_unique<OneDnnConvolutions>()) {}
 CpuBackend::~CpuBackend() = default;
 
-std::shared_ptr<Buffer> CpuBackend::allocate(size_t bytes) {
-  // 64-byte alignment suits AVX-512 loads; aligned_alloc wants a multiple of the alignment.
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  void* data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!data) throw std::bad_alloc();
-  return std::make_shared<HostBuffer>(data, bytes);
-}
+std::shared_ptr<Buffer> CpuBackend::allocate(size_t bytes) { return allocator_.allocate(bytes); }
 
 void CpuBackend::upload(Tensor& dst, const void* host) { std::memcpy(dst.buffer->data(), host, dst.bytes()); }
 void CpuBackend::download(const Tensor& src, void* host) { std::memcpy(host, src.buffer->data(), src.bytes()); }
