@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what gated-pixelcnn needs on a Debian/Ubuntu machine, then builds it:
+# oneDNN from apt (for the CPU backend), the npm dependencies, the native addon and
+# the TypeScript. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! dpkg -s libdnnl-dev >/dev/null 2>&1; then
+  echo "setup: installing oneDNN (libdnnl-dev) with apt-get"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libdnnl-dev >/dev/null
+fi
+
+echo "setup: installing npm dependencies and building the native addon"
+npm ci --no-audit --no-fund
