@@ -12,6 +12,10 @@ export type ErrorCode =
   | 'ERR_TYPE' // a value of the wrong type
   | 'ERR_BACKEND' // a backend is unavailable or its library failed
   | 'ERR_OOM' // an allocation failed
+  | 'ERR_CONFIG' // a model configuration breaks SPEC.md §2
+  | 'ERR_CHECKPOINT' // a checkpoint file is malformed or does not fit the model
+  | 'ERR_DATA' // a dataset file is malformed
+  | 'ERR_IO' // a file could not be read or written
   | 'ERR_INTERNAL'; // a bug: please report it
 
 export class PixelCNNError extends Error {

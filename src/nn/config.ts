@@ -1,0 +1,117 @@
+/**
+ * The model configuration of SPEC.md §2 (these names are the JSON keys stored in
+ * checkpoints), its validation, and the presets.
+ */
+import { PixelCNNError } from '../errors';
+
+export interface ModelConfig {
+  /** C: channels per pixel (1 for MNIST, 3 for RGB). */
+  channels: number;
+  height: number;
+  width: number;
+  /** K: levels per sub-pixel, 2…256. */
+  levels: number;
+  /** p: feature maps per stack. */
+  hidden: number;
+  /** L: gated blocks, the first included. */
+  layers: number;
+  /** n0: the first block's kernel size (odd, ≥ 3). */
+  firstKernel: number;
+  /** n: the other blocks' kernel size (odd, ≥ 3). */
+  kernel: number;
+  /** s: skip channels. */
+  skip: number;
+  /** q: the output head's width. */
+  headHidden: number;
+  /** N: class labels (0 = unconditional). */
+  classes: number;
+  /** Length of a global conditioning vector (0 = none). */
+  condDim: number;
+  /** Channels of a spatial conditioning map [S, H, W] (0 = none). */
+  spatialCond: number;
+}
+
+export const CONFIG_KEYS: readonly (keyof ModelConfig)[] = [
+  'channels', 'height', 'width', 'levels', 'hidden', 'layers', 'firstKernel', 'kernel',
+  'skip', 'headHidden', 'classes', 'condDim', 'spatialCond',
+];
+
+/** Defaults for keys a caller leaves out; `skip` defaults to `hidden`. */
+const DEFAULTS: Omit<ModelConfig, 'skip' | 'channels' | 'height' | 'width'> = {
+  levels: 256,
+  hidden: 64,
+  layers: 5,
+  firstKernel: 7,
+  kernel: 3,
+  headHidden: 32,
+  classes: 0,
+  condDim: 0,
+  spatialCond: 0,
+};
+
+export type ConfigInput = Partial<ModelConfig> & Pick<ModelConfig, 'channels' | 'height' | 'width'>;
+
+/** A complete, validated configuration: defaults filled in, every constraint of SPEC.md §2 checked. */
+export function resolveConfig(input: ConfigInput): ModelConfig {
+  if (typeof input !== 'object' || input === null) {
+    throw new PixelCNNError('ERR_CONFIG', 'the model configuration must be an object');
+  }
+  const unknown = Object.keys(input).filter((k) => !(CONFIG_KEYS as string[]).includes(k));
+  if (unknown.length > 0) {
+    throw new PixelCNNError('ERR_CONFIG', `unknown configuration keys: ${unknown.join(', ')}`);
+  }
+  const hidden = input.hidden ?? DEFAULTS.hidden;
+  const config: ModelConfig = { ...DEFAULTS, skip: hidden, ...input } as ModelConfig;
+  const rules: [keyof ModelConfig, (v: number) => boolean, string][] = [
+    ['channels', (v) => v >= 1, '≥ 1'],
+    ['height', (v) => v >= 1, '≥ 1'],
+    ['width', (v) => v >= 1, '≥ 1'],
+    ['levels', (v) => v >= 2 && v <= 256, 'in 2…256'],
+    ['hidden', (v) => v >= 1, '≥ 1'],
+    ['layers', (v) => v >= 1, '≥ 1'],
+    ['firstKernel', (v) => v >= 3 && v % 2 === 1, 'odd and ≥ 3'],
+    ['kernel', (v) => v >= 3 && v % 2 === 1, 'odd and ≥ 3'],
+    ['skip', (v) => v >= 1, '≥ 1'],
+    ['headHidden', (v) => v >= 1, '≥ 1'],
+    ['classes', (v) => v >= 0, '≥ 0'],
+    ['condDim', (v) => v >= 0, '≥ 0'],
+    ['spatialCond', (v) => v >= 0, '≥ 0'],
+  ];
+  for (const [key, ok, rule] of rules) {
+    const value = config[key];
+    if (!Number.isSafeInteger(value) || !ok(value)) {
+      throw new PixelCNNError('ERR_CONFIG', `${key} must be an integer ${rule}, got ${String(value)}`);
+    }
+  }
+  return config;
+}
+
+/** Named configurations. */
+export const PRESETS = {
+  /** Small enough to train into recognizable digits on 2 CPU cores in minutes. */
+  'mnist-tiny': {
+    channels: 1, height: 28, width: 28, levels: 4, hidden: 32, layers: 5, firstKernel: 7,
+    kernel: 3, skip: 32, headHidden: 32, classes: 10, condDim: 0, spatialCond: 0,
+  },
+  /** The quick model of the 2017 blog post: 4 levels, p 128, 5 blocks, q 16. */
+  'mnist-quick': {
+    channels: 1, height: 28, width: 28, levels: 4, hidden: 128, layers: 5, firstKernel: 7,
+    kernel: 3, skip: 128, headHidden: 16, classes: 10, condDim: 0, spatialCond: 0,
+  },
+  /** Its 256-way model: 256 levels, p 128, 8 blocks, q 16. */
+  'mnist-256': {
+    channels: 1, height: 28, width: 28, levels: 256, hidden: 128, layers: 8, firstKernel: 7,
+    kernel: 3, skip: 128, headHidden: 16, classes: 10, condDim: 0, spatialCond: 0,
+  },
+} as const satisfies Record<string, ModelConfig>;
+
+export type PresetName = keyof typeof PRESETS;
+
+export function presetConfig(name: string): ModelConfig {
+  if (!(name in PRESETS)) {
+    throw new PixelCNNError(
+      'ERR_CONFIG', `unknown preset '${name}' (choose from ${Object.keys(PRESETS).join(', ')})`,
+    );
+  }
+  return { ...PRESETS[name as PresetName] };
+}
