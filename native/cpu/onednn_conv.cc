@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <dnnl.hpp>
+#include <vector>
 
 #include "../core/errors.h"
 
@@ -40,10 +41,10 @@ struct Geometry {
     return {std::max<int64_t>(kh - 1 - dy, 0), std::max<int64_t>(kw - 1 - dx, 0)};
   }
 
+  bool crops() const { return view_height() != height || view_width() != width; }
+  // The part of the input the kernel can reach, as a dense tensor.
   memory::desc input_window() const {
-    memory::desc full({batch, in_channels, height, width}, dt::f32, tag::nchw);
-    return full.submemory_desc({batch, in_channels, view_height(), view_width()},
-                               {0, 0, crop_top(), crop_left()});
+    return memory::desc({batch, in_channels, view_height(), view_width()}, dt::f32, tag::nchw);
   }
   memory::desc output() const {
     return memory::desc({batch, out_channels, height, width}, dt::f32, tag::nchw);
@@ -64,6 +65,40 @@ Geometry geometry_of(const Tensor& x_or_grad_x, const Tensor& w_or_grad_w, bool 
 }
 
 void* ptr(const Tensor& t) { return t.buffer->data(); }
+
+// Copies between a full input [B, C, H, W] and its dense window. A oneDNN
+// sub-memory would avoid the copy, but strided sources send oneDNN to its slow
+// reference kernel; the window only exists for the first block, whose input has
+// C channels, so the copy is cheap.
+void copy_window(const Geometry& g, const float* full, float* window) {
+  const int64_t rows = g.view_height(), cols = g.view_width();
+  for (int64_t plane = 0; plane < g.batch * g.in_channels; ++plane)
+    for (int64_t i = 0; i < rows; ++i)
+      std::memcpy(window + (plane * rows + i) * cols,
+                  full + (plane * g.height + i + g.crop_top()) * g.width + g.crop_left(),
+                  cols * sizeof(float));
+}
+
+void scatter_window(const Geometry& g, const float* window, float* full) {
+  const int64_t rows = g.view_height(), cols = g.view_width();
+  std::memset(full, 0, sizeof(float) * g.batch * g.in_channels * g.height * g.width);
+  for (int64_t plane = 0; plane < g.batch * g.in_channels; ++plane)
+    for (int64_t i = 0; i < rows; ++i)
+      std::memcpy(full + (plane * g.height + i + g.crop_top()) * g.width + g.crop_left(),
+                  window + (plane * rows + i) * cols, cols * sizeof(float));
+}
+
+// The input as oneDNN should read it: the tensor itself, or a dense copy of its window.
+struct InputWindow {
+  std::vector<float> copy;
+  void* data;
+  InputWindow(const Geometry& g, const Tensor& x) : data(ptr(x)) {
+    if (!g.crops()) return;
+    copy.resize(g.batch * g.in_channels * g.view_height() * g.view_width());
+    copy_window(g, x.data<float>(), copy.data());
+    data = copy.data();
+  }
+};
 
 }  // namespace
 
@@ -125,11 +160,12 @@ void OneDnnConvolutions::forward(const Tensor& x, const Tensor& w, const Tensor*
     return;
   }
   run_guarded("the convolution forward pass", [&] {
+    const InputWindow input(g, x);
     std::lock_guard<std::mutex> lock(state_->mutex);
     auto& pd = state_->forward_desc(g);
     auto& prim = state_->cached(g.key('F'), [&] { return dnnl::convolution_forward(pd); });
     std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, memory(g.input_window(), state_->engine, ptr(x))},
+        {DNNL_ARG_SRC, memory(g.input_window(), state_->engine, input.data)},
         {DNNL_ARG_WEIGHTS, memory(g.weights(), state_->engine, ptr(w))},
         {DNNL_ARG_DST, memory(g.output(), state_->engine, ptr(y))}};
     if (b) args.emplace(DNNL_ARG_BIAS, memory(g.bias_desc(), state_->engine, ptr(*b)));
@@ -141,10 +177,13 @@ void OneDnnConvolutions::forward(const Tensor& x, const Tensor& w, const Tensor*
 void OneDnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
                                        Tensor& grad_x) {
   const Geometry g = geometry_of(grad_x, w, false, p);
-  // Cropped rows and columns of the input receive no gradient; oneDNN writes only the window.
-  if (g.reads_nothing() || g.view_height() != g.height || g.view_width() != g.width)
+  if (g.reads_nothing()) {
     std::memset(ptr(grad_x), 0, grad_x.bytes());
-  if (g.reads_nothing()) return;
+    return;
+  }
+  // With a crop, oneDNN writes the window's gradient; the cropped rows and columns get zero.
+  std::vector<float> window(g.crops() ? g.batch * g.in_channels * g.view_height() * g.view_width() : 0);
+  void* target = g.crops() ? window.data() : ptr(grad_x);
   run_guarded("the convolution backward-data pass", [&] {
     std::lock_guard<std::mutex> lock(state_->mutex);
     auto& prim = state_->cached(g.key('D'), [&] {
@@ -157,9 +196,10 @@ void OneDnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, co
     prim.execute(state_->stream,
                  {{DNNL_ARG_DIFF_DST, memory(g.output(), state_->engine, ptr(grad_y))},
                   {DNNL_ARG_WEIGHTS, memory(g.weights(), state_->engine, ptr(w))},
-                  {DNNL_ARG_DIFF_SRC, memory(g.input_window(), state_->engine, ptr(grad_x))}});
+                  {DNNL_ARG_DIFF_SRC, memory(g.input_window(), state_->engine, target)}});
     state_->stream.wait();
   });
+  if (g.crops()) scatter_window(g, window.data(), grad_x.data<float>());
 }
 
 void OneDnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y,
@@ -181,6 +221,7 @@ void OneDnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y,
     return;
   }
   run_guarded("the convolution backward-weights pass", [&] {
+    const InputWindow input(g, x);
     std::lock_guard<std::mutex> lock(state_->mutex);
     auto& prim = state_->cached(g.key('W'), [&] {
       const auto desc =
@@ -194,7 +235,7 @@ void OneDnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y,
           desc, state_->engine, state_->forward_desc(g)));
     });
     std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, memory(g.input_window(), state_->engine, ptr(x))},
+        {DNNL_ARG_SRC, memory(g.input_window(), state_->engine, input.data)},
         {DNNL_ARG_DIFF_DST, memory(g.output(), state_->engine, ptr(grad_y))},
         {DNNL_ARG_DIFF_WEIGHTS, memory(g.weights(), state_->engine, ptr(grad_w))}};
     if (grad_b) args.emplace(DNNL_ARG_DIFF_BIAS, memory(g.bias_desc(), state_->engine, ptr(*grad_b)));

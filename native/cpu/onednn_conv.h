@@ -2,8 +2,8 @@
 //
 // An offset (dy, dx) with kernel kh × kw is a convolution padded dy on top and
 // kh−1−dy at the bottom (likewise for columns). oneDNN takes asymmetric padding but
-// not negative padding, so a negative pad becomes a crop of the input: the input is
-// described as a window (a oneDNN sub-memory) of the real buffer, with no copy.
+// not negative padding, so a negative pad becomes a crop of the input: oneDNN
+// reads a dense copy of the window of the input that the kernel can reach.
 // Primitives are created once per geometry and cached, since creating one JITs code.
 #pragma once
 

@@ -50,6 +50,7 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info)
   int64_t adjusted;
   napi_adjust_external_memory(env_, static_cast<int64_t>(tensor_->bytes()), &adjusted);
 }
+// (A reshaped handle counts its bytes again: the count is a hint to the GC, not a ledger.)
 
 TensorWrap::~TensorWrap() { release(); }
 
@@ -138,7 +139,20 @@ static Napi::Value tensor_zeros(const Napi::CallbackInfo& info) {
   return TensorWrap::wrap(info.Env(), std::move(t));
 }
 
+// A new handle on the same memory with another shape of the same element count.
+static Napi::Value tensor_reshape(const Napi::CallbackInfo& info) {
+  const Tensor& source = tensor_arg(info, 0, "tensor");
+  const Shape shape = shape_arg(info, 1, "shape");
+  if (shape_numel(shape) != source.numel())
+    fail(codes::kShape, "cannot reshape ", shape_string(source.shape), " to ",
+         shape_string(shape), ": the element counts differ");
+  Tensor view = source;
+  view.shape = shape;
+  return TensorWrap::wrap(info.Env(), std::move(view));
+}
+
 void register_tensor_functions(Napi::Env env, Napi::Object exports) {
+  export_function<tensor_reshape>(env, exports, "tensorReshape");
   export_function<tensor_from_array>(env, exports, "tensorFromArray");
   export_function<tensor_zeros>(env, exports, "tensorZeros");
 }

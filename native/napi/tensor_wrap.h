@@ -35,7 +35,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   std::optional<Tensor> tensor_;
 };
 
-// Exports tensorFromArray(typedArray, shape) and tensorZeros(shape, dtype).
+// Exports tensorFromArray(typedArray, shape), tensorZeros(shape, dtype) and
+// tensorReshape(tensor, shape) (a view: the same memory under another shape).
 void register_tensor_functions(Napi::Env env, Napi::Object exports);
 
 }  // namespace gpcnn

@@ -64,6 +64,11 @@ export class Backend {
     return this.#wrap(callNative('zeros', () => this.#addon.tensorZeros([...shape], dtype)));
   }
 
+  /** The same memory under another shape with the same element count (a view: writes show in both). */
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    return this.#op('reshape', () => this.#addon.tensorReshape(this.#h(t, 'tensor'), [...shape]));
+  }
+
   // ---- offset convolution (SPEC.md §3) ----
 
   /** y[o,i,j] = b[o] + Σ w[o,c,a,e]·x[c, i−dy+a, j−dx+e]; x [B,C,H,W], w [O,C/groups,kh,kw] -> [B,O,H,W]. */

@@ -21,6 +21,7 @@ export interface NativeAddon {
 
   tensorFromArray(data: Float32Array | Int32Array | Uint8Array, shape: number[]): T;
   tensorZeros(shape: number[], dtype: DType): T;
+  tensorReshape(t: T, shape: number[]): T;
 
   convForward(x: T, w: T, b: Maybe, dy: number, dx: number, groups: number): T;
   convBackwardData(gradY: T, w: T, dy: number, dx: number, groups: number): T;

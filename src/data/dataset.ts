@@ -1,0 +1,62 @@
+/**
+ * An in-memory image dataset: 8-bit pixels laid out [N, C, H, W] (the layout the
+ * network's tensors use, so a batch is a plain gather) and one int32 label per image.
+ * Every loader returns one of these, built through createDataset so that the sizes
+ * are checked in one place.
+ */
+import { PixelCNNError } from '../errors';
+
+export interface ImageDataset {
+  /** 8-bit pixels, [N, C, H, W] row-major. */
+  images: Uint8Array;
+  /** [N] class labels in 0..classes−1, or −1 for every image when unlabeled. */
+  labels: Int32Array;
+  /** N, the number of images. */
+  count: number;
+  channels: number;
+  height: number;
+  width: number;
+  /** Number of classes; 0 when the dataset is unlabeled. */
+  classes: number;
+}
+
+/** Checks that the fields agree (lengths, label range) and returns them as a dataset. */
+export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDataset {
+  const { images, labels, count, channels, height, width, classes } = fields;
+  for (const [name, value, min] of [
+    ['count', count, 0],
+    ['channels', channels, 1],
+    ['height', height, 1],
+    ['width', width, 1],
+    ['classes', classes, 0],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new PixelCNNError('ERR_ARG', `${source}: ${name} must be an integer ≥ ${min}, got ${value}`);
+    }
+  }
+  if (!(images instanceof Uint8Array) || images.length !== count * channels * height * width) {
+    throw new PixelCNNError(
+      'ERR_LENGTH',
+      `${source}: images must be a Uint8Array of ${count}×${channels}×${height}×${width} pixels, ` +
+        `got ${images instanceof Uint8Array ? images.length : typeof images}`,
+    );
+  }
+  if (!(labels instanceof Int32Array) || labels.length !== count) {
+    throw new PixelCNNError(
+      'ERR_LENGTH',
+      `${source}: labels must be an Int32Array of ${count}, ` +
+        `got ${labels instanceof Int32Array ? labels.length : typeof labels}`,
+    );
+  }
+  for (let i = 0; i < count; i++) {
+    const y = labels[i];
+    const ok = classes === 0 ? y === -1 : y >= 0 && y < classes;
+    if (!ok) {
+      throw new PixelCNNError(
+        'ERR_RANGE',
+        `${source}: label ${y} of image ${i} is outside ${classes === 0 ? '{−1} (unlabeled)' : `0..${classes - 1}`}`,
+      );
+    }
+  }
+  return { images, labels, count, channels, height, width, classes };
+}

@@ -1,0 +1,116 @@
+/**
+ * Atomic file writes, for checkpoints and anything else a crash must not corrupt.
+ *
+ * Writing a file in place leaves a torn file if the process dies or the machine loses
+ * power halfway, and a torn checkpoint loses the whole run. Instead the data goes to a
+ * temporary file in the same directory (so that the rename stays on one file system),
+ * is flushed to disk, and is renamed over the target, which POSIX makes atomic:
+ * readers see the old file or the new one, never a mix. Syncing the directory
+ * afterwards makes the rename itself durable. On failure the temporary file is
+ * removed and PixelCNNError('ERR_IO') names the path.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { PixelCNNError } from '../errors';
+
+/** A fresh name beside the target; a leading dot keeps it out of plain listings. */
+function tempPathFor(target: string): string {
+  const name = `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  return path.join(path.dirname(target), name);
+}
+
+/**
+ * Errors from fsync of a directory that only mean "not supported here" (Windows
+ * cannot open a directory; some file systems refuse to sync one). Anything else is
+ * a real failure.
+ */
+const DIR_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EBADF']);
+
+const ioError = (target: string, error: unknown): PixelCNNError =>
+  new PixelCNNError('ERR_IO', `could not write ${target}: ${(error as Error).message}`, { cause: error });
+
+/** After the rename the new file is in place, but a crash could still undo it. */
+const dirSyncError = (target: string, error: unknown): PixelCNNError =>
+  new PixelCNNError('ERR_IO', `wrote ${target} but could not sync its directory: ${(error as Error).message}`, {
+    cause: error,
+  });
+
+const isUnsupported = (error: unknown): boolean =>
+  DIR_SYNC_UNSUPPORTED.has((error as NodeJS.ErrnoException).code ?? '');
+
+/** Writes `data` to `target` atomically: all of it or, on any failure, nothing (and throws ERR_IO). */
+export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
+  const temp = tempPathFor(target);
+  let created = false;
+  try {
+    // 'wx': never reuse an existing file, however unlikely the name clash.
+    const handle = await fs.promises.open(temp, 'wx');
+    created = true;
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(temp, target);
+    created = false;
+  } catch (error) {
+    if (created) await fs.promises.rm(temp, { force: true }).catch(() => undefined);
+    throw ioError(target, error);
+  }
+  await syncDirectory(target);
+}
+
+/** The synchronous twin of writeFileAtomic. */
+export function writeFileAtomicSync(target: string, data: Uint8Array | string): void {
+  const temp = tempPathFor(target);
+  let created = false;
+  try {
+    const fd = fs.openSync(temp, 'wx');
+    created = true;
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, target);
+    created = false;
+  } catch (error) {
+    if (created) {
+      try {
+        fs.rmSync(temp, { force: true });
+      } catch {
+        // The error worth reporting is the first one.
+      }
+    }
+    throw ioError(target, error);
+  }
+  syncDirectorySync(target);
+}
+
+async function syncDirectory(target: string): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(path.dirname(target), 'r');
+    await handle.sync();
+  } catch (error) {
+    if (!isUnsupported(error)) throw dirSyncError(target, error);
+  } finally {
+    await handle?.close();
+  }
+}
+
+function syncDirectorySync(target: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path.dirname(target), 'r');
+    fs.fsyncSync(fd);
+  } catch (error) {
+    if (!isUnsupported(error)) throw dirSyncError(target, error);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}

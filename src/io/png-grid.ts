@@ -1,0 +1,113 @@
+/**
+ * A batch of images as one PNG: the images in a grid, row-major with `columns` per row,
+ * `padding` black pixels between neighbouring cells (none around the border), each
+ * image upscaled by an integer `scale` (pixel replication, so samples stay crisp).
+ * Grayscale PNG for C = 1, RGB for C = 3. Cell (r, c) has its top-left corner at
+ * x = c·(W·scale + padding), y = r·(H·scale + padding).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { PNG } from 'pngjs';
+
+import { PixelCNNError } from '../errors';
+
+export interface GridShape {
+  count: number;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export interface GridLayout {
+  /** Images per row (fewer when there are fewer images). */
+  columns: number;
+  /** Black pixels between cells, in output pixels (default 2). */
+  padding?: number;
+  /** Integer upscaling factor (default 1). */
+  scale?: number;
+}
+
+function checkInt(value: unknown, min: number, what: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < min) {
+    throw new PixelCNNError('ERR_ARG', `encodePngGrid: ${what} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+  return value as number;
+}
+
+/** Encodes 8-bit display pixels [B, C, H, W] as a PNG grid. */
+export function encodePngGrid(images: Uint8Array, shape: GridShape, layout: GridLayout): Buffer {
+  const count = checkInt(shape?.count, 1, 'count');
+  const C = checkInt(shape.channels, 1, 'channels');
+  const H = checkInt(shape.height, 1, 'height');
+  const W = checkInt(shape.width, 1, 'width');
+  if (C !== 1 && C !== 3) {
+    throw new PixelCNNError('ERR_ARG', `encodePngGrid: PNG grids take 1 (gray) or 3 (RGB) channels, got ${C}`);
+  }
+  const columns = Math.min(checkInt(layout?.columns, 1, 'columns'), count);
+  const padding = checkInt(layout.padding ?? 2, 0, 'padding');
+  const scale = checkInt(layout.scale ?? 1, 1, 'scale');
+  if (!(images instanceof Uint8Array) || images.length !== count * C * H * W) {
+    throw new PixelCNNError(
+      'ERR_LENGTH',
+      `encodePngGrid: expected ${count}×${C}×${H}×${W} = ${count * C * H * W} pixels, ` +
+        `got ${images instanceof Uint8Array ? images.length : typeof images}`,
+    );
+  }
+
+  const rows = Math.ceil(count / columns);
+  const cellW = W * scale;
+  const cellH = H * scale;
+  const outW = columns * cellW + (columns - 1) * padding;
+  const outH = rows * cellH + (rows - 1) * padding;
+  // PNG allows 2^31−1, but zlib and memory give out long before; keep it sane.
+  if (outW * outH * C > 2 ** 30) {
+    throw new PixelCNNError('ERR_ARG', `encodePngGrid: a ${outW}×${outH} image is too large`);
+  }
+
+  const out = Buffer.alloc(outW * outH * C); // zeros: the black background
+  const plane = H * W;
+  for (let n = 0; n < count; n++) {
+    const x0 = (n % columns) * (cellW + padding);
+    const y0 = Math.floor(n / columns) * (cellH + padding);
+    const base = n * C * plane;
+    for (let i = 0; i < cellH; i++) {
+      const srcRow = Math.floor(i / scale) * W;
+      const dstRow = ((y0 + i) * outW + x0) * C;
+      for (let j = 0; j < cellW; j++) {
+        const src = base + srcRow + Math.floor(j / scale);
+        const dst = dstRow + j * C;
+        // Planar [C, H, W] in, interleaved (gray or RGB) out.
+        for (let c = 0; c < C; c++) out[dst + c] = images[src + c * plane];
+      }
+    }
+  }
+
+  const colorType = C === 1 ? 0 : 2;
+  const png = new PNG({ width: outW, height: outH, colorType, inputColorType: colorType, inputHasAlpha: false });
+  png.data = out;
+  return PNG.sync.write(png, { colorType, inputColorType: colorType, inputHasAlpha: false });
+}
+
+let tmpCounter = 0;
+
+/**
+ * encodePngGrid, written to `file` atomically: to a temporary file in the same
+ * directory, then renamed over `file`, so a reader never sees half a PNG.
+ */
+export function writePngGrid(file: string, images: Uint8Array, shape: GridShape, layout: GridLayout): void {
+  const bytes = encodePngGrid(images, shape, layout);
+  tmpCounter += 1; // with the pid, unique among concurrent writers
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${tmpCounter}.tmp`);
+  try {
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // nothing more to do: the original error is what matters
+    }
+    throw new PixelCNNError('ERR_IO', `cannot write ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Turns a caller's images (levels, [B, C, H, W]) and conditioning into tensors,
+ * checking every length and range first so that bad input is refused with a
+ * clear error before any work is done.
+ */
+import type { Backend } from '../backend/backend';
+import { PixelCNNError } from '../errors';
+import type { Tensor } from '../tensor';
+import type { ModelConfig } from './config';
+import type { ForwardContext } from './forward-context';
+
+export interface Conditioning {
+  /** Class label per image, int32 [B] (required when the model has classes). */
+  labels?: Int32Array | readonly number[];
+  /** Global conditioning vector per image, [B, condDim]. */
+  vectors?: Float32Array;
+  /** Spatial conditioning map per image, [B, spatialCond, H, W]. */
+  spatial?: Float32Array;
+}
+
+export interface BatchTensors {
+  context: ForwardContext;
+  /** The levels as uint8 [B, C, H, W], the cross-entropy's targets. */
+  targets: Tensor;
+}
+
+/** The batch size implied by `images`, or an ERR_LENGTH error. */
+export function batchSizeOf(config: ModelConfig, images: Uint8Array): number {
+  if (!(images instanceof Uint8Array)) {
+    throw new PixelCNNError('ERR_TYPE', 'images must be a Uint8Array of levels laid out [B, C, H, W]');
+  }
+  const perImage = config.channels * config.height * config.width;
+  if (images.length === 0 || images.length % perImage !== 0) {
+    throw new PixelCNNError(
+      'ERR_LENGTH',
+      `images has ${images.length} values, not a positive multiple of C·H·W = ${perImage}`,
+    );
+  }
+  return images.length / perImage;
+}
+
+/** x̃ = 2x/(K−1) − 1 for each level x (SPEC.md §1). */
+export function unitInput(images: Uint8Array, levels: number): Float32Array {
+  const table = Float32Array.from({ length: levels }, (_, x) => (2 * x) / (levels - 1) - 1);
+  const out = new Float32Array(images.length);
+  for (let i = 0; i < images.length; i++) out[i] = table[images[i]];
+  return out;
+}
+
+export function checkLevels(images: Uint8Array, levels: number): void {
+  for (let i = 0; i < images.length; i++) {
+    if (images[i] >= levels) {
+      throw new PixelCNNError('ERR_RANGE', `images[${i}] is level ${images[i]}, outside [0, ${levels})`);
+    }
+  }
+}
+
+function checkConditioning(config: ModelConfig, batch: number, cond: Conditioning): void {
+  const need = (present: boolean, configured: boolean, what: string, key: string) => {
+    if (configured && !present) {
+      throw new PixelCNNError('ERR_ARG', `this model is conditioned on ${what}: pass cond.${key}`);
+    }
+    if (!configured && present) {
+      throw new PixelCNNError('ERR_ARG', `this model takes no ${what}, but cond.${key} was given`);
+    }
+  };
+  need(cond.labels != null, config.classes > 0, 'class labels', 'labels');
+  need(cond.vectors != null, config.condDim > 0, 'global vectors', 'vectors');
+  need(cond.spatial != null, config.spatialCond > 0, 'spatial maps', 'spatial');
+  const length = (value: { length: number } | undefined, expected: number, key: string) => {
+    if (value && value.length !== expected) {
+      throw new PixelCNNError('ERR_LENGTH', `cond.${key} has ${value.length} values, expected ${expected} for ${batch} images`);
+    }
+  };
+  length(cond.labels, batch, 'labels');
+  length(cond.vectors, batch * config.condDim, 'vectors');
+  length(cond.spatial, batch * config.spatialCond * config.height * config.width, 'spatial');
+  if (cond.labels) {
+    for (let i = 0; i < batch; i++) {
+      const y = cond.labels[i];
+      if (!Number.isInteger(y) || y < 0 || y >= config.classes) {
+        throw new PixelCNNError('ERR_RANGE', `cond.labels[${i}] is ${y}, outside [0, ${config.classes})`);
+      }
+    }
+  }
+  for (const key of ['vectors', 'spatial'] as const) {
+    const values = cond[key];
+    if (values && !(values instanceof Float32Array)) {
+      throw new PixelCNNError('ERR_TYPE', `cond.${key} must be a Float32Array`);
+    }
+    if (values?.some((v) => !Number.isFinite(v))) {
+      throw new PixelCNNError('ERR_ARG', `cond.${key} holds a value that is not finite`);
+    }
+  }
+}
+
+export function batchTensors(
+  backend: Backend,
+  config: ModelConfig,
+  params: ForwardContext['params'],
+  images: Uint8Array,
+  cond: Conditioning = {},
+): BatchTensors {
+  const batch = batchSizeOf(config, images);
+  checkLevels(images, config.levels);
+  checkConditioning(config, batch, cond);
+  const { channels: C, height: H, width: W } = config;
+  const context: ForwardContext = {
+    backend,
+    config,
+    params,
+    batch,
+    input: backend.tensor(unitInput(images, config.levels), [batch, C, H, W]),
+    labels: cond.labels ? backend.tensor(Int32Array.from(cond.labels), [batch]) : null,
+    vectors: cond.vectors ? backend.tensor(cond.vectors, [batch, config.condDim]) : null,
+    spatial: cond.spatial ? backend.tensor(cond.spatial, [batch, config.spatialCond, H, W]) : null,
+  };
+  return { context, targets: backend.tensor(images, [batch, C, H, W]) };
+}
+
+export function disposeBatch(batch: BatchTensors): void {
+  const { input, labels, vectors, spatial } = batch.context;
+  for (const t of [input, labels, vectors, spatial, batch.targets]) t?.dispose();
+}

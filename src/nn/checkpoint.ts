@@ -1,0 +1,138 @@
+/**
+ * Checkpoints in the safetensors layout of SPEC.md §8: the model's F32 tensors by
+ * their spec names, the configuration in `__metadata__`, and optional extras
+ * (training state under names beginning `optimizer.`, more metadata). Reading
+ * checks the file against its own configuration: every tensor present, none extra,
+ * F32, the right shape; anything else is ERR_CHECKPOINT with the reason.
+ */
+import { readFileSync } from 'node:fs';
+
+import { PixelCNNError } from '../errors';
+import { writeFileAtomicSync } from '../io/atomic-write';
+import {
+  decodeSafetensors, encodeSafetensors, rawTensor, toFloat32, type RawTensor,
+} from '../io/safetensors';
+import { CONFIG_KEYS, resolveConfig, type ModelConfig } from './config';
+import { parameterShapes } from './layout';
+
+export const CHECKPOINT_FORMAT = 'gated-pixelcnn';
+export const CHECKPOINT_VERSION = '1';
+const OPTIMIZER_PREFIX = 'optimizer.';
+
+export interface CheckpointExtras {
+  /** Extra tensors; their names must begin with `optimizer.`. */
+  tensors?: Map<string, RawTensor>;
+  /** Extra metadata entries (strings), beside format, version and config. */
+  metadata?: Record<string, string>;
+}
+
+export interface Checkpoint {
+  config: ModelConfig;
+  weights: Map<string, Float32Array>;
+  extras: Required<CheckpointExtras>;
+}
+
+export function encodeCheckpoint(
+  config: ModelConfig,
+  weights: Map<string, Float32Array>,
+  extras: CheckpointExtras = {},
+): Uint8Array {
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, shape] of parameterShapes(config)) {
+    tensors.set(name, rawTensor(weights.get(name)!, shape));
+  }
+  for (const [name, tensor] of extras.tensors ?? []) {
+    if (!name.startsWith(OPTIMIZER_PREFIX)) {
+      throw new PixelCNNError('ERR_ARG', `extra checkpoint tensor ${name} must begin with "${OPTIMIZER_PREFIX}"`);
+    }
+    tensors.set(name, tensor);
+  }
+  const configJson = JSON.stringify(Object.fromEntries(CONFIG_KEYS.map((k) => [k, config[k]])));
+  return encodeSafetensors({
+    metadata: { ...extras.metadata, format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, config: configJson },
+    tensors,
+  });
+}
+
+export function writeCheckpoint(
+  path: string,
+  config: ModelConfig,
+  weights: Map<string, Float32Array>,
+  extras?: CheckpointExtras,
+): void {
+  writeFileAtomicSync(path, encodeCheckpoint(config, weights, extras));
+}
+
+export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
+  const file = decodeSafetensors(bytes);
+  const { format, version, config: configJson, ...metadata } = file.metadata;
+  if (format !== CHECKPOINT_FORMAT) {
+    throw new PixelCNNError('ERR_CHECKPOINT', `metadata format is ${JSON.stringify(format)}, expected "${CHECKPOINT_FORMAT}"`);
+  }
+  if (version !== CHECKPOINT_VERSION) {
+    throw new PixelCNNError('ERR_CHECKPOINT', `checkpoint version ${JSON.stringify(version)} is not supported (expected "${CHECKPOINT_VERSION}")`);
+  }
+  const config = parseConfig(configJson);
+  const expected = parameterShapes(config);
+  const weights = new Map<string, Float32Array>();
+  const extraTensors = new Map<string, RawTensor>();
+  for (const [name, tensor] of file.tensors) {
+    if (name.startsWith(OPTIMIZER_PREFIX)) {
+      extraTensors.set(name, tensor);
+      continue;
+    }
+    const shape = expected.get(name);
+    if (!shape) throw new PixelCNNError('ERR_CHECKPOINT', `unexpected tensor ${name} for this configuration`);
+    if (tensor.dtype !== 'F32') {
+      throw new PixelCNNError('ERR_CHECKPOINT', `tensor ${name} has dtype ${tensor.dtype}, expected F32`);
+    }
+    if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+      throw new PixelCNNError('ERR_CHECKPOINT', `tensor ${name} has shape [${tensor.shape}], expected [${shape}]`);
+    }
+    weights.set(name, toFloat32(tensor, name));
+  }
+  const missing = [...expected.keys()].filter((name) => !weights.has(name));
+  if (missing.length > 0) {
+    throw new PixelCNNError('ERR_CHECKPOINT', `missing tensors: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  }
+  return { config, weights, extras: { tensors: extraTensors, metadata } };
+}
+
+export function readCheckpoint(path: string): Checkpoint {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new PixelCNNError('ERR_IO', `cannot read checkpoint ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return decodeCheckpoint(bytes);
+  } catch (error) {
+    if (error instanceof PixelCNNError && error.code === 'ERR_CHECKPOINT') {
+      throw new PixelCNNError('ERR_CHECKPOINT', `${path}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function parseConfig(json: string | undefined): ModelConfig {
+  if (json === undefined) throw new PixelCNNError('ERR_CHECKPOINT', 'metadata has no "config"');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new PixelCNNError('ERR_CHECKPOINT', 'metadata "config" is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new PixelCNNError('ERR_CHECKPOINT', 'metadata "config" is not a JSON object');
+  }
+  const missing = CONFIG_KEYS.filter((k) => !(k in parsed));
+  if (missing.length > 0) {
+    throw new PixelCNNError('ERR_CHECKPOINT', `metadata "config" lacks ${missing.join(', ')}`);
+  }
+  try {
+    return resolveConfig(parsed as ModelConfig);
+  } catch (error) {
+    throw new PixelCNNError('ERR_CHECKPOINT', `metadata "config" is invalid: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * GatedPixelCNN: the model of SPEC.md §4 composed from the backend's ops, with
+ * its parameters, forward (logits, NLL) and backward passes, and checkpoints.
+ */
+import type { Backend } from '../backend/backend';
+import { loadBackend, type BackendName } from '../backend/load';
+import { Rng } from '../data/rng';
+import { PixelCNNError } from '../errors';
+import type { Tensor } from '../tensor';
+import { readCheckpoint, writeCheckpoint, type CheckpointExtras } from './checkpoint';
+import { PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from './config';
+import {
+  batchTensors, disposeBatch, type BatchTensors, type Conditioning,
+} from './batch-inputs';
+import { disposeAll } from './forward-context';
+import { GatedBlock, disposeBlockCache, type BlockCache } from './gated-block';
+import { headBackward, headForward, disposeHeadCache, type HeadCache } from './head';
+import { initialParameters } from './init';
+import { parameterShapes } from './layout';
+import { ParameterSet } from './parameters';
+
+export interface ModelOptions {
+  /** A Backend, or 'auto' (default) / 'cpu'. */
+  backend?: Backend | BackendName;
+  /** Seed of the initial weights (default 0). */
+  seed?: number;
+}
+
+/** Stream key of the weight-initialization random stream. */
+const INIT_STREAM = 1;
+
+interface ForwardResult {
+  logits: Tensor;
+  blockCaches: BlockCache[];
+  headCache: HeadCache;
+}
+
+export class GatedPixelCNN {
+  readonly config: ModelConfig;
+  readonly backend: Backend;
+  readonly parameters: ParameterSet;
+  readonly #blocks: GatedBlock[];
+
+  private constructor(config: ModelConfig, backend: Backend, values: Map<string, Float32Array>) {
+    this.config = config;
+    this.backend = backend;
+    this.parameters = new ParameterSet(backend);
+    for (const [name, shape] of parameterShapes(config)) {
+      this.parameters.add(name, backend.tensor(values.get(name)!, shape));
+    }
+    this.#blocks = Array.from({ length: config.layers }, (_, l) => new GatedBlock(config, l));
+  }
+
+  /** A freshly initialized model of a configuration or preset name. */
+  static create(config: ConfigInput | keyof typeof PRESETS, options: ModelOptions = {}): GatedPixelCNN {
+    const resolved = typeof config === 'string' ? presetConfig(config) : resolveConfig(config);
+    const rng = new Rng(options.seed ?? 0, INIT_STREAM);
+    return new GatedPixelCNN(resolved, backendOf(options.backend), initialParameters(resolved, () => rng.nextDouble()));
+  }
+
+  /** Loads a checkpoint file (SPEC.md §8); training state in it is ignored. */
+  static load(path: string, options: Omit<ModelOptions, 'seed'> = {}): GatedPixelCNN {
+    const { config, weights } = readCheckpoint(path);
+    return new GatedPixelCNN(config, backendOf(options.backend), weights);
+  }
+
+  /** @internal Builds a model around known weights (used by checkpoint loading and training resume). */
+  static fromWeights(config: ModelConfig, weights: Map<string, Float32Array>, backend?: Backend | BackendName): GatedPixelCNN {
+    return new GatedPixelCNN(resolveConfig(config), backendOf(backend), weights);
+  }
+
+  /** Writes the model (and any extras, such as training state) atomically to `path`. */
+  save(path: string, extras?: CheckpointExtras): void {
+    writeCheckpoint(path, this.config, this.weights(), extras);
+  }
+
+  /** A copy of every parameter's values, by SPEC.md §8 name. */
+  weights(): Map<string, Float32Array> {
+    return new Map(this.parameters.list().map((p) => [p.name, p.value.toFloat32Array()]));
+  }
+
+  /** Logits [B, C, K, H, W] for images of levels [B, C, H, W] (B implied by the length). */
+  logits(images: Uint8Array, cond: Conditioning = {}): Float32Array {
+    const batch = this.#batch(images, cond);
+    try {
+      const result = this.#forward(batch.context, false);
+      const values = result.logits.toFloat32Array();
+      result.logits.dispose();
+      return values;
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /** Per-image negative log-likelihood in nats. */
+  nll(images: Uint8Array, cond: Conditioning = {}): Float32Array {
+    const batch = this.#batch(images, cond);
+    try {
+      const { logits } = this.#forward(batch.context, false);
+      const { nll } = this.backend.softmaxCrossEntropy(logits, batch.targets);
+      logits.dispose();
+      const values = nll.toFloat32Array();
+      nll.dispose();
+      return values;
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /**
+   * Forward and backward on one batch: adds to each parameter's gradient the
+   * gradient of gradScale·Σ NLL (default scale 1/B: the batch mean), and returns
+   * the per-image NLL in nats.
+   */
+  backward(images: Uint8Array, cond: Conditioning = {}, options: { gradScale?: number } = {}): Float32Array {
+    const batch = this.#batch(images, cond);
+    try {
+      const ctx = batch.context;
+      const result = this.#forward(ctx, true);
+      const { nll, gradLogits } = this.backend.softmaxCrossEntropy(result.logits, batch.targets, {
+        gradScale: options.gradScale ?? 1 / ctx.batch,
+      });
+      result.logits.dispose();
+      const gradSkip = headBackward(ctx, result.headCache, gradLogits!);
+      gradLogits!.dispose();
+      disposeHeadCache(result.headCache);
+      let gradV: Tensor | null = null;
+      let gradH: Tensor | null = null;
+      for (let l = this.#blocks.length - 1; l >= 0; l--) {
+        const inputs = this.#blocks[l].backward(ctx, result.blockCaches[l], gradV, gradH, gradSkip);
+        disposeAll(gradV, gradH);
+        disposeBlockCache(result.blockCaches[l], ctx.input);
+        gradV = inputs?.gradVIn ?? null;
+        gradH = inputs?.gradHIn ?? null;
+      }
+      gradSkip.dispose();
+      const values = nll.toFloat32Array();
+      nll.dispose();
+      return values;
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /** @internal The logits tensor of a prepared batch (samplers use it). */
+  logitsTensor(images: Uint8Array, cond: Conditioning = {}): Tensor {
+    const batch = this.#batch(images, cond);
+    try {
+      return this.#forward(batch.context, false).logits;
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /** Frees every parameter and gradient. */
+  dispose(): void {
+    this.parameters.dispose();
+  }
+
+  #batch(images: Uint8Array, cond: Conditioning): BatchTensors {
+    if (this.parameters.list().length === 0) {
+      throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
+    }
+    return batchTensors(this.backend, this.config, this.parameters, images, cond);
+  }
+
+  /** Runs the blocks and the head; keeps what backward needs only when asked to. */
+  #forward(ctx: BatchTensors['context'], keep: boolean): ForwardResult {
+    const caches: BlockCache[] = [];
+    let v = ctx.input;
+    let h = ctx.input;
+    let skip: Tensor | null = null;
+    for (const block of this.#blocks) {
+      const { outputs, cache } = block.forward(ctx, v, h);
+      if (skip) {
+        this.backend.accumulate(skip, outputs.skip);
+        outputs.skip.dispose();
+      } else {
+        skip = outputs.skip;
+      }
+      if (keep) caches.push(cache);
+      else disposeBlockCache(cache, ctx.input);
+      v = outputs.vOut!;
+      h = outputs.hOut!;
+    }
+    const head = headForward(ctx, skip!);
+    if (!keep) disposeHeadCache(head.cache);
+    return { logits: head.logits, blockCaches: caches, headCache: head.cache };
+  }
+}
+
+function backendOf(choice: Backend | BackendName | undefined): Backend {
+  return typeof choice === 'object' ? choice : loadBackend(choice ?? 'auto');
+}

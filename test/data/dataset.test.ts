@@ -1,0 +1,38 @@
+/** createDataset: the one place where a dataset's sizes and labels are checked. */
+import { describe, expect, it } from 'vitest';
+
+import { createDataset, type ImageDataset } from '../../src/data/dataset';
+import { makeRng } from '../helpers/random';
+
+const byCode = (code: string) => expect.objectContaining({ code });
+
+describe('createDataset', () => {
+  const rng = makeRng(71);
+  const base: ImageDataset = {
+    images: Uint8Array.from({ length: 3 * 2 * 4 * 5 }, () => Math.floor(rng() * 256)),
+    labels: Int32Array.from([2, 0, 1]),
+    count: 3,
+    channels: 2,
+    height: 4,
+    width: 5,
+    classes: 3,
+  };
+
+  it('accepts consistent fields, labeled or unlabeled', () => {
+    expect(createDataset(base)).toEqual(base);
+    expect(createDataset({ ...base, labels: Int32Array.from([-1, -1, -1]), classes: 0 }).classes).toBe(0);
+  });
+
+  it.each([
+    ['a pixel too many', { images: new Uint8Array(121) }, 'ERR_LENGTH'],
+    ['a label too few', { labels: Int32Array.from([0, 1]) }, 'ERR_LENGTH'],
+    ['a label ≥ classes', { labels: Int32Array.from([0, 3, 1]) }, 'ERR_RANGE'],
+    ['−1 in a labeled set', { labels: Int32Array.from([0, -1, 1]) }, 'ERR_RANGE'],
+    ['a label in an unlabeled set', { classes: 0 }, 'ERR_RANGE'],
+    ['zero channels', { channels: 0 }, 'ERR_ARG'],
+    ['a fractional width', { width: 2.5 }, 'ERR_ARG'],
+  ] as const)('refuses %s', (_, change, code) => {
+    expect(() => createDataset({ ...base, ...change }, 'my-set')).toThrow(byCode(code));
+    expect(() => createDataset({ ...base, ...change }, 'my-set')).toThrow(/^my-set: /);
+  });
+});

@@ -1,0 +1,69 @@
+/** Quantization (SPEC.md §1): the exact formulas over every 8-bit value and every level. */
+import { describe, expect, it } from 'vitest';
+
+import { quantize, toDisplay, toUnit } from '../../src/data/quantize';
+import { makeRng } from '../helpers/random';
+
+const byCode = (code: string) => expect.objectContaining({ code });
+const allPixels = Uint8Array.from({ length: 256 }, (_, p) => p);
+
+describe('quantize', () => {
+  it.each([2, 3, 4, 7, 16, 255, 256])('K = %i: x = floor(p·K/256) for every p', (K) => {
+    const x = quantize(allPixels, K);
+    for (let p = 0; p < 256; p++) expect(x[p]).toBe(Math.floor((p * K) / 256));
+  });
+
+  it('K = 2 is binarization at 128; K = 4 splits at 64, 128, 192; K = 256 is the identity', () => {
+    expect([...quantize(allPixels, 2)]).toEqual(Array.from({ length: 256 }, (_, p) => (p >= 128 ? 1 : 0)));
+    expect([...quantize(allPixels, 4)]).toEqual(Array.from({ length: 256 }, (_, p) => (p >> 6)));
+    expect(quantize(allPixels, 256)).toEqual(allPixels);
+  });
+
+  it('keeps random data element by element', () => {
+    const rng = makeRng(41);
+    const pixels = Uint8Array.from({ length: 1000 }, () => Math.floor(rng() * 256));
+    const x = quantize(pixels, 5);
+    pixels.forEach((p, i) => expect(x[i]).toBe(Math.floor((p * 5) / 256)));
+  });
+
+  it.each([1, 257, 0, 2.5, NaN])('refuses K = %s (ERR_ARG)', (K) => {
+    expect(() => quantize(allPixels, K)).toThrow(byCode('ERR_ARG'));
+    expect(() => toDisplay(new Uint8Array(1), K)).toThrow(byCode('ERR_ARG'));
+    expect(() => toUnit(new Uint8Array(1), K)).toThrow(byCode('ERR_ARG'));
+  });
+});
+
+describe('toDisplay and toUnit', () => {
+  it.each([2, 3, 4, 16, 256])('K = %i: p = round(x·255/(K−1)), x̃ = 2x/(K−1) − 1', (K) => {
+    const levels = Uint8Array.from({ length: K }, (_, x) => x);
+    const p = toDisplay(levels, K);
+    const u = toUnit(levels, K);
+    expect(p[0]).toBe(0);
+    expect(p[K - 1]).toBe(255);
+    expect(u[0]).toBe(-1);
+    expect(u[K - 1]).toBe(1);
+    for (let x = 0; x < K; x++) {
+      expect(p[x]).toBe(Math.round((x * 255) / (K - 1)));
+      expect(u[x]).toBe(Math.fround((2 * x) / (K - 1) - 1));
+      expect(u[x]).toBeGreaterThanOrEqual(-1);
+      expect(u[x]).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('K = 3 rounds the half-way level up (127.5 → 128); K = 256 is the identity', () => {
+    expect([...toDisplay(Uint8Array.from([0, 1, 2]), 3)]).toEqual([0, 128, 255]);
+    expect(toDisplay(allPixels, 256)).toEqual(allPixels);
+  });
+
+  it('quantize then toDisplay stays within half a level of the input', () => {
+    for (const K of [2, 4, 16, 256]) {
+      const back = toDisplay(quantize(allPixels, K), K);
+      for (let p = 0; p < 256; p++) expect(Math.abs(back[p] - p)).toBeLessThanOrEqual(256 / K);
+    }
+  });
+
+  it('refuses a level ≥ K (ERR_RANGE)', () => {
+    expect(() => toDisplay(Uint8Array.from([0, 4]), 4)).toThrow(byCode('ERR_RANGE'));
+    expect(() => toUnit(Uint8Array.from([2]), 2)).toThrow(byCode('ERR_RANGE'));
+  });
+});
