@@ -45,7 +45,7 @@ describe.each(configs)('model vs float64 oracle: $name', ({ name, ...input }) =>
       const analytic = p.grad ? p.grad.toFloat32Array() : new Float32Array(p.value.size);
       const values = Float64Array.from(weights.get(p.name)!);
       const loss = (x: Float64Array) => {
-        const trial = new Map(weights).set(p.name, x);
+        const trial = new Map<string, ArrayLike<number>>(weights).set(p.name, x);
         return oracleNll(config, trial, images, batch, cond).reduce((a, b) => a + b, 0);
       };
       expectGradient(analytic, loss, values, { rng, samples: 8, tolerance: 1e-3, what: p.name });
