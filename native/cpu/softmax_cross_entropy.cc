@@ -7,6 +7,7 @@
 
 #include "../core/errors.h"
 #include "cpu_backend.h"
+#include "fast_math.h"
 
 namespace gpcnn {
 
@@ -37,7 +38,7 @@ void cross_entropy(const Tensor& logits, const Level* targets, float grad_scale,
     for (int64_t k = 1; k < levels; ++k)
       for (int64_t i = 0; i < plane; ++i) max_logit[i] = std::max(max_logit[i], zs[k * plane + i]);
     for (int64_t k = 0; k < levels; ++k)
-      for (int64_t i = 0; i < plane; ++i) sum[i] += std::exp(zs[k * plane + i] - max_logit[i]);
+      for (int64_t i = 0; i < plane; ++i) sum[i] += fast_exp(zs[k * plane + i] - max_logit[i]);
     double total = 0;
     for (int64_t i = 0; i < plane; ++i)
       total += double(std::log(sum[i])) + max_logit[i] - zs[target[i] * plane + i];
@@ -47,7 +48,7 @@ void cross_entropy(const Tensor& logits, const Level* targets, float grad_scale,
     for (int64_t i = 0; i < plane; ++i) sum[i] = grad_scale / sum[i];
     for (int64_t k = 0; k < levels; ++k)
       for (int64_t i = 0; i < plane; ++i)
-        gs[k * plane + i] = std::exp(zs[k * plane + i] - max_logit[i]) * sum[i];
+        gs[k * plane + i] = fast_exp(zs[k * plane + i] - max_logit[i]) * sum[i];
     for (int64_t i = 0; i < plane; ++i) gs[target[i] * plane + i] -= grad_scale;
   }
   for (int64_t n = 0; n < batch; ++n) {

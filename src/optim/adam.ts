@@ -1,0 +1,95 @@
+/**
+ * Adam and AdamW over a ParameterSet, as torch.optim.Adam / AdamW: moments per
+ * parameter, created on its first gradient, each with its own step count, and
+ * parameters without a gradient left alone. Its state round-trips through
+ * checkpoints (tensors `optimizer.<name>.m` / `.v`, step counts in metadata) so
+ * that a resumed run continues exactly.
+ */
+import { PixelCNNError } from '../errors';
+import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
+import type { ParameterSet } from '../nn/parameters';
+import type { Tensor } from '../tensor';
+
+export interface AdamConfig {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** true: AdamW's decoupled weight decay; false: Adam's L2 penalty. */
+  decoupled: boolean;
+}
+
+export const ADAM_DEFAULTS: AdamConfig = {
+  lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false,
+};
+
+interface Moments {
+  m: Tensor;
+  v: Tensor;
+  steps: number;
+}
+
+export class Adam {
+  readonly config: AdamConfig;
+  readonly #params: ParameterSet;
+  readonly #moments = new Map<string, Moments>();
+
+  constructor(params: ParameterSet, config: Partial<AdamConfig> = {}) {
+    this.#params = params;
+    this.config = { ...ADAM_DEFAULTS, ...config };
+  }
+
+  /** One update of every parameter that has a gradient, at learning rate `lr`. */
+  step(lr = this.config.lr): void {
+    const backend = this.#params.backend;
+    for (const p of this.#params.list()) {
+      if (!p.grad) continue;
+      let moments = this.#moments.get(p.name);
+      if (!moments) {
+        moments = { m: backend.zeros(p.shape), v: backend.zeros(p.shape), steps: 0 };
+        this.#moments.set(p.name, moments);
+      }
+      moments.steps++;
+      backend.adamStep(p.value, p.grad, moments.m, moments.v, { ...this.config, lr, step: moments.steps });
+    }
+  }
+
+  /** The state as checkpoint tensors and a metadata string. */
+  stateDict(): { tensors: Map<string, RawTensor>; steps: Record<string, number> } {
+    const tensors = new Map<string, RawTensor>();
+    const steps: Record<string, number> = {};
+    for (const [name, moments] of this.#moments) {
+      tensors.set(`optimizer.${name}.m`, rawTensor(moments.m.toFloat32Array(), moments.m.shape));
+      tensors.set(`optimizer.${name}.v`, rawTensor(moments.v.toFloat32Array(), moments.v.shape));
+      steps[name] = moments.steps;
+    }
+    return { tensors, steps };
+  }
+
+  loadStateDict(tensors: Map<string, RawTensor>, steps: Record<string, number>): void {
+    this.dispose();
+    const backend = this.#params.backend;
+    for (const [name, count] of Object.entries(steps)) {
+      const m = tensors.get(`optimizer.${name}.m`);
+      const v = tensors.get(`optimizer.${name}.v`);
+      if (!this.#params.has(name) || !m || !v || !Number.isSafeInteger(count) || count < 1) {
+        throw new PixelCNNError('ERR_CHECKPOINT', `optimizer state for ${name} is missing or invalid`);
+      }
+      const shape = this.#params.get(name).shape;
+      this.#moments.set(name, {
+        m: backend.tensor(toFloat32(m, `optimizer.${name}.m`), shape),
+        v: backend.tensor(toFloat32(v, `optimizer.${name}.v`), shape),
+        steps: count,
+      });
+    }
+  }
+
+  dispose(): void {
+    for (const { m, v } of this.#moments.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.#moments.clear();
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Learning-rate schedules: a pure function of the step, so that a resumed run
+ * gets exactly the rates an uninterrupted one would have.
+ */
+import { PixelCNNError } from '../errors';
+
+export type ScheduleKind = 'constant' | 'cosine' | 'step';
+
+export interface Schedule {
+  kind: ScheduleKind;
+  /** Steps of linear warm-up from 0 to the base rate (default 0). */
+  warmupSteps?: number;
+  /** cosine: the rate reached at the last step, as a fraction of the base rate (default 0.01). */
+  finalFraction?: number;
+  /** step: multiply the rate by `gamma` every `stepSize` steps. */
+  stepSize?: number;
+  gamma?: number;
+}
+
+/** The learning rate for 1-based `step` of `totalSteps` (cosine needs a known total). */
+export function learningRate(schedule: Schedule, baseLr: number, step: number, totalSteps: number | null): number {
+  const warmup = schedule.warmupSteps ?? 0;
+  if (step <= warmup) return (baseLr * step) / warmup;
+  switch (schedule.kind) {
+    case 'constant':
+      return baseLr;
+    case 'cosine': {
+      if (totalSteps === null) {
+        throw new PixelCNNError('ERR_ARG', 'the cosine schedule needs a budget in steps or epochs, not minutes');
+      }
+      const progress = Math.min(1, (step - warmup) / Math.max(1, totalSteps - warmup));
+      const floor = baseLr * (schedule.finalFraction ?? 0.01);
+      return floor + ((baseLr - floor) * (1 + Math.cos(Math.PI * progress))) / 2;
+    }
+    case 'step':
+      return baseLr * (schedule.gamma ?? 0.5) ** Math.floor((step - warmup) / (schedule.stepSize ?? 1000));
+    default:
+      throw new PixelCNNError('ERR_ARG', `unknown schedule ${String((schedule as Schedule).kind)}`);
+  }
+}
+
+export function checkSchedule(schedule: Schedule): void {
+  const nonNegative = (value: number | undefined, what: string) => {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new PixelCNNError('ERR_ARG', `schedule ${what} must be a finite number ≥ 0, got ${value}`);
+    }
+  };
+  if (!['constant', 'cosine', 'step'].includes(schedule.kind)) {
+    throw new PixelCNNError('ERR_ARG', `schedule must be constant, cosine or step, got ${String(schedule.kind)}`);
+  }
+  nonNegative(schedule.warmupSteps, 'warmupSteps');
+  nonNegative(schedule.finalFraction, 'finalFraction');
+  nonNegative(schedule.gamma, 'gamma');
+  if (schedule.stepSize !== undefined && !(Number.isSafeInteger(schedule.stepSize) && schedule.stepSize >= 1)) {
+    throw new PixelCNNError('ERR_ARG', `schedule stepSize must be an integer ≥ 1, got ${schedule.stepSize}`);
+  }
+}
