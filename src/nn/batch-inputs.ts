@@ -4,6 +4,7 @@
  * clear error before any work is done.
  */
 import type { Backend } from '../backend/backend';
+import { toUnit } from '../data/quantize';
 import { PixelCNNError } from '../errors';
 import type { Tensor } from '../tensor';
 import type { ModelConfig } from './config';
@@ -37,22 +38,6 @@ export function batchSizeOf(config: ModelConfig, images: Uint8Array): number {
     );
   }
   return images.length / perImage;
-}
-
-/** x̃ = 2x/(K−1) − 1 for each level x (SPEC.md §1). */
-export function unitInput(images: Uint8Array, levels: number): Float32Array {
-  const table = Float32Array.from({ length: levels }, (_, x) => (2 * x) / (levels - 1) - 1);
-  const out = new Float32Array(images.length);
-  for (let i = 0; i < images.length; i++) out[i] = table[images[i]];
-  return out;
-}
-
-export function checkLevels(images: Uint8Array, levels: number): void {
-  for (let i = 0; i < images.length; i++) {
-    if (images[i] >= levels) {
-      throw new PixelCNNError('ERR_RANGE', `images[${i}] is level ${images[i]}, outside [0, ${levels})`);
-    }
-  }
 }
 
 function checkConditioning(config: ModelConfig, batch: number, cond: Conditioning): void {
@@ -102,7 +87,7 @@ export function batchTensors(
   cond: Conditioning = {},
 ): BatchTensors {
   const batch = batchSizeOf(config, images);
-  checkLevels(images, config.levels);
+  const unit = toUnit(images, config.levels); // refuses levels ≥ K
   checkConditioning(config, batch, cond);
   const { channels: C, height: H, width: W } = config;
   const context: ForwardContext = {
@@ -110,7 +95,7 @@ export function batchTensors(
     config,
     params,
     batch,
-    input: backend.tensor(unitInput(images, config.levels), [batch, C, H, W]),
+    input: backend.tensor(unit, [batch, C, H, W]),
     labels: cond.labels ? backend.tensor(Int32Array.from(cond.labels), [batch]) : null,
     vectors: cond.vectors ? backend.tensor(cond.vectors, [batch, config.condDim]) : null,
     spatial: cond.spatial ? backend.tensor(cond.spatial, [batch, config.spatialCond, H, W]) : null,

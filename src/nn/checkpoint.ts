@@ -37,9 +37,17 @@ export function encodeCheckpoint(
   weights: Map<string, Float32Array>,
   extras: CheckpointExtras = {},
 ): Uint8Array {
+  config = resolveConfig(config);
+  const shapes = parameterShapes(config);
+  const unexpected = [...weights.keys()].filter((name) => !shapes.has(name));
+  if (unexpected.length > 0) {
+    throw new PixelCNNError('ERR_ARG', `weights not in this configuration: ${unexpected.join(', ')}`);
+  }
   const tensors = new Map<string, RawTensor>();
-  for (const [name, shape] of parameterShapes(config)) {
-    tensors.set(name, rawTensor(weights.get(name)!, shape));
+  for (const [name, shape] of shapes) {
+    const values = weights.get(name);
+    if (!values) throw new PixelCNNError('ERR_ARG', `the weights lack ${name}`);
+    tensors.set(name, rawTensor(values, shape));
   }
   for (const [name, tensor] of extras.tensors ?? []) {
     if (!name.startsWith(OPTIMIZER_PREFIX)) {
