@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'ERR_CHECKPOINT' // a checkpoint file is malformed or does not fit the model
   | 'ERR_DATA' // a dataset file is malformed
   | 'ERR_IO' // a file could not be read or written
+  | 'ERR_ABORTED' // the caller's AbortSignal stopped the work
   | 'ERR_INTERNAL'; // a bug: please report it
 
 export class PixelCNNError extends Error {

@@ -1,9 +1,39 @@
 /** gated-pixelcnn: Conditional Gated PixelCNNs for Node.js. */
 export { Backend } from './backend/backend';
 export type { AdamOptions, ConvOptions, GateTerms } from './backend/backend';
-export { loadBackend } from './backend/load';
-export type { BackendName } from './backend/load';
+export { backendReport, loadBackend } from './backend/load';
+export type { BackendName, BackendReport } from './backend/load';
 export { Tensor } from './tensor';
 export type { DType, TypedArrayOf } from './tensor';
 export { PixelCNNError } from './errors';
 export type { ErrorCode } from './errors';
+
+export { GatedPixelCNN } from './nn/gated-pixelcnn';
+export type { ModelOptions } from './nn/gated-pixelcnn';
+export { PRESETS, presetConfig, resolveConfig } from './nn/config';
+export type { ConfigInput, ModelConfig, PresetName } from './nn/config';
+export type { Conditioning } from './nn/batch-inputs';
+export { decodeCheckpoint, encodeCheckpoint, readCheckpoint } from './nn/checkpoint';
+
+export { Adam } from './optim/adam';
+export type { AdamConfig } from './optim/adam';
+export { learningRate } from './optim/schedule';
+export type { Schedule, ScheduleKind } from './optim/schedule';
+
+export { Trainer } from './train/trainer';
+export type { BatchEndInfo, Budget, TrainerCallbacks, TrainerOptions, TrainResult, TrainSettings } from './train/trainer';
+export { evaluate } from './train/evaluate';
+export type { Evaluation } from './train/evaluate';
+
+export { sampleNaive } from './sample/naive';
+export type { SampleOptions } from './sample/options';
+export { writeSampleGrid } from './sample/grid';
+
+export { loadMnist, loadIdxImages } from './data/mnist';
+export { loadCifar10 } from './data/cifar10';
+export type { ImageDataset } from './data/dataset';
+export { quantize, toDisplay, toUnit } from './data/quantize';
+export { BatchSampler, gatherBatch } from './data/batches';
+export { Rng } from './data/rng';
+export { encodePngGrid, writePngGrid } from './io/png-grid';
+export { decodeSafetensors, encodeSafetensors } from './io/safetensors';

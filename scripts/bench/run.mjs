@@ -1,5 +1,8 @@
 // `npm run bench`: runs the benchmark suites and writes bench-results/bench.json
-// and bench-results/bench.md. Options: --seconds S (time per measurement, default 1).
+// and bench-results/bench.md.
+//   --seconds S     time per measurement (default 2)
+//   --suites LIST   conv,training (default both)
+//   --threads N     threads for both us (OMP_NUM_THREADS) and PyTorch (default: all cores)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -7,49 +10,79 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { runConvSuite } from './conv.mjs';
+import { runTrainingSuite, torchAvailable } from './training.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '..', '..');
-const { loadBackend } = require(path.join(root, 'dist'));
+const lib = require(path.join(root, 'dist'));
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '2' },
+    suites: { type: 'string', default: 'conv,training' },
+  },
+});
 const seconds = Number(values.seconds);
-const backend = loadBackend('cpu');
+const suites = values.suites.split(',');
+const backend = lib.loadBackend('cpu');
+const threads = backend.features.threads;
 
 const machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.availableParallelism(),
-  threads: backend.features.threads,
+  threads,
   onednn: backend.features.onednn,
   node: process.version,
+  torch: torchAvailable(),
   date: new Date().toISOString(),
 };
-console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.threads} threads, oneDNN ${machine.onednn}`);
-
-const convSettings = { batch: 32, p: 128, size: 28, seconds };
-console.log(`offset convolutions of a gated block: batch ${convSettings.batch}, p ${convSettings.p}, ${convSettings.size}x${convSettings.size}`);
-const conv = runConvSuite(backend, convSettings);
-
 const fmt = (v, digits = 1) => (v == null ? 'n/a' : v.toFixed(digits));
 const lines = [
   `# Benchmarks`,
   ``,
-  `${machine.cpu}, ${machine.cores} cores, ${machine.threads} threads, oneDNN ${machine.onednn}, Node ${machine.node}, ${machine.date}`,
-  ``,
-  `## Offset convolutions of a gated block (batch ${convSettings.batch}, p = ${convSettings.p}, ${convSettings.size}×${convSettings.size})`,
-  ``,
-  `| conv | pass | ours ms | ours GFLOP/s | oneDNN alone, own layout GFLOP/s | oneDNN alone, NCHW GFLOP/s | ours / oneDNN own layout |`,
-  `|---|---|---:|---:|---:|---:|---:|`,
-  ...conv.map(
-    (r) =>
-      `| ${r.conv} | ${r.pass} | ${fmt(r.ms, 2)} | ${fmt(r.gflops)} | ${fmt(r.onednnGflops)} | ${fmt(r.onednnNchwGflops)} | ${fmt(r.ratioToOnednn, 2)} |`,
-  ),
+  `${machine.cpu}, ${machine.cores} cores, ${threads} threads, oneDNN ${machine.onednn}, Node ${machine.node}, ${machine.date}`,
 ];
-const markdown = lines.join('\n') + '\n';
-console.log('\n' + markdown);
+const results = { machine };
+process.stderr.write(`machine: ${machine.cpu}, ${machine.cores} cores, ${threads} threads, PyTorch ${machine.torch ? 'found' : 'not found'}\n`);
 
+if (suites.includes('conv')) {
+  const settings = { batch: 32, p: 128, size: 28, seconds };
+  process.stderr.write('suite conv: offset convolutions of a gated block…\n');
+  results.conv = runConvSuite(backend, settings);
+  lines.push(
+    ``,
+    `## Offset convolutions of a gated block (batch ${settings.batch}, p = ${settings.p}, ${settings.size}×${settings.size})`,
+    ``,
+    `| conv | pass | ours ms | ours GFLOP/s | oneDNN alone, own layout GFLOP/s | oneDNN alone, NCHW GFLOP/s | ours / oneDNN own layout |`,
+    `|---|---|---:|---:|---:|---:|---:|`,
+    ...results.conv.map(
+      (r) => `| ${r.conv} | ${r.pass} | ${fmt(r.ms, 2)} | ${fmt(r.gflops)} | ${fmt(r.onednnGflops)} | ${fmt(r.onednnNchwGflops)} | ${fmt(r.ratioToOnednn, 2)} |`,
+    ),
+  );
+}
+
+if (suites.includes('training')) {
+  const settings = { presets: ['mnist-tiny', 'mnist-quick'], batch: 32, samplingBatch: 8, samplingPositions: 28, seconds, threads };
+  process.stderr.write('suite training: training and naive sampling, ours and PyTorch…\n');
+  results.training = runTrainingSuite(lib, settings);
+  lines.push(
+    ``,
+    `## Training and naive sampling, images/s (${threads} threads each${machine.torch ? '' : '; PyTorch not found'})`,
+    ``,
+    `Naive sampling is timed over the first ${settings.samplingPositions} positions and scaled to all of them.`,
+    ``,
+    `| what | preset | batch | ours img/s | PyTorch img/s | ours / PyTorch |`,
+    `|---|---|---:|---:|---:|---:|`,
+    ...results.training.map(
+      (r) => `| ${r.what} | ${r.preset} | ${r.batch} | ${fmt(r.ours, 2)} | ${fmt(r.torch, 2)} | ${fmt(r.ratio, 2)} |`,
+    ),
+  );
+}
+
+const markdown = lines.join('\n') + '\n';
+process.stdout.write('\n' + markdown);
 const outDir = path.join(root, 'bench-results');
 mkdirSync(outDir, { recursive: true });
-writeFileSync(path.join(outDir, 'bench.json'), JSON.stringify({ machine, conv }, null, 2) + '\n');
+writeFileSync(path.join(outDir, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
 writeFileSync(path.join(outDir, 'bench.md'), markdown);
-console.log(`wrote ${path.relative(process.cwd(), outDir)}/bench.json and bench.md`);
+process.stderr.write(`wrote bench-results/bench.json and bench.md\n`);

@@ -35,6 +35,37 @@ function cpuBackend(): Backend {
   return cpu;
 }
 
+export interface BackendReport {
+  /** The backend 'auto' picks, and why. */
+  chosen: string;
+  reason: string;
+  candidates: { name: string; available: boolean; detail: string }[];
+}
+
+/** Which backends this build and machine offer, and which one 'auto' uses. */
+export function backendReport(): BackendReport {
+  const override = process.env.GATED_PIXELCNN_BACKEND;
+  let cpuDetail: string;
+  let cpuAvailable = true;
+  try {
+    const features = cpuBackend().features;
+    cpuDetail = `oneDNN ${features.onednn}, ${features.threads} threads`;
+  } catch (error) {
+    cpuAvailable = false;
+    cpuDetail = (error as Error).message;
+  }
+  return {
+    chosen: 'cpu',
+    reason: override
+      ? `GATED_PIXELCNN_BACKEND=${override}`
+      : 'the CPU is the only backend in this build',
+    candidates: [
+      { name: 'cuda', available: false, detail: 'not built: this build has no CUDA addon' },
+      { name: 'cpu', available: cpuAvailable, detail: cpuDetail },
+    ],
+  };
+}
+
 /** The backend to compute on: `name` or, when it is 'auto', the GATED_PIXELCNN_BACKEND variable. */
 export function loadBackend(name: BackendName = 'auto'): Backend {
   const chosen = name === 'auto' ? (process.env.GATED_PIXELCNN_BACKEND ?? 'auto') : name;

@@ -63,6 +63,8 @@ export interface NativeAdamOptions {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** true: AdamW's decoupled weight decay; false: Adam's L2 penalty. */
   decoupled: boolean;
+  /** 1-based, for bias correction. */
   step: number;
 }

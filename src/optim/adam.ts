@@ -5,20 +5,14 @@
  * checkpoints (tensors `optimizer.<name>.m` / `.v`, step counts in metadata) so
  * that a resumed run continues exactly.
  */
+import type { NativeAdamOptions } from '../backend/native';
 import { PixelCNNError } from '../errors';
 import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
 import type { ParameterSet } from '../nn/parameters';
 import type { Tensor } from '../tensor';
 
-export interface AdamConfig {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** true: AdamW's decoupled weight decay; false: Adam's L2 penalty. */
-  decoupled: boolean;
-}
+/** lr, beta1, beta2, eps, weightDecay, and decoupled (true: AdamW; false: Adam's L2 penalty). */
+export type AdamConfig = Omit<NativeAdamOptions, 'step'>;
 
 export const ADAM_DEFAULTS: AdamConfig = {
   lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false,

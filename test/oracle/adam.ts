@@ -1,13 +1,7 @@
 /** Float64 reference of one Adam / AdamW step, following torch.optim.Adam and AdamW. */
-export interface AdamConfig {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  decoupled: boolean;
-  step: number;
-}
+import type { NativeAdamOptions as AdamConfig } from '../../src/backend/native';
+
+export type { AdamConfig };
 
 export function adamStep(
   param: Float64Array,

@@ -1,0 +1,82 @@
+// Benchmark suite: training images/s and naive-sampling images/s for the presets,
+// ours beside the PyTorch build of the same model (scripts/torch), measured in
+// the same run with the same thread count. PyTorch runs when python3 imports torch.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+import { timePerRun } from './timing.mjs';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const torchScript = path.join(root, 'scripts', 'torch', 'bench.py');
+
+export function torchAvailable() {
+  return spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+function torchBench(args) {
+  const result = spawnSync('python3', [torchScript, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`PyTorch bench failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop());
+}
+
+function randomBatch(config, batch) {
+  const images = new Uint8Array(batch * config.channels * config.height * config.width);
+  for (let i = 0; i < images.length; i++) images[i] = Math.floor(Math.random() * config.levels);
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % Math.max(1, config.classes));
+  return { images, cond: config.classes ? { labels } : {} };
+}
+
+/** Training steps (forward, backward, Adam) per second × batch. */
+export function oursTraining(lib, preset, batch, seconds) {
+  const model = lib.GatedPixelCNN.create(preset, { seed: 0 });
+  const adam = new lib.Adam(model.parameters);
+  const { images, cond } = randomBatch(model.config, batch);
+  const secs = timePerRun(() => {
+    model.parameters.zeroGrad();
+    model.backward(images, cond);
+    adam.step();
+  }, seconds);
+  adam.dispose();
+  model.dispose();
+  return batch / secs;
+}
+
+/** Naive sampling: the first `positions` positions timed, scaled to all C·H·W of them. */
+export function oursNaiveSampling(lib, preset, batch, positions) {
+  const model = lib.GatedPixelCNN.create(preset, { seed: 0 });
+  const { channels, height, width, classes } = model.config;
+  const labels = classes ? Int32Array.from({ length: batch }, (_, i) => i % classes) : undefined;
+  const run = (limit) => {
+    const controller = new AbortController();
+    const started = performance.now();
+    try {
+      lib.sampleNaive(model, { count: batch, labels, signal: controller.signal, onProgress: (done) => { if (done >= limit) controller.abort(); } });
+    } catch (error) {
+      if (error.code !== 'ERR_ABORTED') throw error;
+    }
+    return (performance.now() - started) / 1000;
+  };
+  run(1); // untimed: warms oneDNN's primitive cache
+  const secs = (run(positions) / positions) * channels * height * width;
+  model.dispose();
+  return batch / secs;
+}
+
+export function runTrainingSuite(lib, { presets, batch, samplingBatch, samplingPositions, seconds, threads }) {
+  const torch = torchAvailable();
+  const rows = [];
+  for (const preset of presets) {
+    const config = JSON.stringify(lib.PRESETS[preset]);
+    const ours = oursTraining(lib, preset, batch, seconds);
+    const theirs = torch
+      ? torchBench(['train', '--config', config, '--batch', String(batch), '--seconds', String(seconds), '--threads', String(threads)]).imagesPerSecond
+      : null;
+    rows.push({ what: 'training', preset, batch, ours, torch: theirs, ratio: theirs ? ours / theirs : null });
+    const oursSampling = oursNaiveSampling(lib, preset, samplingBatch, samplingPositions);
+    const theirsSampling = torch
+      ? torchBench(['sample', '--config', config, '--batch', String(samplingBatch), '--positions', String(samplingPositions), '--threads', String(threads)]).imagesPerSecond
+      : null;
+    rows.push({ what: 'naive sampling', preset, batch: samplingBatch, ours: oursSampling, torch: theirsSampling, ratio: theirsSampling ? oursSampling / theirsSampling : null });
+  }
+  return rows;
+}

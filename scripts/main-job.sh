@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: train the mnist-tiny preset on MNIST on the CPU, then write a grid
+# of generated digits, one row per class, to runs/mnist-tiny/grid.png.
+# Run scripts/setup.sh first (the README's command does both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=runs/mnist-tiny
+node dist/cli/main.js train --preset mnist-tiny --steps 4500 --lr 2e-3 --schedule cosine --warmup 100 \
+  --eval-every 1500 --eval-limit 1000 --out "$out"
+node dist/cli/main.js sample --checkpoint "$out/model.safetensors" --labels 0-9 --per-label 10 \
+  --seed 1 --out "$out/grid.png"
+echo "main job: the grid of generated digits is $out/grid.png"

@@ -1,0 +1,55 @@
+/** The datasets the CLI can train and evaluate on: MNIST (built in), IDX files, CIFAR-10 batches. */
+import type { ImageDataset } from '../data/dataset';
+import { loadCifar10 } from '../data/cifar10';
+import { loadIdxImages, loadMnist } from '../data/mnist';
+import { CliError } from './parse';
+
+export interface DatasetOptions {
+  dataset: string;
+  trainImages?: string;
+  trainLabels?: string;
+  testImages?: string;
+  testLabels?: string;
+  trainFiles?: string[];
+  testFiles?: string[];
+}
+
+export const DATASET_HELP =
+  'mnist (built in), idx (--train-images/--train-labels/--test-images/--test-labels), ' +
+  'cifar10 (--train-files/--test-files: binary batches you supply)';
+
+export function loadDatasets(o: DatasetOptions): { train: ImageDataset; test?: ImageDataset } {
+  switch (o.dataset) {
+    case 'mnist':
+      return { train: loadMnist('train'), test: loadMnist('test') };
+    case 'idx': {
+      if (!o.trainImages) throw new CliError('--dataset idx needs --train-images (and usually --train-labels)');
+      return {
+        train: loadIdxImages(o.trainImages, o.trainLabels),
+        test: o.testImages ? loadIdxImages(o.testImages, o.testLabels) : undefined,
+      };
+    }
+    case 'cifar10': {
+      if (!o.trainFiles?.length) throw new CliError('--dataset cifar10 needs --train-files data_batch_1.bin,...');
+      return { train: loadCifar10(o.trainFiles), test: o.testFiles?.length ? loadCifar10(o.testFiles) : undefined };
+    }
+    default:
+      throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
+  }
+}
+
+/** The test split alone (for eval). */
+export function loadTestSet(o: DatasetOptions): ImageDataset {
+  switch (o.dataset) {
+    case 'mnist':
+      return loadMnist('test');
+    case 'idx':
+      if (!o.testImages) throw new CliError('--dataset idx needs --test-images (and usually --test-labels)');
+      return loadIdxImages(o.testImages, o.testLabels);
+    case 'cifar10':
+      if (!o.testFiles?.length) throw new CliError('--dataset cifar10 needs --test-files test_batch.bin');
+      return loadCifar10(o.testFiles);
+    default:
+      throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
+  }
+}

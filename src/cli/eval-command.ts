@@ -1,0 +1,44 @@
+/** `gated-pixelcnn eval`: test NLL and bits per dimension of a checkpoint. */
+import type { Command } from 'commander';
+
+import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { evaluate } from '../train/evaluate';
+import { DATASET_HELP, loadTestSet, type DatasetOptions } from './datasets';
+import { integer } from './parse';
+
+interface EvalFlags extends DatasetOptions {
+  checkpoint: string;
+  json?: boolean;
+  limit?: number;
+  batchSize: number;
+  backend: 'auto' | 'cpu';
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate a checkpoint on the test set: NLL in nats per image and bits per dimension')
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)')
+    .option('--dataset <name>', DATASET_HELP, 'mnist')
+    .option('--test-images <file>', 'IDX test images for --dataset idx')
+    .option('--test-labels <file>', 'IDX test labels for --dataset idx')
+    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
+    .option('--limit <n>', 'evaluate the first N test images only', integer('--limit', 1))
+    .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
+    .option('--json', 'print the result as JSON')
+    .option('--backend <name>', 'auto or cpu', 'auto')
+    .action((flags: EvalFlags) => {
+      const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
+      const test = loadTestSet(flags);
+      const result = evaluate(model, test, { limit: flags.limit, batchSize: flags.batchSize });
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...result }) + '\n');
+      } else {
+        process.stdout.write(
+          `${flags.checkpoint} on ${flags.dataset} (${result.images} test images): ` +
+            `${result.nll.toFixed(3)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim\n`,
+        );
+      }
+      model.dispose();
+    });
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The gated-pixelcnn command: train, eval, sample, info. Bad arguments and
+ * library errors end with a one-line explanation and a non-zero exit status,
+ * never a stack trace (set GATED_PIXELCNN_DEBUG=1 to see one).
+ */
+import { Command, CommanderError } from 'commander';
+
+import { PixelCNNError } from '../errors';
+import { registerEval } from './eval-command';
+import { registerInfo } from './info-command';
+import { CliError } from './parse';
+import { registerSample } from './sample-command';
+import { registerTrain } from './train-command';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('gated-pixelcnn')
+    .description('Conditional Gated PixelCNNs: train, evaluate and sample')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  registerTrain(program);
+  registerEval(program);
+  registerSample(program);
+  registerInfo(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode; // commander printed the message
+    if (process.env.GATED_PIXELCNN_DEBUG) console.error(error);
+    const message = error instanceof Error ? error.message : String(error);
+    const code = error instanceof PixelCNNError ? ` (${error.code})` : '';
+    if (!(error instanceof CliError || error instanceof PixelCNNError)) {
+      process.stderr.write(`gated-pixelcnn: unexpected error: ${message}\n`);
+      return 2;
+    }
+    process.stderr.write(`gated-pixelcnn: ${message}${code}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((status) => {
+    process.exitCode = status;
+  });
+}

@@ -1,0 +1,40 @@
+/** Parsers for command-line values: each throws a CliError with a one-line explanation. */
+export class CliError extends Error {}
+
+export function integer(name: string, min = 0): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+export function positiveNumber(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be a number > 0, got "${value}"`);
+    return n;
+  };
+}
+
+export function nonNegativeNumber(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new CliError(`${name} must be a number ≥ 0, got "${value}"`);
+    return n;
+  };
+}
+
+/** "0-9", "3,5,7" or "0-4,8" → [0, 1, ..., 9] etc. */
+export function labelList(value: string): number[] {
+  const labels: number[] = [];
+  for (const part of value.split(',')) {
+    const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!match) throw new CliError(`labels must look like "0-9" or "1,3,5", got "${value}"`);
+    const from = Number(match[1]);
+    const to = match[2] === undefined ? from : Number(match[2]);
+    if (to < from) throw new CliError(`label range "${part.trim()}" runs backwards`);
+    for (let y = from; y <= to; y++) labels.push(y);
+  }
+  return labels;
+}

@@ -1,0 +1,139 @@
+/** `gated-pixelcnn train`: train a preset or a configuration file on a dataset, or resume a run. */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+
+import { PRESETS, type ConfigInput } from '../nn/config';
+import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import type { ScheduleKind } from '../optim/schedule';
+import { CHECKPOINT_FILE, Trainer, type TrainerOptions } from '../train/trainer';
+import { DATASET_HELP, loadDatasets, type DatasetOptions } from './datasets';
+import { CliError, integer, nonNegativeNumber, positiveNumber } from './parse';
+
+interface TrainFlags extends DatasetOptions {
+  preset?: string;
+  config?: string;
+  out: string;
+  resume?: string | true;
+  epochs?: number;
+  steps?: number;
+  minutes?: number;
+  batchSize?: number;
+  lr?: number;
+  weightDecay?: number;
+  adamw?: boolean;
+  clip?: number;
+  schedule?: ScheduleKind;
+  warmup?: number;
+  seed?: number;
+  evalEvery?: number;
+  evalLimit?: number;
+  checkpointEvery?: number;
+  backend: 'auto' | 'cpu';
+  progress: boolean;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a model; writes checkpoint.safetensors, model.safetensors and metrics.jsonl to --out')
+    .option('--preset <name>', `a preset: ${Object.keys(PRESETS).join(', ')}`)
+    .option('--config <file>', 'a JSON file with the model configuration (SPEC.md §2 keys)')
+    .option('--dataset <name>', DATASET_HELP, 'mnist')
+    .option('--train-images <file>', 'IDX images for --dataset idx')
+    .option('--train-labels <file>', 'IDX labels for --dataset idx')
+    .option('--test-images <file>', 'IDX test images for --dataset idx')
+    .option('--test-labels <file>', 'IDX test labels for --dataset idx')
+    .option('--train-files <files>', 'comma-separated CIFAR-10 batches', (v: string) => v.split(','))
+    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
+    .option('--out <dir>', 'output folder', 'runs/latest')
+    .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`)
+    .option('--epochs <n>', 'budget in epochs', integer('--epochs', 1))
+    .option('--steps <n>', 'budget in steps', integer('--steps', 1))
+    .option('--minutes <m>', 'budget in minutes of training', positiveNumber('--minutes'))
+    .option('--batch-size <n>', 'images per step (default 32)', integer('--batch-size', 1))
+    .option('--lr <rate>', 'learning rate (default 1e-3)', positiveNumber('--lr'))
+    .option('--weight-decay <w>', 'weight decay (default 0)', nonNegativeNumber('--weight-decay'))
+    .option('--adamw', 'decoupled weight decay (AdamW) instead of an L2 penalty')
+    .option('--clip <norm>', 'clip the global gradient norm', positiveNumber('--clip'))
+    .option('--schedule <kind>', 'learning-rate schedule: constant, cosine or step (default constant)')
+    .option('--warmup <steps>', 'linear warm-up steps', integer('--warmup', 0))
+    .option('--seed <n>', 'seed of the weights and the data order (default 0)', integer('--seed', 0))
+    .option('--eval-every <steps>', 'evaluate on the test set every N steps (default: each epoch)', integer('--eval-every', 1))
+    .option('--eval-limit <n>', 'test images per evaluation (default 2000)', integer('--eval-limit', 1))
+    .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (default 500)', integer('--checkpoint-every', 1))
+    .option('--backend <name>', 'auto or cpu', 'auto')
+    .option('--no-progress', 'no progress bar')
+    .action(async (flags: TrainFlags) => {
+      await train(flags);
+    });
+}
+
+async function train(flags: TrainFlags): Promise<void> {
+  const { train, test } = loadDatasets(flags);
+  const budget = flags.epochs || flags.steps || flags.minutes
+    ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
+    : undefined;
+  const common: Omit<TrainerOptions, 'model'> = {
+    train, test, outDir: flags.out, budget, progress: flags.progress ? 'auto' : false,
+  };
+  const abort = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once)…\n');
+    abort.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+
+  let trainer: Trainer;
+  if (flags.resume) {
+    const file = flags.resume === true ? path.join(flags.out, CHECKPOINT_FILE) : flags.resume;
+    if (!existsSync(file)) throw new CliError(`no checkpoint to resume at ${file}`);
+    trainer = Trainer.resume(file, { ...common, backend: flags.backend, signal: abort.signal });
+    process.stderr.write(`resuming ${file} at step ${trainer.step}\n`);
+  } else {
+    const model = GatedPixelCNN.create(modelConfig(flags, train), { backend: flags.backend, seed: flags.seed ?? 0 });
+    trainer = new Trainer({
+      ...common,
+      model,
+      signal: abort.signal,
+      budget: budget ?? { epochs: 1 },
+      batchSize: flags.batchSize,
+      seed: flags.seed,
+      optimizer: { lr: flags.lr, weightDecay: flags.weightDecay, decoupled: flags.adamw ?? false },
+      clipNorm: flags.clip,
+      schedule: flags.schedule ? { kind: flags.schedule, warmupSteps: flags.warmup } : { kind: 'constant', warmupSteps: flags.warmup },
+      evalEvery: flags.evalEvery,
+      evalLimit: flags.evalLimit,
+      checkpointEvery: flags.checkpointEvery,
+    });
+    const c = model.config;
+    process.stderr.write(
+      `training ${flags.preset ?? flags.config ?? 'model'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
+        `${train.count} images, batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n`,
+    );
+  }
+  const result = await trainer.run();
+  const end = result.lastEval
+    ? `test NLL ${result.lastEval.nll.toFixed(2)} nats/image (${result.lastEval.bitsPerDim.toFixed(4)} bits/dim)`
+    : `last batch ${result.lastLoss.toFixed(2)} nats/image`;
+  process.stderr.write(`${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; wrote ${flags.out}\n`);
+  trainer.dispose();
+  trainer.model.dispose();
+}
+
+function modelConfig(flags: TrainFlags, train: { channels: number; height: number; width: number; classes: number }): ConfigInput | keyof typeof PRESETS {
+  if (flags.preset && flags.config) throw new CliError('give --preset or --config, not both');
+  if (flags.config) {
+    let parsed: Partial<ConfigInput>;
+    try {
+      parsed = JSON.parse(readFileSync(flags.config, 'utf8')) as Partial<ConfigInput>;
+    } catch (error) {
+      throw new CliError(`cannot read the configuration ${flags.config}: ${(error as Error).message}`);
+    }
+    // Image shape and classes default to the dataset's.
+    return { channels: train.channels, height: train.height, width: train.width, classes: train.classes, ...parsed };
+  }
+  const preset = flags.preset ?? 'mnist-tiny';
+  if (!(preset in PRESETS)) throw new CliError(`unknown preset "${preset}" (choose ${Object.keys(PRESETS).join(', ')})`);
+  return preset as keyof typeof PRESETS;
+}

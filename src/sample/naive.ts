@@ -1,0 +1,44 @@
+/**
+ * The reference sampler: one full forward pass per position, in generation order
+ * (SPEC.md §1: rows, then columns, then channels). Slow by design (H·W·C passes)
+ * and simple enough to trust; faster samplers are checked against it.
+ */
+import { PixelCNNError } from '../errors';
+import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { drawLevel, drawUniform } from './draw';
+import { resolveSampleOptions, type SampleOptions } from './options';
+
+/** Draws `count` images; returns their levels [count, C, H, W]. */
+export function sampleNaive(model: GatedPixelCNN, options: SampleOptions): Uint8Array {
+  const o = resolveSampleOptions(model.config, options);
+  const { channels: C, height: H, width: W, levels: K } = model.config;
+  const plane = H * W;
+  const perImage = C * plane;
+  const out = new Uint8Array(o.count * perImage);
+  if (o.known) out.set(o.known.images.map((v, i) => (o.known!.mask[i] ? v : 0)));
+  const total = Math.ceil(o.count / o.batchSize) * perImage;
+  let done = 0;
+  for (let start = 0; start < o.count; start += o.batchSize) {
+    const end = Math.min(o.count, start + o.batchSize);
+    const images = out.subarray(start * perImage, end * perImage);
+    const cond = o.conditioning(start, end);
+    for (let i = 0; i < H; i++)
+      for (let j = 0; j < W; j++)
+        for (let c = 0; c < C; c++) {
+          if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
+          const logits = model.logitsTensor(images, cond);
+          const values = logits.toFloat32Array();
+          logits.dispose();
+          const position = c * plane + i * W + j;
+          for (let b = 0; b < end - start; b++) {
+            const at = (start + b) * perImage + position;
+            if (o.known?.mask[at]) continue;
+            const offset = (b * C + c) * K * plane + i * W + j;
+            const u = drawUniform(o.seed, start + b, (i * W + j) * C + c);
+            images[b * perImage + position] = drawLevel(values, offset, plane, K, o.temperature, u);
+          }
+          options.onProgress?.(++done, total);
+        }
+  }
+  return out;
+}

@@ -1,0 +1,80 @@
+/** Sampling options shared by the samplers, and their validation. */
+import { PixelCNNError } from '../errors';
+import type { Conditioning } from '../nn/batch-inputs';
+import type { ModelConfig } from '../nn/config';
+
+export interface SampleOptions {
+  /** Number of images. */
+  count: number;
+  /** Class label per image (required when the model has classes). */
+  labels?: Int32Array | readonly number[];
+  /** Global vectors [count, condDim] and spatial maps [count, S, H, W], when the model takes them. */
+  vectors?: Float32Array;
+  spatial?: Float32Array;
+  /** Softmax temperature T > 0 (default 1: the model's distribution). */
+  temperature?: number;
+  /** Seed of the draws (default 0). */
+  seed?: number;
+  /** Completion: levels [count, C, H, W] and a mask (nonzero = known) of the same shape. */
+  known?: { images: Uint8Array; mask: Uint8Array };
+  /** Images computed together (default: all of them). */
+  batchSize?: number;
+  /** Called after each position with (positions done, positions in all). */
+  onProgress?: (done: number, total: number) => void;
+  /** Stops the sampling: it then throws ERR_ABORTED. */
+  signal?: AbortSignal;
+}
+
+export interface ResolvedSampleOptions {
+  count: number;
+  temperature: number;
+  seed: number;
+  batchSize: number;
+  known: SampleOptions['known'];
+  /** The conditioning of images [start, end). */
+  conditioning(start: number, end: number): Conditioning;
+}
+
+export function resolveSampleOptions(config: ModelConfig, options: SampleOptions): ResolvedSampleOptions {
+  const { count } = options;
+  if (!Number.isSafeInteger(count) || count < 1) {
+    throw new PixelCNNError('ERR_ARG', `count must be an integer ≥ 1, got ${count}`);
+  }
+  const temperature = options.temperature ?? 1;
+  if (!(Number.isFinite(temperature) && temperature > 0)) {
+    throw new PixelCNNError('ERR_ARG', `temperature must be a number > 0, got ${temperature}`);
+  }
+  const seed = options.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${seed}`);
+  const batchSize = options.batchSize ?? count;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+    throw new PixelCNNError('ERR_ARG', `batchSize must be an integer ≥ 1, got ${batchSize}`);
+  }
+  const perImage = config.channels * config.height * config.width;
+  if (options.known) {
+    const { images, mask } = options.known;
+    if (images.length !== count * perImage || mask.length !== count * perImage) {
+      throw new PixelCNNError('ERR_LENGTH', `known.images and known.mask need ${count * perImage} values each`);
+    }
+    for (let i = 0; i < images.length; i++) {
+      if (mask[i] && images[i] >= config.levels) {
+        throw new PixelCNNError('ERR_RANGE', `known.images[${i}] is level ${images[i]}, outside [0, ${config.levels})`);
+      }
+    }
+  }
+  const slice = <T extends { slice(a: number, b: number): T }>(values: T | undefined, width: number, a: number, b: number) =>
+    values?.slice(a * width, b * width);
+  const spatialWidth = config.spatialCond * config.height * config.width;
+  return {
+    count,
+    temperature,
+    seed,
+    batchSize,
+    known: options.known,
+    conditioning: (start, end) => ({
+      labels: options.labels ? Int32Array.from(options.labels).slice(start, end) : undefined,
+      vectors: slice(options.vectors, config.condDim, start, end),
+      spatial: slice(options.spatial, spatialWidth, start, end),
+    }),
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Test-set evaluation (SPEC.md §6): mean negative log-likelihood in nats per
+ * image, and bits per dimension.
+ */
+import type { ImageDataset } from '../data/dataset';
+import { gatherBatch } from '../data/batches';
+import { PixelCNNError } from '../errors';
+import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
+
+export interface Evaluation {
+  /** Mean NLL in nats per image. */
+  nll: number;
+  /** NLL / (C·H·W·ln 2). */
+  bitsPerDim: number;
+  images: number;
+}
+
+export function bitsPerDim(model: GatedPixelCNN, natsPerImage: number): number {
+  const { channels, height, width } = model.config;
+  return natsPerImage / (channels * height * width * Math.LN2);
+}
+
+/** Checks that a dataset fits a model: image shape, and labels when the model is class-conditional. */
+export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what: string): void {
+  const c = model.config;
+  if (data.channels !== c.channels || data.height !== c.height || data.width !== c.width) {
+    throw new PixelCNNError(
+      'ERR_ARG',
+      `${what} images are ${data.channels}×${data.height}×${data.width}, the model expects ${c.channels}×${c.height}×${c.width}`,
+    );
+  }
+  if (c.classes > 0 && (data.classes === 0 || data.classes > c.classes)) {
+    throw new PixelCNNError(
+      'ERR_ARG',
+      `the model has ${c.classes} classes but the ${what} set has ${data.classes === 0 ? 'no labels' : `${data.classes}`}`,
+    );
+  }
+  if (c.condDim > 0 || c.spatialCond > 0) {
+    throw new PixelCNNError('ERR_ARG', 'training on datasets needs a model without global or spatial conditioning');
+  }
+}
+
+/** The conditioning a model takes for a batch of dataset labels. */
+export function labelsFor(model: GatedPixelCNN, labels: Int32Array): { labels?: Int32Array } {
+  return model.config.classes > 0 ? { labels } : {};
+}
+
+/** Evaluates the first `limit` images (all by default) in batches of `batchSize`. */
+export function evaluate(
+  model: GatedPixelCNN,
+  data: ImageDataset,
+  options: { limit?: number; batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
+): Evaluation {
+  checkDatasetFits(model, data, 'test');
+  const total = Math.min(options.limit ?? data.count, data.count);
+  const batchSize = options.batchSize ?? 100;
+  let sum = 0;
+  for (let start = 0; start < total; start += batchSize) {
+    const indices = Int32Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
+    const batch = gatherBatch(data, indices, model.config.levels);
+    for (const v of model.nll(batch.images, labelsFor(model, batch.labels))) sum += v;
+    options.onProgress?.(start + indices.length, total);
+  }
+  const nll = sum / total;
+  return { nll, bitsPerDim: bitsPerDim(model, nll), images: total };
+}

@@ -1,0 +1,32 @@
+/**
+ * The JSON-lines metrics log: one object per line, each with a `step`. When a run
+ * resumes from a checkpoint, lines past the checkpoint's step are dropped, so the
+ * log reads as if the run had never been interrupted.
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+
+import { writeFileAtomicSync } from '../io/atomic-write';
+
+export class MetricsLog {
+  constructor(readonly path: string) {}
+
+  write(entry: { type: string; step: number } & Record<string, unknown>): void {
+    appendFileSync(this.path, JSON.stringify(entry) + '\n');
+  }
+
+  /** Keeps the entries up to and including `step`. */
+  truncateAfter(step: number): void {
+    if (!existsSync(this.path)) return;
+    const kept = readFileSync(this.path, 'utf8')
+      .split('\n')
+      .filter((line) => {
+        if (!line.trim()) return false;
+        try {
+          return (JSON.parse(line) as { step: number }).step <= step;
+        } catch {
+          return false; // a line cut short by a kill
+        }
+      });
+    writeFileAtomicSync(this.path, kept.map((line) => line + '\n').join(''));
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * Trainer: the training loop, with Adam/AdamW, gradient clipping, a learning-rate
+ * schedule, a budget in epochs, steps or minutes, callbacks, progress, a metrics
+ * log, periodic evaluation and periodic atomic checkpoints.
+ *
+ * Exact resume: a checkpoint holds the weights, the optimizer's moments and step
+ * counts, the data order's state and the step, and every source of randomness is
+ * a pure function of (seed, step), so a run resumed from any checkpoint, after a
+ * kill -9 or not, computes bit for bit the losses an uninterrupted run computes.
+ */
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
+import type { ImageDataset } from '../data/dataset';
+import { PixelCNNError } from '../errors';
+import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { readCheckpoint } from '../nn/checkpoint';
+import { ADAM_DEFAULTS, Adam, type AdamConfig } from '../optim/adam';
+import { checkSchedule, learningRate, type Schedule } from '../optim/schedule';
+import type { Backend } from '../backend/backend';
+import type { BackendName } from '../backend/load';
+import { bitsPerDim, checkDatasetFits, evaluate, labelsFor, type Evaluation } from './evaluate';
+import { MetricsLog } from './metrics-log';
+import { createProgress, type ProgressReporter } from './progress';
+
+export interface Budget {
+  epochs?: number;
+  steps?: number;
+  minutes?: number;
+}
+
+/** The settings that decide what a run computes; a checkpoint keeps them for resume. */
+export interface TrainSettings {
+  batchSize: number;
+  seed: number;
+  optimizer: AdamConfig;
+  /** Clip the global gradient norm to this (null: no clipping). */
+  clipNorm: number | null;
+  schedule: Schedule;
+  budget: Budget;
+  /** Evaluate on the test set every this many steps (default: once per epoch). */
+  evalEvery: number | null;
+  /** Test images per evaluation (default 2000; null: all). */
+  evalLimit: number | null;
+  /** Write a checkpoint every this many steps. */
+  checkpointEvery: number;
+}
+
+export interface BatchEndInfo {
+  step: number;
+  epoch: number;
+  /** Mean NLL of the batch, nats per image. */
+  loss: number;
+  bitsPerDim: number;
+  lr: number;
+  gradNorm: number;
+  imagesPerSecond: number;
+  elapsedSeconds: number;
+}
+
+export interface TrainerCallbacks {
+  onBatchEnd?(info: BatchEndInfo): void;
+  onEpochEnd?(info: { epoch: number; step: number }): void;
+  onEval?(info: Evaluation & { step: number; epoch: number }): void;
+  onCheckpoint?(info: { path: string; step: number }): void;
+}
+
+export interface TrainerOptions extends Partial<Omit<TrainSettings, 'optimizer'>> {
+  model: GatedPixelCNN;
+  train: ImageDataset;
+  test?: ImageDataset;
+  optimizer?: Partial<AdamConfig>;
+  /** Folder for checkpoint.safetensors, model.safetensors and metrics.jsonl (none: no files). */
+  outDir?: string;
+  /** Progress on stderr: a bar on a terminal ('auto', the default), true, or false. */
+  progress?: boolean | 'auto';
+  callbacks?: TrainerCallbacks;
+  /** Stops the run after the current step (a checkpoint is written first). */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  steps: number;
+  epochs: number;
+  lastLoss: number;
+  lastEval: Evaluation | null;
+  stoppedBy: 'budget' | 'signal';
+  checkpoint: string | null;
+}
+
+/** What a checkpoint stores beside the weights (metadata key "training"). */
+interface TrainingState {
+  step: number;
+  sampler: BatchState;
+  adamSteps: Record<string, number>;
+  elapsedSeconds: number;
+  settings: TrainSettings;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+export const MODEL_FILE = 'model.safetensors';
+export const METRICS_FILE = 'metrics.jsonl';
+
+export class Trainer {
+  readonly model: GatedPixelCNN;
+  readonly settings: TrainSettings;
+  readonly #options: TrainerOptions;
+  readonly #adam: Adam;
+  readonly #sampler: BatchSampler;
+  readonly #log: MetricsLog | null;
+  #step = 0;
+  #elapsedBefore = 0; // seconds trained before this process (resumed runs)
+
+  constructor(options: TrainerOptions, resumeFrom?: TrainingState & { tensors: Parameters<Adam['loadStateDict']>[0] }) {
+    this.#options = options;
+    this.model = options.model;
+    this.settings = resumeFrom?.settings ?? resolveSettings(options);
+    if (resumeFrom && options.budget) this.settings = { ...this.settings, budget: options.budget };
+    checkDatasetFits(this.model, options.train, 'training');
+    if (options.test) checkDatasetFits(this.model, options.test, 'test');
+    this.#adam = new Adam(this.model.parameters, this.settings.optimizer);
+    this.#sampler = new BatchSampler(
+      options.train.count, this.settings.batchSize, { seed: this.settings.seed }, resumeFrom?.sampler,
+    );
+    if (resumeFrom) {
+      this.#adam.loadStateDict(resumeFrom.tensors, resumeFrom.adamSteps);
+      this.#step = resumeFrom.step;
+      this.#elapsedBefore = resumeFrom.elapsedSeconds;
+    }
+    this.#log = null;
+    if (options.outDir) {
+      mkdirSync(options.outDir, { recursive: true });
+      this.#log = new MetricsLog(path.join(options.outDir, METRICS_FILE));
+      // The log may run past the checkpoint we resume from: drop what will be redone.
+      this.#log.truncateAfter(this.#step);
+    }
+  }
+
+  /** Continues a run from a checkpoint written by a Trainer. The budget may be changed. */
+  static resume(
+    checkpointPath: string,
+    options: Omit<TrainerOptions, 'model'> & { backend?: Backend | BackendName },
+  ): Trainer {
+    const checkpoint = readCheckpoint(checkpointPath);
+    const stateJson = checkpoint.extras.metadata.training;
+    if (stateJson === undefined) {
+      throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath} holds a model but no training state to resume`);
+    }
+    let state: TrainingState;
+    try {
+      state = JSON.parse(stateJson) as TrainingState;
+    } catch {
+      throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training state is not valid JSON`);
+    }
+    const model = GatedPixelCNN.fromWeights(checkpoint.config, checkpoint.weights, options.backend);
+    return new Trainer({ ...options, model }, { ...state, tensors: checkpoint.extras.tensors });
+  }
+
+  get step(): number {
+    return this.#step;
+  }
+
+  async run(): Promise<TrainResult> {
+    const { settings, model } = this;
+    const { train, test, callbacks = {}, signal } = this.#options;
+    const batchesPerEpoch = this.#sampler.batchesPerEpoch;
+    const totalSteps = budgetSteps(settings.budget, batchesPerEpoch);
+    const deadline = settings.budget.minutes === undefined ? Infinity : settings.budget.minutes * 60;
+    const evalEvery = settings.evalEvery ?? batchesPerEpoch;
+    const progress = createProgress(this.#options.progress ?? 'auto');
+    const started = performance.now();
+    const elapsed = () => this.#elapsedBefore + (performance.now() - started) / 1000;
+    let lastLoss = NaN;
+    let lastEval: Evaluation | null = null;
+    let stoppedBy: TrainResult['stoppedBy'] = 'budget';
+    let checkpoint: string | null = null;
+    const recent: { time: number; images: number }[] = []; // the last steps, for images/s
+
+    try {
+      while ((totalSteps === null || this.#step < totalSteps) && elapsed() < deadline) {
+        if (signal?.aborted) {
+          stoppedBy = 'signal';
+          break;
+        }
+        const { indices, epoch } = this.#sampler.next();
+        const batch = gatherBatch(train, indices, model.config.levels);
+        model.parameters.zeroGrad();
+        const nll = model.backward(batch.images, labelsFor(model, batch.labels));
+        const grads = model.parameters.list().flatMap((p) => (p.grad ? [p.grad] : []));
+        const gradNorm = settings.clipNorm === null
+          ? model.backend.globalNorm(grads)
+          : model.backend.clipGradNorm(grads, settings.clipNorm);
+        this.#step++;
+        const lr = learningRate(settings.schedule, settings.optimizer.lr, this.#step, totalSteps);
+        this.#adam.step(lr);
+
+        lastLoss = nll.reduce((a, b) => a + b, 0) / nll.length;
+        recent.push({ time: performance.now(), images: nll.length });
+        if (recent.length > 50) recent.shift();
+        const imagesPerSecond = recentRate(recent, started);
+        const info: BatchEndInfo = {
+          step: this.#step, epoch, loss: lastLoss, bitsPerDim: bitsPerDim(model, lastLoss), lr, gradNorm,
+          imagesPerSecond, elapsedSeconds: elapsed(),
+        };
+        this.#log?.write({ type: 'train', ...info });
+        callbacks.onBatchEnd?.(info);
+        progress.update({ ...info, totalSteps });
+
+        const epochEnded = this.#sampler.state.epoch > epoch;
+        if (epochEnded) callbacks.onEpochEnd?.({ epoch, step: this.#step });
+        if (test && this.#step % evalEvery === 0) {
+          lastEval = this.#evaluate(test, epoch, progress);
+        }
+        if (this.#options.outDir && this.#step % settings.checkpointEvery === 0) {
+          checkpoint = this.#checkpoint(elapsed());
+        }
+        // Let timers, signals and finalizers run between steps.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (this.#options.outDir) {
+        checkpoint = this.#checkpoint(elapsed());
+        model.save(path.join(this.#options.outDir, MODEL_FILE));
+      }
+    } finally {
+      progress.stop();
+    }
+    return {
+      steps: this.#step,
+      epochs: this.#step / batchesPerEpoch,
+      lastLoss,
+      lastEval,
+      stoppedBy,
+      checkpoint,
+    };
+  }
+
+  /** Frees the optimizer's state (the model stays the caller's). */
+  dispose(): void {
+    this.#adam.dispose();
+  }
+
+  #evaluate(test: ImageDataset, epoch: number, progress: ProgressReporter): Evaluation {
+    const result = evaluate(this.model, test, { limit: this.settings.evalLimit ?? undefined });
+    this.#log?.write({ type: 'eval', step: this.#step, epoch, ...result });
+    this.#options.callbacks?.onEval?.({ ...result, step: this.#step, epoch });
+    progress.message(
+      `step ${this.#step}: test NLL ${result.nll.toFixed(2)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim (${result.images} images)`,
+    );
+    return result;
+  }
+
+  #checkpoint(elapsedSeconds: number): string {
+    const file = path.join(this.#options.outDir!, CHECKPOINT_FILE);
+    const { tensors, steps } = this.#adam.stateDict();
+    const state: TrainingState = {
+      step: this.#step,
+      sampler: this.#sampler.state,
+      adamSteps: steps,
+      elapsedSeconds,
+      settings: this.settings,
+    };
+    this.model.save(file, { tensors, metadata: { training: JSON.stringify(state) } });
+    this.#options.callbacks?.onCheckpoint?.({ path: file, step: this.#step });
+    return file;
+  }
+}
+
+function resolveSettings(options: TrainerOptions): TrainSettings {
+  const settings: TrainSettings = {
+    batchSize: options.batchSize ?? 32,
+    seed: options.seed ?? 0,
+    optimizer: { ...ADAM_DEFAULTS, ...definedOnly(options.optimizer ?? {}) },
+    clipNorm: options.clipNorm ?? null,
+    schedule: options.schedule ?? { kind: 'constant' },
+    budget: options.budget ?? { epochs: 1 },
+    evalEvery: options.evalEvery ?? null,
+    evalLimit: options.evalLimit === undefined ? 2000 : options.evalLimit,
+    checkpointEvery: options.checkpointEvery ?? 500,
+  };
+  const positiveInt = (value: number | null | undefined, what: string) => {
+    if (value != null && !(Number.isSafeInteger(value) && value >= 1)) {
+      throw new PixelCNNError('ERR_ARG', `${what} must be an integer ≥ 1, got ${value}`);
+    }
+  };
+  positiveInt(settings.batchSize, 'batchSize');
+  positiveInt(settings.evalEvery, 'evalEvery');
+  positiveInt(settings.evalLimit, 'evalLimit');
+  positiveInt(settings.checkpointEvery, 'checkpointEvery');
+  positiveInt(settings.budget.epochs, 'budget.epochs');
+  positiveInt(settings.budget.steps, 'budget.steps');
+  if (!Number.isSafeInteger(settings.seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${settings.seed}`);
+  const { minutes } = settings.budget;
+  if (minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0)) {
+    throw new PixelCNNError('ERR_ARG', `budget.minutes must be a number > 0, got ${minutes}`);
+  }
+  if (settings.budget.epochs === undefined && settings.budget.steps === undefined && minutes === undefined) {
+    throw new PixelCNNError('ERR_ARG', 'the budget needs epochs, steps or minutes');
+  }
+  if (settings.clipNorm !== null && !(Number.isFinite(settings.clipNorm) && settings.clipNorm > 0)) {
+    throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${settings.clipNorm}`);
+  }
+  const o = settings.optimizer;
+  if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new PixelCNNError('ERR_ARG', `lr must be a number > 0, got ${o.lr}`);
+  checkSchedule(settings.schedule);
+  learningRate(settings.schedule, o.lr, 1, budgetSteps(settings.budget, 1)); // cosine without steps fails here
+  return settings;
+}
+
+/** Images per second over the recorded steps (the first measured from the run's start). */
+function recentRate(recent: { time: number; images: number }[], started: number): number {
+  const from = recent.length > 1 ? recent[0].time : started;
+  const images = recent.slice(recent.length > 1 ? 1 : 0).reduce((n, r) => n + r.images, 0);
+  return (images * 1000) / Math.max(1e-3, recent[recent.length - 1].time - from);
+}
+
+/** The entries whose value is not undefined, so that spreading them keeps defaults. */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The step budget implied by epochs and steps (the smaller), or null for minutes alone. */
+function budgetSteps(budget: Budget, batchesPerEpoch: number): number | null {
+  const limits = [budget.steps, budget.epochs === undefined ? undefined : budget.epochs * batchesPerEpoch]
+    .filter((v): v is number => v !== undefined);
+  return limits.length ? Math.min(...limits) : null;
+}

@@ -1,0 +1,143 @@
+/**
+ * The Trainer: a short run lowers the loss; a run resumed from a checkpoint
+ * continues with exactly the losses of an uninterrupted run, in-process and after
+ * a kill -9 of the CLI; callbacks, the metrics log and evaluation.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { Trainer, type BatchEndInfo } from '../../src/train/trainer';
+import { cpu } from '../helpers/backend';
+import { tinyDataset, writeIdx } from '../helpers/tiny-data';
+
+const config = { channels: 1, height: 8, width: 8, levels: 4, hidden: 8, layers: 3, firstKernel: 5, kernel: 3, skip: 8, headHidden: 8, classes: 3 };
+const train = tinyDataset(96, 8, 3, 1);
+const test = tinyDataset(30, 8, 3, 2);
+const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+function losses(metricsFile: string): Map<number, number> {
+  const byStep = new Map<number, number>();
+  for (const line of readFileSync(metricsFile, 'utf8').trim().split('\n')) {
+    const entry = JSON.parse(line) as { type: string; step: number; loss: number };
+    if (entry.type === 'train') byStep.set(entry.step, entry.loss);
+  }
+  return byStep;
+}
+
+describe('Trainer', () => {
+  it('lowers the loss, reports through callbacks, evaluates and writes its files', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-'));
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    const batches: BatchEndInfo[] = [];
+    const epochs: number[] = [];
+    const evals: number[] = [];
+    const trainer = new Trainer({
+      model, train, test, outDir, batchSize: 16, budget: { epochs: 8 }, optimizer: { lr: 5e-3 },
+      clipNorm: 100, evalLimit: null, progress: false,
+      callbacks: {
+        onBatchEnd: (info) => batches.push(info),
+        onEpochEnd: ({ epoch }) => epochs.push(epoch),
+        onEval: ({ nll }) => evals.push(nll),
+      },
+    });
+    const result = await trainer.run();
+    expect(result.steps).toBe(48);
+    expect(batches).toHaveLength(48);
+    expect(epochs).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(evals).toHaveLength(8); // once per epoch by default
+    const first = batches.slice(0, 3).reduce((a, b) => a + b.loss, 0) / 3;
+    const last = batches.slice(-3).reduce((a, b) => a + b.loss, 0) / 3;
+    expect(last).toBeLessThan(first * 0.8);
+    expect(evals[evals.length - 1]).toBeLessThan(evals[0]);
+    expect(batches.every((b) => b.gradNorm > 0 && b.lr === 5e-3 && Number.isFinite(b.bitsPerDim))).toBe(true);
+    for (const file of ['checkpoint.safetensors', 'model.safetensors', 'metrics.jsonl']) {
+      expect(existsSync(path.join(outDir, file)), file).toBe(true);
+    }
+    expect(losses(path.join(outDir, 'metrics.jsonl')).size).toBe(48);
+    // The saved model is the trained one.
+    const loaded = GatedPixelCNN.load(path.join(outDir, 'model.safetensors'), { backend: cpu });
+    const images = Uint8Array.from(test.images.subarray(0, 64), (p) => Math.floor((p * 4) / 256));
+    expect(loaded.nll(images, { labels: [0] })).toEqual(model.nll(images, { labels: [0] }));
+    trainer.dispose();
+  });
+
+  it('resumed from a checkpoint, continues with exactly the same losses', async () => {
+    const options = { train, batchSize: 16, optimizer: { lr: 3e-3, weightDecay: 0.01, decoupled: true }, clipNorm: 50, schedule: { kind: 'cosine' as const, warmupSteps: 3 }, progress: false as const };
+    const record = (into: Map<number, number>) => ({ onBatchEnd: (i: BatchEndInfo) => into.set(i.step, i.loss) });
+
+    const whole = new Map<number, number>();
+    await new Trainer({ ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 4 }), budget: { steps: 20 }, callbacks: record(whole) }).run();
+
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-resume-'));
+    const pieces = new Map<number, number>();
+    // Stop after step 9 (the schedule still spans 20 steps), then resume in a fresh trainer.
+    const stop = new AbortController();
+    const first = new Trainer({
+      ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 4 }), budget: { steps: 20 }, outDir,
+      checkpointEvery: 1000, signal: stop.signal,
+      callbacks: { onBatchEnd: (i) => { pieces.set(i.step, i.loss); if (i.step === 9) stop.abort(); } },
+    });
+    const stopped = await first.run();
+    first.dispose();
+    expect(stopped.stoppedBy).toBe('signal');
+    expect(stopped.steps).toBe(9);
+    const resumed = Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, outDir, progress: false, callbacks: record(pieces) });
+    expect(resumed.step).toBe(9);
+    await resumed.run();
+    expect([...pieces.entries()].sort((a, b) => a[0] - b[0])).toEqual([...whole.entries()]);
+    // The metrics log reads as one uninterrupted run.
+    expect([...losses(path.join(outDir, 'metrics.jsonl'))]).toEqual([...whole]);
+  });
+
+  it('after kill -9 of the CLI, --resume continues with exactly the same losses', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-kill-'));
+    const trainFiles = writeIdx(dir, 'train', tinyDataset(160, 8, 3, 5));
+    const configFile = path.join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const args = (out: string) => [
+      cli, 'train', '--config', configFile, '--dataset', 'idx', '--train-images', trainFiles.images,
+      '--train-labels', trainFiles.labels, '--steps', '60', '--batch-size', '8', '--checkpoint-every', '7',
+      '--out', out, '--no-progress', '--seed', '3',
+    ];
+    const straight = spawnSync(process.execPath, args(path.join(dir, 'straight')), { encoding: 'utf8' });
+    expect(straight.status, straight.stderr).toBe(0);
+
+    const out = path.join(dir, 'killed');
+    const child = spawn(process.execPath, args(out), { stdio: 'ignore' });
+    const metrics = path.join(out, 'metrics.jsonl');
+    // Kill it mid-run, some steps past a checkpoint, at no particular point of a step.
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        const lines = existsSync(metrics) ? readFileSync(metrics, 'utf8').split('\n').length : 0;
+        if (lines > 25) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 5);
+      child.on('exit', () => {
+        clearInterval(poll);
+        reject(new Error('the run finished before it could be killed'));
+      });
+    });
+    await new Promise((resolve) => child.on('exit', resolve));
+    const resumed = spawnSync(process.execPath, [...args(out), '--resume'], { encoding: 'utf8' });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming .* at step (7|14|21|28)/);
+    expect([...losses(metrics)]).toEqual([...losses(path.join(dir, 'straight', 'metrics.jsonl'))]);
+  });
+
+  it('refuses bad settings with ERR_ARG', () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu });
+    const bad = [{ batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }];
+    for (const settings of bad) {
+      expect(() => new Trainer({ model, train, progress: false, ...settings }), JSON.stringify(settings)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    }
+    const rgb = { ...train, channels: 3, images: new Uint8Array(train.images.length * 3) };
+    expect(() => new Trainer({ model, train: rgb, progress: false })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+  });
+});
