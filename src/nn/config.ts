@@ -88,10 +88,14 @@ export function resolveConfig(input: ConfigInput): ModelConfig {
 
 /** Named configurations. */
 export const PRESETS = {
-  /** Small enough to train into recognizable digits on 2 CPU cores in minutes. */
+  /**
+   * Small enough to train into recognizable digits on 2 CPU cores in under 10 minutes
+   * (3,000 steps of 32). Chosen by experiment: with kernel 3 (receptive radius 7) the
+   * strokes are right but whole digits often are not; kernel 5 (radius 11) draws them.
+   */
   'mnist-tiny': {
     channels: 1, height: 28, width: 28, levels: 4, hidden: 32, layers: 5, firstKernel: 7,
-    kernel: 3, skip: 32, headHidden: 32, classes: 10, condDim: 0, spatialCond: 0,
+    kernel: 5, skip: 32, headHidden: 32, classes: 10, condDim: 0, spatialCond: 0,
   },
   /** The quick model of the 2017 blog post: 4 levels, p 128, 5 blocks, q 16. */
   'mnist-quick': {
