@@ -4,7 +4,9 @@
 // kh−1−dy at the bottom (likewise for columns). oneDNN takes asymmetric padding but
 // not negative padding, so a negative pad becomes a crop of the input: oneDNN
 // reads a dense copy of the window of the input that the kernel can reach.
-// Primitives are created once per geometry and cached, since creating one JITs code.
+// Spatial kernels run in oneDNN's own blocked layouts, with reorders from and to the
+// NCHW tensors. Primitives, reorders and their scratch buffers are created once per
+// geometry and cached, since creating a primitive JITs code.
 #pragma once
 
 #include <memory>
