@@ -7,17 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { parseIdx, readIdxFile } from '../../src/data/idx';
 import { makeRng } from '../helpers/random';
+import { idxBytes } from '../helpers/idx-file';
 
-/** An IDX file: header, big-endian dims, then `body` (already big-endian). */
-function idx(type: number, dims: number[], body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + body.length);
-  const view = new DataView(out.buffer);
-  out[2] = type;
-  out[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(body, 4 + 4 * dims.length);
-  return out;
-}
+const idx = idxBytes;
 
 /** Big-endian bytes of `values` written by `set` (a DataView setter) of `size` bytes each. */
 type Setter = (v: DataView, at: number, x: number) => void;

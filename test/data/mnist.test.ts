@@ -5,19 +5,12 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { loadIdxImages, loadMnist, mnistFiles } from '../../src/data/mnist';
+import { idxBytes } from '../helpers/idx-file';
 import { makeRng } from '../helpers/random';
 
 const byCode = (code: string) => expect.objectContaining({ code });
 
-function idx(type: number, dims: number[], body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + body.length);
-  const view = new DataView(out.buffer);
-  out[2] = type;
-  out[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(body, 4 + 4 * dims.length);
-  return out;
-}
+const idx = idxBytes;
 
 function histogram(labels: Int32Array): number[] {
   const counts = new Array<number>(10).fill(0);

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import type { ImageDataset } from '../../src/data/dataset';
+import { idxBytes } from './idx-file';
 import { makeRng } from './random';
 
 /**
@@ -27,16 +28,9 @@ export function tinyDataset(count: number, size: number, classes: number, seed: 
 
 /** Writes a dataset as IDX images (u8 [N, H, W]) and labels (u8 [N]); returns their paths. */
 export function writeIdx(dir: string, name: string, data: ImageDataset): { images: string; labels: string } {
-  const header = (type: number, dims: number[]) => {
-    const buffer = Buffer.alloc(4 + 4 * dims.length);
-    buffer.writeUInt8(type, 2);
-    buffer.writeUInt8(dims.length, 3);
-    dims.forEach((d, i) => buffer.writeUInt32BE(d, 4 + 4 * i));
-    return buffer;
-  };
   const images = path.join(dir, `${name}-images-idx3-ubyte`);
   const labels = path.join(dir, `${name}-labels-idx1-ubyte`);
-  writeFileSync(images, Buffer.concat([header(0x08, [data.count, data.height, data.width]), data.images]));
-  writeFileSync(labels, Buffer.concat([header(0x08, [data.count]), Uint8Array.from(data.labels)]));
+  writeFileSync(images, idxBytes(0x08, [data.count, data.height, data.width], data.images));
+  writeFileSync(labels, idxBytes(0x08, [data.count], Uint8Array.from(data.labels)));
   return { images, labels };
 }
