@@ -13,5 +13,14 @@ if ! dpkg -s libdnnl-dev >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libdnnl-dev >/dev/null
 fi
 
-echo "setup: installing npm dependencies and building the native addon"
+# The CUDA addon needs cuDNN 9; with a CUDA toolkit present, take it from pip when
+# no other copy is configured. (No GPU is needed to build it.)
+if { command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; } && [ -z "${CUDNN_PATH:-}" ] \
+  && ! python3 -c "import nvidia.cudnn" 2>/dev/null; then
+  echo "setup: installing cuDNN 9 for the CUDA addon (pip install nvidia-cudnn-cu13)"
+  python3 -m pip install --quiet --no-deps nvidia-cudnn-cu13 \
+    || echo "setup: cuDNN could not be installed; the CUDA addon will not be built"
+fi
+
+echo "setup: installing npm dependencies and building the native addons"
 npm ci --no-audit --no-fund

@@ -1,6 +1,6 @@
 #include "caching_allocator.h"
 
-#include <new>
+#include "errors.h"
 #include <vector>
 
 namespace gpcnn {
@@ -50,8 +50,9 @@ void CachingAllocator::Pool::free_all_idle() {
   for (void* block : blocks) raw_free(block);
 }
 
-CachingAllocator::CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes)
-    : pool_(std::make_shared<Pool>()) {
+CachingAllocator::CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes,
+                                   const char* oom_code, const char* memory_name)
+    : pool_(std::make_shared<Pool>()), oom_code_(oom_code), memory_name_(memory_name) {
   pool_->raw_allocate = std::move(allocate);
   pool_->raw_free = std::move(free);
   pool_->max_cached_bytes = max_cached_bytes;
@@ -83,7 +84,7 @@ std::shared_ptr<Buffer> CachingAllocator::allocate(size_t bytes) {
     pool_->free_all_idle();
     data = pool_->raw_allocate(size);
   }
-  if (!data) throw std::bad_alloc();
+  if (!data) fail(oom_code_, "out of ", memory_name_, " memory: could not allocate ", bytes, " bytes");
   return std::make_shared<PooledBuffer>(data, bytes, size, pool_);
 }
 

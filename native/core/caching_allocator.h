@@ -19,11 +19,13 @@ class CachingAllocator {
   using RawAllocate = std::function<void*(size_t)>;  // returns nullptr when out of memory
   using RawFree = std::function<void(void*)>;
 
-  // Idle blocks beyond max_cached_bytes are freed instead of kept.
-  CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes);
+  // Idle blocks beyond max_cached_bytes are freed instead of kept. When memory runs
+  // out, allocate() throws an Error with `oom_code`, naming the size asked for.
+  CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes,
+                   const char* oom_code, const char* memory_name);
   ~CachingAllocator();
 
-  // Throws std::bad_alloc when the memory cannot be had even after emptying the pool.
+  // Throws when the memory cannot be had even after emptying the pool.
   std::shared_ptr<Buffer> allocate(size_t bytes);
   void release_cached();  // frees every idle block
   size_t cached_bytes() const;
@@ -45,6 +47,8 @@ class CachingAllocator {
   class PooledBuffer;
 
   std::shared_ptr<Pool> pool_;
+  const char* oom_code_;
+  const char* memory_name_;
 };
 
 }  // namespace gpcnn

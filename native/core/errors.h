@@ -18,7 +18,9 @@ inline constexpr const char* kRange = "ERR_RANGE";        // a label or level ou
 inline constexpr const char* kArg = "ERR_ARG";            // a bad scalar argument (NaN, negative...)
 inline constexpr const char* kType = "ERR_TYPE";          // a value of the wrong JS type
 inline constexpr const char* kBackend = "ERR_BACKEND";    // the compute library failed
-inline constexpr const char* kOutOfMemory = "ERR_OOM";    // an allocation failed
+inline constexpr const char* kOutOfMemory = "ERR_OOM";    // a host allocation failed
+inline constexpr const char* kCuda = "ERR_CUDA";          // a CUDA, cuDNN or kernel failure
+inline constexpr const char* kCudaOutOfMemory = "ERR_CUDA_OOM";  // device memory ran out
 }  // namespace codes
 
 class Error : public std::runtime_error {

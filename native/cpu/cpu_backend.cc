@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../core/errors.h"
 #include "onednn_conv.h"
 
 namespace gpcnn {
@@ -15,7 +16,7 @@ CpuBackend::CpuBackend()
     : allocator_(
           // 64-byte alignment suits AVX-512; the allocator's block sizes are multiples of 512.
           [](size_t bytes) { return std::aligned_alloc(64, bytes); },
-          [](void* data) { std::free(data); }, kMaxCachedHostBytes),
+          [](void* data) { std::free(data); }, kMaxCachedHostBytes, codes::kOutOfMemory, "host"),
       convolutions_(std::make_unique<OneDnnConvolutions>()) {}
 CpuBackend::~CpuBackend() = default;
 

@@ -13,7 +13,7 @@ export function torchAvailable() {
   return spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
-function torchBench(args) {
+export function torchBench(args) {
   const result = spawnSync('python3', [torchScript, ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`PyTorch bench failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop());
@@ -26,9 +26,9 @@ function randomBatch(config, batch) {
   return { images, cond: config.classes ? { labels } : {} };
 }
 
-/** Training steps (forward, backward, Adam) per second × batch. */
-export function oursTraining(lib, preset, batch, seconds) {
-  const model = lib.GatedPixelCNN.create(preset, { seed: 0 });
+/** Training steps (forward, backward, Adam) per second × batch; the loss read back each step. */
+export function oursTraining(lib, preset, batch, seconds, backend = 'auto') {
+  const model = lib.GatedPixelCNN.create(preset, { seed: 0, backend });
   const adam = new lib.Adam(model.parameters);
   const { images, cond } = randomBatch(model.config, batch);
   const secs = timePerRun(() => {

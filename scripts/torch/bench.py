@@ -23,35 +23,44 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gated_pixelcnn import GatedPixelCNN, naive_sample  # noqa: E402
 
 
-def random_inputs(cfg, batch, gen):
+def random_inputs(cfg, batch, gen, device='cpu'):
+    """Drawn on the host (as our benchmark's inputs are) and moved to `device`."""
     C, H, W = cfg['channels'], cfg['height'], cfg['width']
     x = torch.randint(0, cfg['levels'], (batch, C, H, W), generator=gen)
     labels = torch.randint(0, cfg['classes'], (batch,), generator=gen) if cfg['classes'] else None
     vectors = torch.randn(batch, cfg['condDim'], generator=gen) if cfg['condDim'] else None
     spatial = torch.randn(batch, cfg['spatialCond'], H, W, generator=gen) if cfg['spatialCond'] else None
-    return x, labels, vectors, spatial
+    return tuple(t.to(device) if t is not None else None for t in (x, labels, vectors, spatial))
+
+
+def synchronize(device):
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
 
 
 def train(model, args, gen):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
-        loss = model.nll(*random_inputs(model.config, args.batch, gen)).mean()
+        loss = model.nll(*random_inputs(model.config, args.batch, gen, args.device)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
     for _ in range(2):
         step()
+    synchronize(args.device)
     steps, start, cpu = 0, time.perf_counter(), time.process_time()
     while True:
         step()
         steps += 1
+        synchronize(args.device)
         elapsed = time.perf_counter() - start
         if elapsed >= args.seconds:
             break
     return {'mode': 'train', 'imagesPerSecond': steps * args.batch / elapsed, 'steps': steps,
-            'seconds': elapsed, 'cpuPerWall': (time.process_time() - cpu) / elapsed, 'batch': args.batch, 'threads': torch.get_num_threads()}
+            'seconds': elapsed, 'cpuPerWall': (time.process_time() - cpu) / elapsed, 'batch': args.batch, 'threads': torch.get_num_threads(),
+            'device': args.device}
 
 
 def sample(model, args, gen):
@@ -81,12 +90,13 @@ def main():
     ap.add_argument('--positions', type=int, default=28)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--device', default='cpu', help="cpu or cuda (eager, cuDNN, PyTorch's default TF32 settings)")
     args = ap.parse_args()
     args.batch = args.batch or (32 if args.mode == 'train' else 8)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    model = GatedPixelCNN(json.loads(args.config))
+    model = GatedPixelCNN(json.loads(args.config)).to(args.device)
     if args.mode == 'train':
         result = train(model.train(), args, gen)
     else:

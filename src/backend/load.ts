@@ -1,38 +1,68 @@
 /**
- * Loading the native addons and choosing a backend. Today only the CPU addon is
- * built; `'auto'` and the GATED_PIXELCNN_BACKEND variable already go through here
- * so that the CUDA addon slots in without changing callers.
+ * Loading the native addons and choosing a backend. `'auto'` takes CUDA when its
+ * addon was built, loads, and a device answers; otherwise the CPU. The
+ * GATED_PIXELCNN_BACKEND variable (auto | cpu | cuda) overrides 'auto', and
+ * backendReport() says which candidate was skipped and why.
  */
 import bindings from 'bindings';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { PixelCNNError } from '../errors';
 import { Backend } from './backend';
 import type { NativeAddon } from './native';
 
-export type BackendName = 'auto' | 'cpu';
+export type BackendName = 'auto' | 'cpu' | 'cuda';
 
-let cpu: Backend | undefined;
+// src/backend and dist/backend both sit two levels below the package root.
+const packageRoot = path.resolve(__dirname, '..', '..');
 
-function cpuBackend(): Backend {
-  if (!cpu) {
+type Loaded = { backend: Backend } | { error: string };
+const loaded = new Map<'cpu' | 'cuda', Loaded>();
+
+function load(name: 'cpu' | 'cuda'): Loaded {
+  let result = loaded.get(name);
+  if (!result) {
     try {
-      // src/backend and dist/backend both sit two levels below the package root.
-      const addon = bindings({
-        bindings: 'gated_pixelcnn_cpu',
-        module_root: path.resolve(__dirname, '..', '..'),
-      });
-      cpu = new Backend(addon as NativeAddon);
+      const addon = bindings({ bindings: `gated_pixelcnn_${name}`, module_root: packageRoot }) as NativeAddon;
+      result = { backend: new Backend(addon) };
     } catch (error) {
-      throw new PixelCNNError(
-        'ERR_BACKEND',
-        `the CPU addon could not be loaded (${(error as Error).message}); ` +
-          'rebuild it with `npm rebuild gated-pixelcnn` after installing oneDNN (libdnnl-dev)',
-        { cause: error },
-      );
+      result = { error: whyUnavailable(name, error as Error) };
     }
+    loaded.set(name, result);
   }
-  return cpu;
+  return result;
+}
+
+function whyUnavailable(name: 'cpu' | 'cuda', error: Error): string {
+  if (/Could not locate the bindings file/.test(error.message)) {
+    if (name === 'cpu') return 'the CPU addon is not built: run `npm rebuild gated-pixelcnn` after installing oneDNN (libdnnl-dev)';
+    const status = path.join(packageRoot, 'build', 'cuda-status.txt');
+    return existsSync(status) ? readFileSync(status, 'utf8').trim() : 'not built';
+  }
+  return error.message;
+}
+
+function loadOrThrow(name: 'cpu' | 'cuda'): Backend {
+  const result = load(name);
+  if ('backend' in result) return result.backend;
+  throw new PixelCNNError('ERR_BACKEND', `the ${name} backend is unavailable: ${result.error}`);
+}
+
+/** The backend to compute on: `name` or, when it is 'auto', the GATED_PIXELCNN_BACKEND variable. */
+export function loadBackend(name: BackendName = 'auto'): Backend {
+  const chosen = name === 'auto' ? (process.env.GATED_PIXELCNN_BACKEND || 'auto') : name;
+  switch (chosen) {
+    case 'cpu':
+    case 'cuda':
+      return loadOrThrow(chosen);
+    case 'auto': {
+      const cuda = load('cuda');
+      return 'backend' in cuda ? cuda.backend : loadOrThrow('cpu');
+    }
+    default:
+      throw new PixelCNNError('ERR_BACKEND', `unknown backend '${chosen}' (choose auto, cpu or cuda)`);
+  }
 }
 
 export interface BackendReport {
@@ -44,33 +74,21 @@ export interface BackendReport {
 
 /** Which backends this build and machine offer, and which one 'auto' uses. */
 export function backendReport(): BackendReport {
+  const candidates = (['cuda', 'cpu'] as const).map((name) => {
+    const result = load(name);
+    if (!('backend' in result)) return { name, available: false, detail: result.error };
+    const f = result.backend.features;
+    const detail = name === 'cuda'
+      ? `${f.device} (compute ${f.computeCapability}), cuDNN ${f.cudnn}, TF32 ${f.tf32 ? 'on' : 'off'}`
+      : `oneDNN ${f.onednn}, ${f.threads} threads`;
+    return { name, available: true, detail };
+  });
   const override = process.env.GATED_PIXELCNN_BACKEND;
-  let cpuDetail: string;
-  let cpuAvailable = true;
-  try {
-    const features = cpuBackend().features;
-    cpuDetail = `oneDNN ${features.onednn}, ${features.threads} threads`;
-  } catch (error) {
-    cpuAvailable = false;
-    cpuDetail = (error as Error).message;
+  if (override && override !== 'auto') {
+    return { chosen: override, reason: `GATED_PIXELCNN_BACKEND=${override}`, candidates };
   }
-  return {
-    chosen: 'cpu',
-    reason: override
-      ? `GATED_PIXELCNN_BACKEND=${override}`
-      : 'the CPU is the only backend in this build',
-    candidates: [
-      { name: 'cuda', available: false, detail: 'not built: this build has no CUDA addon' },
-      { name: 'cpu', available: cpuAvailable, detail: cpuDetail },
-    ],
-  };
-}
-
-/** The backend to compute on: `name` or, when it is 'auto', the GATED_PIXELCNN_BACKEND variable. */
-export function loadBackend(name: BackendName = 'auto'): Backend {
-  const chosen = name === 'auto' ? (process.env.GATED_PIXELCNN_BACKEND ?? 'auto') : name;
-  if (chosen === 'auto' || chosen === 'cpu') return cpuBackend();
-  throw new PixelCNNError(
-    'ERR_BACKEND', `unknown backend '${chosen}': this build has only 'cpu' ('auto' picks it)`,
-  );
+  const cuda = candidates[0];
+  return cuda.available
+    ? { chosen: 'cuda', reason: 'a CUDA device answers', candidates }
+    : { chosen: 'cpu', reason: `CUDA is unavailable: ${cuda.detail}`, candidates };
 }

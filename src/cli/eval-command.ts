@@ -1,6 +1,7 @@
 /** `gated-pixelcnn eval`: test NLL and bits per dimension of a checkpoint. */
 import type { Command } from 'commander';
 
+import type { BackendName } from '../backend/load';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { evaluate } from '../train/evaluate';
 import { DATASET_HELP, loadTestSet, type DatasetOptions } from './datasets';
@@ -11,7 +12,7 @@ interface EvalFlags extends DatasetOptions {
   json?: boolean;
   limit?: number;
   batchSize: number;
-  backend: 'auto' | 'cpu';
+  backend: BackendName;
 }
 
 export function registerEval(program: Command): void {
@@ -26,7 +27,7 @@ export function registerEval(program: Command): void {
     .option('--limit <n>', 'evaluate the first N test images only', integer('--limit', 1))
     .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
     .option('--json', 'print the result as JSON')
-    .option('--backend <name>', 'auto or cpu', 'auto')
+    .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .action((flags: EvalFlags) => {
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
       const test = loadTestSet(flags);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 
+import type { BackendName } from '../backend/load';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { writeSampleGrid } from '../sample/grid';
 import { sampleNaive } from '../sample/naive';
@@ -16,7 +17,7 @@ interface SampleFlags {
   seed: number;
   out: string;
   batchSize?: number;
-  backend: 'auto' | 'cpu';
+  backend: BackendName;
   progress: boolean;
 }
 
@@ -32,7 +33,7 @@ export function registerSample(program: Command): void {
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
     .option('--out <file>', 'the PNG to write', 'samples.png')
-    .option('--backend <name>', 'auto or cpu', 'auto')
+    .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
     .action((flags: SampleFlags) => {
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });

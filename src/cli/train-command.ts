@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 
+import type { BackendName } from '../backend/load';
 import { PRESETS, type ConfigInput } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
@@ -29,7 +30,7 @@ interface TrainFlags extends DatasetOptions {
   evalEvery?: number;
   evalLimit?: number;
   checkpointEvery?: number;
-  backend: 'auto' | 'cpu';
+  backend: BackendName;
   progress: boolean;
 }
 
@@ -62,7 +63,7 @@ export function registerTrain(program: Command): void {
     .option('--eval-every <steps>', 'evaluate on the test set every N steps (default: each epoch)', integer('--eval-every', 1))
     .option('--eval-limit <n>', 'test images per evaluation (default 2000)', integer('--eval-limit', 1))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (default 500)', integer('--checkpoint-every', 1))
-    .option('--backend <name>', 'auto or cpu', 'auto')
+    .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: TrainFlags) => {
       await train(flags);

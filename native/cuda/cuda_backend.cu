@@ -1,0 +1,179 @@
+// Device memory, the stream, transfers, and the elementwise ops of the CUDA backend.
+#include <cstdlib>
+
+#include "../core/errors.h"
+#include "cuda_backend.h"
+#include "cuda_check.h"
+#include "cudnn_conv.h"
+
+namespace gpcnn {
+
+// Idle device memory kept for reuse.
+constexpr size_t kMaxCachedDeviceBytes = size_t{8} << 30;
+
+static void* device_allocate(size_t bytes) {
+  void* data = nullptr;
+  if (cudaMalloc(&data, bytes) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the (non-sticky) allocation error
+    return nullptr;
+  }
+  return data;
+}
+
+static int probe_device(std::string& name, int& capability) {
+  int count = 0;
+  const cudaError_t error = cudaGetDeviceCount(&count);
+  if (error != cudaSuccess || count == 0) {
+    (void)cudaGetLastError();
+    fail(codes::kCuda, "no CUDA device answers (",
+         error == cudaSuccess ? "no devices" : cudaGetErrorString(error), ")");
+  }
+  int device = 0;
+  GPCNN_CUDA(cudaGetDevice(&device));
+  cudaDeviceProp props{};
+  GPCNN_CUDA(cudaGetDeviceProperties(&props, device));
+  name = props.name;
+  capability = props.major * 10 + props.minor;
+  return device;
+}
+
+CudaBackend::CudaBackend()
+    : allocator_(device_allocate, [](void* data) { cudaFree(data); }, kMaxCachedDeviceBytes,
+                 codes::kCudaOutOfMemory, "device") {
+  probe_device(device_name_, compute_capability_);
+  GPCNN_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  GPCNN_CUDA(cudaMalloc(&range_flag_, sizeof(int)));
+  GPCNN_CUDA(cudaMemsetAsync(range_flag_, 0, sizeof(int), stream_));
+  convolutions_ = std::make_unique<CudnnConvolutions>(*this, tf32());
+}
+
+CudaBackend::~CudaBackend() {
+  convolutions_.reset();
+  allocator_.release_cached();
+  if (range_flag_) cudaFree(range_flag_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+// TF32 tensor cores for convolutions, as PyTorch allows by default; GATED_PIXELCNN_TF32=0 turns them off.
+bool CudaBackend::tf32() const {
+  const char* setting = std::getenv("GATED_PIXELCNN_TF32");
+  return !(setting && std::string(setting) == "0");
+}
+
+std::shared_ptr<Buffer> CudaBackend::allocate(size_t bytes) {
+  ensure_device_usable();
+  return allocator_.allocate(bytes);
+}
+
+void CudaBackend::upload(Tensor& dst, const void* host) {
+  ensure_device_usable();
+  GPCNN_CUDA(cudaMemcpyAsync(dst.buffer->data(), host, dst.bytes(), cudaMemcpyHostToDevice, stream_));
+  GPCNN_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::download(const Tensor& src, void* host) {
+  ensure_device_usable();
+  GPCNN_CUDA(cudaMemcpyAsync(host, src.buffer->data(), src.bytes(), cudaMemcpyDeviceToHost, stream_));
+  GPCNN_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::fill_zero(Tensor& t) {
+  ensure_device_usable();
+  GPCNN_CUDA(cudaMemsetAsync(t.buffer->data(), 0, t.bytes(), stream_));
+}
+
+void CudaBackend::check_range_flag(const char* what, int64_t limit) {
+  int flagged = 0;
+  GPCNN_CUDA(cudaMemcpyAsync(&flagged, range_flag_, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+  GPCNN_CUDA(cudaStreamSynchronize(stream_));
+  if (!flagged) return;
+  GPCNN_CUDA(cudaMemsetAsync(range_flag_, 0, sizeof(int), stream_));
+  fail(codes::kRange, what, " holds a value outside [0, ", limit, ") (", flagged - 1, " at the first flagged index)");
+}
+
+void CudaBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
+                               Tensor& y) {
+  ensure_device_usable();
+  convolutions_->forward(x, w, b, p, y);
+}
+
+void CudaBackend::conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
+                                     Tensor& grad_x) {
+  ensure_device_usable();
+  convolutions_->backward_data(grad_y, w, p, grad_x);
+}
+
+void CudaBackend::conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
+                                        Tensor& grad_w, Tensor* grad_b) {
+  ensure_device_usable();
+  convolutions_->backward_weights(x, grad_y, p, grad_w, grad_b);
+}
+
+// ---- elementwise ----
+
+namespace {
+
+__global__ void add_kernel(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = a[i] + b[i];
+}
+
+__global__ void accumulate_kernel(float* dst, const float* src, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] += src[i];
+}
+
+__global__ void relu_kernel(const float* x, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+__global__ void relu_backward_kernel(const float* grad, const float* x, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = x[i] > 0.f ? grad[i] : 0.f;
+}
+
+__global__ void scale_kernel(float* x, float factor, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] *= factor;
+}
+
+}  // namespace
+
+void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
+  ensure_device_usable();
+  const int64_t n = a.numel();
+  add_kernel<<<grid_for(n), 256, 0, stream_>>>(a.data<float>(), b.data<float>(), out.data<float>(), n);
+  GPCNN_LAUNCHED();
+}
+
+void CudaBackend::accumulate(Tensor& dst, const Tensor& src) {
+  ensure_device_usable();
+  const int64_t n = dst.numel();
+  accumulate_kernel<<<grid_for(n), 256, 0, stream_>>>(dst.data<float>(), src.data<float>(), n);
+  GPCNN_LAUNCHED();
+}
+
+void CudaBackend::relu_forward(const Tensor& x, Tensor& out) {
+  ensure_device_usable();
+  const int64_t n = x.numel();
+  relu_kernel<<<grid_for(n), 256, 0, stream_>>>(x.data<float>(), out.data<float>(), n);
+  GPCNN_LAUNCHED();
+}
+
+void CudaBackend::relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) {
+  ensure_device_usable();
+  const int64_t n = x.numel();
+  relu_backward_kernel<<<grid_for(n), 256, 0, stream_>>>(grad_out.data<float>(), x.data<float>(),
+                                                         grad_x.data<float>(), n);
+  GPCNN_LAUNCHED();
+}
+
+void CudaBackend::scale(Tensor& t, float factor) {
+  ensure_device_usable();
+  const int64_t n = t.numel();
+  scale_kernel<<<grid_for(n), 256, 0, stream_>>>(t.data<float>(), factor, n);
+  GPCNN_LAUNCHED();
+}
+
+}  // namespace gpcnn

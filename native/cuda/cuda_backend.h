@@ -1,0 +1,92 @@
+// The CUDA backend: cuDNN runs the convolutions, our kernels everything else
+// (gates, conditioning, head, loss, optimizer, reductions). All work goes to one
+// stream; memory comes from a caching allocator over cudaMalloc, so steady-state
+// training allocates nothing; data crosses to the host only when asked for.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <memory>
+#include <string>
+
+#include "../core/backend.h"
+#include "../core/caching_allocator.h"
+
+namespace gpcnn {
+
+class CudnnConvolutions;
+
+class CudaBackend final : public Backend {
+ public:
+  // Throws ERR_CUDA when no device answers.
+  CudaBackend();
+  ~CudaBackend() override;
+  std::string name() const override { return "cuda"; }
+  std::string device_name() const { return device_name_; }
+  int compute_capability() const { return compute_capability_; }
+  bool tf32() const;
+
+  std::shared_ptr<Buffer> allocate(size_t bytes) override;
+  void upload(Tensor& dst, const void* host) override;
+  void download(const Tensor& src, void* host) override;
+  void fill_zero(Tensor& t) override;
+
+  void conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
+                    Tensor& y) override;
+  void conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
+                          Tensor& grad_x) override;
+  void conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
+                             Tensor& grad_w, Tensor* grad_b) override;
+
+  void gate_forward(const GateInputs& in, Tensor& out) override;
+  void gate_backward(const GateInputs& in, const Tensor& grad_out, Tensor& grad_a,
+                     Tensor* grad_bias) override;
+
+  void embedding_forward(const Tensor& table, const Tensor& labels, Tensor& out) override;
+  void embedding_backward(const Tensor& grad_out, const Tensor& labels,
+                          Tensor& grad_table) override;
+  void linear_forward(const Tensor& x, const Tensor& w, Tensor& out) override;
+  void linear_backward(const Tensor& grad_out, const Tensor& x, const Tensor& w, Tensor* grad_x,
+                       Tensor& grad_w) override;
+
+  void add(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void accumulate(Tensor& dst, const Tensor& src) override;
+  void relu_forward(const Tensor& x, Tensor& out) override;
+  void relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) override;
+
+  void head_channels_forward(const Tensor& zs, const Tensor* prev, const Tensor& xt,
+                             Tensor& out) override;
+  void head_channels_backward(const Tensor& grad_out, const Tensor& out, const Tensor& xt,
+                              Tensor& grad_zs, Tensor* grad_prev) override;
+
+  void softmax_cross_entropy(const Tensor& logits, const Tensor& targets, float grad_scale,
+                             Tensor& nll, Tensor* grad_logits) override;
+
+  void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
+                 const AdamParams& p) override;
+
+  double sum_of_squares(const Tensor& t) override;
+  void scale(Tensor& t, float factor) override;
+
+  cudaStream_t stream() const { return stream_; }
+  // Throws ERR_RANGE if a kernel flagged a value out of range since the last call.
+  void check_range_flag(const char* what, int64_t limit);
+  int* range_flag() const { return range_flag_; }
+
+ private:
+  std::string device_name_;
+  int compute_capability_ = 0;
+  cudaStream_t stream_ = nullptr;
+  int* range_flag_ = nullptr;  // device int set by kernels that find a value out of range
+  CachingAllocator allocator_;
+  std::unique_ptr<CudnnConvolutions> convolutions_;
+};
+
+// Grid size for a grid-stride loop over n elements.
+inline unsigned grid_for(int64_t n, unsigned threads = 256) {
+  const int64_t blocks = (n + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 ? 65535 : blocks));
+}
+
+}  // namespace gpcnn

@@ -1,0 +1,210 @@
+#include "cudnn_conv.h"
+
+#include <vector>
+
+#include "../core/errors.h"
+#include "cuda_backend.h"
+#include "cuda_check.h"
+
+namespace gpcnn {
+
+namespace {
+
+// padded[n, c, i, j] = x[n, c, i − dy, j − dx], zero outside x.
+__global__ void pad_kernel(const float* x, float* padded, int64_t planes, int64_t h, int64_t w,
+                           int64_t hp, int64_t wp, int64_t dy, int64_t dx) {
+  const int64_t total = planes * hp * wp;
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < total; at += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = at % wp, i = (at / wp) % hp, plane = at / (wp * hp);
+    const int64_t si = i - dy, sj = j - dx;
+    padded[at] = (si >= 0 && si < h && sj >= 0 && sj < w) ? x[(plane * h + si) * w + sj] : 0.f;
+  }
+}
+
+// grad_x[n, c, i, j] = grad_padded[n, c, i + dy, j + dx] (zero where that lies outside).
+__global__ void crop_kernel(const float* padded, float* x, int64_t planes, int64_t h, int64_t w,
+                            int64_t hp, int64_t wp, int64_t dy, int64_t dx) {
+  const int64_t total = planes * h * w;
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < total; at += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = at % w, i = (at / w) % h, plane = at / (w * h);
+    const int64_t pi = i + dy, pj = j + dx;
+    x[at] = (pi >= 0 && pi < hp && pj >= 0 && pj < wp) ? padded[(plane * hp + pi) * wp + pj] : 0.f;
+  }
+}
+
+cudnnTensorDescriptor_t tensor_desc(int64_t n, int64_t c, int64_t h, int64_t w) {
+  cudnnTensorDescriptor_t desc;
+  GPCNN_CUDNN(cudnnCreateTensorDescriptor(&desc));
+  GPCNN_CUDNN(cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
+  return desc;
+}
+
+template <typename Perf>
+auto pick_deterministic(const std::vector<Perf>& results, int count) -> decltype(results[0].algo) {
+  // Deterministic algorithms keep a resumed run bit-identical to an uninterrupted one.
+  for (int i = 0; i < count; ++i)
+    if (results[i].status == CUDNN_STATUS_SUCCESS && results[i].determinism == CUDNN_DETERMINISTIC)
+      return results[i].algo;
+  for (int i = 0; i < count; ++i)
+    if (results[i].status == CUDNN_STATUS_SUCCESS) return results[i].algo;
+  fail(codes::kCuda, "cuDNN offers no algorithm for this convolution");
+}
+
+}  // namespace
+
+struct CudnnConvolutions::Plan {
+  int64_t batch, in_channels, height, width, out_channels, kh, kw, dy, dx;
+  bool padded;  // false when the kernel is 1×1 at offset 0: x is used as it is
+  cudnnTensorDescriptor_t input = nullptr, output = nullptr, bias = nullptr;
+  cudnnFilterDescriptor_t filter = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t forward_algo;
+  cudnnConvolutionBwdDataAlgo_t data_algo;
+  cudnnConvolutionBwdFilterAlgo_t filter_algo;
+  size_t forward_bytes = 0, data_bytes = 0, filter_bytes = 0;
+
+  int64_t padded_height() const { return height + kh - 1; }
+  int64_t padded_width() const { return width + kw - 1; }
+  size_t padded_bytes() const { return sizeof(float) * batch * in_channels * padded_height() * padded_width(); }
+
+  ~Plan() {
+    if (input) cudnnDestroyTensorDescriptor(input);
+    if (output) cudnnDestroyTensorDescriptor(output);
+    if (bias) cudnnDestroyTensorDescriptor(bias);
+    if (filter) cudnnDestroyFilterDescriptor(filter);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+CudnnConvolutions::CudnnConvolutions(CudaBackend& backend, bool tf32) : backend_(backend), tf32_(tf32) {
+  GPCNN_CUDNN(cudnnCreate(&handle_));
+  GPCNN_CUDNN(cudnnSetStream(handle_, backend_.stream()));
+}
+
+CudnnConvolutions::~CudnnConvolutions() {
+  plans_.clear();
+  workspace_.reset();
+  if (handle_) cudnnDestroy(handle_);
+}
+
+void* CudnnConvolutions::workspace(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (!workspace_ || workspace_->bytes() < bytes) {
+    // The stream may still use the old workspace: let it finish before the pool reuses it.
+    GPCNN_CUDA(cudaStreamSynchronize(backend_.stream()));
+    workspace_.reset();
+    workspace_ = backend_.allocate(bytes);
+  }
+  return workspace_->data();
+}
+
+CudnnConvolutions::Plan& CudnnConvolutions::plan(int64_t batch, int64_t in_channels, int64_t height,
+                                                 int64_t width, const Shape& w, const ConvParams& p) {
+  std::string key;
+  for (int64_t v : {batch, in_channels, height, width, w[0], w[2], w[3], p.dy, p.dx, p.groups})
+    key += std::to_string(v) + ',';
+  auto found = plans_.find(key);
+  if (found != plans_.end()) return *found->second;
+
+  auto plan = std::make_unique<Plan>();
+  Plan& pl = *plan;
+  pl.batch = batch, pl.in_channels = in_channels, pl.height = height, pl.width = width;
+  pl.out_channels = w[0], pl.kh = w[2], pl.kw = w[3], pl.dy = p.dy, pl.dx = p.dx;
+  pl.padded = !(pl.kh == 1 && pl.kw == 1 && pl.dy == 0 && pl.dx == 0);
+  pl.input = tensor_desc(batch, in_channels, pl.padded_height(), pl.padded_width());
+  pl.output = tensor_desc(batch, pl.out_channels, height, width);
+  pl.bias = tensor_desc(1, pl.out_channels, 1, 1);
+  GPCNN_CUDNN(cudnnCreateFilterDescriptor(&pl.filter));
+  GPCNN_CUDNN(cudnnSetFilter4dDescriptor(pl.filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(w[0]),
+                                         int(w[1]), int(w[2]), int(w[3])));
+  GPCNN_CUDNN(cudnnCreateConvolutionDescriptor(&pl.conv));
+  GPCNN_CUDNN(cudnnSetConvolution2dDescriptor(pl.conv, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
+                                              CUDNN_DATA_FLOAT));
+  GPCNN_CUDNN(cudnnSetConvolutionGroupCount(pl.conv, int(p.groups)));
+  GPCNN_CUDNN(cudnnSetConvolutionMathType(pl.conv, tf32_ ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+
+  int count = 0;
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+  GPCNN_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(handle_, pl.input, pl.filter, pl.conv, pl.output,
+                                                     int(fwd.size()), &count, fwd.data()));
+  pl.forward_algo = pick_deterministic(fwd, count);
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+  GPCNN_CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle_, pl.filter, pl.output, pl.conv, pl.input,
+                                                          int(data.size()), &count, data.data()));
+  pl.data_algo = pick_deterministic(data, count);
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+  GPCNN_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle_, pl.input, pl.output, pl.conv, pl.filter,
+                                                            int(filter.size()), &count, filter.data()));
+  pl.filter_algo = pick_deterministic(filter, count);
+  GPCNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(handle_, pl.input, pl.filter, pl.conv, pl.output,
+                                                      pl.forward_algo, &pl.forward_bytes));
+  GPCNN_CUDNN(cudnnGetConvolutionBackwardDataWorkspaceSize(handle_, pl.filter, pl.output, pl.conv, pl.input,
+                                                           pl.data_algo, &pl.data_bytes));
+  GPCNN_CUDNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle_, pl.input, pl.output, pl.conv, pl.filter,
+                                                             pl.filter_algo, &pl.filter_bytes));
+  return *plans_.emplace(key, std::move(plan)).first->second;
+}
+
+// The input as cuDNN reads it: x itself, or a padded copy (kept alive by `holder`).
+static const float* padded_input(CudaBackend& backend, const Tensor& x,
+                                 int64_t hp, int64_t wp, int64_t dy, int64_t dx, bool padded,
+                                 std::shared_ptr<Buffer>& holder) {
+  if (!padded) return x.data<float>();
+  const int64_t planes = x.dim(0) * x.dim(1);
+  holder = backend.allocate(sizeof(float) * planes * hp * wp);
+  pad_kernel<<<grid_for(planes * hp * wp), 256, 0, backend.stream()>>>(
+      x.data<float>(), static_cast<float*>(holder->data()), planes, x.dim(2), x.dim(3), hp, wp, dy, dx);
+  GPCNN_LAUNCHED();
+  return static_cast<const float*>(holder->data());
+}
+
+void CudnnConvolutions::forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
+                                Tensor& y) {
+  Plan& pl = plan(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.shape, p);
+  std::shared_ptr<Buffer> padded;
+  const float* input = padded_input(backend_, x, pl.padded_height(), pl.padded_width(), pl.dy, pl.dx,
+                                    pl.padded, padded);
+  const float one = 1.f, zero = 0.f;
+  GPCNN_CUDNN(cudnnConvolutionForward(handle_, &one, pl.input, input, pl.filter, w.data<float>(), pl.conv,
+                                      pl.forward_algo, workspace(pl.forward_bytes), pl.forward_bytes, &zero,
+                                      pl.output, y.data<float>()));
+  if (b) GPCNN_CUDNN(cudnnAddTensor(handle_, &one, pl.bias, b->data<float>(), &one, pl.output, y.data<float>()));
+}
+
+void CudnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
+                                      Tensor& grad_x) {
+  Plan& pl = plan(grad_x.dim(0), grad_x.dim(1), grad_x.dim(2), grad_x.dim(3), w.shape, p);
+  const float one = 1.f, zero = 0.f;
+  if (!pl.padded) {
+    GPCNN_CUDNN(cudnnConvolutionBackwardData(handle_, &one, pl.filter, w.data<float>(), pl.output,
+                                             grad_y.data<float>(), pl.conv, pl.data_algo, workspace(pl.data_bytes),
+                                             pl.data_bytes, &zero, pl.input, grad_x.data<float>()));
+    return;
+  }
+  std::shared_ptr<Buffer> grad_padded = backend_.allocate(pl.padded_bytes());
+  GPCNN_CUDNN(cudnnConvolutionBackwardData(handle_, &one, pl.filter, w.data<float>(), pl.output,
+                                           grad_y.data<float>(), pl.conv, pl.data_algo, workspace(pl.data_bytes),
+                                           pl.data_bytes, &zero, pl.input, grad_padded->data()));
+  const int64_t planes = pl.batch * pl.in_channels;
+  crop_kernel<<<grid_for(planes * pl.height * pl.width), 256, 0, backend_.stream()>>>(
+      static_cast<const float*>(grad_padded->data()), grad_x.data<float>(), planes, pl.height, pl.width,
+      pl.padded_height(), pl.padded_width(), pl.dy, pl.dx);
+  GPCNN_LAUNCHED();
+}
+
+void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
+                                         Tensor& grad_w, Tensor* grad_b) {
+  Plan& pl = plan(x.dim(0), x.dim(1), x.dim(2), x.dim(3), grad_w.shape, p);
+  std::shared_ptr<Buffer> padded;
+  const float* input = padded_input(backend_, x, pl.padded_height(), pl.padded_width(), pl.dy, pl.dx,
+                                    pl.padded, padded);
+  const float one = 1.f, zero = 0.f;
+  GPCNN_CUDNN(cudnnConvolutionBackwardFilter(handle_, &one, pl.input, input, pl.output, grad_y.data<float>(),
+                                             pl.conv, pl.filter_algo, workspace(pl.filter_bytes), pl.filter_bytes,
+                                             &zero, pl.filter, grad_w.data<float>()));
+  if (grad_b)
+    GPCNN_CUDNN(cudnnConvolutionBackwardBias(handle_, &one, pl.output, grad_y.data<float>(), &zero, pl.bias,
+                                             grad_b->data<float>()));
+}
+
+}  // namespace gpcnn

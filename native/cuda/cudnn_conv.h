@@ -1,0 +1,44 @@
+// Offset convolutions (SPEC.md §3) on cuDNN. cuDNN pads symmetrically only, so the
+// input is first copied into a buffer of (H + kh − 1) × (W + kw − 1) holding
+// x[i − dy, j − dx] (zero outside; a negative pad is just rows never copied), and a
+// valid convolution runs on that. The backward-data pass crops the padded gradient
+// back. Descriptors and the chosen (deterministic) algorithms are cached per
+// geometry; the workspace grows on demand.
+#pragma once
+
+#include <cudnn.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "../core/backend.h"
+
+namespace gpcnn {
+
+class CudaBackend;
+
+class CudnnConvolutions {
+ public:
+  CudnnConvolutions(CudaBackend& backend, bool tf32);
+  ~CudnnConvolutions();
+
+  void forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p, Tensor& y);
+  void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x);
+  void backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p, Tensor& grad_w,
+                        Tensor* grad_b);
+
+ private:
+  struct Plan;
+  Plan& plan(int64_t batch, int64_t in_channels, int64_t height, int64_t width,
+             const Shape& weight_shape, const ConvParams& p);
+  void* workspace(size_t bytes);
+
+  CudaBackend& backend_;
+  bool tf32_;
+  cudnnHandle_t handle_ = nullptr;
+  std::shared_ptr<Buffer> workspace_;
+  std::unordered_map<std::string, std::unique_ptr<Plan>> plans_;
+};
+
+}  // namespace gpcnn

@@ -1,0 +1,81 @@
+// The gate with its additive terms, fused: a = u + extra + bias[b,c] + spatial;
+// out = tanh(a[:p]) ⊙ σ(a[p:]); the backward pass recomputes a.
+#include "cuda_backend.h"
+#include "cuda_check.h"
+#include "reduce.cuh"
+
+namespace gpcnn {
+
+namespace {
+
+struct GateArgs {
+  const float *u, *extra, *bias, *spatial;
+  int64_t batch, half, plane;
+
+  __device__ float pre(int64_t n, int64_t c, int64_t i) const {
+    const int64_t at = (n * 2 * half + c) * plane + i;
+    float a = u[at];
+    if (extra) a += extra[at];
+    if (spatial) a += spatial[at];
+    if (bias) a += bias[n * 2 * half + c];
+    return a;
+  }
+};
+
+GateArgs gate_args(const GateInputs& in) {
+  return {in.u->data<float>(), in.extra ? in.extra->data<float>() : nullptr,
+          in.bias ? in.bias->data<float>() : nullptr, in.spatial ? in.spatial->data<float>() : nullptr,
+          in.u->dim(0), in.u->dim(1) / 2, in.u->dim(2) * in.u->dim(3)};
+}
+
+__device__ inline float sigmoid(float a) { return 1.f / (1.f + expf(-a)); }
+
+__global__ void gate_forward_kernel(GateArgs g, float* out) {
+  const int64_t total = g.batch * g.half * g.plane;
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < total; at += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = at % g.plane, c = (at / g.plane) % g.half, n = at / (g.plane * g.half);
+    out[at] = tanhf(g.pre(n, c, i)) * sigmoid(g.pre(n, c + g.half, i));
+  }
+}
+
+__global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* grad_a) {
+  const int64_t total = g.batch * g.half * g.plane;
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < total; at += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = at % g.plane, c = (at / g.plane) % g.half, n = at / (g.plane * g.half);
+    const float t = tanhf(g.pre(n, c, i)), s = sigmoid(g.pre(n, c + g.half, i));
+    grad_a[(n * 2 * g.half + c) * g.plane + i] = grad_out[at] * (1.f - t * t) * s;
+    grad_a[(n * 2 * g.half + c + g.half) * g.plane + i] = grad_out[at] * t * s * (1.f - s);
+  }
+}
+
+// One block per row: sums[row] = Σ_i values[row, i].
+__global__ void row_sums_kernel(const float* values, float* sums, int64_t columns) {
+  const float* row = values + blockIdx.x * columns;
+  double sum = 0;
+  for (int64_t i = threadIdx.x; i < columns; i += blockDim.x) sum += row[i];
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) sums[blockIdx.x] = float(sum);
+}
+
+}  // namespace
+
+void CudaBackend::gate_forward(const GateInputs& in, Tensor& out) {
+  ensure_device_usable();
+  const GateArgs g = gate_args(in);
+  gate_forward_kernel<<<grid_for(g.batch * g.half * g.plane), 256, 0, stream_>>>(g, out.data<float>());
+  GPCNN_LAUNCHED();
+}
+
+void CudaBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Tensor& grad_a, Tensor* grad_bias) {
+  ensure_device_usable();
+  const GateArgs g = gate_args(in);
+  gate_backward_kernel<<<grid_for(g.batch * g.half * g.plane), 256, 0, stream_>>>(g, grad_out.data<float>(),
+                                                                                 grad_a.data<float>());
+  GPCNN_LAUNCHED();
+  if (!grad_bias) return;
+  row_sums_kernel<<<unsigned(g.batch * 2 * g.half), kReduceThreads, 0, stream_>>>(
+      grad_a.data<float>(), grad_bias->data<float>(), g.plane);
+  GPCNN_LAUNCHED();
+}
+
+}  // namespace gpcnn

@@ -1,0 +1,68 @@
+// Fused softmax cross-entropy on the device: one thread per (image, channel,
+// position) walks the K logits (max, sum of shifted exponentials, gradient), then
+// one block per image sums the per-position NLL in a fixed order.
+#include "../core/errors.h"
+#include "cuda_backend.h"
+#include "cuda_check.h"
+#include "reduce.cuh"
+
+namespace gpcnn {
+
+namespace {
+
+template <typename Level>
+__global__ void cross_entropy_kernel(const float* logits, const Level* targets, float* position_nll, float* grad,
+                                     float grad_scale, int64_t slices, int64_t levels, int64_t plane, int* flag) {
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < slices * plane; at += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t slice = at / plane, i = at % plane;
+    const float* z = logits + slice * levels * plane + i;
+    const int64_t target = static_cast<int64_t>(targets[at]);
+    if (target < 0 || target >= levels) {
+      atomicCAS(flag, 0, int(at) + 1);
+      position_nll[at] = 0.f;
+      continue;
+    }
+    float max = z[0];
+    for (int64_t k = 1; k < levels; ++k) max = fmaxf(max, z[k * plane]);
+    float sum = 0;
+    for (int64_t k = 0; k < levels; ++k) sum += expf(z[k * plane] - max);
+    position_nll[at] = logf(sum) + max - z[target * plane];
+    if (!grad) continue;
+    float* g = grad + slice * levels * plane + i;
+    const float inv = grad_scale / sum;
+    for (int64_t k = 0; k < levels; ++k) g[k * plane] = expf(z[k * plane] - max) * inv - (k == target ? grad_scale : 0.f);
+  }
+}
+
+__global__ void image_sums_kernel(const float* position_nll, float* nll, int64_t per_image) {
+  const float* mine = position_nll + blockIdx.x * per_image;
+  double sum = 0;
+  for (int64_t i = threadIdx.x; i < per_image; i += blockDim.x) sum += mine[i];
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) nll[blockIdx.x] = float(sum);
+}
+
+}  // namespace
+
+void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targets, float grad_scale, Tensor& nll,
+                                        Tensor* grad_logits) {
+  ensure_device_usable();
+  const int64_t batch = logits.dim(0), channels = logits.dim(1), levels = logits.dim(2);
+  const int64_t plane = logits.dim(3) * logits.dim(4), slices = batch * channels;
+  std::shared_ptr<Buffer> position_nll = allocate(sizeof(float) * slices * plane);
+  float* per_position = static_cast<float*>(position_nll->data());
+  float* grad = grad_logits ? grad_logits->data<float>() : nullptr;
+  const unsigned grid = grid_for(slices * plane);
+  if (targets.dtype == DType::U8)
+    cross_entropy_kernel<<<grid, 256, 0, stream_>>>(logits.data<float>(), targets.data<uint8_t>(), per_position, grad,
+                                                    grad_scale, slices, levels, plane, range_flag_);
+  else
+    cross_entropy_kernel<<<grid, 256, 0, stream_>>>(logits.data<float>(), targets.data<int32_t>(), per_position, grad,
+                                                    grad_scale, slices, levels, plane, range_flag_);
+  GPCNN_LAUNCHED();
+  image_sums_kernel<<<unsigned(batch), kReduceThreads, 0, stream_>>>(per_position, nll.data<float>(), channels * plane);
+  GPCNN_LAUNCHED();
+  check_range_flag("targets", levels);
+}
+
+}  // namespace gpcnn

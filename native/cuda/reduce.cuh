@@ -1,0 +1,23 @@
+// Deterministic block reductions: each block sums its slice in a fixed order, so the
+// same inputs always give the same bits (exact resume depends on it).
+#pragma once
+
+namespace gpcnn {
+
+constexpr int kReduceThreads = 256;
+
+// Sum of `value` over the block's threads, in double; valid in thread 0.
+__device__ inline double block_sum(double value) {
+  __shared__ double partial[kReduceThreads];
+  partial[threadIdx.x] = value;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  const double total = partial[0];
+  __syncthreads();  // the buffer may be reused by a following call
+  return total;
+}
+
+}  // namespace gpcnn

@@ -1,0 +1,26 @@
+// Entry point of the CUDA addon (gated_pixelcnn_cuda.node). Loading it fails with
+// the reason (no device, no driver) when no GPU answers, and the caller falls back
+// to the CPU addon.
+#include <cudnn.h>
+
+#include "../cuda/cuda_backend.h"
+#include "addon_context.h"
+#include "guard.h"
+
+static Napi::Object init(Napi::Env env, Napi::Object exports) {
+  return gpcnn::with_coded_errors(env, [&] {
+    auto backend = std::make_unique<gpcnn::CudaBackend>();
+    Napi::Object features = Napi::Object::New(env);
+    features.Set("device", backend->device_name());
+    features.Set("computeCapability", Napi::Number::New(env, backend->compute_capability() / 10.0));
+    const size_t cudnn = cudnnGetVersion();
+    features.Set("cudnn", std::to_string(cudnn / 10000) + "." + std::to_string(cudnn / 100 % 100) + "." +
+                              std::to_string(cudnn % 100));
+    features.Set("tf32", Napi::Boolean::New(env, backend->tf32()));
+    gpcnn::init_addon(env, exports, std::move(backend));
+    exports.Set("features", features);
+    return exports;
+  });
+}
+
+NODE_API_MODULE(gated_pixelcnn_cuda, init)

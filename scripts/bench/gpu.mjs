@@ -1,0 +1,28 @@
+// GPU benchmark: training images/s for mnist-quick and mnist-256 at batch 64 on the
+// CUDA backend, beside PyTorch eager (cuDNN, its default TF32 settings) on the same
+// GPU in the same run. Usage: node scripts/bench/gpu.mjs OUT.json [--seconds S]
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { oursTraining, torchAvailable, torchBench } from './training.mjs';
+
+const require = createRequire(import.meta.url);
+const lib = require(path.resolve(import.meta.dirname, '..', '..', 'dist'));
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '10' } } });
+const seconds = Number(values.seconds);
+const batch = 64;
+const backend = lib.loadBackend('cuda');
+const rows = [];
+for (const preset of ['mnist-quick', 'mnist-256']) {
+  const ours = oursTraining(lib, preset, batch, seconds, backend);
+  const theirs = torchAvailable()
+    ? torchBench(['train', '--config', JSON.stringify(lib.PRESETS[preset]), '--batch', String(batch), '--seconds', String(seconds), '--device', 'cuda']).imagesPerSecond
+    : null;
+  rows.push({ preset, batch, ours, torch: theirs, ratio: theirs ? ours / theirs : null });
+  process.stderr.write(`${preset}: ours ${ours.toFixed(1)} img/s, PyTorch ${theirs?.toFixed(1) ?? 'n/a'} img/s\n`);
+}
+const result = { device: backend.features, tf32: backend.features.tf32, rows };
+if (positionals[0]) writeFileSync(positionals[0], JSON.stringify(result, null, 2) + '\n');
+process.stdout.write(JSON.stringify(result) + '\n');

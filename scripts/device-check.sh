@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
+# and cmake but possibly no Node and no network: builds both addons, runs the GPU
+# test suite and the GPU benchmark, and writes a log and a JSON summary to OUTDIR.
+#   NODE=/path/to/node bash scripts/device-check.sh OUTDIR
+# What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
+# node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/device-check.sh OUTDIR}
+mkdir -p "$out"
+log="$out/device-check.log"
+exec > >(tee "$log") 2>&1
+started=$(date +%s)
+step() { echo "== $* ($(( $(date +%s) - started )) s)"; }
+
+NODE=${NODE:-}
+if [ -z "$NODE" ] && [ -f .device/node.xz ]; then
+  mkdir -p /tmp/gpcnn-bin && xz -dc .device/node.xz > /tmp/gpcnn-bin/node && chmod +x /tmp/gpcnn-bin/node
+  NODE=/tmp/gpcnn-bin/node
+fi
+NODE=${NODE:-node}
+"$NODE" --version || { echo "no node: set NODE= or run scripts/device-pack.sh"; exit 1; }
+# CMake asks `node` where node-addon-api lives.
+export PATH="$(dirname "$(readlink -f "$(command -v "$NODE")")"):$PATH"
+
+if [ ! -d node_modules ] && [ -f .device/node_modules.tar.xz ]; then
+  step "unpacking node_modules"
+  tar -xJf .device/node_modules.tar.xz
+fi
+
+dnnl_args=()
+if ! ls /usr/lib/*/cmake/dnnl/dnnl-config.cmake >/dev/null 2>&1 && ls .device/*.deb >/dev/null 2>&1; then
+  step "unpacking oneDNN"
+  mkdir -p .device/root
+  for deb in .device/*.deb; do dpkg -x "$deb" .device/root; done
+  dnnl_dir=$(dirname "$(find "$PWD/.device/root" -name dnnl-config.cmake | head -1)")
+  dnnl_args=(-Ddnnl_DIR="$dnnl_dir" -DOpenCL_INCLUDE_DIR="$PWD/.device/root/usr/include"
+             -DOpenCL_LIBRARY="$(find "$PWD/.device/root" -name 'libOpenCL.so*' | head -1)")
+  export LD_LIBRARY_PATH="$(dirname "$(find "$PWD/.device/root" -name 'libdnnl.so*' | head -1)"):${LD_LIBRARY_PATH:-}"
+fi
+
+step "building the addons"
+cudnn=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_JS_INC="$PWD/node_modules/node-api-headers/include" \
+  -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$PWD/build/Release" \
+  ${cudnn:+-DCUDNN_PATH="$cudnn"} "${dnnl_args[@]}" > "$out/cmake.log" 2>&1 \
+  && cmake --build build >> "$out/cmake.log" 2>&1
+build_status=$?
+cat build/cuda-status.txt 2>/dev/null
+"$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+
+step "GPU tests (TF32 on, as PyTorch's default)"
+timeout 240 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --reporter=default --reporter=json \
+  --outputFile.json="$out/tests-tf32.json"
+tests_tf32=$?
+step "GPU tests (fp32 math: GATED_PIXELCNN_TF32=0)"
+GATED_PIXELCNN_TF32=0 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
+  --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
+tests_fp32=$?
+
+step "GPU benchmark"
+timeout 150 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
+bench=$?
+
+step "done"
+cat > "$out/summary.json" <<JSON
+{"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32,
+ "bench": $bench, "seconds": $(( $(date +%s) - started ))}
+JSON
+cat "$out/summary.json"

@@ -1,0 +1,175 @@
+/**
+ * CPU vs CUDA, in the manner of ggml's test-backend-ops: every op, forward and
+ * backward, run on both backends from the same random inputs and compared by
+ * normalized error; then whole-model parity (the same weights give the same
+ * per-image NLL). Skips cleanly where no GPU answers.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { backendReport, loadBackend, type Backend, type Tensor } from '../../src';
+import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { normalizedError } from '../helpers/compare';
+import { integers, makeRng, numel, uniform } from '../helpers/random';
+
+const cudaAvailable = backendReport().candidates.some((c) => c.name === 'cuda' && c.available);
+// TF32 tensor cores (on by default, as in PyTorch) round convolution inputs to 10 mantissa bits.
+const tf32 = process.env.GATED_PIXELCNN_TF32 !== '0';
+const convTolerance = tf32 ? 5e-3 : 1e-5;
+
+type HostValue = { data: Float32Array | Int32Array | Uint8Array; shape: number[] };
+type Op = (be: Backend, t: (v: HostValue) => Tensor) => (Tensor | undefined)[];
+
+function compare(name: string, op: Op, tolerance: number): void {
+  const results = ['cpu', 'cuda'].map((backendName) => {
+    const be = loadBackend(backendName as 'cpu' | 'cuda');
+    const outputs = op(be, (v) => be.tensor(v.data, v.shape));
+    return outputs.map((t) => (t ? Array.from(t.toArray()) : null));
+  });
+  results[0].forEach((cpuOut, i) => {
+    const cudaOut = results[1][i];
+    expect(cudaOut === null, `${name} output ${i} presence`).toBe(cpuOut === null);
+    if (!cpuOut || !cudaOut) return;
+    expect(cudaOut.every(Number.isFinite), `${name} output ${i} finite`).toBe(true);
+    const error = normalizedError(cudaOut, cpuOut);
+    expect(error, `${name} output ${i}: normalized error ${error.toExponential(2)}`).toBeLessThanOrEqual(tolerance);
+  });
+}
+
+const rng = makeRng(2024);
+const f32 = (shape: number[], scale = 1): HostValue => ({ data: Float32Array.from(uniform(rng, numel(shape), scale)), shape });
+
+describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
+  it.each([
+    { kernel: [1, 3], dy: 1, dx: 1, cin: 1, cout: 8 }, // first vertical, n0 = 3
+    { kernel: [3, 7], dy: 3, dx: 3, cin: 3, cout: 8 }, // first vertical, n0 = 7 (negative pad)
+    { kernel: [1, 3], dy: 0, dx: 3, cin: 3, cout: 8 }, // first horizontal, n0 = 7
+    { kernel: [2, 3], dy: 1, dx: 1, cin: 16, cout: 32 }, // vertical, n = 3
+    { kernel: [1, 2], dy: 0, dx: 1, cin: 16, cout: 32 }, // horizontal, n = 3
+    { kernel: [1, 1], dy: 0, dx: 0, cin: 32, cout: 32 }, // 1×1
+  ])('offset convolution $kernel at ($dy, $dx), $cin -> $cout', ({ kernel, dy, dx, cin, cout }) => {
+    const x = f32([3, cin, 9, 7]);
+    const w = f32([cout, cin, ...kernel], 0.3);
+    const b = f32([cout]);
+    const gy = f32([3, cout, 9, 7]);
+    compare('conv', (be, t) => {
+      const options = { dy, dx };
+      const g = be.conv2dBackwardWeights(t(x), t(gy), kernel as [number, number], { ...options, bias: true });
+      return [be.conv2d(t(x), t(w), t(b), options), be.conv2dBackwardData(t(gy), t(w), options), g.gradWeight, g.gradBias];
+    }, convTolerance);
+  });
+
+  it('grouped 1×1 convolution (head.out)', () => {
+    const x = f32([2, 12, 5, 5]);
+    const w = f32([9, 4, 1, 1]);
+    const gy = f32([2, 9, 5, 5]);
+    compare('grouped conv', (be, t) => {
+      const g = be.conv2dBackwardWeights(t(x), t(gy), [1, 1], { groups: 3, bias: true });
+      return [be.conv2d(t(x), t(w), null, { groups: 3 }), be.conv2dBackwardData(t(gy), t(w), { groups: 3 }), g.gradWeight, g.gradBias];
+    }, convTolerance);
+  });
+
+  it('gate with every term, forward and backward', () => {
+    const shape = [3, 8, 5, 6];
+    const [u, extra, spatial, gOut] = [f32(shape, 2), f32(shape), f32(shape), f32([3, 4, 5, 6])];
+    const bias = f32([3, 8]);
+    compare('gate', (be, t) => {
+      const terms = { extra: t(extra), bias: t(bias), spatial: t(spatial) };
+      const back = be.gateBackward(t(gOut), t(u), terms);
+      return [be.gate(t(u), terms), back.gradInput, back.gradBias];
+    }, 1e-5);
+  });
+
+  it('embedding, linear, add, accumulate, relu', () => {
+    const table = f32([10, 6]);
+    const labels: HostValue = { data: Int32Array.from([3, 9, 3, 0]), shape: [4] };
+    const g6 = f32([4, 6]);
+    const x = f32([4, 5]);
+    const w = f32([6, 5]);
+    const a = f32([2, 3, 4, 5]);
+    const b = f32([2, 3, 4, 5]);
+    compare('conditioning and elementwise', (be, t) => {
+      const lin = be.linearBackward(t(g6), t(x), t(w), { inputGrad: true });
+      const acc = t(a);
+      be.accumulate(acc, t(b));
+      return [
+        be.embedding(t(table), t(labels)), be.embeddingBackward(t(g6), t(labels), 10),
+        be.linear(t(x), t(w)), lin.gradWeight, lin.gradInput,
+        be.add(t(a), t(b)), acc, be.relu(t(a)), be.reluBackward(t(b), t(a)),
+      ];
+    }, 1e-6);
+  });
+
+  it('head channels, C = 3', () => {
+    const hidden = f32([2, 4, 3, 5]);
+    const prev = f32([4, 3, 3]);
+    const xt = f32([2, 3, 3, 5]);
+    const gOut = f32([2, 12, 3, 5]);
+    compare('head', (be, t) => {
+      const out = be.headChannels(t(hidden), t(prev), t(xt));
+      const back = be.headChannelsBackward(t(gOut), out, t(xt), { prev: true });
+      return [out, back.gradHidden, back.gradPrev];
+    }, 1e-5);
+  });
+
+  it.each([2, 256])('softmax cross-entropy, K = %i', (levels) => {
+    const logits = f32([2, 3, levels, 4, 3], 5);
+    const targets: HostValue = { data: Uint8Array.from(integers(rng, 2 * 3 * 4 * 3, levels)), shape: [2, 3, 4, 3] };
+    compare('cross-entropy', (be, t) => {
+      const r = be.softmaxCrossEntropy(t(logits), t(targets), { gradScale: 0.5 });
+      return [r.nll, r.gradLogits];
+    }, 1e-5);
+  });
+
+  it('adam, adamw, global norm and clipping', () => {
+    const [param, grad, m] = [f32([300]), f32([300]), f32([300])];
+    const v: HostValue = { data: Float32Array.from(uniform(rng, 300)).map(Math.abs), shape: [300] };
+    compare('optimizer', (be, t) => {
+      const [p1, m1, v1, p2, m2, v2] = [t(param), t(m), t(v), t(param), t(m), t(v)];
+      be.adamStep(p1, t(grad), m1, v1, { lr: 0.01, step: 3, weightDecay: 0.1 });
+      be.adamStep(p2, t(grad), m2, v2, { lr: 0.01, step: 3, weightDecay: 0.1, decoupled: true });
+      const g = t(grad);
+      const norm = be.tensor(Float32Array.of(be.globalNorm([g, p1])), [1]);
+      be.clipGradNorm([g], 0.5);
+      return [p1, m1, v1, p2, m2, v2, norm, g];
+    }, 1e-6);
+  });
+
+  it('refuses labels and levels out of range with ERR_RANGE, and keeps working', () => {
+    const be = loadBackend('cuda');
+    const table = be.tensor(new Float32Array(20), [10, 2]);
+    expect(() => be.embedding(table, be.tensor(Int32Array.of(1, 10), [2]))).toThrow(expect.objectContaining({ code: 'ERR_RANGE' }));
+    const logits = be.tensor(new Float32Array(2 * 4), [1, 1, 2, 2, 2]);
+    expect(() => be.softmaxCrossEntropy(logits, be.tensor(Uint8Array.of(0, 1, 2, 0), [1, 1, 2, 2]))).toThrow(expect.objectContaining({ code: 'ERR_RANGE' }));
+    expect([...be.relu(be.tensor(Float32Array.of(-1, 2), [2])).toArray()]).toEqual([0, 2]);
+  });
+});
+
+describe.skipIf(!cudaAvailable)('CPU vs CUDA, the whole model', () => {
+  it('the same weights give the same per-image NLL and gradients', () => {
+    const config = { channels: 3, height: 8, width: 8, levels: 16, hidden: 16, layers: 4, firstKernel: 7, kernel: 3, skip: 16, headHidden: 16, classes: 5 };
+    const cpuModel = GatedPixelCNN.create(config, { backend: 'cpu', seed: 1 });
+    const cudaModel = GatedPixelCNN.fromWeights(cpuModel.config, cpuModel.weights(), 'cuda');
+    const images = Uint8Array.from(integers(rng, 6 * 3 * 64, 16));
+    const cond = { labels: Int32Array.from([0, 1, 2, 3, 4, 0]) };
+    // Relative error of the NLL: ≤ 1e-4 in fp32 math (GATED_PIXELCNN_TF32=0); TF32 convolutions allow 1e-3.
+    const tolerance = tf32 ? 1e-3 : 1e-4;
+    expect(normalizedError(cudaModel.nll(images, cond), cpuModel.nll(images, cond))).toBeLessThanOrEqual(tolerance);
+    cpuModel.backward(images, cond);
+    cudaModel.backward(images, cond);
+    for (const p of cpuModel.parameters.list()) {
+      const theirs = cudaModel.parameters.get(p.name).grad;
+      expect(theirs === null, p.name).toBe(p.grad === null);
+      if (!p.grad || !theirs) continue;
+      expect(normalizedError(theirs.toFloat32Array(), p.grad.toFloat32Array()), p.name).toBeLessThanOrEqual(tf32 ? 2e-2 : 1e-3);
+    }
+  });
+});
+
+it('without a GPU, CUDA is reported unavailable with a reason and auto picks the CPU', () => {
+  const report = backendReport();
+  const cuda = report.candidates.find((c) => c.name === 'cuda')!;
+  if (cuda.available) return; // nothing to check on a GPU machine
+  expect(cuda.detail.length).toBeGreaterThan(5);
+  expect(report.chosen).toBe(process.env.GATED_PIXELCNN_BACKEND || 'cpu');
+  expect(() => loadBackend('cuda')).toThrow(expect.objectContaining({ code: 'ERR_BACKEND' }));
+});
