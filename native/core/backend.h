@@ -39,6 +39,8 @@ class Backend {
 
   // Memory.
   virtual std::shared_ptr<Buffer> allocate(size_t bytes) = 0;
+  // Freed blocks whose guard regions were overwritten (only with GATED_PIXELCNN_GUARDS=1).
+  virtual size_t guard_violations() const = 0;
   virtual void upload(Tensor& dst, const void* host) = 0;
   virtual void download(const Tensor& src, void* host) = 0;
   virtual void fill_zero(Tensor& t) = 0;

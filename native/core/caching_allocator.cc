@@ -1,5 +1,8 @@
 #include "caching_allocator.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "errors.h"
 #include <vector>
 
@@ -16,13 +19,27 @@ size_t block_size(size_t bytes) {
 
 }  // namespace
 
+// A block handed out: the caller's bytes start `guard` bytes into it.
 class CachingAllocator::PooledBuffer final : public Buffer {
  public:
-  PooledBuffer(void* data, size_t bytes, size_t size, std::shared_ptr<Pool> pool)
-      : Buffer(data, bytes), size_(size), pool_(std::move(pool)) {}
-  ~PooledBuffer() override { pool_->give_back(data(), size_); }
+  PooledBuffer(void* block, size_t bytes, size_t size, std::shared_ptr<Pool> pool)
+      : Buffer(static_cast<char*>(block) + pool->guards.bytes, bytes), block_(block), size_(size),
+        pool_(std::move(pool)) {}
+  ~PooledBuffer() override {
+    const Guards& g = pool_->guards;
+    if (g.bytes) {
+      const char* tail = static_cast<const char*>(data()) + bytes();
+      const bool intact = g.intact(block_, g.bytes) && g.intact(tail, size_ - g.bytes - bytes());
+      if (!intact) {
+        std::lock_guard<std::mutex> lock(pool_->mutex);
+        ++pool_->violations;
+      }
+    }
+    pool_->give_back(block_, size_);
+  }
 
  private:
+  void* block_;
   size_t size_;
   std::shared_ptr<Pool> pool_;
 };
@@ -51,8 +68,9 @@ void CachingAllocator::Pool::free_all_idle() {
 }
 
 CachingAllocator::CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes,
-                                   const char* oom_code, const char* memory_name)
+                                   const char* oom_code, const char* memory_name, Guards guards)
     : pool_(std::make_shared<Pool>()), oom_code_(oom_code), memory_name_(memory_name) {
+  pool_->guards = std::move(guards);
   pool_->raw_allocate = std::move(allocate);
   pool_->raw_free = std::move(free);
   pool_->max_cached_bytes = max_cached_bytes;
@@ -67,7 +85,8 @@ CachingAllocator::~CachingAllocator() {
 }
 
 std::shared_ptr<Buffer> CachingAllocator::allocate(size_t bytes) {
-  const size_t size = block_size(bytes == 0 ? 1 : bytes);
+  const size_t guard = pool_->guards.bytes;
+  const size_t size = block_size((bytes == 0 ? 1 : bytes) + 2 * guard);
   void* data = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool_->mutex);
@@ -85,10 +104,24 @@ std::shared_ptr<Buffer> CachingAllocator::allocate(size_t bytes) {
     data = pool_->raw_allocate(size);
   }
   if (!data) fail(oom_code_, "out of ", memory_name_, " memory: could not allocate ", bytes, " bytes");
+  if (guard) {
+    pool_->guards.fill(data, guard);
+    pool_->guards.fill(static_cast<char*>(data) + guard + bytes, size - guard - bytes);
+  }
   return std::make_shared<PooledBuffer>(data, bytes, size, pool_);
 }
 
 void CachingAllocator::release_cached() { pool_->free_all_idle(); }
+
+size_t CachingAllocator::guard_bytes_requested(size_t bytes) {
+  const char* setting = std::getenv("GATED_PIXELCNN_GUARDS");
+  return setting && std::string(setting) == "1" ? bytes : 0;
+}
+
+size_t CachingAllocator::guard_violations() const {
+  std::lock_guard<std::mutex> lock(pool_->mutex);
+  return pool_->violations;
+}
 
 size_t CachingAllocator::cached_bytes() const {
   std::lock_guard<std::mutex> lock(pool_->mutex);

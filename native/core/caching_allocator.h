@@ -14,21 +14,36 @@
 
 namespace gpcnn {
 
+// Optional guard regions around every block, to catch writes past a tensor's ends:
+// `fill` writes a known pattern, `intact` checks it when the block is freed.
+struct AllocatorGuards {
+  size_t bytes = 0;  // 0: no guards
+  std::function<void(void*, size_t)> fill;
+  std::function<bool(const void*, size_t)> intact;
+};
+
 class CachingAllocator {
  public:
   using RawAllocate = std::function<void*(size_t)>;  // returns nullptr when out of memory
   using RawFree = std::function<void(void*)>;
 
+  // Guard regions of `bytes` when GATED_PIXELCNN_GUARDS=1 (tests set it), else none.
+  static size_t guard_bytes_requested(size_t bytes);
+
+  using Guards = AllocatorGuards;
+
   // Idle blocks beyond max_cached_bytes are freed instead of kept. When memory runs
   // out, allocate() throws an Error with `oom_code`, naming the size asked for.
   CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes,
-                   const char* oom_code, const char* memory_name);
+                   const char* oom_code, const char* memory_name, Guards guards = {});
   ~CachingAllocator();
 
   // Throws when the memory cannot be had even after emptying the pool.
   std::shared_ptr<Buffer> allocate(size_t bytes);
   void release_cached();  // frees every idle block
   size_t cached_bytes() const;
+  // Blocks freed with a damaged guard region since the allocator was made.
+  size_t guard_violations() const;
 
  private:
   // Shared with every live buffer, so a buffer freed after the allocator still finds its pool.
@@ -40,6 +55,8 @@ class CachingAllocator {
     std::multimap<size_t, void*> idle;  // block size -> block
     size_t idle_bytes = 0;
     bool closed = false;  // the allocator is gone: free blocks instead of pooling them
+    Guards guards;
+    size_t violations = 0;
 
     void give_back(void* data, size_t size);
     void free_all_idle();

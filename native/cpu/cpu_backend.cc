@@ -12,11 +12,25 @@ namespace gpcnn {
 // Idle host memory kept for reuse: enough for the activations of a training step.
 constexpr size_t kMaxCachedHostBytes = size_t{2} << 30;
 
+constexpr unsigned char kGuardByte = 0xA5;
+
+static CachingAllocator::Guards host_guards() {
+  return {CachingAllocator::guard_bytes_requested(64),
+          [](void* at, size_t n) { std::memset(at, kGuardByte, n); },
+          [](const void* at, size_t n) {
+            const auto* bytes = static_cast<const unsigned char*>(at);
+            for (size_t i = 0; i < n; ++i)
+              if (bytes[i] != kGuardByte) return false;
+            return true;
+          }};
+}
+
 CpuBackend::CpuBackend()
     : allocator_(
           // 64-byte alignment suits AVX-512; the allocator's block sizes are multiples of 512.
           [](size_t bytes) { return std::aligned_alloc(64, bytes); },
-          [](void* data) { std::free(data); }, kMaxCachedHostBytes, codes::kOutOfMemory, "host"),
+          [](void* data) { std::free(data); }, kMaxCachedHostBytes, codes::kOutOfMemory, "host",
+          host_guards()),
       convolutions_(std::make_unique<OneDnnConvolutions>()) {}
 CpuBackend::~CpuBackend() = default;
 

@@ -20,6 +20,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
 
   std::shared_ptr<Buffer> allocate(size_t bytes) override;
+  size_t guard_violations() const override { return allocator_.guard_violations(); }
   void upload(Tensor& dst, const void* host) override;
   void download(const Tensor& src, void* host) override;
   void fill_zero(Tensor& t) override;

@@ -1,5 +1,6 @@
 // Device memory, the stream, transfers, and the elementwise ops of the CUDA backend.
 #include <cstdlib>
+#include <vector>
 
 #include "../core/errors.h"
 #include "cuda_backend.h"
@@ -37,9 +38,28 @@ static int probe_device(std::string& name, int& capability) {
   return device;
 }
 
+constexpr unsigned char kGuardByte = 0xA5;
+
+// Device guard regions: set with cudaMemset, checked by copying them back (tests only).
+static CachingAllocator::Guards device_guards() {
+  return {CachingAllocator::guard_bytes_requested(256),
+          [](void* at, size_t n) {
+            cudaDeviceSynchronize();
+            cudaMemset(at, kGuardByte, n);
+          },
+          [](const void* at, size_t n) {
+            std::vector<unsigned char> host(n);
+            cudaDeviceSynchronize();
+            if (cudaMemcpy(host.data(), at, n, cudaMemcpyDeviceToHost) != cudaSuccess) return false;
+            for (unsigned char b : host)
+              if (b != kGuardByte) return false;
+            return true;
+          }};
+}
+
 CudaBackend::CudaBackend()
     : allocator_(device_allocate, [](void* data) { cudaFree(data); }, kMaxCachedDeviceBytes,
-                 codes::kCudaOutOfMemory, "device") {
+                 codes::kCudaOutOfMemory, "device", device_guards()) {
   probe_device(device_name_, compute_capability_);
   GPCNN_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   GPCNN_CUDA(cudaMalloc(&range_flag_, sizeof(int)));

@@ -28,6 +28,7 @@ class CudaBackend final : public Backend {
   bool tf32() const;
 
   std::shared_ptr<Buffer> allocate(size_t bytes) override;
+  size_t guard_violations() const override { return allocator_.guard_violations(); }
   void upload(Tensor& dst, const void* host) override;
   void download(const Tensor& src, void* host) override;
   void fill_zero(Tensor& t) override;

@@ -6,11 +6,16 @@
 
 namespace gpcnn {
 
+static Napi::Value guard_violations(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(context(info.Env()).backend->guard_violations()));
+}
+
 Napi::Object init_addon(Napi::Env env, Napi::Object exports, std::unique_ptr<Backend> backend) {
   auto* ctx = new AddonContext{std::move(backend), {}};
   env.SetInstanceData<AddonContext>(ctx);
   ctx->tensor_class = Napi::Persistent(TensorWrap::define_class(env));
   exports.Set("backendName", Napi::String::New(env, ctx->backend->name()));
+  exports.Set("guardViolations", Napi::Function::New<guard_violations>(env, "guardViolations"));
   register_tensor_functions(env, exports);
   register_conv_ops(env, exports);
   register_gate_ops(env, exports);

@@ -53,6 +53,15 @@ export class Backend {
     return this.#addon.features;
   }
 
+  /**
+   * With GATED_PIXELCNN_GUARDS=1 set before the backend loads, every block of memory
+   * has guard regions around it; this counts freed blocks whose guards were
+   * overwritten, i.e. writes past a tensor's ends. Tests use it.
+   */
+  guardViolations(): number {
+    return this.#addon.guardViolations();
+  }
+
   // ---- tensors ----
 
   /** A tensor holding a copy of `data` (Float32Array, Int32Array or Uint8Array), laid out row-major. */

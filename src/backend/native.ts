@@ -18,6 +18,8 @@ type Maybe = NativeTensor | null;
 export interface NativeAddon {
   readonly backendName: string;
   readonly features: Record<string, string | number | boolean>;
+  /** Freed blocks whose guard regions were overwritten (GATED_PIXELCNN_GUARDS=1 only). */
+  guardViolations(): number;
 
   tensorFromArray(data: Float32Array | Int32Array | Uint8Array, shape: number[]): T;
   tensorZeros(shape: number[], dtype: DType): T;

@@ -22,8 +22,16 @@ type Op = (be: Backend, t: (v: HostValue) => Tensor) => (Tensor | undefined)[];
 function compare(name: string, op: Op, tolerance: number): void {
   const results = ['cpu', 'cuda'].map((backendName) => {
     const be = loadBackend(backendName as 'cpu' | 'cuda');
-    const outputs = op(be, (v) => be.tensor(v.data, v.shape));
-    return outputs.map((t) => (t ? Array.from(t.toArray()) : null));
+    const inputs: Tensor[] = [];
+    const outputs = op(be, (v) => {
+      const t = be.tensor(v.data, v.shape);
+      inputs.push(t);
+      return t;
+    });
+    const values = outputs.map((t) => (t ? Array.from(t.toArray()) : null));
+    // Freeing checks the guard regions around every tensor (test/setup/guards.ts).
+    for (const t of [...outputs, ...inputs]) t?.dispose();
+    return values;
   });
   results[0].forEach((cpuOut, i) => {
     const cudaOut = results[1][i];
