@@ -11,7 +11,9 @@ export type ErrorCode =
   | 'ERR_ARG' // a bad scalar argument (NaN, negative, ...)
   | 'ERR_TYPE' // a value of the wrong type
   | 'ERR_BACKEND' // a backend is unavailable or its library failed
-  | 'ERR_OOM' // an allocation failed
+  | 'ERR_OOM' // a host allocation failed
+  | 'ERR_CUDA' // a CUDA or cuDNN call or a kernel failed
+  | 'ERR_CUDA_OOM' // device memory ran out
   | 'ERR_CONFIG' // a model configuration breaks SPEC.md §2
   | 'ERR_CHECKPOINT' // a checkpoint file is malformed or does not fit the model
   | 'ERR_DATA' // a dataset file is malformed
