@@ -19,6 +19,7 @@ inline constexpr const char* kArg = "ERR_ARG";            // a bad scalar argume
 inline constexpr const char* kType = "ERR_TYPE";          // a value of the wrong JS type
 inline constexpr const char* kBackend = "ERR_BACKEND";    // the compute library failed
 inline constexpr const char* kOutOfMemory = "ERR_OOM";    // a host allocation failed
+inline constexpr const char* kAborted = "ERR_ABORTED";    // the caller stopped the work
 inline constexpr const char* kCuda = "ERR_CUDA";          // a CUDA, cuDNN or kernel failure
 inline constexpr const char* kCudaOutOfMemory = "ERR_CUDA_OOM";  // device memory ran out
 }  // namespace codes

@@ -4,9 +4,11 @@
 
 #include "../cpu/cpu_backend.h"
 #include "addon_context.h"
+#include "ops.h"
 
 static Napi::Object init(Napi::Env env, Napi::Object exports) {
   gpcnn::init_addon(env, exports, std::make_unique<gpcnn::CpuBackend>());
+  gpcnn::register_sample_ops(env, exports);
   const dnnl_version_t* version = dnnl_version();
   Napi::Object features = Napi::Object::New(env);
   features.Set("onednn", std::to_string(version->major) + "." + std::to_string(version->minor) +

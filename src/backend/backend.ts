@@ -5,7 +5,7 @@
  */
 import { PixelCNNError, callNative } from '../errors';
 import { Tensor, type DType } from '../tensor';
-import type { NativeAddon, NativeTensor } from './native';
+import type { NativeAddon, NativeSampleRequest, NativeTensor } from './native';
 
 type Data = Float32Array | Int32Array | Uint8Array;
 
@@ -291,6 +291,27 @@ export class Backend {
     return callNative('clipGradNorm', () =>
       this.#addon.clipGradNorm(tensors.map((t, i) => this.#h(t, `tensors[${i}]`)), maxNorm),
     );
+  }
+
+  // ---- sampling ----
+
+  /**
+   * @internal Starts the native cached sampler (CPU addon only) on a worker thread.
+   * The request's arrays are copied before it returns.
+   */
+  sampleCached(request: NativeSampleRequest): { promise: Promise<{ levels: Uint8Array; logits?: Float32Array }>; cancel(): void } {
+    const start = this.#addon.sampleCached;
+    if (!start) throw new PixelCNNError('ERR_BACKEND', `the ${this.name} addon has no cached sampler`);
+    const handle = callNative('sampleCached', () => start(request));
+    // Native rejections carry a code; give them the PixelCNNError shape and the caller's stack.
+    return {
+      cancel: handle.cancel,
+      promise: handle.promise.catch((error: unknown) => {
+        throw callNative('sample', () => {
+          throw error;
+        });
+      }),
+    };
   }
 
   // ---- plumbing ----

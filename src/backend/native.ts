@@ -55,6 +55,8 @@ export interface NativeAddon {
   softmaxCrossEntropy(logits: T, targets: T, gradScale: number | null): { nll: T; gradLogits?: T };
 
   adamStep(param: T, grad: T, m: T, v: T, options: NativeAdamOptions): void;
+  /** CPU addon only: the cached sampler on a worker thread. */
+  sampleCached?(request: NativeSampleRequest): { promise: Promise<{ levels: Uint8Array; logits?: Float32Array }>; cancel(): void };
   globalNorm(tensors: T[]): number;
   clipGradNorm(tensors: T[], maxNorm: number): number;
 }
@@ -69,4 +71,21 @@ export interface NativeAdamOptions {
   decoupled: boolean;
   /** 1-based, for bias correction. */
   step: number;
+}
+
+export interface NativeSampleRequest {
+  config: Record<string, number>;
+  weights: Record<string, Float32Array>;
+  batch: number;
+  /** Index of the batch's first image in the whole run: the draws' streams are keyed by it. */
+  firstImage: number;
+  temperature: number;
+  seed: number;
+  keepLogits: boolean;
+  labels?: Int32Array;
+  vectors?: Float32Array;
+  spatial?: Float32Array;
+  known?: Uint8Array;
+  knownMask?: Uint8Array;
+  onRow?: (rowsDone: number) => void;
 }

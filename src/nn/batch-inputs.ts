@@ -40,7 +40,8 @@ export function batchSizeOf(config: ModelConfig, images: Uint8Array): number {
   return images.length / perImage;
 }
 
-function checkConditioning(config: ModelConfig, batch: number, cond: Conditioning): void {
+/** Checks that the conditioning fits the configuration and the batch (ERR_ARG, ERR_LENGTH, ERR_RANGE). */
+export function checkConditioning(config: ModelConfig, batch: number, cond: Conditioning): void {
   const need = (present: boolean, configured: boolean, what: string, key: string) => {
     if (configured && !present) {
       throw new PixelCNNError('ERR_ARG', `this model is conditioned on ${what}: pass cond.${key}`);

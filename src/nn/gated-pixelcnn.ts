@@ -18,6 +18,9 @@ import { headBackward, headForward, disposeHeadCache, type HeadCache } from './h
 import { initialParameters } from './init';
 import { parameterShapes } from './layout';
 import { ParameterSet } from './parameters';
+import { sampleCached } from '../sample/cached';
+import { sampleNaive } from '../sample/naive';
+import type { SampleOptions } from '../sample/options';
 
 export interface ModelOptions {
   /** A Backend, or 'auto' (default) / 'cpu'. */
@@ -140,6 +143,18 @@ export class GatedPixelCNN {
     } finally {
       disposeBatch(batch);
     }
+  }
+
+  /**
+   * Draws `count` images (SPEC.md §7) and resolves to their levels [count, C, H, W].
+   * The cached sampler (default) runs natively on a worker thread, so the event loop
+   * stays free; `sampler: 'naive'` runs the reference sampler (one forward pass per
+   * position, on this thread). See SampleOptions for labels, temperature, seed,
+   * known pixels (completion), progress and cancellation.
+   */
+  async sample(options: SampleOptions & { sampler?: 'cached' | 'naive' }): Promise<Uint8Array> {
+    if (options.sampler === 'naive') return sampleNaive(this, options);
+    return sampleCached(this, options);
   }
 
   /** @internal The logits tensor of a prepared batch (samplers use it). */

@@ -1,6 +1,6 @@
 /** Sampling options shared by the samplers, and their validation. */
 import { PixelCNNError } from '../errors';
-import type { Conditioning } from '../nn/batch-inputs';
+import { checkConditioning, type Conditioning } from '../nn/batch-inputs';
 import type { ModelConfig } from '../nn/config';
 
 export interface SampleOptions {
@@ -50,6 +50,7 @@ export function resolveSampleOptions(config: ModelConfig, options: SampleOptions
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
     throw new PixelCNNError('ERR_ARG', `batchSize must be an integer ≥ 1, got ${batchSize}`);
   }
+  checkConditioning(config, count, options);
   const perImage = config.channels * config.height * config.width;
   if (options.known) {
     const { images, mask } = options.known;

@@ -1,0 +1,169 @@
+// sampleCached(request) -> { promise, cancel }: runs the CPU cached sampler on a
+// worker thread (Napi::AsyncProgressWorker) so the event loop stays free; the
+// promise resolves to { levels: Uint8Array, logits?: Float32Array }.
+//   request: { config: {SPEC.md §2 keys}, weights: { name: Float32Array },
+//              batch, firstImage, temperature, seed, keepLogits,
+//              labels?: Int32Array, vectors?: Float32Array, spatial?: Float32Array,
+//              known?: Uint8Array, knownMask?: Uint8Array, onRow?: (rowsDone) => void }
+// Everything is copied on the JS thread before the work starts (nothing JS is
+// touched from the worker); cancel() makes the sampler stop with ERR_ABORTED.
+#include <atomic>
+#include <cmath>
+#include <memory>
+
+#include "../core/errors.h"
+#include "../cpu/cached_sampler.h"
+#include "guard.h"
+#include "ops.h"
+
+namespace gpcnn {
+
+namespace {
+
+template <typename Array, typename T>
+std::vector<T> copy_typed(const Napi::Object& request, const char* key, napi_typedarray_type type) {
+  const Napi::Value value = request.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return {};
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type)
+    fail(codes::kType, key, " has the wrong array type");
+  const Array array = value.As<Array>();
+  return std::vector<T>(array.Data(), array.Data() + array.ElementLength());
+}
+
+int64_t integer_field(const Napi::Object& object, const char* key) {
+  const Napi::Value value = object.Get(key);
+  if (!value.IsNumber()) fail(codes::kType, key, " must be a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (number != std::floor(number)) fail(codes::kArg, key, " must be an integer, got ", number);
+  return static_cast<int64_t>(number);
+}
+
+SamplerJob read_job(const Napi::Object& request) {
+  SamplerJob job;
+  const Napi::Value config_value = request.Get("config");
+  if (!config_value.IsObject()) fail(codes::kType, "config must be an object");
+  const Napi::Object config = config_value.As<Napi::Object>();
+  SamplerConfig& c = job.config;
+  c.channels = integer_field(config, "channels"), c.height = integer_field(config, "height");
+  c.width = integer_field(config, "width"), c.levels = integer_field(config, "levels");
+  c.hidden = integer_field(config, "hidden"), c.layers = integer_field(config, "layers");
+  c.first_kernel = integer_field(config, "firstKernel"), c.kernel = integer_field(config, "kernel");
+  c.skip = integer_field(config, "skip"), c.head_hidden = integer_field(config, "headHidden");
+  c.classes = integer_field(config, "classes"), c.cond_dim = integer_field(config, "condDim");
+  c.spatial_cond = integer_field(config, "spatialCond");
+  const Napi::Value weights_value = request.Get("weights");
+  if (!weights_value.IsObject()) fail(codes::kType, "weights must be an object of Float32Arrays");
+  const Napi::Object weights = weights_value.As<Napi::Object>();
+  const Napi::Array names = weights.GetPropertyNames();
+  for (uint32_t k = 0; k < names.Length(); ++k) {
+    const std::string name = names.Get(k).As<Napi::String>();
+    job.weights[name] = copy_typed<Napi::Float32Array, float>(weights, name.c_str(), napi_float32_array);
+  }
+  job.batch = integer_field(request, "batch");
+  job.first_image = integer_field(request, "firstImage");
+  job.seed = integer_field(request, "seed");
+  job.temperature = request.Get("temperature").As<Napi::Number>().DoubleValue();
+  job.keep_logits = request.Get("keepLogits").ToBoolean();
+  job.labels = copy_typed<Napi::Int32Array, int32_t>(request, "labels", napi_int32_array);
+  job.vectors = copy_typed<Napi::Float32Array, float>(request, "vectors", napi_float32_array);
+  job.spatial = copy_typed<Napi::Float32Array, float>(request, "spatial", napi_float32_array);
+  job.known = copy_typed<Napi::Uint8Array, uint8_t>(request, "known", napi_uint8_array);
+  job.known_mask = copy_typed<Napi::Uint8Array, uint8_t>(request, "knownMask", napi_uint8_array);
+  // The TypeScript caller validates; these checks keep a direct caller from reading out of bounds.
+  const int64_t pixels = job.batch * c.channels * c.height * c.width;
+  if (job.batch < 1 || !(job.temperature > 0) || c.levels < 2 || c.levels > 256 || c.layers < 1)
+    fail(codes::kArg, "invalid sampling request");
+  if ((c.classes > 0 && int64_t(job.labels.size()) != job.batch) ||
+      (c.cond_dim > 0 && int64_t(job.vectors.size()) != job.batch * c.cond_dim) ||
+      (c.spatial_cond > 0 && int64_t(job.spatial.size()) != job.batch * c.spatial_cond * c.height * c.width) ||
+      (!job.known_mask.empty() && (int64_t(job.known_mask.size()) != pixels || int64_t(job.known.size()) != pixels)))
+    fail(codes::kLength, "the sampling request's arrays do not match its batch and configuration");
+  for (int32_t y : job.labels)
+    if (y < 0 || y >= c.classes) fail(codes::kRange, "label ", y, " is outside [0, ", c.classes, ")");
+  return job;
+}
+
+class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
+ public:
+  SampleWorker(Napi::Env env, SamplerJob job, Napi::Value on_row, std::shared_ptr<std::atomic<bool>> cancel)
+      : Napi::AsyncProgressWorker<int64_t>(env, "gated-pixelcnn:sample"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        job_(std::move(job)),
+        cancel_(std::move(cancel)) {
+    if (on_row.IsFunction()) on_row_ = Napi::Persistent(on_row.As<Napi::Function>());
+  }
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    try {
+      result_ = run_cached_sampler(job_, [&](int64_t rows) { progress.Send(&rows, 1); }, *cancel_);
+    } catch (const Error& e) {
+      code_ = e.code();
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "ERR_INTERNAL";
+      SetError(e.what());
+    }
+  }
+
+  void OnProgress(const int64_t* rows, size_t count) override {
+    if (on_row_.IsEmpty() || count == 0) return;
+    try {
+      on_row_.Call({Napi::Number::New(Env(), double(rows[count - 1]))});
+    } catch (const Napi::Error&) {
+      // A throwing progress callback must not take the sampler down; the caller's wrapper reports it.
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    auto levels = Napi::Uint8Array::New(env, result_.levels.size());
+    std::copy(result_.levels.begin(), result_.levels.end(), levels.Data());
+    result.Set("levels", levels);
+    if (job_.keep_logits) {
+      auto logits = Napi::Float32Array::New(env, result_.logits.size());
+      std::copy(result_.logits.begin(), result_.logits.end(), logits.Data());
+      result.Set("logits", logits);
+    }
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(coded_error(Env(), code_, error.Message()).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  SamplerJob job_;
+  std::shared_ptr<std::atomic<bool>> cancel_;
+  Napi::FunctionReference on_row_;
+  SamplerResult result_;
+  std::string code_ = "ERR_INTERNAL";
+};
+
+Napi::Value sample_cached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) fail(codes::kType, "sampleCached needs a request object");
+  const Napi::Object request = info[0].As<Napi::Object>();
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  auto* worker = new SampleWorker(env, read_job(request), request.Get("onRow"), cancel);
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("promise", worker->promise());
+  handle.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& call) {
+    cancel->store(true);
+    return call.Env().Undefined();
+  }));
+  worker->Queue();
+  return handle;
+}
+
+}  // namespace
+
+void register_sample_ops(Napi::Env env, Napi::Object exports) {
+  export_function<sample_cached>(env, exports, "sampleCached");
+}
+
+}  // namespace gpcnn

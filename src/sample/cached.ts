@@ -1,0 +1,78 @@
+/**
+ * The cached sampler (native, on a worker thread): each block's vertical stack is
+ * computed once per row and its horizontal stack once per position, so a batch
+ * costs about one forward pass instead of H·W·C of them. It computes the same
+ * function as the naive sampler and, with the same seed, draws the same images.
+ */
+import { loadBackend } from '../backend/load';
+import { CONFIG_KEYS } from '../nn/config';
+import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { PixelCNNError } from '../errors';
+import { resolveSampleOptions, type SampleOptions } from './options';
+
+export interface CachedSampleResult {
+  levels: Uint8Array;
+  /** With keepLogits: the logits each draw used, laid out [count, C, K, H, W]. */
+  logits?: Float32Array;
+}
+
+/** Draws `count` images with the cached sampler; resolves to their levels [count, C, H, W]. */
+export async function sampleCached(model: GatedPixelCNN, options: SampleOptions): Promise<Uint8Array> {
+  return (await runCachedSampler(model, options, { keepLogits: false })).levels;
+}
+
+/** @internal As sampleCached, optionally keeping the logits of every draw (for tests). */
+export async function runCachedSampler(
+  model: GatedPixelCNN,
+  options: SampleOptions,
+  { keepLogits }: { keepLogits: boolean },
+): Promise<CachedSampleResult> {
+  const o = resolveSampleOptions(model.config, { ...options, batchSize: options.batchSize ?? Math.min(options.count, 64) });
+  const { config } = model;
+  const perImage = config.channels * config.height * config.width;
+  // The sampler reads host copies of the weights, whatever backend holds the model.
+  const weights = Object.fromEntries(model.weights());
+  const cpu = loadBackend('cpu');
+  const levels = new Uint8Array(o.count * perImage);
+  const logits = keepLogits ? new Float32Array(o.count * config.levels * perImage) : undefined;
+  const totalRows = Math.ceil(o.count / o.batchSize) * config.height;
+  let rowsBefore = 0;
+  for (let start = 0; start < o.count; start += o.batchSize) {
+    if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
+    const end = Math.min(o.count, start + o.batchSize);
+    const cond = o.conditioning(start, end);
+    const slice = (values: Uint8Array | undefined) => values?.slice(start * perImage, end * perImage);
+    const job = cpu.sampleCached({
+      config: Object.fromEntries(CONFIG_KEYS.map((k) => [k, config[k]])),
+      weights,
+      batch: end - start,
+      firstImage: start,
+      temperature: o.temperature,
+      seed: o.seed,
+      keepLogits,
+      labels: cond.labels ? Int32Array.from(cond.labels) : undefined,
+      vectors: cond.vectors,
+      spatial: cond.spatial,
+      known: slice(o.known?.images),
+      knownMask: slice(o.known?.mask),
+      onRow: (rows) => {
+        try {
+          options.onProgress?.(rowsBefore + rows, totalRows);
+        } catch {
+          // A failing progress callback must not stop the sampling.
+        }
+      },
+    });
+    const abort = () => job.cancel();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const result = await job.promise;
+      levels.set(result.levels, start * perImage);
+      if (logits && result.logits) logits.set(result.logits, start * config.levels * perImage);
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+    }
+    rowsBefore += config.height;
+  }
+  return { levels, logits };
+}
