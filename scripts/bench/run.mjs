@@ -1,7 +1,7 @@
 // `npm run bench`: runs the benchmark suites and writes bench-results/bench.json
 // and bench-results/bench.md.
 //   --seconds S     time per measurement (default 2)
-//   --suites LIST   conv,training (default both)
+//   --suites LIST   conv,training,sampling (default all)
 //   --threads N     threads for both us (OMP_NUM_THREADS) and PyTorch (default: all cores)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { runConvSuite } from './conv.mjs';
+import { runSamplingSuite } from './sampling.mjs';
 import { runTrainingSuite, torchAvailable } from './training.mjs';
 
 const require = createRequire(import.meta.url);
@@ -19,7 +20,7 @@ const lib = require(path.join(root, 'dist'));
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '2' },
-    suites: { type: 'string', default: 'conv,training' },
+    suites: { type: 'string', default: 'conv,training,sampling' },
   },
 });
 const seconds = Number(values.seconds);
@@ -76,6 +77,29 @@ if (suites.includes('training')) {
     ...results.training.map(
       (r) => `| ${r.what} | ${r.preset} | ${r.batch} | ${fmt(r.ours, 2)} | ${fmt(r.torch, 2)} | ${fmt(r.ratio, 2)} |`,
     ),
+  );
+}
+
+if (suites.includes('sampling')) {
+  process.stderr.write('suite sampling: cached and naive samplers, ours and PyTorch…\n');
+  results.sampling = await runSamplingSuite(lib, { threads });
+  lines.push(
+    ``,
+    `## Sampling on the CPU, images/s (${threads} threads each)`,
+    ``,
+    `Naive samplers are timed over the first positions (28 at batch 8, 8 at batch 64) and scaled to all of them.`,
+    ``,
+    `| preset | batch | cached (ours) | naive (ours) | naive (PyTorch) | cached / our naive | cached / PyTorch naive |`,
+    `|---|---:|---:|---:|---:|---:|---:|`,
+    ...results.sampling.rows.map(
+      (r) => `| ${r.preset} | ${r.batch} | ${fmt(r.cached, 2)} | ${fmt(r.naive, 3)} | ${fmt(r.torchNaive, 3)} | ${fmt(r.vsNaive, 0)}× | ${fmt(r.vsTorch, 0)}× |`,
+    ),
+    ``,
+    `Cached sampler cost against image size (mnist-quick's network, batch 8):`,
+    ``,
+    `| size | pixels | images/s | µs per pixel per image |`,
+    `|---|---:|---:|---:|`,
+    ...results.sampling.scaling.map((r) => `| ${r.size}×${r.size} | ${r.pixels} | ${fmt(r.imagesPerSecond, 2)} | ${fmt(r.microsecondsPerPixel, 1)} |`),
   );
 }
 

@@ -1,15 +1,24 @@
-/** `gated-pixelcnn sample`: draw images from a checkpoint into a PNG grid, one row per label. */
+/**
+ * `gated-pixelcnn sample` (also scripts/sample.mjs): draw many images from a checkpoint
+ * in batches, with the cached (default) or naive sampler, into a PNG grid with one row
+ * per label, optionally one PNG per label and the raw levels with a JSON sidecar.
+ */
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { writeSampleGrid } from '../sample/grid';
-import { sampleNaive } from '../sample/naive';
+import { writeLevelsFile } from '../sample/levels-file';
 import { CliError, integer, labelList, positiveNumber } from './parse';
 
 interface SampleFlags {
   checkpoint: string;
+  sampler: 'cached' | 'naive';
+  levelsOut?: string;
+  perClass?: boolean;
   labels?: number[];
   perLabel: number;
   count?: number;
@@ -19,6 +28,11 @@ interface SampleFlags {
   batchSize?: number;
   backend: BackendName;
   progress: boolean;
+}
+
+function samplerKind(value: string): 'cached' | 'naive' {
+  if (value !== 'cached' && value !== 'naive') throw new CliError(`--sampler must be cached or naive, got "${value}"`);
+  return value;
 }
 
 export function registerSample(program: Command): void {
@@ -33,9 +47,12 @@ export function registerSample(program: Command): void {
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
     .option('--out <file>', 'the PNG to write', 'samples.png')
+    .option('--per-class', 'also write one PNG per label, named <out>-<label>.png')
+    .option('--levels-out <file>', 'also write the raw levels (uint8 [N, C, H, W]) and <file>.json describing them')
+    .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
-    .action((flags: SampleFlags) => {
+    .action(async (flags: SampleFlags) => {
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
       const { classes } = model.config;
       let labels: Int32Array | undefined;
@@ -52,21 +69,44 @@ export function registerSample(program: Command): void {
         columns = Math.ceil(Math.sqrt(flags.count ?? flags.perLabel));
       }
       const count = labels?.length ?? flags.count ?? flags.perLabel;
+      const unit = flags.sampler === 'naive' ? 'positions' : 'rows';
       const bar = flags.progress && process.stderr.isTTY
-        ? new SingleBar({ format: 'sampling {bar} {percentage}% | {value}/{total} positions | ETA {eta_formatted}', stream: process.stderr })
+        ? new SingleBar({ format: `sampling {bar} {percentage}% | {value}/{total} ${unit} | {ips} images/s | ETA {eta_formatted}`, stream: process.stderr })
         : null;
       const started = performance.now();
-      const levels = sampleNaive(model, {
-        count, labels, temperature: flags.temperature, seed: flags.seed, batchSize: flags.batchSize,
+      const levels = await model.sample({
+        sampler: flags.sampler, count, labels, temperature: flags.temperature, seed: flags.seed, batchSize: flags.batchSize,
         onProgress: (done, total) => {
-          if (done === 1) bar?.start(total, 0);
-          bar?.update(done);
+          const ips = ((count * done) / total / ((performance.now() - started) / 1000)).toFixed(2);
+          if (done === 1) bar?.start(total, 0, { ips });
+          bar?.update(done, { ips });
         },
       });
       bar?.stop();
-      writeSampleGrid(flags.out, levels, model.config, { columns });
       const seconds = (performance.now() - started) / 1000;
-      process.stderr.write(`wrote ${count} images to ${flags.out} in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s)\n`);
+      for (const file of [flags.out, flags.levelsOut]) if (file) mkdirSync(path.dirname(file), { recursive: true });
+      writeSampleGrid(flags.out, levels, model.config, { columns });
+      const written = [flags.out];
+      if (flags.perClass && labels) {
+        const perImage = model.config.channels * model.config.height * model.config.width;
+        const base = flags.out.replace(/\.png$/i, '');
+        for (const y of new Set(labels)) {
+          const mine = Array.from(labels).flatMap((label, n) => (label === y ? [n] : []));
+          const images = new Uint8Array(mine.length * perImage);
+          mine.forEach((n, k) => images.set(levels.subarray(n * perImage, (n + 1) * perImage), k * perImage));
+          writeSampleGrid(`${base}-${y}.png`, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
+          written.push(`${base}-${y}.png`);
+        }
+      }
+      if (flags.levelsOut) {
+        writeLevelsFile(flags.levelsOut, levels, model.config, {
+          labels, checkpoint: flags.checkpoint, sampler: flags.sampler, temperature: flags.temperature, seed: flags.seed,
+        });
+        written.push(flags.levelsOut, `${flags.levelsOut}.json`);
+      }
+      process.stderr.write(
+        `sampled ${count} images in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,
+      );
       model.dispose();
     });
 }

@@ -65,6 +65,22 @@ describe('gated-pixelcnn CLI', () => {
     const png = PNG.sync.read(readFileSync(grid));
     // 3 rows of 4 images, 6×6 scaled ×2, 2-pixel gaps.
     expect([png.width, png.height]).toEqual([4 * 12 + 3 * 2, 3 * 12 + 2 * 2]);
+    // The naive sampler, per-class grids and raw levels with their sidecar.
+    const levelsFile = path.join(dir, 'out', 'levels.u8');
+    const naive = run('sample', '--checkpoint', checkpoint, '--labels', '0-2', '--per-label', '4', '--out', grid, '--no-progress', '--sampler', 'naive', '--per-class', '--levels-out', levelsFile);
+    expect(naive.status, naive.stderr).toBe(0);
+    for (const y of [0, 1, 2]) expect(existsSync(path.join(dir, `grid-${y}.png`))).toBe(true);
+    const sidecar = JSON.parse(readFileSync(`${levelsFile}.json`, 'utf8')) as { count: number; levels: number; labels: number[]; layout: string };
+    expect(sidecar).toMatchObject({ count: 12, levels: 4, layout: 'NCHW', labels: [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2] });
+    const levels = readFileSync(levelsFile);
+    expect(levels.length).toBe(12 * 36);
+    expect(levels.every((v) => v < 4)).toBe(true);
+    // Same seed: the cached sampler (default) draws what the naive one drew.
+    const cachedLevels = path.join(dir, 'cached.u8');
+    expect(run('sample', '--checkpoint', checkpoint, '--labels', '0-2', '--per-label', '4', '--out', grid, '--levels-out', cachedLevels).status).toBe(0);
+    expect(readFileSync(cachedLevels)).toEqual(levels);
+    expect(run('sample', '--checkpoint', checkpoint, '--sampler', 'fast').stderr).toMatch(/--sampler must be cached or naive/);
+
     const unknownLabel = run('sample', '--checkpoint', checkpoint, '--labels', '7', '--out', grid);
     expect(unknownLabel.status).toBe(1);
     expect(unknownLabel.stderr).toMatch(/label 7 is outside/);

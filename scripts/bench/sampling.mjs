@@ -1,0 +1,40 @@
+// Benchmark suite: sampling images/s on the CPU, cached against naive (ours) and
+// against PyTorch's naive sampler on the same model, at batch 8 and 64; and how the
+// cached sampler's cost grows with the number of pixels (14×14, 28×28, 56×56).
+import { oursNaiveSampling, torchAvailable, torchBench } from './training.mjs';
+
+async function cachedSampling(lib, config, batch, repeats = 2) {
+  const model = lib.GatedPixelCNN.create(config, { seed: 0, backend: 'cpu' });
+  const labels = Array.from({ length: batch }, (_, i) => i % Math.max(1, model.config.classes));
+  const cond = model.config.classes ? { labels } : {};
+  await model.sample({ count: batch, ...cond, seed: 0 }); // warm-up
+  const started = performance.now();
+  for (let r = 0; r < repeats; r++) await model.sample({ count: batch, ...cond, seed: r + 1 });
+  const seconds = (performance.now() - started) / 1000 / repeats;
+  model.dispose();
+  return batch / seconds;
+}
+
+export async function runSamplingSuite(lib, { threads }) {
+  const torch = torchAvailable();
+  const rows = [];
+  for (const preset of ['mnist-tiny', 'mnist-quick']) {
+    for (const batch of [8, 64]) {
+      const positions = batch === 8 ? 28 : 8; // the naive samplers are timed over these, then scaled
+      const cached = await cachedSampling(lib, preset, batch);
+      const naive = oursNaiveSampling(lib, preset, batch, positions);
+      const torchNaive = torch
+        ? torchBench(['sample', '--config', JSON.stringify(lib.PRESETS[preset]), '--batch', String(batch), '--positions', String(positions), '--threads', String(threads)]).imagesPerSecond
+        : null;
+      rows.push({ preset, batch, cached, naive, torchNaive, vsNaive: cached / naive, vsTorch: torchNaive ? cached / torchNaive : null });
+      process.stderr.write(`  ${preset} batch ${batch}: cached ${cached.toFixed(1)} img/s, naive ${naive.toFixed(3)}, PyTorch naive ${torchNaive?.toFixed(3) ?? 'n/a'}\n`);
+    }
+  }
+  const scaling = [];
+  for (const size of [14, 28, 56]) {
+    const config = { ...lib.PRESETS['mnist-quick'], height: size, width: size };
+    const imagesPerSecond = await cachedSampling(lib, config, 8);
+    scaling.push({ size, pixels: size * size, imagesPerSecond, microsecondsPerPixel: 1e6 / imagesPerSecond / (size * size) });
+  }
+  return { rows, scaling };
+}
