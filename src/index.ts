@@ -26,6 +26,9 @@ export { evaluate } from './train/evaluate';
 export type { Evaluation } from './train/evaluate';
 
 export { sampleNaive } from './sample/naive';
+export { sampleCached } from './sample/cached';
+export { writeLevelsFile } from './sample/levels-file';
+export type { LevelsSidecar } from './sample/levels-file';
 export type { SampleOptions } from './sample/options';
 export { writeSampleGrid } from './sample/grid';
 

@@ -1,6 +1,6 @@
 /**
- * Progress of a training run on the terminal: a cli-progress bar with the loss
- * and images/s when stderr is a terminal, a plain line every 30 seconds otherwise.
+ * Progress of a training run on stderr: a cli-progress bar with the loss and
+ * images/s on a terminal, a plain line every 30 seconds otherwise, or nothing.
  */
 import { SingleBar } from 'cli-progress';
 
@@ -19,9 +19,10 @@ export interface ProgressReporter {
   stop(): void;
 }
 
+/** true: a bar; 'auto': a bar on a terminal, else a line every 30 s; false: silent. */
 export function createProgress(mode: boolean | 'auto'): ProgressReporter {
-  const tty = mode === 'auto' ? Boolean(process.stderr.isTTY) : mode;
-  return tty ? new BarProgress() : new LineProgress();
+  if (mode === false) return { update() {}, message() {}, stop() {} };
+  return mode === true || process.stderr.isTTY ? new BarProgress() : new LineProgress();
 }
 
 class BarProgress implements ProgressReporter {
