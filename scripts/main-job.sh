@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=runs/mnist-tiny
-node dist/cli/main.js train --preset mnist-tiny --steps 3000 --lr 2e-3 --schedule cosine --warmup 100 \
-  --eval-every 1500 --eval-limit 1000 --out "$out"
+node dist/cli/main.js train --preset mnist-tiny --steps 4000 --lr 2e-3 --schedule cosine --warmup 100 \
+  --eval-every 2000 --eval-limit 1000 --out "$out"
 node dist/cli/main.js sample --checkpoint "$out/model.safetensors" --labels 0-9 --per-label 10 \
   --seed 1 --out "$out/grid.png"
 echo "main job: the grid of generated digits is $out/grid.png"

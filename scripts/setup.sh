@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what gated-pixelcnn needs on a Debian/Ubuntu machine, then builds it:
-# oneDNN from apt (for the CPU backend), the npm dependencies, the native addon and
-# the TypeScript. Safe to run again.
+# oneDNN from apt (for the CPU backend), the npm dependencies, the native addons and
+# the TypeScript. Safe to run again. The CUDA addon is built too when a CUDA toolkit
+# and cuDNN 9 are there (`pip install nvidia-cudnn-cu13` provides cuDNN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,15 +12,6 @@ if ! dpkg -s libdnnl-dev >/dev/null 2>&1; then
   echo "setup: installing oneDNN (libdnnl-dev) with apt-get"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libdnnl-dev >/dev/null
-fi
-
-# The CUDA addon needs cuDNN 9; with a CUDA toolkit present, take it from pip when
-# no other copy is configured. (No GPU is needed to build it.)
-if { command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; } && [ -z "${CUDNN_PATH:-}" ] \
-  && ! python3 -c "import nvidia.cudnn" 2>/dev/null; then
-  echo "setup: installing cuDNN 9 for the CUDA addon (pip install nvidia-cudnn-cu13)"
-  python3 -m pip install --quiet --no-deps nvidia-cudnn-cu13 \
-    || echo "setup: cuDNN could not be installed; the CUDA addon will not be built"
 fi
 
 echo "setup: installing npm dependencies and building the native addons"

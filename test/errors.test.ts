@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { PixelCNNError, type Tensor } from '../src';
 import { cpu, f32, i32, rawAddon } from './helpers/backend';
+import { expectCode } from './helpers/expect-code';
 import { makeRng, uniform } from './helpers/random';
 
 const rng = makeRng(42);
@@ -16,17 +17,6 @@ const u = f32(uniform(rng, 2 * 6 * 4 * 5), [2, 6, 4, 5]);
 const table = f32(uniform(rng, 10 * 6), [10, 6]);
 const logits = f32(uniform(rng, 2 * 1 * 4 * 3 * 3), [2, 1, 4, 3, 3]);
 
-function expectCode(code: string, call: () => unknown): void {
-  let thrown: unknown;
-  try {
-    call();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown, 'expected an error').toBeInstanceOf(Error);
-  expect((thrown as { code?: string }).code, (thrown as Error).message).toBe(code);
-  expect((thrown as Error).message.length).toBeGreaterThan(10);
-}
 
 describe('through the TypeScript API', () => {
   const cases: [string, string, () => unknown][] = [
@@ -61,7 +51,9 @@ describe('through the TypeScript API', () => {
     ['zeros of an unknown dtype', 'ERR_DTYPE', () => cpu.zeros([2], 'float16' as never)],
     ['an op given a plain object', 'ERR_TYPE', () => cpu.relu({ shape: [1] } as unknown as Tensor)],
   ];
-  it.each(cases)('%s -> %s', (_, code, call) => expectCode(code, call));
+  it.each(cases)('%s -> %s', (_, code, call) => {
+    expectCode(code, call);
+  });
 
   it('errors are PixelCNNError instances that name the op', () => {
     try {
@@ -124,7 +116,9 @@ describe('against the native addon directly', () => {
     ['an options object that is a number', 'ERR_TYPE', () => addon.adamStep(nx, nx, nx, nx, 5 as never)],
     ['a tensor list with a hole', 'ERR_TYPE', () => addon.globalNorm([nx, undefined as never])],
   ];
-  it.each(cases)('%s -> %s', (_, code, call) => expectCode(code, call));
+  it.each(cases)('%s -> %s', (_, code, call) => {
+    expectCode(code, call);
+  });
 
   it('the native class cannot be constructed from JS', () => {
     const NativeTensor = Object.getPrototypeOf(nx).constructor;

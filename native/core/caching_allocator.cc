@@ -26,16 +26,20 @@ class CachingAllocator::PooledBuffer final : public Buffer {
       : Buffer(static_cast<char*>(block) + pool->guards.bytes, bytes), block_(block), size_(size),
         pool_(std::move(pool)) {}
   ~PooledBuffer() override {
-    const Guards& g = pool_->guards;
-    if (g.bytes) {
-      const char* tail = static_cast<const char*>(data()) + bytes();
-      const bool intact = g.intact(block_, g.bytes) && g.intact(tail, size_ - g.bytes - bytes());
-      if (!intact) {
-        std::lock_guard<std::mutex> lock(pool_->mutex);
-        ++pool_->violations;
+    try {  // a destructor must not throw
+      const Guards& g = pool_->guards;
+      if (g.bytes) {
+        const char* tail = static_cast<const char*>(data()) + bytes();
+        const bool intact = g.intact(block_, g.bytes) && g.intact(tail, size_ - g.bytes - bytes());
+        if (!intact) {
+          std::lock_guard<std::mutex> lock(pool_->mutex);
+          ++pool_->violations;
+        }
       }
+      pool_->give_back(block_, size_);
+    } catch (...) {
+      pool_->raw_free(block_);
     }
-    pool_->give_back(block_, size_);
   }
 
  private:

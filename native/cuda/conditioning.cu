@@ -9,7 +9,7 @@ namespace {
 
 __global__ void check_labels_kernel(const int32_t* labels, int64_t count, int64_t classes, int* flag) {
   for (int64_t n = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; n < count; n += int64_t(gridDim.x) * blockDim.x)
-    if (labels[n] < 0 || labels[n] >= classes) atomicCAS(flag, 0, int(n) + 1);
+    if (labels[n] < 0 || labels[n] >= classes) atomicMin(flag, int(n < 0x7ffffffe ? n : 0x7ffffffe));
 }
 
 __global__ void embedding_kernel(const float* table, const int32_t* labels, float* out, int64_t batch, int64_t width) {
@@ -62,6 +62,7 @@ __global__ void linear_input_grad_kernel(const float* grad, const float* w, floa
 }  // namespace
 
 static void check_labels(CudaBackend& be, const Tensor& labels, int64_t classes) {
+  be.reset_range_flag();
   check_labels_kernel<<<grid_for(labels.dim(0)), 256, 0, be.stream()>>>(labels.data<int32_t>(), labels.dim(0),
                                                                        classes, be.range_flag());
   GPCNN_LAUNCHED();

@@ -12,12 +12,16 @@ namespace gpcnn {
 // Idle device memory kept for reuse.
 constexpr size_t kMaxCachedDeviceBytes = size_t{8} << 30;
 
+// nullptr when memory runs out (the allocator then frees its pool and retries);
+// any other failure, e.g. an earlier kernel's fault surfacing here, throws as itself.
 static void* device_allocate(size_t bytes) {
   void* data = nullptr;
-  if (cudaMalloc(&data, bytes) != cudaSuccess) {
+  const cudaError_t error = cudaMalloc(&data, bytes);
+  if (error == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();  // clear the (non-sticky) allocation error
     return nullptr;
   }
+  if (error != cudaSuccess) cuda_fail(error, "cudaMalloc", __FILE__, __LINE__);
   return data;
 }
 
@@ -61,10 +65,16 @@ CudaBackend::CudaBackend()
     : allocator_(device_allocate, [](void* data) { cudaFree(data); }, kMaxCachedDeviceBytes,
                  codes::kCudaOutOfMemory, "device", device_guards()) {
   probe_device(device_name_, compute_capability_);
-  GPCNN_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  GPCNN_CUDA(cudaMalloc(&range_flag_, sizeof(int)));
-  GPCNN_CUDA(cudaMemsetAsync(range_flag_, 0, sizeof(int), stream_));
-  convolutions_ = std::make_unique<CudnnConvolutions>(*this, tf32());
+  try {
+    GPCNN_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    GPCNN_CUDA(cudaMalloc(&range_flag_, sizeof(int)));
+    convolutions_ = std::make_unique<CudnnConvolutions>(*this, tf32());
+  } catch (...) {
+    // The destructor does not run for a constructor that throws.
+    if (range_flag_) cudaFree(range_flag_);
+    if (stream_) cudaStreamDestroy(stream_);
+    throw;
+  }
 }
 
 CudaBackend::~CudaBackend() {
@@ -102,13 +112,16 @@ void CudaBackend::fill_zero(Tensor& t) {
   GPCNN_CUDA(cudaMemsetAsync(t.buffer->data(), 0, t.bytes(), stream_));
 }
 
+void CudaBackend::reset_range_flag() {
+  const int none = kNoneFlagged;
+  GPCNN_CUDA(cudaMemcpyAsync(range_flag_, &none, sizeof(int), cudaMemcpyHostToDevice, stream_));
+}
+
 void CudaBackend::check_range_flag(const char* what, int64_t limit) {
-  int flagged = 0;
+  int flagged = kNoneFlagged;
   GPCNN_CUDA(cudaMemcpyAsync(&flagged, range_flag_, sizeof(int), cudaMemcpyDeviceToHost, stream_));
   GPCNN_CUDA(cudaStreamSynchronize(stream_));
-  if (!flagged) return;
-  GPCNN_CUDA(cudaMemsetAsync(range_flag_, 0, sizeof(int), stream_));
-  fail(codes::kRange, what, " holds a value outside [0, ", limit, ") (", flagged - 1, " at the first flagged index)");
+  if (flagged != kNoneFlagged) fail(codes::kRange, what, "[", flagged, "] is outside [0, ", limit, ")");
 }
 
 void CudaBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,

@@ -71,7 +71,11 @@ class CudaBackend final : public Backend {
   void scale(Tensor& t, float factor) override;
 
   cudaStream_t stream() const { return stream_; }
-  // Throws ERR_RANGE if a kernel flagged a value out of range since the last call.
+  // Range checks on the device: reset the flag, launch a kernel that atomicMin()s
+  // the index of any value out of range into it, then check (synchronizes; throws
+  // ERR_RANGE naming the lowest such index).
+  static constexpr int kNoneFlagged = 0x7fffffff;
+  void reset_range_flag();
   void check_range_flag(const char* what, int64_t limit);
   int* range_flag() const { return range_flag_; }
 
@@ -79,7 +83,7 @@ class CudaBackend final : public Backend {
   std::string device_name_;
   int compute_capability_ = 0;
   cudaStream_t stream_ = nullptr;
-  int* range_flag_ = nullptr;  // device int set by kernels that find a value out of range
+  int* range_flag_ = nullptr;  // device int: the lowest index found out of range, or kNoneFlagged
   CachingAllocator allocator_;
   std::unique_ptr<CudnnConvolutions> convolutions_;
 };

@@ -32,6 +32,13 @@ bool is_sticky(cudaError_t error) {
   }
 }
 
+void record_if_sticky(cudaError_t error, const std::string& what) {
+  if (!is_sticky(error)) return;
+  std::lock_guard<std::mutex> lock(sticky_mutex);
+  if (sticky_reason.empty()) sticky_reason = what;
+  sticky.store(true);
+}
+
 }  // namespace
 
 void ensure_device_usable() {
@@ -45,17 +52,18 @@ void cuda_fail(cudaError_t error, const char* call, const char* file, int line) 
   const std::string what = std::string(cudaGetErrorName(error)) + ": " + cudaGetErrorString(error) +
                            " in " + call + " (" + file + ":" + std::to_string(line) + ")";
   if (error == cudaErrorMemoryAllocation) fail(codes::kCudaOutOfMemory, "out of device memory: ", what);
-  if (is_sticky(error)) {
-    std::lock_guard<std::mutex> lock(sticky_mutex);
-    sticky_reason = what;
-    sticky.store(true);
-  }
+  record_if_sticky(error, what);
   fail(codes::kCuda, what);
 }
 
 void cudnn_fail(cudnnStatus_t status, const char* call, const char* file, int line) {
-  const char* code = status == CUDNN_STATUS_ALLOC_FAILED ? codes::kCudaOutOfMemory : codes::kCuda;
-  fail(code, "cuDNN: ", cudnnGetErrorString(status), " in ", call, " (", file, ":", line, ")");
+  const std::string what = std::string("cuDNN: ") + cudnnGetErrorString(status) + " in " + call + " (" + file +
+                           ":" + std::to_string(line) + ")";
+  // cuDNN reports a sticky CUDA fault as a status of its own; the runtime still holds the cause.
+  record_if_sticky(cudaPeekAtLastError(), what);
+  const bool out_of_memory = status == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+                             status == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+  fail(out_of_memory ? codes::kCudaOutOfMemory : codes::kCuda, what);
 }
 
 }  // namespace gpcnn

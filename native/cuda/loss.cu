@@ -1,6 +1,7 @@
-// Fused softmax cross-entropy on the device: one thread per (image, channel,
-// position) walks the K logits (max, sum of shifted exponentials, gradient), then
-// one block per image sums the per-position NLL in a fixed order.
+// Fused softmax cross-entropy on the device: the targets are range-checked first,
+// then one thread per (image, channel, position) walks the K logits (max, sum of
+// shifted exponentials, gradient), and one block per image sums the per-position
+// NLL in a fixed order.
 #include "../core/errors.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
@@ -10,18 +11,22 @@ namespace gpcnn {
 
 namespace {
 
+// Flags the lowest index of a target outside [0, levels), before anything is written.
+template <typename Level>
+__global__ void check_targets_kernel(const Level* targets, int64_t count, int64_t levels, int* flag) {
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < count; at += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t target = static_cast<int64_t>(targets[at]);
+    if (target < 0 || target >= levels) atomicMin(flag, int(at < 0x7ffffffe ? at : 0x7ffffffe));
+  }
+}
+
 template <typename Level>
 __global__ void cross_entropy_kernel(const float* logits, const Level* targets, float* position_nll, float* grad,
-                                     float grad_scale, int64_t slices, int64_t levels, int64_t plane, int* flag) {
+                                     float grad_scale, int64_t slices, int64_t levels, int64_t plane) {
   for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < slices * plane; at += int64_t(gridDim.x) * blockDim.x) {
     const int64_t slice = at / plane, i = at % plane;
     const float* z = logits + slice * levels * plane + i;
     const int64_t target = static_cast<int64_t>(targets[at]);
-    if (target < 0 || target >= levels) {
-      atomicCAS(flag, 0, int(at) + 1);
-      position_nll[at] = 0.f;
-      continue;
-    }
     float max = z[0];
     for (int64_t k = 1; k < levels; ++k) max = fmaxf(max, z[k * plane]);
     float sum = 0;
@@ -49,20 +54,27 @@ void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targ
   ensure_device_usable();
   const int64_t batch = logits.dim(0), channels = logits.dim(1), levels = logits.dim(2);
   const int64_t plane = logits.dim(3) * logits.dim(4), slices = batch * channels;
+  const unsigned grid = grid_for(slices * plane);
+  reset_range_flag();
+  if (targets.dtype == DType::U8)
+    check_targets_kernel<<<grid, 256, 0, stream_>>>(targets.data<uint8_t>(), slices * plane, levels, range_flag_);
+  else
+    check_targets_kernel<<<grid, 256, 0, stream_>>>(targets.data<int32_t>(), slices * plane, levels, range_flag_);
+  GPCNN_LAUNCHED();
+  check_range_flag("targets", levels);
+
   std::shared_ptr<Buffer> position_nll = allocate(sizeof(float) * slices * plane);
   float* per_position = static_cast<float*>(position_nll->data());
   float* grad = grad_logits ? grad_logits->data<float>() : nullptr;
-  const unsigned grid = grid_for(slices * plane);
   if (targets.dtype == DType::U8)
     cross_entropy_kernel<<<grid, 256, 0, stream_>>>(logits.data<float>(), targets.data<uint8_t>(), per_position, grad,
-                                                    grad_scale, slices, levels, plane, range_flag_);
+                                                    grad_scale, slices, levels, plane);
   else
     cross_entropy_kernel<<<grid, 256, 0, stream_>>>(logits.data<float>(), targets.data<int32_t>(), per_position, grad,
-                                                    grad_scale, slices, levels, plane, range_flag_);
+                                                    grad_scale, slices, levels, plane);
   GPCNN_LAUNCHED();
   image_sums_kernel<<<unsigned(batch), kReduceThreads, 0, stream_>>>(per_position, nll.data<float>(), channels * plane);
   GPCNN_LAUNCHED();
-  check_range_flag("targets", levels);
 }
 
 }  // namespace gpcnn

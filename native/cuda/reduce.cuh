@@ -6,8 +6,10 @@ namespace gpcnn {
 
 constexpr int kReduceThreads = 256;
 
-// Sum of `value` over the block's threads, in double; valid in thread 0.
+// Sum of `value` over the block's threads, in double; valid in thread 0. Every
+// kernel that calls it is launched with exactly kReduceThreads threads.
 __device__ inline double block_sum(double value) {
+  if (blockDim.x != kReduceThreads) __trap();  // a launch bug: fail loudly, never sum wrongly
   __shared__ double partial[kReduceThreads];
   partial[threadIdx.x] = value;
   __syncthreads();

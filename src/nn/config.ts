@@ -90,7 +90,7 @@ export function resolveConfig(input: ConfigInput): ModelConfig {
 export const PRESETS = {
   /**
    * Small enough to train into recognizable digits on 2 CPU cores in under 10 minutes
-   * (3,000 steps of 32). Chosen by experiment: with kernel 3 (receptive radius 7) the
+   * (4,000 steps of 32). Chosen by experiment: with kernel 3 (receptive radius 7) the
    * strokes are right but whole digits often are not; kernel 5 (radius 11) draws them.
    */
   'mnist-tiny': {

@@ -15,6 +15,7 @@ import {
   type SafetensorsFile,
 } from '../../src/io/safetensors';
 import { integers, makeRng, uniform } from '../helpers/random';
+import { expectCode } from '../helpers/expect-code';
 
 /** A file from a hand-written header and data section: 8-byte LE length, header, data. */
 function build(header: string | Uint8Array, data: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -49,17 +50,7 @@ function randomBytes(seed: number, n: number): Uint8Array {
 
 /** Runs `call` and returns its error, failing the test unless it is ERR_CHECKPOINT with a message. */
 function checkpointError(call: () => unknown): Error {
-  let thrown: unknown;
-  try {
-    call();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown, 'expected an error').toBeInstanceOf(Error);
-  const error = thrown as Error & { code?: string };
-  expect(error.code, error.message).toBe('ERR_CHECKPOINT');
-  expect(error.message.length).toBeGreaterThan(15);
-  return error;
+  return expectCode('ERR_CHECKPOINT', call, 15);
 }
 
 const expectMalformed = (bytes: Uint8Array, reason: RegExp | string): void => {
