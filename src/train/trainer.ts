@@ -116,7 +116,8 @@ export class Trainer {
     this.#options = options;
     this.model = options.model;
     this.settings = resumeFrom?.settings ?? resolveSettings(options);
-    if (resumeFrom && options.budget) this.settings = { ...this.settings, budget: options.budget };
+    // A resumed run may get a new budget (with a cosine schedule that also reshapes the rates to come).
+    if (resumeFrom && options.budget) this.settings = { ...this.settings, budget: checkBudget(options.budget) };
     checkDatasetFits(this.model, options.train, 'training');
     if (options.test) checkDatasetFits(this.model, options.test, 'test');
     this.#adam = new Adam(this.model.parameters, this.settings.optimizer);
@@ -266,6 +267,25 @@ export class Trainer {
   }
 }
 
+const positiveInt = (value: number | null | undefined, what: string): void => {
+  if (value != null && !(Number.isSafeInteger(value) && value >= 1)) {
+    throw new PixelCNNError('ERR_ARG', `${what} must be an integer ≥ 1, got ${value}`);
+  }
+};
+
+function checkBudget(budget: Budget): Budget {
+  positiveInt(budget.epochs, 'budget.epochs');
+  positiveInt(budget.steps, 'budget.steps');
+  const { minutes } = budget;
+  if (minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0)) {
+    throw new PixelCNNError('ERR_ARG', `budget.minutes must be a number > 0, got ${minutes}`);
+  }
+  if (budget.epochs === undefined && budget.steps === undefined && minutes === undefined) {
+    throw new PixelCNNError('ERR_ARG', 'the budget needs epochs, steps or minutes');
+  }
+  return budget;
+}
+
 function resolveSettings(options: TrainerOptions): TrainSettings {
   const settings: TrainSettings = {
     batchSize: options.batchSize ?? 32,
@@ -278,25 +298,12 @@ function resolveSettings(options: TrainerOptions): TrainSettings {
     evalLimit: options.evalLimit === undefined ? 2000 : options.evalLimit,
     checkpointEvery: options.checkpointEvery ?? 500,
   };
-  const positiveInt = (value: number | null | undefined, what: string) => {
-    if (value != null && !(Number.isSafeInteger(value) && value >= 1)) {
-      throw new PixelCNNError('ERR_ARG', `${what} must be an integer ≥ 1, got ${value}`);
-    }
-  };
   positiveInt(settings.batchSize, 'batchSize');
   positiveInt(settings.evalEvery, 'evalEvery');
   positiveInt(settings.evalLimit, 'evalLimit');
   positiveInt(settings.checkpointEvery, 'checkpointEvery');
-  positiveInt(settings.budget.epochs, 'budget.epochs');
-  positiveInt(settings.budget.steps, 'budget.steps');
+  checkBudget(settings.budget);
   if (!Number.isSafeInteger(settings.seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${settings.seed}`);
-  const { minutes } = settings.budget;
-  if (minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0)) {
-    throw new PixelCNNError('ERR_ARG', `budget.minutes must be a number > 0, got ${minutes}`);
-  }
-  if (settings.budget.epochs === undefined && settings.budget.steps === undefined && minutes === undefined) {
-    throw new PixelCNNError('ERR_ARG', 'the budget needs epochs, steps or minutes');
-  }
   if (settings.clipNorm !== null && !(Number.isFinite(settings.clipNorm) && settings.clipNorm > 0)) {
     throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${settings.clipNorm}`);
   }
