@@ -20,11 +20,14 @@ namespace {
 struct Geometry {
   int64_t batch, in_channels, height, width, out_channels, kh, kw, dy, dx, groups;
   bool bias;
+  // Zero rows put on top of the input copy instead of padding: oneDNN's AVX-512
+  // backward-weights kernel refuses a top pad of 2 or more and falls back to AVX2.
+  int64_t extra_top = 0;
 
   std::string key(char pass) const {
     std::string k(1, pass);
     for (int64_t v : {batch, in_channels, height, width, out_channels, kh, kw, dy, dx, groups,
-                      int64_t{bias}})
+                      int64_t{bias}, extra_top})
       k += ',' + std::to_string(v);
     return k;
   }
@@ -37,15 +40,19 @@ struct Geometry {
   int64_t view_width() const { return width - crop_left() - crop_right(); }
   // When the kernel never overlaps the image, the output is the bias alone.
   bool reads_nothing() const { return view_height() <= 0 || view_width() <= 0; }
-  memory::dims pad_before() const { return {std::max<int64_t>(dy, 0), std::max<int64_t>(dx, 0)}; }
+  memory::dims pad_before() const {
+    return {std::max<int64_t>(dy, 0) - extra_top, std::max<int64_t>(dx, 0)};
+  }
   memory::dims pad_after() const {
     return {std::max<int64_t>(kh - 1 - dy, 0), std::max<int64_t>(kw - 1 - dx, 0)};
   }
 
   bool crops() const { return view_height() != height || view_width() != width; }
-  // The part of the input the kernel can reach, as a dense tensor.
+  bool copies_input() const { return crops() || extra_top > 0; }
+  int64_t window_height() const { return view_height() + extra_top; }
+  // The part of the input the kernel can reach (after any extra zero rows), as a dense tensor.
   memory::desc input_window() const {
-    return memory::desc({batch, in_channels, view_height(), view_width()}, dt::f32, tag::nchw);
+    return memory::desc({batch, in_channels, window_height(), view_width()}, dt::f32, tag::nchw);
   }
   memory::desc output() const {
     return memory::desc({batch, out_channels, height, width}, dt::f32, tag::nchw);
@@ -67,17 +74,20 @@ Geometry geometry_of(const Tensor& x_or_grad_x, const Tensor& w_or_grad_w, bool 
 
 void* ptr(const Tensor& t) { return t.buffer->data(); }
 
-// Copies between a full input [B, C, H, W] and its dense window. A oneDNN
-// sub-memory would avoid the copy, but strided sources send oneDNN to its slow
-// reference kernel; the window only exists for the first block, whose input has
-// C channels, so the copy is cheap.
+// Copies between a full input [B, C, H, W] and its dense window (after
+// extra_top zero rows). A oneDNN sub-memory would avoid the copy, but strided
+// sources send oneDNN to its slow reference kernel; the copy costs far less than
+// the convolution it enables.
 void copy_window(const Geometry& g, const float* full, float* window) {
-  const int64_t rows = g.view_height(), cols = g.view_width();
-  for (int64_t plane = 0; plane < g.batch * g.in_channels; ++plane)
+  const int64_t rows = g.view_height(), cols = g.view_width(), height = g.window_height();
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.batch * g.in_channels; ++plane) {
+    std::memset(window + plane * height * cols, 0, g.extra_top * cols * sizeof(float));
     for (int64_t i = 0; i < rows; ++i)
-      std::memcpy(window + (plane * rows + i) * cols,
+      std::memcpy(window + (plane * height + g.extra_top + i) * cols,
                   full + (plane * g.height + i + g.crop_top()) * g.width + g.crop_left(),
                   cols * sizeof(float));
+  }
 }
 
 void scatter_window(const Geometry& g, const float* window, float* full) {
@@ -94,8 +104,8 @@ struct InputWindow {
   std::vector<float> copy;
   void* data;
   InputWindow(const Geometry& g, const Tensor& x) : data(ptr(x)) {
-    if (!g.crops()) return;
-    copy.resize(g.batch * g.in_channels * g.view_height() * g.view_width());
+    if (!g.copies_input()) return;
+    copy.resize(g.batch * g.in_channels * g.window_height() * g.view_width());
     copy_window(g, x.data<float>(), copy.data());
     data = copy.data();
   }
@@ -287,7 +297,8 @@ void OneDnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, co
 
 void OneDnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y,
                                           const ConvParams& p, Tensor& grad_w, Tensor* grad_b) {
-  const Geometry g = geometry_of(x, grad_w, grad_b != nullptr, p);
+  Geometry g = geometry_of(x, grad_w, grad_b != nullptr, p);
+  if (!g.crops() && g.kh * g.kw > 1 && g.pad_before()[0] >= 2) g.extra_top = g.pad_before()[0];
   if (g.reads_nothing()) {
     std::memset(ptr(grad_w), 0, grad_w.bytes());
     if (grad_b) {
