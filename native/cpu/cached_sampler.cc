@@ -37,9 +37,9 @@ class Sampler {
     B = count, C = c_.channels, H = c_.height, W = c_.width, K = c_.levels, P = c_.hidden;
     S = c_.skip, Q = c_.head_hidden, L = c_.layers;
     for (int64_t l = 0; l < L; ++l) blocks_.push_back(block(l));
-    hidden_w_ = weight("head.hidden.weight"), hidden_b_ = weight("head.hidden.bias");
-    out_w_ = weight("head.out.weight"), out_b_ = weight("head.out.bias");
-    prev_ = C > 1 ? weight("head.prev") : nullptr;
+    hidden_w_ = weight("head.hidden.weight", Q * S), hidden_b_ = weight("head.hidden.bias", Q);
+    out_w_ = weight("head.out.weight", C * K * Q), out_b_ = weight("head.out.bias", C * K);
+    prev_ = optional("head.prev", C > 1, Q * C * C);
 
     xt_.assign(B * C * H * W, 0.f);
     v_out_.assign(L, std::vector<float>(B * P * H * W));
@@ -60,14 +60,17 @@ class Sampler {
   }
 
  private:
-  const float* weight(const std::string& name) const {
+  // A weight that must hold exactly `count` values.
+  const float* weight(const std::string& name, int64_t count) const {
     auto found = job_.weights.find(name);
     if (found == job_.weights.end()) fail(codes::kArg, "the sampler needs weight ", name);
+    if (int64_t(found->second.size()) != count)
+      fail(codes::kShape, "weight ", name, " has ", found->second.size(), " values, expected ", count);
     return found->second.data();
   }
-  const float* optional(const std::string& name) const {
-    auto found = job_.weights.find(name);
-    return found == job_.weights.end() ? nullptr : found->second.data();
+  // A conditioning weight, present exactly when the configuration has that conditioning.
+  const float* optional(const std::string& name, bool configured, int64_t count) const {
+    return configured ? weight(name, count) : nullptr;
   }
 
   Block block(int64_t l) const {
@@ -81,14 +84,18 @@ class Sampler {
       const int64_t r = c_.kernel / 2;
       b.vkh = r + 1, b.vkw = c_.kernel, b.vdy = r, b.vdx = r, b.hkw = r + 1, b.hdx = r;
     }
-    b.v_w = weight(at + "v.weight"), b.v_b = weight(at + "v.bias");
-    b.h_w = weight(at + "h.weight"), b.h_b = weight(at + "h.bias");
-    b.vh_w = weight(at + "vh.weight"), b.vh_b = weight(at + "vh.bias");
-    b.res_w = weight(at + "res.weight"), b.res_b = weight(at + "res.bias");
-    b.skip_w = weight(at + "skip.weight"), b.skip_b = weight(at + "skip.bias");
-    b.class_v = optional(at + "class_v.weight"), b.class_h = optional(at + "class_h.weight");
-    b.cond_v = optional(at + "cond_v.weight"), b.cond_h = optional(at + "cond_h.weight");
-    b.spatial_v = optional(at + "spatial_v.weight"), b.spatial_h = optional(at + "spatial_h.weight");
+    const int64_t cin = b.in_channels, n = c_.classes, d = c_.cond_dim, sc = c_.spatial_cond;
+    b.v_w = weight(at + "v.weight", 2 * P * cin * b.vkh * b.vkw), b.v_b = weight(at + "v.bias", 2 * P);
+    b.h_w = weight(at + "h.weight", 2 * P * cin * b.hkw), b.h_b = weight(at + "h.bias", 2 * P);
+    b.vh_w = weight(at + "vh.weight", 4 * P * P), b.vh_b = weight(at + "vh.bias", 2 * P);
+    b.res_w = weight(at + "res.weight", P * P), b.res_b = weight(at + "res.bias", P);
+    b.skip_w = weight(at + "skip.weight", S * P), b.skip_b = weight(at + "skip.bias", S);
+    b.class_v = optional(at + "class_v.weight", n > 0, n * 2 * P);
+    b.class_h = optional(at + "class_h.weight", n > 0, n * 2 * P);
+    b.cond_v = optional(at + "cond_v.weight", d > 0, 2 * P * d);
+    b.cond_h = optional(at + "cond_h.weight", d > 0, 2 * P * d);
+    b.spatial_v = optional(at + "spatial_v.weight", sc > 0, 2 * P * sc);
+    b.spatial_h = optional(at + "spatial_h.weight", sc > 0, 2 * P * sc);
     return b;
   }
 
@@ -286,9 +293,13 @@ SamplerResult run_cached_sampler(const SamplerJob& job, const std::function<void
 #pragma omp critical
       failure = e.what(), failure_code = e.code();
       completed = false;
+    } catch (const std::bad_alloc&) {
+#pragma omp critical
+      failure = "out of host memory", failure_code = codes::kOutOfMemory;
+      completed = false;
     } catch (const std::exception& e) {
 #pragma omp critical
-      failure = e.what(), failure_code = codes::kOutOfMemory;
+      failure = e.what(), failure_code = "ERR_INTERNAL";
       completed = false;
     }
   }

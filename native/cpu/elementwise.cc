@@ -1,4 +1,8 @@
 // Elementwise ops and reductions over whole tensors.
+#include <omp.h>
+
+#include <vector>
+
 #include "cpu_backend.h"
 
 namespace gpcnn {
@@ -35,13 +39,24 @@ void CpuBackend::relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& 
   for (int64_t i = 0; i < n; ++i) z[i] = a[i] > 0.f ? g[i] : 0.f;
 }
 
+// Each thread sums a fixed share and the shares are added in order: OpenMP's
+// reduction clause combines them in whatever order threads finish, and the
+// gradient norm must be the same bits on every run for exact resume.
 double CpuBackend::sum_of_squares(const Tensor& t) {
   const float* a = t.data<float>();
   const int64_t n = t.numel();
-  double sum = 0;
-#pragma omp parallel for simd reduction(+ : sum) schedule(static)
-  for (int64_t i = 0; i < n; ++i) sum += double(a[i]) * a[i];
-  return sum;
+  std::vector<double> partial(omp_get_max_threads(), 0.0);
+#pragma omp parallel
+  {
+    const int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = n * me / team; i < n * (me + 1) / team; ++i) sum += double(a[i]) * a[i];
+    partial[me] = sum;
+  }
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
 }
 
 void CpuBackend::scale(Tensor& t, float factor) {

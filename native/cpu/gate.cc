@@ -2,6 +2,8 @@
 // out = tanh(a[:p]) ⊙ σ(a[p:]). Each (image, channel) row is built in a small
 // buffer with plain vectorizable loops, then gated. The backward pass rebuilds a
 // instead of storing it: it is cheap and saves memory.
+#include <omp.h>
+
 #include <vector>
 
 #include "../core/op_checks.h"
@@ -39,19 +41,25 @@ struct GateView {
 
 }  // namespace
 
+// Two rows of pre-activations per thread, allocated before the parallel region:
+// nothing may throw inside one.
+static std::vector<float> row_buffers(int64_t plane) { return std::vector<float>(2 * plane * omp_get_max_threads()); }
+
 void CpuBackend::gate_forward(const GateInputs& in, Tensor& out) {
   const GateView g(in);
   float* y = out.data<float>();
+  std::vector<float> rows = row_buffers(g.plane);
 #pragma omp parallel
   {
-    std::vector<float> a(g.plane), b(g.plane);
+    float* a = rows.data() + 2 * g.plane * omp_get_thread_num();
+    float* b = a + g.plane;
 #pragma omp for collapse(2) schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t c = 0; c < g.half; ++c) {
-        g.pre(n, c, a.data());
-        g.pre(n, c + g.half, b.data());
+        g.pre(n, c, a);
+        g.pre(n, c + g.half, b);
         float* row = y + (n * g.half + c) * g.plane;
-        const float *ta = a.data(), *sa = b.data();
+        const float *ta = a, *sa = b;
 #pragma omp simd
         for (int64_t i = 0; i < g.plane; ++i) row[i] = fast_tanh(ta[i]) * fast_sigmoid(sa[i]);
       }
@@ -64,18 +72,20 @@ void CpuBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Ten
   const float* gy = grad_out.data<float>();
   float* ga = grad_a.data<float>();
   float* gb = grad_bias ? grad_bias->data<float>() : nullptr;
+  std::vector<float> rows = row_buffers(g.plane);
 #pragma omp parallel
   {
-    std::vector<float> a(g.plane), b(g.plane);
+    float* a = rows.data() + 2 * g.plane * omp_get_thread_num();
+    float* b = a + g.plane;
 #pragma omp for collapse(2) schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t c = 0; c < g.half; ++c) {
-        g.pre(n, c, a.data());
-        g.pre(n, c + g.half, b.data());
+        g.pre(n, c, a);
+        g.pre(n, c + g.half, b);
         const float* grad_row = gy + (n * g.half + c) * g.plane;
         float* tanh_row = ga + (n * 2 * g.half + c) * g.plane;
         float* sig_row = ga + (n * 2 * g.half + c + g.half) * g.plane;
-        const float *ta = a.data(), *sa = b.data();
+        const float *ta = a, *sa = b;
 #pragma omp simd
         for (int64_t i = 0; i < g.plane; ++i) {
           const float t = fast_tanh(ta[i]);

@@ -3,6 +3,9 @@
 // and the last writes the gradient. Positions are contiguous in memory for a fixed
 // level, so the inner loops run over positions and vectorize.
 #include <cmath>
+#include <omp.h>
+
+#include <algorithm>
 #include <vector>
 
 #include "../core/errors.h"
@@ -30,11 +33,16 @@ void cross_entropy(const Tensor& logits, const Level* targets, float grad_scale,
   const float* z = logits.data<float>();
   float* grad = grad_logits ? grad_logits->data<float>() : nullptr;
   std::vector<double> per_slice(batch * channels);
+  // Per-thread rows, allocated before the parallel region: nothing may throw inside one.
+  std::vector<float> rows(2 * plane * omp_get_max_threads());
 #pragma omp parallel for schedule(static)
   for (int64_t slice = 0; slice < batch * channels; ++slice) {
     const float* zs = z + slice * levels * plane;
     const Level* target = targets + slice * plane;
-    std::vector<float> max_logit(zs, zs + plane), sum(plane, 0.f);
+    float* max_logit = rows.data() + 2 * plane * omp_get_thread_num();
+    float* sum = max_logit + plane;
+    std::copy(zs, zs + plane, max_logit);
+    std::fill(sum, sum + plane, 0.f);
     for (int64_t k = 1; k < levels; ++k)
       for (int64_t i = 0; i < plane; ++i) max_logit[i] = std::max(max_logit[i], zs[k * plane + i]);
     for (int64_t k = 0; k < levels; ++k)

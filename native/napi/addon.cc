@@ -10,8 +10,9 @@ static Napi::Value guard_violations(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(context(info.Env()).backend->guard_violations()));
 }
 
-Napi::Object init_addon(Napi::Env env, Napi::Object exports, std::unique_ptr<Backend> backend) {
-  auto* ctx = new AddonContext{std::move(backend), {}};
+Napi::Object init_addon(Napi::Env env, Napi::Object exports, std::unique_ptr<Backend> backend,
+                        napi_type_tag tensor_tag) {
+  auto* ctx = new AddonContext{std::move(backend), {}, tensor_tag};
   env.SetInstanceData<AddonContext>(ctx);
   ctx->tensor_class = Napi::Persistent(TensorWrap::define_class(env));
   exports.Set("backendName", Napi::String::New(env, ctx->backend->name()));

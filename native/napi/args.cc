@@ -12,25 +12,24 @@ static Napi::Value arg(const Napi::CallbackInfo& info, size_t index) {
   return index < info.Length() ? info[index] : info.Env().Undefined();
 }
 
-Tensor& tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+Tensor tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   return TensorWrap::unwrap(arg(info, index), name);
 }
 
-Tensor* optional_tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+std::optional<Tensor> optional_tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   const Napi::Value value = arg(info, index);
-  if (value.IsUndefined() || value.IsNull()) return nullptr;
-  return &TensorWrap::unwrap(value, name);
+  if (value.IsUndefined() || value.IsNull()) return std::nullopt;
+  return TensorWrap::unwrap(value, name);
 }
 
-std::vector<Tensor*> tensor_list_arg(const Napi::CallbackInfo& info, size_t index,
-                                     const char* name) {
+std::vector<Tensor> tensor_list_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   const Napi::Value value = arg(info, index);
   if (!value.IsArray()) fail(codes::kType, name, " must be an array of tensors");
   const Napi::Array list = value.As<Napi::Array>();
-  std::vector<Tensor*> tensors;
+  std::vector<Tensor> tensors;
   for (uint32_t i = 0; i < list.Length(); ++i) {
     const std::string item = std::string(name) + "[" + std::to_string(i) + "]";
-    tensors.push_back(&TensorWrap::unwrap(list.Get(i), item.c_str()));
+    tensors.push_back(TensorWrap::unwrap(list.Get(i), item.c_str()));
   }
   return tensors;
 }

@@ -4,14 +4,19 @@
 
 #include <napi.h>
 
+#include <optional>
+#include <vector>
+
 #include "../core/tensor.h"
 
 namespace gpcnn {
 
-Tensor& tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
-// undefined or null -> nullptr
-Tensor* optional_tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
-std::vector<Tensor*> tensor_list_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+// Tensors come back by value (a shape and a shared buffer): a JS getter run while
+// reading a later argument may dispose the handle, and the op must still hold its memory.
+Tensor tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+// undefined or null -> nullopt
+std::optional<Tensor> optional_tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
+std::vector<Tensor> tensor_list_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 
 double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name);  // finite
 int64_t integer_arg(const Napi::CallbackInfo& info, size_t index, const char* name);

@@ -21,7 +21,8 @@ static ConvParams conv_params(const Napi::CallbackInfo& info, size_t first) {
 static Napi::Value conv_forward(const Napi::CallbackInfo& info) {
   const Tensor& x = tensor_arg(info, 0, "input");
   const Tensor& w = tensor_arg(info, 1, "weight");
-  const Tensor* b = optional_tensor_arg(info, 2, "bias");
+  const std::optional<Tensor> b_arg = optional_tensor_arg(info, 2, "bias");
+  const Tensor* b = b_arg ? &*b_arg : nullptr;
   const ConvParams p = conv_params(info, 3);
   Tensor y = new_tensor(info.Env(), DType::F32, check_conv_forward(x, w, b, p));
   backend(info.Env()).conv_forward(x, w, b, p, y);

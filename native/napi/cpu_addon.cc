@@ -7,7 +7,9 @@
 #include "ops.h"
 
 static Napi::Object init(Napi::Env env, Napi::Object exports) {
-  gpcnn::init_addon(env, exports, std::make_unique<gpcnn::CpuBackend>());
+  // Tags the CPU addon's tensor handles (unique to this project and this addon).
+  constexpr napi_type_tag kCpuTensorTag = {0x6a7f2c1e93b44d08ULL, 0xa1c5e0f3b2d94e77ULL};
+  gpcnn::init_addon(env, exports, std::make_unique<gpcnn::CpuBackend>(), kCpuTensorTag);
   gpcnn::register_sample_ops(env, exports);
   const dnnl_version_t* version = dnnl_version();
   Napi::Object features = Napi::Object::New(env);

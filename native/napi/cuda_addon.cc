@@ -17,7 +17,9 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
     features.Set("cudnn", std::to_string(cudnn / 10000) + "." + std::to_string(cudnn / 100 % 100) + "." +
                               std::to_string(cudnn % 100));
     features.Set("tf32", Napi::Boolean::New(env, backend->tf32()));
-    gpcnn::init_addon(env, exports, std::move(backend));
+    // Tags the CUDA addon's tensor handles: the CPU addon refuses them, and the reverse.
+    constexpr napi_type_tag kCudaTensorTag = {0x3c91d7a2e05b4f16ULL, 0x8e24b6c1f7a39d05ULL};
+    gpcnn::init_addon(env, exports, std::move(backend), kCudaTensorTag);
     exports.Set("features", features);
     return exports;
   });

@@ -18,7 +18,7 @@ static Napi::Value add(const Napi::CallbackInfo& info) {
 }
 
 static Napi::Value accumulate(const Napi::CallbackInfo& info) {
-  Tensor& dst = tensor_arg(info, 0, "target");
+  Tensor dst = tensor_arg(info, 0, "target");
   const Tensor& src = tensor_arg(info, 1, "source");
   check_same_f32(dst, "target", src, "source");
   backend(info.Env()).accumulate(dst, src);

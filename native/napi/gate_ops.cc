@@ -11,17 +11,25 @@
 
 namespace gpcnn {
 
-static GateInputs gate_inputs(const Napi::CallbackInfo& info, size_t first) {
-  GateInputs in;
-  in.u = &tensor_arg(info, first, "input");
-  in.extra = optional_tensor_arg(info, first + 1, "extra");
-  in.bias = optional_tensor_arg(info, first + 2, "bias");
-  in.spatial = optional_tensor_arg(info, first + 3, "spatial");
-  return in;
-}
+// The gate's tensors, held by value for the call, and GateInputs pointing at them.
+struct GateArgs {
+  Tensor u;
+  std::optional<Tensor> extra, bias, spatial;
+
+  GateArgs(const Napi::CallbackInfo& info, size_t first)
+      : u(tensor_arg(info, first, "input")),
+        extra(optional_tensor_arg(info, first + 1, "extra")),
+        bias(optional_tensor_arg(info, first + 2, "bias")),
+        spatial(optional_tensor_arg(info, first + 3, "spatial")) {}
+
+  GateInputs inputs() const {
+    return {&u, extra ? &*extra : nullptr, bias ? &*bias : nullptr, spatial ? &*spatial : nullptr};
+  }
+};
 
 static Napi::Value gate_forward(const Napi::CallbackInfo& info) {
-  const GateInputs in = gate_inputs(info, 0);
+  const GateArgs args(info, 0);
+  const GateInputs in = args.inputs();
   Tensor out = new_tensor(info.Env(), DType::F32, check_gate(in));
   backend(info.Env()).gate_forward(in, out);
   return TensorWrap::wrap(info.Env(), std::move(out));
@@ -29,7 +37,8 @@ static Napi::Value gate_forward(const Napi::CallbackInfo& info) {
 
 static Napi::Value gate_backward(const Napi::CallbackInfo& info) {
   const Tensor& grad_out = tensor_arg(info, 0, "gradOutput");
-  const GateInputs in = gate_inputs(info, 1);
+  const GateArgs args(info, 1);
+  const GateInputs in = args.inputs();
   check_gate_backward(in, grad_out);
   Tensor grad_a = new_tensor(info.Env(), DType::F32, in.u->shape);
   std::optional<Tensor> grad_bias;

@@ -14,7 +14,8 @@ namespace gpcnn {
 
 static Napi::Value head_channels_forward(const Napi::CallbackInfo& info) {
   const Tensor& zs = tensor_arg(info, 0, "hidden");
-  const Tensor* prev = optional_tensor_arg(info, 1, "prev");
+  const std::optional<Tensor> prev_arg = optional_tensor_arg(info, 1, "prev");
+  const Tensor* prev = prev_arg ? &*prev_arg : nullptr;
   const Tensor& xt = tensor_arg(info, 2, "input");
   Tensor out = new_tensor(info.Env(), DType::F32, check_head_channels(zs, prev, xt));
   backend(info.Env()).head_channels_forward(zs, prev, xt, out);

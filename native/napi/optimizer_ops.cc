@@ -13,10 +13,10 @@
 namespace gpcnn {
 
 static Napi::Value adam_step(const Napi::CallbackInfo& info) {
-  Tensor& param = tensor_arg(info, 0, "param");
+  Tensor param = tensor_arg(info, 0, "param");
   const Tensor& grad = tensor_arg(info, 1, "grad");
-  Tensor& m = tensor_arg(info, 2, "m");
-  Tensor& v = tensor_arg(info, 3, "v");
+  Tensor m = tensor_arg(info, 2, "m");
+  Tensor v = tensor_arg(info, 3, "v");
   const Napi::Object options = object_arg(info, 4, "options");
   AdamParams p;
   p.lr = number_property(options, "lr", p.lr);
@@ -34,11 +34,11 @@ static Napi::Value adam_step(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-static double global_norm(Backend& be, const std::vector<Tensor*>& tensors) {
+static double global_norm(Backend& be, const std::vector<Tensor>& tensors) {
   double sum = 0;
-  for (const Tensor* t : tensors) {
-    expect_dtype(*t, DType::F32, "gradient");
-    sum += be.sum_of_squares(*t);
+  for (const Tensor& t : tensors) {
+    expect_dtype(t, DType::F32, "gradient");
+    sum += be.sum_of_squares(t);
   }
   return std::sqrt(sum);
 }
@@ -49,14 +49,14 @@ static Napi::Value global_norm_op(const Napi::CallbackInfo& info) {
 }
 
 static Napi::Value clip_grad_norm(const Napi::CallbackInfo& info) {
-  const std::vector<Tensor*> tensors = tensor_list_arg(info, 0, "tensors");
+  std::vector<Tensor> tensors = tensor_list_arg(info, 0, "tensors");
   const double max_norm = number_arg(info, 1, "maxNorm");
   if (max_norm <= 0) fail(codes::kArg, "maxNorm must be > 0, got ", max_norm);
   Backend& be = backend(info.Env());
   const double norm = global_norm(be, tensors);
   // As torch.nn.utils.clip_grad_norm_: the small constant keeps a zero norm harmless.
   if (norm > max_norm)
-    for (Tensor* t : tensors) be.scale(*t, static_cast<float>(max_norm / (norm + 1e-6)));
+    for (Tensor& t : tensors) be.scale(t, static_cast<float>(max_norm / (norm + 1e-6)));
   return Napi::Number::New(info.Env(), norm);
 }
 

@@ -30,11 +30,18 @@ std::vector<T> copy_typed(const Napi::Object& request, const char* key, napi_typ
   return std::vector<T>(array.Data(), array.Data() + array.ElementLength());
 }
 
-int64_t integer_field(const Napi::Object& object, const char* key) {
+double number_field(const Napi::Object& object, const char* key) {
   const Napi::Value value = object.Get(key);
   if (!value.IsNumber()) fail(codes::kType, key, " must be a number");
   const double number = value.As<Napi::Number>().DoubleValue();
-  if (number != std::floor(number)) fail(codes::kArg, key, " must be an integer, got ", number);
+  if (!std::isfinite(number)) fail(codes::kArg, key, " must be finite, got ", number);
+  return number;
+}
+
+int64_t integer_field(const Napi::Object& object, const char* key, int64_t min = 0) {
+  const double number = number_field(object, key);
+  if (number != std::floor(number) || number < double(min) || number > 9007199254740991.0)
+    fail(codes::kArg, key, " must be an integer ≥ ", min, ", got ", number);
   return static_cast<int64_t>(number);
 }
 
@@ -44,13 +51,16 @@ SamplerJob read_job(const Napi::Object& request) {
   if (!config_value.IsObject()) fail(codes::kType, "config must be an object");
   const Napi::Object config = config_value.As<Napi::Object>();
   SamplerConfig& c = job.config;
-  c.channels = integer_field(config, "channels"), c.height = integer_field(config, "height");
-  c.width = integer_field(config, "width"), c.levels = integer_field(config, "levels");
-  c.hidden = integer_field(config, "hidden"), c.layers = integer_field(config, "layers");
-  c.first_kernel = integer_field(config, "firstKernel"), c.kernel = integer_field(config, "kernel");
-  c.skip = integer_field(config, "skip"), c.head_hidden = integer_field(config, "headHidden");
+  // SPEC.md §2's constraints, so that a direct caller cannot make the sampler misread memory.
+  c.channels = integer_field(config, "channels", 1), c.height = integer_field(config, "height", 1);
+  c.width = integer_field(config, "width", 1), c.levels = integer_field(config, "levels", 2);
+  c.hidden = integer_field(config, "hidden", 1), c.layers = integer_field(config, "layers", 1);
+  c.first_kernel = integer_field(config, "firstKernel", 3), c.kernel = integer_field(config, "kernel", 3);
+  c.skip = integer_field(config, "skip", 1), c.head_hidden = integer_field(config, "headHidden", 1);
   c.classes = integer_field(config, "classes"), c.cond_dim = integer_field(config, "condDim");
   c.spatial_cond = integer_field(config, "spatialCond");
+  if (c.levels > 256 || c.first_kernel % 2 == 0 || c.kernel % 2 == 0)
+    fail(codes::kArg, "config breaks SPEC.md §2 (levels 2…256, odd kernels)");
   const Napi::Value weights_value = request.Get("weights");
   if (!weights_value.IsObject()) fail(codes::kType, "weights must be an object of Float32Arrays");
   const Napi::Object weights = weights_value.As<Napi::Object>();
@@ -59,20 +69,22 @@ SamplerJob read_job(const Napi::Object& request) {
     const std::string name = names.Get(k).As<Napi::String>();
     job.weights[name] = copy_typed<Napi::Float32Array, float>(weights, name.c_str(), napi_float32_array);
   }
-  job.batch = integer_field(request, "batch");
+  job.batch = integer_field(request, "batch", 1);
   job.first_image = integer_field(request, "firstImage");
-  job.seed = integer_field(request, "seed");
-  job.temperature = request.Get("temperature").As<Napi::Number>().DoubleValue();
+  const double seed = number_field(request, "seed");
+  if (seed != std::floor(seed)) fail(codes::kArg, "seed must be an integer, got ", seed);
+  job.seed = static_cast<int64_t>(seed);
+  job.temperature = number_field(request, "temperature");
   job.keep_logits = request.Get("keepLogits").ToBoolean();
   job.labels = copy_typed<Napi::Int32Array, int32_t>(request, "labels", napi_int32_array);
   job.vectors = copy_typed<Napi::Float32Array, float>(request, "vectors", napi_float32_array);
   job.spatial = copy_typed<Napi::Float32Array, float>(request, "spatial", napi_float32_array);
   job.known = copy_typed<Napi::Uint8Array, uint8_t>(request, "known", napi_uint8_array);
   job.known_mask = copy_typed<Napi::Uint8Array, uint8_t>(request, "knownMask", napi_uint8_array);
-  // The TypeScript caller validates; these checks keep a direct caller from reading out of bounds.
+  // The TypeScript caller validates too; these checks keep a direct caller from reading out of
+  // bounds (the weights' sizes are checked against the configuration by the sampler).
   const int64_t pixels = job.batch * c.channels * c.height * c.width;
-  if (job.batch < 1 || !(job.temperature > 0) || c.levels < 2 || c.levels > 256 || c.layers < 1)
-    fail(codes::kArg, "invalid sampling request");
+  if (!(job.temperature > 0)) fail(codes::kArg, "temperature must be > 0, got ", job.temperature);
   if ((c.classes > 0 && int64_t(job.labels.size()) != job.batch) ||
       (c.cond_dim > 0 && int64_t(job.vectors.size()) != job.batch * c.cond_dim) ||
       (c.spatial_cond > 0 && int64_t(job.spatial.size()) != job.batch * c.spatial_cond * c.height * c.width) ||

@@ -9,9 +9,6 @@ namespace gpcnn {
 
 namespace {
 
-// Tags this addon's tensor handles (napi_type_tag), unique to this project.
-constexpr napi_type_tag kTensorTag = {0x6a7f2c1e93b44d08ULL, 0xa1c5e0f3b2d94e77ULL};
-
 // Passed to the constructor so that only wrap() can create handles.
 struct ConstructToken {
   Tensor* tensor;
@@ -36,7 +33,8 @@ Napi::Object TensorWrap::wrap(Napi::Env env, Tensor tensor) {
 Tensor& TensorWrap::unwrap(const Napi::Value& value, const char* name) {
   if (!value.IsObject()) fail(codes::kType, name, " must be a tensor");
   const Napi::Object object = value.As<Napi::Object>();
-  if (!object.CheckTypeTag(&kTensorTag)) fail(codes::kType, name, " must be a tensor of this addon");
+  if (!object.CheckTypeTag(&context(value.Env()).tensor_tag))
+    fail(codes::kType, name, " must be a tensor of this addon (", backend(value.Env()).name(), ")");
   return Unwrap(object)->live(name);
 }
 
@@ -46,7 +44,7 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info)
     throw coded_error(info.Env(), codes::kType,
                       "tensors are made by the addon's functions, not with new");
   tensor_ = std::move(*info[0].As<Napi::External<ConstructToken>>().Data()->tensor);
-  info.This().As<Napi::Object>().TypeTag(&kTensorTag);
+  info.This().As<Napi::Object>().TypeTag(&context(info.Env()).tensor_tag);
   int64_t adjusted;
   napi_adjust_external_memory(env_, static_cast<int64_t>(tensor_->bytes()), &adjusted);
 }

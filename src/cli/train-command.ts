@@ -135,6 +135,6 @@ function modelConfig(flags: TrainFlags, train: { channels: number; height: numbe
     return { channels: train.channels, height: train.height, width: train.width, classes: train.classes, ...parsed };
   }
   const preset = flags.preset ?? 'mnist-tiny';
-  if (!(preset in PRESETS)) throw new CliError(`unknown preset "${preset}" (choose ${Object.keys(PRESETS).join(', ')})`);
+  if (!Object.hasOwn(PRESETS, preset)) throw new CliError(`unknown preset "${preset}" (choose ${Object.keys(PRESETS).join(', ')})`);
   return preset as keyof typeof PRESETS;
 }

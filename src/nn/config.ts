@@ -112,7 +112,7 @@ export const PRESETS = {
 export type PresetName = keyof typeof PRESETS;
 
 export function presetConfig(name: string): ModelConfig {
-  if (!(name in PRESETS)) {
+  if (!Object.hasOwn(PRESETS, name)) {
     throw new PixelCNNError(
       'ERR_CONFIG', `unknown preset '${name}' (choose from ${Object.keys(PRESETS).join(', ')})`,
     );

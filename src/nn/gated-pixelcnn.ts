@@ -116,33 +116,46 @@ export class GatedPixelCNN {
    * the per-image NLL in nats.
    */
   backward(images: Uint8Array, cond: Conditioning = {}, options: { gradScale?: number } = {}): Float32Array {
+    const { gradScale } = options;
+    if (gradScale !== undefined && !Number.isFinite(gradScale)) {
+      throw new PixelCNNError('ERR_ARG', `gradScale must be a finite number, got ${gradScale}`);
+    }
     const batch = this.#batch(images, cond);
+    const ctx = batch.context;
+    const result = this.#forward(ctx, true);
+    let gradSkip: Tensor | null = null;
+    let gradV: Tensor | null = null;
+    let gradH: Tensor | null = null;
+    let nll: Tensor | null = null;
     try {
-      const ctx = batch.context;
-      const result = this.#forward(ctx, true);
-      const { nll, gradLogits } = this.backend.softmaxCrossEntropy(result.logits, batch.targets, {
-        gradScale: options.gradScale ?? 1 / ctx.batch,
+      const loss = this.backend.softmaxCrossEntropy(result.logits, batch.targets, {
+        gradScale: gradScale ?? 1 / ctx.batch,
       });
-      result.logits.dispose();
-      const gradSkip = headBackward(ctx, result.headCache, gradLogits!);
-      gradLogits!.dispose();
+      nll = loss.nll;
+      result.logits.dispose(); // free what is done with as soon as it is done with
+      gradSkip = headBackward(ctx, result.headCache, loss.gradLogits!);
+      loss.gradLogits!.dispose();
       disposeHeadCache(result.headCache);
-      let gradV: Tensor | null = null;
-      let gradH: Tensor | null = null;
       for (let l = this.#blocks.length - 1; l >= 0; l--) {
         const inputs = this.#blocks[l].backward(ctx, result.blockCaches[l], gradV, gradH, gradSkip);
         disposeAll(gradV, gradH);
-        disposeBlockCache(result.blockCaches[l], ctx.input);
         gradV = inputs?.gradVIn ?? null;
         gradH = inputs?.gradHIn ?? null;
+        disposeBlockCache(result.blockCaches[l], ctx.input);
       }
-      gradSkip.dispose();
-      const values = nll.toFloat32Array();
-      nll.dispose();
-      return values;
+      return nll.toFloat32Array();
     } finally {
+      // After an error, whatever is still held; disposing twice is harmless.
+      for (const cache of result.blockCaches) disposeBlockCache(cache, ctx.input);
+      disposeHeadCache(result.headCache);
+      disposeAll(result.logits, gradSkip, gradV, gradH, nll);
       disposeBatch(batch);
     }
+  }
+
+  /** True once dispose() has freed the parameters. */
+  get disposed(): boolean {
+    return this.parameters.list().length === 0;
   }
 
   /**
@@ -173,9 +186,7 @@ export class GatedPixelCNN {
   }
 
   #batch(images: Uint8Array, cond: Conditioning): BatchTensors {
-    if (this.parameters.list().length === 0) {
-      throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
-    }
+    if (this.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
     return batchTensors(this.backend, this.config, this.parameters, images, cond);
   }
 

@@ -27,6 +27,7 @@ export async function runCachedSampler(
   options: SampleOptions,
   { keepLogits }: { keepLogits: boolean },
 ): Promise<CachedSampleResult> {
+  if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
   const o = resolveSampleOptions(model.config, { ...options, batchSize: options.batchSize ?? Math.min(options.count, 64) });
   const { config } = model;
   const perImage = config.channels * config.height * config.width;

@@ -52,6 +52,11 @@ export function evaluate(
   options: { limit?: number; batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Evaluation {
   checkDatasetFits(model, data, 'test');
+  for (const [key, value] of [['limit', options.limit], ['batchSize', options.batchSize]] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
+      throw new PixelCNNError('ERR_ARG', `evaluate: ${key} must be an integer ≥ 1, got ${value}`);
+    }
+  }
   const total = Math.min(options.limit ?? data.count, data.count);
   const batchSize = options.batchSize ?? 100;
   let sum = 0;

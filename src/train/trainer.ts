@@ -117,7 +117,10 @@ export class Trainer {
     this.model = options.model;
     this.settings = resumeFrom?.settings ?? resolveSettings(options);
     // A resumed run may get a new budget (with a cosine schedule that also reshapes the rates to come).
-    if (resumeFrom && options.budget) this.settings = { ...this.settings, budget: checkBudget(options.budget) };
+    if (resumeFrom && options.budget) {
+      this.settings = { ...this.settings, budget: checkBudget(options.budget) };
+      checkScheduleFits(this.settings);
+    }
     checkDatasetFits(this.model, options.train, 'training');
     if (options.test) checkDatasetFits(this.model, options.test, 'test');
     this.#adam = new Adam(this.model.parameters, this.settings.optimizer);
@@ -308,10 +311,22 @@ function resolveSettings(options: TrainerOptions): TrainSettings {
     throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${settings.clipNorm}`);
   }
   const o = settings.optimizer;
-  if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new PixelCNNError('ERR_ARG', `lr must be a number > 0, got ${o.lr}`);
+  const check = (ok: boolean, what: string, value: number) => {
+    if (!ok) throw new PixelCNNError('ERR_ARG', `${what}, got ${value}`);
+  };
+  check(Number.isFinite(o.lr) && o.lr > 0, 'lr must be a number > 0', o.lr);
+  check(o.beta1 >= 0 && o.beta1 < 1, 'beta1 must be in [0, 1)', o.beta1);
+  check(o.beta2 >= 0 && o.beta2 < 1, 'beta2 must be in [0, 1)', o.beta2);
+  check(Number.isFinite(o.eps) && o.eps > 0, 'eps must be a number > 0', o.eps);
+  check(Number.isFinite(o.weightDecay) && o.weightDecay >= 0, 'weightDecay must be a number ≥ 0', o.weightDecay);
   checkSchedule(settings.schedule);
-  learningRate(settings.schedule, o.lr, 1, budgetSteps(settings.budget, 1)); // cosine without steps fails here
+  checkScheduleFits(settings);
   return settings;
+}
+
+/** The schedule can run on the budget (a cosine schedule needs a number of steps). */
+function checkScheduleFits(settings: TrainSettings): void {
+  learningRate(settings.schedule, settings.optimizer.lr, 1, budgetSteps(settings.budget, 1));
 }
 
 /** Images per second over the recorded steps (the first measured from the run's start). */

@@ -38,6 +38,10 @@ describe.each(configs)('model vs float64 oracle: $name', ({ name, ...input }) =>
     expectClose(model.nll(images, cond), oracleNll(config, weights, images, batch, cond), 1e-5, 'nll');
   });
 
+  it('a bad gradient scale is refused before any work, leaking nothing', () => {
+    expect(() => model.backward(images, cond, { gradScale: NaN })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+  });
+
   it('every parameter gradient matches finite differences of the oracle NLL', () => {
     model.parameters.zeroGrad();
     model.backward(images, cond, { gradScale: 1 });

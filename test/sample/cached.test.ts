@@ -10,7 +10,8 @@ import type { ConfigInput } from '../../src/nn/config';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { runCachedSampler } from '../../src/sample/cached';
 import { sampleNaive } from '../../src/sample/naive';
-import { cpu } from '../helpers/backend';
+import { CONFIG_KEYS } from '../../src/nn/config';
+import { cpu, rawAddon } from '../helpers/backend';
 import { normalizedError } from '../helpers/compare';
 import { integers, makeRng, uniform } from '../helpers/random';
 
@@ -84,6 +85,36 @@ describe('cached sampler, as a user runs it', () => {
     const already = new AbortController();
     already.abort();
     await expect(model.sample({ count: 2, labels: [0, 1], signal: already.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('refuses a disposed model with ERR_DISPOSED', async () => {
+    const gone = GatedPixelCNN.create({ channels: 1, height: 3, width: 3, levels: 2, hidden: 2, layers: 1, firstKernel: 3, kernel: 3 }, { backend: cpu });
+    gone.dispose();
+    await expect(gone.sample({ count: 1 })).rejects.toMatchObject({ code: 'ERR_DISPOSED' });
+  });
+
+  it('the native entry point checks a request on its own', () => {
+    const addon = rawAddon();
+    const request = () => ({
+      config: Object.fromEntries(CONFIG_KEYS.map((k) => [k, model.config[k]])),
+      weights: Object.fromEntries(model.weights()),
+      batch: 2, firstImage: 0, temperature: 1, seed: 0, keepLogits: false, labels: Int32Array.of(0, 1),
+    });
+    const short = request();
+    short.weights['blocks.0.v.weight'] = new Float32Array(3);
+    const missing = request();
+    delete (missing.weights as Record<string, Float32Array>)['head.out.bias'];
+    const badTemperature = { ...request(), temperature: Infinity };
+    const badConfig = request();
+    badConfig.config.kernel = 4;
+    expect(() => addon.sampleCached!(badTemperature)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => addon.sampleCached!(badConfig)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    expect(() => addon.sampleCached!({ ...request(), labels: Int32Array.of(0) })).toThrow(expect.objectContaining({ code: 'ERR_LENGTH' }));
+    // Weight sizes are checked by the sampler itself: the promise rejects.
+    return Promise.all([
+      expect(addon.sampleCached!(short).promise).rejects.toMatchObject({ code: 'ERR_SHAPE' }),
+      expect(addon.sampleCached!(missing).promise).rejects.toMatchObject({ code: 'ERR_ARG' }),
+    ]);
   });
 
   it('refuses bad options', async () => {
