@@ -41,14 +41,12 @@ struct GateView {
 
 }  // namespace
 
-// Two rows of pre-activations per thread, allocated before the parallel region:
-// nothing may throw inside one.
-static std::vector<float> row_buffers(int64_t plane) { return std::vector<float>(2 * plane * omp_get_max_threads()); }
-
-void CpuBackend::gate_forward(const GateInputs& in, Tensor& out) {
-  const GateView g(in);
-  float* y = out.data<float>();
-  std::vector<float> rows = row_buffers(g.plane);
+// Calls body(n, c, a, b) for every image n and channel c < p, with a and b the
+// pre-activations of channel c and of its sigmoid partner c + p. The two rows live
+// in per-thread buffers allocated before the parallel region: nothing may throw inside one.
+template <typename Body>
+static void for_each_gate_row(const GateView& g, Body body) {
+  std::vector<float> rows(2 * g.plane * omp_get_max_threads());
 #pragma omp parallel
   {
     float* a = rows.data() + 2 * g.plane * omp_get_thread_num();
@@ -58,12 +56,19 @@ void CpuBackend::gate_forward(const GateInputs& in, Tensor& out) {
       for (int64_t c = 0; c < g.half; ++c) {
         g.pre(n, c, a);
         g.pre(n, c + g.half, b);
-        float* row = y + (n * g.half + c) * g.plane;
-        const float *ta = a, *sa = b;
-#pragma omp simd
-        for (int64_t i = 0; i < g.plane; ++i) row[i] = fast_tanh(ta[i]) * fast_sigmoid(sa[i]);
+        body(n, c, static_cast<const float*>(a), static_cast<const float*>(b));
       }
   }
+}
+
+void CpuBackend::gate_forward(const GateInputs& in, Tensor& out) {
+  const GateView g(in);
+  float* y = out.data<float>();
+  for_each_gate_row(g, [&](int64_t n, int64_t c, const float* ta, const float* sa) {
+    float* row = y + (n * g.half + c) * g.plane;
+#pragma omp simd
+    for (int64_t i = 0; i < g.plane; ++i) row[i] = fast_tanh(ta[i]) * fast_sigmoid(sa[i]);
+  });
 }
 
 void CpuBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Tensor& grad_a,
@@ -72,38 +77,27 @@ void CpuBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Ten
   const float* gy = grad_out.data<float>();
   float* ga = grad_a.data<float>();
   float* gb = grad_bias ? grad_bias->data<float>() : nullptr;
-  std::vector<float> rows = row_buffers(g.plane);
-#pragma omp parallel
-  {
-    float* a = rows.data() + 2 * g.plane * omp_get_thread_num();
-    float* b = a + g.plane;
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n)
-      for (int64_t c = 0; c < g.half; ++c) {
-        g.pre(n, c, a);
-        g.pre(n, c + g.half, b);
-        const float* grad_row = gy + (n * g.half + c) * g.plane;
-        float* tanh_row = ga + (n * 2 * g.half + c) * g.plane;
-        float* sig_row = ga + (n * 2 * g.half + c + g.half) * g.plane;
-        const float *ta = a, *sa = b;
+  for_each_gate_row(g, [&](int64_t n, int64_t c, const float* ta, const float* sa) {
+    const float* grad_row = gy + (n * g.half + c) * g.plane;
+    float* tanh_row = ga + (n * 2 * g.half + c) * g.plane;
+    float* sig_row = ga + (n * 2 * g.half + c + g.half) * g.plane;
 #pragma omp simd
-        for (int64_t i = 0; i < g.plane; ++i) {
-          const float t = fast_tanh(ta[i]);
-          const float s = fast_sigmoid(sa[i]);
-          tanh_row[i] = grad_row[i] * (1.f - t * t) * s;
-          sig_row[i] = grad_row[i] * t * s * (1.f - s);
-        }
-        if (gb) {
-          double tanh_sum = 0, sig_sum = 0;
-          for (int64_t i = 0; i < g.plane; ++i) {
-            tanh_sum += tanh_row[i];
-            sig_sum += sig_row[i];
-          }
-          gb[n * 2 * g.half + c] = static_cast<float>(tanh_sum);
-          gb[n * 2 * g.half + c + g.half] = static_cast<float>(sig_sum);
-        }
+    for (int64_t i = 0; i < g.plane; ++i) {
+      const float t = fast_tanh(ta[i]);
+      const float s = fast_sigmoid(sa[i]);
+      tanh_row[i] = grad_row[i] * (1.f - t * t) * s;
+      sig_row[i] = grad_row[i] * t * s * (1.f - s);
+    }
+    if (gb) {
+      double tanh_sum = 0, sig_sum = 0;
+      for (int64_t i = 0; i < g.plane; ++i) {
+        tanh_sum += tanh_row[i];
+        sig_sum += sig_row[i];
       }
-  }
+      gb[n * 2 * g.half + c] = static_cast<float>(tanh_sum);
+      gb[n * 2 * g.half + c + g.half] = static_cast<float>(sig_sum);
+    }
+  });
 }
 
 }  // namespace gpcnn
