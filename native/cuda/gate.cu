@@ -48,15 +48,6 @@ __global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* g
   }
 }
 
-// One block per row: sums[row] = Σ_i values[row, i].
-__global__ void row_sums_kernel(const float* values, float* sums, int64_t columns) {
-  const float* row = values + blockIdx.x * columns;
-  double sum = 0;
-  for (int64_t i = threadIdx.x; i < columns; i += blockDim.x) sum += row[i];
-  sum = block_sum(sum);
-  if (threadIdx.x == 0) sums[blockIdx.x] = float(sum);
-}
-
 }  // namespace
 
 void CudaBackend::gate_forward(const GateInputs& in, Tensor& out) {

@@ -39,14 +39,6 @@ __global__ void cross_entropy_kernel(const float* logits, const Level* targets, 
   }
 }
 
-__global__ void image_sums_kernel(const float* position_nll, float* nll, int64_t per_image) {
-  const float* mine = position_nll + blockIdx.x * per_image;
-  double sum = 0;
-  for (int64_t i = threadIdx.x; i < per_image; i += blockDim.x) sum += mine[i];
-  sum = block_sum(sum);
-  if (threadIdx.x == 0) nll[blockIdx.x] = float(sum);
-}
-
 }  // namespace
 
 void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targets, float grad_scale, Tensor& nll,
@@ -73,7 +65,8 @@ void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targ
     cross_entropy_kernel<<<grid, 256, 0, stream_>>>(logits.data<float>(), targets.data<int32_t>(), per_position, grad,
                                                     grad_scale, slices, levels, plane);
   GPCNN_LAUNCHED();
-  image_sums_kernel<<<unsigned(batch), kReduceThreads, 0, stream_>>>(per_position, nll.data<float>(), channels * plane);
+  // Each image's NLL: the sum of its row of per-position values.
+  row_sums_kernel<<<unsigned(batch), kReduceThreads, 0, stream_>>>(per_position, nll.data<float>(), channels * plane);
   GPCNN_LAUNCHED();
 }
 

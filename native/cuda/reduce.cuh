@@ -2,6 +2,8 @@
 // same inputs always give the same bits (exact resume depends on it).
 #pragma once
 
+#include <cstdint>
+
 namespace gpcnn {
 
 constexpr int kReduceThreads = 256;
@@ -20,6 +22,15 @@ __device__ inline double block_sum(double value) {
   const double total = partial[0];
   __syncthreads();  // the buffer may be reused by a following call
   return total;
+}
+
+// One block per row: sums[row] = Σ_i values[row, i] (launch with kReduceThreads threads).
+static __global__ void row_sums_kernel(const float* values, float* sums, int64_t columns) {
+  const float* row = values + blockIdx.x * columns;
+  double sum = 0;
+  for (int64_t i = threadIdx.x; i < columns; i += blockDim.x) sum += row[i];
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) sums[blockIdx.x] = float(sum);
 }
 
 }  // namespace gpcnn
