@@ -8,6 +8,8 @@
 
 #include "../core/errors.h"
 #include "../core/sample_draw.h"
+#include "../core/sampler_plan.h"
+#include "portable_sampler.h"
 
 namespace gpcnn {
 
@@ -60,30 +62,16 @@ class Sampler {
   }
 
  private:
-  // A weight that must hold exactly `count` values.
-  const float* weight(const std::string& name, int64_t count) const {
-    auto found = job_.weights.find(name);
-    if (found == job_.weights.end()) fail(codes::kArg, "the sampler needs weight ", name);
-    if (int64_t(found->second.size()) != count)
-      fail(codes::kShape, "weight ", name, " has ", found->second.size(), " values, expected ", count);
-    return found->second.data();
-  }
-  // A conditioning weight, present exactly when the configuration has that conditioning.
+  const float* weight(const std::string& name, int64_t count) const { return job_weight(job_, name, count); }
   const float* optional(const std::string& name, bool configured, int64_t count) const {
-    return configured ? weight(name, count) : nullptr;
+    return job_optional_weight(job_, name, configured, count);
   }
 
   Block block(int64_t l) const {
     const std::string at = "blocks." + std::to_string(l) + ".";
+    const BlockGeometry g = block_geometry(c_, l);
     Block b{};
-    b.in_channels = l == 0 ? C : P;
-    if (l == 0) {
-      const int64_t r0 = c_.first_kernel / 2;
-      b.vkh = r0, b.vkw = c_.first_kernel, b.vdy = r0, b.vdx = r0, b.hkw = r0, b.hdx = r0;
-    } else {
-      const int64_t r = c_.kernel / 2;
-      b.vkh = r + 1, b.vkw = c_.kernel, b.vdy = r, b.vdx = r, b.hkw = r + 1, b.hdx = r;
-    }
+    b.in_channels = g.cin, b.vkh = g.vkh, b.vkw = g.vkw, b.vdy = g.vdy, b.vdx = g.vdx, b.hkw = g.hkw, b.hdx = g.hdx;
     const int64_t cin = b.in_channels, n = c_.classes, d = c_.cond_dim, sc = c_.spatial_cond;
     b.v_w = weight(at + "v.weight", 2 * P * cin * b.vkh * b.vkw), b.v_b = weight(at + "v.bias", 2 * P);
     b.h_w = weight(at + "h.weight", 2 * P * cin * b.hkw), b.h_b = weight(at + "h.bias", 2 * P);
@@ -243,15 +231,16 @@ class Sampler {
       if (!job_.known_mask.empty() && job_.known_mask[at]) {
         level = job_.known[at];
       } else {
-        SampleRng rng(job_.seed, job_.first_image + image, position);
-        level = draw_level(logits + b, B, K, job_.temperature, rng.next_double());
+        const double u = sample_uniform(job_.seed, job_.first_image + image, position);
+        level = draw_level(logits + b, B, K, job_.temperature, u, scratch(weights_, K).data());
       }
       result_.levels[at] = uint8_t(level);
       xt_[((b * C + c) * H + i) * W + j] = float(2.0 * level / double(K - 1) - 1.0);  // as toUnit() rounds it
     }
   }
 
-  static std::vector<float>& scratch(std::vector<float>& buffer, int64_t size) {
+  template <typename T>
+  static std::vector<T>& scratch(std::vector<T>& buffer, int64_t size) {
     if (int64_t(buffer.size()) < size) buffer.resize(size);
     return buffer;
   }
@@ -266,12 +255,14 @@ class Sampler {
   std::vector<float> xt_;
   std::vector<std::vector<float>> v_out_, u_row_, h_row_, bias_;
   std::vector<float> col_, gather_, skip_, zs_, z_, logits_, a_, uv_, g_, r_;
+  std::vector<double> weights_;
 };
 
 }  // namespace
 
 SamplerResult run_cached_sampler(const SamplerJob& job, const std::function<void(int64_t)>& on_row,
                                  const std::atomic<bool>& cancel) {
+  if (job.portable_steps) return run_portable_steps(job, on_row, cancel);
   const SamplerConfig& c = job.config;
   SamplerResult result;
   result.levels.assign(job.batch * c.channels * c.height * c.width, 0);

@@ -4,45 +4,14 @@
 // stacks of all blocks are computed for that row alone, and at each position the
 // horizontal stacks, the skip sum and the head for that position alone: a batch of
 // images costs about one forward pass instead of one per position. The matrix
-// products are oneDNN sgemm calls; everything runs on the calling thread.
+// products are oneDNN sgemm calls; each thread samples its own share of the images.
 #pragma once
 
-#include <atomic>
-#include <cstdint>
-#include <functional>
-#include <map>
-#include <string>
-#include <vector>
+#include "../core/sampler_job.h"
 
 namespace gpcnn {
 
-struct SamplerConfig {
-  int64_t channels, height, width, levels, hidden, layers, first_kernel, kernel, skip, head_hidden,
-      classes, cond_dim, spatial_cond;
-};
-
-struct SamplerJob {
-  SamplerConfig config;
-  std::map<std::string, std::vector<float>> weights;  // SPEC.md §8 names, copied
-  int64_t batch = 0;
-  int64_t first_image = 0;  // index of this batch's first image in the whole run (for the draws)
-  std::vector<int32_t> labels;      // [B] when classes > 0
-  std::vector<float> vectors;       // [B, condDim]
-  std::vector<float> spatial;       // [B, S, H, W]
-  std::vector<uint8_t> known;       // [B, C, H, W] levels, with mask
-  std::vector<uint8_t> known_mask;  // empty: nothing known
-  double temperature = 1;
-  int64_t seed = 0;
-  bool keep_logits = false;
-};
-
-struct SamplerResult {
-  std::vector<uint8_t> levels;  // [B, C, H, W]
-  std::vector<float> logits;    // [B, C, K, H, W], the logits each draw used (when asked)
-};
-
-// Runs a job. `on_row(rows done)` is called after each row; when `cancel` becomes
-// true the sampler stops and throws ERR_ABORTED.
+// The CPU addon's SamplerRunner: this sampler, or the portable steps when the job asks.
 SamplerResult run_cached_sampler(const SamplerJob& job, const std::function<void(int64_t)>& on_row,
                                  const std::atomic<bool>& cancel);
 

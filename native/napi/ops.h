@@ -3,6 +3,8 @@
 
 #include <napi.h>
 
+#include "../core/sampler_job.h"
+
 namespace gpcnn {
 
 void register_conv_ops(Napi::Env env, Napi::Object exports);
@@ -12,7 +14,7 @@ void register_elementwise_ops(Napi::Env env, Napi::Object exports);
 void register_head_ops(Napi::Env env, Napi::Object exports);
 void register_loss_ops(Napi::Env env, Napi::Object exports);
 void register_optimizer_ops(Napi::Env env, Napi::Object exports);
-// CPU addon only: the cached sampler runs on host copies of the weights.
-void register_sample_ops(Napi::Env env, Napi::Object exports);
+// sampleCached, running `runner` (the addon's cached sampler) on a worker thread.
+void register_sample_ops(Napi::Env env, Napi::Object exports, SamplerRunner runner);
 
 }  // namespace gpcnn

@@ -1,10 +1,11 @@
-// sampleCached(request) -> { promise, cancel }: runs the CPU cached sampler on a
-// worker thread (Napi::AsyncProgressWorker) so the event loop stays free; the
+// sampleCached(request) -> { promise, cancel }: runs the addon's cached sampler
+// (CPU or CUDA, the SamplerRunner it registers) on a worker thread (Napi::AsyncProgressWorker) so the event loop stays free; the
 // promise resolves to { levels: Uint8Array, logits?: Float32Array }.
 //   request: { config: {SPEC.md §2 keys}, weights: { name: Float32Array },
 //              batch, firstImage, temperature, seed, keepLogits,
 //              labels?: Int32Array, vectors?: Float32Array, spatial?: Float32Array,
-//              known?: Uint8Array, knownMask?: Uint8Array, onRow?: (rowsDone) => void }
+//              known?: Uint8Array, knownMask?: Uint8Array, onRow?: (rowsDone) => void,
+//              portableSteps?: boolean (CPU: run the CUDA sampler's steps on the host) }
 // Everything is copied on the JS thread before the work starts (nothing JS is
 // touched from the worker); cancel() makes the sampler stop with ERR_ABORTED.
 #include <atomic>
@@ -12,7 +13,7 @@
 #include <memory>
 
 #include "../core/errors.h"
-#include "../cpu/cached_sampler.h"
+#include "../core/sampler_job.h"
 #include "guard.h"
 #include "ops.h"
 
@@ -76,6 +77,7 @@ SamplerJob read_job(const Napi::Object& request) {
   job.seed = static_cast<int64_t>(seed);
   job.temperature = number_field(request, "temperature");
   job.keep_logits = request.Get("keepLogits").ToBoolean();
+  job.portable_steps = request.Get("portableSteps").ToBoolean();
   job.labels = copy_typed<Napi::Int32Array, int32_t>(request, "labels", napi_int32_array);
   job.vectors = copy_typed<Napi::Float32Array, float>(request, "vectors", napi_float32_array);
   job.spatial = copy_typed<Napi::Float32Array, float>(request, "spatial", napi_float32_array);
@@ -97,8 +99,10 @@ SamplerJob read_job(const Napi::Object& request) {
 
 class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
  public:
-  SampleWorker(Napi::Env env, SamplerJob job, Napi::Value on_row, std::shared_ptr<std::atomic<bool>> cancel)
+  SampleWorker(Napi::Env env, SamplerRunner runner, SamplerJob job, Napi::Value on_row,
+               std::shared_ptr<std::atomic<bool>> cancel)
       : Napi::AsyncProgressWorker<int64_t>(env, "gated-pixelcnn:sample"),
+        runner_(runner),
         deferred_(Napi::Promise::Deferred::New(env)),
         job_(std::move(job)),
         cancel_(std::move(cancel)) {
@@ -110,7 +114,7 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
  protected:
   void Execute(const ExecutionProgress& progress) override {
     try {
-      result_ = run_cached_sampler(job_, [&](int64_t rows) { progress.Send(&rows, 1); }, *cancel_);
+      result_ = runner_(job_, [&](int64_t rows) { progress.Send(&rows, 1); }, *cancel_);
     } catch (const Error& e) {
       code_ = e.code();
       SetError(e.what());
@@ -148,6 +152,7 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
   }
 
  private:
+  SamplerRunner runner_;
   Napi::Promise::Deferred deferred_;
   SamplerJob job_;
   std::shared_ptr<std::atomic<bool>> cancel_;
@@ -156,12 +161,12 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
   std::string code_ = "ERR_INTERNAL";
 };
 
-Napi::Value sample_cached(const Napi::CallbackInfo& info) {
+Napi::Value sample_cached(const Napi::CallbackInfo& info, SamplerRunner runner) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) fail(codes::kType, "sampleCached needs a request object");
   const Napi::Object request = info[0].As<Napi::Object>();
   auto cancel = std::make_shared<std::atomic<bool>>(false);
-  auto* worker = new SampleWorker(env, read_job(request), request.Get("onRow"), cancel);
+  auto* worker = new SampleWorker(env, runner, read_job(request), request.Get("onRow"), cancel);
   Napi::Object handle = Napi::Object::New(env);
   handle.Set("promise", worker->promise());
   handle.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& call) {
@@ -174,8 +179,10 @@ Napi::Value sample_cached(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void register_sample_ops(Napi::Env env, Napi::Object exports) {
-  export_function<sample_cached>(env, exports, "sampleCached");
+void register_sample_ops(Napi::Env env, Napi::Object exports, SamplerRunner runner) {
+  exports.Set("sampleCached", Napi::Function::New(env, [runner](const Napi::CallbackInfo& info) {
+    return with_coded_errors(info.Env(), [&] { return sample_cached(info, runner); });
+  }));
 }
 
 }  // namespace gpcnn

@@ -55,7 +55,7 @@ export interface NativeAddon {
   softmaxCrossEntropy(logits: T, targets: T, gradScale: number | null): { nll: T; gradLogits?: T };
 
   adamStep(param: T, grad: T, m: T, v: T, options: NativeAdamOptions): void;
-  /** CPU addon only: the cached sampler on a worker thread. */
+  /** The cached sampler on a worker thread (the CUDA addon's runs on the GPU). */
   sampleCached?(request: NativeSampleRequest): { promise: Promise<{ levels: Uint8Array; logits?: Float32Array }>; cancel(): void };
   globalNorm(tensors: T[]): number;
   clipGradNorm(tensors: T[], maxNorm: number): number;
@@ -82,6 +82,8 @@ export interface NativeSampleRequest {
   temperature: number;
   seed: number;
   keepLogits: boolean;
+  /** CPU addon: run the CUDA sampler's portable steps on the host (tests). */
+  portableSteps?: boolean;
   labels?: Int32Array;
   vectors?: Float32Array;
   spatial?: Float32Array;

@@ -21,19 +21,27 @@ export async function sampleCached(model: GatedPixelCNN, options: SampleOptions)
   return (await runCachedSampler(model, options, { keepLogits: false })).levels;
 }
 
+/** @internal How tests run the sampler. */
+export interface CachedSamplerSettings {
+  /** Also return the logits of every draw. */
+  keepLogits: boolean;
+  /** Run the CUDA sampler's steps on the CPU (native/core/sampler_steps.h), to test them without a GPU. */
+  portableSteps?: boolean;
+}
+
 /** @internal As sampleCached, optionally keeping the logits of every draw (for tests). */
 export async function runCachedSampler(
   model: GatedPixelCNN,
   options: SampleOptions,
-  { keepLogits }: { keepLogits: boolean },
+  { keepLogits, portableSteps = false }: CachedSamplerSettings,
 ): Promise<CachedSampleResult> {
   if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
   const o = resolveSampleOptions(model.config, { ...options, batchSize: options.batchSize ?? Math.min(options.count, 64) });
   const { config } = model;
   const perImage = config.channels * config.height * config.width;
-  // The sampler reads host copies of the weights, whatever backend holds the model.
+  // The sampler takes host copies of the weights; it runs on the GPU when the model lives there.
   const weights = Object.fromEntries(model.weights());
-  const cpu = loadBackend('cpu');
+  const sampler = model.backend.name === 'cuda' && !portableSteps ? model.backend : loadBackend('cpu');
   const levels = new Uint8Array(o.count * perImage);
   const logits = keepLogits ? new Float32Array(o.count * config.levels * perImage) : undefined;
   const totalRows = Math.ceil(o.count / o.batchSize) * config.height;
@@ -43,7 +51,7 @@ export async function runCachedSampler(
     const end = Math.min(o.count, start + o.batchSize);
     const cond = o.conditioning(start, end);
     const slice = (values: Uint8Array | undefined) => values?.slice(start * perImage, end * perImage);
-    const job = cpu.sampleCached({
+    const job = sampler.sampleCached({
       config: Object.fromEntries(CONFIG_KEYS.map((k) => [k, config[k]])),
       weights,
       batch: end - start,
@@ -51,6 +59,7 @@ export async function runCachedSampler(
       temperature: o.temperature,
       seed: o.seed,
       keepLogits,
+      portableSteps,
       labels: cond.labels ? Int32Array.from(cond.labels) : undefined,
       vectors: cond.vectors,
       spatial: cond.spatial,

@@ -1,18 +1,9 @@
 /**
  * Drawing one level from logits at a temperature (SPEC.md §7). Each draw uses its
- * own uniform number from a stream keyed by (seed, image, position), so the
+ * own uniform number, Philox of (seed, image, position) (./philox.ts), so the
  * images drawn do not depend on how they are split into batches or on which
  * sampler computed the logits.
  */
-import { Rng } from '../data/rng';
-
-/** Tags the sampling streams apart from other uses of the same seed. */
-const SAMPLE_STREAM = 0x5341_4d50; // 'SAMP'
-
-/** The uniform number in [0, 1) for image `image` (its index in the whole run) at flat position `position`. */
-export function drawUniform(seed: number, image: number, position: number): number {
-  return new Rng(seed, SAMPLE_STREAM, image, position).nextDouble();
-}
 
 /**
  * The level whose cumulative probability first exceeds u, under softmax(logits / T).

@@ -5,7 +5,8 @@
  */
 import { PixelCNNError } from '../errors';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
-import { drawLevel, drawUniform } from './draw';
+import { drawLevel } from './draw';
+import { sampleUniform } from './philox';
 import { resolveSampleOptions, type SampleOptions } from './options';
 
 /** Draws `count` images; returns their levels [count, C, H, W]. */
@@ -34,7 +35,7 @@ export function sampleNaive(model: GatedPixelCNN, options: SampleOptions): Uint8
             const at = (start + b) * perImage + position;
             if (o.known?.mask[at]) continue;
             const offset = (b * C + c) * K * plane + i * W + j;
-            const u = drawUniform(o.seed, start + b, (i * W + j) * C + c);
+            const u = sampleUniform(o.seed, start + b, (i * W + j) * C + c);
             images[b * perImage + position] = drawLevel(values, offset, plane, K, o.temperature, u);
           }
           options.onProgress?.(++done, total);

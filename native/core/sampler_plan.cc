@@ -1,0 +1,109 @@
+#include "sampler_plan.h"
+
+#include "errors.h"
+
+namespace gpcnn {
+
+BlockGeometry block_geometry(const SamplerConfig& c, int64_t l) {
+  if (l == 0) {
+    const int64_t r0 = c.first_kernel / 2;
+    return {c.channels, r0, c.first_kernel, r0, r0, r0, r0};
+  }
+  const int64_t r = c.kernel / 2;
+  return {c.hidden, r + 1, c.kernel, r, r, r + 1, r};
+}
+
+const float* job_weight(const SamplerJob& job, const std::string& name, int64_t count) {
+  auto found = job.weights.find(name);
+  if (found == job.weights.end()) fail(codes::kArg, "the sampler needs weight ", name);
+  if (int64_t(found->second.size()) != count)
+    fail(codes::kShape, "weight ", name, " has ", found->second.size(), " values, expected ", count);
+  return found->second.data();
+}
+
+const float* job_optional_weight(const SamplerJob& job, const std::string& name, bool configured, int64_t count) {
+  return configured ? job_weight(job, name, count) : nullptr;
+}
+
+namespace {
+
+// Appends weights; the transposing forms turn [rows][cols] into [cols][rows].
+class FlatWriter {
+ public:
+  explicit FlatWriter(std::vector<float>& flat) : flat_(flat) {}
+  int64_t copy(const float* src, int64_t count) {
+    const int64_t at = int64_t(flat_.size());
+    if (src) flat_.insert(flat_.end(), src, src + count);
+    return src ? at : -1;
+  }
+  int64_t transposed(const float* src, int64_t rows, int64_t cols) {
+    const int64_t at = int64_t(flat_.size());
+    if (!src) return -1;
+    flat_.resize(flat_.size() + rows * cols);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < cols; ++k) flat_[at + k * rows + r] = src[r * cols + k];
+    return at;
+  }
+
+ private:
+  std::vector<float>& flat_;
+};
+
+}  // namespace
+
+ArrangedWeights arrange_weights(const SamplerJob& job) {
+  const SamplerConfig& c = job.config;
+  const int64_t P = c.hidden, P2 = 2 * P, S = c.skip, Q = c.head_hidden, K = c.levels, C = c.channels;
+  const int64_t n = c.classes, d = c.cond_dim, sc = c.spatial_cond;
+  ArrangedWeights a;
+  FlatWriter out(a.flat);
+  for (int64_t l = 0; l < c.layers; ++l) {
+    const BlockGeometry g = block_geometry(c, l);
+    const std::string at = "blocks." + std::to_string(l) + ".";
+    auto w = [&](const char* name, int64_t count) { return job_weight(job, at + name, count); };
+    auto optional = [&](const char* name, bool configured, int64_t count) {
+      return job_optional_weight(job, at + name, configured, count);
+    };
+    BlockPlan b{};
+    b.cin = g.cin, b.vkh = g.vkh, b.vkw = g.vkw, b.vdy = g.vdy, b.vdx = g.vdx, b.hkw = g.hkw, b.hdx = g.hdx;
+    const int64_t vtaps = g.cin * g.vkh * g.vkw, htaps = g.cin * g.hkw;
+    b.v_wt = out.transposed(w("v.weight", P2 * vtaps), P2, vtaps), b.v_b = out.copy(w("v.bias", P2), P2);
+    b.h_wt = out.transposed(w("h.weight", P2 * htaps), P2, htaps), b.h_b = out.copy(w("h.bias", P2), P2);
+    b.vh_wt = out.transposed(w("vh.weight", P2 * P2), P2, P2), b.vh_b = out.copy(w("vh.bias", P2), P2);
+    b.res_wt = out.transposed(w("res.weight", P * P), P, P), b.res_b = out.copy(w("res.bias", P), P);
+    b.skip_wt = out.transposed(w("skip.weight", S * P), S, P), b.skip_b = out.copy(w("skip.bias", S), S);
+    b.class_v = out.copy(optional("class_v.weight", n > 0, n * P2), n * P2);
+    b.class_h = out.copy(optional("class_h.weight", n > 0, n * P2), n * P2);
+    b.cond_vt = out.transposed(optional("cond_v.weight", d > 0, P2 * d), P2, d);
+    b.cond_ht = out.transposed(optional("cond_h.weight", d > 0, P2 * d), P2, d);
+    b.spatial_vt = out.transposed(optional("spatial_v.weight", sc > 0, P2 * sc), P2, sc);
+    b.spatial_ht = out.transposed(optional("spatial_h.weight", sc > 0, P2 * sc), P2, sc);
+    a.blocks.push_back(b);
+  }
+  a.hidden_wt = out.transposed(job_weight(job, "head.hidden.weight", Q * S), Q, S);
+  a.hidden_b = out.copy(job_weight(job, "head.hidden.bias", Q), Q);
+  const float* out_w = job_weight(job, "head.out.weight", C * K * Q);
+  a.out_wt = out.transposed(out_w, K, Q);  // channel 0's [K][Q]; the others follow
+  for (int64_t ch = 1; ch < C; ++ch) out.transposed(out_w + ch * K * Q, K, Q);
+  a.out_b = out.copy(job_weight(job, "head.out.bias", C * K), C * K);
+  a.prev = out.copy(job_optional_weight(job, "head.prev", C > 1, Q * C * C), Q * C * C);
+  return a;
+}
+
+SamplerPlan plan_for(const SamplerJob& job, const ArrangedWeights& a) {
+  const SamplerConfig& c = job.config;
+  SamplerPlan p{};
+  p.B = job.batch, p.C = c.channels, p.H = c.height, p.W = c.width, p.K = c.levels, p.P = c.hidden;
+  p.S = c.skip, p.Q = c.head_hidden, p.L = c.layers, p.cond_dim = c.cond_dim, p.spatial_cond = c.spatial_cond;
+  p.blocks = a.blocks.data(), p.w = a.flat.data();
+  p.hidden_wt = a.hidden_wt, p.hidden_b = a.hidden_b, p.out_wt = a.out_wt, p.out_b = a.out_b, p.prev = a.prev;
+  p.temperature = job.temperature, p.seed = job.seed, p.first_image = job.first_image;
+  p.labels = job.labels.empty() ? nullptr : job.labels.data();
+  p.vectors = job.vectors.empty() ? nullptr : job.vectors.data();
+  p.spatial = job.spatial.empty() ? nullptr : job.spatial.data();
+  p.known = job.known_mask.empty() ? nullptr : job.known.data();
+  p.known_mask = job.known_mask.empty() ? nullptr : job.known_mask.data();
+  return p;
+}
+
+}  // namespace gpcnn

@@ -1,0 +1,38 @@
+// Host-side preparation shared by the samplers: each block's geometry from the
+// configuration (SPEC.md §3), weight lookup with size checks, and the flat,
+// transposed weight array that the portable steps (sampler_steps.h) read.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sampler_job.h"
+#include "sampler_steps.h"
+
+namespace gpcnn {
+
+struct BlockGeometry {
+  int64_t cin, vkh, vkw, vdy, vdx, hkw, hdx;
+};
+
+// Block l's kernel shapes and offsets: block 0 is masked ('A'), the rest include the centre.
+BlockGeometry block_geometry(const SamplerConfig& config, int64_t l);
+
+// The job's weight `name`, which must hold exactly `count` values (ERR_ARG / ERR_SHAPE).
+const float* job_weight(const SamplerJob& job, const std::string& name, int64_t count);
+// A conditioning weight, present exactly when the configuration has that conditioning.
+const float* job_optional_weight(const SamplerJob& job, const std::string& name, bool configured, int64_t count);
+
+// The weights in the portable steps' layout, with every offset a SamplerPlan needs.
+struct ArrangedWeights {
+  std::vector<float> flat;
+  std::vector<BlockPlan> blocks;
+  int64_t hidden_wt, hidden_b, out_wt, out_b, prev;
+};
+ArrangedWeights arrange_weights(const SamplerJob& job);
+
+// A plan over `arranged` (host pointers for the weights, the blocks and the job's
+// inputs); the caller fills in the state pointers.
+SamplerPlan plan_for(const SamplerJob& job, const ArrangedWeights& arranged);
+
+}  // namespace gpcnn

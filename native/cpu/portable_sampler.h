@@ -1,0 +1,13 @@
+// The CUDA sampler's steps (native/core/sampler_steps.h) run on the host, with the
+// same layouts and the same grouping of images: a test vehicle for the device code
+// on machines without a GPU, selected by SamplerJob::portable_steps.
+#pragma once
+
+#include "../core/sampler_job.h"
+
+namespace gpcnn {
+
+SamplerResult run_portable_steps(const SamplerJob& job, const std::function<void(int64_t)>& on_row,
+                                 const std::atomic<bool>& cancel);
+
+}  // namespace gpcnn
