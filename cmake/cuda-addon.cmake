@@ -67,7 +67,7 @@ add_library(gated_pixelcnn_cuda SHARED
   native/napi/cuda_addon.cc
   native/cuda/cuda_check.cc native/cuda/cuda_backend.cu native/cuda/cudnn_conv.cu
   native/cuda/gate.cu native/cuda/conditioning.cu native/cuda/head.cu native/cuda/loss.cu
-  native/cuda/optimizer.cu
+  native/cuda/optimizer.cu native/cuda/cached_sampler.cu
   ${CMAKE_JS_SRC})
 set_target_properties(gated_pixelcnn_cuda PROPERTIES
   PREFIX "" SUFFIX ".node"

@@ -62,7 +62,7 @@ GATED_PIXELCNN_TF32=0 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run tes
 tests_fp32=$?
 
 step "GPU benchmark"
-timeout 150 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
+timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
 bench=$?
 
 step "done"

@@ -52,7 +52,8 @@ struct SamplerPlan {
   uint8_t* levels;
 };
 
-// Images per position_step call: they share each weight read (4 per thread block on the GPU).
+// The most images per position_step call (they share each weight read); the host always
+// takes this many, the GPU as many as keep its multiprocessors busy.
 constexpr int64_t kImagesPerTeam = 4;
 
 struct HostTeam {

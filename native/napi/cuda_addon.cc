@@ -3,9 +3,11 @@
 // to the CPU addon.
 #include <cudnn.h>
 
+#include "../cuda/cached_sampler.h"
 #include "../cuda/cuda_backend.h"
 #include "addon_context.h"
 #include "guard.h"
+#include "ops.h"
 
 static Napi::Object init(Napi::Env env, Napi::Object exports) {
   return gpcnn::with_coded_errors(env, [&] {
@@ -20,6 +22,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
     // Tags the CUDA addon's tensor handles: the CPU addon refuses them, and the reverse.
     constexpr napi_type_tag kCudaTensorTag = {0x3c91d7a2e05b4f16ULL, 0x8e24b6c1f7a39d05ULL};
     gpcnn::init_addon(env, exports, std::move(backend), kCudaTensorTag);
+    gpcnn::register_sample_ops(env, exports, gpcnn::run_cuda_cached_sampler);
     exports.Set("features", features);
     return exports;
   });

@@ -3,13 +3,14 @@
 // cached sampler's cost grows with the number of pixels (14×14, 28×28, 56×56).
 import { oursNaiveSampling, torchAvailable, torchBench } from './training.mjs';
 
-async function cachedSampling(lib, config, batch, repeats = 2) {
-  const model = lib.GatedPixelCNN.create(config, { seed: 0, backend: 'cpu' });
+/** Cached sampling images/s for a configuration or preset at a batch size, on `backend`. */
+export async function cachedSampling(lib, config, batch, { repeats = 2, backend = 'cpu' } = {}) {
+  const model = lib.GatedPixelCNN.create(config, { seed: 0, backend });
   const labels = Array.from({ length: batch }, (_, i) => i % Math.max(1, model.config.classes));
   const cond = model.config.classes ? { labels } : {};
-  await model.sample({ count: batch, ...cond, seed: 0 }); // warm-up
+  await model.sample({ count: batch, ...cond, seed: 0, batchSize: batch }); // warm-up
   const started = performance.now();
-  for (let r = 0; r < repeats; r++) await model.sample({ count: batch, ...cond, seed: r + 1 });
+  for (let r = 0; r < repeats; r++) await model.sample({ count: batch, ...cond, seed: r + 1, batchSize: batch });
   const seconds = (performance.now() - started) / 1000 / repeats;
   model.dispose();
   return batch / seconds;

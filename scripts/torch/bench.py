@@ -67,16 +67,19 @@ def sample(model, args, gen):
     cfg = model.config
     total = cfg['channels'] * cfg['height'] * cfg['width']
     positions = min(args.positions, total)
-    _, labels, vectors, spatial = random_inputs(cfg, args.batch, gen)
-    naive_sample(model, args.batch, labels, 1.0, gen, vectors, spatial, positions=1)  # warm-up
+    _, labels, vectors, spatial = random_inputs(cfg, args.batch, gen, args.device)
+    draws = torch.Generator(device=args.device).manual_seed(args.seed)  # multinomial draws on the model's device
+    naive_sample(model, args.batch, labels, 1.0, draws, vectors, spatial, positions=1)  # warm-up
+    synchronize(args.device)
     start, cpu = time.perf_counter(), time.process_time()
-    naive_sample(model, args.batch, labels, 1.0, gen, vectors, spatial, positions=positions)
+    naive_sample(model, args.batch, labels, 1.0, draws, vectors, spatial, positions=positions)
+    synchronize(args.device)
     measured = time.perf_counter() - start
     per_batch = measured * total / positions
     return {'mode': 'sample', 'imagesPerSecond': args.batch / per_batch, 'secondsPerImageBatch': per_batch,
             'measuredPositions': positions, 'totalPositions': total, 'measuredSeconds': measured,
             'cpuPerWall': (time.process_time() - cpu) / measured,
-            'batch': args.batch, 'threads': torch.get_num_threads(),
+            'batch': args.batch, 'threads': torch.get_num_threads(), 'device': args.device,
             'extrapolation': f'naive sampler: time of the first {positions} positions '
                              f'x {total}/{positions} (one full forward per position)'}
 

@@ -36,12 +36,15 @@ export async function runCachedSampler(
   { keepLogits, portableSteps = false }: CachedSamplerSettings,
 ): Promise<CachedSampleResult> {
   if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
-  const o = resolveSampleOptions(model.config, { ...options, batchSize: options.batchSize ?? Math.min(options.count, 64) });
+  const onGpu = model.backend.name === 'cuda' && !portableSteps;
+  // A GPU keeps its multiprocessors busy with more images at once.
+  const defaultBatch = Math.min(options.count, onGpu ? 256 : 64);
+  const o = resolveSampleOptions(model.config, { ...options, batchSize: options.batchSize ?? defaultBatch });
   const { config } = model;
   const perImage = config.channels * config.height * config.width;
   // The sampler takes host copies of the weights; it runs on the GPU when the model lives there.
   const weights = Object.fromEntries(model.weights());
-  const sampler = model.backend.name === 'cuda' && !portableSteps ? model.backend : loadBackend('cpu');
+  const sampler = onGpu ? model.backend : loadBackend('cpu');
   const levels = new Uint8Array(o.count * perImage);
   const logits = keepLogits ? new Float32Array(o.count * config.levels * perImage) : undefined;
   const totalRows = Math.ceil(o.count / o.batchSize) * config.height;

@@ -1,0 +1,141 @@
+#include "cached_sampler.h"
+
+#include <algorithm>
+
+#include "../core/errors.h"
+#include "../core/sampler_plan.h"
+#include "../core/sampler_steps.h"
+#include "cuda_check.h"
+
+namespace gpcnn {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kDefaultSharedBytes = 48 * 1024;  // without opting in to more
+
+// Device memory owned for the length of one job.
+template <typename T>
+class DeviceArray {
+ public:
+  explicit DeviceArray(int64_t count) : count_(count) {
+    if (count > 0) GPCNN_CUDA(cudaMalloc(&data_, count * sizeof(T)));
+  }
+  DeviceArray(const std::vector<T>& host, cudaStream_t stream) : DeviceArray(int64_t(host.size())) {
+    if (count_ > 0) GPCNN_CUDA(cudaMemcpyAsync(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice, stream));
+  }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() {
+    if (data_) cudaFree(data_);  // nothing to report from a destructor; a fault already threw
+  }
+  T* get() const { return data_; }
+  void zero(cudaStream_t stream) {
+    if (count_ > 0) GPCNN_CUDA(cudaMemsetAsync(data_, 0, count_ * sizeof(T), stream));
+  }
+  void download(std::vector<T>& host, cudaStream_t stream) const {
+    host.resize(count_);
+    if (count_ > 0) GPCNN_CUDA(cudaMemcpyAsync(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost, stream));
+  }
+
+ private:
+  T* data_ = nullptr;
+  int64_t count_;
+};
+
+class Stream {
+ public:
+  Stream() { GPCNN_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() { cudaStreamDestroy(stream_); }
+  operator cudaStream_t() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+__global__ void conditioning_kernel(SamplerPlan p) { conditioning_step(p, DeviceTeam{}, blockIdx.x); }
+
+__global__ void vertical_kernel(SamplerPlan p, int64_t i) { vertical_step(p, DeviceTeam{}, blockIdx.x, i); }
+
+__global__ void position_kernel(SamplerPlan p, int64_t group, int64_t i, int64_t j) {
+  extern __shared__ double scratch[];
+  const int64_t first = blockIdx.x * group;
+  position_step(p, DeviceTeam{}, scratch, first, min(group, p.B - first), i, j);
+}
+
+// Images per thread block and the shared memory they need. One image per block while
+// there are more multiprocessors than images; beyond that, up to kImagesPerTeam share
+// each weight read, as far as the default 48 KiB of shared memory allow; a model too
+// wide for that gets one image per block with more shared memory.
+std::pair<int64_t, int64_t> position_launch(const SamplerPlan& host_plan) {
+  int device = 0, multiprocessors = 1;
+  GPCNN_CUDA(cudaGetDevice(&device));
+  GPCNN_CUDA(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
+  int64_t group = std::clamp<int64_t>((host_plan.B + multiprocessors - 1) / multiprocessors, 1, kImagesPerTeam);
+  while (group > 1 && position_scratch_bytes(host_plan, group) > kDefaultSharedBytes) --group;
+  const int64_t bytes = position_scratch_bytes(host_plan, group);
+  if (bytes > kDefaultSharedBytes) {
+    int limit = 0;
+    GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    if (bytes > limit)
+      fail(codes::kArg, "the model is too wide for the CUDA cached sampler: one image needs ", bytes,
+           " bytes of shared memory, the device has ", limit, " per block");
+    GPCNN_CUDA(cudaFuncSetAttribute(position_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  }
+  return {group, bytes};
+}
+
+}  // namespace
+
+SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function<void(int64_t)>& on_row,
+                                      const std::atomic<bool>& cancel) {
+  ensure_device_usable();
+  if (job.portable_steps) fail(codes::kArg, "portableSteps is for the CPU addon");
+  const ArrangedWeights arranged = arrange_weights(job);
+  SamplerPlan p = plan_for(job, arranged);  // host pointers until the device copies replace them
+  const auto [group, shared_bytes] = position_launch(p);
+  const int64_t B = p.B, C = p.C, H = p.H, W = p.W, P = p.P, L = p.L, hidden_layers = std::max<int64_t>(L - 1, 0);
+
+  Stream stream;
+  DeviceArray<float> weights(arranged.flat, stream);
+  DeviceArray<BlockPlan> blocks(arranged.blocks, stream);
+  DeviceArray<int32_t> labels(job.labels, stream);
+  DeviceArray<float> vectors(job.vectors, stream), spatial(job.spatial, stream);
+  DeviceArray<uint8_t> known(job.known_mask.empty() ? std::vector<uint8_t>() : job.known, stream);
+  DeviceArray<uint8_t> known_mask(job.known_mask, stream);
+  DeviceArray<float> xt(B * C * H * W), v_hist(hidden_layers * B * P * H * W), u_row(L * B * 2 * P * W);
+  DeviceArray<float> h_row(hidden_layers * B * P * W), cond_bias(L * B * 2 * 2 * P);
+  DeviceArray<float> logits(job.keep_logits ? B * C * p.K * H * W : 0);
+  DeviceArray<uint8_t> levels(B * C * H * W);
+  for (DeviceArray<float>* state : {&xt, &v_hist, &u_row, &h_row, &cond_bias}) state->zero(stream);
+  levels.zero(stream);
+
+  p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
+  p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
+  p.xt = xt.get(), p.v_hist = v_hist.get(), p.u_row = u_row.get(), p.h_row = h_row.get();
+  p.cond_bias = cond_bias.get(), p.logits_out = logits.get(), p.levels = levels.get();
+
+  conditioning_kernel<<<B, kThreads, 0, stream>>>(p);
+  GPCNN_LAUNCHED();
+  const int64_t groups = (B + group - 1) / group;
+  for (int64_t i = 0; i < H; ++i) {
+    if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
+    vertical_kernel<<<B, kThreads, 0, stream>>>(p, i);
+    GPCNN_LAUNCHED();
+    for (int64_t j = 0; j < W; ++j) {
+      position_kernel<<<groups, kThreads, shared_bytes, stream>>>(p, group, i, j);
+      GPCNN_LAUNCHED();
+    }
+    GPCNN_CUDA(cudaStreamSynchronize(stream));  // a row's worth of work per progress report
+    on_row(i + 1);
+  }
+  SamplerResult result;
+  levels.download(result.levels, stream);
+  if (job.keep_logits) logits.download(result.logits, stream);
+  GPCNN_CUDA(cudaStreamSynchronize(stream));
+  return result;
+}
+
+}  // namespace gpcnn

@@ -1,0 +1,79 @@
+/**
+ * The cached sampler on the GPU (native/cuda/cached_sampler.cu): the logits of every
+ * draw match a full forward pass; it runs the same steps as the CPU's portable run
+ * (test/sample/cached.test.ts), so with the same weights and seed it draws the same
+ * images; known pixels are kept; an AbortSignal stops it. Skips without a GPU.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { backendReport, loadBackend } from '../../src';
+import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { runCachedSampler } from '../../src/sample/cached';
+import { sampleNaive } from '../../src/sample/naive';
+import { normalizedError } from '../helpers/compare';
+import { integers, makeRng } from '../helpers/random';
+import { samplerConditioning, samplerConfigs } from '../helpers/sampler-configs';
+
+const cudaAvailable = backendReport().candidates.some((c) => c.name === 'cuda' && c.available);
+// The sampler computes in fp32; the forward pass it is checked against may use TF32 convolutions.
+const tf32 = process.env.GATED_PIXELCNN_TF32 !== '0';
+
+describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
+  describe.each(samplerConfigs)('$name', ({ name, ...config }) => {
+    const onGpu = () => GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: name.length });
+    const onCpu = () => GatedPixelCNN.create(config, { backend: loadBackend('cpu'), seed: name.length });
+    const count = 6;
+
+    it('a full forward pass on the result reproduces the logits of every draw', async () => {
+      const model = onGpu();
+      const cond = samplerConditioning(model, count, 1);
+      const { levels, logits } = await runCachedSampler(model, { count, ...cond, seed: 3 }, { keepLogits: true });
+      expect(normalizedError(logits!, model.logits(levels, cond))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
+      model.dispose();
+    });
+
+    it("draws the CPU's images for the same weights and seed, keeping known pixels", async () => {
+      const gpu = onGpu(), cpu = onCpu();
+      const cond = samplerConditioning(gpu, count, 1);
+      const perImage = config.channels! * config.height! * config.width!;
+      const rng = makeRng(5);
+      const known = {
+        images: Uint8Array.from(integers(rng, count * perImage, config.levels!)),
+        mask: Uint8Array.from(integers(rng, count * perImage, 2)),
+      };
+      for (const options of [{ seed: 8, temperature: 0.8 }, { seed: 2, known }]) {
+        const drawn = await gpu.sample({ count, ...cond, ...options });
+        const portable = await runCachedSampler(cpu, { count, ...cond, ...options }, { keepLogits: false, portableSteps: true });
+        expect(drawn).toEqual(portable.levels);
+        // The naive sampler on the GPU too, where the forward pass is fp32 as well.
+        if (!tf32) expect(drawn).toEqual(sampleNaive(gpu, { count, ...cond, ...options }));
+      }
+      gpu.dispose();
+      cpu.dispose();
+    });
+  });
+
+  it('groups several images per thread block for large batches, with the same results', async () => {
+    const config = { channels: 1, height: 6, width: 5, levels: 4, hidden: 8, layers: 3, firstKernel: 5, kernel: 3, skip: 8, headHidden: 8, classes: 10 };
+    const gpu = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 4 });
+    const cpu = GatedPixelCNN.create(config, { backend: loadBackend('cpu'), seed: 4 });
+    const count = 1000; // more images than multiprocessors: up to 4 per block
+    const labels = Array.from({ length: count }, (_, i) => i % 10);
+    const drawn = await gpu.sample({ count, labels, seed: 11, batchSize: count });
+    const portable = await runCachedSampler(cpu, { count, labels, seed: 11, batchSize: count }, { keepLogits: false, portableSteps: true });
+    expect(drawn).toEqual(portable.levels);
+    gpu.dispose();
+    cpu.dispose();
+  });
+
+  it('reports progress per row and stops on an AbortSignal with ERR_ABORTED', async () => {
+    const model = GatedPixelCNN.create({ channels: 1, height: 16, width: 16, levels: 4, hidden: 32, layers: 4, firstKernel: 7, kernel: 3, headHidden: 16 }, { backend: loadBackend('cuda'), seed: 1 });
+    const progress: number[] = [];
+    await model.sample({ count: 8, onProgress: (done) => progress.push(done) });
+    expect(progress.at(-1)).toBe(16);
+    const stop = new AbortController();
+    const run = model.sample({ count: 8, onProgress: (done) => { if (done === 2) stop.abort(); }, signal: stop.signal });
+    await expect(run).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    model.dispose();
+  });
+});
