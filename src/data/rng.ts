@@ -1,10 +1,11 @@
 /**
  * The project's seeded pseudo-random generator: xoshiro128** (Blackman & Vigna), a
- * 128-bit state held as four uint32 words. It drives batch shuffling, weight
- * initialization and sampling, so it is deterministic on every platform (32-bit
- * integer arithmetic only), its state is a small JSON value that restores exactly, and
- * independent streams are derived from (seed, keys...) by hashing instead of by
- * sharing one sequence, so that e.g. epoch 7's shuffle never depends on what ran before.
+ * 128-bit state held as four uint32 words. It drives batch shuffling and weight
+ * initialization (sampling draws from Philox instead: src/sample/philox.ts). It is
+ * deterministic on every platform (32-bit integer arithmetic only), its state is a
+ * small JSON value that restores exactly, and independent streams are derived from
+ * (seed, keys...) by hashing instead of by sharing one sequence, so that e.g. epoch
+ * 7's shuffle never depends on what ran before.
  */
 import { PixelCNNError } from '../errors';
 
