@@ -1,13 +1,14 @@
 // The cached sampler's steps, written once for the GPU and the host. A "team" is
-// a CUDA thread block on the device (rank = threadIdx.x) and a single thread on the
-// host (rank 0 of 1); every loop below hands its iterations round-robin to the
-// team's ranks, and team.sync() separates phases. The CUDA sampler
-// (native/cuda/cached_sampler.cu) launches these steps as kernels; the CPU addon can
-// run them on the host (SamplerJob::portable_steps), so the tests check their
-// arithmetic and indexing without a GPU.
+// a CUDA thread block on the device (rank = threadIdx.x, sync = __syncthreads) and a
+// team of OpenMP threads on the host (sync = a barrier); every loop below hands its
+// iterations round-robin to the team's ranks, and team.sync() separates phases. The
+// CUDA sampler (native/cuda/cached_sampler.cu) launches these steps as kernels; the
+// CPU addon can run them on the host (SamplerJob::portable_steps), so the tests check
+// their arithmetic, indexing and phase structure without a GPU.
 //
-// Per batch, in order: conditioning_step once per image; then for each row i,
-// vertical_step per image; then for each column j, position_step per group of images.
+// Per batch: conditioning_step once per image; then for each row i, row_step per
+// group of images (each image's vertical stacks, then position_step column by column).
+// Groups share nothing, so they run in parallel (one thread block each on the GPU).
 // Layouts (B = images in the batch):
 //   xt [B, C, H, W] the image as network input, levels [B, C, H, W], logits_out
 //   [B, C, K, H, W]; v_hist [L−1][B, P, H, W] each block's vertical output; u_row
@@ -15,7 +16,8 @@
 //   row; h_row [L−1][B, P, W] each block's horizontal output at the current row;
 //   cond_bias [L][B][2][2P] the class + global-vector terms (vertical, horizontal).
 // Weights are transposed so that the output index runs fastest (threads that compute
-// neighbouring outputs read neighbouring weights): see sampler_plan.cc.
+// neighbouring outputs read neighbouring weights), and each weight read serves every
+// image of the group (or, in the vertical step, a tile of columns): see sampler_plan.cc.
 #pragma once
 
 #include <math.h>
@@ -52,15 +54,11 @@ struct SamplerPlan {
   uint8_t* levels;
 };
 
-// The most images per position_step call (they share each weight read); the host always
-// takes this many, the GPU as many as keep its multiprocessors busy.
+// The most images per group (each weight read serves them all); the host always takes
+// this many, the GPU as many as keep its multiprocessors busy.
 constexpr int64_t kImagesPerTeam = 4;
-
-struct HostTeam {
-  int64_t rank() const { return 0; }
-  int64_t size() const { return 1; }
-  void sync() const {}
-};
+// Output columns per thread in the vertical step (each weight read serves them all).
+constexpr int64_t kColumnsPerThread = 8;
 
 #ifdef __CUDACC__
 struct DeviceTeam {
@@ -73,14 +71,15 @@ struct DeviceTeam {
 GPCNN_HD inline float sigmoid_f(float a) { return 1.f / (1.f + ::expf(-a)); }
 GPCNN_HD inline float gate_f(float a, float b) { return ::tanhf(a) * sigmoid_f(b); }
 
-// Per-image scratch of position_step, in floats: skip S, a 2P, gated P, window
-// taps, z_s Q, z Q, logits K; then K + 1 doubles (level weights, max) after all images.
+// Per-image scratch of position_step, in floats: skip S, pre-activation 2P, gated P,
+// window taps, u_v column 2P, z_s Q, z Q, logits K; then K + 1 doubles per image
+// (level weights, max) after all images' floats.
 GPCNN_HD inline int64_t window_taps(const SamplerPlan& p) {
   const int64_t first = p.C * p.blocks[0].hkw, later = p.P * (p.L > 1 ? p.blocks[p.L - 1].hkw : 0);
   return first > later ? first : later;
 }
 GPCNN_HD inline int64_t scratch_floats_per_image(const SamplerPlan& p) {
-  return p.S + 3 * p.P + window_taps(p) + 2 * p.Q + p.K;
+  return p.S + 5 * p.P + window_taps(p) + 2 * p.Q + p.K;
 }
 GPCNN_HD inline int64_t position_scratch_bytes(const SamplerPlan& p, int64_t group) {
   const int64_t floats = group * scratch_floats_per_image(p);
@@ -117,25 +116,32 @@ GPCNN_HD inline float spatial_term(const SamplerPlan& p, int64_t weights, int64_
 template <typename Team>
 GPCNN_HD void vertical_step(const SamplerPlan& p, const Team& team, int64_t b, int64_t i) {
   const int64_t P = p.P, P2 = 2 * P, H = p.H, W = p.W;
+  const int64_t tiles = (W + kColumnsPerThread - 1) / kColumnsPerThread;
   for (int64_t l = 0; l < p.L; ++l) {
-    const BlockPlan& bl = p.blocks[l];
+    const BlockPlan bl = p.blocks[l];
     const float* in = l == 0 ? p.xt + b * p.C * H * W : p.v_hist + ((l - 1) * p.B + b) * P * H * W;
+    const float* weights = p.w + bl.v_wt;
     float* u = p.u_row + (l * p.B + b) * P2 * W;
-    // Consecutive ranks take consecutive outputs o: their weight reads are contiguous.
-    for (int64_t idx = team.rank(); idx < W * P2; idx += team.size()) {
-      const int64_t j = idx / P2, o = idx % P2;
-      float acc = p.w[bl.v_b + o];
+    // A thread owns output o over a tile of columns; consecutive ranks take consecutive o,
+    // so their weight reads are contiguous and their input reads the same.
+    for (int64_t idx = team.rank(); idx < tiles * P2; idx += team.size()) {
+      const int64_t j0 = idx / P2 * kColumnsPerThread, o = idx % P2;
+      float acc[kColumnsPerThread];
+      for (int64_t k = 0; k < kColumnsPerThread; ++k) acc[k] = p.w[bl.v_b + o];
       for (int64_t c = 0; c < bl.cin; ++c)
         for (int64_t a = 0; a < bl.vkh; ++a) {
           const int64_t si = i - bl.vdy + a;
           if (si < 0 || si >= H) continue;
+          const float* row = in + (c * H + si) * W;
           for (int64_t e = 0; e < bl.vkw; ++e) {
-            const int64_t sj = j - bl.vdx + e;
-            if (sj < 0 || sj >= W) continue;
-            acc += p.w[bl.v_wt + ((c * bl.vkh + a) * bl.vkw + e) * P2 + o] * in[(c * H + si) * W + sj];
+            const float w = weights[((c * bl.vkh + a) * bl.vkw + e) * P2 + o];
+            for (int64_t k = 0; k < kColumnsPerThread; ++k) {
+              const int64_t sj = j0 + k - bl.vdx + e;
+              if (sj >= 0 && sj < W) acc[k] += w * row[sj];
+            }
           }
         }
-      u[o * W + j] = acc;
+      for (int64_t k = 0; k < kColumnsPerThread && j0 + k < W; ++k) u[o * W + j0 + k] = acc[k];
     }
     team.sync();
     if (l == p.L - 1) break;  // the last block's vertical output feeds nothing
@@ -151,11 +157,13 @@ GPCNN_HD void vertical_step(const SamplerPlan& p, const Team& team, int64_t b, i
   }
 }
 
-// Horizontal stacks, skip sum, head and draws at (i, j) for images [first, first + count);
-// `scratch` holds position_scratch_bytes(p, count) bytes.
+// Horizontal stacks, skip sum, head and draws at (i, j) for images [first, first + count),
+// count ≤ kImagesPerTeam; `scratch` holds position_scratch_bytes(p, count) bytes. Each
+// thread owns an output and keeps one sum per image, so a weight read serves them all.
 template <typename Team>
 GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratch, int64_t first, int64_t count,
                             int64_t i, int64_t j) {
+  constexpr int64_t G = kImagesPerTeam;
   const int64_t P = p.P, P2 = 2 * P, S = p.S, Q = p.Q, K = p.K, C = p.C, H = p.H, W = p.W;
   const int64_t taps_max = window_taps(p), per_image = scratch_floats_per_image(p);
   float* floats = static_cast<float*>(scratch);
@@ -166,35 +174,50 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
   auto pre = [&](int64_t g) { return skip(g) + S; };           // 2P
   auto gated = [&](int64_t g) { return pre(g) + P2; };         // P
   auto window = [&](int64_t g) { return gated(g) + P; };       // taps_max
-  auto zs = [&](int64_t g) { return window(g) + taps_max; };   // Q
+  auto ucol = [&](int64_t g) { return window(g) + taps_max; }; // 2P
+  auto zs = [&](int64_t g) { return ucol(g) + P2; };           // Q
   auto z = [&](int64_t g) { return zs(g) + Q; };               // Q
   auto logits = [&](int64_t g) { return z(g) + Q; };           // K
   auto xt = [&](int64_t g, int64_t c) -> float& { return p.xt[(((first + g) * C + c) * H + i) * W + j]; };
 
   for (int64_t idx = team.rank(); idx < count * S; idx += team.size()) skip(idx / S)[idx % S] = 0.f;
   for (int64_t l = 0; l < p.L; ++l) {
-    const BlockPlan& bl = p.blocks[l];
+    const BlockPlan bl = p.blocks[l];
     const int64_t taps = bl.cin * bl.hkw;
     // The horizontal input window at (i, j − hdx … j − hdx + hkw − 1): the image for block 0,
-    // else the block below's horizontal output, zero outside the row.
-    for (int64_t idx = team.rank(); idx < count * taps; idx += team.size()) {
-      const int64_t g = idx / taps, t = idx % taps, c = t / bl.hkw, sj = j - bl.hdx + t % bl.hkw;
-      const int64_t b = first + g;
+    // else the block below's horizontal output, zero outside the row; and u_v at (i, j).
+    for (int64_t idx = team.rank(); idx < count * (taps + P2); idx += team.size()) {
+      const int64_t g = idx / (taps + P2), t = idx % (taps + P2), b = first + g;
+      if (t >= taps) {
+        ucol(g)[t - taps] = p.u_row[((l * p.B + b) * P2 + t - taps) * W + j];
+        continue;
+      }
+      const int64_t c = t / bl.hkw, sj = j - bl.hdx + t % bl.hkw;
       float value = 0.f;
       if (sj >= 0 && sj < W)
         value = l == 0 ? p.xt[((b * C + c) * H + i) * W + sj] : p.h_row[((l - 1) * p.B + b) * P * W + c * W + sj];
       window(g)[t] = value;
     }
     team.sync();
-    // Pre-activation: h conv + vh(u_v at (i, j)) + both biases + conditioning.
-    for (int64_t idx = team.rank(); idx < count * P2; idx += team.size()) {
-      const int64_t g = idx / P2, o = idx % P2, b = first + g;
-      float acc = p.w[bl.h_b + o] + p.w[bl.vh_b + o] + p.cond_bias[((l * p.B + b) * 2 + 1) * P2 + o] +
-                  spatial_term(p, bl.spatial_ht, b, o, i, j);
-      for (int64_t t = 0; t < taps; ++t) acc += p.w[bl.h_wt + t * P2 + o] * window(g)[t];
-      const float* u = p.u_row + (l * p.B + b) * P2 * W + j;
-      for (int64_t t = 0; t < P2; ++t) acc += p.w[bl.vh_wt + t * P2 + o] * u[t * W];
-      pre(g)[o] = acc;
+    // Pre-activation: h conv + vh(u_v) + both biases + conditioning.
+    for (int64_t o = team.rank(); o < P2; o += team.size()) {
+      float acc[G];
+      for (int64_t g = 0; g < G; ++g)
+        if (g < count)
+          acc[g] = p.w[bl.h_b + o] + p.w[bl.vh_b + o] + p.cond_bias[((l * p.B + first + g) * 2 + 1) * P2 + o] +
+                   spatial_term(p, bl.spatial_ht, first + g, o, i, j);
+      for (int64_t t = 0; t < taps; ++t) {
+        const float w = p.w[bl.h_wt + t * P2 + o];
+        for (int64_t g = 0; g < G; ++g)
+          if (g < count) acc[g] += w * window(g)[t];
+      }
+      for (int64_t t = 0; t < P2; ++t) {
+        const float w = p.w[bl.vh_wt + t * P2 + o];
+        for (int64_t g = 0; g < G; ++g)
+          if (g < count) acc[g] += w * ucol(g)[t];
+      }
+      for (int64_t g = 0; g < G; ++g)
+        if (g < count) pre(g)[o] = acc[g];
     }
     team.sync();
     for (int64_t idx = team.rank(); idx < count * P; idx += team.size()) {
@@ -202,19 +225,30 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
       gated(g)[c] = gate_f(pre(g)[c], pre(g)[c + P]);
     }
     team.sync();
-    for (int64_t idx = team.rank(); idx < count * S; idx += team.size()) {
-      const int64_t g = idx / S, s = idx % S;
-      float acc = p.w[bl.skip_b + s];
-      for (int64_t c = 0; c < P; ++c) acc += p.w[bl.skip_wt + c * S + s] * gated(g)[c];
-      skip(g)[s] += acc;
+    for (int64_t s = team.rank(); s < S; s += team.size()) {
+      float acc[G];
+      for (int64_t g = 0; g < G; ++g) acc[g] = p.w[bl.skip_b + s];
+      for (int64_t c = 0; c < P; ++c) {
+        const float w = p.w[bl.skip_wt + c * S + s];
+        for (int64_t g = 0; g < G; ++g)
+          if (g < count) acc[g] += w * gated(g)[c];
+      }
+      for (int64_t g = 0; g < G; ++g)
+        if (g < count) skip(g)[s] += acc[g];
     }
     if (l < p.L - 1) {  // the last block's horizontal output feeds nothing
-      for (int64_t idx = team.rank(); idx < count * P; idx += team.size()) {
-        const int64_t g = idx / P, o = idx % P, b = first + g;
+      for (int64_t o = team.rank(); o < P; o += team.size()) {
+        float acc[G];
         // Block 0 has no residual: its horizontal input is the image itself.
-        float acc = p.w[bl.res_b + o] + (l == 0 ? 0.f : p.h_row[((l - 1) * p.B + b) * P * W + o * W + j]);
-        for (int64_t c = 0; c < P; ++c) acc += p.w[bl.res_wt + c * P + o] * gated(g)[c];
-        p.h_row[(l * p.B + b) * P * W + o * W + j] = acc;
+        for (int64_t g = 0; g < G; ++g)
+          if (g < count) acc[g] = p.w[bl.res_b + o] + (l == 0 ? 0.f : p.h_row[((l - 1) * p.B + first + g) * P * W + o * W + j]);
+        for (int64_t c = 0; c < P; ++c) {
+          const float w = p.w[bl.res_wt + c * P + o];
+          for (int64_t g = 0; g < G; ++g)
+            if (g < count) acc[g] += w * gated(g)[c];
+        }
+        for (int64_t g = 0; g < G; ++g)
+          if (g < count) p.h_row[(l * p.B + first + g) * P * W + o * W + j] = acc[g];
       }
     }
     team.sync();
@@ -222,11 +256,16 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
 
   // Head: z_s = hidden(relu(skip)); then channel by channel, z = relu(z_s + prev·x_{<c}),
   // logits = out_c·z, and a draw that later channels read back through xt.
-  for (int64_t idx = team.rank(); idx < count * Q; idx += team.size()) {
-    const int64_t g = idx / Q, q = idx % Q;
-    float acc = p.w[p.hidden_b + q];
-    for (int64_t s = 0; s < S; ++s) acc += p.w[p.hidden_wt + s * Q + q] * fmaxf(skip(g)[s], 0.f);
-    zs(g)[q] = acc;
+  for (int64_t q = team.rank(); q < Q; q += team.size()) {
+    float acc[G];
+    for (int64_t g = 0; g < G; ++g) acc[g] = p.w[p.hidden_b + q];
+    for (int64_t s = 0; s < S; ++s) {
+      const float w = p.w[p.hidden_wt + s * Q + q];
+      for (int64_t g = 0; g < G; ++g)
+        if (g < count) acc[g] += w * fmaxf(skip(g)[s], 0.f);
+    }
+    for (int64_t g = 0; g < G; ++g)
+      if (g < count) zs(g)[q] = acc[g];
   }
   team.sync();
   for (int64_t c = 0; c < C; ++c) {
@@ -237,12 +276,19 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
       z(g)[q] = fmaxf(acc, 0.f);
     }
     team.sync();
-    for (int64_t idx = team.rank(); idx < count * K; idx += team.size()) {
-      const int64_t g = idx / K, k = idx % K;
-      float acc = p.w[p.out_b + c * K + k];
-      for (int64_t q = 0; q < Q; ++q) acc += p.w[p.out_wt + (c * Q + q) * K + k] * z(g)[q];
-      logits(g)[k] = acc;
-      if (p.logits_out) p.logits_out[((((first + g) * C + c) * K + k) * H + i) * W + j] = acc;
+    for (int64_t k = team.rank(); k < K; k += team.size()) {
+      float acc[G];
+      for (int64_t g = 0; g < G; ++g) acc[g] = p.w[p.out_b + c * K + k];
+      for (int64_t q = 0; q < Q; ++q) {
+        const float w = p.w[p.out_wt + (c * Q + q) * K + k];
+        for (int64_t g = 0; g < G; ++g)
+          if (g < count) acc[g] += w * z(g)[q];
+      }
+      for (int64_t g = 0; g < G; ++g) {
+        if (g >= count) continue;
+        logits(g)[k] = acc[g];
+        if (p.logits_out) p.logits_out[((((first + g) * C + c) * K + k) * H + i) * W + j] = acc[g];
+      }
     }
     team.sync();
     for (int64_t g = team.rank(); g < count; g += team.size()) {
@@ -270,6 +316,13 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
     }
     team.sync();
   }
+}
+
+// Row i for the images [first, first + count): their vertical stacks, then every column.
+template <typename Team>
+GPCNN_HD void row_step(const SamplerPlan& p, const Team& team, void* scratch, int64_t first, int64_t count, int64_t i) {
+  for (int64_t b = first; b < first + count; ++b) vertical_step(p, team, b, i);
+  for (int64_t j = 0; j < p.W; ++j) position_step(p, team, scratch, first, count, i, j);
 }
 
 }  // namespace gpcnn

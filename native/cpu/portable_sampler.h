@@ -1,6 +1,7 @@
 // The CUDA sampler's steps (native/core/sampler_steps.h) run on the host, with the
-// same layouts and the same grouping of images: a test vehicle for the device code
-// on machines without a GPU, selected by SamplerJob::portable_steps.
+// same layouts, the same grouping of images and a team of threads in place of a thread
+// block: a test vehicle for the device code on machines without a GPU, selected by
+// SamplerJob::portable_steps.
 #pragma once
 
 #include "../core/sampler_job.h"

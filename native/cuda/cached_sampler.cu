@@ -55,21 +55,35 @@ class Stream {
   cudaStream_t stream_ = nullptr;
 };
 
+// Declared after the buffers, so destroyed before them: when a job stops early (an
+// error, a cancel), the queued kernels finish before their memory is freed.
+class DrainOnExit {
+ public:
+  explicit DrainOnExit(cudaStream_t stream) : stream_(stream) {}
+  DrainOnExit(const DrainOnExit&) = delete;
+  DrainOnExit& operator=(const DrainOnExit&) = delete;
+  ~DrainOnExit() { cudaStreamSynchronize(stream_); }
+
+ private:
+  cudaStream_t stream_;
+};
+
 __global__ void conditioning_kernel(SamplerPlan p) { conditioning_step(p, DeviceTeam{}, blockIdx.x); }
 
-__global__ void vertical_kernel(SamplerPlan p, int64_t i) { vertical_step(p, DeviceTeam{}, blockIdx.x, i); }
-
-__global__ void position_kernel(SamplerPlan p, int64_t group, int64_t i, int64_t j) {
+// One row for one group of images per thread block: no block reads another's images,
+// so a whole row is one launch.
+__global__ void row_kernel(SamplerPlan p, int64_t group, int64_t i) {
   extern __shared__ double scratch[];
   const int64_t first = blockIdx.x * group;
-  position_step(p, DeviceTeam{}, scratch, first, min(group, p.B - first), i, j);
+  row_step(p, DeviceTeam{}, scratch, first, min(group, p.B - first), i);
 }
 
 // Images per thread block and the shared memory they need. One image per block while
 // there are more multiprocessors than images; beyond that, up to kImagesPerTeam share
 // each weight read, as far as the default 48 KiB of shared memory allow; a model too
-// wide for that gets one image per block with more shared memory.
-std::pair<int64_t, int64_t> position_launch(const SamplerPlan& host_plan) {
+// wide for that gets one image per block with more shared memory. `host_plan` must
+// point at host copies of the blocks.
+std::pair<int64_t, int64_t> row_launch(const SamplerPlan& host_plan) {
   int device = 0, multiprocessors = 1;
   GPCNN_CUDA(cudaGetDevice(&device));
   GPCNN_CUDA(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
@@ -82,7 +96,8 @@ std::pair<int64_t, int64_t> position_launch(const SamplerPlan& host_plan) {
     if (bytes > limit)
       fail(codes::kArg, "the model is too wide for the CUDA cached sampler: one image needs ", bytes,
            " bytes of shared memory, the device has ", limit, " per block");
-    GPCNN_CUDA(cudaFuncSetAttribute(position_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+    // The device's limit, not `bytes`: jobs on other threads may set it concurrently.
+    GPCNN_CUDA(cudaFuncSetAttribute(row_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit));
   }
   return {group, bytes};
 }
@@ -94,8 +109,9 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   ensure_device_usable();
   if (job.portable_steps) fail(codes::kArg, "portableSteps is for the CPU addon");
   const ArrangedWeights arranged = arrange_weights(job);
-  SamplerPlan p = plan_for(job, arranged);  // host pointers until the device copies replace them
-  const auto [group, shared_bytes] = position_launch(p);
+  const SamplerPlan host_plan = plan_for(job, arranged);
+  const auto [group, shared_bytes] = row_launch(host_plan);
+  SamplerPlan p = host_plan;  // its pointers are replaced by device ones below
   const int64_t B = p.B, C = p.C, H = p.H, W = p.W, P = p.P, L = p.L, hidden_layers = std::max<int64_t>(L - 1, 0);
 
   Stream stream;
@@ -111,6 +127,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<uint8_t> levels(B * C * H * W);
   for (DeviceArray<float>* state : {&xt, &v_hist, &u_row, &h_row, &cond_bias}) state->zero(stream);
   levels.zero(stream);
+  const DrainOnExit drain(stream);
 
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
@@ -122,12 +139,8 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const int64_t groups = (B + group - 1) / group;
   for (int64_t i = 0; i < H; ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
-    vertical_kernel<<<B, kThreads, 0, stream>>>(p, i);
+    row_kernel<<<groups, kThreads, shared_bytes, stream>>>(p, group, i);
     GPCNN_LAUNCHED();
-    for (int64_t j = 0; j < W; ++j) {
-      position_kernel<<<groups, kThreads, shared_bytes, stream>>>(p, group, i, j);
-      GPCNN_LAUNCHED();
-    }
     GPCNN_CUDA(cudaStreamSynchronize(stream));  // a row's worth of work per progress report
     on_row(i + 1);
   }

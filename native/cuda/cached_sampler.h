@@ -1,9 +1,9 @@
-// The cached sampler on the GPU: all per-layer state lives on the device; each row
-// is one kernel (every block's vertical stack for that row) and each position one
-// kernel (horizontal stacks, skip sum, head and the Philox draws, which write the
-// levels into the image on the device). Both run the portable steps of
-// native/core/sampler_steps.h, one thread block per image or group of images; the
-// host only launches, reports progress after each row and copies the levels back.
+// The cached sampler on the GPU: all per-layer state lives on the device, and each
+// row is one kernel launch with one thread block per group of images, running the
+// portable steps of native/core/sampler_steps.h: every block's vertical stack for
+// the row, then column by column the horizontal stacks, skip sum, head and the
+// Philox draws, which write the levels into the image on the device. The host only
+// launches, reports progress after each row and copies the levels back.
 #pragma once
 
 #include "../core/sampler_job.h"

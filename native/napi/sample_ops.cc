@@ -71,6 +71,7 @@ SamplerJob read_job(const Napi::Object& request) {
     job.weights[name] = copy_typed<Napi::Float32Array, float>(weights, name.c_str(), napi_float32_array);
   }
   job.batch = integer_field(request, "batch", 1);
+  if (job.batch > 2147483647) fail(codes::kArg, "batch must be < 2^31, got ", job.batch);  // a CUDA grid's limit
   job.first_image = integer_field(request, "firstImage");
   const double seed = number_field(request, "seed");
   if (seed != std::floor(seed)) fail(codes::kArg, "seed must be an integer, got ", seed);
