@@ -70,4 +70,45 @@ describe('tensors', () => {
     const peak = Number(execFileSync(process.execPath, ['--expose-gc', '-e', script]).toString());
     expect(peak).toBeLessThan(800 * 1024 * 1024);
   });
+
+  // V8 hears of native memory only as its peak grows (native/napi/external_memory_hint.h).
+  const dist = JSON.stringify(path.resolve(__dirname, '..', 'dist'));
+  it('memory held by undisposed tensors still sets off collections on its own', () => {
+    const script = `
+      const cpu = require(${dist}).loadBackend('cpu');
+      (async () => {
+        let peak = 0;
+        for (let i = 0; i < 150; i++) {
+          cpu.zeros([4, 1024, 1024]); // 16 MB, never disposed: 2.4 GB in all
+          if (i % 10 === 9) await new Promise(setImmediate);
+          peak = Math.max(peak, process.memoryUsage().rss);
+        }
+        console.log(peak);
+      })();
+    `;
+    const peak = Number(execFileSync(process.execPath, ['-e', script]).toString());
+    expect(peak).toBeLessThan(1200 * 1024 * 1024);
+  });
+
+  it('allocating and disposing (a training step) does not set off full collections', () => {
+    const script = `
+      const { PerformanceObserver, constants } = require('node:perf_hooks');
+      const cpu = require(${dist}).loadBackend('cpu');
+      let counting = false, major = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (counting && e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
+      }).observe({ entryTypes: ['gc'] });
+      (async () => {
+        for (let step = 0; step < 30; step++) {
+          counting = step >= 5; // the first steps raise the peak that V8 is told of
+          const live = Array.from({ length: 20 }, () => cpu.zeros([8, 1024, 1024])); // 640 MB
+          for (const t of live) t.dispose();
+          await new Promise(setImmediate);
+        }
+        console.log(major);
+      })();
+    `;
+    // Reporting every allocation and release made about 70 full collections here.
+    expect(Number(execFileSync(process.execPath, ['-e', script]).toString())).toBeLessThanOrEqual(1);
+  });
 });

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "../core/backend.h"
+#include "external_memory_hint.h"
 
 namespace gpcnn {
 
@@ -16,6 +17,8 @@ struct AddonContext {
   // Tags this addon's tensor handles: each addon has its own, so a handle from
   // another addon (device memory, say) is refused instead of misread.
   napi_type_tag tensor_tag;
+  // Shared with every handle, so that a handle finalized during teardown can still reach it.
+  std::shared_ptr<ExternalMemoryHint> memory_hint = std::make_shared<ExternalMemoryHint>();
 };
 
 inline AddonContext& context(Napi::Env env) { return *env.GetInstanceData<AddonContext>(); }

@@ -45,17 +45,15 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info)
                       "tensors are made by the addon's functions, not with new");
   tensor_ = std::move(*info[0].As<Napi::External<ConstructToken>>().Data()->tensor);
   info.This().As<Napi::Object>().TypeTag(&context(info.Env()).tensor_tag);
-  int64_t adjusted;
-  napi_adjust_external_memory(env_, static_cast<int64_t>(tensor_->bytes()), &adjusted);
+  memory_hint_ = context(info.Env()).memory_hint;
+  memory_hint_->add(env_, static_cast<int64_t>(tensor_->bytes()));
 }
-// (A reshaped handle counts its bytes again: the count is a hint to the GC, not a ledger.)
 
 TensorWrap::~TensorWrap() { release(); }
 
 void TensorWrap::release() {
   if (!tensor_) return;
-  int64_t adjusted;
-  napi_adjust_external_memory(env_, -static_cast<int64_t>(tensor_->bytes()), &adjusted);
+  memory_hint_->remove(static_cast<int64_t>(tensor_->bytes()));
   tensor_.reset();
 }
 

@@ -6,9 +6,11 @@
 
 #include <napi.h>
 
+#include <memory>
 #include <optional>
 
 #include "../core/tensor.h"
+#include "external_memory_hint.h"
 
 namespace gpcnn {
 
@@ -32,6 +34,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   void release();
 
   napi_env env_;
+  std::shared_ptr<ExternalMemoryHint> memory_hint_;
   std::optional<Tensor> tensor_;
 };
 
