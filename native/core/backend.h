@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tensor.h"
 
@@ -91,7 +92,9 @@ class Backend {
   virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
                          const AdamParams& p) = 0;
 
-  virtual double sum_of_squares(const Tensor& t) = 0;
+  // Σ x² over every element of every tensor (a global gradient norm), in a fixed order;
+  // one call for all of them, so that a device backend reads back once.
+  virtual double sum_of_squares(const std::vector<Tensor>& tensors) = 0;
   virtual void scale(Tensor& t, float factor) = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,12 +33,22 @@ class Buffer {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
 
+  // The least and greatest element of integer data whose values the backend saw on the
+  // host (an upload, a fill), so that a device backend can check labels and levels
+  // without reading device memory back; empty when unknown.
+  struct Range {
+    int64_t min, max;
+  };
+  const std::optional<Range>& known_range() const { return known_range_; }
+  void set_known_range(std::optional<Range> range) { known_range_ = range; }
+
  protected:
   Buffer(void* data, size_t bytes) : data_(data), bytes_(bytes) {}
 
  private:
   void* data_;
   size_t bytes_;
+  std::optional<Range> known_range_;
 };
 
 struct Tensor {

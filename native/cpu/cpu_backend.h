@@ -59,7 +59,7 @@ class CpuBackend final : public Backend {
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
                  const AdamParams& p) override;
 
-  double sum_of_squares(const Tensor& t) override;
+  double sum_of_squares(const std::vector<Tensor>& tensors) override;
   void scale(Tensor& t, float factor) override;
 
  private:

@@ -42,7 +42,9 @@ void CpuBackend::relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& 
 // Each thread sums a fixed share and the shares are added in order: OpenMP's
 // reduction clause combines them in whatever order threads finish, and the
 // gradient norm must be the same bits on every run for exact resume.
-double CpuBackend::sum_of_squares(const Tensor& t) {
+namespace {
+
+double tensor_sum_of_squares(const Tensor& t) {
   const float* a = t.data<float>();
   const int64_t n = t.numel();
   std::vector<double> partial(omp_get_max_threads(), 0.0);
@@ -56,6 +58,14 @@ double CpuBackend::sum_of_squares(const Tensor& t) {
   }
   double total = 0;
   for (double p : partial) total += p;
+  return total;
+}
+
+}  // namespace
+
+double CpuBackend::sum_of_squares(const std::vector<Tensor>& tensors) {
+  double total = 0;
+  for (const Tensor& t : tensors) total += tensor_sum_of_squares(t);
   return total;
 }
 

@@ -1,4 +1,5 @@
 // Device memory, the stream, transfers, and the elementwise ops of the CUDA backend.
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -95,10 +96,28 @@ std::shared_ptr<Buffer> CudaBackend::allocate(size_t bytes) {
   return allocator_.allocate(bytes);
 }
 
+namespace {
+
+template <typename T>
+Buffer::Range range_of(const void* host, int64_t count) {
+  const T* values = static_cast<const T*>(host);
+  Buffer::Range range{values[0], values[0]};
+  for (int64_t k = 1; k < count; ++k)
+    range.min = std::min<int64_t>(range.min, values[k]), range.max = std::max<int64_t>(range.max, values[k]);
+  return range;
+}
+
+}  // namespace
+
 void CudaBackend::upload(Tensor& dst, const void* host) {
   ensure_device_usable();
+  // From pageable memory the call returns once the data is staged, so the host copy
+  // may change right after; no need to wait for the transfer.
   GPCNN_CUDA(cudaMemcpyAsync(dst.buffer->data(), host, dst.bytes(), cudaMemcpyHostToDevice, stream_));
-  GPCNN_CUDA(cudaStreamSynchronize(stream_));
+  std::optional<Buffer::Range> range;
+  if (dst.dtype == DType::I32) range = range_of<int32_t>(host, dst.numel());
+  if (dst.dtype == DType::U8) range = range_of<uint8_t>(host, dst.numel());
+  dst.buffer->set_known_range(range);
 }
 
 void CudaBackend::download(const Tensor& src, void* host) {
@@ -110,6 +129,12 @@ void CudaBackend::download(const Tensor& src, void* host) {
 void CudaBackend::fill_zero(Tensor& t) {
   ensure_device_usable();
   GPCNN_CUDA(cudaMemsetAsync(t.buffer->data(), 0, t.bytes(), stream_));
+  t.buffer->set_known_range(Buffer::Range{0, 0});
+}
+
+bool CudaBackend::known_within(const Tensor& t, int64_t limit) {
+  const std::optional<Buffer::Range>& range = t.buffer->known_range();
+  return range && range->min >= 0 && range->max < limit;
 }
 
 void CudaBackend::reset_range_flag() {

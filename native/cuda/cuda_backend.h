@@ -67,7 +67,7 @@ class CudaBackend final : public Backend {
   void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
                  const AdamParams& p) override;
 
-  double sum_of_squares(const Tensor& t) override;
+  double sum_of_squares(const std::vector<Tensor>& tensors) override;
   void scale(Tensor& t, float factor) override;
 
   cudaStream_t stream() const { return stream_; }
@@ -75,6 +75,9 @@ class CudaBackend final : public Backend {
   // the index of any value out of range into it, then check (synchronizes; throws
   // ERR_RANGE naming the lowest such index).
   static constexpr int kNoneFlagged = 0x7fffffff;
+  // True when the values of integer tensor t, as seen on the host, all lie in [0, limit):
+  // the device check (and its synchronization) can be skipped.
+  static bool known_within(const Tensor& t, int64_t limit);
   void reset_range_flag();
   void check_range_flag(const char* what, int64_t limit);
   int* range_flag() const { return range_flag_; }

@@ -50,17 +50,27 @@ void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor
   GPCNN_LAUNCHED();
 }
 
-double CudaBackend::sum_of_squares(const Tensor& t) {
+double CudaBackend::sum_of_squares(const std::vector<Tensor>& tensors) {
   ensure_device_usable();
-  std::shared_ptr<Buffer> partial = allocate(sizeof(double) * kSumBlocks);
-  sum_of_squares_kernel<<<kSumBlocks, kReduceThreads, 0, stream_>>>(t.data<float>(), t.numel(),
-                                                                    static_cast<double*>(partial->data()));
-  GPCNN_LAUNCHED();
-  std::vector<double> sums(kSumBlocks);
-  GPCNN_CUDA(cudaMemcpyAsync(sums.data(), partial->data(), sizeof(double) * kSumBlocks, cudaMemcpyDeviceToHost, stream_));
+  if (tensors.empty()) return 0;
+  // Every tensor's partial sums into one buffer, then a single read-back.
+  const int64_t count = int64_t(tensors.size());
+  std::shared_ptr<Buffer> partial = allocate(sizeof(double) * kSumBlocks * count);
+  double* partial_sums = static_cast<double*>(partial->data());
+  for (int64_t k = 0; k < count; ++k) {
+    sum_of_squares_kernel<<<kSumBlocks, kReduceThreads, 0, stream_>>>(tensors[k].data<float>(), tensors[k].numel(),
+                                                                      partial_sums + k * kSumBlocks);
+    GPCNN_LAUNCHED();
+  }
+  std::vector<double> sums(kSumBlocks * count);
+  GPCNN_CUDA(cudaMemcpyAsync(sums.data(), partial_sums, sizeof(double) * sums.size(), cudaMemcpyDeviceToHost, stream_));
   GPCNN_CUDA(cudaStreamSynchronize(stream_));
   double total = 0;
-  for (double s : sums) total += s;
+  for (int64_t k = 0; k < count; ++k) {  // per tensor, then across tensors: a fixed order
+    double tensor_total = 0;
+    for (int64_t b = 0; b < int64_t(kSumBlocks); ++b) tensor_total += sums[k * kSumBlocks + b];
+    total += tensor_total;
+  }
   return total;
 }
 

@@ -35,12 +35,8 @@ static Napi::Value adam_step(const Napi::CallbackInfo& info) {
 }
 
 static double global_norm(Backend& be, const std::vector<Tensor>& tensors) {
-  double sum = 0;
-  for (const Tensor& t : tensors) {
-    expect_dtype(t, DType::F32, "gradient");
-    sum += be.sum_of_squares(t);
-  }
-  return std::sqrt(sum);
+  for (const Tensor& t : tensors) expect_dtype(t, DType::F32, "gradient");
+  return std::sqrt(be.sum_of_squares(tensors));
 }
 
 static Napi::Value global_norm_op(const Napi::CallbackInfo& info) {
