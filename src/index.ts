@@ -1,6 +1,6 @@
 /** gated-pixelcnn: Conditional Gated PixelCNNs for Node.js. */
 export { Backend } from './backend/backend';
-export type { AdamOptions, ConvOptions, GateTerms } from './backend/backend';
+export type { AdamOptions, AdamUpdate, ConvOptions, GateTerms } from './backend/backend';
 export { backendReport, loadBackend } from './backend/load';
 export type { BackendName, BackendReport } from './backend/load';
 export { Tensor } from './tensor';

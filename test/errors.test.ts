@@ -78,12 +78,17 @@ describe('through the TypeScript API', () => {
     const m = f32(uniform(rng, 8), [8]);
     const v = f32(uniform(rng, 8, 1).map(Math.abs), [8]);
     const before = [param, m, v].map((t) => t.toFloat32Array());
-    expectCode('ERR_ARG', () => cpu.adamStep(param, f32(uniform(rng, 8), [8]), m, v, { lr: 0.1, step: 1, ...bad }));
+    const { step = 1, ...options } = bad as { step?: number };
+    // A good update listed first: nothing is applied unless every update is valid.
+    const first = { param: f32(uniform(rng, 8), [8]), grad: f32(uniform(rng, 8), [8]), m: cpu.zeros([8]), v: cpu.zeros([8]), step: 1 };
+    const firstBefore = first.param.toFloat32Array();
+    expectCode('ERR_ARG', () => cpu.adamStep([first, { param, grad: f32(uniform(rng, 8), [8]), m, v, step }], { lr: 0.1, ...options }));
+    expect(first.param.toFloat32Array()).toEqual(firstBefore);
     expect([param, m, v].map((t) => t.toFloat32Array())).toEqual(before);
   });
 
   it('adamStep with moments of the wrong shape fails with ERR_SHAPE', () => {
-    expectCode('ERR_SHAPE', () => cpu.adamStep(f32(uniform(rng, 8), [8]), f32(uniform(rng, 8), [8]), cpu.zeros([4]), cpu.zeros([8]), { lr: 0.1, step: 1 }));
+    expectCode('ERR_SHAPE', () => cpu.adamStep([{ param: f32(uniform(rng, 8), [8]), grad: f32(uniform(rng, 8), [8]), m: cpu.zeros([4]), v: cpu.zeros([8]), step: 1 }], { lr: 0.1 }));
   });
 
   it('accumulate into a tensor of another shape fails and leaves the target unchanged', () => {
@@ -113,7 +118,7 @@ describe('against the native addon directly', () => {
     ['a shape that is not an array', 'ERR_TYPE', () => addon.tensorZeros(3 as never, 'float32')],
     ['a shape with a negative dimension', 'ERR_SHAPE', () => addon.tensorZeros([2, -1], 'float32')],
     ['a shape too large to allocate', 'ERR_SHAPE', () => addon.tensorZeros([1 << 30, 1 << 30], 'float32')],
-    ['an options object that is a number', 'ERR_TYPE', () => addon.adamStep(nx, nx, nx, nx, 5 as never)],
+    ['an options object that is a number', 'ERR_TYPE', () => addon.adamStep([nx], [nx], [nx], [nx], [1], 5 as never)],
     ['a tensor list with a hole', 'ERR_TYPE', () => addon.globalNorm([nx, undefined as never])],
   ];
   it.each(cases)('%s -> %s', (_, code, call) => {

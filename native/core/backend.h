@@ -30,7 +30,12 @@ struct GateInputs {
 struct AdamParams {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   bool decoupled = false;  // true: AdamW (decay the weights); false: L2 added to the gradient
-  int64_t step = 1;        // 1-based, for bias correction
+};
+
+// One parameter's update: its tensors (sharing their buffers) and its own step count.
+struct AdamUpdate {
+  Tensor param, grad, m, v;
+  int64_t step = 1;  // 1-based, for bias correction
 };
 
 class Backend {
@@ -88,9 +93,9 @@ class Backend {
   virtual void softmax_cross_entropy(const Tensor& logits, const Tensor& targets, float grad_scale,
                                      Tensor& nll, Tensor* grad_logits) = 0;
 
-  // One Adam / AdamW update, in place on param, m and v.
-  virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
-                         const AdamParams& p) = 0;
+  // One Adam / AdamW update of every listed parameter, in place on param, m and v; one
+  // call for all of them, so that a device backend launches once, not once per tensor.
+  virtual void adam_step(const std::vector<AdamUpdate>& updates, const AdamParams& p) = 0;
 
   // Σ x² over every element of every tensor (a global gradient norm), in a fixed order;
   // one call for all of them, so that a device backend reads back once.

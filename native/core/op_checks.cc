@@ -208,18 +208,19 @@ static void require(bool ok, const char* what, double value) {
   if (!ok) fail(codes::kArg, what, ", got ", value);
 }
 
-void check_adam(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
-                const AdamParams& p) {
-  check_same_f32(param, "param", grad, "grad");
-  check_same_f32(param, "param", m, "m");
-  check_same_f32(param, "param", v, "v");
+void check_adam(const std::vector<AdamUpdate>& updates, const AdamParams& p) {
+  for (const AdamUpdate& u : updates) {
+    check_same_f32(u.param, "param", u.grad, "grad");
+    check_same_f32(u.param, "param", u.m, "m");
+    check_same_f32(u.param, "param", u.v, "v");
+    require(u.step >= 1, "step must be an integer >= 1", static_cast<double>(u.step));
+  }
   require(std::isfinite(p.lr) && p.lr >= 0, "lr must be a finite number >= 0", p.lr);
   require(p.beta1 >= 0 && p.beta1 < 1, "beta1 must be in [0, 1)", p.beta1);
   require(p.beta2 >= 0 && p.beta2 < 1, "beta2 must be in [0, 1)", p.beta2);
   require(std::isfinite(p.eps) && p.eps > 0, "eps must be a finite number > 0", p.eps);
   require(std::isfinite(p.weight_decay) && p.weight_decay >= 0,
           "weightDecay must be a finite number >= 0", p.weight_decay);
-  require(p.step >= 1, "step must be an integer >= 1", static_cast<double>(p.step));
 }
 
 }  // namespace gpcnn

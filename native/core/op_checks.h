@@ -38,7 +38,6 @@ void check_head_channels_backward(const Tensor& grad_out, const Tensor& out, con
 
 void check_softmax_cross_entropy(const Tensor& logits, const Tensor& targets);
 
-void check_adam(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
-                const AdamParams& p);
+void check_adam(const std::vector<AdamUpdate>& updates, const AdamParams& p);
 
 }  // namespace gpcnn

@@ -6,15 +6,16 @@
 
 namespace gpcnn {
 
-void CpuBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
-                           const AdamParams& p) {
-  float* w = param.data<float>();
-  const float* g = grad.data<float>();
-  float *m1 = m.data<float>(), *m2 = v.data<float>();
-  const int64_t n = param.numel();
+namespace {
+
+void update(const AdamUpdate& u, const AdamParams& p) {
+  float* w = u.param.data<float>();
+  const float* g = u.grad.data<float>();
+  float *m1 = u.m.data<float>(), *m2 = u.v.data<float>();
+  const int64_t n = u.param.numel();
   const float beta1 = float(p.beta1), beta2 = float(p.beta2), eps = float(p.eps);
-  const double correction1 = 1 - std::pow(p.beta1, double(p.step));
-  const double correction2 = 1 - std::pow(p.beta2, double(p.step));
+  const double correction1 = 1 - std::pow(p.beta1, double(u.step));
+  const double correction2 = 1 - std::pow(p.beta2, double(u.step));
   const float step_size = float(p.lr / correction1);
   const float inv_sqrt_correction2 = float(1 / std::sqrt(correction2));
   const float l2 = p.decoupled ? 0.f : float(p.weight_decay);
@@ -26,6 +27,12 @@ void CpuBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor&
     m2[i] = beta2 * m2[i] + (1 - beta2) * gi * gi;
     w[i] = w[i] * shrink - step_size * m1[i] / (std::sqrt(m2[i]) * inv_sqrt_correction2 + eps);
   }
+}
+
+}  // namespace
+
+void CpuBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamParams& p) {
+  for (const AdamUpdate& u : updates) update(u, p);
 }
 
 }  // namespace gpcnn

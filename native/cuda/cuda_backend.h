@@ -64,8 +64,7 @@ class CudaBackend final : public Backend {
   void softmax_cross_entropy(const Tensor& logits, const Tensor& targets, float grad_scale,
                              Tensor& nll, Tensor* grad_logits) override;
 
-  void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
-                 const AdamParams& p) override;
+  void adam_step(const std::vector<AdamUpdate>& updates, const AdamParams& p) override;
 
   double sum_of_squares(const std::vector<Tensor>& tensors) override;
   void scale(Tensor& t, float factor) override;

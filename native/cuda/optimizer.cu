@@ -1,5 +1,6 @@
 // Adam / AdamW (as torch.optim), the sum of squares behind the global gradient norm,
 // on the device.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -11,16 +12,29 @@ namespace gpcnn {
 
 namespace {
 
-struct AdamArgs {
-  float beta1, beta2, eps, step_size, inv_sqrt_correction2, l2, shrink;
+// Up to kAdamTensors parameters per launch, passed by value in the kernel's arguments:
+// blockIdx.y picks the parameter, blocks along x stride through its elements.
+constexpr int kAdamTensors = 48;
+
+struct AdamTensor {
+  float *w, *m1, *m2;
+  const float* g;
+  int64_t n;
+  float step_size, inv_sqrt_correction2;  // the parameter's own bias corrections
 };
 
-__global__ void adam_kernel(float* w, const float* g, float* m1, float* m2, AdamArgs a, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const float gi = g[i] + a.l2 * w[i];
-    m1[i] = a.beta1 * m1[i] + (1 - a.beta1) * gi;
-    m2[i] = a.beta2 * m2[i] + (1 - a.beta2) * gi * gi;
-    w[i] = w[i] * a.shrink - a.step_size * m1[i] / (sqrtf(m2[i]) * a.inv_sqrt_correction2 + a.eps);
+struct AdamBatch {
+  AdamTensor tensors[kAdamTensors];
+  float beta1, beta2, eps, l2, shrink;
+};
+
+__global__ void adam_kernel(AdamBatch a) {
+  const AdamTensor& t = a.tensors[blockIdx.y];
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < t.n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float gi = t.g[i] + a.l2 * t.w[i];
+    t.m1[i] = a.beta1 * t.m1[i] + (1 - a.beta1) * gi;
+    t.m2[i] = a.beta2 * t.m2[i] + (1 - a.beta2) * gi * gi;
+    t.w[i] = t.w[i] * a.shrink - t.step_size * t.m1[i] / (sqrtf(t.m2[i]) * t.inv_sqrt_correction2 + a.eps);
   }
 }
 
@@ -37,17 +51,26 @@ __global__ void sum_of_squares_kernel(const float* x, int64_t n, double* partial
 
 }  // namespace
 
-void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamParams& p) {
+void CudaBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamParams& p) {
   ensure_device_usable();
-  const double correction1 = 1 - std::pow(p.beta1, double(p.step));
-  const double correction2 = 1 - std::pow(p.beta2, double(p.step));
-  const AdamArgs args{float(p.beta1), float(p.beta2), float(p.eps), float(p.lr / correction1),
-                      float(1 / std::sqrt(correction2)), p.decoupled ? 0.f : float(p.weight_decay),
-                      p.decoupled ? float(1 - p.lr * p.weight_decay) : 1.f};
-  const int64_t n = param.numel();
-  adam_kernel<<<grid_for(n), 256, 0, stream_>>>(param.data<float>(), grad.data<float>(), m.data<float>(),
-                                                v.data<float>(), args, n);
-  GPCNN_LAUNCHED();
+  AdamBatch batch{};
+  batch.beta1 = float(p.beta1), batch.beta2 = float(p.beta2), batch.eps = float(p.eps);
+  batch.l2 = p.decoupled ? 0.f : float(p.weight_decay);
+  batch.shrink = p.decoupled ? float(1 - p.lr * p.weight_decay) : 1.f;
+  for (size_t first = 0; first < updates.size(); first += kAdamTensors) {
+    const size_t count = std::min<size_t>(kAdamTensors, updates.size() - first);
+    int64_t largest = 1;
+    for (size_t k = 0; k < count; ++k) {
+      const AdamUpdate& u = updates[first + k];
+      const double correction1 = 1 - std::pow(p.beta1, double(u.step));
+      const double correction2 = 1 - std::pow(p.beta2, double(u.step));
+      batch.tensors[k] = {u.param.data<float>(), u.m.data<float>(), u.v.data<float>(), u.grad.data<float>(),
+                          u.param.numel(), float(p.lr / correction1), float(1 / std::sqrt(correction2))};
+      largest = std::max(largest, u.param.numel());
+    }
+    adam_kernel<<<dim3(grid_for(largest), unsigned(count)), 256, 0, stream_>>>(batch);
+    GPCNN_LAUNCHED();
+  }
 }
 
 double CudaBackend::sum_of_squares(const std::vector<Tensor>& tensors) {

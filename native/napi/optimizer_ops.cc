@@ -1,4 +1,5 @@
-// adamStep(param, grad, m, v, { lr, beta1, beta2, eps, weightDecay, decoupled, step })
+// adamStep(params, grads, ms, vs, steps, { lr, beta1, beta2, eps, weightDecay, decoupled }):
+//   one update of every listed parameter (equal-length arrays; steps: 1-based counts)
 // globalNorm(tensors) -> number
 // clipGradNorm(tensors, maxNorm) -> the norm before clipping; scales in place when above maxNorm
 #include <cmath>
@@ -13,11 +14,15 @@
 namespace gpcnn {
 
 static Napi::Value adam_step(const Napi::CallbackInfo& info) {
-  Tensor param = tensor_arg(info, 0, "param");
-  const Tensor& grad = tensor_arg(info, 1, "grad");
-  Tensor m = tensor_arg(info, 2, "m");
-  Tensor v = tensor_arg(info, 3, "v");
-  const Napi::Object options = object_arg(info, 4, "options");
+  const std::vector<Tensor> params = tensor_list_arg(info, 0, "params"), grads = tensor_list_arg(info, 1, "grads");
+  const std::vector<Tensor> ms = tensor_list_arg(info, 2, "ms"), vs = tensor_list_arg(info, 3, "vs");
+  const Napi::Value steps_value = info[4];
+  if (!steps_value.IsArray()) fail(codes::kType, "steps must be an array of numbers");
+  const Napi::Array steps = steps_value.As<Napi::Array>();
+  const size_t count = params.size();
+  if (grads.size() != count || ms.size() != count || vs.size() != count || steps.Length() != count)
+    fail(codes::kLength, "adamStep needs as many grads, ms, vs and steps as params (", count, ")");
+  const Napi::Object options = object_arg(info, 5, "options");
   AdamParams p;
   p.lr = number_property(options, "lr", p.lr);
   p.beta1 = number_property(options, "beta1", p.beta1);
@@ -25,12 +30,17 @@ static Napi::Value adam_step(const Napi::CallbackInfo& info) {
   p.eps = number_property(options, "eps", p.eps);
   p.weight_decay = number_property(options, "weightDecay", p.weight_decay);
   p.decoupled = bool_property(options, "decoupled", p.decoupled);
-  const double step = number_property(options, "step", 1);
-  if (step != std::floor(step) || step < 1 || step > 9007199254740991.0)
-    fail(codes::kArg, "step must be an integer >= 1, got ", step);
-  p.step = static_cast<int64_t>(step);
-  check_adam(param, grad, m, v, p);
-  backend(info.Env()).adam_step(param, grad, m, v, p);
+  std::vector<AdamUpdate> updates;
+  for (size_t k = 0; k < count; ++k) {
+    const Napi::Value value = steps.Get(uint32_t(k));
+    if (!value.IsNumber()) fail(codes::kType, "steps[", k, "] must be a number");
+    const double step = value.As<Napi::Number>().DoubleValue();
+    if (step != std::floor(step) || step < 1 || step > 9007199254740991.0)
+      fail(codes::kArg, "steps[", k, "] must be an integer >= 1, got ", step);
+    updates.push_back({params[k], grads[k], ms[k], vs[k], static_cast<int64_t>(step)});
+  }
+  check_adam(updates, p);  // every update, before any is applied
+  backend(info.Env()).adam_step(updates, p);
   return info.Env().Undefined();
 }
 

@@ -35,7 +35,15 @@ export interface AdamOptions {
   weightDecay?: number;
   /** true: AdamW's decoupled weight decay; false (default): L2 added to the gradient, as Adam. */
   decoupled?: boolean;
-  /** 1-based step number, for bias correction. */
+}
+
+/** One parameter's Adam update: the tensors it changes in place and its own step count. */
+export interface AdamUpdate {
+  param: Tensor;
+  grad: Tensor;
+  m: Tensor;
+  v: Tensor;
+  /** 1-based step number of this parameter, for bias correction. */
   step: number;
 }
 
@@ -258,11 +266,16 @@ export class Backend {
 
   // ---- optimizer ----
 
-  /** One Adam / AdamW update of param, in place, with moments m and v (updated in place too). */
-  adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, options: AdamOptions): void {
+  /**
+   * One Adam / AdamW update of every listed parameter, in place, with its moments m and v
+   * (updated in place too): one native call, and on a GPU one launch, for all of them.
+   * Every update is checked before any is applied.
+   */
+  adamStep(updates: readonly AdamUpdate[], options: AdamOptions): void {
+    const list = (key: 'param' | 'grad' | 'm' | 'v') => updates.map((u, i) => this.#h(u[key], `updates[${i}].${key}`));
     callNative('adamStep', () =>
       this.#addon.adamStep(
-        this.#h(param, 'param'), this.#h(grad, 'grad'), this.#h(m, 'm'), this.#h(v, 'v'),
+        list('param'), list('grad'), list('m'), list('v'), updates.map((u) => u.step),
         {
           lr: options.lr,
           beta1: options.beta1 ?? 0.9,
@@ -270,7 +283,6 @@ export class Backend {
           eps: options.eps ?? 1e-8,
           weightDecay: options.weightDecay ?? 0,
           decoupled: options.decoupled ?? false,
-          step: options.step,
         },
       ),
     );

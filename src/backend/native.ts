@@ -54,7 +54,7 @@ export interface NativeAddon {
 
   softmaxCrossEntropy(logits: T, targets: T, gradScale: number | null): { nll: T; gradLogits?: T };
 
-  adamStep(param: T, grad: T, m: T, v: T, options: NativeAdamOptions): void;
+  adamStep(params: T[], grads: T[], ms: T[], vs: T[], steps: number[], options: NativeAdamOptions): void;
   /** The cached sampler on a worker thread (the CUDA addon's runs on the GPU). */
   sampleCached?(request: NativeSampleRequest): { promise: Promise<{ levels: Uint8Array; logits?: Float32Array }>; cancel(): void };
   globalNorm(tensors: T[]): number;
@@ -69,8 +69,6 @@ export interface NativeAdamOptions {
   weightDecay: number;
   /** true: AdamW's decoupled weight decay; false: Adam's L2 penalty. */
   decoupled: boolean;
-  /** 1-based, for bias correction. */
-  step: number;
 }
 
 export interface NativeSampleRequest {

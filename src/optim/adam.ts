@@ -5,6 +5,7 @@
  * checkpoints (tensors `optimizer.<name>.m` / `.v`, step counts in metadata) so
  * that a resumed run continues exactly.
  */
+import type { AdamUpdate } from '../backend/backend';
 import type { NativeAdamOptions } from '../backend/native';
 import { PixelCNNError } from '../errors';
 import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
@@ -12,7 +13,7 @@ import type { ParameterSet } from '../nn/parameters';
 import type { Tensor } from '../tensor';
 
 /** lr, beta1, beta2, eps, weightDecay, and decoupled (true: AdamW; false: Adam's L2 penalty). */
-export type AdamConfig = Omit<NativeAdamOptions, 'step'>;
+export type AdamConfig = NativeAdamOptions;
 
 export const ADAM_DEFAULTS: AdamConfig = {
   lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false,
@@ -37,6 +38,7 @@ export class Adam {
   /** One update of every parameter that has a gradient, at learning rate `lr`. */
   step(lr = this.config.lr): void {
     const backend = this.#params.backend;
+    const updates: AdamUpdate[] = [];
     for (const p of this.#params.list()) {
       if (!p.grad) continue;
       let moments = this.#moments.get(p.name);
@@ -44,9 +46,10 @@ export class Adam {
         moments = { m: backend.zeros(p.shape), v: backend.zeros(p.shape), steps: 0 };
         this.#moments.set(p.name, moments);
       }
-      moments.steps++;
-      backend.adamStep(p.value, p.grad, moments.m, moments.v, { ...this.config, lr, step: moments.steps });
+      updates.push({ param: p.value, grad: p.grad, m: moments.m, v: moments.v, step: moments.steps + 1 });
     }
+    backend.adamStep(updates, { ...this.config, lr }); // all at once: one native call
+    for (const p of this.#params.list()) if (p.grad) this.#moments.get(p.name)!.steps++;
   }
 
   /** The state as checkpoint tensors and a metadata string. */

@@ -133,12 +133,23 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
     const v: HostValue = { data: Float32Array.from(uniform(rng, 300)).map(Math.abs), shape: [300] };
     compare('optimizer', (be, t) => {
       const [p1, m1, v1, p2, m2, v2] = [t(param), t(m), t(v), t(param), t(m), t(v)];
-      be.adamStep(p1, t(grad), m1, v1, { lr: 0.01, step: 3, weightDecay: 0.1 });
-      be.adamStep(p2, t(grad), m2, v2, { lr: 0.01, step: 3, weightDecay: 0.1, decoupled: true });
+      be.adamStep([{ param: p1, grad: t(grad), m: m1, v: v1, step: 3 }], { lr: 0.01, weightDecay: 0.1 });
+      be.adamStep([{ param: p2, grad: t(grad), m: m2, v: v2, step: 3 }], { lr: 0.01, weightDecay: 0.1, decoupled: true });
       const g = t(grad);
       const norm = be.tensor(Float32Array.of(be.globalNorm([g, p1])), [1]);
       be.clipGradNorm([g], 0.5);
       return [p1, m1, v1, p2, m2, v2, norm, g];
+    }, 1e-6);
+  });
+
+  it('adam over 50 parameters in one call (two launches), each with its own step; their global norm', () => {
+    const sizes = Array.from({ length: 50 }, (_, k) => 1 + ((k * 37) % 300));
+    const values = sizes.map((n) => [f32([n]), f32([n]), f32([n]), { data: Float32Array.from(uniform(rng, n)).map(Math.abs), shape: [n] }]);
+    compare('many parameters', (be, t) => {
+      const updates = values.map(([param, grad, m, v], k) => ({ param: t(param), grad: t(grad), m: t(m), v: t(v), step: 1 + (k % 7) }));
+      be.adamStep(updates, { lr: 0.01, weightDecay: 0.1 });
+      const norm = be.tensor(Float32Array.of(be.globalNorm(updates.map((u) => u.param))), [1]);
+      return [...updates.flatMap((u) => [u.param, u.m, u.v]), norm];
     }, 1e-6);
   });
 

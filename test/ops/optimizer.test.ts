@@ -21,12 +21,30 @@ describe.each([
     for (let step = 1; step <= 5; step++) {
       const grad = uniform(rng, n, 0.5);
       const config: AdamConfig = { lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay, decoupled, step };
-      cpu.adamStep(pt, f32(grad, [n]), mt, vt, config);
+      cpu.adamStep([{ param: pt, grad: f32(grad, [n]), m: mt, v: vt, step }], config);
       adamStep(param, grad, m, v, config);
     }
     expectClose(pt.toFloat32Array(), param, 1e-6, 'param');
     expectClose(read(mt), m, 1e-6, 'm');
     expectClose(read(vt), v, 1e-6, 'v');
+  });
+});
+
+it('one call updates many parameters, each with its own step count', () => {
+  const rng = makeRng(21);
+  const sizes = [5, 1, 33, 8];
+  const config = { lr: 0.02, beta1: 0.8, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, decoupled: false };
+  const params = sizes.map((n) => uniform(rng, n));
+  const ms = sizes.map((n) => uniform(rng, n, 0.1));
+  const vs = sizes.map((n) => uniform(rng, n, 0.1).map(Math.abs));
+  const grads = sizes.map((n) => uniform(rng, n));
+  const tensors = sizes.map((n, k) => ({ param: f32(params[k], [n]), grad: f32(grads[k], [n]), m: f32(ms[k], [n]), v: f32(vs[k], [n]), step: k + 2 }));
+  cpu.adamStep(tensors, config);
+  sizes.forEach((_, k) => {
+    const [p, m, v] = [Float64Array.from(params[k]), Float64Array.from(ms[k]), Float64Array.from(vs[k])];
+    adamStep(p, grads[k], m, v, { ...config, step: k + 2 });
+    expectClose(tensors[k].param.toFloat32Array(), p, 1e-6, `param ${k}`);
+    expectClose(read(tensors[k].v), v, 1e-6, `v ${k}`);
   });
 });
 

@@ -1,7 +1,8 @@
 /** Float64 reference of one Adam / AdamW step, following torch.optim.Adam and AdamW. */
-import type { NativeAdamOptions as AdamConfig } from '../../src/backend/native';
+import type { NativeAdamOptions } from '../../src/backend/native';
 
-export type { AdamConfig };
+/** The hyperparameters and the 1-based step number. */
+export type AdamConfig = NativeAdamOptions & { step: number };
 
 export function adamStep(
   param: Float64Array,
