@@ -1,5 +1,6 @@
 // The gate with its additive terms, fused: a = u + extra + bias[b,c] + spatial;
-// out = tanh(a[:p]) ⊙ σ(a[p:]); the backward pass recomputes a.
+// out = tanh(a[:p]) ⊙ σ(a[p:]); the backward pass recomputes a, and sums the bias
+// gradient as it goes.
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "reduce.cuh"
@@ -48,6 +49,29 @@ __global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* g
   }
 }
 
+// With the bias gradient: one block per (image, channel c), which writes both halves'
+// gradients over the plane and sums each in the same order as row_sums_kernel would,
+// without reading grad_a back (launch with kReduceThreads threads).
+__global__ void gate_backward_rows_kernel(GateArgs g, const float* grad_out, float* grad_a, float* grad_bias) {
+  const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
+  const float* go = grad_out + (n * g.half + c) * g.plane;
+  float* ga_tanh = grad_a + (n * 2 * g.half + c) * g.plane;
+  float* ga_sigmoid = grad_a + (n * 2 * g.half + c + g.half) * g.plane;
+  double sum_tanh = 0, sum_sigmoid = 0;
+  for (int64_t i = threadIdx.x; i < g.plane; i += blockDim.x) {
+    const float t = tanhf(g.pre(n, c, i)), s = sigmoid(g.pre(n, c + g.half, i));
+    const float d_tanh = go[i] * (1.f - t * t) * s, d_sigmoid = go[i] * t * s * (1.f - s);
+    ga_tanh[i] = d_tanh, ga_sigmoid[i] = d_sigmoid;
+    sum_tanh += d_tanh, sum_sigmoid += d_sigmoid;
+  }
+  sum_tanh = block_sum(sum_tanh);
+  sum_sigmoid = block_sum(sum_sigmoid);
+  if (threadIdx.x == 0) {
+    grad_bias[n * 2 * g.half + c] = float(sum_tanh);
+    grad_bias[n * 2 * g.half + c + g.half] = float(sum_sigmoid);
+  }
+}
+
 }  // namespace
 
 void CudaBackend::gate_forward(const GateInputs& in, Tensor& out) {
@@ -60,12 +84,12 @@ void CudaBackend::gate_forward(const GateInputs& in, Tensor& out) {
 void CudaBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Tensor& grad_a, Tensor* grad_bias) {
   ensure_device_usable();
   const GateArgs g = gate_args(in);
-  gate_backward_kernel<<<grid_for(g.batch * g.half * g.plane), 256, 0, stream_>>>(g, grad_out.data<float>(),
-                                                                                 grad_a.data<float>());
-  GPCNN_LAUNCHED();
-  if (!grad_bias) return;
-  row_sums_kernel<<<unsigned(g.batch * 2 * g.half), kReduceThreads, 0, stream_>>>(
-      grad_a.data<float>(), grad_bias->data<float>(), g.plane);
+  if (grad_bias)
+    gate_backward_rows_kernel<<<unsigned(g.batch * g.half), kReduceThreads, 0, stream_>>>(
+        g, grad_out.data<float>(), grad_a.data<float>(), grad_bias->data<float>());
+  else
+    gate_backward_kernel<<<grid_for(g.batch * g.half * g.plane), 256, 0, stream_>>>(g, grad_out.data<float>(),
+                                                                                   grad_a.data<float>());
   GPCNN_LAUNCHED();
 }
 
