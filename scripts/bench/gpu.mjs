@@ -1,15 +1,16 @@
 // GPU benchmark, ours on the CUDA backend beside PyTorch eager (cuDNN, its default
 // TF32 settings) on the same GPU in the same run: training images/s for mnist-quick
-// and mnist-256 at batch 64, and sampling images/s for mnist-quick at batch 256
-// (our cached sampler against PyTorch's naive one, timed over its first 28
-// positions and scaled). Usage: node scripts/bench/gpu.mjs OUT.json [--seconds S]
+// and mnist-256 at batch 64 (with where our step's time goes), and sampling images/s
+// for mnist-quick at batch 256 (our cached sampler against PyTorch's naive one, timed
+// over its first 28 positions and scaled).
+// Usage: node scripts/bench/gpu.mjs OUT.json [--seconds S]
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { cachedSampling } from './sampling.mjs';
-import { oursTraining, torchAvailable, torchBench } from './training.mjs';
+import { oursTraining, oursTrainingBreakdown, torchAvailable, torchBench } from './training.mjs';
 
 const require = createRequire(import.meta.url);
 const lib = require(path.resolve(import.meta.dirname, '..', '..', 'dist'));
@@ -23,7 +24,8 @@ for (const preset of ['mnist-quick', 'mnist-256']) {
   const theirs = torchAvailable()
     ? torchBench(['train', '--config', JSON.stringify(lib.PRESETS[preset]), '--batch', String(batch), '--seconds', String(seconds), '--device', 'cuda']).imagesPerSecond
     : null;
-  rows.push({ preset, batch, ours, torch: theirs, ratio: theirs ? ours / theirs : null });
+  const breakdownMs = oursTrainingBreakdown(lib, preset, batch, seconds / 4, backend);
+  rows.push({ preset, batch, ours, torch: theirs, ratio: theirs ? ours / theirs : null, breakdownMs });
   process.stderr.write(`${preset}: ours ${ours.toFixed(1)} img/s, PyTorch ${theirs?.toFixed(1) ?? 'n/a'} img/s\n`);
 }
 const sampling = [];

@@ -41,6 +41,33 @@ export function oursTraining(lib, preset, batch, seconds, backend = 'auto') {
   return batch / secs;
 }
 
+/**
+ * Where a training step's time goes, in ms per step: the forward pass alone (NLL read
+ * back), forward + backward (NLL read back), and the whole step with Adam (one small
+ * read-back after it, so that the device has finished). For GPU profiling.
+ */
+export function oursTrainingBreakdown(lib, preset, batch, seconds, backend = 'auto') {
+  const model = lib.GatedPixelCNN.create(preset, { seed: 0, backend });
+  const adam = new lib.Adam(model.parameters);
+  const { images, cond } = randomBatch(model.config, batch);
+  const first = model.parameters.list()[0].value;
+  const ms = (run) => 1000 * timePerRun(run, seconds);
+  const forward = ms(() => model.nll(images, cond));
+  const forwardBackward = ms(() => {
+    model.parameters.zeroGrad();
+    model.backward(images, cond);
+  });
+  const step = ms(() => {
+    model.parameters.zeroGrad();
+    model.backward(images, cond);
+    adam.step();
+    model.backend.globalNorm([first]);
+  });
+  adam.dispose();
+  model.dispose();
+  return { forward, forwardBackward, step };
+}
+
 /** Naive sampling: the first `positions` positions timed, scaled to all C·H·W of them. */
 export function oursNaiveSampling(lib, preset, batch, positions) {
   const model = lib.GatedPixelCNN.create(preset, { seed: 0 });
