@@ -87,6 +87,16 @@ describe('through the TypeScript API', () => {
     expect([param, m, v].map((t) => t.toFloat32Array())).toEqual(before);
   });
 
+  it('adamStep listing a tensor twice (or a view of it) fails with ERR_ARG and changes nothing', () => {
+    const param = f32(uniform(rng, 8), [8]);
+    const before = param.toFloat32Array();
+    const update = () => ({ param, grad: f32(uniform(rng, 8), [8]), m: cpu.zeros([8]), v: cpu.zeros([8]), step: 1 });
+    expectCode('ERR_ARG', () => cpu.adamStep([update(), update()], { lr: 0.1 }));
+    const view = { ...update(), param: cpu.reshape(param, [2, 4]), grad: f32(uniform(rng, 8), [2, 4]), m: cpu.zeros([2, 4]), v: cpu.zeros([2, 4]) };
+    expectCode('ERR_ARG', () => cpu.adamStep([update(), view], { lr: 0.1 }));
+    expect(param.toFloat32Array()).toEqual(before);
+  });
+
   it('adamStep with moments of the wrong shape fails with ERR_SHAPE', () => {
     expectCode('ERR_SHAPE', () => cpu.adamStep([{ param: f32(uniform(rng, 8), [8]), grad: f32(uniform(rng, 8), [8]), m: cpu.zeros([4]), v: cpu.zeros([8]), step: 1 }], { lr: 0.1 }));
   });

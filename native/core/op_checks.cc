@@ -1,6 +1,7 @@
 #include "op_checks.h"
 
 #include <cmath>
+#include <set>
 
 #include "errors.h"
 
@@ -209,6 +210,12 @@ static void require(bool ok, const char* what, double value) {
 }
 
 void check_adam(const std::vector<AdamUpdate>& updates, const AdamParams& p) {
+  // A device backend updates every listed tensor at once, so none may be listed twice.
+  std::set<const void*> written;
+  for (const AdamUpdate& u : updates)
+    for (const Tensor* t : {&u.param, &u.m, &u.v})
+      if (!written.insert(t->buffer->data()).second)
+        fail(codes::kArg, "adamStep lists the same tensor (or a view of it) twice");
   for (const AdamUpdate& u : updates) {
     check_same_f32(u.param, "param", u.grad, "grad");
     check_same_f32(u.param, "param", u.m, "m");

@@ -21,15 +21,16 @@ class DeviceArray {
   explicit DeviceArray(int64_t count) : count_(count) {
     if (count > 0) GPCNN_CUDA(cudaMalloc(&data_, count * sizeof(T)));
   }
-  DeviceArray(const std::vector<T>& host, cudaStream_t stream) : DeviceArray(int64_t(host.size())) {
-    if (count_ > 0) GPCNN_CUDA(cudaMemcpyAsync(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice, stream));
-  }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
   ~DeviceArray() {
     if (data_) cudaFree(data_);  // nothing to report from a destructor; a fault already threw
   }
   T* get() const { return data_; }
+  // `host` must hold count() values and stay alive until the stream is synchronized.
+  void upload(const std::vector<T>& host, cudaStream_t stream) {
+    if (count_ > 0) GPCNN_CUDA(cudaMemcpyAsync(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice, stream));
+  }
   void zero(cudaStream_t stream) {
     if (count_ > 0) GPCNN_CUDA(cudaMemsetAsync(data_, 0, count_ * sizeof(T), stream));
   }
@@ -114,20 +115,25 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   SamplerPlan p = host_plan;  // its pointers are replaced by device ones below
   const int64_t B = p.B, C = p.C, H = p.H, W = p.W, P = p.P, L = p.L, hidden_layers = std::max<int64_t>(L - 1, 0);
 
+  // Everything is allocated before anything is queued, and the drain guard comes after
+  // the buffers: whatever stops the job, queued work ends before its memory is freed.
   Stream stream;
-  DeviceArray<float> weights(arranged.flat, stream);
-  DeviceArray<BlockPlan> blocks(arranged.blocks, stream);
-  DeviceArray<int32_t> labels(job.labels, stream);
-  DeviceArray<float> vectors(job.vectors, stream), spatial(job.spatial, stream);
-  DeviceArray<uint8_t> known(job.known_mask.empty() ? std::vector<uint8_t>() : job.known, stream);
-  DeviceArray<uint8_t> known_mask(job.known_mask, stream);
+  const bool any_known = !job.known_mask.empty();
+  DeviceArray<float> weights(int64_t(arranged.flat.size()));
+  DeviceArray<BlockPlan> blocks(int64_t(arranged.blocks.size()));
+  DeviceArray<int32_t> labels(int64_t(job.labels.size()));
+  DeviceArray<float> vectors(int64_t(job.vectors.size())), spatial(int64_t(job.spatial.size()));
+  DeviceArray<uint8_t> known(any_known ? int64_t(job.known.size()) : 0), known_mask(int64_t(job.known_mask.size()));
   DeviceArray<float> xt(B * C * H * W), v_hist(hidden_layers * B * P * H * W), u_row(L * B * 2 * P * W);
   DeviceArray<float> h_row(hidden_layers * B * P * W), cond_bias(L * B * 2 * 2 * P);
   DeviceArray<float> logits(job.keep_logits ? B * C * p.K * H * W : 0);
   DeviceArray<uint8_t> levels(B * C * H * W);
+  const DrainOnExit drain(stream);
+  weights.upload(arranged.flat, stream), blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
+  vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
+  if (any_known) known.upload(job.known, stream);
   for (DeviceArray<float>* state : {&xt, &v_hist, &u_row, &h_row, &cond_bias}) state->zero(stream);
   levels.zero(stream);
-  const DrainOnExit drain(stream);
 
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();

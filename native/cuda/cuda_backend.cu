@@ -63,7 +63,9 @@ static CachingAllocator::Guards device_guards() {
 }
 
 CudaBackend::CudaBackend()
-    : allocator_(device_allocate, [](void* data) { cudaFree(data); }, kMaxCachedDeviceBytes,
+    // Idle blocks are freed rarely (out of memory, or over the cache's limit): wait for
+    // any work still queued on them first.
+    : allocator_(device_allocate, [](void* data) { cudaDeviceSynchronize(), cudaFree(data); }, kMaxCachedDeviceBytes,
                  codes::kCudaOutOfMemory, "device", device_guards()) {
   probe_device(device_name_, compute_capability_);
   try {
@@ -111,9 +113,16 @@ Buffer::Range range_of(const void* host, int64_t count) {
 
 void CudaBackend::upload(Tensor& dst, const void* host) {
   ensure_device_usable();
-  // From pageable memory the call returns once the data is staged, so the host copy
-  // may change right after; no need to wait for the transfer.
+  // Integer data (labels, levels) is copied first, so that the range recorded is the
+  // range of exactly what reaches the device, whatever happens to the caller's memory.
+  std::vector<char> copy;
+  if (dst.dtype != DType::F32) {
+    copy.assign(static_cast<const char*>(host), static_cast<const char*>(host) + dst.bytes());
+    host = copy.data();
+  }
   GPCNN_CUDA(cudaMemcpyAsync(dst.buffer->data(), host, dst.bytes(), cudaMemcpyHostToDevice, stream_));
+  // The source is pageable memory that may change or go once this returns.
+  GPCNN_CUDA(cudaStreamSynchronize(stream_));
   std::optional<Buffer::Range> range;
   if (dst.dtype == DType::I32) range = range_of<int32_t>(host, dst.numel());
   if (dst.dtype == DType::U8) range = range_of<uint8_t>(host, dst.numel());

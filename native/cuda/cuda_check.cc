@@ -49,6 +49,9 @@ void ensure_device_usable() {
 }
 
 void cuda_fail(cudaError_t error, const char* call, const char* file, int line) {
+  // Clear the thread's last error (it is sticky per thread until read), so that a later,
+  // unrelated launch check on this thread does not report it again.
+  cudaGetLastError();
   const std::string what = std::string(cudaGetErrorName(error)) + ": " + cudaGetErrorString(error) +
                            " in " + call + " (" + file + ":" + std::to_string(line) + ")";
   if (error == cudaErrorMemoryAllocation) fail(codes::kCudaOutOfMemory, "out of device memory: ", what);
