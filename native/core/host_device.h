@@ -7,3 +7,11 @@
 #else
 #define GPCNN_HD
 #endif
+
+// Fully unrolls a loop over a register array in device code (constant indices keep the
+// array in registers); the host compiler does as it likes.
+#ifdef __CUDA_ARCH__
+#define GPCNN_UNROLL _Pragma("unroll")
+#else
+#define GPCNN_UNROLL
+#endif

@@ -86,6 +86,39 @@ GPCNN_HD inline int64_t position_scratch_bytes(const SamplerPlan& p, int64_t gro
   return (floats + (floats & 1)) * 4 + group * (p.K + 1) * 8;  // doubles 8-byte aligned
 }
 
+// Kernels up to this wide read their input row into registers once (vertical_step).
+constexpr int64_t kMaxRegisterKernel = 9;
+
+// acc[k] += Σ_e w[e·stride]·row[j0 + k − dx + e], zero outside the row's W columns. For
+// kernels up to kMaxRegisterKernel wide the row's values are read once into registers,
+// each then serving up to kw products; a term outside the row adds w·0 (the same sums).
+GPCNN_HD inline void accumulate_row(float (&acc)[kColumnsPerThread], const float* row, const float* w,
+                                    int64_t stride, int64_t j0, int64_t dx, int64_t kw, int64_t W) {
+  if (kw > kMaxRegisterKernel) {
+    for (int64_t e = 0; e < kw; ++e)
+      for (int64_t k = 0; k < kColumnsPerThread; ++k) {
+        const int64_t sj = j0 + k - dx + e;
+        if (sj >= 0 && sj < W) acc[k] += w[e * stride] * row[sj];
+      }
+    return;
+  }
+  constexpr int64_t kWindow = kColumnsPerThread + kMaxRegisterKernel - 1;
+  float window[kWindow];
+  GPCNN_UNROLL
+  for (int64_t t = 0; t < kWindow; ++t) {
+    const int64_t sj = j0 - dx + t;
+    window[t] = t < kColumnsPerThread + kw - 1 && sj >= 0 && sj < W ? row[sj] : 0.f;
+  }
+  GPCNN_UNROLL
+  for (int64_t e = 0; e < kMaxRegisterKernel; ++e) {
+    if (e < kw) {
+      const float we = w[e * stride];
+      GPCNN_UNROLL
+      for (int64_t k = 0; k < kColumnsPerThread; ++k) acc[k] += we * window[k + e];
+    }
+  }
+}
+
 // cond_bias for image b: class embedding + W·vector, per block and stack.
 template <typename Team>
 GPCNN_HD void conditioning_step(const SamplerPlan& p, const Team& team, int64_t b) {
@@ -132,14 +165,8 @@ GPCNN_HD void vertical_step(const SamplerPlan& p, const Team& team, int64_t b, i
         for (int64_t a = 0; a < bl.vkh; ++a) {
           const int64_t si = i - bl.vdy + a;
           if (si < 0 || si >= H) continue;
-          const float* row = in + (c * H + si) * W;
-          for (int64_t e = 0; e < bl.vkw; ++e) {
-            const float w = weights[((c * bl.vkh + a) * bl.vkw + e) * P2 + o];
-            for (int64_t k = 0; k < kColumnsPerThread; ++k) {
-              const int64_t sj = j0 + k - bl.vdx + e;
-              if (sj >= 0 && sj < W) acc[k] += w * row[sj];
-            }
-          }
+          accumulate_row(acc, in + (c * H + si) * W, weights + (c * bl.vkh + a) * bl.vkw * P2 + o, P2, j0, bl.vdx,
+                         bl.vkw, W);
         }
       for (int64_t k = 0; k < kColumnsPerThread && j0 + k < W; ++k) u[o * W + j0 + k] = acc[k];
     }

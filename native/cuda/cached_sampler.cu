@@ -73,7 +73,7 @@ __global__ void conditioning_kernel(SamplerPlan p) { conditioning_step(p, Device
 
 // One row for one group of images per thread block: no block reads another's images,
 // so a whole row is one launch.
-__global__ void row_kernel(SamplerPlan p, int64_t group, int64_t i) {
+__global__ void __launch_bounds__(kThreads) row_kernel(SamplerPlan p, int64_t group, int64_t i) {
   extern __shared__ double scratch[];
   const int64_t first = blockIdx.x * group;
   row_step(p, DeviceTeam{}, scratch, first, min(group, p.B - first), i);
