@@ -36,8 +36,8 @@ if ! ls /usr/lib/*/cmake/dnnl/dnnl-config.cmake >/dev/null 2>&1 && ls .device/*.
   for deb in .device/*.deb; do dpkg -x "$deb" .device/root; done
   dnnl_dir=$(dirname "$(find "$PWD/.device/root" -name dnnl-config.cmake | head -1)")
   dnnl_args=(-Ddnnl_DIR="$dnnl_dir" -DOpenCL_INCLUDE_DIR="$PWD/.device/root/usr/include"
-             -DOpenCL_LIBRARY="$(find "$PWD/.device/root" -name 'libOpenCL.so*' | head -1)")
-  export LD_LIBRARY_PATH="$(dirname "$(find "$PWD/.device/root" -name 'libdnnl.so*' | head -1)"):${LD_LIBRARY_PATH:-}"
+             -DOpenCL_LIBRARY="$(find "$PWD/.device/root/usr/lib" -name 'libOpenCL.so*' | sort | head -1)")
+  export LD_LIBRARY_PATH="$(dirname "$(find "$PWD/.device/root/usr/lib" -name 'libdnnl.so*' | sort | head -1)"):${LD_LIBRARY_PATH:-}"
 fi
 
 step "building the addons"
