@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { backendReport, loadBackend } from '../../src';
+import { backendReport, loadBackend, PRESETS } from '../../src';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { runCachedSampler } from '../../src/sample/cached';
 import { sampleNaive } from '../../src/sample/naive';
@@ -71,9 +71,14 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     const progress: number[] = [];
     await model.sample({ count: 8, onProgress: (done) => progress.push(done) });
     expect(progress.at(-1)).toBe(16);
-    const stop = new AbortController();
-    const run = model.sample({ count: 8, onProgress: (done) => { if (done === 2) stop.abort(); }, signal: stop.signal });
-    await expect(run).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     model.dispose();
+    // Rows are quick on a GPU and progress reports can merge, so: a job of many slower
+    // rows, stopped at the first report it makes.
+    const big = GatedPixelCNN.create({ ...PRESETS['mnist-quick'], height: 96, width: 96 }, { backend: loadBackend('cuda'), seed: 1 });
+    const stop = new AbortController();
+    let reports = 0;
+    const run = big.sample({ count: 64, labels: Array.from({ length: 64 }, (_, i) => i % 10), signal: stop.signal, onProgress: () => { if (reports++ === 0) stop.abort(); } });
+    await expect(run).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    big.dispose();
   });
 });
