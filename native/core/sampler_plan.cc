@@ -90,6 +90,17 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
   return a;
 }
 
+SamplerStateSizes state_sizes(const SamplerPlan& p, bool keep_logits) {
+  const int64_t image = p.B * p.C * p.H * p.W, hidden_layers = p.L > 1 ? p.L - 1 : 0;
+  return {image,
+          hidden_layers * p.B * p.P * p.H * p.W,
+          p.L * p.B * 2 * p.P * p.W,
+          hidden_layers * p.B * p.P * p.W,
+          p.L * p.B * 2 * 2 * p.P,
+          image,
+          keep_logits ? image * p.K : 0};
+}
+
 SamplerPlan plan_for(const SamplerJob& job, const ArrangedWeights& a) {
   const SamplerConfig& c = job.config;
   SamplerPlan p{};

@@ -31,6 +31,12 @@ struct ArrangedWeights {
 };
 ArrangedWeights arrange_weights(const SamplerJob& job);
 
+// Element counts of the state buffers (layouts in sampler_steps.h); logits is 0 unless kept.
+struct SamplerStateSizes {
+  int64_t xt, v_hist, u_row, h_row, cond_bias, levels, logits;
+};
+SamplerStateSizes state_sizes(const SamplerPlan& p, bool keep_logits);
+
 // A plan over `arranged` (host pointers for the weights, the blocks and the job's
 // inputs); the caller fills in the state pointers.
 SamplerPlan plan_for(const SamplerJob& job, const ArrangedWeights& arranged);

@@ -184,6 +184,18 @@ GPCNN_HD void vertical_step(const SamplerPlan& p, const Team& team, int64_t b, i
   }
 }
 
+// acc[g] += Σ_t w[t·stride]·x(g, t) over t < length, for the group's first `count`
+// images: each weight read serves every image.
+template <typename Input>
+GPCNN_HD void accumulate_images(float (&acc)[kImagesPerTeam], int64_t count, const float* w, int64_t stride,
+                                int64_t length, const Input& x) {
+  for (int64_t t = 0; t < length; ++t) {
+    const float wt = w[t * stride];
+    for (int64_t g = 0; g < kImagesPerTeam; ++g)
+      if (g < count) acc[g] += wt * x(g, t);
+  }
+}
+
 // Horizontal stacks, skip sum, head and draws at (i, j) for images [first, first + count),
 // count ≤ kImagesPerTeam; `scratch` holds position_scratch_bytes(p, count) bytes. Each
 // thread owns an output and keeps one sum per image, so a weight read serves them all.
@@ -228,21 +240,13 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
     team.sync();
     // Pre-activation: h conv + vh(u_v) + both biases + conditioning.
     for (int64_t o = team.rank(); o < P2; o += team.size()) {
-      float acc[G];
+      float acc[G] = {};
       for (int64_t g = 0; g < G; ++g)
         if (g < count)
           acc[g] = p.w[bl.h_b + o] + p.w[bl.vh_b + o] + p.cond_bias[((l * p.B + first + g) * 2 + 1) * P2 + o] +
                    spatial_term(p, bl.spatial_ht, first + g, o, i, j);
-      for (int64_t t = 0; t < taps; ++t) {
-        const float w = p.w[bl.h_wt + t * P2 + o];
-        for (int64_t g = 0; g < G; ++g)
-          if (g < count) acc[g] += w * window(g)[t];
-      }
-      for (int64_t t = 0; t < P2; ++t) {
-        const float w = p.w[bl.vh_wt + t * P2 + o];
-        for (int64_t g = 0; g < G; ++g)
-          if (g < count) acc[g] += w * ucol(g)[t];
-      }
+      accumulate_images(acc, count, p.w + bl.h_wt + o, P2, taps, [&](int64_t g, int64_t t) { return window(g)[t]; });
+      accumulate_images(acc, count, p.w + bl.vh_wt + o, P2, P2, [&](int64_t g, int64_t t) { return ucol(g)[t]; });
       for (int64_t g = 0; g < G; ++g)
         if (g < count) pre(g)[o] = acc[g];
     }
@@ -253,27 +257,19 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
     }
     team.sync();
     for (int64_t s = team.rank(); s < S; s += team.size()) {
-      float acc[G];
+      float acc[G] = {};
       for (int64_t g = 0; g < G; ++g) acc[g] = p.w[bl.skip_b + s];
-      for (int64_t c = 0; c < P; ++c) {
-        const float w = p.w[bl.skip_wt + c * S + s];
-        for (int64_t g = 0; g < G; ++g)
-          if (g < count) acc[g] += w * gated(g)[c];
-      }
+      accumulate_images(acc, count, p.w + bl.skip_wt + s, S, P, [&](int64_t g, int64_t c) { return gated(g)[c]; });
       for (int64_t g = 0; g < G; ++g)
         if (g < count) skip(g)[s] += acc[g];
     }
     if (l < p.L - 1) {  // the last block's horizontal output feeds nothing
       for (int64_t o = team.rank(); o < P; o += team.size()) {
-        float acc[G];
+        float acc[G] = {};
         // Block 0 has no residual: its horizontal input is the image itself.
         for (int64_t g = 0; g < G; ++g)
           if (g < count) acc[g] = p.w[bl.res_b + o] + (l == 0 ? 0.f : p.h_row[((l - 1) * p.B + first + g) * P * W + o * W + j]);
-        for (int64_t c = 0; c < P; ++c) {
-          const float w = p.w[bl.res_wt + c * P + o];
-          for (int64_t g = 0; g < G; ++g)
-            if (g < count) acc[g] += w * gated(g)[c];
-        }
+        accumulate_images(acc, count, p.w + bl.res_wt + o, P, P, [&](int64_t g, int64_t c) { return gated(g)[c]; });
         for (int64_t g = 0; g < G; ++g)
           if (g < count) p.h_row[(l * p.B + first + g) * P * W + o * W + j] = acc[g];
       }
@@ -284,13 +280,9 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
   // Head: z_s = hidden(relu(skip)); then channel by channel, z = relu(z_s + prev·x_{<c}),
   // logits = out_c·z, and a draw that later channels read back through xt.
   for (int64_t q = team.rank(); q < Q; q += team.size()) {
-    float acc[G];
+    float acc[G] = {};
     for (int64_t g = 0; g < G; ++g) acc[g] = p.w[p.hidden_b + q];
-    for (int64_t s = 0; s < S; ++s) {
-      const float w = p.w[p.hidden_wt + s * Q + q];
-      for (int64_t g = 0; g < G; ++g)
-        if (g < count) acc[g] += w * fmaxf(skip(g)[s], 0.f);
-    }
+    accumulate_images(acc, count, p.w + p.hidden_wt + q, Q, S, [&](int64_t g, int64_t s) { return fmaxf(skip(g)[s], 0.f); });
     for (int64_t g = 0; g < G; ++g)
       if (g < count) zs(g)[q] = acc[g];
   }
@@ -304,13 +296,9 @@ GPCNN_HD void position_step(const SamplerPlan& p, const Team& team, void* scratc
     }
     team.sync();
     for (int64_t k = team.rank(); k < K; k += team.size()) {
-      float acc[G];
+      float acc[G] = {};
       for (int64_t g = 0; g < G; ++g) acc[g] = p.w[p.out_b + c * K + k];
-      for (int64_t q = 0; q < Q; ++q) {
-        const float w = p.w[p.out_wt + (c * Q + q) * K + k];
-        for (int64_t g = 0; g < G; ++g)
-          if (g < count) acc[g] += w * z(g)[q];
-      }
+      accumulate_images(acc, count, p.w + p.out_wt + c * Q * K + k, K, Q, [&](int64_t g, int64_t q) { return z(g)[q]; });
       for (int64_t g = 0; g < G; ++g) {
         if (g >= count) continue;
         logits(g)[k] = acc[g];

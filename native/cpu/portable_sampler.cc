@@ -30,13 +30,13 @@ SamplerResult run_portable_steps(const SamplerJob& job, const std::function<void
                                  const std::atomic<bool>& cancel) {
   const ArrangedWeights arranged = arrange_weights(job);
   SamplerPlan p = plan_for(job, arranged);
-  const int64_t B = p.B, P = p.P, H = p.H, W = p.W, L = p.L;
-  std::vector<float> xt(B * p.C * H * W, 0.f), v_hist(std::max<int64_t>(L - 1, 0) * B * P * H * W, 0.f);
-  std::vector<float> u_row(L * B * 2 * P * W, 0.f), h_row(std::max<int64_t>(L - 1, 0) * B * P * W, 0.f);
-  std::vector<float> cond_bias(L * B * 2 * 2 * P, 0.f);
+  const int64_t B = p.B, H = p.H;
+  const SamplerStateSizes sizes = state_sizes(p, job.keep_logits);
+  std::vector<float> xt(sizes.xt, 0.f), v_hist(sizes.v_hist, 0.f), u_row(sizes.u_row, 0.f), h_row(sizes.h_row, 0.f);
+  std::vector<float> cond_bias(sizes.cond_bias, 0.f);
   SamplerResult result;
-  result.levels.assign(B * p.C * H * W, 0);
-  if (job.keep_logits) result.logits.assign(B * p.C * p.K * H * W, 0.f);
+  result.levels.assign(sizes.levels, 0);
+  result.logits.assign(sizes.logits, 0.f);
   p.xt = xt.data(), p.v_hist = v_hist.data(), p.u_row = u_row.data(), p.h_row = h_row.data();
   p.cond_bias = cond_bias.data(), p.levels = result.levels.data();
   p.logits_out = job.keep_logits ? result.logits.data() : nullptr;

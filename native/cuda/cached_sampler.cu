@@ -113,7 +113,8 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const SamplerPlan host_plan = plan_for(job, arranged);
   const auto [group, shared_bytes] = row_launch(host_plan);
   SamplerPlan p = host_plan;  // its pointers are replaced by device ones below
-  const int64_t B = p.B, C = p.C, H = p.H, W = p.W, P = p.P, L = p.L, hidden_layers = std::max<int64_t>(L - 1, 0);
+  const int64_t B = p.B, H = p.H;
+  const SamplerStateSizes sizes = state_sizes(p, job.keep_logits);
 
   // Everything is allocated before anything is queued, and the drain guard comes after
   // the buffers: whatever stops the job, queued work ends before its memory is freed.
@@ -124,10 +125,9 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<int32_t> labels(int64_t(job.labels.size()));
   DeviceArray<float> vectors(int64_t(job.vectors.size())), spatial(int64_t(job.spatial.size()));
   DeviceArray<uint8_t> known(any_known ? int64_t(job.known.size()) : 0), known_mask(int64_t(job.known_mask.size()));
-  DeviceArray<float> xt(B * C * H * W), v_hist(hidden_layers * B * P * H * W), u_row(L * B * 2 * P * W);
-  DeviceArray<float> h_row(hidden_layers * B * P * W), cond_bias(L * B * 2 * 2 * P);
-  DeviceArray<float> logits(job.keep_logits ? B * C * p.K * H * W : 0);
-  DeviceArray<uint8_t> levels(B * C * H * W);
+  DeviceArray<float> xt(sizes.xt), v_hist(sizes.v_hist), u_row(sizes.u_row), h_row(sizes.h_row);
+  DeviceArray<float> cond_bias(sizes.cond_bias), logits(sizes.logits);
+  DeviceArray<uint8_t> levels(sizes.levels);
   const DrainOnExit drain(stream);
   weights.upload(arranged.flat, stream), blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);

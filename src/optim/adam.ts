@@ -39,6 +39,7 @@ export class Adam {
   step(lr = this.config.lr): void {
     const backend = this.#params.backend;
     const updates: AdamUpdate[] = [];
+    const stepped: Moments[] = [];
     for (const p of this.#params.list()) {
       if (!p.grad) continue;
       let moments = this.#moments.get(p.name);
@@ -47,9 +48,10 @@ export class Adam {
         this.#moments.set(p.name, moments);
       }
       updates.push({ param: p.value, grad: p.grad, m: moments.m, v: moments.v, step: moments.steps + 1 });
+      stepped.push(moments);
     }
     backend.adamStep(updates, { ...this.config, lr }); // all at once: one native call
-    for (const p of this.#params.list()) if (p.grad) this.#moments.get(p.name)!.steps++;
+    for (const moments of stepped) moments.steps++; // counted once the update is applied
   }
 
   /** The state as checkpoint tensors and a metadata string. */

@@ -11,8 +11,7 @@ import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { runCachedSampler } from '../../src/sample/cached';
 import { sampleNaive } from '../../src/sample/naive';
 import { normalizedError } from '../helpers/compare';
-import { integers, makeRng } from '../helpers/random';
-import { samplerConditioning, samplerConfigs } from '../helpers/sampler-configs';
+import { randomKnown, samplerConditioning, samplerConfigs } from '../helpers/sampler-configs';
 
 const cudaAvailable = backendReport().candidates.some((c) => c.name === 'cuda' && c.available);
 // The sampler computes in fp32; the forward pass it is checked against may use TF32 convolutions.
@@ -35,12 +34,7 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     it("draws the CPU's images for the same weights and seed, keeping known pixels", async () => {
       const gpu = onGpu(), cpu = onCpu();
       const cond = samplerConditioning(gpu, count, 1);
-      const perImage = config.channels! * config.height! * config.width!;
-      const rng = makeRng(5);
-      const known = {
-        images: Uint8Array.from(integers(rng, count * perImage, config.levels!)),
-        mask: Uint8Array.from(integers(rng, count * perImage, 2)),
-      };
+      const known = randomKnown(gpu.config, count, 5);
       for (const options of [{ seed: 8, temperature: 0.8 }, { seed: 2, known }]) {
         const drawn = await gpu.sample({ count, ...cond, ...options });
         const portable = await runCachedSampler(cpu, { count, ...cond, ...options }, { keepLogits: false, portableSteps: true });

@@ -12,8 +12,7 @@ import { sampleNaive } from '../../src/sample/naive';
 import { CONFIG_KEYS } from '../../src/nn/config';
 import { cpu, rawAddon } from '../helpers/backend';
 import { normalizedError } from '../helpers/compare';
-import { integers, makeRng } from '../helpers/random';
-import { samplerConfigs as configs, samplerConditioning as conditioning } from '../helpers/sampler-configs';
+import { randomKnown, samplerConfigs as configs, samplerConditioning as conditioning } from '../helpers/sampler-configs';
 
 describe.each(configs)('cached sampler: $name', ({ name, ...config }) => {
   const model = GatedPixelCNN.create(config, { backend: cpu, seed: name.length });
@@ -33,12 +32,7 @@ describe.each(configs)('cached sampler: $name', ({ name, ...config }) => {
   });
 
   it('keeps known pixels and completes the rest as the naive sampler does', async () => {
-    const perImage = model.config.channels * model.config.height * model.config.width;
-    const rng = makeRng(4);
-    const known = {
-      images: Uint8Array.from(integers(rng, count * perImage, model.config.levels)),
-      mask: Uint8Array.from(integers(rng, count * perImage, 2)),
-    };
+    const known = randomKnown(model.config, count, 4);
     const out = await model.sample({ count, ...cond, seed: 2, known });
     for (let i = 0; i < out.length; i++) if (known.mask[i]) expect(out[i]).toBe(known.images[i]);
     expect(out).toEqual(sampleNaive(model, { count, ...cond, seed: 2, known }));
@@ -60,12 +54,7 @@ describe.each(configs)('portable sampler steps: $name', ({ name, ...config }) =>
   });
 
   it('draws the same images as the naive sampler, also with known pixels', async () => {
-    const perImage = model.config.channels * model.config.height * model.config.width;
-    const rng = makeRng(5);
-    const known = {
-      images: Uint8Array.from(integers(rng, count * perImage, model.config.levels)),
-      mask: Uint8Array.from(integers(rng, count * perImage, 2)),
-    };
+    const known = randomKnown(model.config, count, 5);
     for (const options of [{ seed: 8, temperature: 0.8 }, { seed: 2, known }]) {
       const { levels } = await runCachedSampler(model, { count, ...cond, ...options }, portable);
       expect(levels).toEqual(sampleNaive(model, { count, ...cond, ...options }));
