@@ -27,6 +27,10 @@
 #include "host_device.h"
 #include "sample_draw.h"
 
+#if defined(__CUDACC__) || defined(GPCNN_CUDA_EMULATOR)
+#include <cuda_runtime.h>
+#endif
+
 namespace gpcnn {
 
 // One block's geometry and the offsets of its weights in the flat array (−1: absent).
@@ -60,7 +64,8 @@ constexpr int64_t kImagesPerTeam = 4;
 // Output columns per thread in the vertical step (each weight read serves them all).
 constexpr int64_t kColumnsPerThread = 8;
 
-#ifdef __CUDACC__
+// A thread block; the CPU emulator of CUDA (native/cuda_emu) runs it too.
+#if defined(__CUDACC__) || defined(GPCNN_CUDA_EMULATOR)
 struct DeviceTeam {
   __device__ int64_t rank() const { return threadIdx.x; }
   __device__ int64_t size() const { return blockDim.x; }

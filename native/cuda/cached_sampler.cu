@@ -6,6 +6,7 @@
 #include "../core/sampler_plan.h"
 #include "../core/sampler_steps.h"
 #include "cuda_check.h"
+#include "launch.cuh"
 
 namespace gpcnn {
 
@@ -74,9 +75,8 @@ __global__ void conditioning_kernel(SamplerPlan p) { conditioning_step(p, Device
 // One row for one group of images per thread block: no block reads another's images,
 // so a whole row is one launch.
 __global__ void __launch_bounds__(kThreads) row_kernel(SamplerPlan p, int64_t group, int64_t i) {
-  extern __shared__ double scratch[];
   const int64_t first = blockIdx.x * group;
-  row_step(p, DeviceTeam{}, scratch, first, min(group, p.B - first), i);
+  row_step(p, DeviceTeam{}, dynamic_shared<double>(), first, min(group, p.B - first), i);
 }
 
 // Images per thread block and the shared memory they need. One image per block while
@@ -140,13 +140,11 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   p.xt = xt.get(), p.v_hist = v_hist.get(), p.u_row = u_row.get(), p.h_row = h_row.get();
   p.cond_bias = cond_bias.get(), p.logits_out = logits.get(), p.levels = levels.get();
 
-  conditioning_kernel<<<B, kThreads, 0, stream>>>(p);
-  GPCNN_LAUNCHED();
+  launch(conditioning_kernel, B, kThreads, 0, stream, p);
   const int64_t groups = (B + group - 1) / group;
   for (int64_t i = 0; i < H; ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
-    row_kernel<<<groups, kThreads, shared_bytes, stream>>>(p, group, i);
-    GPCNN_LAUNCHED();
+    launch(row_kernel, groups, kThreads, shared_bytes, stream, p, group, i);
     GPCNN_CUDA(cudaStreamSynchronize(stream));  // a row's worth of work per progress report
     on_row(i + 1);
   }

@@ -2,6 +2,7 @@
 // the device: a kernel flags the first one out of range, and the op then throws.
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "launch.cuh"
 
 namespace gpcnn {
 
@@ -64,9 +65,8 @@ __global__ void linear_input_grad_kernel(const float* grad, const float* w, floa
 static void check_labels(CudaBackend& be, const Tensor& labels, int64_t classes) {
   if (CudaBackend::known_within(labels, classes)) return;
   be.reset_range_flag();
-  check_labels_kernel<<<grid_for(labels.dim(0)), 256, 0, be.stream()>>>(labels.data<int32_t>(), labels.dim(0),
-                                                                       classes, be.range_flag());
-  GPCNN_LAUNCHED();
+  launch(check_labels_kernel, grid_for(labels.dim(0)), 256, 0, be.stream(), labels.data<int32_t>(), labels.dim(0),
+      classes, be.range_flag());
   be.check_range_flag("labels", classes);
 }
 
@@ -74,39 +74,34 @@ void CudaBackend::embedding_forward(const Tensor& table, const Tensor& labels, T
   ensure_device_usable();
   check_labels(*this, labels, table.dim(0));
   const int64_t batch = labels.dim(0), width = table.dim(1);
-  embedding_kernel<<<grid_for(batch * width), 256, 0, stream_>>>(table.data<float>(), labels.data<int32_t>(),
-                                                                 out.data<float>(), batch, width);
-  GPCNN_LAUNCHED();
+  launch(embedding_kernel, grid_for(batch * width), 256, 0, stream_, table.data<float>(), labels.data<int32_t>(),
+      out.data<float>(), batch, width);
 }
 
 void CudaBackend::embedding_backward(const Tensor& grad_out, const Tensor& labels, Tensor& grad_table) {
   ensure_device_usable();
   const int64_t classes = grad_table.dim(0), width = grad_table.dim(1);
   check_labels(*this, labels, classes);
-  embedding_backward_kernel<<<grid_for(classes * width), 256, 0, stream_>>>(
-      grad_out.data<float>(), labels.data<int32_t>(), grad_table.data<float>(), labels.dim(0), classes, width);
-  GPCNN_LAUNCHED();
+  launch(embedding_backward_kernel, grid_for(classes * width), 256, 0, stream_, grad_out.data<float>(),
+      labels.data<int32_t>(), grad_table.data<float>(), labels.dim(0), classes, width);
 }
 
 void CudaBackend::linear_forward(const Tensor& x, const Tensor& w, Tensor& out) {
   ensure_device_usable();
   const int64_t batch = x.dim(0), features = x.dim(1), outputs = w.dim(0);
-  linear_kernel<<<grid_for(batch * outputs), 256, 0, stream_>>>(x.data<float>(), w.data<float>(), out.data<float>(),
-                                                                batch, features, outputs);
-  GPCNN_LAUNCHED();
+  launch(linear_kernel, grid_for(batch * outputs), 256, 0, stream_, x.data<float>(), w.data<float>(),
+      out.data<float>(), batch, features, outputs);
 }
 
 void CudaBackend::linear_backward(const Tensor& grad_out, const Tensor& x, const Tensor& w, Tensor* grad_x,
                                   Tensor& grad_w) {
   ensure_device_usable();
   const int64_t batch = x.dim(0), features = x.dim(1), outputs = w.dim(0);
-  linear_weight_grad_kernel<<<grid_for(outputs * features), 256, 0, stream_>>>(
-      grad_out.data<float>(), x.data<float>(), grad_w.data<float>(), batch, features, outputs);
-  GPCNN_LAUNCHED();
+  launch(linear_weight_grad_kernel, grid_for(outputs * features), 256, 0, stream_, grad_out.data<float>(),
+      x.data<float>(), grad_w.data<float>(), batch, features, outputs);
   if (!grad_x) return;
-  linear_input_grad_kernel<<<grid_for(batch * features), 256, 0, stream_>>>(
-      grad_out.data<float>(), w.data<float>(), grad_x->data<float>(), batch, features, outputs);
-  GPCNN_LAUNCHED();
+  launch(linear_input_grad_kernel, grid_for(batch * features), 256, 0, stream_, grad_out.data<float>(),
+      w.data<float>(), grad_x->data<float>(), batch, features, outputs);
 }
 
 }  // namespace gpcnn

@@ -6,6 +6,7 @@
 #include "../core/errors.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "launch.cuh"
 #include "cudnn_conv.h"
 
 namespace gpcnn {
@@ -210,37 +211,32 @@ __global__ void scale_kernel(float* x, float factor, int64_t n) {
 void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
   ensure_device_usable();
   const int64_t n = a.numel();
-  add_kernel<<<grid_for(n), 256, 0, stream_>>>(a.data<float>(), b.data<float>(), out.data<float>(), n);
-  GPCNN_LAUNCHED();
+  launch(add_kernel, grid_for(n), 256, 0, stream_, a.data<float>(), b.data<float>(), out.data<float>(), n);
 }
 
 void CudaBackend::accumulate(Tensor& dst, const Tensor& src) {
   ensure_device_usable();
   const int64_t n = dst.numel();
-  accumulate_kernel<<<grid_for(n), 256, 0, stream_>>>(dst.data<float>(), src.data<float>(), n);
-  GPCNN_LAUNCHED();
+  launch(accumulate_kernel, grid_for(n), 256, 0, stream_, dst.data<float>(), src.data<float>(), n);
 }
 
 void CudaBackend::relu_forward(const Tensor& x, Tensor& out) {
   ensure_device_usable();
   const int64_t n = x.numel();
-  relu_kernel<<<grid_for(n), 256, 0, stream_>>>(x.data<float>(), out.data<float>(), n);
-  GPCNN_LAUNCHED();
+  launch(relu_kernel, grid_for(n), 256, 0, stream_, x.data<float>(), out.data<float>(), n);
 }
 
 void CudaBackend::relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) {
   ensure_device_usable();
   const int64_t n = x.numel();
-  relu_backward_kernel<<<grid_for(n), 256, 0, stream_>>>(grad_out.data<float>(), x.data<float>(),
-                                                         grad_x.data<float>(), n);
-  GPCNN_LAUNCHED();
+  launch(relu_backward_kernel, grid_for(n), 256, 0, stream_, grad_out.data<float>(), x.data<float>(),
+      grad_x.data<float>(), n);
 }
 
 void CudaBackend::scale(Tensor& t, float factor) {
   ensure_device_usable();
   const int64_t n = t.numel();
-  scale_kernel<<<grid_for(n), 256, 0, stream_>>>(t.data<float>(), factor, n);
-  GPCNN_LAUNCHED();
+  launch(scale_kernel, grid_for(n), 256, 0, stream_, t.data<float>(), factor, n);
 }
 
 }  // namespace gpcnn

@@ -5,6 +5,7 @@
 #include "../core/errors.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "launch.cuh"
 
 namespace gpcnn {
 
@@ -152,9 +153,8 @@ static const float* padded_input(CudaBackend& backend, const Tensor& x,
   if (!padded) return x.data<float>();
   const int64_t planes = x.dim(0) * x.dim(1);
   holder = backend.allocate(sizeof(float) * planes * hp * wp);
-  pad_kernel<<<grid_for(planes * hp * wp), 256, 0, backend.stream()>>>(
-      x.data<float>(), static_cast<float*>(holder->data()), planes, x.dim(2), x.dim(3), hp, wp, dy, dx);
-  GPCNN_LAUNCHED();
+  launch(pad_kernel, grid_for(planes * hp * wp), 256, 0, backend.stream(), x.data<float>(),
+      static_cast<float*>(holder->data()), planes, x.dim(2), x.dim(3), hp, wp, dy, dx);
   return static_cast<const float*>(holder->data());
 }
 
@@ -186,10 +186,9 @@ void CudnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, con
                                            grad_y.data<float>(), pl.conv, pl.data_algo, workspace(pl.data_bytes),
                                            pl.data_bytes, &zero, pl.input, grad_padded->data()));
   const int64_t planes = pl.batch * pl.in_channels;
-  crop_kernel<<<grid_for(planes * pl.height * pl.width), 256, 0, backend_.stream()>>>(
+  launch(crop_kernel, grid_for(planes * pl.height * pl.width), 256, 0, backend_.stream(),
       static_cast<const float*>(grad_padded->data()), grad_x.data<float>(), planes, pl.height, pl.width,
       pl.padded_height(), pl.padded_width(), pl.dy, pl.dx);
-  GPCNN_LAUNCHED();
 }
 
 void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,

@@ -3,6 +3,7 @@
 // gradient as it goes.
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "launch.cuh"
 #include "reduce.cuh"
 
 namespace gpcnn {
@@ -50,7 +51,7 @@ __global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* g
 }
 
 // With the bias gradient: one block per (image, channel c), which writes both halves'
-// gradients over the plane and sums each in the same order as row_sums_kernel would,
+// gradients over the plane and sums each in the same order as row_sums_kernel (loss.cu) would,
 // without reading grad_a back (launch with kReduceThreads threads).
 __global__ void gate_backward_rows_kernel(GateArgs g, const float* grad_out, float* grad_a, float* grad_bias) {
   const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
@@ -77,20 +78,18 @@ __global__ void gate_backward_rows_kernel(GateArgs g, const float* grad_out, flo
 void CudaBackend::gate_forward(const GateInputs& in, Tensor& out) {
   ensure_device_usable();
   const GateArgs g = gate_args(in);
-  gate_forward_kernel<<<grid_for(g.batch * g.half * g.plane), 256, 0, stream_>>>(g, out.data<float>());
-  GPCNN_LAUNCHED();
+  launch(gate_forward_kernel, grid_for(g.batch * g.half * g.plane), 256, 0, stream_, g, out.data<float>());
 }
 
 void CudaBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Tensor& grad_a, Tensor* grad_bias) {
   ensure_device_usable();
   const GateArgs g = gate_args(in);
   if (grad_bias)
-    gate_backward_rows_kernel<<<unsigned(g.batch * g.half), kReduceThreads, 0, stream_>>>(
-        g, grad_out.data<float>(), grad_a.data<float>(), grad_bias->data<float>());
+    launch(gate_backward_rows_kernel, unsigned(g.batch * g.half), kReduceThreads, 0, stream_, g,
+        grad_out.data<float>(), grad_a.data<float>(), grad_bias->data<float>());
   else
-    gate_backward_kernel<<<grid_for(g.batch * g.half * g.plane), 256, 0, stream_>>>(g, grad_out.data<float>(),
-                                                                                   grad_a.data<float>());
-  GPCNN_LAUNCHED();
+    launch(gate_backward_kernel, grid_for(g.batch * g.half * g.plane), 256, 0, stream_, g, grad_out.data<float>(),
+        grad_a.data<float>());
 }
 
 }  // namespace gpcnn

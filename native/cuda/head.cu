@@ -2,6 +2,7 @@
 // out[b, c·q + k] = relu(zs[b, k] + Σ_{c'<c} prev[k, c, c']·xt[b, c']).
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "launch.cuh"
 #include "reduce.cuh"
 
 namespace gpcnn {
@@ -55,22 +56,19 @@ __global__ void head_prev_grad_kernel(const float* grad_out, const float* out, c
 void CudaBackend::head_channels_forward(const Tensor& zs, const Tensor* prev, const Tensor& xt, Tensor& out) {
   ensure_device_usable();
   const int64_t batch = zs.dim(0), q = zs.dim(1), plane = zs.dim(2) * zs.dim(3), channels = xt.dim(1);
-  head_forward_kernel<<<grid_for(batch * channels * q * plane), 256, 0, stream_>>>(
-      zs.data<float>(), prev ? prev->data<float>() : nullptr, xt.data<float>(), out.data<float>(), batch, channels, q, plane);
-  GPCNN_LAUNCHED();
+  launch(head_forward_kernel, grid_for(batch * channels * q * plane), 256, 0, stream_, zs.data<float>(),
+      prev ? prev->data<float>() : nullptr, xt.data<float>(), out.data<float>(), batch, channels, q, plane);
 }
 
 void CudaBackend::head_channels_backward(const Tensor& grad_out, const Tensor& out, const Tensor& xt, Tensor& grad_zs,
                                          Tensor* grad_prev) {
   ensure_device_usable();
   const int64_t batch = xt.dim(0), channels = xt.dim(1), plane = xt.dim(2) * xt.dim(3), q = out.dim(1) / channels;
-  head_hidden_grad_kernel<<<grid_for(batch * q * plane), 256, 0, stream_>>>(
-      grad_out.data<float>(), out.data<float>(), grad_zs.data<float>(), batch, channels, q, plane);
-  GPCNN_LAUNCHED();
+  launch(head_hidden_grad_kernel, grid_for(batch * q * plane), 256, 0, stream_, grad_out.data<float>(),
+      out.data<float>(), grad_zs.data<float>(), batch, channels, q, plane);
   if (!grad_prev) return;
-  head_prev_grad_kernel<<<unsigned(q * channels * channels), kReduceThreads, 0, stream_>>>(
-      grad_out.data<float>(), out.data<float>(), xt.data<float>(), grad_prev->data<float>(), batch, channels, q, plane);
-  GPCNN_LAUNCHED();
+  launch(head_prev_grad_kernel, unsigned(q * channels * channels), kReduceThreads, 0, stream_, grad_out.data<float>(),
+      out.data<float>(), xt.data<float>(), grad_prev->data<float>(), batch, channels, q, plane);
 }
 
 }  // namespace gpcnn

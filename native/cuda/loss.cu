@@ -5,6 +5,7 @@
 #include "../core/errors.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "launch.cuh"
 #include "reduce.cuh"
 
 namespace gpcnn {
@@ -39,6 +40,15 @@ __global__ void cross_entropy_kernel(const float* logits, const Level* targets, 
   }
 }
 
+// One block per row: sums[row] = Σ_i values[row, i] (launch with kReduceThreads threads).
+__global__ void row_sums_kernel(const float* values, float* sums, int64_t columns) {
+  const float* row = values + blockIdx.x * columns;
+  double sum = 0;
+  for (int64_t i = threadIdx.x; i < columns; i += blockDim.x) sum += row[i];
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) sums[blockIdx.x] = float(sum);
+}
+
 }  // namespace
 
 void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targets, float grad_scale, Tensor& nll,
@@ -50,10 +60,11 @@ void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targ
   if (!known_within(targets, levels)) {  // a check that reads back, only for values the host never saw
     reset_range_flag();
     if (targets.dtype == DType::U8)
-      check_targets_kernel<<<grid, 256, 0, stream_>>>(targets.data<uint8_t>(), slices * plane, levels, range_flag_);
+      launch(check_targets_kernel<uint8_t>, grid, 256, 0, stream_, targets.data<uint8_t>(), slices * plane, levels,
+          range_flag_);
     else
-      check_targets_kernel<<<grid, 256, 0, stream_>>>(targets.data<int32_t>(), slices * plane, levels, range_flag_);
-    GPCNN_LAUNCHED();
+      launch(check_targets_kernel<int32_t>, grid, 256, 0, stream_, targets.data<int32_t>(), slices * plane, levels,
+          range_flag_);
     check_range_flag("targets", levels);
   }
 
@@ -61,15 +72,14 @@ void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targ
   float* per_position = static_cast<float*>(position_nll->data());
   float* grad = grad_logits ? grad_logits->data<float>() : nullptr;
   if (targets.dtype == DType::U8)
-    cross_entropy_kernel<<<grid, 256, 0, stream_>>>(logits.data<float>(), targets.data<uint8_t>(), per_position, grad,
-                                                    grad_scale, slices, levels, plane);
+    launch(cross_entropy_kernel<uint8_t>, grid, 256, 0, stream_, logits.data<float>(), targets.data<uint8_t>(),
+        per_position, grad, grad_scale, slices, levels, plane);
   else
-    cross_entropy_kernel<<<grid, 256, 0, stream_>>>(logits.data<float>(), targets.data<int32_t>(), per_position, grad,
-                                                    grad_scale, slices, levels, plane);
-  GPCNN_LAUNCHED();
+    launch(cross_entropy_kernel<int32_t>, grid, 256, 0, stream_, logits.data<float>(), targets.data<int32_t>(),
+        per_position, grad, grad_scale, slices, levels, plane);
   // Each image's NLL: the sum of its row of per-position values.
-  row_sums_kernel<<<unsigned(batch), kReduceThreads, 0, stream_>>>(per_position, nll.data<float>(), channels * plane);
-  GPCNN_LAUNCHED();
+  launch(row_sums_kernel, unsigned(batch), kReduceThreads, 0, stream_, per_position, nll.data<float>(),
+      channels * plane);
 }
 
 }  // namespace gpcnn

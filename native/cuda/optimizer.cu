@@ -6,6 +6,7 @@
 
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "launch.cuh"
 #include "reduce.cuh"
 
 namespace gpcnn {
@@ -68,8 +69,7 @@ void CudaBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamPa
                           u.param.numel(), float(p.lr / correction1), float(1 / std::sqrt(correction2))};
       largest = std::max(largest, u.param.numel());
     }
-    adam_kernel<<<dim3(grid_for(largest), unsigned(count)), 256, 0, stream_>>>(batch);
-    GPCNN_LAUNCHED();
+    launch(adam_kernel, dim3(grid_for(largest), unsigned(count)), 256, 0, stream_, batch);
   }
 }
 
@@ -81,9 +81,8 @@ double CudaBackend::sum_of_squares(const std::vector<Tensor>& tensors) {
   std::shared_ptr<Buffer> partial = allocate(sizeof(double) * kSumBlocks * count);
   double* partial_sums = static_cast<double*>(partial->data());
   for (int64_t k = 0; k < count; ++k) {
-    sum_of_squares_kernel<<<kSumBlocks, kReduceThreads, 0, stream_>>>(tensors[k].data<float>(), tensors[k].numel(),
-                                                                      partial_sums + k * kSumBlocks);
-    GPCNN_LAUNCHED();
+    launch(sum_of_squares_kernel, kSumBlocks, kReduceThreads, 0, stream_, tensors[k].data<float>(),
+        tensors[k].numel(), partial_sums + k * kSumBlocks);
   }
   std::vector<double> sums(kSumBlocks * count);
   GPCNN_CUDA(cudaMemcpyAsync(sums.data(), partial_sums, sizeof(double) * sums.size(), cudaMemcpyDeviceToHost, stream_));

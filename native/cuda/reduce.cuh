@@ -15,22 +15,13 @@ __device__ inline double block_sum(double value) {
   __shared__ double partial[kReduceThreads];
   partial[threadIdx.x] = value;
   __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
     if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
     __syncthreads();
   }
   const double total = partial[0];
   __syncthreads();  // the buffer may be reused by a following call
   return total;
-}
-
-// One block per row: sums[row] = Σ_i values[row, i] (launch with kReduceThreads threads).
-static __global__ void row_sums_kernel(const float* values, float* sums, int64_t columns) {
-  const float* row = values + blockIdx.x * columns;
-  double sum = 0;
-  for (int64_t i = threadIdx.x; i < columns; i += blockDim.x) sum += row[i];
-  sum = block_sum(sum);
-  if (threadIdx.x == 0) sums[blockIdx.x] = float(sum);
 }
 
 }  // namespace gpcnn

@@ -24,7 +24,7 @@ function load(name: 'cpu' | 'cuda'): Loaded {
   let result = loaded.get(name);
   if (!result) {
     try {
-      const addon = bindings({ bindings: `gated_pixelcnn_${name}`, module_root: packageRoot }) as NativeAddon;
+      const addon = bindings({ bindings: addonFile(name), module_root: packageRoot }) as NativeAddon;
       result = { backend: new Backend(addon) };
     } catch (error) {
       result = { error: whyUnavailable(name, error as Error) };
@@ -34,9 +34,19 @@ function load(name: 'cpu' | 'cuda'): Loaded {
   return result;
 }
 
+/**
+ * GATED_PIXELCNN_CUDA_EMULATOR=1 puts the CUDA emulator addon in the CUDA addon's
+ * place: the CUDA backend's own code compiled for the CPU (cmake/cuda-emulator.cmake).
+ * Tests use it to run the GPU test suite without a GPU; it is far too slow for work.
+ */
+function addonFile(name: 'cpu' | 'cuda'): string {
+  return name === 'cuda' && process.env.GATED_PIXELCNN_CUDA_EMULATOR === '1' ? 'gated_pixelcnn_cuda_emu' : `gated_pixelcnn_${name}`;
+}
+
 function whyUnavailable(name: 'cpu' | 'cuda', error: Error): string {
   if (/Could not locate the bindings file/.test(error.message)) {
     if (name === 'cpu') return 'the CPU addon is not built: run `npm rebuild gated-pixelcnn` after installing oneDNN (libdnnl-dev)';
+    if (addonFile(name) !== `gated_pixelcnn_${name}`) return 'the CUDA emulator addon is not built (cmake option GPCNN_CUDA_EMULATOR)';
     const status = path.join(packageRoot, 'build', 'cuda-status.txt');
     return existsSync(status) ? readFileSync(status, 'utf8').trim() : 'not built';
   }

@@ -184,6 +184,11 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, the whole model', () => {
   });
 });
 
+it.runIf(process.env.GATED_PIXELCNN_CUDA_EMULATOR === '1')('GATED_PIXELCNN_CUDA_EMULATOR=1 runs this suite on the CUDA emulator', () => {
+  expect(cudaAvailable).toBe(true);
+  expect(loadBackend('cuda').features.device).toBe('CUDA emulator on the CPU');
+});
+
 it('without a GPU, CUDA is reported unavailable with a reason and auto picks the CPU', () => {
   const report = backendReport();
   const cuda = report.candidates.find((c) => c.name === 'cuda')!;

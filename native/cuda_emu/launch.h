@@ -1,0 +1,41 @@
+// launch() and dynamic_shared() for the CPU emulator (see native/cuda/launch.cuh):
+// the kernel runs at once, every thread of every block as a fiber on the calling
+// thread, with the runtime's launch-configuration checks.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <functional>
+
+#include "../cuda/cuda_check.h"
+
+namespace gpcnn {
+
+namespace emulator {
+
+// Runs `thread` once per thread of the grid; a failure (a bad configuration, a trap)
+// becomes the runtime's last error, as a failed launch does.
+void run_grid(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, const std::function<void()>& thread);
+// The running block's dynamic shared memory.
+void* dynamic_shared_memory();
+// True when [at, at + bytes) lies inside one live device allocation.
+bool device_holds(const void* at, size_t bytes);
+// The fault that has made the device unusable, or cudaSuccess.
+cudaError_t sticky_fault();
+
+}  // namespace emulator
+
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+            Args... args) {
+  emulator::run_grid(grid, block, shared_bytes, stream, [&] { kernel(args...); });
+  GPCNN_LAUNCHED();
+}
+
+template <typename T>
+T* dynamic_shared() {
+  return static_cast<T*>(emulator::dynamic_shared_memory());
+}
+
+}  // namespace gpcnn
