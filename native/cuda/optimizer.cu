@@ -1,5 +1,5 @@
 // Adam / AdamW (as torch.optim), the sum of squares behind the global gradient norm,
-// on the device.
+// on the device, each for many tensors per launch.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -39,15 +39,34 @@ __global__ void adam_kernel(AdamBatch a) {
   }
 }
 
+// The sum of squares of up to kSumTensors tensors per launch: blockIdx.y picks the
+// tensor, which has blocks_for(n) blocks of its own, each summing a fixed, strided
+// share; the host adds the partial sums in order. A tensor's sum so depends only on
+// its own size, not on the tensors launched with it.
+constexpr int kSumTensors = 48;
 constexpr unsigned kSumBlocks = 256;
 
-// Each block sums a fixed, strided share of the values; the host adds the partial sums in order.
-__global__ void sum_of_squares_kernel(const float* x, int64_t n, double* partial) {
+unsigned blocks_for(int64_t n) {
+  return unsigned(std::clamp<int64_t>((n + kReduceThreads - 1) / kReduceThreads, 1, kSumBlocks));
+}
+
+struct SquareSums {
+  const float* x[kSumTensors];
+  int64_t n[kSumTensors];
+  unsigned blocks[kSumTensors];
+  double* partial;  // [tensor][kSumBlocks], the first blocks[tensor] of each written
+};
+
+__global__ void sum_of_squares_kernel(SquareSums s) {
+  const unsigned blocks = s.blocks[blockIdx.y];
+  if (blockIdx.x >= blocks) return;  // the whole block leaves, so no barrier waits for it
+  const float* x = s.x[blockIdx.y];
+  const int64_t n = s.n[blockIdx.y];
   double sum = 0;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blocks) * blockDim.x)
     sum += double(x[i]) * x[i];
   sum = block_sum(sum);
-  if (threadIdx.x == 0) partial[blockIdx.x] = sum;
+  if (threadIdx.x == 0) s.partial[blockIdx.y * kSumBlocks + blockIdx.x] = sum;
 }
 
 }  // namespace
@@ -80,9 +99,17 @@ double CudaBackend::sum_of_squares(const std::vector<Tensor>& tensors) {
   const int64_t count = int64_t(tensors.size());
   std::shared_ptr<Buffer> partial = allocate(sizeof(double) * kSumBlocks * count);
   double* partial_sums = static_cast<double*>(partial->data());
-  for (int64_t k = 0; k < count; ++k) {
-    launch(sum_of_squares_kernel, kSumBlocks, kReduceThreads, 0, stream_, tensors[k].data<float>(),
-        tensors[k].numel(), partial_sums + k * kSumBlocks);
+  for (int64_t first = 0; first < count; first += kSumTensors) {
+    SquareSums batch{};
+    const int64_t in_batch = std::min<int64_t>(kSumTensors, count - first);
+    unsigned most_blocks = 1;
+    for (int64_t k = 0; k < in_batch; ++k) {
+      const Tensor& t = tensors[first + k];
+      batch.x[k] = t.data<float>(), batch.n[k] = t.numel(), batch.blocks[k] = blocks_for(t.numel());
+      most_blocks = std::max(most_blocks, batch.blocks[k]);
+    }
+    batch.partial = partial_sums + first * kSumBlocks;
+    launch(sum_of_squares_kernel, dim3(most_blocks, unsigned(in_batch)), kReduceThreads, 0, stream_, batch);
   }
   std::vector<double> sums(kSumBlocks * count);
   GPCNN_CUDA(cudaMemcpyAsync(sums.data(), partial_sums, sizeof(double) * sums.size(), cudaMemcpyDeviceToHost, stream_));
@@ -90,7 +117,7 @@ double CudaBackend::sum_of_squares(const std::vector<Tensor>& tensors) {
   double total = 0;
   for (int64_t k = 0; k < count; ++k) {  // per tensor, then across tensors: a fixed order
     double tensor_total = 0;
-    for (int64_t b = 0; b < int64_t(kSumBlocks); ++b) tensor_total += sums[k * kSumBlocks + b];
+    for (int64_t b = 0; b < int64_t(blocks_for(tensors[k].numel())); ++b) tensor_total += sums[k * kSumBlocks + b];
     total += tensor_total;
   }
   return total;

@@ -189,9 +189,13 @@ class Scheduler {
       return !trapped_;
     }
     for (unsigned t = 1; t < threads_; ++t) start(t);
+    // Odd blocks resume their threads in the reverse order: a missing barrier between
+    // one thread's write and another's read shows in one order or the other.
+    const bool reverse = (blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z)) % 2 == 1;
     for (unsigned first = 1;; first = 0) {  // thread 0 has run its part of the first pass
       bool live = !fibers_[0].finished;
-      for (unsigned t = first; t < threads_; ++t) {
+      for (unsigned k = first; k < threads_; ++k) {
+        const unsigned t = reverse ? threads_ - 1 - (k - first) : k;
         if (fibers_[t].finished) continue;
         resume(t);
         if (trapped_) return false;
