@@ -34,6 +34,9 @@ constexpr size_t kPageBytes = 4096;
 // memory; a kernel that writes there has written out of bounds, a fault.
 constexpr size_t kGuardBytes = 256;
 constexpr unsigned char kGuardPattern = 0xCD;
+// What fresh device memory and dynamic shared memory hold: NaN as floats, −1 as
+// integers, so a kernel that reads what nothing wrote gets results that show it.
+constexpr unsigned char kUnwrittenPattern = 0xFF;
 
 struct EmulatorState {
   std::mutex mutex;
@@ -102,8 +105,9 @@ class Scheduler {
     thread_ = &thread;
     gridDim = grid, blockDim = block;
     shared_bytes_ = shared_bytes;
-    shared_.assign((shared_bytes + kGuardBytes) / sizeof(double) + 1, 0.0);
+    shared_.resize((shared_bytes + kGuardBytes) / sizeof(double) + 1);
     unsigned char* bytes = reinterpret_cast<unsigned char*>(shared_.data());
+    std::memset(bytes, kUnwrittenPattern, shared_bytes);
     std::memset(bytes + shared_bytes, kGuardPattern, kGuardBytes);
     threads_ = block.x * block.y * block.z;
     for (unsigned z = 0; z < grid.z; ++z)
@@ -370,6 +374,7 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
   if (!base) return result(cudaErrorMemoryAllocation);
   unsigned char* data = base + kGuardBytes;
   std::memset(base, kGuardPattern, kGuardBytes);
+  std::memset(data, kUnwrittenPattern, bytes);
   std::memset(data + bytes, kGuardPattern, rounded - bytes + kGuardBytes);
   state().allocations[reinterpret_cast<const char*>(data)] = bytes;
   state().allocated += rounded;
