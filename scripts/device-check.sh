@@ -66,8 +66,15 @@ timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
 bench=$?
 
 step "done"
+# Passed / failed / skipped per run: a suite that skipped everything found no GPU.
+counts() {
+  "$NODE" -e 'try { const r = require(process.argv[1]);
+    console.log(JSON.stringify({ passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests })); }
+    catch { console.log("null"); }' "$1"
+}
 cat > "$out/summary.json" <<JSON
 {"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32,
+ "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
  "bench": $bench, "seconds": $(( $(date +%s) - started ))}
 JSON
 cat "$out/summary.json"
