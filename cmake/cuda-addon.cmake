@@ -79,5 +79,7 @@ target_link_libraries(gated_pixelcnn_cuda PRIVATE gpcnn_napi CUDA::cudart_static
 # Warnings are errors for the CUDA code, host and device side.
 target_compile_options(gated_pixelcnn_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CXX>:${GPCNN_WARNINGS} -Werror>
-  $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-Werror>)
+  $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-Werror>
+  # A kernel that spills registers to local memory is a slow kernel: fail the build.
+  $<$<COMPILE_LANGUAGE:CUDA>:-Xptxas=-warn-spills,-Werror>)
 gpcnn_cuda_status("built for sm_${CMAKE_CUDA_ARCHITECTURES} with cuDNN from ${cudnn_dir}")
