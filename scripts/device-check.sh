@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
-# test suite and the GPU benchmark, and writes a log and a JSON summary to OUTDIR.
+# test suite and the GPU benchmark, times each kernel of a training step (ours and
+# PyTorch's, with ncu), and writes a log and a JSON summary to OUTDIR.
 #   NODE=/path/to/node bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
 # node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
@@ -65,6 +66,24 @@ step "GPU benchmark"
 timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
 bench=$?
 
+step "kernel times (ncu): ours and PyTorch, four mnist-quick training steps each at batch 64"
+# PyTorch's run is 2 warm-up steps and 2 timed ones. Last, with its own limit: where ncu
+# cannot read the GPU's counters it fails, and the rest of the check is already written.
+profiled=1
+ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+if [ -n "$ncu" ]; then
+  quick=$("$NODE" -p "JSON.stringify(require('./dist').PRESETS['mnist-quick'])")
+  kernel_times() {
+    timeout 100 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --log-file "$1" "${@:2}" >/dev/null \
+      && "$NODE" scripts/bench/kernel-times.mjs "$1"
+  }
+  kernel_times "$out/kernels-ours.csv" "$NODE" scripts/bench/train-steps.mjs mnist-quick 64 4 cuda \
+    && kernel_times "$out/kernels-torch.csv" python3 scripts/torch/bench.py train --config "$quick" --batch 64 --steps 2 --device cuda
+  profiled=$?
+else
+  echo "no ncu found"
+fi
+
 step "done"
 # Passed / failed / skipped per run: a suite that skipped everything found no GPU.
 counts() {
@@ -75,6 +94,6 @@ counts() {
 cat > "$out/summary.json" <<JSON
 {"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32,
  "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
- "bench": $bench, "seconds": $(( $(date +%s) - started ))}
+ "bench": $bench, "kernelTimes": $profiled, "seconds": $(( $(date +%s) - started ))}
 JSON
 cat "$out/summary.json"

@@ -41,6 +41,21 @@ export function oursTraining(lib, preset, batch, seconds, backend = 'auto') {
   return batch / secs;
 }
 
+/** Exactly `steps` training steps, then a read-back: for kernel profilers, which slow every kernel down. */
+export function oursTrainingSteps(lib, preset, batch, steps, backend = 'auto') {
+  const model = lib.GatedPixelCNN.create(preset, { seed: 0, backend });
+  const adam = new lib.Adam(model.parameters);
+  const { images, cond } = randomBatch(model.config, batch);
+  for (let step = 0; step < steps; step++) {
+    model.parameters.zeroGrad();
+    model.backward(images, cond);
+    adam.step();
+  }
+  model.backend.globalNorm([model.parameters.list()[0].value]);
+  adam.dispose();
+  model.dispose();
+}
+
 /**
  * Where a training step's time goes, in ms per step: the forward pass alone (NLL read
  * back), forward + backward (NLL read back), and the whole step with Adam (one small

@@ -1,6 +1,6 @@
 # PyTorch peer benchmark for gated-pixelcnn (model: scripts/torch/gated_pixelcnn.py).
 #
-#   python3 scripts/torch/bench.py train  --config '<json>' [--batch 32] [--seconds 5] [--threads 2]
+#   python3 scripts/torch/bench.py train  --config '<json>' [--batch 32] [--seconds 5 | --steps N] [--threads 2]
 #   python3 scripts/torch/bench.py sample --config '<json>' [--batch 8] [--positions 28] [--threads 2]
 #
 # train: steps of forward + mean-over-batch NLL + backward + Adam (lr 1e-3) on random
@@ -56,7 +56,7 @@ def train(model, args, gen):
         steps += 1
         synchronize(args.device)
         elapsed = time.perf_counter() - start
-        if elapsed >= args.seconds:
+        if (steps >= args.steps) if args.steps else (elapsed >= args.seconds):
             break
     return {'mode': 'train', 'imagesPerSecond': steps * args.batch / elapsed, 'steps': steps,
             'seconds': elapsed, 'cpuPerWall': (time.process_time() - cpu) / elapsed, 'batch': args.batch, 'threads': torch.get_num_threads(),
@@ -90,6 +90,7 @@ def main():
     ap.add_argument('--config', required=True, help='SPEC §2 configuration as JSON')
     ap.add_argument('--batch', type=int)
     ap.add_argument('--seconds', type=float, default=5.0)
+    ap.add_argument('--steps', type=int, help='train: exactly this many timed steps instead of --seconds (for profilers)')
     ap.add_argument('--positions', type=int, default=28)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
