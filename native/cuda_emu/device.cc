@@ -71,7 +71,7 @@ cudaError_t out_of_bounds(const char* where, const void* at) {
   return result(cudaErrorIllegalAddress);
 }
 
-// The allocation holding [at, at + bytes), or false.
+// True when one live allocation holds [at, at + bytes).
 bool on_device(const void* at, size_t bytes) {
   const char* p = static_cast<const char*>(at);
   auto& allocations = state().allocations;
@@ -123,12 +123,18 @@ class Scheduler {
 
   void sync() {
     if (fiber_ < 0) std::abort();  // __syncthreads outside a kernel: an emulator bug
-    if (direct_) trap();           // see run_block: a barrier that thread 0 skipped
+    if (direct_) {                 // see run_block
+      std::fprintf(stderr, "CUDA emulator: thread %u of block %u reached a barrier that thread 0 skipped\n",
+                   threadIdx.x, blockIdx.x);
+      trap();
+    }
     synced_ = true;
     fiber_switch(fibers_[fiber_].context, scheduler_);
   }
 
   [[noreturn]] void trap() {
+    std::fprintf(stderr, "CUDA emulator: thread (%u, %u, %u) of block (%u, %u, %u) trapped\n", threadIdx.x,
+                 threadIdx.y, threadIdx.z, blockIdx.x, blockIdx.y, blockIdx.z);
     trapped_ = true;
     fiber_switch(fibers_[fiber_].context, scheduler_);
     std::abort();  // a trapped fiber is never resumed

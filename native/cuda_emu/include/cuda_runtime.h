@@ -39,23 +39,12 @@ void __syncthreads();
 // Stops the launch with cudaErrorLaunchFailure, a sticky fault, as on a device.
 [[noreturn]] void __trap();
 
-// Atomics: one host thread runs every emulated thread, so plain updates are atomic.
+// Atomics: one host thread runs every emulated thread, so a plain update is atomic.
 inline int atomicMin(int* address, int value) {
   const int old = *address;
   *address = std::min(old, value);
   return old;
 }
-inline int atomicAdd(int* address, int value) {
-  const int old = *address;
-  *address = old + value;
-  return old;
-}
-inline float atomicAdd(float* address, float value) {
-  const float old = *address;
-  *address = old + value;
-  return old;
-}
-
 using std::max;
 using std::min;
 
