@@ -41,6 +41,7 @@ constexpr unsigned char kUnwrittenPattern = 0xFF;
 struct EmulatorState {
   std::mutex mutex;
   std::map<const char*, size_t> allocations;  // start -> size of each live cudaMalloc
+  std::map<const void*, size_t> shared_limits;  // kernel -> its opted-in dynamic shared memory
   size_t allocated = 0;
   cudaError_t sticky = cudaSuccess;  // a fault: every later call returns it
 };
@@ -230,7 +231,8 @@ class Scheduler {
 
 }  // namespace
 
-void run_grid(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, const std::function<void()>& thread) {
+void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+              const std::function<void()>& thread) {
   std::lock_guard<std::mutex> lock(state().mutex);
   if (state().sticky != cudaSuccess) {
     result(state().sticky);
@@ -238,10 +240,14 @@ void run_grid(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, c
   }
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   const bool valid = grid.x >= 1 && grid.y >= 1 && grid.y <= kMaxGridY && grid.z >= 1 && grid.z <= kMaxGridZ &&
-                     grid.x <= 0x7fffffffu && threads >= 1 && threads <= uint64_t(kMaxThreadsPerBlock) &&
-                     shared_bytes <= kMaxSharedBytesOptin;
+                     grid.x <= 0x7fffffffu && threads >= 1 && threads <= uint64_t(kMaxThreadsPerBlock);
   if (!valid) {
     result(cudaErrorInvalidConfiguration);
+    return;
+  }
+  auto limit = state().shared_limits.find(kernel);
+  if (shared_bytes > (limit == state().shared_limits.end() ? kDefaultSharedBytes : limit->second)) {
+    result(cudaErrorInvalidValue);
     return;
   }
   // Tests make a launch fail on purpose, to check what follows a device fault.
@@ -354,9 +360,11 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int dev
   return result(cudaErrorInvalidValue);
 }
 
-cudaError_t emulated_func_set_attribute(cudaFuncAttribute attribute, int value) {
+cudaError_t emulated_func_set_attribute(const void* kernel, cudaFuncAttribute attribute, int value) {
   if (attribute != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || size_t(value) > kMaxSharedBytesOptin)
     return result(cudaErrorInvalidValue);
+  std::lock_guard<std::mutex> lock(state().mutex);
+  state().shared_limits[kernel] = size_t(value);
   return cudaSuccess;
 }
 

@@ -14,9 +14,10 @@ namespace gpcnn {
 
 namespace emulator {
 
-// Runs `thread` once per thread of the grid; a failure (a bad configuration, a trap)
-// becomes the runtime's last error, as a failed launch does.
-void run_grid(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, const std::function<void()>& thread);
+// Runs `thread` once per thread of the grid of `kernel`; a failure (a bad
+// configuration, a trap) becomes the runtime's last error, as a failed launch does.
+void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+              const std::function<void()>& thread);
 // The running block's dynamic shared memory.
 void* dynamic_shared_memory();
 // True when [at, at + bytes) lies inside one live device allocation.
@@ -29,7 +30,8 @@ cudaError_t sticky_fault();
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
             Args... args) {
-  emulator::run_grid(grid, block, shared_bytes, stream, [&] { kernel(args...); });
+  emulator::run_grid(reinterpret_cast<const void*>(kernel), grid, block, shared_bytes, stream,
+                     [&] { kernel(args...); });
   GPCNN_LAUNCHED();
 }
 

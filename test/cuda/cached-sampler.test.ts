@@ -60,6 +60,19 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     cpu.dispose();
   });
 
+  it('gives an image more than 48 KiB of shared memory when the model needs it (opting in)', async () => {
+    // One image's scratch (sampler_steps.h): S + 5P + taps + 2Q + K floats and K + 1 doubles
+    // = 8 + 20 + 8 + 12 800 + 4 floats and 5 doubles = 51 400 bytes > 49 152.
+    const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 6400, classes: 0 };
+    const gpu = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 6 });
+    const cpu = GatedPixelCNN.create(config, { backend: loadBackend('cpu'), seed: 6 });
+    const drawn = await gpu.sample({ count: 2, seed: 5 });
+    const portable = await runCachedSampler(cpu, { count: 2, seed: 5 }, { keepLogits: false, portableSteps: true });
+    expect(drawn).toEqual(portable.levels);
+    gpu.dispose();
+    cpu.dispose();
+  });
+
   it('reports progress per row and stops on an AbortSignal with ERR_ABORTED', async () => {
     const model = GatedPixelCNN.create({ channels: 1, height: 16, width: 16, levels: 4, hidden: 32, layers: 4, firstKernel: 7, kernel: 3, headHidden: 16 }, { backend: loadBackend('cuda'), seed: 1 });
     const progress: number[] = [];

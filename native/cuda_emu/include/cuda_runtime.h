@@ -130,9 +130,10 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 
-// Checks the attribute and value as the runtime does; the emulator has no limit to raise.
-cudaError_t emulated_func_set_attribute(cudaFuncAttribute attribute, int value);
+// Records a kernel's dynamic shared memory limit (the only attribute the backend sets);
+// a launch asking more than 48 KiB without it fails, as on a device.
+cudaError_t emulated_func_set_attribute(const void* kernel, cudaFuncAttribute attribute, int value);
 template <typename Kernel>
-cudaError_t cudaFuncSetAttribute(Kernel, cudaFuncAttribute attribute, int value) {
-  return emulated_func_set_attribute(attribute, value);
+cudaError_t cudaFuncSetAttribute(Kernel kernel, cudaFuncAttribute attribute, int value) {
+  return emulated_func_set_attribute(reinterpret_cast<const void*>(kernel), attribute, value);
 }
