@@ -2,8 +2,9 @@
 # GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
 # test suite and the GPU benchmark, times each kernel of a training step (ours and
-# PyTorch's, with ncu), and writes a log and a JSON summary to OUTDIR.
-#   NODE=/path/to/node bash scripts/device-check.sh OUTDIR
+# PyTorch's, with ncu), runs compute-sanitizer's memcheck and racecheck over the GPU
+# tests of the ops and the sampler, and writes a log and a JSON summary to OUTDIR.
+#   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sanitize"] bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
 # node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
 set -uo pipefail
@@ -41,6 +42,26 @@ if ! ls /usr/lib/*/cmake/dnnl/dnnl-config.cmake >/dev/null 2>&1 && ls .device/*.
   export LD_LIBRARY_PATH="$(dirname "$(find "$PWD/.device/root/usr/lib" -name 'libdnnl.so*' | sort | head -1)"):${LD_LIBRARY_PATH:-}"
 fi
 
+# Steps to run (DEVICE_CHECK_STEPS, in this order): a rerun after a fix can skip what
+# already passed. The build always runs. summary.json is rewritten after every step, so a
+# run cut short by its time limit still reports what it finished.
+steps=" ${DEVICE_CHECK_STEPS:-tests bench kernels sanitize} "
+wants() { [[ "$steps" == *" $1 "* ]]; }
+build_status=null tests_tf32=null tests_fp32=null bench=null profiled=null sanitized=null
+# Passed / failed / skipped per run: a suite that skipped everything found no GPU.
+counts() {
+  "$NODE" -e 'try { const r = require(process.argv[1]);
+    console.log(JSON.stringify({ passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests })); }
+    catch { console.log("null"); }' "$1"
+}
+summary() {
+  cat > "$out/summary.json" <<JSON
+{"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32,
+ "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
+ "bench": $bench, "kernelTimes": $profiled, "sanitizer": $sanitized, "seconds": $(( $(date +%s) - started ))}
+JSON
+}
+
 step "building the addons"
 cudnn=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -52,48 +73,64 @@ build_status=$?
 cat build/cuda-status.txt 2>/dev/null
 "$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+summary
 
-step "GPU tests (TF32 on, as PyTorch's default)"
-timeout 240 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --reporter=default --reporter=json \
-  --outputFile.json="$out/tests-tf32.json"
-tests_tf32=$?
-step "GPU tests (fp32 math: GATED_PIXELCNN_TF32=0)"
-GATED_PIXELCNN_TF32=0 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
-  --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
-tests_fp32=$?
+if wants tests; then
+  step "GPU tests (TF32 on, as PyTorch's default)"
+  timeout 240 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --reporter=default --reporter=json \
+    --outputFile.json="$out/tests-tf32.json"
+  tests_tf32=$?
+  step "GPU tests (fp32 math: GATED_PIXELCNN_TF32=0)"
+  GATED_PIXELCNN_TF32=0 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
+    --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
+  tests_fp32=$?
+  summary
+fi
 
-step "GPU benchmark"
-timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
-bench=$?
+if wants bench; then
+  step "GPU benchmark"
+  timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
+  bench=$?
+  summary
+fi
 
-step "kernel times (ncu): ours and PyTorch, four mnist-quick training steps each at batch 64"
-# PyTorch's run is 2 warm-up steps and 2 timed ones. Last, with its own limit: where ncu
-# cannot read the GPU's counters it fails, and the rest of the check is already written.
-profiled=1
+# The profilers come last, each with its own limit: where they cannot use the GPU (a
+# sandboxed runtime) they fail, and the rest is already written.
 ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-if [ -n "$ncu" ]; then
-  quick=$("$NODE" -p "JSON.stringify(require('./dist').PRESETS['mnist-quick'])")
-  kernel_times() {
-    timeout 100 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --log-file "$1" "${@:2}" >/dev/null \
-      && "$NODE" scripts/bench/kernel-times.mjs "$1"
-  }
-  kernel_times "$out/kernels-ours.csv" "$NODE" scripts/bench/train-steps.mjs mnist-quick 64 4 cuda \
-    && kernel_times "$out/kernels-torch.csv" python3 scripts/torch/bench.py train --config "$quick" --batch 64 --steps 2 --device cuda
-  profiled=$?
-else
-  echo "no ncu found"
+if wants kernels; then
+  step "kernel times (ncu): ours and PyTorch, four mnist-quick training steps each at batch 64"
+  # PyTorch's run is 2 warm-up steps and 2 timed ones.
+  if [ -n "$ncu" ]; then
+    quick=$("$NODE" -p "JSON.stringify(require('./dist').PRESETS['mnist-quick'])")
+    kernel_times() {
+      timeout 100 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --log-file "$1" "${@:2}" >/dev/null \
+        && "$NODE" scripts/bench/kernel-times.mjs "$1"
+    }
+    kernel_times "$out/kernels-ours.csv" "$NODE" scripts/bench/train-steps.mjs mnist-quick 64 4 cuda \
+      && kernel_times "$out/kernels-torch.csv" python3 scripts/torch/bench.py train --config "$quick" --batch 64 --steps 2 --device cuda
+    profiled=$?
+  else
+    echo "no ncu found"
+  fi
+  summary
+fi
+
+if wants sanitize; then
+  step "compute-sanitizer: memcheck on every op, racecheck on the cached sampler's shared memory"
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)
+  if [ -n "$sanitizer" ]; then
+    sanitize() {
+      GATED_PIXELCNN_TF32=0 timeout 150 "$sanitizer" --tool "$1" --target-processes all --error-exitcode 9 \
+        "$NODE" node_modules/vitest/vitest.mjs run "${@:2}"
+    }
+    sanitize memcheck test/cuda/backend-ops.test.ts \
+      && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
+    sanitized=$?
+  else
+    echo "no compute-sanitizer found"
+  fi
+  summary
 fi
 
 step "done"
-# Passed / failed / skipped per run: a suite that skipped everything found no GPU.
-counts() {
-  "$NODE" -e 'try { const r = require(process.argv[1]);
-    console.log(JSON.stringify({ passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests })); }
-    catch { console.log("null"); }' "$1"
-}
-cat > "$out/summary.json" <<JSON
-{"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32,
- "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
- "bench": $bench, "kernelTimes": $profiled, "seconds": $(( $(date +%s) - started ))}
-JSON
 cat "$out/summary.json"
