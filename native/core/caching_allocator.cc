@@ -111,6 +111,7 @@ std::shared_ptr<Buffer> CachingAllocator::allocate(size_t bytes) {
   if (guard) {
     pool_->guards.fill(data, guard);
     pool_->guards.fill(static_cast<char*>(data) + guard + bytes, size - guard - bytes);
+    if (pool_->guards.unwritten) pool_->guards.unwritten(static_cast<char*>(data) + guard, bytes);
   }
   return std::make_shared<PooledBuffer>(data, bytes, size, pool_);
 }

@@ -15,12 +15,18 @@
 namespace gpcnn {
 
 // Optional guard regions around every block, to catch writes past a tensor's ends:
-// `fill` writes a known pattern, `intact` checks it when the block is freed.
+// `fill` writes a known pattern, `intact` checks it when the block is freed. With
+// guards on, `unwritten` also fills every block handed out with bytes that read as
+// NaN, so that an op reading memory it never wrote gets results that show it.
 struct AllocatorGuards {
   size_t bytes = 0;  // 0: no guards
   std::function<void(void*, size_t)> fill;
   std::function<bool(const void*, size_t)> intact;
+  std::function<void(void*, size_t)> unwritten;
 };
+
+// What `unwritten` writes: NaN as float32, −1 as int32, 255 as uint8.
+constexpr unsigned char kUnwrittenByte = 0xFF;
 
 class CachingAllocator {
  public:

@@ -22,7 +22,8 @@ static CachingAllocator::Guards host_guards() {
             for (size_t i = 0; i < n; ++i)
               if (bytes[i] != kGuardByte) return false;
             return true;
-          }};
+          },
+          [](void* at, size_t n) { std::memset(at, kUnwrittenByte, n); }};
 }
 
 CpuBackend::CpuBackend()

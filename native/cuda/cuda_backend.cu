@@ -47,12 +47,17 @@ static int probe_device(std::string& name, int& capability) {
 constexpr unsigned char kGuardByte = 0xA5;
 
 // Device guard regions: set with cudaMemset, checked by copying them back (tests only).
+// Every memset is followed by a device-wide synchronization: it runs on the legacy
+// stream, which does not order itself with the backend's non-blocking one.
+static void memset_now(void* at, unsigned char value, size_t n) {
+  cudaDeviceSynchronize();
+  cudaMemset(at, value, n);
+  cudaDeviceSynchronize();
+}
+
 static CachingAllocator::Guards device_guards() {
   return {CachingAllocator::guard_bytes_requested(256),
-          [](void* at, size_t n) {
-            cudaDeviceSynchronize();
-            cudaMemset(at, kGuardByte, n);
-          },
+          [](void* at, size_t n) { memset_now(at, kGuardByte, n); },
           [](const void* at, size_t n) {
             std::vector<unsigned char> host(n);
             cudaDeviceSynchronize();
@@ -60,7 +65,8 @@ static CachingAllocator::Guards device_guards() {
             for (unsigned char b : host)
               if (b != kGuardByte) return false;
             return true;
-          }};
+          },
+          [](void* at, size_t n) { memset_now(at, kUnwrittenByte, n); }};
 }
 
 CudaBackend::CudaBackend()

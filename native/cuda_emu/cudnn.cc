@@ -34,6 +34,9 @@ namespace {
 
 using gpcnn::emulator::device_holds;
 
+enum class Pass { kForward, kBackwardData, kBackwardFilter };
+constexpr int kDeterministicAlgo = 1;  // see offer()
+
 // One convolution's geometry, checked against cuDNN's rules.
 struct Geometry {
   const cudnnTensorStruct& x;
@@ -49,9 +52,11 @@ struct Geometry {
            y.n == x.n && y.c == f.k && y.h == out_size(x.h, conv.pad_h, f.h, conv.stride_h, conv.dilation_h) &&
            y.w == out_size(x.w, conv.pad_w, f.w, conv.stride_w, conv.dilation_w) && y.h > 0 && y.w > 0;
   }
-  // The workspace the emulated algorithms ask for: nonzero, so that the caller's
-  // workspace handling is exercised.
-  size_t workspace_bytes() const { return f.bytes(); }
+  // The workspace an emulated algorithm asks for: none for the deterministic forward
+  // one, some for every other, so that the caller's handling of both is exercised.
+  size_t workspace_bytes(Pass pass, int algo) const {
+    return pass == Pass::kForward && algo == kDeterministicAlgo ? 0 : f.bytes();
+  }
 
   // Calls visit(x index, filter index, y index) for every product of the convolution.
   template <typename Visit>
@@ -92,36 +97,48 @@ void blend(const std::vector<double>& result, const void* alpha, const void* bet
 
 bool usable() { return gpcnn::emulator::sticky_fault() == cudaSuccess; }
 
-bool workspace_ok(const Geometry& g, const void* workspace, size_t bytes) {
-  return bytes >= g.workspace_bytes() && device_holds(workspace, g.workspace_bytes());
+bool overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
+  const char *p = static_cast<const char*>(a), *q = static_cast<const char*>(b);
+  return a_bytes > 0 && b_bytes > 0 && p < q + b_bytes && q < p + a_bytes;
 }
 
-// One convolution pass after its checks: out = alpha · sums + beta · out, where
-// add(sums, x index, filter index, y index) adds each product to its output's sum.
+// One convolution pass after cuDNN's checks: the workspace the algorithm asked for, in
+// device memory; inputs and output in device memory, the output apart from the rest;
+// alpha and beta in host memory. Then out = alpha · sums + beta · out, where add(sums,
+// x index, filter index, y index) adds each product to its output's sum.
 template <typename Add>
-cudnnStatus_t convolve(const Geometry& g, const void* workspace, size_t workspace_bytes, const void* in1,
-                       size_t in1_bytes, const void* in2, size_t in2_bytes, void* out, size_t out_bytes,
-                       const void* alpha, const void* beta, Add add) {
+cudnnStatus_t convolve(const Geometry& g, Pass pass, int algo, const void* workspace, size_t workspace_bytes,
+                       const void* in1, size_t in1_bytes, const void* in2, size_t in2_bytes, void* out,
+                       size_t out_bytes, const void* alpha, const void* beta, Add add) {
   if (!usable()) return CUDNN_STATUS_EXECUTION_FAILED;
-  if (!g.valid() || !workspace_ok(g, workspace, workspace_bytes) || !device_holds(in1, in1_bytes) ||
-      !device_holds(in2, in2_bytes) || !device_holds(out, out_bytes))
-    return CUDNN_STATUS_BAD_PARAM;
+  if (!g.valid() || (algo != 0 && algo != kDeterministicAlgo)) return CUDNN_STATUS_BAD_PARAM;
+  const size_t needed = g.workspace_bytes(pass, algo);
+  const bool workspace_ok = workspace_bytes >= needed && (needed == 0 || device_holds(workspace, needed));
+  const bool memory_ok = device_holds(in1, in1_bytes) && device_holds(in2, in2_bytes) &&
+                         device_holds(out, out_bytes) && !device_holds(alpha, sizeof(float)) &&
+                         !device_holds(beta, sizeof(float));
+  const bool apart = !overlap(out, out_bytes, in1, in1_bytes) && !overlap(out, out_bytes, in2, in2_bytes) &&
+                     !overlap(out, out_bytes, workspace, needed);
+  if (!workspace_ok || !memory_ok || !apart) return CUDNN_STATUS_BAD_PARAM;
   std::vector<double> sums(out_bytes / sizeof(float), 0.0);
   g.for_each_product([&](int64_t xi, int64_t fi, int64_t yi) { add(sums, xi, fi, yi); });
   blend(sums, alpha, beta, out);
   return CUDNN_STATUS_SUCCESS;
 }
 
+// Three algorithms: one this geometry does not support, a fast non-deterministic one,
+// and a slower deterministic one (kDeterministicAlgo), so that the caller must check
+// both the status and the determinism of what it picks.
 template <typename Algo>
-cudnnStatus_t offer(int requested, int* returned, cudnnAlgoPerf<Algo>* results, const Geometry& g) {
-  if (!g.valid()) return CUDNN_STATUS_BAD_PARAM;
-  if (requested < 1) return CUDNN_STATUS_BAD_PARAM;
-  // The fastest first, as cuDNN ranks them; it is not deterministic, the second is.
+cudnnStatus_t offer(Pass pass, int requested, int* returned, cudnnAlgoPerf<Algo>* results, const Geometry& g) {
+  if (!g.valid() || requested < 1) return CUDNN_STATUS_BAD_PARAM;
   const cudnnAlgoPerf<Algo> offered[] = {
-      {Algo(0), CUDNN_STATUS_SUCCESS, 1.f, g.workspace_bytes(), CUDNN_NON_DETERMINISTIC, g.conv.math},
-      {Algo(1), CUDNN_STATUS_SUCCESS, 2.f, g.workspace_bytes(), CUDNN_DETERMINISTIC, g.conv.math},
+      {Algo(2), CUDNN_STATUS_NOT_SUPPORTED, -1.f, 0, CUDNN_DETERMINISTIC, g.conv.math},
+      {Algo(0), CUDNN_STATUS_SUCCESS, 1.f, g.workspace_bytes(pass, 0), CUDNN_NON_DETERMINISTIC, g.conv.math},
+      {Algo(kDeterministicAlgo), CUDNN_STATUS_SUCCESS, 2.f, g.workspace_bytes(pass, kDeterministicAlgo),
+       CUDNN_DETERMINISTIC, g.conv.math},
   };
-  *returned = requested < 2 ? requested : 2;
+  *returned = requested < 3 ? requested : 3;
   for (int i = 0; i < *returned; ++i) results[i] = offered[i];
   return CUDNN_STATUS_SUCCESS;
 }
@@ -207,7 +224,7 @@ cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, cudnnTensorD
                                                      cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv,
                                                      cudnnTensorDescriptor_t y, int requested, int* returned,
                                                      cudnnConvolutionFwdAlgoPerf_t* results) {
-  return offer(requested, returned, results, Geometry{*x, *w, *conv, *y});
+  return offer(Pass::kForward, requested, returned, results, Geometry{*x, *w, *conv, *y});
 }
 
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFilterDescriptor_t w,
@@ -215,7 +232,7 @@ cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFi
                                                           cudnnConvolutionDescriptor_t conv,
                                                           cudnnTensorDescriptor_t dx, int requested, int* returned,
                                                           cudnnConvolutionBwdDataAlgoPerf_t* results) {
-  return offer(requested, returned, results, Geometry{*dx, *w, *conv, *dy});
+  return offer(Pass::kBackwardData, requested, returned, results, Geometry{*dx, *w, *conv, *dy});
 }
 
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t x,
@@ -224,27 +241,27 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t, cudnn
                                                             cudnnFilterDescriptor_t dw, int requested,
                                                             int* returned,
                                                             cudnnConvolutionBwdFilterAlgoPerf_t* results) {
-  return offer(requested, returned, results, Geometry{*x, *dw, *conv, *dy});
+  return offer(Pass::kBackwardFilter, requested, returned, results, Geometry{*x, *dw, *conv, *dy});
 }
 
 cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t, cudnnTensorDescriptor_t x,
                                                       cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv,
-                                                      cudnnTensorDescriptor_t y, cudnnConvolutionFwdAlgo_t,
+                                                      cudnnTensorDescriptor_t y, cudnnConvolutionFwdAlgo_t algo,
                                                       size_t* bytes) {
   const Geometry g{*x, *w, *conv, *y};
   if (!g.valid()) return CUDNN_STATUS_BAD_PARAM;
-  *bytes = g.workspace_bytes();
+  *bytes = g.workspace_bytes(Pass::kForward, algo);
   return CUDNN_STATUS_SUCCESS;
 }
 
 cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t, cudnnFilterDescriptor_t w,
                                                            cudnnTensorDescriptor_t dy,
                                                            cudnnConvolutionDescriptor_t conv,
-                                                           cudnnTensorDescriptor_t dx, cudnnConvolutionBwdDataAlgo_t,
-                                                           size_t* bytes) {
+                                                           cudnnTensorDescriptor_t dx,
+                                                           cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
   const Geometry g{*dx, *w, *conv, *dy};
   if (!g.valid()) return CUDNN_STATUS_BAD_PARAM;
-  *bytes = g.workspace_bytes();
+  *bytes = g.workspace_bytes(Pass::kBackwardData, algo);
   return CUDNN_STATUS_SUCCESS;
 }
 
@@ -252,22 +269,22 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t, cudn
                                                              cudnnTensorDescriptor_t dy,
                                                              cudnnConvolutionDescriptor_t conv,
                                                              cudnnFilterDescriptor_t dw,
-                                                             cudnnConvolutionBwdFilterAlgo_t, size_t* bytes) {
+                                                             cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
   const Geometry g{*x, *dw, *conv, *dy};
   if (!g.valid()) return CUDNN_STATUS_BAD_PARAM;
-  *bytes = g.workspace_bytes();
+  *bytes = g.workspace_bytes(Pass::kBackwardFilter, algo);
   return CUDNN_STATUS_SUCCESS;
 }
 
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t x_desc,
                                       const void* x, cudnnFilterDescriptor_t w_desc, const void* w,
-                                      cudnnConvolutionDescriptor_t conv, cudnnConvolutionFwdAlgo_t, void* workspace,
+                                      cudnnConvolutionDescriptor_t conv, cudnnConvolutionFwdAlgo_t algo, void* workspace,
                                       size_t workspace_bytes, const void* beta, cudnnTensorDescriptor_t y_desc,
                                       void* y) {
   const float* xs = static_cast<const float*>(x);
   const float* ws = static_cast<const float*>(w);
-  return convolve(Geometry{*x_desc, *w_desc, *conv, *y_desc}, workspace, workspace_bytes, x, x_desc->bytes(), w,
-                  w_desc->bytes(), y, y_desc->bytes(), alpha, beta,
+  return convolve(Geometry{*x_desc, *w_desc, *conv, *y_desc}, Pass::kForward, algo, workspace, workspace_bytes, x,
+                  x_desc->bytes(), w, w_desc->bytes(), y, y_desc->bytes(), alpha, beta,
                   [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
                     sums[yi] += double(xs[xi]) * ws[fi];
                   });
@@ -275,13 +292,13 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, cudnnTen
 
 cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, cudnnFilterDescriptor_t w_desc,
                                            const void* w, cudnnTensorDescriptor_t dy_desc, const void* dy,
-                                           cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdDataAlgo_t,
+                                           cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdDataAlgo_t algo,
                                            void* workspace, size_t workspace_bytes, const void* beta,
                                            cudnnTensorDescriptor_t dx_desc, void* dx) {
   const float* ws = static_cast<const float*>(w);
   const float* gy = static_cast<const float*>(dy);
-  return convolve(Geometry{*dx_desc, *w_desc, *conv, *dy_desc}, workspace, workspace_bytes, w, w_desc->bytes(), dy,
-                  dy_desc->bytes(), dx, dx_desc->bytes(), alpha, beta,
+  return convolve(Geometry{*dx_desc, *w_desc, *conv, *dy_desc}, Pass::kBackwardData, algo, workspace,
+                  workspace_bytes, w, w_desc->bytes(), dy, dy_desc->bytes(), dx, dx_desc->bytes(), alpha, beta,
                   [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
                     sums[xi] += double(gy[yi]) * ws[fi];
                   });
@@ -289,13 +306,13 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, cud
 
 cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t x_desc,
                                              const void* x, cudnnTensorDescriptor_t dy_desc, const void* dy,
-                                             cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdFilterAlgo_t,
+                                             cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdFilterAlgo_t algo,
                                              void* workspace, size_t workspace_bytes, const void* beta,
                                              cudnnFilterDescriptor_t dw_desc, void* dw) {
   const float* xs = static_cast<const float*>(x);
   const float* gy = static_cast<const float*>(dy);
-  return convolve(Geometry{*x_desc, *dw_desc, *conv, *dy_desc}, workspace, workspace_bytes, x, x_desc->bytes(), dy,
-                  dy_desc->bytes(), dw, dw_desc->bytes(), alpha, beta,
+  return convolve(Geometry{*x_desc, *dw_desc, *conv, *dy_desc}, Pass::kBackwardFilter, algo, workspace,
+                  workspace_bytes, x, x_desc->bytes(), dy, dy_desc->bytes(), dw, dw_desc->bytes(), alpha, beta,
                   [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
                     sums[fi] += double(gy[yi]) * xs[xi];
                   });

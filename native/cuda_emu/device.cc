@@ -19,6 +19,11 @@
 uint3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
 
+// The bounds of the section that holds every __shared__ variable, from the linker; weak,
+// so that a build without any is still linked.
+extern "C" char __start_gpcnn_emu_shared[] __attribute__((weak));
+extern "C" char __stop_gpcnn_emu_shared[] __attribute__((weak));
+
 namespace gpcnn::emulator {
 
 namespace {
@@ -100,32 +105,37 @@ class Scheduler {
     return *s;
   }
 
-  // Returns cudaErrorLaunchFailure when a thread trapped, cudaErrorIllegalAddress
-  // when a block wrote past its dynamic shared memory.
-  cudaError_t run(dim3 grid, dim3 block, size_t shared_bytes, const std::function<void()>& thread) {
+  // Runs the grid; cudaErrorLaunchFailure when a thread trapped or the threads of a
+  // block disagree about barriers, cudaErrorIllegalAddress when a block wrote past its
+  // dynamic shared memory. `flip` alternates from launch to launch: the blocks, and the
+  // threads within each, run in one order or the reverse, so that a missing barrier
+  // shows whichever thread writes first.
+  cudaError_t run(dim3 grid, dim3 block, size_t shared_bytes, bool flip, const std::function<void()>& thread) {
     thread_ = &thread;
     gridDim = grid, blockDim = block;
+    threads_ = block.x * block.y * block.z;
     shared_bytes_ = shared_bytes;
     shared_.resize((shared_bytes + kGuardBytes) / sizeof(double) + 1);
-    unsigned char* bytes = reinterpret_cast<unsigned char*>(shared_.data());
-    std::memset(bytes, kUnwrittenPattern, shared_bytes);
-    std::memset(bytes + shared_bytes, kGuardPattern, kGuardBytes);
-    threads_ = block.x * block.y * block.z;
-    for (unsigned z = 0; z < grid.z; ++z)
-      for (unsigned y = 0; y < grid.y; ++y)
-        for (unsigned x = 0; x < grid.x; ++x) {
-          blockIdx = {x, y, z};
-          if (!run_block()) return cudaErrorLaunchFailure;
-          if (!intact(reinterpret_cast<unsigned char*>(shared_.data()) + shared_bytes_, kGuardBytes))
-            return cudaErrorIllegalAddress;
-        }
+    unsigned char* shared_memory = reinterpret_cast<unsigned char*>(shared_.data());
+    std::memset(shared_memory + shared_bytes, kGuardPattern, kGuardBytes);
+    const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
+    for (uint64_t k = 0; k < blocks; ++k) {
+      const uint64_t b = flip ? blocks - 1 - k : k;
+      blockIdx = {unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / (uint64_t(grid.x) * grid.y))};
+      // Each block starts with shared memory that nothing wrote, as on a device.
+      std::memset(shared_memory, kUnwrittenPattern, shared_bytes);
+      poison_static_shared();
+      reverse_ = (b % 2 == 1) != flip;
+      if (!run_block()) return cudaErrorLaunchFailure;
+      if (!intact(shared_memory + shared_bytes, kGuardBytes)) return cudaErrorIllegalAddress;
+    }
     return cudaSuccess;
   }
 
   void sync() {
     if (fiber_ < 0) std::abort();  // __syncthreads outside a kernel: an emulator bug
     if (direct_) {                 // see run_block
-      std::fprintf(stderr, "CUDA emulator: thread %u of block %u reached a barrier that thread 0 skipped\n",
+      std::fprintf(stderr, "CUDA emulator: thread %u of block %u reached a barrier that the block's first thread skipped\n",
                    threadIdx.x, blockIdx.x);
       trap();
     }
@@ -151,11 +161,11 @@ class Scheduler {
 
   static constexpr size_t kStackSlot = kPageBytes + kStackBytes;
 
-  // Every fiber starts here: one thread, or in direct mode threads 1… one after another.
+  // Every fiber starts here: one thread, or in direct mode all but the first one after another.
   [[noreturn]] static void entry() {
     Scheduler& s = instance();
     if (s.direct_) {
-      for (unsigned t = 1; t < s.threads_; ++t) s.run_thread(t);
+      for (unsigned k = 1; k < s.threads_; ++k) s.run_thread(s.order(k));
     } else {
       (*s.thread_)();
     }
@@ -164,8 +174,15 @@ class Scheduler {
     std::abort();  // a finished fiber is never resumed
   }
 
-  void run_thread(unsigned t) {
+  // The k-th thread to run, by linear index.
+  unsigned order(unsigned k) const { return reverse_ ? threads_ - 1 - k : k; }
+
+  void set_thread(unsigned t) {
     threadIdx = {t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
+  }
+
+  void run_thread(unsigned t) {
+    set_thread(t);
     (*thread_)();
   }
 
@@ -177,43 +194,56 @@ class Scheduler {
   // Runs fiber f until it reaches a barrier, traps or ends.
   void resume(unsigned f) {
     fiber_ = int(f);
-    if (!direct_) threadIdx = {f % blockDim.x, f / blockDim.x % blockDim.y, f / (blockDim.x * blockDim.y)};
+    if (!direct_) set_thread(f);
     fiber_switch(scheduler_, fibers_[f].context);
     fiber_ = -1;
   }
 
-  // Thread 0 runs first. When it ends without reaching a barrier, the kernel has none
-  // (one that some threads skip is a bug, and traps), and the other threads run one
-  // after another on one fiber, which is much faster. Otherwise each thread has its
-  // own fiber, and each pass runs every live thread to its next barrier or its end,
-  // so no thread passes a barrier before all have reached it.
+  // The first thread (in this block's order) runs first. When it ends without reaching
+  // a barrier, the kernel has none (one that another thread reaches is a bug, and
+  // traps), and the other threads run one after another on one fiber, which is much
+  // faster. Otherwise each thread has its own fiber, and each pass runs every live
+  // thread to its next barrier or its end, so no thread passes a barrier before all
+  // have reached it; after a pass all must wait at a barrier or all have ended.
   bool run_block() {
     trapped_ = synced_ = direct_ = false;
-    start(0);
-    resume(0);
+    const unsigned first = order(0);
+    start(first);
+    resume(first);
     if (trapped_) return false;
-    if (fibers_[0].finished && !synced_) {
+    if (fibers_[first].finished && !synced_) {
+      if (threads_ == 1) return true;
+      const unsigned helper = order(1);  // its fiber runs threads order(1), order(2), …
       direct_ = true;
-      start(1);
-      resume(1);
+      start(helper);
+      resume(helper);
       direct_ = false;
       return !trapped_;
     }
-    for (unsigned t = 1; t < threads_; ++t) start(t);
-    // Odd blocks resume their threads in the reverse order: a missing barrier between
-    // one thread's write and another's read shows in one order or the other.
-    const bool reverse = (blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z)) % 2 == 1;
-    for (unsigned first = 1;; first = 0) {  // thread 0 has run its part of the first pass
-      bool live = !fibers_[0].finished;
-      for (unsigned k = first; k < threads_; ++k) {
-        const unsigned t = reverse ? threads_ - 1 - (k - first) : k;
+    for (unsigned k = 1; k < threads_; ++k) start(order(k));
+    for (unsigned from = 1;; from = 0) {  // the first thread has run its part of the first pass
+      for (unsigned k = from; k < threads_; ++k) {
+        const unsigned t = order(k);
         if (fibers_[t].finished) continue;
         resume(t);
         if (trapped_) return false;
-        live = live || !fibers_[t].finished;
       }
-      if (!live) return true;
+      unsigned waiting = 0;
+      for (unsigned t = 0; t < threads_; ++t) waiting += !fibers_[t].finished;
+      if (waiting == 0) return true;
+      if (waiting < threads_) {
+        std::fprintf(stderr, "CUDA emulator: in block (%u, %u, %u), %u threads wait at a barrier that %u ended without\n",
+                     blockIdx.x, blockIdx.y, blockIdx.z, waiting, threads_ - waiting);
+        return false;
+      }
     }
+  }
+
+  // Every `__shared__` variable (a static in section gpcnn_emu_shared, see cuda_runtime.h)
+  // starts each block unwritten.
+  static void poison_static_shared() {
+    if (&__start_gpcnn_emu_shared != nullptr)
+      std::memset(__start_gpcnn_emu_shared, kUnwrittenPattern, __stop_gpcnn_emu_shared - __start_gpcnn_emu_shared);
   }
 
   char* stacks_ = nullptr;
@@ -224,7 +254,8 @@ class Scheduler {
   int fiber_ = -1;        // the running fiber, or −1 in the scheduler
   bool trapped_ = false;
   bool synced_ = false;   // a thread of this block reached a barrier
-  bool direct_ = false;   // threads 1… run one after another on one fiber
+  bool direct_ = false;   // all threads but the first run one after another on one fiber
+  bool reverse_ = false;  // this block runs its threads from the last to the first
   std::vector<double> shared_;  // dynamic shared memory, aligned for doubles, then a guard
   size_t shared_bytes_ = 0;
 };
@@ -232,15 +263,21 @@ class Scheduler {
 }  // namespace
 
 void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-              const std::function<void()>& thread) {
+              bool pointers_on_device, const std::function<void()>& thread) {
   std::lock_guard<std::mutex> lock(state().mutex);
   if (state().sticky != cudaSuccess) {
     result(state().sticky);
     return;
   }
+  if (!pointers_on_device) {
+    std::fprintf(stderr, "CUDA emulator: a kernel was given a pointer to memory that is not the device's\n");
+    result(state().sticky = cudaErrorIllegalAddress);
+    return;
+  }
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   const bool valid = grid.x >= 1 && grid.y >= 1 && grid.y <= kMaxGridY && grid.z >= 1 && grid.z <= kMaxGridZ &&
-                     grid.x <= 0x7fffffffu && threads >= 1 && threads <= uint64_t(kMaxThreadsPerBlock);
+                     grid.x <= 0x7fffffffu && block.x >= 1 && block.y >= 1 && block.z >= 1 && block.x <= 1024 &&
+                     block.y <= 1024 && block.z <= 64 && threads <= uint64_t(kMaxThreadsPerBlock);
   if (!valid) {
     result(cudaErrorInvalidConfiguration);
     return;
@@ -259,7 +296,7 @@ void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cu
     result(state().sticky = cudaErrorLaunchFailure);
     return;
   }
-  const cudaError_t error = Scheduler::instance().run(grid, block, shared_bytes, thread);
+  const cudaError_t error = Scheduler::instance().run(grid, block, shared_bytes, launches % 2 == 0, thread);
   if (error == cudaErrorIllegalAddress) out_of_bounds("the dynamic shared memory at", dynamic_shared_memory());
   if (error == cudaErrorLaunchFailure) result(state().sticky = cudaErrorLaunchFailure);
 }

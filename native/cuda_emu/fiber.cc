@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#if defined(__x86_64__)
+#ifdef GPCNN_FIBER_SWITCH_ASM
 // Saves the callee-saved registers of the System V ABI on the running stack, stores
 // its pointer in *save, switches to `load` and restores that context's registers;
 // `ret` then continues where that context last switched (or at its entry). The
@@ -35,7 +35,7 @@ gpcnn_emulator_switch:
 
 namespace gpcnn::emulator {
 
-#if defined(__x86_64__)
+#ifdef GPCNN_FIBER_SWITCH_ASM
 
 void fiber_prepare(FiberContext& fiber, char* stack, size_t bytes, void (*entry)()) {
   // A new fiber's stack looks like one that switched away just before calling entry:

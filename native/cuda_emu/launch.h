@@ -15,9 +15,10 @@ namespace gpcnn {
 namespace emulator {
 
 // Runs `thread` once per thread of the grid of `kernel`; a failure (a bad
-// configuration, a trap) becomes the runtime's last error, as a failed launch does.
+// configuration, a trap, a pointer argument outside device memory) becomes the
+// runtime's last error, as a failed launch does.
 void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-              const std::function<void()>& thread);
+              bool pointers_on_device, const std::function<void()>& thread);
 // The running block's dynamic shared memory.
 void* dynamic_shared_memory();
 // True when [at, at + bytes) lies inside one live device allocation.
@@ -25,12 +26,24 @@ bool device_holds(const void* at, size_t bytes);
 // The fault that has made the device unusable, or cudaSuccess.
 cudaError_t sticky_fault();
 
+// A pointer passed to a kernel must be null or point into device memory: a device
+// cannot read host memory. (Pointers inside struct arguments are not checked.)
+template <typename T>
+bool on_device_or_null(const T&) {
+  return true;
+}
+template <typename T>
+bool on_device_or_null(T* pointer) {
+  return !pointer || device_holds(pointer, 1);
+}
+
 }  // namespace emulator
 
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
             Args... args) {
-  emulator::run_grid(reinterpret_cast<const void*>(kernel), grid, block, shared_bytes, stream,
+  const bool pointers_on_device = (emulator::on_device_or_null(args) && ...);
+  emulator::run_grid(reinterpret_cast<const void*>(kernel), grid, block, shared_bytes, stream, pointers_on_device,
                      [&] { kernel(args...); });
   GPCNN_LAUNCHED();
 }

@@ -19,8 +19,9 @@
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
 // A block's threads run as fibers of one host thread and the blocks one after
-// another, so a function-local static is exactly one block's shared variable.
-#define __shared__ static
+// another, so a function-local static is exactly one block's shared variable. Its
+// section lets the emulator make it unwritten again before each block.
+#define __shared__ static __attribute__((section("gpcnn_emu_shared")))
 
 struct uint3 {
   unsigned x, y, z;
