@@ -22,6 +22,7 @@
 
 #include <math.h>
 
+#include <array>
 #include <cstdint>
 
 #include "host_device.h"
@@ -57,6 +58,13 @@ struct SamplerPlan {
   float *xt, *v_hist, *u_row, *h_row, *cond_bias, *logits_out;  // logits_out may be null
   uint8_t* levels;
 };
+
+// Every pointer a plan holds; on the GPU all must be device memory, which the CUDA
+// emulator checks at each launch (native/cuda_emu/launch.h).
+inline std::array<const void*, 14> device_pointers(const SamplerPlan& p) {
+  return {p.blocks, p.w, p.labels, p.vectors, p.spatial, p.known, p.known_mask,
+          p.xt, p.v_hist, p.u_row, p.h_row, p.cond_bias, p.logits_out, p.levels};
+}
 
 // The most images per group (each weight read serves them all); the host always takes
 // this many, the GPU as many as keep its multiprocessors busy.

@@ -27,14 +27,21 @@ bool device_holds(const void* at, size_t bytes);
 cudaError_t sticky_fault();
 
 // A pointer passed to a kernel must be null or point into device memory: a device
-// cannot read host memory. (Pointers inside struct arguments are not checked.)
+// cannot read host memory. A struct argument's pointers are checked when it lists them
+// through a device_pointers(const T&) that argument-dependent lookup finds.
 template <typename T>
-bool on_device_or_null(const T&) {
+bool on_device_or_null(T* pointer, int) {
+  return !pointer || device_holds(pointer, 1);
+}
+template <typename T>
+auto on_device_or_null(const T& value, int) -> decltype(device_pointers(value), bool()) {
+  for (const void* pointer : device_pointers(value))
+    if (!on_device_or_null(pointer, 0)) return false;
   return true;
 }
 template <typename T>
-bool on_device_or_null(T* pointer) {
-  return !pointer || device_holds(pointer, 1);
+bool on_device_or_null(const T&, long) {
+  return true;
 }
 
 }  // namespace emulator
@@ -42,7 +49,7 @@ bool on_device_or_null(T* pointer) {
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
             Args... args) {
-  const bool pointers_on_device = (emulator::on_device_or_null(args) && ...);
+  const bool pointers_on_device = (emulator::on_device_or_null(args, 0) && ...);
   emulator::run_grid(reinterpret_cast<const void*>(kernel), grid, block, shared_bytes, stream, pointers_on_device,
                      [&] { kernel(args...); });
   GPCNN_LAUNCHED();
