@@ -4,6 +4,7 @@
 // resumes the block's threads in turn until all have ended, so every thread reaches a
 // barrier before any passes it. Blocks run one after another, and one launch at a
 // time runs in the process.
+#include <sanitizer/asan_interface.h>  // its macros do nothing unless built with -fsanitize=address
 #include <sys/mman.h>
 
 #include <cstdio>
@@ -114,10 +115,11 @@ class Scheduler {
     thread_ = &thread;
     gridDim = grid, blockDim = block;
     threads_ = block.x * block.y * block.z;
-    shared_bytes_ = shared_bytes;
+    ASAN_UNPOISON_MEMORY_REGION(shared_.data(), shared_.size() * sizeof(double));
     shared_.resize((shared_bytes + kGuardBytes) / sizeof(double) + 1);
     unsigned char* shared_memory = reinterpret_cast<unsigned char*>(shared_.data());
     std::memset(shared_memory + shared_bytes, kGuardPattern, kGuardBytes);
+    ASAN_POISON_MEMORY_REGION(shared_memory + shared_bytes, kGuardBytes);
     const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
     for (uint64_t k = 0; k < blocks; ++k) {
       const uint64_t b = flip ? blocks - 1 - k : k;
@@ -127,7 +129,9 @@ class Scheduler {
       poison_static_shared();
       reverse_ = (b % 2 == 1) != flip;
       if (!run_block()) return cudaErrorLaunchFailure;
+      ASAN_UNPOISON_MEMORY_REGION(shared_memory + shared_bytes, kGuardBytes);
       if (!intact(shared_memory + shared_bytes, kGuardBytes)) return cudaErrorIllegalAddress;
+      ASAN_POISON_MEMORY_REGION(shared_memory + shared_bytes, kGuardBytes);
     }
     return cudaSuccess;
   }
@@ -257,7 +261,6 @@ class Scheduler {
   bool direct_ = false;   // all threads but the first run one after another on one fiber
   bool reverse_ = false;  // this block runs its threads from the last to the first
   std::vector<double> shared_;  // dynamic shared memory, aligned for doubles, then a guard
-  size_t shared_bytes_ = 0;
 };
 
 }  // namespace
@@ -427,6 +430,9 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
   std::memset(base, kGuardPattern, kGuardBytes);
   std::memset(data, kUnwrittenPattern, bytes);
   std::memset(data + bytes, kGuardPattern, rounded - bytes + kGuardBytes);
+  // Under AddressSanitizer (scripts/asan-check.sh) a read of a guard is caught too.
+  ASAN_POISON_MEMORY_REGION(base, kGuardBytes);
+  ASAN_POISON_MEMORY_REGION(data + bytes, rounded - bytes + kGuardBytes);
   state().allocations[reinterpret_cast<const char*>(data)] = bytes;
   state().allocated += rounded;
   *pointer = data;
@@ -442,6 +448,7 @@ cudaError_t cudaFree(void* pointer) {
   state().allocated -= rounded;
   state().allocations.erase(found);
   unsigned char* data = static_cast<unsigned char*>(pointer);
+  ASAN_UNPOISON_MEMORY_REGION(data - kGuardBytes, rounded + 2 * kGuardBytes);
   const bool ok = intact(data - kGuardBytes, kGuardBytes) && intact(data + bytes, rounded - bytes + kGuardBytes);
   std::free(data - kGuardBytes);
   return ok ? cudaSuccess : out_of_bounds("the device allocation at", pointer);

@@ -24,7 +24,7 @@ function load(name: 'cpu' | 'cuda'): Loaded {
   let result = loaded.get(name);
   if (!result) {
     try {
-      const addon = bindings({ bindings: addonFile(name), module_root: packageRoot }) as NativeAddon;
+      const addon = loadAddon(name);
       result = { backend: new Backend(addon) };
     } catch (error) {
       result = { error: whyUnavailable(name, error as Error) };
@@ -38,9 +38,19 @@ function load(name: 'cpu' | 'cuda'): Loaded {
  * GATED_PIXELCNN_CUDA_EMULATOR=1 puts the CUDA emulator addon in the CUDA addon's
  * place: the CUDA backend's own code compiled for the CPU (cmake/cuda-emulator.cmake).
  * Tests use it to run the GPU test suite without a GPU; it is far too slow for work.
+ * A path to a .node file instead of 1 names another build of it (scripts/asan-check.sh).
  */
 function addonFile(name: 'cpu' | 'cuda'): string {
-  return name === 'cuda' && process.env.GATED_PIXELCNN_CUDA_EMULATOR === '1' ? 'gated_pixelcnn_cuda_emu' : `gated_pixelcnn_${name}`;
+  const emulator = process.env.GATED_PIXELCNN_CUDA_EMULATOR ?? '';
+  if (name === 'cuda' && emulator.endsWith('.node')) return emulator;
+  return name === 'cuda' && emulator === '1' ? 'gated_pixelcnn_cuda_emu' : `gated_pixelcnn_${name}`;
+}
+
+function loadAddon(name: 'cpu' | 'cuda'): NativeAddon {
+  const file = addonFile(name);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (file.endsWith('.node')) return require(path.resolve(file)) as NativeAddon;
+  return bindings({ bindings: file, module_root: packageRoot }) as NativeAddon;
 }
 
 function whyUnavailable(name: 'cpu' | 'cuda', error: Error): string {

@@ -9,11 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { backendReport, loadBackend, type Backend, type Tensor } from '../../src';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { normalizedError } from '../helpers/compare';
+import { cudaAvailable, emulatorRequested, tf32 } from '../helpers/cuda';
 import { integers, makeRng, numel, uniform } from '../helpers/random';
 
-const cudaAvailable = backendReport().candidates.some((c) => c.name === 'cuda' && c.available);
-// TF32 tensor cores (on by default, as in PyTorch) round convolution inputs to 10 mantissa bits.
-const tf32 = process.env.GATED_PIXELCNN_TF32 !== '0';
 const convTolerance = tf32 ? 5e-3 : 1e-5;
 
 type HostValue = { data: Float32Array | Int32Array | Uint8Array; shape: number[] };
@@ -184,7 +182,7 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, the whole model', () => {
   });
 });
 
-it.runIf(process.env.GATED_PIXELCNN_CUDA_EMULATOR === '1')('GATED_PIXELCNN_CUDA_EMULATOR=1 runs this suite on the CUDA emulator', () => {
+it.runIf(emulatorRequested)('GATED_PIXELCNN_CUDA_EMULATOR runs this suite on the CUDA emulator', () => {
   expect(cudaAvailable).toBe(true);
   expect(loadBackend('cuda').features.device).toBe('CUDA emulator on the CPU');
 });

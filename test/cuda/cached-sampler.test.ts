@@ -6,16 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { backendReport, loadBackend, PRESETS } from '../../src';
+import { loadBackend, PRESETS } from '../../src';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { runCachedSampler } from '../../src/sample/cached';
 import { sampleNaive } from '../../src/sample/naive';
 import { normalizedError } from '../helpers/compare';
+import { cudaAvailable, tf32 } from '../helpers/cuda';
 import { randomKnown, samplerConditioning, samplerConfigs } from '../helpers/sampler-configs';
-
-const cudaAvailable = backendReport().candidates.some((c) => c.name === 'cuda' && c.available);
-// The sampler computes in fp32; the forward pass it is checked against may use TF32 convolutions.
-const tf32 = process.env.GATED_PIXELCNN_TF32 !== '0';
 
 describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
   describe.each(samplerConfigs)('$name', ({ name, ...config }) => {

@@ -10,10 +10,9 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { backendReport } from '../../src';
+import { cudaAvailable, tf32 } from '../helpers/cuda';
 import { tinyDataset, writeIdx } from '../helpers/tiny-data';
 
-const cudaAvailable = backendReport().candidates.some((c) => c.name === 'cuda' && c.available);
-const tf32 = process.env.GATED_PIXELCNN_TF32 !== '0';
 const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 

@@ -9,11 +9,9 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { backendReport, loadBackend } from '../../src';
+import { loadBackend } from '../../src';
+import { cudaAvailable, emulatorRequested } from '../helpers/cuda';
 import { expectCode } from '../helpers/expect-code';
-
-const cudaAvailable = backendReport().candidates.some((c) => c.name === 'cuda' && c.available);
-const emulated = process.env.GATED_PIXELCNN_CUDA_EMULATOR === '1';
 
 describe.skipIf(!cudaAvailable)('CUDA errors', () => {
   it('a tensor larger than the device gets ERR_CUDA_OOM naming the size, and the backend keeps working', () => {
@@ -24,7 +22,7 @@ describe.skipIf(!cudaAvailable)('CUDA errors', () => {
     expect([...be.relu(x).toArray()]).toEqual([0, 2, 0]);
   });
 
-  it.runIf(emulated)('after a device fault, every call refuses with the first reason; the CPU still works', () => {
+  it.runIf(emulatorRequested)('after a device fault, every call refuses with the first reason; the CPU still works', () => {
     const dist = JSON.stringify(path.resolve(__dirname, '..', '..', 'dist'));
     // In a child process: a fault is for the life of the process, as on a device.
     const script = `

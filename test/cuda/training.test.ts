@@ -9,15 +9,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { backendReport, loadBackend } from '../../src';
+import { loadBackend } from '../../src';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { evaluate } from '../../src/train/evaluate';
 import { CHECKPOINT_FILE, Trainer, type TrainerOptions } from '../../src/train/trainer';
 import { normalizedError } from '../helpers/compare';
+import { cudaAvailable, tf32 } from '../helpers/cuda';
 import { tinyDataset } from '../helpers/tiny-data';
 
-const cudaAvailable = backendReport().candidates.some((c) => c.name === 'cuda' && c.available);
-const tf32 = process.env.GATED_PIXELCNN_TF32 !== '0';
 // Per-step losses drift apart a little as Adam amplifies rounding differences.
 const tolerance = tf32 ? 2e-2 : 1e-4;
 
