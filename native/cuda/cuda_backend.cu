@@ -6,8 +6,8 @@
 #include "../core/errors.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
-#include "launch.cuh"
 #include "cudnn_conv.h"
+#include "launch.cuh"
 
 namespace gpcnn {
 
