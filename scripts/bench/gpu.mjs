@@ -2,8 +2,10 @@
 // TF32 settings) on the same GPU in the same run: training images/s for mnist-quick
 // and mnist-256 at batch 64 (with where our step's time goes), and sampling images/s
 // for mnist-quick at batch 256 (our cached sampler against PyTorch's naive one, timed
-// over its first 28 positions and scaled).
+// over its first 28 positions and scaled). A failure of one measurement is recorded
+// in the result and the rest still run (the exit status is then 1).
 // Usage: node scripts/bench/gpu.mjs OUT.json [--seconds S]
+//   [--models '{"name": config, ...}'] [--sample-batch N]   (small runs, e.g. on the CUDA emulator)
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -14,30 +16,62 @@ import { oursTraining, oursTrainingBreakdown, torchAvailable, torchBench } from 
 
 const require = createRequire(import.meta.url);
 const lib = require(path.resolve(import.meta.dirname, '..', '..', 'dist'));
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '10' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    seconds: { type: 'string', default: '10' },
+    models: { type: 'string' },
+    'sample-batch': { type: 'string', default: '256' },
+  },
+});
 const seconds = Number(values.seconds);
-const batch = 64;
+const models = values.models
+  ? JSON.parse(values.models)
+  : { 'mnist-quick': lib.PRESETS['mnist-quick'], 'mnist-256': lib.PRESETS['mnist-256'] };
+const [trainBatch, sampleBatch] = [64, Number(values['sample-batch'])];
 const backend = lib.loadBackend('cuda');
+const torch = torchAvailable();
+let failed = false;
+
+/** The value of measure(), or null with the error recorded under `${name}Error` in row. */
+async function attempt(row, name, measure) {
+  try {
+    return await measure();
+  } catch (error) {
+    failed = true;
+    row[`${name}Error`] = String(error.message ?? error).slice(-1500); // a traceback's end says most
+    process.stderr.write(`${row.model} ${name}: ${row[`${name}Error`]}\n`);
+    return null;
+  }
+}
+
 const rows = [];
-for (const preset of ['mnist-quick', 'mnist-256']) {
-  const ours = oursTraining(lib, preset, batch, seconds, backend);
-  const theirs = torchAvailable()
-    ? torchBench(['train', '--config', JSON.stringify(lib.PRESETS[preset]), '--batch', String(batch), '--seconds', String(seconds), '--device', 'cuda']).imagesPerSecond
+for (const [model, config] of Object.entries(models)) {
+  const row = { model, batch: trainBatch };
+  row.ours = await attempt(row, 'ours', () => oursTraining(lib, config, trainBatch, seconds, backend));
+  row.torch = torch
+    ? await attempt(row, 'torch', () => torchBench(['train', '--config', JSON.stringify(config), '--batch', String(trainBatch), '--seconds', String(seconds), '--device', 'cuda']).imagesPerSecond)
     : null;
-  const breakdownMs = oursTrainingBreakdown(lib, preset, batch, seconds / 4, backend);
-  rows.push({ preset, batch, ours, torch: theirs, ratio: theirs ? ours / theirs : null, breakdownMs });
-  process.stderr.write(`${preset}: ours ${ours.toFixed(1)} img/s, PyTorch ${theirs?.toFixed(1) ?? 'n/a'} img/s\n`);
+  row.ratio = row.ours && row.torch ? row.ours / row.torch : null;
+  row.breakdownMs = await attempt(row, 'breakdown', () => oursTrainingBreakdown(lib, config, trainBatch, seconds / 4, backend));
+  rows.push(row);
+  process.stderr.write(`${model}: ours ${row.ours?.toFixed(1) ?? 'n/a'} img/s, PyTorch ${row.torch?.toFixed(1) ?? 'n/a'} img/s\n`);
 }
+
 const sampling = [];
-for (const batch of [256]) {
-  const preset = 'mnist-quick';
-  const ours = await cachedSampling(lib, preset, batch, { backend });
-  const theirs = torchAvailable()
-    ? torchBench(['sample', '--config', JSON.stringify(lib.PRESETS[preset]), '--batch', String(batch), '--positions', '28', '--device', 'cuda']).imagesPerSecond
+const [sampleModel, sampleConfig] = Object.entries(models)[0];
+{
+  const row = { model: sampleModel, batch: sampleBatch };
+  row.oursCached = await attempt(row, 'oursCached', () => cachedSampling(lib, sampleConfig, sampleBatch, { backend }));
+  row.torchNaive = torch
+    ? await attempt(row, 'torchNaive', () => torchBench(['sample', '--config', JSON.stringify(sampleConfig), '--batch', String(sampleBatch), '--positions', '28', '--device', 'cuda']).imagesPerSecond)
     : null;
-  sampling.push({ preset, batch, oursCached: ours, torchNaive: theirs, ratio: theirs ? ours / theirs : null });
-  process.stderr.write(`${preset} sampling batch ${batch}: ours cached ${ours.toFixed(1)} img/s, PyTorch naive ${theirs?.toFixed(2) ?? 'n/a'} img/s\n`);
+  row.ratio = row.oursCached && row.torchNaive ? row.oursCached / row.torchNaive : null;
+  sampling.push(row);
+  process.stderr.write(`${sampleModel} sampling batch ${sampleBatch}: ours cached ${row.oursCached?.toFixed(1) ?? 'n/a'} img/s, PyTorch naive ${row.torchNaive?.toFixed(2) ?? 'n/a'} img/s\n`);
 }
+
 const result = { device: backend.features, tf32: backend.features.tf32, rows, sampling };
 if (positionals[0]) writeFileSync(positionals[0], JSON.stringify(result, null, 2) + '\n');
 process.stdout.write(JSON.stringify(result) + '\n');
+process.exitCode = failed ? 1 : 0;

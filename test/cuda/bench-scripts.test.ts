@@ -1,0 +1,38 @@
+/**
+ * The GPU benchmark scripts that scripts/device-check.sh runs work end to end on a
+ * small model, so that a rare run on a GPU is not lost to a mistake in them: gpu.mjs
+ * measures ours (PyTorch's side may fail where its build has no CUDA, and is then
+ * recorded as an error), and train-steps.mjs runs a fixed number of steps. Skips
+ * without a GPU (or the CUDA emulator).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { cudaAvailable } from '../helpers/cuda';
+
+const scripts = path.resolve(__dirname, '..', '..', 'scripts', 'bench');
+const small = { channels: 1, height: 8, width: 8, levels: 4, hidden: 8, layers: 2, firstKernel: 3, kernel: 3, skip: 8, headHidden: 8, classes: 10 };
+
+describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
+  it('gpu.mjs measures our training and sampling and writes its result', () => {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpcnn-bench-')), 'bench.json');
+    const run = spawnSync(process.execPath, [path.join(scripts, 'gpu.mjs'), out, '--seconds', '0.2',
+      '--sample-batch', '4', '--models', JSON.stringify({ small })], { encoding: 'utf8' });
+    const result = JSON.parse(readFileSync(out, 'utf8'));
+    const [row] = result.rows;
+    expect(row.oursError, run.stderr).toBeUndefined();
+    expect(row.ours).toBeGreaterThan(0);
+    for (const part of ['forward', 'forwardBackward', 'step']) expect(row.breakdownMs[part]).toBeGreaterThan(0);
+    expect(result.sampling[0].oursCached).toBeGreaterThan(0);
+    // Only PyTorch's side may have failed (a build without CUDA), and then it says why.
+    const torchFailed = row.torchError !== undefined || result.sampling[0].torchNaiveError !== undefined;
+    expect(run.status).toBe(torchFailed ? 1 : 0);
+  });
+
+  it('train-steps.mjs runs a fixed number of training steps', () => {
+    execFileSync(process.execPath, [path.join(scripts, 'train-steps.mjs'), JSON.stringify(small), '4', '2', 'cuda']);
+  });
+});
