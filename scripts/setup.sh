@@ -2,7 +2,8 @@
 # Installs what gated-pixelcnn needs on a Debian/Ubuntu machine, then builds it:
 # oneDNN from apt (for the CPU backend), the npm dependencies, the native addons and
 # the TypeScript. Safe to run again. The CUDA addon is built too when a CUDA toolkit
-# and cuDNN 9 are there (`pip install nvidia-cudnn-cu13` provides cuDNN).
+# and cuDNN 9 are there (`pip install nvidia-cudnn-cu13 nvidia-cublas` provides cuDNN
+# and the libcublasLt it loads at run time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
