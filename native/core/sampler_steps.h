@@ -202,8 +202,10 @@ GPCNN_HD void vertical_step(const SamplerPlan& p, const Team& team, int64_t b, i
 template <typename Input>
 GPCNN_HD void accumulate_images(float (&acc)[kImagesPerTeam], int64_t count, const float* w, int64_t stride,
                                 int64_t length, const Input& x) {
+  GPCNN_UNROLL_8
   for (int64_t t = 0; t < length; ++t) {
     const float wt = w[t * stride];
+    GPCNN_UNROLL
     for (int64_t g = 0; g < kImagesPerTeam; ++g)
       if (g < count) acc[g] += wt * x(g, t);
   }

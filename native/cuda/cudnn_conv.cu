@@ -6,31 +6,53 @@
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "launch.cuh"
+#include "reduce.cuh"
 
 namespace gpcnn {
 
 namespace {
 
+// The kernels around the convolutions run one thread block per plane (image n,
+// channel c), so that the index arithmetic per element is 32-bit, and 64-bit only once
+// per block: a GPU divides 64-bit integers slowly.
+
 // padded[n, c, i, j] = x[n, c, i − dy, j − dx], zero outside x.
-__global__ void pad_kernel(const float* x, float* padded, int64_t planes, int64_t h, int64_t w,
-                           int64_t hp, int64_t wp, int64_t dy, int64_t dx) {
-  const int64_t total = planes * hp * wp;
-  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < total; at += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t j = at % wp, i = (at / wp) % hp, plane = at / (wp * hp);
-    const int64_t si = i - dy, sj = j - dx;
-    padded[at] = (si >= 0 && si < h && sj >= 0 && sj < w) ? x[(plane * h + si) * w + sj] : 0.f;
+__global__ void pad_kernel(const float* x, float* padded, int h, int w, int hp, int wp, int dy, int dx) {
+  const float* from = x + int64_t(blockIdx.x) * h * w;
+  float* to = padded + int64_t(blockIdx.x) * hp * wp;
+  for (int e = threadIdx.x; e < hp * wp; e += blockDim.x) {
+    const int i = e / wp, j = e - i * wp, si = i - dy, sj = j - dx;
+    to[e] = (si >= 0 && si < h && sj >= 0 && sj < w) ? from[si * w + sj] : 0.f;
   }
 }
 
 // grad_x[n, c, i, j] = grad_padded[n, c, i + dy, j + dx] (zero where that lies outside).
-__global__ void crop_kernel(const float* padded, float* x, int64_t planes, int64_t h, int64_t w,
-                            int64_t hp, int64_t wp, int64_t dy, int64_t dx) {
-  const int64_t total = planes * h * w;
-  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < total; at += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t j = at % w, i = (at / w) % h, plane = at / (w * h);
-    const int64_t pi = i + dy, pj = j + dx;
-    x[at] = (pi >= 0 && pi < hp && pj >= 0 && pj < wp) ? padded[(plane * hp + pi) * wp + pj] : 0.f;
+__global__ void crop_kernel(const float* padded, float* x, int h, int w, int hp, int wp, int dy, int dx) {
+  const float* from = padded + int64_t(blockIdx.x) * hp * wp;
+  float* to = x + int64_t(blockIdx.x) * h * w;
+  for (int e = threadIdx.x; e < h * w; e += blockDim.x) {
+    const int i = e / w, j = e - i * w, pi = i + dy, pj = j + dx;
+    to[e] = (pi >= 0 && pi < hp && pj >= 0 && pj < wp) ? from[pi * wp + pj] : 0.f;
   }
+}
+
+// y[n, k, :] += b[k].
+__global__ void add_bias_kernel(float* y, const float* b, int channels, int plane) {
+  const float bias = b[blockIdx.x % channels];
+  float* to = y + int64_t(blockIdx.x) * plane;
+  for (int e = threadIdx.x; e < plane; e += blockDim.x) to[e] += bias;
+}
+
+// db[k] = Σ_{n, i} dy[n, k, i]: one block per channel, summing in a fixed order
+// (launch with kReduceThreads threads).
+__global__ void bias_gradient_kernel(const float* dy, float* db, int64_t batch, int channels, int plane) {
+  double sum = 0;
+  for (int64_t n = 0; n < batch; ++n) {
+    const float* from = dy + (n * channels + blockIdx.x) * plane;
+    for (int e = threadIdx.x; e < plane; e += blockDim.x) sum += from[e];
+  }
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) db[blockIdx.x] = float(sum);
 }
 
 cudnnTensorDescriptor_t tensor_desc(int64_t n, int64_t c, int64_t h, int64_t w) {
@@ -56,7 +78,7 @@ auto pick_deterministic(const std::vector<Perf>& results, int count) -> decltype
 struct CudnnConvolutions::Plan {
   int64_t batch, in_channels, height, width, out_channels, kh, kw, dy, dx;
   bool padded;  // false when the kernel is 1×1 at offset 0: x is used as it is
-  cudnnTensorDescriptor_t input = nullptr, output = nullptr, bias = nullptr;
+  cudnnTensorDescriptor_t input = nullptr, output = nullptr;
   cudnnFilterDescriptor_t filter = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
   cudnnConvolutionFwdAlgo_t forward_algo;
@@ -71,7 +93,6 @@ struct CudnnConvolutions::Plan {
   ~Plan() {
     if (input) cudnnDestroyTensorDescriptor(input);
     if (output) cudnnDestroyTensorDescriptor(output);
-    if (bias) cudnnDestroyTensorDescriptor(bias);
     if (filter) cudnnDestroyFilterDescriptor(filter);
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
   }
@@ -114,7 +135,6 @@ CudnnConvolutions::Plan& CudnnConvolutions::plan(int64_t batch, int64_t in_chann
   pl.padded = !(pl.kh == 1 && pl.kw == 1 && pl.dy == 0 && pl.dx == 0);
   pl.input = tensor_desc(batch, in_channels, pl.padded_height(), pl.padded_width());
   pl.output = tensor_desc(batch, pl.out_channels, height, width);
-  pl.bias = tensor_desc(1, pl.out_channels, 1, 1);
   GPCNN_CUDNN(cudnnCreateFilterDescriptor(&pl.filter));
   GPCNN_CUDNN(cudnnSetFilter4dDescriptor(pl.filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(w[0]),
                                          int(w[1]), int(w[2]), int(w[3])));
@@ -153,8 +173,8 @@ static const float* padded_input(CudaBackend& backend, const Tensor& x,
   if (!padded) return x.data<float>();
   const int64_t planes = x.dim(0) * x.dim(1);
   holder = backend.allocate(sizeof(float) * planes * hp * wp);
-  launch(pad_kernel, grid_for(planes * hp * wp), 256, 0, backend.stream(), x.data<float>(),
-      static_cast<float*>(holder->data()), planes, x.dim(2), x.dim(3), hp, wp, dy, dx);
+  launch(pad_kernel, unsigned(planes), 256, 0, backend.stream(), x.data<float>(), static_cast<float*>(holder->data()),
+      int(x.dim(2)), int(x.dim(3)), int(hp), int(wp), int(dy), int(dx));
   return static_cast<const float*>(holder->data());
 }
 
@@ -168,7 +188,9 @@ void CudnnConvolutions::forward(const Tensor& x, const Tensor& w, const Tensor* 
   GPCNN_CUDNN(cudnnConvolutionForward(handle_, &one, pl.input, input, pl.filter, w.data<float>(), pl.conv,
                                       pl.forward_algo, workspace(pl.forward_bytes), pl.forward_bytes, &zero,
                                       pl.output, y.data<float>()));
-  if (b) GPCNN_CUDNN(cudnnAddTensor(handle_, &one, pl.bias, b->data<float>(), &one, pl.output, y.data<float>()));
+  if (b)
+    launch(add_bias_kernel, unsigned(pl.batch * pl.out_channels), 256, 0, backend_.stream(), y.data<float>(),
+        b->data<float>(), int(pl.out_channels), int(pl.height * pl.width));
 }
 
 void CudnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
@@ -186,9 +208,9 @@ void CudnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, con
                                            grad_y.data<float>(), pl.conv, pl.data_algo, workspace(pl.data_bytes),
                                            pl.data_bytes, &zero, pl.input, grad_padded->data()));
   const int64_t planes = pl.batch * pl.in_channels;
-  launch(crop_kernel, grid_for(planes * pl.height * pl.width), 256, 0, backend_.stream(),
-      static_cast<const float*>(grad_padded->data()), grad_x.data<float>(), planes, pl.height, pl.width,
-      pl.padded_height(), pl.padded_width(), pl.dy, pl.dx);
+  launch(crop_kernel, unsigned(planes), 256, 0, backend_.stream(), static_cast<const float*>(grad_padded->data()),
+      grad_x.data<float>(), int(pl.height), int(pl.width), int(pl.padded_height()), int(pl.padded_width()),
+      int(pl.dy), int(pl.dx));
 }
 
 void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
@@ -202,8 +224,8 @@ void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, 
                                              pl.conv, pl.filter_algo, workspace(pl.filter_bytes), pl.filter_bytes,
                                              &zero, pl.filter, grad_w.data<float>()));
   if (grad_b)
-    GPCNN_CUDNN(cudnnConvolutionBackwardBias(handle_, &one, pl.output, grad_y.data<float>(), &zero, pl.bias,
-                                             grad_b->data<float>()));
+    launch(bias_gradient_kernel, unsigned(pl.out_channels), kReduceThreads, 0, backend_.stream(),
+        grad_y.data<float>(), grad_b->data<float>(), pl.batch, int(pl.out_channels), int(pl.height * pl.width));
 }
 
 }  // namespace gpcnn

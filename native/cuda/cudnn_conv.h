@@ -3,7 +3,9 @@
 // x[i − dy, j − dx] (zero outside; a negative pad is just rows never copied), and a
 // valid convolution runs on that. The backward-data pass crops the padded gradient
 // back. Descriptors and the chosen (deterministic) algorithms are cached per
-// geometry; the workspace grows on demand.
+// geometry; the workspace grows on demand. Biases are added and their gradients summed
+// by our own kernels: on an H200, cuDNN's cudnnConvolutionBackwardBias took 61 µs and
+// cudnnAddTensor 36 µs per call for mnist-quick's layers at batch 64 (ncu).
 #pragma once
 
 #include <cudnn.h>

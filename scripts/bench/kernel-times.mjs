@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 
 const [file, top = '15'] = process.argv.slice(2);
-const toMicroseconds = { nsecond: 1e-3, usecond: 1, msecond: 1e3, second: 1e6 };
+const toMicroseconds = { ns: 1e-3, nsecond: 1e-3, us: 1, usecond: 1, ms: 1e3, msecond: 1e3, s: 1e6, second: 1e6 };
 
 function csvFields(line) {
   const fields = [];
