@@ -1,5 +1,6 @@
 #include "cudnn_conv.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "../core/errors.h"
@@ -43,16 +44,30 @@ __global__ void add_bias_kernel(float* y, const float* b, int channels, int plan
   for (int e = threadIdx.x; e < plane; e += blockDim.x) to[e] += bias;
 }
 
-// db[k] = Σ_{n, i} dy[n, k, i]: one block per channel, summing in a fixed order
-// (launch with kReduceThreads threads).
-__global__ void bias_gradient_kernel(const float* dy, float* db, int64_t batch, int channels, int plane) {
+// db[k] = Σ_{n, i} dy[n, k, i] in two fixed-order stages, so that a layer of few
+// channels still spreads over the GPU: each block sums one channel over one chunk of
+// images (launch with kReduceThreads threads), then one thread per channel adds its
+// chunks in order.
+__global__ void bias_partial_kernel(const float* dy, double* partial, int64_t batch, int channels, int plane,
+                                    int64_t images_per_chunk) {
+  const int channel = blockIdx.y;
+  const int64_t first = blockIdx.x * images_per_chunk;
+  const int64_t last = min(batch, first + images_per_chunk);
   double sum = 0;
-  for (int64_t n = 0; n < batch; ++n) {
-    const float* from = dy + (n * channels + blockIdx.x) * plane;
+  for (int64_t n = first; n < last; ++n) {
+    const float* from = dy + (n * channels + channel) * plane;
     for (int e = threadIdx.x; e < plane; e += blockDim.x) sum += from[e];
   }
   sum = block_sum(sum);
-  if (threadIdx.x == 0) db[blockIdx.x] = float(sum);
+  if (threadIdx.x == 0) partial[int64_t(channel) * gridDim.x + blockIdx.x] = sum;
+}
+
+__global__ void bias_total_kernel(const double* partial, float* db, int channels, int chunks) {
+  for (int channel = blockIdx.x * blockDim.x + threadIdx.x; channel < channels; channel += gridDim.x * blockDim.x) {
+    double sum = 0;
+    for (int chunk = 0; chunk < chunks; ++chunk) sum += partial[int64_t(channel) * chunks + chunk];
+    db[channel] = float(sum);
+  }
 }
 
 cudnnTensorDescriptor_t tensor_desc(int64_t n, int64_t c, int64_t h, int64_t w) {
@@ -213,6 +228,20 @@ void CudnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, con
       int(pl.dy), int(pl.dx));
 }
 
+// The bias gradient of a convolution's output gradient (see bias_partial_kernel):
+// enough chunks of images that there are about 512 blocks.
+void CudnnConvolutions::bias_gradient(const Tensor& grad_y, const Plan& pl, Tensor& grad_b) {
+  const int64_t channels = pl.out_channels, plane = pl.height * pl.width;
+  const int64_t chunks = std::clamp<int64_t>((512 + channels - 1) / channels, 1, pl.batch);
+  const int64_t images_per_chunk = (pl.batch + chunks - 1) / chunks;
+  std::shared_ptr<Buffer> partial = backend_.allocate(sizeof(double) * channels * chunks);
+  double* partial_sums = static_cast<double*>(partial->data());
+  launch(bias_partial_kernel, dim3(unsigned(chunks), unsigned(channels)), kReduceThreads, 0, backend_.stream(),
+      grad_y.data<float>(), partial_sums, pl.batch, int(channels), int(plane), images_per_chunk);
+  launch(bias_total_kernel, grid_for(channels), 256, 0, backend_.stream(), static_cast<const double*>(partial_sums),
+      grad_b.data<float>(), int(channels), int(chunks));
+}
+
 void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
                                          Tensor& grad_w, Tensor* grad_b) {
   Plan& pl = plan(x.dim(0), x.dim(1), x.dim(2), x.dim(3), grad_w.shape, p);
@@ -224,8 +253,7 @@ void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, 
                                              pl.conv, pl.filter_algo, workspace(pl.filter_bytes), pl.filter_bytes,
                                              &zero, pl.filter, grad_w.data<float>()));
   if (grad_b)
-    launch(bias_gradient_kernel, unsigned(pl.out_channels), kReduceThreads, 0, backend_.stream(),
-        grad_y.data<float>(), grad_b->data<float>(), pl.batch, int(pl.out_channels), int(pl.height * pl.width));
+    bias_gradient(grad_y, pl, *grad_b);
 }
 
 }  // namespace gpcnn

@@ -4,8 +4,8 @@
 // valid convolution runs on that. The backward-data pass crops the padded gradient
 // back. Descriptors and the chosen (deterministic) algorithms are cached per
 // geometry; the workspace grows on demand. Biases are added and their gradients summed
-// by our own kernels: on an H200, cuDNN's cudnnConvolutionBackwardBias took 61 µs and
-// cudnnAddTensor 36 µs per call for mnist-quick's layers at batch 64 (ncu).
+// by our own kernels (on an H200, cuDNN's cudnnConvolutionBackwardBias averaged 61 µs
+// a call over mnist-quick's layers at batch 64, by ncu).
 #pragma once
 
 #include <cudnn.h>
@@ -35,6 +35,7 @@ class CudnnConvolutions {
   Plan& plan(int64_t batch, int64_t in_channels, int64_t height, int64_t width,
              const Shape& weight_shape, const ConvParams& p);
   void* workspace(size_t bytes);
+  void bias_gradient(const Tensor& grad_y, const Plan& pl, Tensor& grad_b);
 
   CudaBackend& backend_;
   bool tf32_;

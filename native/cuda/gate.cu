@@ -32,21 +32,23 @@ GateArgs gate_args(const GateInputs& in) {
 
 __device__ inline float sigmoid(float a) { return 1.f / (1.f + expf(-a)); }
 
+// One thread block per (image n, channel c) plane, so that the index arithmetic per
+// element is 32-bit: a GPU divides 64-bit integers slowly.
 __global__ void gate_forward_kernel(GateArgs g, float* out) {
-  const int64_t total = g.batch * g.half * g.plane;
-  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < total; at += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t i = at % g.plane, c = (at / g.plane) % g.half, n = at / (g.plane * g.half);
-    out[at] = tanhf(g.pre(n, c, i)) * sigmoid(g.pre(n, c + g.half, i));
-  }
+  const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
+  float* to = out + int64_t(blockIdx.x) * g.plane;
+  for (int i = threadIdx.x; i < g.plane; i += blockDim.x) to[i] = tanhf(g.pre(n, c, i)) * sigmoid(g.pre(n, c + g.half, i));
 }
 
 __global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* grad_a) {
-  const int64_t total = g.batch * g.half * g.plane;
-  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < total; at += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t i = at % g.plane, c = (at / g.plane) % g.half, n = at / (g.plane * g.half);
+  const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
+  const float* go = grad_out + int64_t(blockIdx.x) * g.plane;
+  float* ga_tanh = grad_a + (n * 2 * g.half + c) * g.plane;
+  float* ga_sigmoid = grad_a + (n * 2 * g.half + c + g.half) * g.plane;
+  for (int i = threadIdx.x; i < g.plane; i += blockDim.x) {
     const float t = tanhf(g.pre(n, c, i)), s = sigmoid(g.pre(n, c + g.half, i));
-    grad_a[(n * 2 * g.half + c) * g.plane + i] = grad_out[at] * (1.f - t * t) * s;
-    grad_a[(n * 2 * g.half + c + g.half) * g.plane + i] = grad_out[at] * t * s * (1.f - s);
+    ga_tanh[i] = go[i] * (1.f - t * t) * s;
+    ga_sigmoid[i] = go[i] * t * s * (1.f - s);
   }
 }
 
@@ -78,7 +80,7 @@ __global__ void gate_backward_rows_kernel(GateArgs g, const float* grad_out, flo
 void CudaBackend::gate_forward(const GateInputs& in, Tensor& out) {
   ensure_device_usable();
   const GateArgs g = gate_args(in);
-  launch(gate_forward_kernel, grid_for(g.batch * g.half * g.plane), 256, 0, stream_, g, out.data<float>());
+  launch(gate_forward_kernel, unsigned(g.batch * g.half), 256, 0, stream_, g, out.data<float>());
 }
 
 void CudaBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Tensor& grad_a, Tensor* grad_bias) {
@@ -88,7 +90,7 @@ void CudaBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Te
     launch(gate_backward_rows_kernel, unsigned(g.batch * g.half), kReduceThreads, 0, stream_, g,
         grad_out.data<float>(), grad_a.data<float>(), grad_bias->data<float>());
   else
-    launch(gate_backward_kernel, grid_for(g.batch * g.half * g.plane), 256, 0, stream_, g, grad_out.data<float>(),
+    launch(gate_backward_kernel, unsigned(g.batch * g.half), 256, 0, stream_, g, grad_out.data<float>(),
         grad_a.data<float>());
 }
 

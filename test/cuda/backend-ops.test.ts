@@ -85,6 +85,11 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
     }, 1e-5);
   });
 
+  it('gate without terms (no bias gradient), forward and backward', () => {
+    const [u, gOut] = [f32([2, 6, 7, 5], 2), f32([2, 3, 7, 5])];
+    compare('bare gate', (be, t) => [be.gate(t(u)), be.gateBackward(t(gOut), t(u)).gradInput], 1e-5);
+  });
+
   it('embedding, linear, add, accumulate, relu', () => {
     const table = f32([10, 6]);
     const labels: HostValue = { data: Int32Array.from([3, 9, 3, 0]), shape: [4] };
