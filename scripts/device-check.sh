@@ -72,8 +72,8 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 build_status=$?
 cat build/cuda-status.txt 2>/dev/null
 # cuDNN's legacy convolution API loads libcublasLt at run time, from the wheels' folders.
-ls "$cudnn"/../cu13/lib/libcublasLt.so.* "$cudnn"/../cublas/lib/libcublasLt.so.* 2>/dev/null \
-  || echo "no pip libcublasLt beside cuDNN: its legacy convolutions may fail to load it (pip install nvidia-cublas)"
+cublas_lt=$(ls "$cudnn"/../cu13/lib/libcublasLt.so.* "$cudnn"/../cublas/lib/libcublasLt.so.* 2>/dev/null | head -1)
+echo "${cublas_lt:-no pip libcublasLt beside cuDNN: its legacy convolutions may fail to load it (pip install nvidia-cublas)}"
 "$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 summary
