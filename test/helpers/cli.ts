@@ -1,0 +1,29 @@
+/** Running the gated-pixelcnn command in tests, and a tiny training run to work on. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { tinyDataset, writeIdx } from './tiny-data';
+
+const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+/** Runs the built command with `args`; its status, stdout and stderr. */
+export const runCli = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+/**
+ * Trains a tiny model (6×6 images, 3 classes, 6 steps) into a fresh folder with
+ * `extra` flags added; returns the folder, the test-data flags and the train result.
+ */
+export function trainTiny(prefix: string, ...extra: string[]) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const trainFiles = writeIdx(dir, 'train', tinyDataset(64, 6, 3, 1));
+  const testFiles = writeIdx(dir, 'test', tinyDataset(12, 6, 3, 2));
+  const config = path.join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ levels: 4, hidden: 4, layers: 2, firstKernel: 3, kernel: 3, headHidden: 4 }));
+  const out = path.join(dir, 'run');
+  const data = ['--dataset', 'idx', '--test-images', testFiles.images, '--test-labels', testFiles.labels];
+  const trained = runCli('train', '--config', config, ...data, '--train-images', trainFiles.images, '--train-labels',
+    trainFiles.labels, '--steps', '6', '--batch-size', '8', '--out', out, '--no-progress', ...extra);
+  return { dir, data, trained, checkpoint: path.join(out, 'model.safetensors') };
+}
