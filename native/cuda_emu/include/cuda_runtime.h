@@ -35,7 +35,8 @@ struct dim3 {
 extern uint3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
 
-// Waits until every thread of the block has reached it (or ended).
+// Waits until every thread of the block has reached it; a thread that ends instead
+// fails the launch.
 void __syncthreads();
 // Stops the launch with cudaErrorLaunchFailure, a sticky fault, as on a device.
 [[noreturn]] void __trap();
@@ -46,6 +47,7 @@ inline int atomicMin(int* address, int value) {
   *address = std::min(old, value);
   return old;
 }
+
 using std::max;
 using std::min;
 
