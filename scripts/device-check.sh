@@ -2,9 +2,10 @@
 # GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
 # test suite and the GPU benchmark, times each kernel of a training step (ours and
-# PyTorch's, with ncu), runs compute-sanitizer's memcheck and racecheck over the GPU
-# tests of the ops and the sampler, and writes a log and a JSON summary to OUTDIR.
-#   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sanitize"] bash scripts/device-check.sh OUTDIR
+# PyTorch's, with ncu), looks inside the cached sampler's row kernel (ncu), runs
+# compute-sanitizer's memcheck and racecheck over the GPU tests of the ops and the
+# sampler, and writes a log and a JSON summary to OUTDIR.
+#   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sampler sanitize"] bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
 # node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
 set -uo pipefail
@@ -45,9 +46,9 @@ fi
 # Steps to run (DEVICE_CHECK_STEPS, in this order): a rerun after a fix can skip what
 # already passed. The build always runs. summary.json is rewritten after every step, so a
 # run cut short by its time limit still reports what it finished.
-steps=" ${DEVICE_CHECK_STEPS:-tests bench kernels sanitize} "
+steps=" ${DEVICE_CHECK_STEPS:-tests bench kernels sampler sanitize} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
-build_status=null tests_tf32=null tests_fp32=null bench=null profiled=null sanitized=null
+build_status=null tests_tf32=null tests_fp32=null bench=null profiled=null sampler_profiled=null sanitized=null
 # Passed / failed / skipped per run: a suite that skipped everything found no GPU.
 counts() {
   "$NODE" -e 'try { const r = require(process.argv[1]);
@@ -58,7 +59,8 @@ summary() {
   cat > "$out/summary.json" <<JSON
 {"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32,
  "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
- "bench": $bench, "kernelTimes": $profiled, "sanitizer": $sanitized, "seconds": $(( $(date +%s) - started ))}
+ "bench": $bench, "kernelTimes": $profiled, "samplerProfile": $sampler_profiled, "sanitizer": $sanitized,
+ "seconds": $(( $(date +%s) - started ))}
 JSON
 }
 
@@ -112,6 +114,20 @@ if wants kernels; then
     kernel_times "$out/kernels-ours.csv" "$NODE" scripts/bench/train-steps.mjs mnist-quick 64 4 cuda \
       && kernel_times "$out/kernels-torch.csv" python3 scripts/torch/bench.py train --config "$quick" --batch 64 --steps 2 --device cuda
     profiled=$?
+  else
+    echo "no ncu found"
+  fi
+  summary
+fi
+
+if wants sampler; then
+  step "the cached sampler's row kernel under ncu: throughput, stalls, memory, occupancy"
+  # One launch in the middle of a mnist-quick batch of 256, where the time goes (the log).
+  if [ -n "$ncu" ]; then
+    timeout 150 "$ncu" --clock-control none --kernel-name regex:row_kernel --launch-skip 14 --launch-count 1 \
+      --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
+      "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
+    sampler_profiled=$?
   else
     echo "no ncu found"
   fi

@@ -2,7 +2,8 @@
  * The GPU benchmark scripts that scripts/device-check.sh runs work end to end on a
  * small model, so that a rare run on a GPU is not lost to a mistake in them: gpu.mjs
  * measures ours (PyTorch's side may fail where its build has no CUDA, and is then
- * recorded as an error), and train-steps.mjs runs a fixed number of steps. Skips
+ * recorded as an error), train-steps.mjs runs a fixed number of steps, and
+ * sample-once.mjs samples one batch. Skips
  * without a GPU (or the CUDA emulator).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,5 +35,10 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
 
   it('train-steps.mjs runs a fixed number of training steps', () => {
     execFileSync(process.execPath, [path.join(scripts, 'train-steps.mjs'), JSON.stringify(small), '4', '2', 'cuda']);
+  });
+
+  it('sample-once.mjs samples one batch', () => {
+    const output = execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda']);
+    expect(output.toString()).toMatch(/^sampled 3 images in [0-9.]+ s/);
   });
 });
