@@ -40,16 +40,25 @@ __global__ void gate_forward_kernel(GateArgs g, float* out) {
   for (int i = threadIdx.x; i < g.plane; i += blockDim.x) to[i] = tanhf(g.pre(n, c, i)) * sigmoid(g.pre(n, c + g.half, i));
 }
 
+struct GateGrads {
+  float tanh_half, sigmoid_half;
+};
+
+// The pre-activation gradients at position i of the plane (n, c), written to both
+// halves of grad_a and returned.
+__device__ inline GateGrads gate_gradients(const GateArgs& g, const float* grad_out, float* grad_a, int64_t n,
+                                           int64_t c, int i) {
+  const float go = grad_out[(n * g.half + c) * g.plane + i];
+  const float t = tanhf(g.pre(n, c, i)), s = sigmoid(g.pre(n, c + g.half, i));
+  const GateGrads d{go * (1.f - t * t) * s, go * t * s * (1.f - s)};
+  grad_a[(n * 2 * g.half + c) * g.plane + i] = d.tanh_half;
+  grad_a[(n * 2 * g.half + c + g.half) * g.plane + i] = d.sigmoid_half;
+  return d;
+}
+
 __global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* grad_a) {
   const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
-  const float* go = grad_out + int64_t(blockIdx.x) * g.plane;
-  float* ga_tanh = grad_a + (n * 2 * g.half + c) * g.plane;
-  float* ga_sigmoid = grad_a + (n * 2 * g.half + c + g.half) * g.plane;
-  for (int i = threadIdx.x; i < g.plane; i += blockDim.x) {
-    const float t = tanhf(g.pre(n, c, i)), s = sigmoid(g.pre(n, c + g.half, i));
-    ga_tanh[i] = go[i] * (1.f - t * t) * s;
-    ga_sigmoid[i] = go[i] * t * s * (1.f - s);
-  }
+  for (int i = threadIdx.x; i < g.plane; i += blockDim.x) gate_gradients(g, grad_out, grad_a, n, c, i);
 }
 
 // With the bias gradient: one block per (image, channel c), which writes both halves'
@@ -57,15 +66,10 @@ __global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* g
 // without reading grad_a back (launch with kReduceThreads threads).
 __global__ void gate_backward_rows_kernel(GateArgs g, const float* grad_out, float* grad_a, float* grad_bias) {
   const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
-  const float* go = grad_out + (n * g.half + c) * g.plane;
-  float* ga_tanh = grad_a + (n * 2 * g.half + c) * g.plane;
-  float* ga_sigmoid = grad_a + (n * 2 * g.half + c + g.half) * g.plane;
   double sum_tanh = 0, sum_sigmoid = 0;
-  for (int64_t i = threadIdx.x; i < g.plane; i += blockDim.x) {
-    const float t = tanhf(g.pre(n, c, i)), s = sigmoid(g.pre(n, c + g.half, i));
-    const float d_tanh = go[i] * (1.f - t * t) * s, d_sigmoid = go[i] * t * s * (1.f - s);
-    ga_tanh[i] = d_tanh, ga_sigmoid[i] = d_sigmoid;
-    sum_tanh += d_tanh, sum_sigmoid += d_sigmoid;
+  for (int i = threadIdx.x; i < g.plane; i += blockDim.x) {
+    const GateGrads d = gate_gradients(g, grad_out, grad_a, n, c, i);
+    sum_tanh += d.tanh_half, sum_sigmoid += d.sigmoid_half;
   }
   sum_tanh = block_sum(sum_tanh);
   sum_sigmoid = block_sum(sum_sigmoid);

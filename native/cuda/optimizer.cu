@@ -13,9 +13,9 @@ namespace gpcnn {
 
 namespace {
 
-// Up to kAdamTensors parameters per launch, passed by value in the kernel's arguments:
+// Up to kTensorsPerLaunch parameters per launch, passed by value in the kernel's arguments:
 // blockIdx.y picks the parameter, blocks along x stride through its elements.
-constexpr int kAdamTensors = 48;
+constexpr int kTensorsPerLaunch = 48;
 
 struct AdamTensor {
   float *w, *m1, *m2;
@@ -25,7 +25,7 @@ struct AdamTensor {
 };
 
 struct AdamBatch {
-  AdamTensor tensors[kAdamTensors];
+  AdamTensor tensors[kTensorsPerLaunch];
   float beta1, beta2, eps, l2, shrink;
 };
 
@@ -39,11 +39,10 @@ __global__ void adam_kernel(AdamBatch a) {
   }
 }
 
-// The sum of squares of up to kSumTensors tensors per launch: blockIdx.y picks the
+// The sum of squares of up to kTensorsPerLaunch tensors per launch: blockIdx.y picks the
 // tensor, which has blocks_for(n) blocks of its own, each summing a fixed, strided
 // share; the host adds the partial sums in order. A tensor's sum so depends only on
 // its own size, not on the tensors launched with it.
-constexpr int kSumTensors = 48;
 constexpr unsigned kSumBlocks = 256;
 
 unsigned blocks_for(int64_t n) {
@@ -51,9 +50,9 @@ unsigned blocks_for(int64_t n) {
 }
 
 struct SquareSums {
-  const float* x[kSumTensors];
-  int64_t n[kSumTensors];
-  unsigned blocks[kSumTensors];
+  const float* x[kTensorsPerLaunch];
+  int64_t n[kTensorsPerLaunch];
+  unsigned blocks[kTensorsPerLaunch];
   double* partial;  // [tensor][kSumBlocks], the first blocks[tensor] of each written
 };
 
@@ -77,8 +76,8 @@ void CudaBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamPa
   batch.beta1 = float(p.beta1), batch.beta2 = float(p.beta2), batch.eps = float(p.eps);
   batch.l2 = p.decoupled ? 0.f : float(p.weight_decay);
   batch.shrink = p.decoupled ? float(1 - p.lr * p.weight_decay) : 1.f;
-  for (size_t first = 0; first < updates.size(); first += kAdamTensors) {
-    const size_t count = std::min<size_t>(kAdamTensors, updates.size() - first);
+  for (size_t first = 0; first < updates.size(); first += kTensorsPerLaunch) {
+    const size_t count = std::min<size_t>(kTensorsPerLaunch, updates.size() - first);
     int64_t largest = 1;
     for (size_t k = 0; k < count; ++k) {
       const AdamUpdate& u = updates[first + k];
@@ -99,9 +98,9 @@ double CudaBackend::sum_of_squares(const std::vector<Tensor>& tensors) {
   const int64_t count = int64_t(tensors.size());
   std::shared_ptr<Buffer> partial = allocate(sizeof(double) * kSumBlocks * count);
   double* partial_sums = static_cast<double*>(partial->data());
-  for (int64_t first = 0; first < count; first += kSumTensors) {
+  for (int64_t first = 0; first < count; first += kTensorsPerLaunch) {
     SquareSums batch{};
-    const int64_t in_batch = std::min<int64_t>(kSumTensors, count - first);
+    const int64_t in_batch = std::min<int64_t>(kTensorsPerLaunch, count - first);
     unsigned most_blocks = 1;
     for (int64_t k = 0; k < in_batch; ++k) {
       const Tensor& t = tensors[first + k];

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { loadBackend, PRESETS } from '../../src';
+import { loadBackend, PRESETS, type ConfigInput, type SampleOptions } from '../../src';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { runCachedSampler } from '../../src/sample/cached';
 import { sampleNaive } from '../../src/sample/naive';
@@ -44,30 +44,29 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     });
   });
 
-  it('groups several images per thread block for large batches, with the same results', async () => {
-    const config = { channels: 1, height: 6, width: 5, levels: 4, hidden: 8, layers: 3, firstKernel: 5, kernel: 3, skip: 8, headHidden: 8, classes: 10 };
-    const gpu = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 4 });
-    const cpu = GatedPixelCNN.create(config, { backend: loadBackend('cpu'), seed: 4 });
-    const count = 1000; // more images than multiprocessors: up to 4 per block
-    const labels = Array.from({ length: count }, (_, i) => i % 10);
-    const drawn = await gpu.sample({ count, labels, seed: 11, batchSize: count });
-    const portable = await runCachedSampler(cpu, { count, labels, seed: 11, batchSize: count }, { keepLogits: false, portableSteps: true });
+  /** The GPU draws the CPU's portable images for the same weights (seeded `seed`) and `options`. */
+  async function expectPortableDraws(config: ConfigInput, seed: number, options: SampleOptions): Promise<void> {
+    const gpu = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed });
+    const cpu = GatedPixelCNN.create(config, { backend: loadBackend('cpu'), seed });
+    const drawn = await gpu.sample(options);
+    const portable = await runCachedSampler(cpu, options, { keepLogits: false, portableSteps: true });
     expect(drawn).toEqual(portable.levels);
     gpu.dispose();
     cpu.dispose();
+  }
+
+  it('groups several images per thread block for large batches, with the same results', async () => {
+    const config = { channels: 1, height: 6, width: 5, levels: 4, hidden: 8, layers: 3, firstKernel: 5, kernel: 3, skip: 8, headHidden: 8, classes: 10 };
+    const count = 1000; // more images than multiprocessors: up to 4 per block
+    const labels = Array.from({ length: count }, (_, i) => i % 10);
+    await expectPortableDraws(config, 4, { count, labels, seed: 11, batchSize: count });
   });
 
   it('gives an image more than 48 KiB of shared memory when the model needs it (opting in)', async () => {
     // One image's scratch (sampler_steps.h): S + 5P + taps + 2Q + K floats and K + 1 doubles
     // = 8 + 20 + 8 + 12 800 + 4 floats and 5 doubles = 51 400 bytes > 49 152.
     const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 6400, classes: 0 };
-    const gpu = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 6 });
-    const cpu = GatedPixelCNN.create(config, { backend: loadBackend('cpu'), seed: 6 });
-    const drawn = await gpu.sample({ count: 2, seed: 5 });
-    const portable = await runCachedSampler(cpu, { count: 2, seed: 5 }, { keepLogits: false, portableSteps: true });
-    expect(drawn).toEqual(portable.levels);
-    gpu.dispose();
-    cpu.dispose();
+    await expectPortableDraws(config, 6, { count: 2, seed: 5 });
   });
 
   it('reports progress per row and stops on an AbortSignal with ERR_ABORTED', async () => {
