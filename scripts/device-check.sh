@@ -2,8 +2,8 @@
 # GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
 # test suite and the GPU benchmark, times each kernel of a training step (ours and
-# PyTorch's, with ncu), looks inside the cached sampler's row kernel (ncu), runs
-# compute-sanitizer's memcheck and racecheck over the GPU tests of the ops and the
+# PyTorch's, with ncu), times the cached sampler's kernels and looks inside one (ncu),
+# runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops and the
 # sampler, and writes a log and a JSON summary to OUTDIR.
 #   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sampler sanitize"] bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
@@ -121,12 +121,18 @@ if wants kernels; then
 fi
 
 if wants sampler; then
-  step "the cached sampler's row kernel under ncu: throughput, stalls, memory, occupancy"
-  # One launch in the middle of a mnist-quick batch of 256, where the time goes (the log).
+  step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls"
+  # A mnist-quick batch of 256: 2 rows (5 vertical stages of 3 launches, 28 positions of
+  # 13) are skipped, the next 400 launches (about a row) timed; then one pre-activation
+  # product in the middle of a row looked into. Both print into the log.
   if [ -n "$ncu" ]; then
-    timeout 150 "$ncu" --clock-control none --kernel-name regex:row_kernel --launch-skip 14 --launch-count 1 \
-      --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
-      "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
+    sampler_csv=$(mktemp)
+    timeout 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \
+      --log-file "$sampler_csv" "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda >/dev/null \
+      && "$NODE" scripts/bench/kernel-times.mjs "$sampler_csv" 20 \
+      && timeout 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:PreActivation --launch-skip 300 --launch-count 1 \
+        --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
+        "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
     sampler_profiled=$?
   else
     echo "no ncu found"
@@ -135,14 +141,14 @@ if wants sampler; then
 fi
 
 if wants sanitize; then
-  step "compute-sanitizer: memcheck on every op, racecheck on the cached sampler's shared memory"
+  step "compute-sanitizer: memcheck on every op and the cached sampler, racecheck on the sampler's shared memory"
   sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)
   if [ -n "$sanitizer" ]; then
     sanitize() {
       GATED_PIXELCNN_TF32=0 timeout 150 "$sanitizer" --tool "$1" --target-processes all --error-exitcode 9 \
         "$NODE" node_modules/vitest/vitest.mjs run "${@:2}"
     }
-    sanitize memcheck test/cuda/backend-ops.test.ts \
+    sanitize memcheck test/cuda/backend-ops.test.ts test/cuda/cached-sampler.test.ts \
       && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
     sanitized=$?
   else

@@ -1,5 +1,5 @@
-// GPCNN_HD marks code that compiles for both the host and the device: the CUDA
-// sampler's kernels and the CPU's run of the same steps (native/core/sampler_steps.h).
+// GPCNN_HD marks code that compiles for both the host and the device: the pieces of
+// the CUDA sampler's arithmetic that host code shares (native/core/sampler_layout.h).
 #pragma once
 
 #ifdef __CUDACC__
@@ -12,15 +12,6 @@
 // array in registers); the host compiler does as it likes.
 #ifdef __CUDA_ARCH__
 #define GPCNN_UNROLL _Pragma("unroll")
-// Unrolls a loop over weights 8 times, so that 8 loads are in flight at once instead
-// of one at a time (the sums keep their order). Only from sm_90: for sm_80 the cached
-// sampler's kernel then spills registers.
-#if __CUDA_ARCH__ >= 900
-#define GPCNN_UNROLL_8 _Pragma("unroll 8")
-#else
-#define GPCNN_UNROLL_8
-#endif
 #else
 #define GPCNN_UNROLL
-#define GPCNN_UNROLL_8
 #endif

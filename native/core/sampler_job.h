@@ -30,9 +30,6 @@ struct SamplerJob {
   double temperature = 1;
   int64_t seed = 0;
   bool keep_logits = false;
-  // CPU only: run the CUDA sampler's steps (sampler_steps.h) on the host instead of the
-  // sgemm sampler, so that tests check the device code's arithmetic without a GPU.
-  bool portable_steps = false;
 };
 
 struct SamplerResult {

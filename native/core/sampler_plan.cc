@@ -27,18 +27,20 @@ const float* job_optional_weight(const SamplerJob& job, const std::string& name,
 
 namespace {
 
-// Appends weights; the transposing forms turn [rows][cols] into [cols][rows].
+// Appends weights, each starting on a 64-byte boundary (cuDNN reads the vertical
+// filters in place, with vector loads); transposed() turns [rows][cols] into [cols][rows].
 class FlatWriter {
  public:
   explicit FlatWriter(std::vector<float>& flat) : flat_(flat) {}
   int64_t copy(const float* src, int64_t count) {
-    const int64_t at = int64_t(flat_.size());
-    if (src) flat_.insert(flat_.end(), src, src + count);
-    return src ? at : -1;
+    if (!src) return -1;
+    const int64_t at = align();
+    flat_.insert(flat_.end(), src, src + count);
+    return at;
   }
   int64_t transposed(const float* src, int64_t rows, int64_t cols) {
-    const int64_t at = int64_t(flat_.size());
     if (!src) return -1;
+    const int64_t at = align();
     flat_.resize(flat_.size() + rows * cols);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t k = 0; k < cols; ++k) flat_[at + k * rows + r] = src[r * cols + k];
@@ -46,6 +48,12 @@ class FlatWriter {
   }
 
  private:
+  int64_t align() {
+    constexpr size_t kFloats = 16;
+    flat_.resize((flat_.size() + kFloats - 1) / kFloats * kFloats, 0.f);
+    return int64_t(flat_.size());
+  }
+
   std::vector<float>& flat_;
 };
 
@@ -67,7 +75,7 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
     BlockPlan b{};
     b.cin = g.cin, b.vkh = g.vkh, b.vkw = g.vkw, b.vdy = g.vdy, b.vdx = g.vdx, b.hkw = g.hkw, b.hdx = g.hdx;
     const int64_t vtaps = g.cin * g.vkh * g.vkw, htaps = g.cin * g.hkw;
-    b.v_wt = out.transposed(w("v.weight", P2 * vtaps), P2, vtaps), b.v_b = out.copy(w("v.bias", P2), P2);
+    b.v_w = out.copy(w("v.weight", P2 * vtaps), P2 * vtaps), b.v_b = out.copy(w("v.bias", P2), P2);
     b.h_wt = out.transposed(w("h.weight", P2 * htaps), P2, htaps), b.h_b = out.copy(w("h.bias", P2), P2);
     b.vh_wt = out.transposed(w("vh.weight", P2 * P2), P2, P2), b.vh_b = out.copy(w("vh.bias", P2), P2);
     b.res_wt = out.transposed(w("res.weight", P * P), P, P), b.res_b = out.copy(w("res.bias", P), P);
@@ -83,8 +91,11 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
   a.hidden_wt = out.transposed(job_weight(job, "head.hidden.weight", Q * S), Q, S);
   a.hidden_b = out.copy(job_weight(job, "head.hidden.bias", Q), Q);
   const float* out_w = job_weight(job, "head.out.weight", C * K * Q);
-  a.out_wt = out.transposed(out_w, K, Q);  // channel 0's [K][Q]; the others follow
-  for (int64_t ch = 1; ch < C; ++ch) out.transposed(out_w + ch * K * Q, K, Q);
+  std::vector<float> out_t(C * Q * K);  // per channel, [K][Q] transposed to [Q][K]
+  for (int64_t ch = 0; ch < C; ++ch)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t q = 0; q < Q; ++q) out_t[(ch * Q + q) * K + k] = out_w[(ch * K + k) * Q + q];
+  a.out_wt = out.copy(out_t.data(), C * Q * K);
   a.out_b = out.copy(job_weight(job, "head.out.bias", C * K), C * K);
   a.prev = out.copy(job_optional_weight(job, "head.prev", C > 1, Q * C * C), Q * C * C);
   return a;

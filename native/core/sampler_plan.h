@@ -1,13 +1,13 @@
 // Host-side preparation shared by the samplers: each block's geometry from the
 // configuration (SPEC.md §3), weight lookup with size checks, and the flat,
-// transposed weight array that the portable steps (sampler_steps.h) read.
+// transposed weight array that the portable steps (sampler_layout.h) read.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "sampler_job.h"
-#include "sampler_steps.h"
+#include "sampler_layout.h"
 
 namespace gpcnn {
 
@@ -31,7 +31,7 @@ struct ArrangedWeights {
 };
 ArrangedWeights arrange_weights(const SamplerJob& job);
 
-// Element counts of the state buffers (layouts in sampler_steps.h); logits is 0 unless kept.
+// Element counts of the state buffers (layouts in sampler_layout.h); logits is 0 unless kept.
 struct SamplerStateSizes {
   int64_t xt, v_hist, u_row, h_row, cond_bias, levels, logits;
 };

@@ -9,7 +9,6 @@
 #include "../core/errors.h"
 #include "../core/sample_draw.h"
 #include "../core/sampler_plan.h"
-#include "portable_sampler.h"
 
 namespace gpcnn {
 
@@ -262,7 +261,6 @@ class Sampler {
 
 SamplerResult run_cached_sampler(const SamplerJob& job, const std::function<void(int64_t)>& on_row,
                                  const std::atomic<bool>& cancel) {
-  if (job.portable_steps) return run_portable_steps(job, on_row, cancel);
   const SamplerConfig& c = job.config;
   SamplerResult result;
   result.levels.assign(job.batch * c.channels * c.height * c.width, 0);

@@ -11,7 +11,7 @@
 
 namespace gpcnn {
 
-// The CPU addon's SamplerRunner: this sampler, or the portable steps when the job asks.
+// The CPU addon's SamplerRunner.
 SamplerResult run_cached_sampler(const SamplerJob& job, const std::function<void(int64_t)>& on_row,
                                  const std::atomic<bool>& cancel);
 

@@ -1,19 +1,23 @@
 #include "cached_sampler.h"
 
 #include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "../core/errors.h"
 #include "../core/sampler_plan.h"
-#include "../core/sampler_steps.h"
+#include "../core/sampler_layout.h"
+#include "batch_gemm.cuh"
 #include "cuda_check.h"
 #include "launch.cuh"
+#include "sampler_position.cuh"
+#include "sampler_vertical.cuh"
 
 namespace gpcnn {
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kDefaultSharedBytes = 48 * 1024;  // without opting in to more
 
 // Device memory owned for the length of one job.
 template <typename T>
@@ -70,37 +74,76 @@ class DrainOnExit {
   cudaStream_t stream_;
 };
 
-__global__ void conditioning_kernel(SamplerPlan p) { conditioning_step(p, DeviceTeam{}, blockIdx.x); }
-
-// One row for one group of images per thread block: no block reads another's images,
-// so a whole row is one launch.
-__global__ void __launch_bounds__(kThreads) row_kernel(SamplerPlan p, int64_t group, int64_t i) {
-  const int64_t first = blockIdx.x * group;
-  row_step(p, DeviceTeam{}, dynamic_shared<double>(), first, min(group, p.B - first), i);
+// cond_bias for image blockIdx.x: class embedding + W·vector, per block and stack.
+__global__ void conditioning_kernel(SamplerPlan p) {
+  const int64_t b = blockIdx.x, P2 = 2 * p.P;
+  for (int64_t e = threadIdx.x; e < p.L * 2 * P2; e += blockDim.x) {
+    const int64_t l = e / (2 * P2), z = e / P2 % 2, o = e % P2;
+    const BlockPlan& bl = p.blocks[l];
+    const int64_t table = z == 0 ? bl.class_v : bl.class_h, cond = z == 0 ? bl.cond_vt : bl.cond_ht;
+    float sum = 0;
+    if (table >= 0) sum += p.w[table + p.labels[b] * P2 + o];
+    if (cond >= 0)
+      for (int64_t d = 0; d < p.cond_dim; ++d) sum += p.w[cond + d * P2 + o] * p.vectors[b * p.cond_dim + d];
+    p.cond_bias[((l * p.B + b) * 2 + z) * P2 + o] = sum;
+  }
 }
 
-// Images per thread block and the shared memory they need. One image per block while
-// there are more multiprocessors than images; beyond that, up to kImagesPerTeam share
-// each weight read, as far as the default 48 KiB of shared memory allow; a model too
-// wide for that gets one image per block with more shared memory. `host_plan` must
-// point at host copies of the blocks.
-std::pair<int64_t, int64_t> row_launch(const SamplerPlan& host_plan) {
-  int device = 0, multiprocessors = 1;
-  GPCNN_CUDA(cudaGetDevice(&device));
-  GPCNN_CUDA(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
-  int64_t group = std::clamp<int64_t>((host_plan.B + multiprocessors - 1) / multiprocessors, 1, kImagesPerTeam);
-  while (group > 1 && position_scratch_bytes(host_plan, group) > kDefaultSharedBytes) --group;
-  const int64_t bytes = position_scratch_bytes(host_plan, group);
-  if (bytes > kDefaultSharedBytes) {
-    int limit = 0;
-    GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    if (bytes > limit)
-      fail(codes::kArg, "the model is too wide for the CUDA cached sampler: one image needs ", bytes,
-           " bytes of shared memory, the device has ", limit, " per block");
-    // The device's limit, not `bytes`: jobs on other threads may set it concurrently.
-    GPCNN_CUDA(cudaFuncSetAttribute(row_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit));
+class CudnnHandle {
+ public:
+  explicit CudnnHandle(cudaStream_t stream) {
+    GPCNN_CUDNN(cudnnCreate(&handle_));
+    if (const cudnnStatus_t status = cudnnSetStream(handle_, stream); status != CUDNN_STATUS_SUCCESS) {
+      cudnnDestroy(handle_);
+      cudnn_fail(status, "cudnnSetStream", __FILE__, __LINE__);
+    }
   }
-  return {group, bytes};
+  CudnnHandle(const CudnnHandle&) = delete;
+  CudnnHandle& operator=(const CudnnHandle&) = delete;
+  ~CudnnHandle() { cudnnDestroy(handle_); }
+  operator cudnnHandle_t() const { return handle_; }
+
+ private:
+  cudnnHandle_t handle_ = nullptr;
+};
+
+constexpr int kRowThreads = 256;
+
+// Every block's vertical stack at row i, for the whole batch (sampler_vertical.cuh).
+void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
+                  const std::vector<std::unique_ptr<VerticalConvolution>>& convolutions, float* gathered,
+                  void* workspace, int i, cudaStream_t stream) {
+  for (int l = 0; l < int(p.L); ++l) {
+    const BlockPlan& bl = blocks[l];
+    const float* in = l == 0 ? p.xt : p.v_hist + (l - 1) * p.B * p.P * p.H * p.W;
+    launch(gather_rows_kernel, unsigned(p.B), kRowThreads, 0, stream, in, gathered, int(bl.cin), int(p.H), int(p.W),
+           int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), i);
+    convolutions[l]->run(gathered, p.w + bl.v_w, p.u_row + l * p.B * 2 * p.P * p.W, workspace);
+    launch(finish_vertical_kernel, unsigned(p.B), kRowThreads, 0, stream, p, bl, l, i);
+  }
+}
+
+// Every block's horizontal stack, the head and the draws at (i, j), for the whole
+// batch (sampler_position.cuh).
+void position(const SamplerPlan& p, const PositionScratch& scratch, const std::vector<BlockPlan>& blocks, int i,
+              int j, cudaStream_t stream) {
+  const int B = int(p.B), P = int(p.P), S = int(p.S);
+  for (int l = 0; l < int(p.L); ++l) {
+    const BlockPlan& bl = blocks[l];
+    const PositionArgs at{p, scratch, bl, l, i, j};
+    batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw) + 2 * P, PreActivationInput{at}, PreActivationWeights{at},
+               PreActivationOutput{at});
+    const int outputs = S + (l < p.L - 1 ? P : 0);  // the last block's horizontal output feeds nothing
+    batch_gemm(stream, B, outputs, P, GatedInput{at}, SkipResidualWeights{at}, SkipResidualOutput{at});
+  }
+  const PositionArgs head{p, scratch, blocks.back(), 0, i, j};
+  batch_gemm(stream, B, int(p.Q), S, HiddenInput{head}, HiddenWeights{head}, HiddenOutput{head});
+  for (int c = 0; c < int(p.C); ++c) {
+    const PositionArgs channel{p, scratch, blocks.back(), c, i, j};
+    batch_gemm(stream, B, int(p.K), int(p.Q), ChannelInput{channel}, ChannelWeights{channel},
+               ChannelOutput{channel});
+    launch(draw_kernel, unsigned(B), 64, (p.K + 1) * sizeof(double), stream, channel);
+  }
 }
 
 }  // namespace
@@ -108,17 +151,25 @@ std::pair<int64_t, int64_t> row_launch(const SamplerPlan& host_plan) {
 SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function<void(int64_t)>& on_row,
                                       const std::atomic<bool>& cancel) {
   ensure_device_usable();
-  if (job.portable_steps) fail(codes::kArg, "portableSteps is for the CPU addon");
   const ArrangedWeights arranged = arrange_weights(job);
   const SamplerPlan host_plan = plan_for(job, arranged);
-  const auto [group, shared_bytes] = row_launch(host_plan);
   SamplerPlan p = host_plan;  // its pointers are replaced by device ones below
-  const int64_t B = p.B, H = p.H;
+  const int64_t B = p.B, P = p.P;
   const SamplerStateSizes sizes = state_sizes(p, job.keep_logits);
+  int64_t gathered_size = 0;  // the vertical convolutions' input
+  for (const BlockPlan& bl : arranged.blocks)
+    gathered_size = std::max(gathered_size, B * bl.cin * bl.vkh * (p.W + bl.vkw - 1));
 
   // Everything is allocated before anything is queued, and the drain guard comes after
   // the buffers: whatever stops the job, queued work ends before its memory is freed.
   Stream stream;
+  const CudnnHandle cudnn(stream);
+  std::vector<std::unique_ptr<VerticalConvolution>> convolutions;
+  size_t workspace_bytes = 0;
+  for (const BlockPlan& bl : arranged.blocks) {
+    convolutions.push_back(std::make_unique<VerticalConvolution>(cudnn, B, bl, 2 * P, p.W));
+    workspace_bytes = std::max(workspace_bytes, convolutions.back()->workspace_bytes());
+  }
   const bool any_known = !job.known_mask.empty();
   DeviceArray<float> weights(int64_t(arranged.flat.size()));
   DeviceArray<BlockPlan> blocks(int64_t(arranged.blocks.size()));
@@ -126,10 +177,12 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<float> vectors(int64_t(job.vectors.size())), spatial(int64_t(job.spatial.size()));
   DeviceArray<uint8_t> known(any_known ? int64_t(job.known.size()) : 0), known_mask(int64_t(job.known_mask.size()));
   DeviceArray<float> xt(sizes.xt), v_hist(sizes.v_hist), u_row(sizes.u_row), h_row(sizes.h_row);
-  DeviceArray<float> cond_bias(sizes.cond_bias), logits(sizes.logits);
-  DeviceArray<uint8_t> levels(sizes.levels);
+  DeviceArray<float> cond_bias(sizes.cond_bias), logits(sizes.logits), gathered(gathered_size);
+  DeviceArray<float> pre(B * 2 * P), skip(B * p.S), zs(B * p.Q), z(B * p.Q), channel_logits(B * p.K);
+  DeviceArray<uint8_t> levels(sizes.levels), workspace{int64_t(workspace_bytes)};
   const DrainOnExit drain(stream);
-  weights.upload(arranged.flat, stream), blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
+  weights.upload(arranged.flat, stream);
+  blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
   if (any_known) known.upload(job.known, stream);
   for (DeviceArray<float>* state : {&xt, &v_hist, &u_row, &h_row, &cond_bias}) state->zero(stream);
@@ -139,12 +192,13 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
   p.xt = xt.get(), p.v_hist = v_hist.get(), p.u_row = u_row.get(), p.h_row = h_row.get();
   p.cond_bias = cond_bias.get(), p.logits_out = logits.get(), p.levels = levels.get();
+  const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 
-  launch(conditioning_kernel, B, kThreads, 0, stream, p);
-  const int64_t groups = (B + group - 1) / group;
-  for (int64_t i = 0; i < H; ++i) {
+  launch(conditioning_kernel, unsigned(B), kRowThreads, 0, stream, p);
+  for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
-    launch(row_kernel, groups, kThreads, shared_bytes, stream, p, group, i);
+    vertical_row(p, arranged.blocks, convolutions, gathered.get(), workspace.get(), i, stream);
+    for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, i, j, stream);
     GPCNN_CUDA(cudaStreamSynchronize(stream));  // a row's worth of work per progress report
     on_row(i + 1);
   }

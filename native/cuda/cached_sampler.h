@@ -1,9 +1,10 @@
-// The cached sampler on the GPU: all per-layer state lives on the device, and each
-// row is one kernel launch with one thread block per group of images, running the
-// portable steps of native/core/sampler_steps.h: every block's vertical stack for
-// the row, then column by column the horizontal stacks, skip sum, head and the
-// Philox draws, which write the levels into the image on the device. The host only
-// launches, reports progress after each row and copies the levels back.
+// The cached sampler on the GPU. All per-layer state lives on the device, and every
+// step works on the whole batch at once: at each row, every block's vertical stack
+// is one cuDNN convolution of output height 1 (sampler_vertical.cuh); at each
+// position, every block's horizontal stack is two batched products, then the head's
+// products and the Philox draws, which write the levels into the image on the device
+// (sampler_position.cuh). The host only launches, reports progress after each row
+// and copies the levels back.
 #pragma once
 
 #include "../core/sampler_job.h"

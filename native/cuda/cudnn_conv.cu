@@ -6,6 +6,7 @@
 #include "../core/errors.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "cudnn_util.h"
 #include "launch.cuh"
 #include "reduce.cuh"
 
@@ -68,24 +69,6 @@ __global__ void bias_total_kernel(const double* partial, float* db, int channels
     for (int chunk = 0; chunk < chunks; ++chunk) sum += partial[int64_t(channel) * chunks + chunk];
     db[channel] = float(sum);
   }
-}
-
-cudnnTensorDescriptor_t tensor_desc(int64_t n, int64_t c, int64_t h, int64_t w) {
-  cudnnTensorDescriptor_t desc;
-  GPCNN_CUDNN(cudnnCreateTensorDescriptor(&desc));
-  GPCNN_CUDNN(cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
-  return desc;
-}
-
-template <typename Perf>
-auto pick_deterministic(const std::vector<Perf>& results, int count) -> decltype(results[0].algo) {
-  // Deterministic algorithms keep a resumed run bit-identical to an uninterrupted one.
-  for (int i = 0; i < count; ++i)
-    if (results[i].status == CUDNN_STATUS_SUCCESS && results[i].determinism == CUDNN_DETERMINISTIC)
-      return results[i].algo;
-  for (int i = 0; i < count; ++i)
-    if (results[i].status == CUDNN_STATUS_SUCCESS) return results[i].algo;
-  fail(codes::kCuda, "cuDNN offers no algorithm for this convolution");
 }
 
 }  // namespace

@@ -4,8 +4,7 @@
 //   request: { config: {SPEC.md §2 keys}, weights: { name: Float32Array },
 //              batch, firstImage, temperature, seed, keepLogits,
 //              labels?: Int32Array, vectors?: Float32Array, spatial?: Float32Array,
-//              known?: Uint8Array, knownMask?: Uint8Array, onRow?: (rowsDone) => void,
-//              portableSteps?: boolean (CPU: run the CUDA sampler's steps on the host) }
+//              known?: Uint8Array, knownMask?: Uint8Array, onRow?: (rowsDone) => void }
 // Everything is copied on the JS thread before the work starts (nothing JS is
 // touched from the worker); cancel() makes the sampler stop with ERR_ABORTED.
 #include <atomic>
@@ -78,7 +77,6 @@ SamplerJob read_job(const Napi::Object& request) {
   job.seed = static_cast<int64_t>(seed);
   job.temperature = number_field(request, "temperature");
   job.keep_logits = request.Get("keepLogits").ToBoolean();
-  job.portable_steps = request.Get("portableSteps").ToBoolean();
   job.labels = copy_typed<Napi::Int32Array, int32_t>(request, "labels", napi_int32_array);
   job.vectors = copy_typed<Napi::Float32Array, float>(request, "vectors", napi_float32_array);
   job.spatial = copy_typed<Napi::Float32Array, float>(request, "spatial", napi_float32_array);

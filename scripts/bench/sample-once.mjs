@@ -1,5 +1,5 @@
 // One cached sampling of a batch on one backend, for kernel profilers such as ncu
-// (scripts/device-check.sh looks inside the sampler's row kernel with it):
+// (scripts/device-check.sh times the sampler's kernels and looks inside one with it):
 //   node scripts/bench/sample-once.mjs PRESET|CONFIG-JSON BATCH [BACKEND]
 import { createRequire } from 'node:module';
 import * as path from 'node:path';

@@ -80,8 +80,6 @@ export interface NativeSampleRequest {
   temperature: number;
   seed: number;
   keepLogits: boolean;
-  /** CPU addon: run the CUDA sampler's portable steps on the host (tests). */
-  portableSteps?: boolean;
   labels?: Int32Array;
   vectors?: Float32Array;
   spatial?: Float32Array;

@@ -25,18 +25,16 @@ export async function sampleCached(model: GatedPixelCNN, options: SampleOptions)
 export interface CachedSamplerSettings {
   /** Also return the logits of every draw. */
   keepLogits: boolean;
-  /** Run the CUDA sampler's steps on the CPU (native/core/sampler_steps.h), to test them without a GPU. */
-  portableSteps?: boolean;
 }
 
 /** @internal As sampleCached, optionally keeping the logits of every draw (for tests). */
 export async function runCachedSampler(
   model: GatedPixelCNN,
   options: SampleOptions,
-  { keepLogits, portableSteps = false }: CachedSamplerSettings,
+  { keepLogits }: CachedSamplerSettings,
 ): Promise<CachedSampleResult> {
   if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
-  const onGpu = model.backend.name === 'cuda' && !portableSteps;
+  const onGpu = model.backend.name === 'cuda';
   // A GPU keeps its multiprocessors busy with more images at once.
   const defaultBatch = Math.min(options.count, onGpu ? 256 : 64);
   const o = resolveSampleOptions(model.config, { ...options, batchSize: options.batchSize ?? defaultBatch });
@@ -62,7 +60,6 @@ export async function runCachedSampler(
       temperature: o.temperature,
       seed: o.seed,
       keepLogits,
-      portableSteps,
       labels: cond.labels ? Int32Array.from(cond.labels) : undefined,
       vectors: cond.vectors,
       spatial: cond.spatial,

@@ -39,29 +39,6 @@ describe.each(configs)('cached sampler: $name', ({ name, ...config }) => {
   });
 });
 
-// The CUDA sampler's steps (native/core/sampler_steps.h), run on the host with the GPU's
-// layouts and grouping of images: the same properties hold, so the device code's
-// arithmetic and indexing are checked on machines without a GPU.
-describe.each(configs)('portable sampler steps: $name', ({ name, ...config }) => {
-  const model = GatedPixelCNN.create(config, { backend: cpu, seed: name.length });
-  const count = 6; // one full group of 4 images and one partial group
-  const cond = conditioning(model, count, 1);
-  const portable = { keepLogits: true, portableSteps: true };
-
-  it('a full forward pass on the result reproduces the logits of every draw', async () => {
-    const { levels, logits } = await runCachedSampler(model, { count, ...cond, seed: 3 }, portable);
-    expect(normalizedError(logits!, model.logits(levels, cond))).toBeLessThanOrEqual(1e-4);
-  });
-
-  it('draws the same images as the naive sampler, also with known pixels', async () => {
-    const known = randomKnown(model.config, count, 5);
-    for (const options of [{ seed: 8, temperature: 0.8 }, { seed: 2, known }]) {
-      const { levels } = await runCachedSampler(model, { count, ...cond, ...options }, portable);
-      expect(levels).toEqual(sampleNaive(model, { count, ...cond, ...options }));
-    }
-  });
-});
-
 describe('cached sampler, as a user runs it', () => {
   const model = GatedPixelCNN.create({ channels: 1, height: 20, width: 20, levels: 4, hidden: 48, layers: 5, firstKernel: 7, kernel: 3, headHidden: 16, classes: 10 }, { backend: cpu, seed: 1 });
   const labels = Array.from({ length: 48 }, (_, i) => i % 10);

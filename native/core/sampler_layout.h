@@ -1,0 +1,69 @@
+// The CUDA cached sampler's plan: each block's geometry and weight offsets, the
+// state's layouts, and the small pieces of arithmetic its kernels share
+// (native/cuda/sampler_vertical.cuh, sampler_position.cuh). Host code
+// (sampler_plan.cc) fills the plan in.
+// Layouts (B = images in the batch):
+//   xt [B, C, H, W] the image as network input, levels [B, C, H, W], logits_out
+//   [B, C, K, H, W]; v_hist [L−1][B, P, H, W] each block's vertical output; u_row
+//   [L][B, 2P, W] each block's vertical pre-activation (with its bias) at the current
+//   row; h_row [L−1][B, P, W] each block's horizontal output at the current row;
+//   cond_bias [L][B][2][2P] the class + global-vector terms (vertical, horizontal).
+// Most weights are transposed to [inputs][outputs] (sampler_plan.cc), so that threads
+// that compute neighbouring outputs read neighbouring weights.
+#pragma once
+
+#include <math.h>
+
+#include <array>
+#include <cstdint>
+
+#include "host_device.h"
+
+namespace gpcnn {
+
+// One block's geometry and the offsets of its weights in the flat array (−1: absent);
+// a name ending in t is a transposed weight, v_w is cuDNN's filter as it is (OIHW).
+struct BlockPlan {
+  int64_t cin, vkh, vkw, vdy, vdx, hkw, hdx;
+  int64_t v_w, v_b, h_wt, h_b, vh_wt, vh_b, res_wt, res_b, skip_wt, skip_b;
+  int64_t class_v, class_h, cond_vt, cond_ht, spatial_vt, spatial_ht;
+};
+
+struct SamplerPlan {
+  int64_t B, C, H, W, K, P, S, Q, L, cond_dim, spatial_cond;
+  const BlockPlan* blocks;  // [L]
+  const float* w;           // the flat weights
+  int64_t hidden_wt, hidden_b, out_wt, out_b, prev;  // head offsets (prev −1 when C = 1)
+  double temperature;
+  int64_t seed, first_image;
+  // Inputs (null when absent).
+  const int32_t* labels;
+  const float* vectors;
+  const float* spatial;
+  const uint8_t* known;
+  const uint8_t* known_mask;
+  // State and outputs.
+  float *xt, *v_hist, *u_row, *h_row, *cond_bias, *logits_out;  // logits_out may be null
+  uint8_t* levels;
+};
+
+// Every pointer a plan holds; on the GPU all must be device memory, which the CUDA
+// emulator checks at each launch (native/cuda_emu/launch.h).
+inline std::array<const void*, 14> device_pointers(const SamplerPlan& p) {
+  return {p.blocks, p.w, p.labels, p.vectors, p.spatial, p.known, p.known_mask,
+          p.xt, p.v_hist, p.u_row, p.h_row, p.cond_bias, p.logits_out, p.levels};
+}
+
+GPCNN_HD inline float sigmoid_f(float a) { return 1.f / (1.f + ::expf(-a)); }
+GPCNN_HD inline float gate_f(float a, float b) { return ::tanhf(a) * sigmoid_f(b); }
+
+// The spatial term Σ_k W[k, o]·S[b, k, i, j].
+GPCNN_HD inline float spatial_term(const SamplerPlan& p, int64_t weights, int64_t b, int64_t o, int64_t i, int64_t j) {
+  if (weights < 0) return 0.f;
+  float sum = 0;
+  for (int64_t k = 0; k < p.spatial_cond; ++k)
+    sum += p.w[weights + k * 2 * p.P + o] * p.spatial[((b * p.spatial_cond + k) * p.H + i) * p.W + j];
+  return sum;
+}
+
+}  // namespace gpcnn

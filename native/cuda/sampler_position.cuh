@@ -1,0 +1,170 @@
+// The cached sampler's work at one position (i, j) on the GPU, for the whole batch at
+// once: per block, the pre-activation product and then the skip and residual product
+// (batch_gemm.cuh, with the window gather, gate and biases fused into the operands
+// and epilogues); then the head's hidden layer, and per channel its logits and the
+// draws. Between launches every image's row of each product is complete, so no
+// kernel waits on another image. Layouts as in sampler_layout.h, plus the scratch below.
+#pragma once
+
+#include <array>
+
+#include "../core/sample_draw.h"
+#include "../core/sampler_layout.h"
+#include "launch.cuh"
+
+namespace gpcnn {
+
+// One position's scratch, for the whole batch.
+struct PositionScratch {
+  float* pre;     // [B, 2P] a block's horizontal pre-activation, with all its terms
+  float* skip;    // [B, S] the sum of the blocks' skip outputs
+  float* zs;      // [B, Q] the head's hidden layer before the channel terms
+  float* z;       // [B, Q] the input of the channel being drawn: relu(zs + prev · x_{<c})
+  float* logits;  // [B, K] one channel's logits
+};
+
+// What every operand and epilogue of a position carries: the plan, its scratch, the
+// block being computed (layer l) and the position.
+struct PositionArgs {
+  SamplerPlan p;
+  PositionScratch s;
+  BlockPlan bl;
+  int l, i, j;
+};
+
+inline std::array<const void*, 19> device_pointers(const PositionArgs& a) {
+  const auto plan = device_pointers(a.p);
+  return {plan[0], plan[1], plan[2], plan[3],  plan[4],  plan[5],  plan[6], plan[7],  plan[8],     plan[9],
+          plan[10], plan[11], plan[12], plan[13], a.s.pre, a.s.skip, a.s.zs, a.s.z, a.s.logits};
+}
+
+// Pre-activation of block l's horizontal stack: [window | u_v column] · [h; vh].
+// The window holds the taps (c, e) of row i at columns j − hdx + e: the image for
+// block 0, the block below's horizontal output for the others.
+struct PreActivationInput : PositionArgs {
+  __device__ float operator()(int b, int t) const {
+    const int taps = int(bl.cin * bl.hkw), W = int(p.W);
+    if (t >= taps) return p.u_row[((int64_t(l) * p.B + b) * 2 * p.P + (t - taps)) * W + j];
+    const int c = t / int(bl.hkw), sj = j - int(bl.hdx) + t % int(bl.hkw);
+    if (sj < 0 || sj >= W) return 0.f;
+    return l == 0 ? p.xt[((int64_t(b) * p.C + c) * p.H + i) * W + sj]
+                  : p.h_row[((int64_t(l - 1) * p.B + b) * p.P + c) * W + sj];
+  }
+};
+struct PreActivationWeights : PositionArgs {
+  __device__ float operator()(int t, int o) const {
+    const int taps = int(bl.cin * bl.hkw);
+    return t < taps ? p.w[bl.h_wt + int64_t(t) * 2 * p.P + o] : p.w[bl.vh_wt + int64_t(t - taps) * 2 * p.P + o];
+  }
+};
+struct PreActivationOutput : PositionArgs {
+  __device__ void operator()(int b, int o, float sum) const {
+    const int64_t P2 = 2 * p.P;
+    s.pre[b * P2 + o] = sum + p.w[bl.h_b + o] + p.w[bl.vh_b + o] + p.cond_bias[((l * p.B + b) * 2 + 1) * P2 + o] +
+                        spatial_term(p, bl.spatial_ht, b, o, i, j);
+  }
+};
+
+// The gated output g times [skip | res]: skip sums over the blocks; res, below the
+// last block, gives the horizontal output (plus the block's input, except in block 0).
+struct GatedInput : PositionArgs {
+  __device__ float operator()(int b, int c) const {
+    const float* pre = s.pre + b * 2 * p.P;
+    return gate_f(pre[c], pre[c + p.P]);
+  }
+};
+struct SkipResidualWeights : PositionArgs {
+  __device__ float operator()(int c, int n) const {
+    return n < p.S ? p.w[bl.skip_wt + int64_t(c) * p.S + n] : p.w[bl.res_wt + int64_t(c) * p.P + n - p.S];
+  }
+};
+struct SkipResidualOutput : PositionArgs {
+  __device__ void operator()(int b, int n, float sum) const {
+    if (n < p.S) {
+      float& skip = s.skip[b * p.S + n];
+      skip = (l == 0 ? 0.f : skip) + sum + p.w[bl.skip_b + n];
+      return;
+    }
+    const int64_t o = n - p.S, W = p.W;
+    const float below = l == 0 ? 0.f : p.h_row[((int64_t(l - 1) * p.B + b) * p.P + o) * W + j];
+    p.h_row[((int64_t(l) * p.B + b) * p.P + o) * W + j] = sum + p.w[bl.res_b + o] + below;
+  }
+};
+
+// Head: zs = hidden(relu(skip)).
+struct HiddenInput : PositionArgs {
+  __device__ float operator()(int b, int k) const { return fmaxf(s.skip[b * p.S + k], 0.f); }
+};
+struct HiddenWeights : PositionArgs {
+  __device__ float operator()(int k, int q) const { return p.w[p.hidden_wt + int64_t(k) * p.Q + q]; }
+};
+struct HiddenOutput : PositionArgs {
+  __device__ void operator()(int b, int q, float sum) const {
+    const float zs = sum + p.w[p.hidden_b + q];
+    s.zs[b * p.Q + q] = zs;
+    s.z[b * p.Q + q] = fmaxf(zs, 0.f);  // channel 0 has no earlier channels
+  }
+};
+
+// relu(zs + prev · x_{<c}) for channel c of image b, with x_{<c} the levels drawn for
+// this pixel's earlier channels.
+__device__ inline float channel_input(const SamplerPlan& p, const PositionScratch& s, int64_t b, int64_t q,
+                                      int64_t c, int i, int j) {
+  const int64_t C = p.C;
+  float sum = s.zs[b * p.Q + q];
+  for (int64_t cp = 0; cp < c; ++cp)
+    sum += p.w[p.prev + (q * C + c) * C + cp] * p.xt[((b * C + cp) * p.H + i) * p.W + j];
+  return fmaxf(sum, 0.f);
+}
+
+// Channel c's logits: out_c · z (l holds c).
+struct ChannelInput : PositionArgs {
+  __device__ float operator()(int b, int q) const { return s.z[b * p.Q + q]; }
+};
+struct ChannelWeights : PositionArgs {
+  __device__ float operator()(int q, int k) const { return p.w[p.out_wt + (int64_t(l) * p.Q + q) * p.K + k]; }
+};
+struct ChannelOutput : PositionArgs {
+  __device__ void operator()(int b, int k, float sum) const {
+    const int64_t K = p.K, c = l;
+    const float logit = sum + p.w[p.out_b + c * K + k];
+    s.logits[b * K + k] = logit;
+    if (p.logits_out) p.logits_out[((((b * p.C + c) * K + k) * p.H + i) * p.W) + j] = logit;
+  }
+};
+
+// The draw of channel l at (i, j) for image blockIdx.x, from s.logits (or the known
+// level), written into levels and, as network input, into xt; then the next channel's
+// input z. Dynamic shared memory: K + 1 doubles (the level weights, then their maximum
+// logit).
+__global__ void draw_kernel(PositionArgs a) {
+  const SamplerPlan& p = a.p;
+  const int64_t b = blockIdx.x, K = p.K, c = a.l;
+  const float* logits = a.s.logits + b * K;
+  double* weights = dynamic_shared<double>();
+  if (threadIdx.x == 0) {
+    double max = -INFINITY;
+    for (int64_t k = 0; k < K; ++k) max = ::fmax(max, double(logits[k]));
+    weights[K] = max;
+  }
+  __syncthreads();
+  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) weights[k] = level_weight(logits[k], weights[K], p.temperature);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const int64_t at = ((b * p.C + c) * p.H + a.i) * p.W + a.j;
+    int level;
+    if (p.known_mask && p.known_mask[at]) {
+      level = p.known[at];
+    } else {
+      const int64_t position = (int64_t(a.i) * p.W + a.j) * p.C + c;  // generation order, as the naive sampler counts
+      level = level_from_weights(weights, K, sample_uniform(p.seed, p.first_image + b, position));
+    }
+    p.levels[at] = uint8_t(level);
+    p.xt[at] = float(2.0 * level / double(K - 1) - 1.0);  // as toUnit() rounds it
+  }
+  if (c + 1 == p.C) return;
+  __syncthreads();
+  for (int64_t q = threadIdx.x; q < p.Q; q += blockDim.x) a.s.z[b * p.Q + q] = channel_input(p, a.s, b, q, c + 1, a.i, a.j);
+}
+
+}  // namespace gpcnn
