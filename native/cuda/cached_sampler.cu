@@ -131,17 +131,15 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
     const PositionArgs at{p, scratch, bl, l, i, j};
-    batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw) + 2 * P, PreActivationInput{at}, PreActivationWeights{at},
-               PreActivationOutput{at});
+    batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw) + 2 * P, PreActivation{at});
     const int outputs = S + (l < p.L - 1 ? P : 0);  // the last block's horizontal output feeds nothing
-    batch_gemm(stream, B, outputs, P, GatedInput{at}, SkipResidualWeights{at}, SkipResidualOutput{at});
+    batch_gemm(stream, B, outputs, P, SkipResidual{at});
   }
   const PositionArgs head{p, scratch, blocks.back(), 0, i, j};
-  batch_gemm(stream, B, int(p.Q), S, HiddenInput{head}, HiddenWeights{head}, HiddenOutput{head});
+  batch_gemm(stream, B, int(p.Q), S, Hidden{head});
   for (int c = 0; c < int(p.C); ++c) {
     const PositionArgs channel{p, scratch, blocks.back(), c, i, j};
-    batch_gemm(stream, B, int(p.K), int(p.Q), ChannelInput{channel}, ChannelWeights{channel},
-               ChannelOutput{channel});
+    batch_gemm(stream, B, int(p.K), int(p.Q), ChannelLogits{channel});
     launch(draw_kernel, unsigned(B), 64, (p.K + 1) * sizeof(double), stream, channel);
   }
 }

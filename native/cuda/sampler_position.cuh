@@ -38,11 +38,12 @@ inline std::array<const void*, 19> device_pointers(const PositionArgs& a) {
           plan[10], plan[11], plan[12], plan[13], a.s.pre, a.s.skip, a.s.zs, a.s.z, a.s.logits};
 }
 
-// Pre-activation of block l's horizontal stack: [window | u_v column] · [h; vh].
-// The window holds the taps (c, e) of row i at columns j − hdx + e: the image for
-// block 0, the block below's horizontal output for the others.
-struct PreActivationInput : PositionArgs {
-  __device__ float operator()(int b, int t) const {
+// Pre-activation of block l's horizontal stack: [window | u_v column] · [h; vh], plus
+// both biases and the conditioning. The window holds the taps (c, e) of row i at
+// columns j − hdx + e: the image for block 0, the block below's horizontal output for
+// the others.
+struct PreActivation : PositionArgs {
+  __device__ float a(int b, int t) const {
     const int taps = int(bl.cin * bl.hkw), W = int(p.W);
     if (t >= taps) return p.u_row[((int64_t(l) * p.B + b) * 2 * p.P + (t - taps)) * W + j];
     const int c = t / int(bl.hkw), sj = j - int(bl.hdx) + t % int(bl.hkw);
@@ -50,15 +51,11 @@ struct PreActivationInput : PositionArgs {
     return l == 0 ? p.xt[((int64_t(b) * p.C + c) * p.H + i) * W + sj]
                   : p.h_row[((int64_t(l - 1) * p.B + b) * p.P + c) * W + sj];
   }
-};
-struct PreActivationWeights : PositionArgs {
-  __device__ float operator()(int t, int o) const {
+  __device__ float b(int t, int o) const {
     const int taps = int(bl.cin * bl.hkw);
     return t < taps ? p.w[bl.h_wt + int64_t(t) * 2 * p.P + o] : p.w[bl.vh_wt + int64_t(t - taps) * 2 * p.P + o];
   }
-};
-struct PreActivationOutput : PositionArgs {
-  __device__ void operator()(int b, int o, float sum) const {
+  __device__ void out(int b, int o, float sum) const {
     const int64_t P2 = 2 * p.P;
     s.pre[b * P2 + o] = sum + p.w[bl.h_b + o] + p.w[bl.vh_b + o] + p.cond_bias[((l * p.B + b) * 2 + 1) * P2 + o] +
                         spatial_term(p, bl.spatial_ht, b, o, i, j);
@@ -67,19 +64,15 @@ struct PreActivationOutput : PositionArgs {
 
 // The gated output g times [skip | res]: skip sums over the blocks; res, below the
 // last block, gives the horizontal output (plus the block's input, except in block 0).
-struct GatedInput : PositionArgs {
-  __device__ float operator()(int b, int c) const {
+struct SkipResidual : PositionArgs {
+  __device__ float a(int b, int c) const {
     const float* pre = s.pre + b * 2 * p.P;
     return gate_f(pre[c], pre[c + p.P]);
   }
-};
-struct SkipResidualWeights : PositionArgs {
-  __device__ float operator()(int c, int n) const {
+  __device__ float b(int c, int n) const {
     return n < p.S ? p.w[bl.skip_wt + int64_t(c) * p.S + n] : p.w[bl.res_wt + int64_t(c) * p.P + n - p.S];
   }
-};
-struct SkipResidualOutput : PositionArgs {
-  __device__ void operator()(int b, int n, float sum) const {
+  __device__ void out(int b, int n, float sum) const {
     if (n < p.S) {
       float& skip = s.skip[b * p.S + n];
       skip = (l == 0 ? 0.f : skip) + sum + p.w[bl.skip_b + n];
@@ -91,15 +84,11 @@ struct SkipResidualOutput : PositionArgs {
   }
 };
 
-// Head: zs = hidden(relu(skip)).
-struct HiddenInput : PositionArgs {
-  __device__ float operator()(int b, int k) const { return fmaxf(s.skip[b * p.S + k], 0.f); }
-};
-struct HiddenWeights : PositionArgs {
-  __device__ float operator()(int k, int q) const { return p.w[p.hidden_wt + int64_t(k) * p.Q + q]; }
-};
-struct HiddenOutput : PositionArgs {
-  __device__ void operator()(int b, int q, float sum) const {
+// The head's hidden layer: zs = hidden(relu(skip)), and channel 0's input relu(zs).
+struct Hidden : PositionArgs {
+  __device__ float a(int b, int k) const { return fmaxf(s.skip[b * p.S + k], 0.f); }
+  __device__ float b(int k, int q) const { return p.w[p.hidden_wt + int64_t(k) * p.Q + q]; }
+  __device__ void out(int b, int q, float sum) const {
     const float zs = sum + p.w[p.hidden_b + q];
     s.zs[b * p.Q + q] = zs;
     s.z[b * p.Q + q] = fmaxf(zs, 0.f);  // channel 0 has no earlier channels
@@ -118,14 +107,10 @@ __device__ inline float channel_input(const SamplerPlan& p, const PositionScratc
 }
 
 // Channel c's logits: out_c · z (l holds c).
-struct ChannelInput : PositionArgs {
-  __device__ float operator()(int b, int q) const { return s.z[b * p.Q + q]; }
-};
-struct ChannelWeights : PositionArgs {
-  __device__ float operator()(int q, int k) const { return p.w[p.out_wt + (int64_t(l) * p.Q + q) * p.K + k]; }
-};
-struct ChannelOutput : PositionArgs {
-  __device__ void operator()(int b, int k, float sum) const {
+struct ChannelLogits : PositionArgs {
+  __device__ float a(int b, int q) const { return s.z[b * p.Q + q]; }
+  __device__ float b(int q, int k) const { return p.w[p.out_wt + (int64_t(l) * p.Q + q) * p.K + k]; }
+  __device__ void out(int b, int k, float sum) const {
     const int64_t K = p.K, c = l;
     const float logit = sum + p.w[p.out_b + c * K + k];
     s.logits[b * K + k] = logit;
