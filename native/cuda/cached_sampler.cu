@@ -135,13 +135,9 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
     const int outputs = S + (l < p.L - 1 ? P : 0);  // the last block's horizontal output feeds nothing
     batch_gemm(stream, B, outputs, P, SkipResidual{at});
   }
-  const PositionArgs head{p, scratch, blocks.back(), 0, i, j};
-  batch_gemm(stream, B, int(p.Q), S, Hidden{head});
-  for (int c = 0; c < int(p.C); ++c) {
-    const PositionArgs channel{p, scratch, blocks.back(), c, i, j};
-    batch_gemm(stream, B, int(p.K), int(p.Q), ChannelLogits{channel});
-    launch(draw_kernel, unsigned(B), 64, (p.K + 1) * sizeof(double), stream, channel);
-  }
+  const unsigned head_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
+  launch(head_kernel, head_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double), stream,
+         PositionArgs{p, scratch, blocks.back(), 0, i, j});
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // The cached sampler's work at one position (i, j) on the GPU, for the whole batch at
 // once: per block, the pre-activation product and then the skip and residual product
 // (batch_gemm.cuh, with the window gather, gate and biases fused into the operands
-// and epilogues); then the head's hidden layer, and per channel its logits and the
-// draws. Between launches every image's row of each product is complete, so no
-// kernel waits on another image. Layouts as in sampler_layout.h, plus the scratch below.
+// and epilogues); then the head and the draws in one kernel. Between launches every
+// image's row of each product is complete, so no kernel waits on another image.
+// Layouts as in sampler_layout.h, plus the scratch below.
 #pragma once
 
 #include <array>
@@ -20,7 +20,7 @@ struct PositionScratch {
   float* skip;    // [B, S] the sum of the blocks' skip outputs
   float* zs;      // [B, Q] the head's hidden layer before the channel terms
   float* z;       // [B, Q] the input of the channel being drawn: relu(zs + prev · x_{<c})
-  float* logits;  // [B, K] one channel's logits
+  float* logits;  // [B, K] the logits of the channel being drawn
 };
 
 // What every operand and epilogue of a position carries: the plan, its scratch, the
@@ -84,17 +84,6 @@ struct SkipResidual : PositionArgs {
   }
 };
 
-// The head's hidden layer: zs = hidden(relu(skip)), and channel 0's input relu(zs).
-struct Hidden : PositionArgs {
-  __device__ float a(int b, int k) const { return fmaxf(s.skip[b * p.S + k], 0.f); }
-  __device__ float b(int k, int q) const { return p.w[p.hidden_wt + int64_t(k) * p.Q + q]; }
-  __device__ void out(int b, int q, float sum) const {
-    const float zs = sum + p.w[p.hidden_b + q];
-    s.zs[b * p.Q + q] = zs;
-    s.z[b * p.Q + q] = fmaxf(zs, 0.f);  // channel 0 has no earlier channels
-  }
-};
-
 // relu(zs + prev · x_{<c}) for channel c of image b, with x_{<c} the levels drawn for
 // this pixel's earlier channels.
 __device__ inline float channel_input(const SamplerPlan& p, const PositionScratch& s, int64_t b, int64_t q,
@@ -106,50 +95,66 @@ __device__ inline float channel_input(const SamplerPlan& p, const PositionScratc
   return fmaxf(sum, 0.f);
 }
 
-// Channel c's logits: out_c · z (l holds c).
-struct ChannelLogits : PositionArgs {
-  __device__ float a(int b, int q) const { return s.z[b * p.Q + q]; }
-  __device__ float b(int q, int k) const { return p.w[p.out_wt + (int64_t(l) * p.Q + q) * p.K + k]; }
-  __device__ void out(int b, int k, float sum) const {
-    const int64_t K = p.K, c = l;
-    const float logit = sum + p.w[p.out_b + c * K + k];
-    s.logits[b * K + k] = logit;
-    if (p.logits_out) p.logits_out[((((b * p.C + c) * K + k) * p.H + i) * p.W) + j] = logit;
-  }
-};
+// Images per thread block of the head.
+constexpr int kHeadImages = 8;
 
-// The draw of channel l at (i, j) for image blockIdx.x, from s.logits (or the known
-// level), written into levels and, as network input, into xt; then the next channel's
-// input z. Dynamic shared memory: K + 1 doubles (the level weights, then their maximum
-// logit).
-__global__ void draw_kernel(PositionArgs a) {
+// The head and the draws at (i, j) for images [kHeadImages · blockIdx.x, + kHeadImages):
+// zs = hidden(relu(skip)); then channel by channel z = relu(zs + prev · x_{<c}),
+// logits = out_c · z, and a draw (or the known level), written into levels and, as
+// network input, into xt, where later channels read it. The head is small beside the
+// blocks, so one launch does all of it. Dynamic shared memory: kHeadImages · (K + 1)
+// doubles (each image's level weights, then its maximum logit).
+__global__ void head_kernel(PositionArgs a) {
   const SamplerPlan& p = a.p;
-  const int64_t b = blockIdx.x, K = p.K, c = a.l;
-  const float* logits = a.s.logits + b * K;
-  double* weights = dynamic_shared<double>();
-  if (threadIdx.x == 0) {
-    double max = -INFINITY;
-    for (int64_t k = 0; k < K; ++k) max = ::fmax(max, double(logits[k]));
-    weights[K] = max;
+  const PositionScratch& s = a.s;
+  const int64_t first = int64_t(blockIdx.x) * kHeadImages, count = min(int64_t(kHeadImages), p.B - first);
+  const int64_t S = p.S, Q = p.Q, K = p.K, C = p.C;
+  double* weights = dynamic_shared<double>();  // [count][K + 1]
+  for (int64_t e = threadIdx.x; e < count * Q; e += blockDim.x) {
+    const int64_t b = first + e / Q, q = e % Q;
+    float sum = 0;
+    for (int64_t k = 0; k < S; ++k) sum += p.w[p.hidden_wt + k * Q + q] * fmaxf(s.skip[b * S + k], 0.f);
+    s.zs[b * Q + q] = sum + p.w[p.hidden_b + q];
   }
   __syncthreads();
-  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) weights[k] = level_weight(logits[k], weights[K], p.temperature);
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    const int64_t at = ((b * p.C + c) * p.H + a.i) * p.W + a.j;
-    int level;
-    if (p.known_mask && p.known_mask[at]) {
-      level = p.known[at];
-    } else {
-      const int64_t position = (int64_t(a.i) * p.W + a.j) * p.C + c;  // generation order, as the naive sampler counts
-      level = level_from_weights(weights, K, sample_uniform(p.seed, p.first_image + b, position));
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t e = threadIdx.x; e < count * Q; e += blockDim.x)
+      s.z[(first + e / Q) * Q + e % Q] = channel_input(p, s, first + e / Q, e % Q, c, a.i, a.j);
+    __syncthreads();
+    for (int64_t e = threadIdx.x; e < count * K; e += blockDim.x) {
+      const int64_t b = first + e / K, k = e % K;
+      float sum = 0;
+      for (int64_t q = 0; q < Q; ++q) sum += p.w[p.out_wt + (c * Q + q) * K + k] * s.z[b * Q + q];
+      const float logit = sum + p.w[p.out_b + c * K + k];
+      s.logits[b * K + k] = logit;
+      if (p.logits_out) p.logits_out[((((b * C + c) * K + k) * p.H + a.i) * p.W) + a.j] = logit;
     }
-    p.levels[at] = uint8_t(level);
-    p.xt[at] = float(2.0 * level / double(K - 1) - 1.0);  // as toUnit() rounds it
+    __syncthreads();
+    for (int64_t g = threadIdx.x; g < count; g += blockDim.x) {
+      double max = -INFINITY;
+      for (int64_t k = 0; k < K; ++k) max = ::fmax(max, double(s.logits[(first + g) * K + k]));
+      weights[g * (K + 1) + K] = max;
+    }
+    __syncthreads();
+    for (int64_t e = threadIdx.x; e < count * K; e += blockDim.x) {
+      const int64_t g = e / K, k = e % K;
+      weights[g * (K + 1) + k] = level_weight(s.logits[(first + g) * K + k], weights[g * (K + 1) + K], p.temperature);
+    }
+    __syncthreads();
+    for (int64_t g = threadIdx.x; g < count; g += blockDim.x) {
+      const int64_t b = first + g, at = ((b * C + c) * p.H + a.i) * p.W + a.j;
+      int level;
+      if (p.known_mask && p.known_mask[at]) {
+        level = p.known[at];
+      } else {
+        const int64_t position = (int64_t(a.i) * p.W + a.j) * C + c;  // generation order, as the naive sampler counts
+        level = level_from_weights(weights + g * (K + 1), K, sample_uniform(p.seed, p.first_image + b, position));
+      }
+      p.levels[at] = uint8_t(level);
+      p.xt[at] = float(2.0 * level / double(K - 1) - 1.0);  // as toUnit() rounds it
+    }
+    __syncthreads();
   }
-  if (c + 1 == p.C) return;
-  __syncthreads();
-  for (int64_t q = threadIdx.x; q < p.Q; q += blockDim.x) a.s.z[b * p.Q + q] = channel_input(p, a.s, b, q, c + 1, a.i, a.j);
 }
 
 }  // namespace gpcnn
