@@ -123,22 +123,54 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
   }
 }
 
-// Every block's horizontal stack, the head and the draws at (i, j), for the whole
+// Every block's horizontal stack, the head and the draws at (*row, j), for the whole
 // batch (sampler_position.cuh).
-void position(const SamplerPlan& p, const PositionScratch& scratch, const std::vector<BlockPlan>& blocks, int i,
-              int j, cudaStream_t stream) {
+void position(const SamplerPlan& p, const PositionScratch& scratch, const std::vector<BlockPlan>& blocks,
+              const int* row, int j, cudaStream_t stream) {
   const int B = int(p.B), P = int(p.P), S = int(p.S);
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
-    const PositionArgs at{p, scratch, bl, l, i, j};
+    const PositionArgs at{p, scratch, bl, row, l, j};
     batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw) + 2 * P, PreActivation{at});
     const int outputs = S + (l < p.L - 1 ? P : 0);  // the last block's horizontal output feeds nothing
     batch_gemm(stream, B, outputs, P, SkipResidual{at});
   }
   const unsigned head_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
   launch(head_kernel, head_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double), stream,
-         PositionArgs{p, scratch, blocks.back(), 0, i, j});
+         PositionArgs{p, scratch, blocks.back(), row, 0, j});
 }
+
+// A row's positions as one CUDA graph, captured once and launched for every row: the
+// kernels read the row from the device, and the graph's last kernel advances it. A
+// row is W · (2L + 1) launches; replaying them as a graph spares the host a launch
+// each and the GPU the gaps between them.
+class RowGraph {
+ public:
+  RowGraph(cudaStream_t stream, const std::function<void()>& record) {
+    GPCNN_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t graph = nullptr;
+    try {
+      record();
+    } catch (...) {
+      cudaStreamEndCapture(stream, &graph);  // leave capture mode; the first error is the one to report
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    GPCNN_CUDA(cudaStreamEndCapture(stream, &graph));
+    const cudaError_t instantiated = cudaGraphInstantiate(&exec_, graph, 0);
+    cudaGraphDestroy(graph);
+    GPCNN_CUDA(instantiated);
+  }
+  RowGraph(const RowGraph&) = delete;
+  RowGraph& operator=(const RowGraph&) = delete;
+  ~RowGraph() {
+    if (exec_) cudaGraphExecDestroy(exec_);
+  }
+  void launch(cudaStream_t stream) const { GPCNN_CUDA(cudaGraphLaunch(exec_, stream)); }
+
+ private:
+  cudaGraphExec_t exec_ = nullptr;
+};
 
 }  // namespace
 
@@ -174,13 +206,14 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<float> cond_bias(sizes.cond_bias), logits(sizes.logits), gathered(gathered_size);
   DeviceArray<float> pre(B * 2 * P), skip(B * p.S), zs(B * p.Q), z(B * p.Q), channel_logits(B * p.K);
   DeviceArray<uint8_t> levels(sizes.levels), workspace{int64_t(workspace_bytes)};
+  DeviceArray<int> row(1);
   const DrainOnExit drain(stream);
   weights.upload(arranged.flat, stream);
   blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
   if (any_known) known.upload(job.known, stream);
   for (DeviceArray<float>* state : {&xt, &v_hist, &u_row, &h_row, &cond_bias}) state->zero(stream);
-  levels.zero(stream);
+  levels.zero(stream), row.zero(stream);
 
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
@@ -189,10 +222,14 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 
   launch(conditioning_kernel, unsigned(B), kRowThreads, 0, stream, p);
+  const RowGraph positions(stream, [&] {
+    for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, stream);
+    launch(advance_row_kernel, 1, 1, 0, stream, row.get());
+  });
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
     vertical_row(p, arranged.blocks, convolutions, gathered.get(), workspace.get(), i, stream);
-    for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, i, j, stream);
+    positions.launch(stream);
     GPCNN_CUDA(cudaStreamSynchronize(stream));  // a row's worth of work per progress report
     on_row(i + 1);
   }

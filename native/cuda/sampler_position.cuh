@@ -24,19 +24,24 @@ struct PositionScratch {
 };
 
 // What every operand and epilogue of a position carries: the plan, its scratch, the
-// block being computed (layer l) and the position.
+// block being computed (layer l) and the position: column j, and the row read from the
+// device (*row), so that one captured graph of a row's positions serves every row.
 struct PositionArgs {
   SamplerPlan p;
   PositionScratch s;
   BlockPlan bl;
-  int l, i, j;
+  const int* row;
+  int l, j;
 };
 
-inline std::array<const void*, 19> device_pointers(const PositionArgs& a) {
+inline std::array<const void*, 20> device_pointers(const PositionArgs& a) {
   const auto plan = device_pointers(a.p);
-  return {plan[0], plan[1], plan[2], plan[3],  plan[4],  plan[5],  plan[6], plan[7],  plan[8],     plan[9],
-          plan[10], plan[11], plan[12], plan[13], a.s.pre, a.s.skip, a.s.zs, a.s.z, a.s.logits};
+  return {plan[0],  plan[1],  plan[2],  plan[3],  plan[4], plan[5],  plan[6], plan[7], plan[8],    plan[9],
+          plan[10], plan[11], plan[12], plan[13], a.s.pre, a.s.skip, a.s.zs, a.s.z,   a.s.logits, a.row};
 }
+
+// The row whose positions are being drawn: one thread advances it after the last.
+__global__ void advance_row_kernel(int* row) { ++*row; }
 
 // Pre-activation of block l's horizontal stack: [window | u_v column] · [h; vh], plus
 // both biases and the conditioning. The window holds the taps (c, e) of row i at
@@ -48,7 +53,7 @@ struct PreActivation : PositionArgs {
     if (t >= taps) return p.u_row[((int64_t(l) * p.B + b) * 2 * p.P + (t - taps)) * W + j];
     const int c = t / int(bl.hkw), sj = j - int(bl.hdx) + t % int(bl.hkw);
     if (sj < 0 || sj >= W) return 0.f;
-    return l == 0 ? p.xt[((int64_t(b) * p.C + c) * p.H + i) * W + sj]
+    return l == 0 ? p.xt[((int64_t(b) * p.C + c) * p.H + *row) * W + sj]
                   : p.h_row[((int64_t(l - 1) * p.B + b) * p.P + c) * W + sj];
   }
   __device__ float b(int t, int o) const {
@@ -58,7 +63,7 @@ struct PreActivation : PositionArgs {
   __device__ void out(int b, int o, float sum) const {
     const int64_t P2 = 2 * p.P;
     s.pre[b * P2 + o] = sum + p.w[bl.h_b + o] + p.w[bl.vh_b + o] + p.cond_bias[((l * p.B + b) * 2 + 1) * P2 + o] +
-                        spatial_term(p, bl.spatial_ht, b, o, i, j);
+                        spatial_term(p, bl.spatial_ht, b, o, *row, j);
   }
 };
 
@@ -109,6 +114,7 @@ __global__ void head_kernel(PositionArgs a) {
   const PositionScratch& s = a.s;
   const int64_t first = int64_t(blockIdx.x) * kHeadImages, count = min(int64_t(kHeadImages), p.B - first);
   const int64_t S = p.S, Q = p.Q, K = p.K, C = p.C;
+  const int i = *a.row;
   double* weights = dynamic_shared<double>();  // [count][K + 1]
   for (int64_t e = threadIdx.x; e < count * Q; e += blockDim.x) {
     const int64_t b = first + e / Q, q = e % Q;
@@ -119,7 +125,7 @@ __global__ void head_kernel(PositionArgs a) {
   __syncthreads();
   for (int64_t c = 0; c < C; ++c) {
     for (int64_t e = threadIdx.x; e < count * Q; e += blockDim.x)
-      s.z[(first + e / Q) * Q + e % Q] = channel_input(p, s, first + e / Q, e % Q, c, a.i, a.j);
+      s.z[(first + e / Q) * Q + e % Q] = channel_input(p, s, first + e / Q, e % Q, c, i, a.j);
     __syncthreads();
     for (int64_t e = threadIdx.x; e < count * K; e += blockDim.x) {
       const int64_t b = first + e / K, k = e % K;
@@ -127,7 +133,7 @@ __global__ void head_kernel(PositionArgs a) {
       for (int64_t q = 0; q < Q; ++q) sum += p.w[p.out_wt + (c * Q + q) * K + k] * s.z[b * Q + q];
       const float logit = sum + p.w[p.out_b + c * K + k];
       s.logits[b * K + k] = logit;
-      if (p.logits_out) p.logits_out[((((b * C + c) * K + k) * p.H + a.i) * p.W) + a.j] = logit;
+      if (p.logits_out) p.logits_out[((((b * C + c) * K + k) * p.H + i) * p.W) + a.j] = logit;
     }
     __syncthreads();
     for (int64_t g = threadIdx.x; g < count; g += blockDim.x) {
@@ -142,12 +148,12 @@ __global__ void head_kernel(PositionArgs a) {
     }
     __syncthreads();
     for (int64_t g = threadIdx.x; g < count; g += blockDim.x) {
-      const int64_t b = first + g, at = ((b * C + c) * p.H + a.i) * p.W + a.j;
+      const int64_t b = first + g, at = ((b * C + c) * p.H + i) * p.W + a.j;
       int level;
       if (p.known_mask && p.known_mask[at]) {
         level = p.known[at];
       } else {
-        const int64_t position = (int64_t(a.i) * p.W + a.j) * C + c;  // generation order, as the naive sampler counts
+        const int64_t position = (int64_t(i) * p.W + a.j) * C + c;  // generation order, as the naive sampler counts
         level = level_from_weights(weights + g * (K + 1), K, sample_uniform(p.seed, p.first_image + b, position));
       }
       p.levels[at] = uint8_t(level);

@@ -106,6 +106,10 @@ bool overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
 // device memory; inputs and output in device memory, the output apart from the rest;
 // alpha and beta in host memory. Then out = alpha · sums + beta · out, where add(sums,
 // x index, filter index, y index) adds each product to its output's sum.
+// The emulated convolutions compute when called, so they cannot be recorded into a
+// graph: on a capturing stream they refuse (real cuDNN records its kernels).
+bool refuses_capture(cudnnHandle_t handle) { return gpcnn::emulator::capturing(handle->stream); }
+
 template <typename Add>
 cudnnStatus_t convolve(const Geometry& g, Pass pass, int algo, const void* workspace, size_t workspace_bytes,
                        const void* in1, size_t in1_bytes, const void* in2, size_t in2_bytes, void* out,
@@ -276,11 +280,12 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t, cudn
   return CUDNN_STATUS_SUCCESS;
 }
 
-cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t x_desc,
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t x_desc,
                                       const void* x, cudnnFilterDescriptor_t w_desc, const void* w,
                                       cudnnConvolutionDescriptor_t conv, cudnnConvolutionFwdAlgo_t algo, void* workspace,
                                       size_t workspace_bytes, const void* beta, cudnnTensorDescriptor_t y_desc,
                                       void* y) {
+  if (refuses_capture(handle)) return CUDNN_STATUS_NOT_SUPPORTED;
   const float* xs = static_cast<const float*>(x);
   const float* ws = static_cast<const float*>(w);
   return convolve(Geometry{*x_desc, *w_desc, *conv, *y_desc}, Pass::kForward, algo, workspace, workspace_bytes, x,
@@ -290,11 +295,12 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, cudnnTen
                   });
 }
 
-cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, cudnnFilterDescriptor_t w_desc,
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alpha, cudnnFilterDescriptor_t w_desc,
                                            const void* w, cudnnTensorDescriptor_t dy_desc, const void* dy,
                                            cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdDataAlgo_t algo,
                                            void* workspace, size_t workspace_bytes, const void* beta,
                                            cudnnTensorDescriptor_t dx_desc, void* dx) {
+  if (refuses_capture(handle)) return CUDNN_STATUS_NOT_SUPPORTED;
   const float* ws = static_cast<const float*>(w);
   const float* gy = static_cast<const float*>(dy);
   return convolve(Geometry{*dx_desc, *w_desc, *conv, *dy_desc}, Pass::kBackwardData, algo, workspace,
@@ -304,11 +310,12 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, cud
                   });
 }
 
-cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t x_desc,
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t x_desc,
                                              const void* x, cudnnTensorDescriptor_t dy_desc, const void* dy,
                                              cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdFilterAlgo_t algo,
                                              void* workspace, size_t workspace_bytes, const void* beta,
                                              cudnnFilterDescriptor_t dw_desc, void* dw) {
+  if (refuses_capture(handle)) return CUDNN_STATUS_NOT_SUPPORTED;
   const float* xs = static_cast<const float*>(x);
   const float* gy = static_cast<const float*>(dy);
   return convolve(Geometry{*x_desc, *dw_desc, *conv, *dy_desc}, Pass::kBackwardFilter, algo, workspace,

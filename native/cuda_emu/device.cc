@@ -265,29 +265,57 @@ class Scheduler {
 
 }  // namespace
 
-void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-              bool pointers_on_device, const std::function<void()>& thread) {
-  std::lock_guard<std::mutex> lock(state().mutex);
-  if (state().sticky != cudaSuccess) {
-    result(state().sticky);
-    return;
-  }
-  if (!pointers_on_device) {
-    std::fprintf(stderr, "CUDA emulator: a kernel was given a pointer to memory that is not the device's\n");
-    result(state().sticky = cudaErrorIllegalAddress);
-    return;
-  }
+}  // namespace gpcnn::emulator
+
+// A kernel launch that a stream capture recorded, run when its graph is launched.
+struct RecordedLaunch {
+  const void* kernel;
+  dim3 grid, block;
+  size_t shared_bytes;
+  bool pointers_on_device;
+  std::function<void()> thread;
+};
+
+// Work runs when it is queued, so a stream is a handle, and, while it captures, the
+// launches it records (only kernel launches: other work on a capturing stream fails
+// and invalidates the capture).
+struct EmulatedStream {
+  bool capturing = false, invalidated = false;
+  std::vector<RecordedLaunch> captured;
+};
+struct EmulatedGraph {
+  std::vector<RecordedLaunch> launches;
+};
+struct EmulatedGraphExec {
+  std::vector<RecordedLaunch> launches;
+};
+
+namespace gpcnn::emulator {
+
+namespace {
+
+// A launch's configuration, checked as the runtime checks it when the launch is made.
+cudaError_t check_configuration(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes) {
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   const bool valid = grid.x >= 1 && grid.y >= 1 && grid.y <= kMaxGridY && grid.z >= 1 && grid.z <= kMaxGridZ &&
                      grid.x <= 0x7fffffffu && block.x >= 1 && block.y >= 1 && block.z >= 1 && block.x <= 1024 &&
                      block.y <= 1024 && block.z <= 64 && threads <= uint64_t(kMaxThreadsPerBlock);
-  if (!valid) {
-    result(cudaErrorInvalidConfiguration);
+  if (!valid) return cudaErrorInvalidConfiguration;
+  auto limit = state().shared_limits.find(kernel);
+  if (shared_bytes > (limit == state().shared_limits.end() ? kDefaultSharedBytes : limit->second))
+    return cudaErrorInvalidValue;
+  return cudaSuccess;
+}
+
+// Runs a launch whose configuration was checked; the caller holds the state's lock.
+void execute(const RecordedLaunch& launch) {
+  if (state().sticky != cudaSuccess) {
+    result(state().sticky);
     return;
   }
-  auto limit = state().shared_limits.find(kernel);
-  if (shared_bytes > (limit == state().shared_limits.end() ? kDefaultSharedBytes : limit->second)) {
-    result(cudaErrorInvalidValue);
+  if (!launch.pointers_on_device) {
+    std::fprintf(stderr, "CUDA emulator: a kernel was given a pointer to memory that is not the device's\n");
+    result(state().sticky = cudaErrorIllegalAddress);
     return;
   }
   // Tests make a launch fail on purpose, to check what follows a device fault.
@@ -299,9 +327,41 @@ void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cu
     result(state().sticky = cudaErrorLaunchFailure);
     return;
   }
-  const cudaError_t error = Scheduler::instance().run(grid, block, shared_bytes, launches % 2 == 0, thread);
+  const cudaError_t error =
+      Scheduler::instance().run(launch.grid, launch.block, launch.shared_bytes, launches % 2 == 0, launch.thread);
   if (error == cudaErrorIllegalAddress) out_of_bounds("the dynamic shared memory at", dynamic_shared_memory());
   if (error == cudaErrorLaunchFailure) result(state().sticky = cudaErrorLaunchFailure);
+}
+
+}  // namespace
+
+void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+              bool pointers_on_device, std::function<void()> thread) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  if (state().sticky != cudaSuccess) {
+    result(state().sticky);
+    return;
+  }
+  if (const cudaError_t error = check_configuration(kernel, grid, block, shared_bytes); error != cudaSuccess) {
+    result(error);
+    return;
+  }
+  RecordedLaunch launch{kernel, grid, block, shared_bytes, pointers_on_device, std::move(thread)};
+  if (stream && stream->capturing) {
+    stream->captured.push_back(std::move(launch));
+    return;
+  }
+  execute(launch);
+}
+
+bool capturing(cudaStream_t stream) { return stream && stream->capturing; }
+
+// Work on a capturing stream other than a kernel launch is not emulated: it fails and
+// invalidates the capture (a synchronization does so on a device too).
+cudaError_t refuse_during_capture(cudaStream_t stream) {
+  if (!capturing(stream)) return cudaSuccess;
+  stream->invalidated = true;
+  return result(cudaErrorStreamCaptureUnsupported);
 }
 
 void* dynamic_shared_memory() { return Scheduler::instance().shared(); }
@@ -335,6 +395,9 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
     default: return "cudaErrorUnknown";
   }
 }
@@ -348,6 +411,9 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+    case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
     default: return "unknown error";
   }
 }
@@ -471,7 +537,8 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  if (const cudaError_t error = refuse_during_capture(stream); error != cudaSuccess) return error;
   return cudaMemcpy(dst, src, bytes, kind);
 }
 
@@ -484,13 +551,12 @@ cudaError_t cudaMemset(void* pointer, int value, size_t bytes) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMemsetAsync(void* pointer, int value, size_t bytes, cudaStream_t) {
+cudaError_t cudaMemsetAsync(void* pointer, int value, size_t bytes, cudaStream_t stream) {
+  if (const cudaError_t error = refuse_during_capture(stream); error != cudaSuccess) return error;
   return cudaMemset(pointer, value, bytes);
 }
 
-// ---- streams: work runs when it is queued, so a stream is only a handle ----
-
-struct EmulatedStream {};
+// ---- streams and graphs ----
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
   *stream = new EmulatedStream;
@@ -502,7 +568,52 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   return cudaSuccess;
 }
 
-cudaError_t cudaStreamSynchronize(cudaStream_t) {
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  if (const cudaError_t error = refuse_during_capture(stream); error != cudaSuccess) return error;
   std::lock_guard<std::mutex> lock(state().mutex);
   return state().sticky != cudaSuccess ? result(state().sticky) : cudaSuccess;
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  if (!stream || stream->capturing) return result(cudaErrorIllegalState);  // the legacy stream cannot capture
+  stream->capturing = true, stream->invalidated = false, stream->captured.clear();
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  *graph = nullptr;
+  if (!stream || !stream->capturing) return result(cudaErrorIllegalState);
+  stream->capturing = false;
+  if (stream->invalidated) return result(cudaErrorStreamCaptureInvalidated);
+  *graph = new EmulatedGraph{std::move(stream->captured)};
+  stream->captured.clear();
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  if (!graph) return result(cudaErrorInvalidValue);
+  *exec = new EmulatedGraphExec{graph->launches};
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  if (const cudaError_t error = refuse_during_capture(stream); error != cudaSuccess) return error;
+  std::lock_guard<std::mutex> lock(state().mutex);
+  for (const RecordedLaunch& launch : exec->launches) {
+    execute(launch);
+    if (state().sticky != cudaSuccess) return result(state().sticky);
+  }
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
 }

@@ -14,11 +14,14 @@ namespace gpcnn {
 
 namespace emulator {
 
-// Runs `thread` once per thread of the grid of `kernel`; a failure (a bad
-// configuration, a trap, a pointer argument outside device memory) becomes the
-// runtime's last error, as a failed launch does.
+// Runs `thread` once per thread of the grid of `kernel` (or, on a capturing stream,
+// records it to run when the graph is launched); a failure (a bad configuration, a
+// trap, a pointer argument outside device memory) becomes the runtime's last error,
+// as a failed launch does.
 void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-              bool pointers_on_device, const std::function<void()>& thread);
+              bool pointers_on_device, std::function<void()> thread);
+// True while `stream` records a graph.
+bool capturing(cudaStream_t stream);
 // The running block's dynamic shared memory.
 void* dynamic_shared_memory();
 // True when [at, at + bytes) lies inside one live device allocation.
@@ -51,7 +54,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_byte
             Args... args) {
   const bool pointers_on_device = (emulator::on_device_or_null(args, 0) && ...);
   emulator::run_grid(reinterpret_cast<const void*>(kernel), grid, block, shared_bytes, stream, pointers_on_device,
-                     [&] { kernel(args...); });
+                     [=] { kernel(args...); });  // copies: a captured launch runs later
   GPCNN_LAUNCHED();
 }
 
