@@ -61,6 +61,20 @@ class Stream {
   cudaStream_t stream_ = nullptr;
 };
 
+// An event that work on a stream reaches, for waiting on part of what is queued.
+class Event {
+ public:
+  Event() { GPCNN_CUDA(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event() { cudaEventDestroy(event_); }
+  void record(cudaStream_t stream) { GPCNN_CUDA(cudaEventRecord(event_, stream)); }
+  void wait() const { GPCNN_CUDA(cudaEventSynchronize(event_)); }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
 // Declared after the buffers, so destroyed before them: when a job stops early (an
 // error, a cancel), the queued kernels finish before their memory is freed.
 class DrainOnExit {
@@ -226,13 +240,18 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
     for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, stream);
     launch(advance_row_kernel, 1, 1, 0, stream, row.get());
   });
+  // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
+  // host between rows; each row's end is reported as it is reached.
+  Event row_done[2];
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
     vertical_row(p, arranged.blocks, convolutions, gathered.get(), workspace.get(), i, stream);
     positions.launch(stream);
-    GPCNN_CUDA(cudaStreamSynchronize(stream));  // a row's worth of work per progress report
-    on_row(i + 1);
+    row_done[i % 2].record(stream);
+    if (i > 0) row_done[(i - 1) % 2].wait(), on_row(i);
   }
+  row_done[(p.H - 1) % 2].wait();
+  on_row(p.H);
   SamplerResult result;
   levels.download(result.levels, stream);
   if (job.keep_logits) logits.download(result.logits, stream);

@@ -574,6 +574,29 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   return state().sticky != cudaSuccess ? result(state().sticky) : cudaSuccess;
 }
 
+struct EmulatedEvent {};
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
+  *event = new EmulatedEvent;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  if (!event) return result(cudaErrorInvalidValue);
+  return refuse_during_capture(stream);
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  if (!event) return result(cudaErrorInvalidValue);
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return state().sticky != cudaSuccess ? result(state().sticky) : cudaSuccess;
+}
+
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
   std::lock_guard<std::mutex> lock(state().mutex);
   if (!stream || stream->capturing) return result(cudaErrorIllegalState);  // the legacy stream cannot capture

@@ -109,6 +109,9 @@ struct cudaDeviceProp {
 struct EmulatedStream;
 using cudaStream_t = EmulatedStream*;
 constexpr unsigned cudaStreamNonBlocking = 1;
+struct EmulatedEvent;
+using cudaEvent_t = EmulatedEvent*;
+constexpr unsigned cudaEventDisableTiming = 2;
 struct EmulatedGraph;
 using cudaGraph_t = EmulatedGraph*;
 struct EmulatedGraphExec;
@@ -144,6 +147,12 @@ cudaError_t cudaMemsetAsync(void* pointer, int value, size_t bytes, cudaStream_t
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+
+// Work runs when it is queued, so an event is complete once recorded.
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
 
 // Stream capture records kernel launches only (see device.cc); a graph launch runs them
 // in order.
