@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "../core/errors.h"
+#include "../core/host_device.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "cudnn_util.h"
@@ -48,16 +49,24 @@ __global__ void add_bias_kernel(float* y, const float* b, int channels, int plan
 // db[k] = Σ_{n, i} dy[n, k, i] in two fixed-order stages, so that a layer of few
 // channels still spreads over the GPU: each block sums one channel over one chunk of
 // images (launch with kReduceThreads threads), then one thread per channel adds its
-// chunks in order.
+// chunks in order. Within a block each warp takes one image's plane at a time, and
+// each lane reads kLoadsPerLane elements a warp's width apart before adding them, so
+// that enough loads are in flight to keep the memory busy.
+constexpr int kLoadsPerLane = 4;
 __global__ void bias_partial_kernel(const float* dy, double* partial, int64_t batch, int channels, int plane,
                                     int64_t images_per_chunk) {
-  const int channel = blockIdx.y;
-  const int64_t first = blockIdx.x * images_per_chunk;
-  const int64_t last = min(batch, first + images_per_chunk);
+  const int channel = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  const int64_t first = blockIdx.x * images_per_chunk, last = min(batch, first + images_per_chunk);
   double sum = 0;
-  for (int64_t n = first; n < last; ++n) {
+  for (int64_t n = first + warp; n < last; n += warps) {
     const float* from = dy + (n * channels + channel) * plane;
-    for (int e = threadIdx.x; e < plane; e += blockDim.x) sum += from[e];
+    for (int e = lane; e < plane; e += 32 * kLoadsPerLane) {
+      float values[kLoadsPerLane];
+      GPCNN_UNROLL
+      for (int k = 0; k < kLoadsPerLane; ++k) values[k] = e + 32 * k < plane ? from[e + 32 * k] : 0.f;
+      GPCNN_UNROLL
+      for (int k = 0; k < kLoadsPerLane; ++k) sum += values[k];
+    }
   }
   sum = block_sum(sum);
   if (threadIdx.x == 0) partial[int64_t(channel) * gridDim.x + blockIdx.x] = sum;
