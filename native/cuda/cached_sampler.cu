@@ -243,6 +243,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
   // host between rows; each row's end is reported as it is reached.
   Event row_done[2];
+  const DrainOnExit drain_rows(stream);  // before the graph and events go, if a row fails
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
     vertical_row(p, arranged.blocks, convolutions, gathered.get(), workspace.get(), i, stream);
