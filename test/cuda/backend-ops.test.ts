@@ -64,6 +64,17 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
     }, convTolerance);
   });
 
+  it('offset convolution over planes of 144 values (bias added four at a time, summed in several steps a warp)', () => {
+    const x = f32([2, 3, 12, 12]);
+    const w = f32([5, 3, 2, 3], 0.3);
+    const b = f32([5]);
+    const gy = f32([2, 5, 12, 12]);
+    compare('conv, 144-value planes', (be, t) => {
+      const g = be.conv2dBackwardWeights(t(x), t(gy), [2, 3], { dy: 1, dx: 1, bias: true });
+      return [be.conv2d(t(x), t(w), t(b), { dy: 1, dx: 1 }), g.gradWeight, g.gradBias];
+    }, convTolerance);
+  });
+
   it('grouped 1×1 convolution (head.out)', () => {
     const x = f32([2, 12, 5, 5]);
     const w = f32([9, 4, 1, 1]);
@@ -96,8 +107,9 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
     const g6 = f32([4, 6]);
     const x = f32([4, 5]);
     const w = f32([6, 5]);
-    const a = f32([2, 3, 4, 5]);
-    const b = f32([2, 3, 4, 5]);
+    // 210 values: the elementwise kernels' four-at-a-time loop and its scalar rest.
+    const a = f32([2, 3, 7, 5]);
+    const b = f32([2, 3, 7, 5]);
     compare('conditioning and elementwise', (be, t) => {
       const lin = be.linearBackward(t(g6), t(x), t(w), { inputGrad: true });
       const acc = t(a);

@@ -26,6 +26,10 @@
 struct uint3 {
   unsigned x, y, z;
 };
+// CUDA's vector type: 16-byte aligned, so that a kernel moves four floats in one access.
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
   constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
