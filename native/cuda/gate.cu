@@ -1,6 +1,7 @@
 // The gate with its additive terms, fused: a = u + extra + bias[b,c] + spatial;
 // out = tanh(a[:p]) ⊙ σ(a[p:]); the backward pass recomputes a, and sums the bias
 // gradient as it goes.
+#include "../core/host_device.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "launch.cuh"
@@ -44,35 +45,54 @@ struct GateGrads {
   float tanh_half, sigmoid_half;
 };
 
-// The pre-activation gradients at position i of the plane (n, c), written to both
-// halves of grad_a and returned.
-__device__ inline GateGrads gate_gradients(const GateArgs& g, const float* grad_out, float* grad_a, int64_t n,
-                                           int64_t c, int i) {
-  const float go = grad_out[(n * g.half + c) * g.plane + i];
-  const float t = tanhf(g.pre(n, c, i)), s = sigmoid(g.pre(n, c + g.half, i));
-  const GateGrads d{go * (1.f - t * t) * s, go * t * s * (1.f - s)};
-  grad_a[(n * 2 * g.half + c) * g.plane + i] = d.tanh_half;
-  grad_a[(n * 2 * g.half + c + g.half) * g.plane + i] = d.sigmoid_half;
-  return d;
+// The pre-activation gradients of both halves, from their pre-activations and the
+// output's gradient.
+__device__ inline GateGrads gate_gradients(float tanh_pre, float sigmoid_pre, float go) {
+  const float t = tanhf(tanh_pre), s = sigmoid(sigmoid_pre);
+  return {go * (1.f - t * t) * s, go * t * s * (1.f - s)};
 }
 
 __global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* grad_a) {
   const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
-  for (int i = threadIdx.x; i < g.plane; i += blockDim.x) gate_gradients(g, grad_out, grad_a, n, c, i);
+  for (int i = threadIdx.x; i < g.plane; i += blockDim.x) {
+    const GateGrads d = gate_gradients(g.pre(n, c, i), g.pre(n, c + g.half, i), grad_out[(n * g.half + c) * g.plane + i]);
+    grad_a[(n * 2 * g.half + c) * g.plane + i] = d.tanh_half;
+    grad_a[(n * 2 * g.half + c + g.half) * g.plane + i] = d.sigmoid_half;
+  }
 }
 
 // With the bias gradient: one block per (image, channel c), which writes both halves'
 // gradients over the plane and sums each in the same order as row_sums_kernel (loss.cu) would,
-// without reading grad_a back (launch with kReduceThreads threads).
+// without reading grad_a back (launch with kReduceThreads threads). Each thread loads
+// the inputs of kPositionsPerThread positions before it computes and stores any, so
+// that enough loads are in flight to keep the memory busy (the stores could alias the
+// loads, so the compiler would not move them).
+constexpr int kPositionsPerThread = 4;
 __global__ void gate_backward_rows_kernel(GateArgs g, const float* grad_out, float* grad_a, float* grad_bias) {
   const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
+  const int plane = int(g.plane);
   double sum_tanh = 0, sum_sigmoid = 0;
-  for (int i = threadIdx.x; i < g.plane; i += blockDim.x) {
-    const GateGrads d = gate_gradients(g, grad_out, grad_a, n, c, i);
-    sum_tanh += d.tanh_half, sum_sigmoid += d.sigmoid_half;
+  for (int first = threadIdx.x; first < plane; first += blockDim.x * kPositionsPerThread) {
+    float tanh_pre[kPositionsPerThread], sigmoid_pre[kPositionsPerThread], go[kPositionsPerThread];
+    GPCNN_UNROLL
+    for (int k = 0; k < kPositionsPerThread; ++k) {
+      const int i = first + k * int(blockDim.x);
+      const bool inside = i < plane;
+      tanh_pre[k] = inside ? g.pre(n, c, i) : 0.f;
+      sigmoid_pre[k] = inside ? g.pre(n, c + g.half, i) : 0.f;
+      go[k] = inside ? grad_out[(n * g.half + c) * g.plane + i] : 0.f;
+    }
+    GPCNN_UNROLL
+    for (int k = 0; k < kPositionsPerThread; ++k) {
+      const int i = first + k * int(blockDim.x);
+      if (i >= plane) break;
+      const GateGrads d = gate_gradients(tanh_pre[k], sigmoid_pre[k], go[k]);
+      grad_a[(n * 2 * g.half + c) * g.plane + i] = d.tanh_half;
+      grad_a[(n * 2 * g.half + c + g.half) * g.plane + i] = d.sigmoid_half;
+      sum_tanh += d.tanh_half, sum_sigmoid += d.sigmoid_half;
+    }
   }
-  sum_tanh = block_sum(sum_tanh);
-  sum_sigmoid = block_sum(sum_sigmoid);
+  block_sum_pair(sum_tanh, sum_sigmoid);
   if (threadIdx.x == 0) {
     grad_bias[n * 2 * g.half + c] = float(sum_tanh);
     grad_bias[n * 2 * g.half + c + g.half] = float(sum_sigmoid);
