@@ -103,6 +103,8 @@ __global__ void conditioning_kernel(SamplerPlan p) {
   }
 }
 
+// The job's own cuDNN handle, on its stream: a sampling job runs on a worker thread,
+// beside whatever the backend's handle is doing.
 class CudnnHandle {
  public:
   explicit CudnnHandle(cudaStream_t stream) {
