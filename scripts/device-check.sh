@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
-# test suite and the GPU benchmark, times each kernel of a training step (ours and
-# PyTorch's, with ncu), times the cached sampler's kernels and looks inside one (ncu),
+# test suite and the GPU benchmark, times the host work of a training step per native
+# function and each kernel of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks inside one (ncu),
 # runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops and the
 # sampler, and writes a log and a JSON summary to OUTDIR.
 #   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sampler sanitize"] bash scripts/device-check.sh OUTDIR
@@ -103,8 +103,11 @@ fi
 # sandboxed runtime) they fail, and the rest is already written.
 ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if wants kernels; then
-  step "kernel times (ncu): ours and PyTorch, four mnist-quick training steps each at batch 64"
-  # PyTorch's run is 2 warm-up steps and 2 timed ones.
+  step "host and kernel times of a training step: ours (host, then ncu) and PyTorch's (ncu), mnist-quick at batch 64"
+  # The host time per step of each native function (GATED_PIXELCNN_HOST_TIMING), into the
+  # log: set beside the kernel times, it says whether the host keeps the GPU waiting.
+  "$NODE" scripts/bench/host-times.mjs mnist-quick 64 10 60 cuda
+  # ncu: four steps each; PyTorch's run is 2 warm-up steps and 2 timed ones.
   if [ -n "$ncu" ]; then
     quick=$("$NODE" -p "JSON.stringify(require('./dist').PRESETS['mnist-quick'])")
     kernel_times() {

@@ -4,9 +4,11 @@
 
 #include <napi.h>
 
+#include <chrono>
 #include <new>
 
 #include "../core/errors.h"
+#include "host_timing.h"
 
 namespace gpcnn {
 
@@ -34,14 +36,23 @@ auto with_coded_errors(Napi::Env env, Body body) -> decltype(body()) {
 
 using Callback = Napi::Value (*)(const Napi::CallbackInfo&);
 
+// The exported function's name comes as the callback's data (see export_function).
 template <Callback body>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
+  if (!host_timing::enabled()) return with_coded_errors(info.Env(), [&] { return body(info); });
+  // Timed whether the call returns or throws.
+  struct Timer {
+    const char* name;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    ~Timer() { host_timing::add(name, std::chrono::steady_clock::now() - started); }
+  } timer{static_cast<const char*>(info.Data())};
   return with_coded_errors(info.Env(), [&] { return body(info); });
 }
 
+// `name` must be a string with static lifetime (a literal).
 template <Callback body>
 void export_function(Napi::Env env, Napi::Object exports, const char* name) {
-  exports.Set(name, Napi::Function::New<guarded<body>>(env, name));
+  exports.Set(name, Napi::Function::New<guarded<body>>(env, name, const_cast<char*>(name)));
 }
 
 }  // namespace gpcnn

@@ -2,8 +2,9 @@
  * The GPU benchmark scripts that scripts/device-check.sh runs work end to end on a
  * small model, so that a rare run on a GPU is not lost to a mistake in them: gpu.mjs
  * measures ours (PyTorch's side may fail where its build has no CUDA, and is then
- * recorded as an error), train-steps.mjs runs a fixed number of steps, and
- * sample-once.mjs samples one batch. Skips
+ * recorded as an error), train-steps.mjs runs a fixed number of steps, host-times.mjs
+ * reports the host time per step of each native function, and sample-once.mjs samples
+ * one batch. Skips
  * without a GPU (or the CUDA emulator).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -35,6 +36,15 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
 
   it('train-steps.mjs runs a fixed number of training steps', () => {
     execFileSync(process.execPath, [path.join(scripts, 'train-steps.mjs'), JSON.stringify(small), '4', '2', 'cuda']);
+  });
+
+  it('host-times.mjs reports the host time per training step of each native function (GATED_PIXELCNN_HOST_TIMING)', () => {
+    const output = execFileSync(process.execPath, [path.join(scripts, 'host-times.mjs'), JSON.stringify(small), '4', '1', '3', 'cuda'], { encoding: 'utf8' });
+    expect(output).toMatch(/^host time in native calls per training step \(.*steps 1 to 3\): -?[0-9.]+ ms$/m);
+    // A step of 2 blocks has at least 4 convolutions a block (v, h, vh, skip; res below the last).
+    const conv = output.match(/^ +-?[0-9.]+ +([0-9.]+) +-?[0-9.]+  convForward$/m);
+    expect(conv, output).not.toBeNull();
+    expect(Number(conv![1])).toBeGreaterThanOrEqual(8);
   });
 
   it('sample-once.mjs samples one batch', () => {
