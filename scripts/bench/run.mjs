@@ -1,8 +1,5 @@
 // `npm run bench`: runs the benchmark suites and writes bench-results/bench.json
-// and bench-results/bench.md.
-//   --seconds S     time per measurement (default 2)
-//   --suites LIST   conv,training,sampling (default all)
-//   --threads N     threads for both us (OMP_NUM_THREADS) and PyTorch (default: all cores)
+// and bench-results/bench.md. The usage below is what --help prints.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -17,14 +14,37 @@ const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '..', '..');
 const lib = require(path.join(root, 'dist'));
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '2' },
-    suites: { type: 'string', default: 'conv,training,sampling' },
-  },
-});
+const usage = `npm run bench [-- OPTIONS]: the CPU benchmarks, side by side with PyTorch where
+python3 imports torch; writes bench-results/bench.json and bench-results/bench.md.
+  --seconds S     time per measurement (default 2)
+  --suites LIST   some of conv,training,sampling (default all)
+  --help          this text
+Threads: OMP_NUM_THREADS, set before the run, for us and PyTorch alike (default: all cores).`;
+const allSuites = ['conv', 'training', 'sampling'];
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '2' },
+      suites: { type: 'string', default: allSuites.join(',') },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (error) {
+  console.error(`${error.message}\n\n${usage}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
 const seconds = Number(values.seconds);
 const suites = values.suites.split(',');
+const unknown = suites.filter((suite) => !allSuites.includes(suite));
+if (!(seconds > 0) || unknown.length > 0) {
+  console.error(`${unknown.length ? `unknown suite ${unknown.join(', ')}` : `--seconds must be a number > 0, got ${values.seconds}`}\n\n${usage}`);
+  process.exit(2);
+}
 const backend = lib.loadBackend('cpu');
 const threads = backend.features.threads;
 
