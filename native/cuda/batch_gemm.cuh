@@ -12,19 +12,23 @@
 
 namespace gpcnn {
 
-constexpr int kGemmThreads = 256;
+constexpr int kGemmThreads = 128;
 constexpr int kGemmRows = 16;   // images per tile
 constexpr int kGemmCols = 32;   // outputs per tile
 constexpr int kGemmDepth = 64;  // k per step through shared memory
-constexpr int kGemmRowGroups = kGemmThreads / kGemmCols;  // each thread sums rows r and r + 8
+// Each thread sums a 2 × 2 square of the tile: two images × two outputs, so that each
+// k costs it two shared-memory reads (a pair of each operand) for four products.
+constexpr int kGemmColPairs = kGemmCols / 2;
+static_assert(kGemmThreads == (kGemmRows / 2) * kGemmColPairs, "one thread per 2 × 2 square of the tile");
 
 template <typename Product>
-__global__ void __launch_bounds__(kGemmThreads, 1) batch_gemm_kernel(int rows, int cols, int depth, Product op) {
-  // a_tile is k-major with an odd row length, so that neither its stores (consecutive
-  // threads, consecutive k) nor its reads (a warp shares one row) conflict on banks.
-  __shared__ float a_tile[kGemmDepth][kGemmRows + 1];
-  __shared__ float b_tile[kGemmDepth][kGemmCols];
-  const int t = threadIdx.x, col = t % kGemmCols, row = t / kGemmCols;
+__global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int cols, int depth, Product op) {
+  // Both tiles are k-major, so that a thread reads its pair of images and its pair of
+  // outputs at one k as one 8-byte word each; consecutive threads store consecutive
+  // rows (columns) of one k, so stores do not conflict on banks either.
+  __align__(16) __shared__ float a_tile[kGemmDepth][kGemmRows];
+  __align__(16) __shared__ float b_tile[kGemmDepth][kGemmCols];
+  const int t = threadIdx.x, col = 2 * (t % kGemmColPairs), row = 2 * (t / kGemmColPairs);
   const int row0 = blockIdx.y * kGemmRows, col0 = blockIdx.x * kGemmCols;
   constexpr int kLoadsA = kGemmRows * kGemmDepth / kGemmThreads, kLoadsB = kGemmDepth * kGemmCols / kGemmThreads;
   // Each step's operands are loaded into registers while the step before computes, so
@@ -34,22 +38,22 @@ __global__ void __launch_bounds__(kGemmThreads, 1) batch_gemm_kernel(int rows, i
   auto load = [&](int k0) {
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsA; ++q) {
-      const int e = t + q * kGemmThreads, r = e / kGemmDepth, k = e % kGemmDepth;
+      const int e = t + q * kGemmThreads, r = e % kGemmRows, k = e / kGemmRows;
       next_a[q] = row0 + r < rows && k0 + k < depth ? op.a(row0 + r, k0 + k) : 0.f;
     }
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsB; ++q) {
-      const int e = t + q * kGemmThreads, k = e / kGemmCols, c = e % kGemmCols;
+      const int e = t + q * kGemmThreads, c = e % kGemmCols, k = e / kGemmCols;
       next_b[q] = col0 + c < cols && k0 + k < depth ? op.b(k0 + k, col0 + c) : 0.f;
     }
   };
-  float sums[kGemmRows / kGemmRowGroups] = {};
+  float s00 = 0, s01 = 0, s10 = 0, s11 = 0;  // s[image][output] of the thread's square
   load(0);
   for (int k0 = 0; k0 < depth; k0 += kGemmDepth) {
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsA; ++q) {
       const int e = t + q * kGemmThreads;
-      a_tile[e % kGemmDepth][e / kGemmDepth] = next_a[q];
+      a_tile[e / kGemmRows][e % kGemmRows] = next_a[q];
     }
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsB; ++q) {
@@ -59,15 +63,17 @@ __global__ void __launch_bounds__(kGemmThreads, 1) batch_gemm_kernel(int rows, i
     __syncthreads();
     if (k0 + kGemmDepth < depth) load(k0 + kGemmDepth);
     for (int k = 0; k < kGemmDepth; ++k) {
-      const float w = b_tile[k][col];
-      for (int s = 0; s < kGemmRows / kGemmRowGroups; ++s) sums[s] += a_tile[k][row + s * kGemmRowGroups] * w;
+      const float2 a = *reinterpret_cast<const float2*>(&a_tile[k][row]);
+      const float2 b = *reinterpret_cast<const float2*>(&b_tile[k][col]);
+      s00 += a.x * b.x, s01 += a.x * b.y, s10 += a.y * b.x, s11 += a.y * b.y;
     }
     __syncthreads();
   }
-  for (int s = 0; s < kGemmRows / kGemmRowGroups; ++s) {
-    const int m = row0 + row + s * kGemmRowGroups, n = col0 + col;
-    if (m < rows && n < cols) op.out(m, n, sums[s]);
-  }
+  const int m = row0 + row, n = col0 + col;
+  if (m < rows && n < cols) op.out(m, n, s00);
+  if (m < rows && n + 1 < cols) op.out(m, n + 1, s01);
+  if (m + 1 < rows && n < cols) op.out(m + 1, n, s10);
+  if (m + 1 < rows && n + 1 < cols) op.out(m + 1, n + 1, s11);
 }
 
 // Queues the product on `stream`; rows, cols and depth must be positive.

@@ -26,7 +26,11 @@
 struct uint3 {
   unsigned x, y, z;
 };
-// CUDA's vector type: 16-byte aligned, so that a kernel moves four floats in one access.
+// CUDA's vector types, aligned to their size, so that a kernel moves two or four floats
+// in one access.
+struct alignas(8) float2 {
+  float x, y;
+};
 struct alignas(16) float4 {
   float x, y, z, w;
 };
