@@ -1,6 +1,6 @@
-// Host-side preparation shared by the samplers: each block's geometry from the
-// configuration (SPEC.md §3), weight lookup with size checks, and the flat,
-// transposed weight array that the portable steps (sampler_layout.h) read.
+// Host-side preparation for the samplers: each block's geometry from the configuration
+// (SPEC.md §3) and weight lookup with size checks (both samplers), and the CUDA
+// sampler's flat weight array and plan (layouts in sampler_layout.h).
 #pragma once
 
 #include <string>
@@ -23,7 +23,7 @@ const float* job_weight(const SamplerJob& job, const std::string& name, int64_t 
 // A conditioning weight, present exactly when the configuration has that conditioning.
 const float* job_optional_weight(const SamplerJob& job, const std::string& name, bool configured, int64_t count);
 
-// The weights in the portable steps' layout, with every offset a SamplerPlan needs.
+// The weights in the CUDA sampler's layout, with every offset a SamplerPlan needs.
 struct ArrangedWeights {
   std::vector<float> flat;
   std::vector<BlockPlan> blocks;
