@@ -38,12 +38,14 @@ class FlatWriter {
     flat_.insert(flat_.end(), src, src + count);
     return at;
   }
-  int64_t transposed(const float* src, int64_t rows, int64_t cols) {
+  // `blocks` consecutive [rows][cols] matrices, each transposed, one after another.
+  int64_t transposed(const float* src, int64_t rows, int64_t cols, int64_t blocks = 1) {
     if (!src) return -1;
     const int64_t at = align();
-    flat_.resize(flat_.size() + rows * cols);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t k = 0; k < cols; ++k) flat_[at + k * rows + r] = src[r * cols + k];
+    flat_.resize(flat_.size() + blocks * rows * cols);
+    for (int64_t n = 0; n < blocks; ++n)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < cols; ++k) flat_[at + (n * cols + k) * rows + r] = src[(n * rows + r) * cols + k];
     return at;
   }
 
@@ -90,12 +92,7 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
   }
   a.hidden_wt = out.transposed(job_weight(job, "head.hidden.weight", Q * S), Q, S);
   a.hidden_b = out.copy(job_weight(job, "head.hidden.bias", Q), Q);
-  const float* out_w = job_weight(job, "head.out.weight", C * K * Q);
-  std::vector<float> out_t(C * Q * K);  // per channel, [K][Q] transposed to [Q][K]
-  for (int64_t ch = 0; ch < C; ++ch)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t q = 0; q < Q; ++q) out_t[(ch * Q + q) * K + k] = out_w[(ch * K + k) * Q + q];
-  a.out_wt = out.copy(out_t.data(), C * Q * K);
+  a.out_wt = out.transposed(job_weight(job, "head.out.weight", C * K * Q), K, Q, C);  // per channel [Q][K]
   a.out_b = out.copy(job_weight(job, "head.out.bias", C * K), C * K);
   a.prev = out.copy(job_optional_weight(job, "head.prev", C > 1, Q * C * C), Q * C * C);
   return a;

@@ -10,6 +10,7 @@
 #include "../core/sampler_layout.h"
 #include "batch_gemm.cuh"
 #include "cuda_check.h"
+#include "cuda_resources.h"
 #include "launch.cuh"
 #include "sampler_position.cuh"
 #include "sampler_vertical.cuh"
@@ -17,76 +18,6 @@
 namespace gpcnn {
 
 namespace {
-
-
-// Device memory owned for the length of one job.
-template <typename T>
-class DeviceArray {
- public:
-  explicit DeviceArray(int64_t count) : count_(count) {
-    if (count > 0) GPCNN_CUDA(cudaMalloc(&data_, count * sizeof(T)));
-  }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  ~DeviceArray() {
-    if (data_) cudaFree(data_);  // nothing to report from a destructor; a fault already threw
-  }
-  T* get() const { return data_; }
-  // `host` must hold count() values and stay alive until the stream is synchronized.
-  void upload(const std::vector<T>& host, cudaStream_t stream) {
-    if (count_ > 0) GPCNN_CUDA(cudaMemcpyAsync(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice, stream));
-  }
-  void zero(cudaStream_t stream) {
-    if (count_ > 0) GPCNN_CUDA(cudaMemsetAsync(data_, 0, count_ * sizeof(T), stream));
-  }
-  void download(std::vector<T>& host, cudaStream_t stream) const {
-    host.resize(count_);
-    if (count_ > 0) GPCNN_CUDA(cudaMemcpyAsync(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost, stream));
-  }
-
- private:
-  T* data_ = nullptr;
-  int64_t count_;
-};
-
-class Stream {
- public:
-  Stream() { GPCNN_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  ~Stream() { cudaStreamDestroy(stream_); }
-  operator cudaStream_t() const { return stream_; }
-
- private:
-  cudaStream_t stream_ = nullptr;
-};
-
-// An event that work on a stream reaches, for waiting on part of what is queued.
-class Event {
- public:
-  Event() { GPCNN_CUDA(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  ~Event() { cudaEventDestroy(event_); }
-  void record(cudaStream_t stream) { GPCNN_CUDA(cudaEventRecord(event_, stream)); }
-  void wait() const { GPCNN_CUDA(cudaEventSynchronize(event_)); }
-
- private:
-  cudaEvent_t event_ = nullptr;
-};
-
-// Declared after the buffers, so destroyed before them: when a job stops early (an
-// error, a cancel), the queued kernels finish before their memory is freed.
-class DrainOnExit {
- public:
-  explicit DrainOnExit(cudaStream_t stream) : stream_(stream) {}
-  DrainOnExit(const DrainOnExit&) = delete;
-  DrainOnExit& operator=(const DrainOnExit&) = delete;
-  ~DrainOnExit() { cudaStreamSynchronize(stream_); }
-
- private:
-  cudaStream_t stream_;
-};
 
 // cond_bias for image blockIdx.x: class embedding + W·vector, per block and stack.
 __global__ void conditioning_kernel(SamplerPlan p) {
@@ -102,26 +33,6 @@ __global__ void conditioning_kernel(SamplerPlan p) {
     p.cond_bias[((l * p.B + b) * 2 + z) * P2 + o] = sum;
   }
 }
-
-// The job's own cuDNN handle, on its stream: a sampling job runs on a worker thread,
-// beside whatever the backend's handle is doing.
-class CudnnHandle {
- public:
-  explicit CudnnHandle(cudaStream_t stream) {
-    GPCNN_CUDNN(cudnnCreate(&handle_));
-    if (const cudnnStatus_t status = cudnnSetStream(handle_, stream); status != CUDNN_STATUS_SUCCESS) {
-      cudnnDestroy(handle_);
-      cudnn_fail(status, "cudnnSetStream", __FILE__, __LINE__);
-    }
-  }
-  CudnnHandle(const CudnnHandle&) = delete;
-  CudnnHandle& operator=(const CudnnHandle&) = delete;
-  ~CudnnHandle() { cudnnDestroy(handle_); }
-  operator cudnnHandle_t() const { return handle_; }
-
- private:
-  cudnnHandle_t handle_ = nullptr;
-};
 
 constexpr int kRowThreads = 256;
 
@@ -155,38 +66,6 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
   launch(head_kernel, head_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double), stream,
          PositionArgs{p, scratch, blocks.back(), row, 0, j});
 }
-
-// A row's positions as one CUDA graph, captured once and launched for every row: the
-// kernels read the row from the device, and the graph's last kernel advances it. A
-// row is W · (2L + 1) launches; replaying them as a graph spares the host a launch
-// each and the GPU the gaps between them.
-class RowGraph {
- public:
-  RowGraph(cudaStream_t stream, const std::function<void()>& record) {
-    GPCNN_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    cudaGraph_t graph = nullptr;
-    try {
-      record();
-    } catch (...) {
-      cudaStreamEndCapture(stream, &graph);  // leave capture mode; the first error is the one to report
-      if (graph) cudaGraphDestroy(graph);
-      throw;
-    }
-    GPCNN_CUDA(cudaStreamEndCapture(stream, &graph));
-    const cudaError_t instantiated = cudaGraphInstantiate(&exec_, graph, 0);
-    cudaGraphDestroy(graph);
-    GPCNN_CUDA(instantiated);
-  }
-  RowGraph(const RowGraph&) = delete;
-  RowGraph& operator=(const RowGraph&) = delete;
-  ~RowGraph() {
-    if (exec_) cudaGraphExecDestroy(exec_);
-  }
-  void launch(cudaStream_t stream) const { GPCNN_CUDA(cudaGraphLaunch(exec_, stream)); }
-
- private:
-  cudaGraphExec_t exec_ = nullptr;
-};
 
 }  // namespace
 
@@ -238,7 +117,9 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 
   launch(conditioning_kernel, unsigned(B), kRowThreads, 0, stream, p);
-  const RowGraph positions(stream, [&] {
+  // A row's positions as one graph, launched for every row: the kernels read the row
+  // from the device, and the graph's last kernel advances it.
+  const CapturedGraph positions(stream, [&] {
     for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, stream);
     launch(advance_row_kernel, 1, 1, 0, stream, row.get());
   });

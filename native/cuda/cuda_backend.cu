@@ -8,6 +8,7 @@
 #include "cuda_check.h"
 #include "cudnn_conv.h"
 #include "launch.cuh"
+#include "quads.cuh"
 
 namespace gpcnn {
 
@@ -188,11 +189,8 @@ void CudaBackend::conv_backward_weights(const Tensor& x, const Tensor& grad_y, c
 namespace {
 
 // The elementwise kernels move four floats per access where every pointer allows it
-// (as the caching allocator's always do), so that each thread has 16 bytes in flight
-// instead of 4 and the memory stays busy; the last n mod 4 elements, or all of them
-// for an unaligned pointer, go one at a time.
-__device__ inline bool quad_aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
+// (quads.cuh); the last n mod 4 elements, or all of them for an unaligned pointer, go
+// one at a time.
 // Calls quad(q) for each quad q < n / 4 (elements 4q … 4q + 3) and single(i) for each
 // element after them; with `aligned` false, single(i) for every element.
 template <typename Quad, typename Single>

@@ -9,6 +9,7 @@
 #include "cuda_check.h"
 #include "cudnn_util.h"
 #include "launch.cuh"
+#include "quads.cuh"
 #include "reduce.cuh"
 
 namespace gpcnn {
@@ -39,12 +40,11 @@ __global__ void crop_kernel(const float* padded, float* x, int h, int w, int hp,
   }
 }
 
-// y[n, k, :] += b[k]; four values per access where the planes allow it, so that each
-// thread has 16 bytes in flight.
+// y[n, k, :] += b[k]; four values per access where the planes allow it (quads.cuh).
 __global__ void add_bias_kernel(float* y, const float* b, int channels, int plane) {
   const float bias = b[blockIdx.x % channels];
   float* to = y + int64_t(blockIdx.x) * plane;
-  if (plane % 4 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0) {
+  if (plane % 4 == 0 && quad_aligned(y)) {
     float4* quads = reinterpret_cast<float4*>(to);
     for (int q = threadIdx.x; q < plane / 4; q += blockDim.x) {
       float4 v = quads[q];

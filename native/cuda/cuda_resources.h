@@ -1,0 +1,138 @@
+// RAII owners of the CUDA and cuDNN resources of a job that runs on its own stream
+// (the cached sampler): device arrays, the stream, events, a drain on exit, a cuDNN
+// handle, and a captured graph. Each releases what it holds when it goes, whatever
+// stopped the job.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "cuda_check.h"
+
+namespace gpcnn {
+
+// Device memory owned for the length of one job.
+template <typename T>
+class DeviceArray {
+ public:
+  explicit DeviceArray(int64_t count) : count_(count) {
+    if (count > 0) GPCNN_CUDA(cudaMalloc(&data_, count * sizeof(T)));
+  }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() {
+    if (data_) cudaFree(data_);  // nothing to report from a destructor; a fault already threw
+  }
+  T* get() const { return data_; }
+  // `host` must hold count() values and stay alive until the stream is synchronized.
+  void upload(const std::vector<T>& host, cudaStream_t stream) {
+    if (count_ > 0) GPCNN_CUDA(cudaMemcpyAsync(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice, stream));
+  }
+  void zero(cudaStream_t stream) {
+    if (count_ > 0) GPCNN_CUDA(cudaMemsetAsync(data_, 0, count_ * sizeof(T), stream));
+  }
+  void download(std::vector<T>& host, cudaStream_t stream) const {
+    host.resize(count_);
+    if (count_ > 0) GPCNN_CUDA(cudaMemcpyAsync(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost, stream));
+  }
+
+ private:
+  T* data_ = nullptr;
+  int64_t count_;
+};
+
+class Stream {
+ public:
+  Stream() { GPCNN_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() { cudaStreamDestroy(stream_); }
+  operator cudaStream_t() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+// An event that work on a stream reaches, for waiting on part of what is queued.
+class Event {
+ public:
+  Event() { GPCNN_CUDA(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event() { cudaEventDestroy(event_); }
+  void record(cudaStream_t stream) { GPCNN_CUDA(cudaEventRecord(event_, stream)); }
+  void wait() const { GPCNN_CUDA(cudaEventSynchronize(event_)); }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// Declared after the buffers, so destroyed before them: when a job stops early (an
+// error, a cancel), the queued kernels finish before their memory is freed.
+class DrainOnExit {
+ public:
+  explicit DrainOnExit(cudaStream_t stream) : stream_(stream) {}
+  DrainOnExit(const DrainOnExit&) = delete;
+  DrainOnExit& operator=(const DrainOnExit&) = delete;
+  ~DrainOnExit() { cudaStreamSynchronize(stream_); }
+
+ private:
+  cudaStream_t stream_;
+};
+
+// The job's own cuDNN handle, on its stream: a sampling job runs on a worker thread,
+// beside whatever the backend's handle is doing.
+class CudnnHandle {
+ public:
+  explicit CudnnHandle(cudaStream_t stream) {
+    GPCNN_CUDNN(cudnnCreate(&handle_));
+    if (const cudnnStatus_t status = cudnnSetStream(handle_, stream); status != CUDNN_STATUS_SUCCESS) {
+      cudnnDestroy(handle_);
+      cudnn_fail(status, "cudnnSetStream", __FILE__, __LINE__);
+    }
+  }
+  CudnnHandle(const CudnnHandle&) = delete;
+  CudnnHandle& operator=(const CudnnHandle&) = delete;
+  ~CudnnHandle() { cudnnDestroy(handle_); }
+  operator cudnnHandle_t() const { return handle_; }
+
+ private:
+  cudnnHandle_t handle_ = nullptr;
+};
+
+// The work that `record` queues on `stream`, captured once as a CUDA graph and then
+// launched as often as wanted: a replay spares the host a launch per kernel and the
+// GPU the gaps between them.
+class CapturedGraph {
+ public:
+  CapturedGraph(cudaStream_t stream, const std::function<void()>& record) {
+    GPCNN_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t graph = nullptr;
+    try {
+      record();
+    } catch (...) {
+      cudaStreamEndCapture(stream, &graph);  // leave capture mode; the first error is the one to report
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    GPCNN_CUDA(cudaStreamEndCapture(stream, &graph));
+    const cudaError_t instantiated = cudaGraphInstantiate(&exec_, graph, 0);
+    cudaGraphDestroy(graph);
+    GPCNN_CUDA(instantiated);
+  }
+  CapturedGraph(const CapturedGraph&) = delete;
+  CapturedGraph& operator=(const CapturedGraph&) = delete;
+  ~CapturedGraph() {
+    if (exec_) cudaGraphExecDestroy(exec_);
+  }
+  void launch(cudaStream_t stream) const { GPCNN_CUDA(cudaGraphLaunch(exec_, stream)); }
+
+ private:
+  cudaGraphExec_t exec_ = nullptr;
+};
+
+}  // namespace gpcnn
