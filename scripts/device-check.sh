@@ -125,9 +125,10 @@ fi
 
 if wants sampler; then
   step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls"
-  # A mnist-quick batch of 256: 2 rows (5 vertical stages of 3 launches, 28 positions of
-  # 13) are skipped, the next 400 launches (about a row) timed; then one pre-activation
-  # product in the middle of a row looked into. Both print into the log.
+  # A mnist-quick batch of 256: about 2 rows (5 vertical stages of 3 launches plus
+  # cuDNN's, 28 positions of 12) are skipped, the next 400 launches (about a row) timed;
+  # then one pre-activation product in the middle of a row looked into. Both print into
+  # the log.
   if [ -n "$ncu" ]; then
     sampler_csv=$(mktemp)
     timeout 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \

@@ -4,12 +4,16 @@
 // (sampler_plan.cc) fills the plan in.
 // Layouts (B = images in the batch):
 //   xt [B, C, H, W] the image as network input, levels [B, C, H, W], logits_out
-//   [B, C, K, H, W]; v_hist [L−1][B, P, H, W] each block's vertical output; u_row
-//   [L][B, 2P, W] each block's vertical pre-activation (with its bias) at the current
-//   row; h_row [L−1][B, P, W] each block's horizontal output at the current row;
-//   cond_bias [L][B][2][2P] the class + global-vector terms (vertical, horizontal).
+//   [B, C, K, H, W]; v_hist [L−1][B, P, H, W] each block's vertical output; v_conv
+//   [B, 2P, W] one block's vertical convolution at the current row, as cuDNN writes it;
+//   u_row [L][B, W, 2P] each block's vertical pre-activation (with its bias) at the
+//   current row; h_row [L−1][B, W, P] each block's horizontal output at the current
+//   row; cond_bias [L][B][2][2P] the class + global-vector terms (vertical, horizontal).
+//   The position steps read u_row and h_row per image and column, so their channels
+//   are contiguous.
 // Most weights are transposed to [inputs][outputs] (sampler_plan.cc), so that threads
-// that compute neighbouring outputs read neighbouring weights.
+// that compute neighbouring outputs read neighbouring weights; h's inputs are
+// tap-major (e, c), as the window is read.
 #pragma once
 
 #include <math.h>
@@ -43,15 +47,15 @@ struct SamplerPlan {
   const uint8_t* known;
   const uint8_t* known_mask;
   // State and outputs.
-  float *xt, *v_hist, *u_row, *h_row, *cond_bias, *logits_out;  // logits_out may be null
+  float *xt, *v_hist, *v_conv, *u_row, *h_row, *cond_bias, *logits_out;  // logits_out may be null
   uint8_t* levels;
 };
 
 // Every pointer a plan holds; on the GPU all must be device memory, which the CUDA
 // emulator checks at each launch (native/cuda_emu/launch.h).
-inline std::array<const void*, 14> device_pointers(const SamplerPlan& p) {
-  return {p.blocks, p.w, p.labels, p.vectors, p.spatial, p.known, p.known_mask,
-          p.xt, p.v_hist, p.u_row, p.h_row, p.cond_bias, p.logits_out, p.levels};
+inline std::array<const void*, 15> device_pointers(const SamplerPlan& p) {
+  return {p.blocks, p.w,        p.labels, p.vectors,   p.spatial,    p.known,      p.known_mask, p.xt,
+          p.v_hist, p.v_conv,   p.u_row,  p.h_row,     p.cond_bias,  p.logits_out, p.levels};
 }
 
 GPCNN_HD inline float sigmoid_f(float a) { return 1.f / (1.f + ::expf(-a)); }

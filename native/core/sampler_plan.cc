@@ -59,6 +59,16 @@ class FlatWriter {
   std::vector<float>& flat_;
 };
 
+// A horizontal filter [outputs][cin][1][kw] with its inputs reordered tap-major,
+// [outputs][kw][cin], as the CUDA sampler reads its window.
+std::vector<float> tap_major(const float* w, int64_t outputs, int64_t cin, int64_t kw) {
+  std::vector<float> out(outputs * cin * kw);
+  for (int64_t o = 0; o < outputs; ++o)
+    for (int64_t c = 0; c < cin; ++c)
+      for (int64_t e = 0; e < kw; ++e) out[(o * kw + e) * cin + c] = w[(o * cin + c) * kw + e];
+  return out;
+}
+
 }  // namespace
 
 ArrangedWeights arrange_weights(const SamplerJob& job) {
@@ -78,7 +88,8 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
     b.cin = g.cin, b.vkh = g.vkh, b.vkw = g.vkw, b.vdy = g.vdy, b.vdx = g.vdx, b.hkw = g.hkw, b.hdx = g.hdx;
     const int64_t vtaps = g.cin * g.vkh * g.vkw, htaps = g.cin * g.hkw;
     b.v_w = out.copy(w("v.weight", P2 * vtaps), P2 * vtaps), b.v_b = out.copy(w("v.bias", P2), P2);
-    b.h_wt = out.transposed(w("h.weight", P2 * htaps), P2, htaps), b.h_b = out.copy(w("h.bias", P2), P2);
+    b.h_wt = out.transposed(tap_major(w("h.weight", P2 * htaps), P2, g.cin, g.hkw).data(), P2, htaps);
+    b.h_b = out.copy(w("h.bias", P2), P2);
     b.vh_wt = out.transposed(w("vh.weight", P2 * P2), P2, P2), b.vh_b = out.copy(w("vh.bias", P2), P2);
     b.res_wt = out.transposed(w("res.weight", P * P), P, P), b.res_b = out.copy(w("res.bias", P), P);
     b.skip_wt = out.transposed(w("skip.weight", S * P), S, P), b.skip_b = out.copy(w("skip.bias", S), S);
@@ -102,6 +113,7 @@ SamplerStateSizes state_sizes(const SamplerPlan& p, bool keep_logits) {
   const int64_t image = p.B * p.C * p.H * p.W, hidden_layers = p.L > 1 ? p.L - 1 : 0;
   return {image,
           hidden_layers * p.B * p.P * p.H * p.W,
+          p.B * 2 * p.P * p.W,
           p.L * p.B * 2 * p.P * p.W,
           hidden_layers * p.B * p.P * p.W,
           p.L * p.B * 2 * 2 * p.P,

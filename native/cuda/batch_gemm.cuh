@@ -2,9 +2,14 @@
 // sampler's products over the whole batch (rows are images), so that each weight read
 // from memory serves a tile of images instead of one. The operands come through the
 // product's methods, which fuse the gathers, gates and ReLUs around it into its loads,
-// and out() takes the sum (biases, residuals, writes). Each k runs in order, so a
-// sum's bits do not depend on the launch. One struct carries all three methods, so
-// that a launch passes its arguments once.
+// and out() takes the sum (biases, residuals, writes). One struct carries all three
+// methods, so that a launch passes its arguments once.
+//
+// These products are small (a few hundred images, outputs and k), so their time is
+// latency: a launch has about one tile per SM. To keep enough loads in flight, each
+// tile's k range is split between kGemmSplits groups of threads, which sum their
+// parts at once and add them in group order at the end; each k within a group runs in
+// order, so a sum's bits do not depend on the launch.
 #pragma once
 
 #include "../core/host_device.h"
@@ -12,25 +17,37 @@
 
 namespace gpcnn {
 
-constexpr int kGemmThreads = 128;
 constexpr int kGemmRows = 16;   // images per tile
 constexpr int kGemmCols = 32;   // outputs per tile
-constexpr int kGemmDepth = 64;  // k per step through shared memory
-// Each thread sums a 2 × 2 square of the tile: two images × two outputs, so that each
-// k costs it two shared-memory reads (a pair of each operand) for four products.
+constexpr int kGemmDepth = 32;  // k per step through shared memory
+constexpr int kGemmSplits = 4;  // groups of threads, each summing its own part of k
+// Each thread of a group sums a 2 × 2 square of the tile: two images × two outputs, so
+// that each k costs it two shared-memory reads (a pair of each operand) for four products.
 constexpr int kGemmColPairs = kGemmCols / 2;
-static_assert(kGemmThreads == (kGemmRows / 2) * kGemmColPairs, "one thread per 2 × 2 square of the tile");
+constexpr int kGemmGroupThreads = (kGemmRows / 2) * kGemmColPairs;
+constexpr int kGemmThreads = kGemmSplits * kGemmGroupThreads;
+static_assert(kGemmThreads == kGemmSplits * kGemmRows * kGemmCols / 4, "one thread per 2 × 2 square per group");
+static_assert(kGemmThreads == kGemmRows * kGemmCols, "one thread per output of the tile at the end");
+// A rows' stride of 18 floats keeps the pairs 8-byte aligned and makes the k-major stores
+// of 32 consecutive k hit 16 banks instead of 2.
+constexpr int kGemmRowStride = kGemmRows + 2;
 
 template <typename Product>
 __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int cols, int depth, Product op) {
   // Both tiles are k-major, so that a thread reads its pair of images and its pair of
-  // outputs at one k as one 8-byte word each; consecutive threads store consecutive
-  // rows (columns) of one k, so stores do not conflict on banks either.
-  __align__(16) __shared__ float a_tile[kGemmDepth][kGemmRows];
-  __align__(16) __shared__ float b_tile[kGemmDepth][kGemmCols];
-  const int t = threadIdx.x, col = 2 * (t % kGemmColPairs), row = 2 * (t / kGemmColPairs);
+  // outputs at one k as one 8-byte word each. The loads run along k for A (an image's
+  // operands are contiguous in k) and along outputs for B (the weights are [k][n]).
+  __align__(16) __shared__ float a_tile[kGemmSplits][kGemmDepth][kGemmRowStride];
+  __align__(16) __shared__ float b_tile[kGemmSplits][kGemmDepth][kGemmCols];
+  __align__(16) __shared__ float part[kGemmSplits][kGemmRows][kGemmCols];
+  const int group = threadIdx.x / kGemmGroupThreads, t = threadIdx.x % kGemmGroupThreads;
+  const int col = 2 * (t % kGemmColPairs), row = 2 * (t / kGemmColPairs);
   const int row0 = blockIdx.y * kGemmRows, col0 = blockIdx.x * kGemmCols;
-  constexpr int kLoadsA = kGemmRows * kGemmDepth / kGemmThreads, kLoadsB = kGemmDepth * kGemmCols / kGemmThreads;
+  // Every group runs the same number of steps (barriers are block-wide); k past the
+  // group's part reads as zero.
+  const int steps = (depth + kGemmDepth * kGemmSplits - 1) / (kGemmDepth * kGemmSplits);
+  const int k_begin = group * steps * kGemmDepth, k_end = min(depth, k_begin + steps * kGemmDepth);
+  constexpr int kLoadsA = kGemmRows * kGemmDepth / kGemmGroupThreads, kLoadsB = kGemmDepth * kGemmCols / kGemmGroupThreads;
   // Each step's operands are loaded into registers while the step before computes, so
   // that the loads' latency hides behind arithmetic. Fixed trip counts keep them in
   // registers and every load of a step in flight at once.
@@ -38,42 +55,48 @@ __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int 
   auto load = [&](int k0) {
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsA; ++q) {
-      const int e = t + q * kGemmThreads, r = e % kGemmRows, k = e / kGemmRows;
-      next_a[q] = row0 + r < rows && k0 + k < depth ? op.a(row0 + r, k0 + k) : 0.f;
+      const int e = t + q * kGemmGroupThreads, k = e % kGemmDepth, r = e / kGemmDepth;
+      next_a[q] = row0 + r < rows && k0 + k < k_end ? op.a(row0 + r, k0 + k) : 0.f;
     }
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsB; ++q) {
-      const int e = t + q * kGemmThreads, c = e % kGemmCols, k = e / kGemmCols;
-      next_b[q] = col0 + c < cols && k0 + k < depth ? op.b(k0 + k, col0 + c) : 0.f;
+      const int e = t + q * kGemmGroupThreads, c = e % kGemmCols, k = e / kGemmCols;
+      next_b[q] = col0 + c < cols && k0 + k < k_end ? op.b(k0 + k, col0 + c) : 0.f;
     }
   };
   float s00 = 0, s01 = 0, s10 = 0, s11 = 0;  // s[image][output] of the thread's square
-  load(0);
-  for (int k0 = 0; k0 < depth; k0 += kGemmDepth) {
+  load(k_begin);
+  for (int step = 0; step < steps; ++step) {
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsA; ++q) {
-      const int e = t + q * kGemmThreads;
-      a_tile[e / kGemmRows][e % kGemmRows] = next_a[q];
+      const int e = t + q * kGemmGroupThreads;
+      a_tile[group][e % kGemmDepth][e / kGemmDepth] = next_a[q];
     }
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsB; ++q) {
-      const int e = t + q * kGemmThreads;
-      b_tile[e / kGemmCols][e % kGemmCols] = next_b[q];
+      const int e = t + q * kGemmGroupThreads;
+      b_tile[group][e / kGemmCols][e % kGemmCols] = next_b[q];
     }
     __syncthreads();
-    if (k0 + kGemmDepth < depth) load(k0 + kGemmDepth);
+    if (step + 1 < steps) load(k_begin + (step + 1) * kGemmDepth);
+    GPCNN_UNROLL
     for (int k = 0; k < kGemmDepth; ++k) {
-      const float2 a = *reinterpret_cast<const float2*>(&a_tile[k][row]);
-      const float2 b = *reinterpret_cast<const float2*>(&b_tile[k][col]);
+      const float2 a = *reinterpret_cast<const float2*>(&a_tile[group][k][row]);
+      const float2 b = *reinterpret_cast<const float2*>(&b_tile[group][k][col]);
       s00 += a.x * b.x, s01 += a.x * b.y, s10 += a.y * b.x, s11 += a.y * b.y;
     }
     __syncthreads();
   }
-  const int m = row0 + row, n = col0 + col;
-  if (m < rows && n < cols) op.out(m, n, s00);
-  if (m < rows && n + 1 < cols) op.out(m, n + 1, s01);
-  if (m + 1 < rows && n < cols) op.out(m + 1, n, s10);
-  if (m + 1 < rows && n + 1 < cols) op.out(m + 1, n + 1, s11);
+  part[group][row][col] = s00, part[group][row][col + 1] = s01;
+  part[group][row + 1][col] = s10, part[group][row + 1][col + 1] = s11;
+  __syncthreads();
+  // One thread per output of the tile, consecutive threads on consecutive outputs.
+  const int r = threadIdx.x / kGemmCols, c = threadIdx.x % kGemmCols, m = row0 + r, n = col0 + c;
+  if (m >= rows || n >= cols) return;
+  float sum = part[0][r][c];
+  GPCNN_UNROLL
+  for (int g = 1; g < kGemmSplits; ++g) sum += part[g][r][c];
+  op.out(m, n, sum);
 }
 
 // Queues the product on `stream`; rows, cols and depth must be positive.

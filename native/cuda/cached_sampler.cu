@@ -45,7 +45,7 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
     const float* in = l == 0 ? p.xt : p.v_hist + (l - 1) * p.B * p.P * p.H * p.W;
     launch(gather_rows_kernel, unsigned(p.B), kRowThreads, 0, stream, in, gathered, int(bl.cin), int(p.H), int(p.W),
            int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), i);
-    convolutions[l]->run(gathered, p.w + bl.v_w, p.u_row + l * p.B * 2 * p.P * p.W, workspace);
+    convolutions[l]->run(gathered, p.w + bl.v_w, p.v_conv, workspace);
     launch(finish_vertical_kernel, unsigned(p.B), kRowThreads, 0, stream, p, bl, l, i);
   }
 }
@@ -62,9 +62,10 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
     const int outputs = S + (l < p.L - 1 ? P : 0);  // the last block's horizontal output feeds nothing
     batch_gemm(stream, B, outputs, P, SkipResidual{at});
   }
-  const unsigned head_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
-  launch(head_kernel, head_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double), stream,
-         PositionArgs{p, scratch, blocks.back(), row, 0, j});
+  const PositionArgs head{p, scratch, blocks.back(), row, 0, j};
+  batch_gemm(stream, B, int(p.Q), S, HeadHidden{head});
+  const unsigned draw_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
+  launch(head_draw_kernel, draw_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double), stream, head);
 }
 
 }  // namespace
@@ -97,7 +98,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<int32_t> labels(int64_t(job.labels.size()));
   DeviceArray<float> vectors(int64_t(job.vectors.size())), spatial(int64_t(job.spatial.size()));
   DeviceArray<uint8_t> known(any_known ? int64_t(job.known.size()) : 0), known_mask(int64_t(job.known_mask.size()));
-  DeviceArray<float> xt(sizes.xt), v_hist(sizes.v_hist), u_row(sizes.u_row), h_row(sizes.h_row);
+  DeviceArray<float> xt(sizes.xt), v_hist(sizes.v_hist), v_conv(sizes.v_conv), u_row(sizes.u_row), h_row(sizes.h_row);
   DeviceArray<float> cond_bias(sizes.cond_bias), logits(sizes.logits), gathered(gathered_size);
   DeviceArray<float> pre(B * 2 * P), skip(B * p.S), zs(B * p.Q), z(B * p.Q), channel_logits(B * p.K);
   DeviceArray<uint8_t> levels(sizes.levels), workspace{int64_t(workspace_bytes)};
@@ -107,12 +108,12 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
   if (any_known) known.upload(job.known, stream);
-  for (DeviceArray<float>* state : {&xt, &v_hist, &u_row, &h_row, &cond_bias}) state->zero(stream);
+  for (DeviceArray<float>* state : {&xt, &v_hist, &v_conv, &u_row, &h_row, &cond_bias}) state->zero(stream);
   levels.zero(stream), row.zero(stream);
 
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
-  p.xt = xt.get(), p.v_hist = v_hist.get(), p.u_row = u_row.get(), p.h_row = h_row.get();
+  p.xt = xt.get(), p.v_hist = v_hist.get(), p.v_conv = v_conv.get(), p.u_row = u_row.get(), p.h_row = h_row.get();
   p.cond_bias = cond_bias.get(), p.logits_out = logits.get(), p.levels = levels.get();
   const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 

@@ -1,7 +1,7 @@
 // The cached sampler's work at one position (i, j) on the GPU, for the whole batch at
 // once: per block, the pre-activation product and then the skip and residual product
 // (batch_gemm.cuh, with the window gather, gate and biases fused into the operands
-// and epilogues); then the head and the draws in one kernel. Between launches every
+// and epilogues); then the head's hidden layer (a product too) and the draws. Between launches every
 // image's row of each product is complete, so no kernel waits on another image.
 // Layouts as in sampler_layout.h, plus the scratch below.
 #pragma once
@@ -44,17 +44,17 @@ inline std::array<const void*, 20> device_pointers(const PositionArgs& a) {
 __global__ void advance_row_kernel(int* row) { ++*row; }
 
 // Pre-activation of block l's horizontal stack: [window | u_v column] · [h; vh], plus
-// both biases and the conditioning. The window holds the taps (c, e) of row i at
-// columns j − hdx + e: the image for block 0, the block below's horizontal output for
-// the others.
+// both biases and the conditioning. The window holds the taps (e, c), tap-major, of row
+// i at columns j − hdx + e: the image for block 0, the block below's horizontal output
+// for the others. Both it and the u_v column are contiguous in c, as the loads run.
 struct PreActivation : PositionArgs {
   __device__ float a(int b, int t) const {
-    const int taps = int(bl.cin * bl.hkw), W = int(p.W);
-    if (t >= taps) return p.u_row[((int64_t(l) * p.B + b) * 2 * p.P + (t - taps)) * W + j];
-    const int c = t / int(bl.hkw), sj = j - int(bl.hdx) + t % int(bl.hkw);
+    const int cin = int(bl.cin), taps = cin * int(bl.hkw), W = int(p.W), P2 = 2 * int(p.P);
+    if (t >= taps) return p.u_row[((int64_t(l) * p.B + b) * W + j) * P2 + (t - taps)];
+    const int c = t % cin, sj = j - int(bl.hdx) + t / cin;
     if (sj < 0 || sj >= W) return 0.f;
     return l == 0 ? p.xt[((int64_t(b) * p.C + c) * p.H + *row) * W + sj]
-                  : p.h_row[((int64_t(l - 1) * p.B + b) * p.P + c) * W + sj];
+                  : p.h_row[((int64_t(l - 1) * p.B + b) * W + sj) * p.P + c];
   }
   __device__ float b(int t, int o) const {
     const int taps = int(bl.cin * bl.hkw);
@@ -83,10 +83,17 @@ struct SkipResidual : PositionArgs {
       skip = (l == 0 ? 0.f : skip) + sum + p.w[bl.skip_b + n];
       return;
     }
-    const int64_t o = n - p.S, W = p.W;
-    const float below = l == 0 ? 0.f : p.h_row[((int64_t(l - 1) * p.B + b) * p.P + o) * W + j];
-    p.h_row[((int64_t(l) * p.B + b) * p.P + o) * W + j] = sum + p.w[bl.res_b + o] + below;
+    const int64_t o = n - p.S, at = (int64_t(b) * p.W + j) * p.P + o, layer = p.B * p.W * p.P;
+    const float below = l == 0 ? 0.f : p.h_row[(l - 1) * layer + at];
+    p.h_row[l * layer + at] = sum + p.w[bl.res_b + o] + below;
   }
+};
+
+// The head's hidden layer before the channel terms: zs = hidden · relu(skip) + bias.
+struct HeadHidden : PositionArgs {
+  __device__ float a(int b, int k) const { return fmaxf(s.skip[int64_t(b) * p.S + k], 0.f); }
+  __device__ float b(int k, int q) const { return p.w[p.hidden_wt + int64_t(k) * p.Q + q]; }
+  __device__ void out(int b, int q, float sum) const { s.zs[int64_t(b) * p.Q + q] = sum + p.w[p.hidden_b + q]; }
 };
 
 // relu(zs + prev · x_{<c}) for channel c of image b, with x_{<c} the levels drawn for
@@ -100,29 +107,21 @@ __device__ inline float channel_input(const SamplerPlan& p, const PositionScratc
   return fmaxf(sum, 0.f);
 }
 
-// Images per thread block of the head.
+// Images per thread block of the draws.
 constexpr int kHeadImages = 8;
 
-// The head and the draws at (i, j) for images [kHeadImages · blockIdx.x, + kHeadImages):
-// zs = hidden(relu(skip)); then channel by channel z = relu(zs + prev · x_{<c}),
-// logits = out_c · z, and a draw (or the known level), written into levels and, as
-// network input, into xt, where later channels read it. The head is small beside the
-// blocks, so one launch does all of it. Dynamic shared memory: kHeadImages · (K + 1)
-// doubles (each image's level weights, then its maximum logit).
-__global__ void head_kernel(PositionArgs a) {
+// The draws at (i, j) for images [kHeadImages · blockIdx.x, + kHeadImages), after
+// HeadHidden: channel by channel z = relu(zs + prev · x_{<c}), logits = out_c · z, and
+// a draw (or the known level), written into levels and, as network input, into xt,
+// where later channels read it. Dynamic shared memory: kHeadImages · (K + 1) doubles
+// (each image's level weights, then its maximum logit).
+__global__ void head_draw_kernel(PositionArgs a) {
   const SamplerPlan& p = a.p;
   const PositionScratch& s = a.s;
   const int64_t first = int64_t(blockIdx.x) * kHeadImages, count = min(int64_t(kHeadImages), p.B - first);
-  const int64_t S = p.S, Q = p.Q, K = p.K, C = p.C;
+  const int64_t Q = p.Q, K = p.K, C = p.C;
   const int i = *a.row;
   double* weights = dynamic_shared<double>();  // [count][K + 1]
-  for (int64_t e = threadIdx.x; e < count * Q; e += blockDim.x) {
-    const int64_t b = first + e / Q, q = e % Q;
-    float sum = 0;
-    for (int64_t k = 0; k < S; ++k) sum += p.w[p.hidden_wt + k * Q + q] * fmaxf(s.skip[b * S + k], 0.f);
-    s.zs[b * Q + q] = sum + p.w[p.hidden_b + q];
-  }
-  __syncthreads();
   for (int64_t c = 0; c < C; ++c) {
     for (int64_t e = threadIdx.x; e < count * Q; e += blockDim.x)
       s.z[(first + e / Q) * Q + e % Q] = channel_input(p, s, first + e / Q, e % Q, c, i, a.j);

@@ -2,11 +2,16 @@
 // vertical convolution for the whole batch is one cuDNN convolution of output height
 // 1 over the kh rows it reads (SPEC.md §3: rows i − dy … i − dy + kh − 1 of the stack
 // below, which are complete). A gather copies those rows, zero-padded, into a dense
-// input; a finishing kernel adds the bias into u_row and writes the gated row of
-// v_hist. Layouts as in sampler_layout.h.
+// input; a finishing kernel adds the bias, writes u_row in the position steps' layout
+// and the gated row of v_hist. Layouts as in sampler_layout.h.
 #pragma once
 
 #include <cudnn.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "../core/sampler_layout.h"
 #include "cuda_check.h"
@@ -28,17 +33,18 @@ __global__ void gather_rows_kernel(const float* in, float* gathered, int channel
   }
 }
 
-// Block l's u_row += v bias, and, below the last block, v_hist row i = gate(u_row + the
-// vertical conditioning); one thread block per image.
+// Block l's u_row = v_conv + v bias, per image and column, and, below the last block,
+// v_hist row i = gate(u_row + the vertical conditioning); one thread block per image.
 __global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, int i) {
   const int b = blockIdx.x, P = int(p.P), W = int(p.W);
-  float* u = p.u_row + (int64_t(l) * p.B + b) * 2 * P * W;
+  const float* conv = p.v_conv + int64_t(b) * 2 * P * W;
+  float* u = p.u_row + (int64_t(l) * p.B + b) * W * 2 * P;
   const float* bias = p.cond_bias + ((int64_t(l) * p.B + b) * 2 + 0) * 2 * P;
   float* out = l < p.L - 1 ? p.v_hist + (int64_t(l) * p.B + b) * P * p.H * W : nullptr;
   for (int e = threadIdx.x; e < P * W; e += blockDim.x) {
     const int c = e / W, j = e % W;
-    const float a1 = u[c * W + j] + p.w[bl.v_b + c], a2 = u[(c + P) * W + j] + p.w[bl.v_b + c + P];
-    u[c * W + j] = a1, u[(c + P) * W + j] = a2;
+    const float a1 = conv[c * W + j] + p.w[bl.v_b + c], a2 = conv[(c + P) * W + j] + p.w[bl.v_b + c + P];
+    u[j * 2 * P + c] = a1, u[j * 2 * P + c + P] = a2;
     if (out)
       out[(c * p.H + i) * W + j] = gate_f(a1 + bias[c] + spatial_term(p, bl.spatial_vt, b, c, i, j),
                                           a2 + bias[c + P] + spatial_term(p, bl.spatial_vt, b, c + P, i, j));
@@ -60,11 +66,7 @@ class VerticalConvolution {
     GPCNN_CUDNN(cudnnCreateConvolutionDescriptor(&conv_));
     GPCNN_CUDNN(cudnnSetConvolution2dDescriptor(conv_, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     GPCNN_CUDNN(cudnnSetConvolutionMathType(conv_, CUDNN_FMA_MATH));
-    int count = 0;
-    std::vector<cudnnConvolutionFwdAlgoPerf_t> ranked(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
-    GPCNN_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(handle_, input_, filter_, conv_, output_, int(ranked.size()),
-                                                       &count, ranked.data()));
-    algo_ = pick_deterministic(ranked, count);
+    algo_ = fastest_algorithm(batch, bl, outputs, width);
     GPCNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, conv_, output_, algo_,
                                                         &workspace_bytes_));
   }
@@ -86,6 +88,26 @@ class VerticalConvolution {
   }
 
  private:
+  // cuDNN's fastest deterministic algorithm for this geometry, timed once per process
+  // and device: its heuristics pick an FFT for an output of height 1, ten times slower
+  // here than an implicit GEMM.
+  cudnnConvolutionFwdAlgo_t fastest_algorithm(int64_t batch, const BlockPlan& bl, int64_t outputs, int64_t width) {
+    int device = 0;
+    GPCNN_CUDA(cudaGetDevice(&device));
+    std::string key;
+    for (int64_t v : {int64_t(device), batch, bl.cin, bl.vkh, bl.vkw, outputs, width}) key += std::to_string(v) + ',';
+    static std::mutex mutex;
+    static std::map<std::string, cudnnConvolutionFwdAlgo_t> chosen;
+    const std::lock_guard<std::mutex> lock(mutex);
+    auto found = chosen.find(key);
+    if (found != chosen.end()) return found->second;
+    int count = 0;
+    std::vector<cudnnConvolutionFwdAlgoPerf_t> timed(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+    GPCNN_CUDNN(cudnnFindConvolutionForwardAlgorithm(handle_, input_, filter_, conv_, output_, int(timed.size()),
+                                                     &count, timed.data()));
+    return chosen[key] = pick_deterministic(timed, count);
+  }
+
   cudnnHandle_t handle_;
   cudnnTensorDescriptor_t input_ = nullptr, output_ = nullptr;
   cudnnFilterDescriptor_t filter_ = nullptr;

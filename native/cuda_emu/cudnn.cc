@@ -231,6 +231,13 @@ cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, cudnnTensorD
   return offer(Pass::kForward, requested, returned, results, Geometry{*x, *w, *conv, *y});
 }
 
+cudnnStatus_t cudnnFindConvolutionForwardAlgorithm(cudnnHandle_t, cudnnTensorDescriptor_t x,
+                                                   cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv,
+                                                   cudnnTensorDescriptor_t y, int requested, int* returned,
+                                                   cudnnConvolutionFwdAlgoPerf_t* results) {
+  return offer(Pass::kForward, requested, returned, results, Geometry{*x, *w, *conv, *y});
+}
+
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFilterDescriptor_t w,
                                                           cudnnTensorDescriptor_t dy,
                                                           cudnnConvolutionDescriptor_t conv,

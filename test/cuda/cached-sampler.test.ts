@@ -65,6 +65,14 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     await expectCpuDraws(config, 4, { count, labels, seed: 11, batchSize: count });
   });
 
+  it('samples a model whose products split k between all four groups of threads, the last one partial', async () => {
+    // batch_gemm.cuh splits each product's k between 4 groups, 32 at a step: with
+    // hidden 50 the pre-activation product is 200 deep (64 + 64 + 64 + 8), the head's
+    // hidden one 120 (32 + 32 + 32 + 24).
+    const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 50, layers: 2, firstKernel: 3, kernel: 3, skip: 120, headHidden: 8, classes: 0 };
+    await expectCpuDraws(config, 7, { count: 3, seed: 9 });
+  });
+
   it('samples a model whose products are deeper than many steps of a tile (a head of 6400 units)', async () => {
     const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 6400, classes: 0 };
     await expectCpuDraws(config, 6, { count: 2, seed: 5 });
