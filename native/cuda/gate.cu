@@ -5,6 +5,7 @@
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "launch.cuh"
+#include "reduce.cuh"
 
 namespace gpcnn {
 
@@ -60,54 +61,42 @@ __global__ void gate_backward_kernel(GateArgs g, const float* grad_out, float* g
   }
 }
 
-// With the bias gradient: one warp per (image n, channel c), which writes both halves'
-// gradients over the plane and sums each, kPlanesPerBlock warps a block. Each lane
-// loads the inputs of kPositionsPerLane positions a warp's width apart before it
-// computes and stores any, so that enough loads are in flight to keep the memory busy
-// (the stores could alias the loads, so the compiler would not move them); then one
-// thread per sum adds the lanes' sums in lane order. A warp per plane, rather than a
-// block, keeps the reduction to one barrier per block.
-constexpr int kPlanesPerBlock = 8;
-constexpr int kPositionsPerLane = 4;
+// With the bias gradient: one block per (image, channel c), which writes both halves'
+// gradients over the plane and sums each in the same order as row_sums_kernel (loss.cu) would,
+// without reading grad_a back (launch with kReduceThreads threads). Each thread loads
+// the inputs of kPositionsPerThread positions before it computes and stores any, so
+// that enough loads are in flight to keep the memory busy (the stores could alias the
+// loads, so the compiler would not move them).
+constexpr int kPositionsPerThread = 4;
 __global__ void gate_backward_rows_kernel(GateArgs g, const float* grad_out, float* grad_a, float* grad_bias) {
-  __shared__ double lane_sums[2][kPlanesPerBlock][32];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, plane = int(g.plane);
-  const int64_t planes = g.batch * g.half, first_plane = int64_t(blockIdx.x) * kPlanesPerBlock;
+  const int64_t n = blockIdx.x / g.half, c = blockIdx.x % g.half;
+  const int plane = int(g.plane);
   double sum_tanh = 0, sum_sigmoid = 0;
-  if (first_plane + warp < planes) {
-    const int64_t n = (first_plane + warp) / g.half, c = (first_plane + warp) % g.half;
-    const float* go = grad_out + (n * g.half + c) * g.plane;
-    float* ga_tanh = grad_a + (n * 2 * g.half + c) * g.plane;
-    float* ga_sigmoid = ga_tanh + g.half * g.plane;
-    for (int first = lane; first < plane; first += 32 * kPositionsPerLane) {
-      float tanh_pre[kPositionsPerLane], sigmoid_pre[kPositionsPerLane], grad[kPositionsPerLane];
-      GPCNN_UNROLL
-      for (int k = 0; k < kPositionsPerLane; ++k) {
-        const int i = first + 32 * k;
-        const bool inside = i < plane;
-        tanh_pre[k] = inside ? g.pre(n, c, i) : 0.f;
-        sigmoid_pre[k] = inside ? g.pre(n, c + g.half, i) : 0.f;
-        grad[k] = inside ? go[i] : 0.f;
-      }
-      GPCNN_UNROLL
-      for (int k = 0; k < kPositionsPerLane; ++k) {
-        const int i = first + 32 * k;
-        if (i >= plane) break;
-        const GateGrads d = gate_gradients(tanh_pre[k], sigmoid_pre[k], grad[k]);
-        ga_tanh[i] = d.tanh_half, ga_sigmoid[i] = d.sigmoid_half;
-        sum_tanh += d.tanh_half, sum_sigmoid += d.sigmoid_half;
-      }
+  for (int first = threadIdx.x; first < plane; first += blockDim.x * kPositionsPerThread) {
+    float tanh_pre[kPositionsPerThread], sigmoid_pre[kPositionsPerThread], go[kPositionsPerThread];
+    GPCNN_UNROLL
+    for (int k = 0; k < kPositionsPerThread; ++k) {
+      const int i = first + k * int(blockDim.x);
+      const bool inside = i < plane;
+      tanh_pre[k] = inside ? g.pre(n, c, i) : 0.f;
+      sigmoid_pre[k] = inside ? g.pre(n, c + g.half, i) : 0.f;
+      go[k] = inside ? grad_out[(n * g.half + c) * g.plane + i] : 0.f;
+    }
+    GPCNN_UNROLL
+    for (int k = 0; k < kPositionsPerThread; ++k) {
+      const int i = first + k * int(blockDim.x);
+      if (i >= plane) break;
+      const GateGrads d = gate_gradients(tanh_pre[k], sigmoid_pre[k], go[k]);
+      grad_a[(n * 2 * g.half + c) * g.plane + i] = d.tanh_half;
+      grad_a[(n * 2 * g.half + c + g.half) * g.plane + i] = d.sigmoid_half;
+      sum_tanh += d.tanh_half, sum_sigmoid += d.sigmoid_half;
     }
   }
-  lane_sums[0][warp][lane] = sum_tanh, lane_sums[1][warp][lane] = sum_sigmoid;
-  __syncthreads();
-  if (threadIdx.x >= 2 * kPlanesPerBlock) return;
-  const int which = threadIdx.x / kPlanesPerBlock, w = threadIdx.x % kPlanesPerBlock;  // which: tanh, sigmoid
-  if (first_plane + w >= planes) return;
-  double sum = 0;
-  for (int l = 0; l < 32; ++l) sum += lane_sums[which][w][l];
-  const int64_t n = (first_plane + w) / g.half, c = (first_plane + w) % g.half;
-  grad_bias[n * 2 * g.half + c + which * g.half] = float(sum);
+  block_sum_pair(sum_tanh, sum_sigmoid);
+  if (threadIdx.x == 0) {
+    grad_bias[n * 2 * g.half + c] = float(sum_tanh);
+    grad_bias[n * 2 * g.half + c + g.half] = float(sum_sigmoid);
+  }
 }
 
 }  // namespace
@@ -122,8 +111,8 @@ void CudaBackend::gate_backward(const GateInputs& in, const Tensor& grad_out, Te
   ensure_device_usable();
   const GateArgs g = gate_args(in);
   if (grad_bias)
-    launch(gate_backward_rows_kernel, unsigned((g.batch * g.half + kPlanesPerBlock - 1) / kPlanesPerBlock),
-        32 * kPlanesPerBlock, 0, stream_, g, grad_out.data<float>(), grad_a.data<float>(), grad_bias->data<float>());
+    launch(gate_backward_rows_kernel, unsigned(g.batch * g.half), kReduceThreads, 0, stream_, g,
+        grad_out.data<float>(), grad_a.data<float>(), grad_bias->data<float>());
   else
     launch(gate_backward_kernel, unsigned(g.batch * g.half), 256, 0, stream_, g, grad_out.data<float>(),
         grad_a.data<float>());

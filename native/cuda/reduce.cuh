@@ -24,4 +24,21 @@ __device__ inline double block_sum(double value) {
   return total;
 }
 
+// Two sums at once, each in block_sum's order, with one tree's barriers; valid in thread 0.
+__device__ inline void block_sum_pair(double& first, double& second) {
+  if (blockDim.x != kReduceThreads) __trap();
+  __shared__ double partial[2][kReduceThreads];
+  partial[0][threadIdx.x] = first, partial[1][threadIdx.x] = second;
+  __syncthreads();
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) {
+      partial[0][threadIdx.x] += partial[0][threadIdx.x + stride];
+      partial[1][threadIdx.x] += partial[1][threadIdx.x + stride];
+    }
+    __syncthreads();
+  }
+  first = partial[0][0], second = partial[1][0];
+  __syncthreads();
+}
+
 }  // namespace gpcnn

@@ -86,8 +86,7 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
   });
 
   it('gate with every term, forward and backward', () => {
-    // Planes of 1 122 values: more than one round of the backward kernel's four positions a
-    // lane; 12 of them: a block of 8 (a warp each) and a partial one.
+    // Planes of 1 122 values: more than one round of the backward kernel's four positions a thread.
     const shape = [3, 8, 33, 34];
     const [u, extra, spatial, gOut] = [f32(shape, 2), f32(shape), f32(shape), f32([3, 4, 33, 34])];
     const bias = f32([3, 8]);

@@ -65,6 +65,23 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     await expectCpuDraws(config, 4, { count, labels, seed: 11, batchSize: count });
   });
 
+  it('splits a batch between streams, drawing the same images as in one part', async () => {
+    // 70 images make two parts of 35 (cached_sampler.cu); GATED_PIXELCNN_SAMPLER_STREAMS=3
+    // makes 24, 23 and 23, each with its slice of labels, known pixels and draws.
+    const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 12, layers: 2, firstKernel: 3, kernel: 3, skip: 8, headHidden: 8, classes: 10 };
+    const count = 70;
+    const labels = Array.from({ length: count }, (_, i) => (i * 7) % 10);
+    const known = randomKnown(config, count, 3);
+    const options = { count, labels, known, seed: 13, batchSize: count };
+    await expectCpuDraws(config, 5, options);
+    process.env.GATED_PIXELCNN_SAMPLER_STREAMS = '3';
+    try {
+      await expectCpuDraws(config, 5, options);
+    } finally {
+      delete process.env.GATED_PIXELCNN_SAMPLER_STREAMS;
+    }
+  });
+
   it('samples a model whose products split k between all four groups of threads, the last one partial', async () => {
     // batch_gemm.cuh splits each product's k between 4 groups, 32 at a step: with
     // hidden 50 the pre-activation product is 200 deep (64 + 64 + 64 + 8), the head's
