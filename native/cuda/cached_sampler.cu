@@ -51,10 +51,35 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
   }
 }
 
+// The draws' images per thread block: up to 8, fewer where the head is wide, so that
+// their shared memory fits in what any kernel gets; an image that needs more asks the
+// device for it, before any launch is captured.
+struct DrawShape {
+  int images;
+  size_t bytes;
+};
+
+DrawShape draw_shape(const SamplerPlan& p) {
+  constexpr size_t kPlainSharedBytes = 48 * 1024;
+  const size_t per_image = draw_bytes_per_image(p.Q, p.K);
+  if (per_image <= kPlainSharedBytes) {
+    const int images = int(std::min<size_t>(8, kPlainSharedBytes / per_image));
+    return {images, images * per_image};
+  }
+  int device = 0, most = 0;
+  GPCNN_CUDA(cudaGetDevice(&device));
+  GPCNN_CUDA(cudaDeviceGetAttribute(&most, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (per_image > size_t(most))
+    fail(codes::kArg, "the CUDA sampler's head needs ", per_image, " bytes of shared memory an image (",
+         p.Q, " hidden units, ", p.K, " levels); this GPU gives a kernel at most ", most);
+  GPCNN_CUDA(cudaFuncSetAttribute(head_draw_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(per_image)));
+  return {1, per_image};
+}
+
 // Every block's horizontal stack, the head and the draws at (*row, j), for the whole
 // batch (sampler_position.cuh).
 void position(const SamplerPlan& p, const PositionScratch& scratch, const std::vector<BlockPlan>& blocks,
-              const int* row, int j, cudaStream_t stream) {
+              const DrawShape& draw, const int* row, int j, cudaStream_t stream) {
   const int B = int(p.B), P = int(p.P), S = int(p.S);
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
@@ -65,8 +90,8 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
   }
   const PositionArgs head{p, scratch, blocks.back(), row, 0, j};
   batch_gemm(stream, B, int(p.Q), S, HeadHidden{head});
-  const unsigned draw_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
-  launch(head_draw_kernel, draw_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double), stream, head);
+  launch(head_draw_kernel, unsigned((B + draw.images - 1) / draw.images), kRowThreads, draw.bytes, stream, head,
+         draw.images);
 }
 
 // How many parts a batch of `batch` images is split into, each on its own stream: a
@@ -91,8 +116,7 @@ class Part {
         sizes_(state_sizes(p_, keep_logits)),
         xt_(sizes_.xt), v_hist_(sizes_.v_hist), v_conv_(sizes_.v_conv), u_row_(sizes_.u_row), h_row_(sizes_.h_row),
         cond_bias_(sizes_.cond_bias), gathered_(gathered_size(p_, blocks)),
-        pre_(count * 2 * p_.P), skip_(count * p_.S), zs_(count * p_.Q), z_(count * p_.Q),
-        channel_logits_(count * p_.K), row_(1), drain_(stream_) {
+        pre_(count * 2 * p_.P), skip_(count * p_.S), zs_(count * p_.Q), row_(1), drain_(stream_) {
     size_t workspace_bytes = 0;
     for (const BlockPlan& bl : blocks) {
       convolutions_.push_back(std::make_unique<VerticalConvolution>(cudnn, count, bl, 2 * p_.P, p_.W));
@@ -103,12 +127,13 @@ class Part {
     row_.zero(stream_);
     p_.xt = xt_.get(), p_.v_hist = v_hist_.get(), p_.v_conv = v_conv_.get(), p_.u_row = u_row_.get();
     p_.h_row = h_row_.get(), p_.cond_bias = cond_bias_.get();
-    const PositionScratch scratch{pre_.get(), skip_.get(), zs_.get(), z_.get(), channel_logits_.get()};
+    const PositionScratch scratch{pre_.get(), skip_.get(), zs_.get()};
+    const DrawShape draw = draw_shape(p_);
     launch(conditioning_kernel, unsigned(count), kRowThreads, 0, stream_, p_);
     // A row's positions as one graph, launched for every row: the kernels read the row
     // from the device, and the graph's last kernel advances it.
     positions_ = std::make_unique<CapturedGraph>(stream_, [&] {
-      for (int j = 0; j < int(p_.W); ++j) position(p_, scratch, blocks, row_.get(), j, stream_);
+      for (int j = 0; j < int(p_.W); ++j) position(p_, scratch, blocks, draw, row_.get(), j, stream_);
       launch(advance_row_kernel, 1, 1, 0, stream_, row_.get());
     });
   }
@@ -150,7 +175,7 @@ class Part {
   Stream stream_;
   std::vector<std::unique_ptr<VerticalConvolution>> convolutions_;
   DeviceArray<float> xt_, v_hist_, v_conv_, u_row_, h_row_, cond_bias_, gathered_;
-  DeviceArray<float> pre_, skip_, zs_, z_, channel_logits_;
+  DeviceArray<float> pre_, skip_, zs_;
   DeviceArray<int> row_;
   std::unique_ptr<DeviceArray<uint8_t>> workspace_;
   std::unique_ptr<CapturedGraph> positions_;
@@ -194,25 +219,28 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
   p.logits_out = logits.get(), p.levels = levels.get();
+  allow_batch_gemm<PreActivation>(), allow_batch_gemm<SkipResidual>(), allow_batch_gemm<HeadHidden>();
+  // Each part starts its first row as soon as it is built, so that the GPU works while
+  // the host builds the next (allocations, descriptors, the row graph's capture).
+  if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
   std::vector<std::unique_ptr<Part>> parts;
   const int64_t count = part_count(B);
   for (int64_t k = 0, first = 0; k < count; ++k) {
     const int64_t size = B / count + (k < B % count ? 1 : 0);
     parts.push_back(std::make_unique<Part>(p, arranged.blocks, cudnn, first, size, job.keep_logits));
+    parts.back()->queue_row(arranged.blocks, 0);
     first += size;
   }
   // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
   // host between rows; each row's end is reported as it is reached.
-  for (int i = 0; i < int(p.H); ++i) {
-    if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
-    for (auto& part : parts) part->queue_row(arranged.blocks, i);
-    if (i > 0) {
-      for (auto& part : parts) part->wait_row(i - 1);
-      on_row(i);
+  for (int i = 1; i <= int(p.H); ++i) {
+    if (i < int(p.H)) {
+      if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
+      for (auto& part : parts) part->queue_row(arranged.blocks, i);
     }
+    for (auto& part : parts) part->wait_row(i - 1);
+    on_row(i);
   }
-  for (auto& part : parts) part->wait_row(int(p.H) - 1);
-  on_row(p.H);
   SamplerResult result;
   levels.download(result.levels, stream);
   if (job.keep_logits) logits.download(result.logits, stream);

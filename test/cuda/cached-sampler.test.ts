@@ -82,16 +82,22 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     }
   });
 
-  it('samples a model whose products split k between all four groups of threads, the last one partial', async () => {
-    // batch_gemm.cuh splits each product's k between 4 groups, 32 at a step: with
-    // hidden 50 the pre-activation product is 200 deep (64 + 64 + 64 + 8), the head's
-    // hidden one 120 (32 + 32 + 32 + 24).
-    const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 50, layers: 2, firstKernel: 3, kernel: 3, skip: 120, headHidden: 8, classes: 0 };
+  it('samples a model whose products split k between all 16 warps, in more than one step', async () => {
+    // batch_gemm.cuh splits each product's k between 16 warps, at most 16 at a step:
+    // with hidden 50 the pre-activation product is 200 deep (15 warps of 13, one of 5),
+    // and with skip 600 the head's hidden one is 600 (parts of 38: steps of 16, 16, 6).
+    const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 50, layers: 2, firstKernel: 3, kernel: 3, skip: 600, headHidden: 8, classes: 0 };
     await expectCpuDraws(config, 7, { count: 3, seed: 9 });
+    // The draws alone could miss a lost term; the logits would not.
+    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 7 });
+    const { levels, logits } = await runCachedSampler(model, { count: 3, seed: 9 }, { keepLogits: true });
+    expect(normalizedError(logits!, model.logits(levels, {}))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
+    model.dispose();
   });
 
-  it('samples a model whose products are deeper than many steps of a tile (a head of 6400 units)', async () => {
-    const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 6400, classes: 0 };
+  it('samples a model with a head of 13 000 units (its draws ask for more shared memory than a kernel gets)', async () => {
+    // An image's z and logits take 52 KiB of shared memory in the draws (cached_sampler.cu).
+    const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 13000, classes: 0 };
     await expectCpuDraws(config, 6, { count: 2, seed: 5 });
   });
 
