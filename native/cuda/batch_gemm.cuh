@@ -1,10 +1,11 @@
-// op.out(m, n, Σ_k op.a(m, k)·op.b(k, n) + op.prior(m, n)) for every m < rows, n < cols:
-// the cached sampler's products over the whole batch (rows are images), so that each
-// weight read from memory serves a tile of images instead of one. The operands come
-// through the product's methods, which fuse the gathers, gates and ReLUs around it into
-// its loads; prior() gives the terms added to the sum (biases, residuals), and out()
-// writes it. One struct carries all four methods, so that a launch passes its arguments
-// once.
+// op.out(m, n, Σ_k A[m, k]·B[k, n] + op.prior(m, n)) for every m < rows, n < cols: the
+// cached sampler's products over the whole batch (rows are images), so that each
+// weight read from memory serves a tile of images instead of one. The product says
+// where its operands are: column k of A starts at op.a_column(k).at, one image every
+// .stride floats, and op.a_value() reads an element there (fusing the gates and ReLUs
+// around the product into its loads); row k of B is op.b_row(k). prior() gives the
+// terms added to the sum (biases, residuals), and out() writes it. One struct carries
+// all the methods, so that a launch passes its arguments once.
 //
 // These products are small (a few hundred images, outputs and k), and one runs after
 // another at every position, so what counts is the latency of each: a launch has about
@@ -25,16 +26,22 @@
 
 namespace gpcnn {
 
+// Column k of a product's A: element m at `at + m·stride`; a null `at` is a column of zeros.
+struct GemmColumn {
+  const float* at;
+  int64_t stride;
+};
+
 constexpr int kGemmRows = 16;    // images per tile
 constexpr int kGemmCols = 32;    // outputs per tile
 constexpr int kGemmGroups = 16;  // warps, each summing its own part of k
-constexpr int kGemmDepth = 16;   // k a warp loads at once (24 loads a lane: more would spill)
+constexpr int kGemmDepth = 32;   // k a warp loads at once (48 loads a lane)
 constexpr int kGemmThreads = 32 * kGemmGroups;
 static_assert(kGemmThreads == kGemmRows * kGemmCols, "one thread per output of the tile at the end");
 // A lane sums a 4 × 4 square of the tile (rows r, r + 4, r + 8, r + 12; four adjacent
 // outputs): per four k, eight 16-byte shared-memory reads for 64 products.
 static_assert(kGemmRows == 16 && kGemmCols == 32, "a warp's 32 lanes cover the tile in 4 × 4 squares");
-// A row of A is k-contiguous, as the loads run; its stride of 20 floats keeps 16-byte
+// A row of A is k-contiguous, as the loads run; its stride of 36 floats keeps 16-byte
 // reads aligned and puts the four rows a warp reads at once in different banks.
 constexpr int kGemmAStride = kGemmDepth + 4;
 
@@ -72,14 +79,15 @@ __global__ void __launch_bounds__(kGemmThreads, 1) batch_gemm_kernel(int rows, i
     // B along outputs, so that a warp reads consecutive addresses.
     constexpr int kRowsAtOnce = 32 / kGemmDepth;
     const int a_k = lane % kGemmDepth, a_row = lane / kGemmDepth;
+    const GemmColumn column = k0 + a_k < k_end ? op.a_column(k0 + a_k) : GemmColumn{nullptr, 0};
     float a[kGemmRows / kRowsAtOnce], b[kGemmDepth];
     GPCNN_UNROLL
     for (int q = 0; q < kGemmRows / kRowsAtOnce; ++q) {
-      const int row = kRowsAtOnce * q + a_row;
-      a[q] = row0 + row < rows && k0 + a_k < k_end ? op.a(row0 + row, k0 + a_k) : 0.f;
+      const int row = row0 + kRowsAtOnce * q + a_row;
+      a[q] = column.at && row < rows ? op.a_value(column.at + row * column.stride) : 0.f;
     }
     GPCNN_UNROLL
-    for (int q = 0; q < kGemmDepth; ++q) b[q] = col0 + lane < cols && k0 + q < k_end ? op.b(k0 + q, col0 + lane) : 0.f;
+    for (int q = 0; q < kGemmDepth; ++q) b[q] = col0 + lane < cols && k0 + q < k_end ? op.b_row(k0 + q)[col0 + lane] : 0.f;
     if (step > 0) __syncthreads();  // every lane is done reading the step before
     GPCNN_UNROLL
     for (int q = 0; q < kGemmRows / kRowsAtOnce; ++q) tile.a[kRowsAtOnce * q + a_row][a_k] = a[q];

@@ -10,6 +10,7 @@
 
 #include "../core/sample_draw.h"
 #include "../core/sampler_layout.h"
+#include "batch_gemm.cuh"
 #include "launch.cuh"
 
 namespace gpcnn {
@@ -46,17 +47,18 @@ __global__ void advance_row_kernel(int* row) { ++*row; }
 // i at columns j − hdx + e: the image for block 0, the block below's horizontal output
 // for the others. Both it and the u_v column are contiguous in c, as the loads run.
 struct PreActivation : PositionArgs {
-  __device__ float a(int b, int t) const {
+  __device__ GemmColumn a_column(int t) const {
     const int cin = int(bl.cin), taps = cin * int(bl.hkw), W = int(p.W), P2 = 2 * int(p.P);
-    if (t >= taps) return p.u_row[((int64_t(l) * p.B + b) * W + j) * P2 + (t - taps)];
+    if (t >= taps) return {p.u_row + (int64_t(l) * p.B * W + j) * P2 + (t - taps), int64_t(W) * P2};
     const int c = t % cin, sj = j - int(bl.hdx) + t / cin;
-    if (sj < 0 || sj >= W) return 0.f;
-    return l == 0 ? p.xt[((int64_t(b) * p.C + c) * p.H + *row) * W + sj]
-                  : p.h_row[((int64_t(l - 1) * p.B + b) * W + sj) * p.P + c];
+    if (sj < 0 || sj >= W) return {nullptr, 0};
+    if (l == 0) return {p.xt + (int64_t(c) * p.H + *row) * W + sj, p.C * p.H * W};
+    return {p.h_row + (int64_t(l - 1) * p.B * W + sj) * p.P + c, W * p.P};
   }
-  __device__ float b(int t, int o) const {
+  __device__ float a_value(const float* at) const { return *at; }
+  __device__ const float* b_row(int t) const {
     const int taps = int(bl.cin * bl.hkw);
-    return t < taps ? p.w[bl.h_wt + int64_t(t) * 2 * p.P + o] : p.w[bl.vh_wt + int64_t(t - taps) * 2 * p.P + o];
+    return p.w + (t < taps ? bl.h_wt + int64_t(t) * 2 * p.P : bl.vh_wt + int64_t(t - taps) * 2 * p.P);
   }
   __device__ float prior(int b, int o) const {
     const int64_t P2 = 2 * p.P;
@@ -69,13 +71,9 @@ struct PreActivation : PositionArgs {
 // The gated output g times [skip | res]: skip sums over the blocks; res, below the
 // last block, gives the horizontal output (plus the block's input, except in block 0).
 struct SkipResidual : PositionArgs {
-  __device__ float a(int b, int c) const {
-    const float* pre = s.pre + b * 2 * p.P;
-    return gate_f(pre[c], pre[c + p.P]);
-  }
-  __device__ float b(int c, int n) const {
-    return n < p.S ? p.w[bl.skip_wt + int64_t(c) * p.S + n] : p.w[bl.res_wt + int64_t(c) * p.P + n - p.S];
-  }
+  __device__ GemmColumn a_column(int c) const { return {s.pre + c, 2 * p.P}; }
+  __device__ float a_value(const float* at) const { return gate_f(at[0], at[p.P]); }
+  __device__ const float* b_row(int c) const { return p.w + bl.skip_res_wt + int64_t(c) * (p.S + p.P); }
   __device__ float prior(int b, int n) const {
     if (n < p.S) return (l == 0 ? 0.f : s.skip[b * p.S + n]) + p.w[bl.skip_b + n];
     const int64_t o = n - p.S;
@@ -92,8 +90,9 @@ struct SkipResidual : PositionArgs {
 
 // The head's hidden layer before the channel terms: zs = hidden · relu(skip) + bias.
 struct HeadHidden : PositionArgs {
-  __device__ float a(int b, int k) const { return fmaxf(s.skip[int64_t(b) * p.S + k], 0.f); }
-  __device__ float b(int k, int q) const { return p.w[p.hidden_wt + int64_t(k) * p.Q + q]; }
+  __device__ GemmColumn a_column(int k) const { return {s.skip + k, p.S}; }
+  __device__ float a_value(const float* at) const { return fmaxf(*at, 0.f); }
+  __device__ const float* b_row(int k) const { return p.w + p.hidden_wt + int64_t(k) * p.Q; }
   __device__ float prior(int, int q) const { return p.w[p.hidden_b + q]; }
   __device__ void out(int b, int q, float value) const { s.zs[int64_t(b) * p.Q + q] = value; }
 };

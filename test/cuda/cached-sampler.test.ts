@@ -83,9 +83,9 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
   });
 
   it('samples a model whose products split k between all 16 warps, in more than one step', async () => {
-    // batch_gemm.cuh splits each product's k between 16 warps, at most 16 at a step:
+    // batch_gemm.cuh splits each product's k between 16 warps, at most 32 at a step:
     // with hidden 50 the pre-activation product is 200 deep (15 warps of 13, one of 5),
-    // and with skip 600 the head's hidden one is 600 (parts of 38: steps of 16, 16, 6).
+    // and with skip 600 the head's hidden one is 600 (parts of 38: steps of 32 and 6).
     const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 50, layers: 2, firstKernel: 3, kernel: 3, skip: 600, headHidden: 8, classes: 0 };
     await expectCpuDraws(config, 7, { count: 3, seed: 9 });
     // The draws alone could miss a lost term; the logits would not.
