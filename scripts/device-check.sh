@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
-# test suite and the GPU benchmark, times the cached sampler split between 1 to 8
-# streams, times the host work of a training step per native function and each kernel
-# of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks
-# inside one (ncu),
+# test suite and the GPU benchmark, times the host work of a training step per native
+# function and each kernel of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks inside one (ncu),
 # runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops and the
 # sampler, and writes a log and a JSON summary to OUTDIR.
-#   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench streams kernels sampler sanitize"] bash scripts/device-check.sh OUTDIR
+#   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sampler sanitize"] bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
 # node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
 set -uo pipefail
@@ -48,9 +46,9 @@ fi
 # Steps to run (DEVICE_CHECK_STEPS, in this order): a rerun after a fix can skip what
 # already passed. The build always runs. summary.json is rewritten after every step, so a
 # run cut short by its time limit still reports what it finished.
-steps=" ${DEVICE_CHECK_STEPS:-tests bench streams kernels sampler sanitize} "
+steps=" ${DEVICE_CHECK_STEPS:-tests bench kernels sampler sanitize} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
-build_status=null tests_tf32=null tests_fp32=null bench=null streams=null profiled=null sampler_profiled=null sanitized=null
+build_status=null tests_tf32=null tests_fp32=null bench=null profiled=null sampler_profiled=null sanitized=null
 # Passed / failed / skipped per run: a suite that skipped everything found no GPU.
 counts() {
   "$NODE" -e 'try { const r = require(process.argv[1]);
@@ -61,7 +59,7 @@ summary() {
   cat > "$out/summary.json" <<JSON
 {"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32,
  "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
- "bench": $bench, "samplerStreams": $streams, "kernelTimes": $profiled, "samplerProfile": $sampler_profiled, "sanitizer": $sanitized,
+ "bench": $bench, "kernelTimes": $profiled, "samplerProfile": $sampler_profiled, "sanitizer": $sanitized,
  "seconds": $(( $(date +%s) - started ))}
 JSON
 }
@@ -98,13 +96,6 @@ if wants bench; then
   step "GPU benchmark"
   timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
   bench=$?
-  summary
-fi
-
-if wants streams; then
-  step "the cached sampler's images/s with the batch split between 1, 2, 4 and 8 streams"
-  timeout 60 "$NODE" scripts/bench/sampler-streams.mjs "$out/sampler-streams.json"
-  streams=$?
   summary
 fi
 
@@ -163,7 +154,7 @@ if wants sanitize; then
     }
     # The sampler's abort test samples a large model, too slow under memcheck.
     sanitize memcheck test/cuda/backend-ops.test.ts \
-      && sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|splits|split k|deeper" \
+      && sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|split k|deeper" \
       && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
     sanitized=$?
   else

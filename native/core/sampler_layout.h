@@ -13,8 +13,7 @@
 //   are contiguous.
 // Most weights are transposed to [inputs][outputs] (sampler_plan.cc), so that threads
 // that compute neighbouring outputs read neighbouring weights; h's inputs are
-// tap-major (e, c), as the window is read, and skip and res sit side by side,
-// [P][S + P], as one product computes both.
+// tap-major (e, c), as the window is read.
 #pragma once
 
 #include <math.h>
@@ -30,7 +29,7 @@ namespace gpcnn {
 // a name ending in t is a transposed weight, v_w is cuDNN's filter as it is (OIHW).
 struct BlockPlan {
   int64_t cin, vkh, vkw, vdy, vdx, hkw, hdx;
-  int64_t v_w, v_b, h_wt, h_b, vh_wt, vh_b, skip_res_wt, skip_b, res_b;
+  int64_t v_w, v_b, h_wt, h_b, vh_wt, vh_b, res_wt, res_b, skip_wt, skip_b;
   int64_t class_v, class_h, cond_vt, cond_ht, spatial_vt, spatial_ht;
 };
 

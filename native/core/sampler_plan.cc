@@ -38,17 +38,6 @@ class FlatWriter {
     flat_.insert(flat_.end(), src, src + count);
     return at;
   }
-  // [left | right]: two matrices of `inputs` columns ([left_rows][inputs] and
-  // [right_rows][inputs]), transposed and side by side: [inputs][left_rows + right_rows].
-  int64_t side_by_side(const float* left, int64_t left_rows, const float* right, int64_t right_rows, int64_t inputs) {
-    const int64_t at = align(), width = left_rows + right_rows;
-    flat_.resize(flat_.size() + inputs * width);
-    for (int64_t k = 0; k < inputs; ++k) {
-      for (int64_t r = 0; r < left_rows; ++r) flat_[at + k * width + r] = left[r * inputs + k];
-      for (int64_t r = 0; r < right_rows; ++r) flat_[at + k * width + left_rows + r] = right[r * inputs + k];
-    }
-    return at;
-  }
   // `blocks` consecutive [rows][cols] matrices, each transposed, one after another.
   int64_t transposed(const float* src, int64_t rows, int64_t cols, int64_t blocks = 1) {
     if (!src) return -1;
@@ -102,8 +91,8 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
     b.h_wt = out.transposed(tap_major(w("h.weight", P2 * htaps), P2, g.cin, g.hkw).data(), P2, htaps);
     b.h_b = out.copy(w("h.bias", P2), P2);
     b.vh_wt = out.transposed(w("vh.weight", P2 * P2), P2, P2), b.vh_b = out.copy(w("vh.bias", P2), P2);
-    b.skip_res_wt = out.side_by_side(w("skip.weight", S * P), S, w("res.weight", P * P), P, P);
-    b.skip_b = out.copy(w("skip.bias", S), S), b.res_b = out.copy(w("res.bias", P), P);
+    b.res_wt = out.transposed(w("res.weight", P * P), P, P), b.res_b = out.copy(w("res.bias", P), P);
+    b.skip_wt = out.transposed(w("skip.weight", S * P), S, P), b.skip_b = out.copy(w("skip.bias", S), S);
     b.class_v = out.copy(optional("class_v.weight", n > 0, n * P2), n * P2);
     b.class_h = out.copy(optional("class_h.weight", n > 0, n * P2), n * P2);
     b.cond_vt = out.transposed(optional("cond_v.weight", d > 0, P2 * d), P2, d);

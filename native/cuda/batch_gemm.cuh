@@ -1,145 +1,109 @@
-// op.out(m, n, Σ_k A[m, k]·B[k, n] + op.prior(m, n)) for every m < rows, n < cols: the
-// cached sampler's products over the whole batch (rows are images), so that each
-// weight read from memory serves a tile of images instead of one. The product says
-// where its operands are: column k of A starts at op.a_column(k).at, one image every
-// .stride floats, and op.a_value() reads an element there (fusing the gates and ReLUs
-// around the product into its loads); row k of B is op.b_row(k). prior() gives the
-// terms added to the sum (biases, residuals), and out() writes it. One struct carries
-// all the methods, so that a launch passes its arguments once.
+// op.out(m, n, Σ_k op.a(m, k)·op.b(k, n)) for every m < rows, n < cols: the cached
+// sampler's products over the whole batch (rows are images), so that each weight read
+// from memory serves a tile of images instead of one. The operands come through the
+// product's methods, which fuse the gathers, gates and ReLUs around it into its loads,
+// and out() takes the sum (biases, residuals, writes). One struct carries all three
+// methods, so that a launch passes its arguments once.
 //
-// These products are small (a few hundred images, outputs and k), and one runs after
-// another at every position, so what counts is the latency of each: a launch has about
-// one tile per SM, and each tile should wait on memory as few times as possible. So a
-// tile's k range is split between kGemmGroups warps, each of which loads its whole
-// part (up to kGemmDepth k) in one go and sums it; the warps' sums are then added in
-// warp order. prior() is loaded first, so that its latency hides behind the product.
-// Each k within a warp's part runs in order, so a sum's bits do not depend on the launch.
+// These products are small (a few hundred images, outputs and k), so their time is
+// latency: a launch has about one tile per SM. To keep enough loads in flight, each
+// tile's k range is split between kGemmSplits groups of threads, which sum their
+// parts at once and add them in group order at the end; each k within a group runs in
+// order, so a sum's bits do not depend on the launch.
 #pragma once
 
-#include <cuda_runtime.h>
-
-#include <algorithm>
-
 #include "../core/host_device.h"
-#include "cuda_check.h"
 #include "launch.cuh"
 
 namespace gpcnn {
 
-// Column k of a product's A: element m at `at + m·stride`; a null `at` is a column of zeros.
-struct GemmColumn {
-  const float* at;
-  int64_t stride;
-};
-
-constexpr int kGemmRows = 16;    // images per tile
-constexpr int kGemmCols = 32;    // outputs per tile
-constexpr int kGemmGroups = 16;  // warps, each summing its own part of k
-constexpr int kGemmDepth = 32;   // k a warp loads at once (48 loads a lane)
-constexpr int kGemmThreads = 32 * kGemmGroups;
+constexpr int kGemmRows = 16;   // images per tile
+constexpr int kGemmCols = 32;   // outputs per tile
+constexpr int kGemmDepth = 32;  // k per step through shared memory
+constexpr int kGemmSplits = 4;  // groups of threads, each summing its own part of k
+// Each thread of a group sums a 2 × 2 square of the tile: two images × two outputs, so
+// that each k costs it two shared-memory reads (a pair of each operand) for four products.
+constexpr int kGemmColPairs = kGemmCols / 2;
+constexpr int kGemmGroupThreads = (kGemmRows / 2) * kGemmColPairs;
+constexpr int kGemmThreads = kGemmSplits * kGemmGroupThreads;
+static_assert(kGemmThreads == kGemmSplits * kGemmRows * kGemmCols / 4, "one thread per 2 × 2 square per group");
 static_assert(kGemmThreads == kGemmRows * kGemmCols, "one thread per output of the tile at the end");
-// A lane sums a 4 × 4 square of the tile (rows r, r + 4, r + 8, r + 12; four adjacent
-// outputs): per four k, eight 16-byte shared-memory reads for 64 products.
-static_assert(kGemmRows == 16 && kGemmCols == 32, "a warp's 32 lanes cover the tile in 4 × 4 squares");
-// A row of A is k-contiguous, as the loads run; its stride of 36 floats keeps 16-byte
-// reads aligned and puts the four rows a warp reads at once in different banks.
-constexpr int kGemmAStride = kGemmDepth + 4;
-
-struct GemmWarpTiles {
-  float a[kGemmRows][kGemmAStride];  // [row][k]
-  float b[kGemmDepth][kGemmCols];    // [k][column]
-};
-// Dynamic shared memory of a launch: each warp's tiles, reused for the warps' sums.
-constexpr size_t kGemmSharedBytes =
-    std::max(sizeof(GemmWarpTiles) * kGemmGroups, sizeof(float) * kGemmGroups * kGemmRows * kGemmCols);
+// A rows' stride of 18 floats keeps the pairs 8-byte aligned and makes the k-major stores
+// of 32 consecutive k hit 16 banks instead of 2.
+constexpr int kGemmRowStride = kGemmRows + 2;
 
 template <typename Product>
-__global__ void __launch_bounds__(kGemmThreads, 1) batch_gemm_kernel(int rows, int cols, int depth, Product op) {
-  GemmWarpTiles* tiles = dynamic_shared<GemmWarpTiles>();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+__global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int cols, int depth, Product op) {
+  // Both tiles are k-major, so that a thread reads its pair of images and its pair of
+  // outputs at one k as one 8-byte word each. The loads run along k for A (an image's
+  // operands are contiguous in k) and along outputs for B (the weights are [k][n]).
+  __align__(16) __shared__ float a_tile[kGemmSplits][kGemmDepth][kGemmRowStride];
+  __align__(16) __shared__ float b_tile[kGemmSplits][kGemmDepth][kGemmCols];
+  __align__(16) __shared__ float part[kGemmSplits][kGemmRows][kGemmCols];
+  const int group = threadIdx.x / kGemmGroupThreads, t = threadIdx.x % kGemmGroupThreads;
+  const int col = 2 * (t % kGemmColPairs), row = 2 * (t / kGemmColPairs);
   const int row0 = blockIdx.y * kGemmRows, col0 = blockIdx.x * kGemmCols;
-  // The output this thread finishes, one per thread with consecutive threads on
-  // consecutive outputs, and the terms added to its sum.
-  const int out_row = threadIdx.x / kGemmCols, out_col = threadIdx.x % kGemmCols;
-  const int m = row0 + out_row, n = col0 + out_col;
-  const bool finishes = m < rows && n < cols;
-  const float prior = finishes ? op.prior(m, n) : 0.f;
-
-  // Warp w sums k in [w·part, (w + 1)·part), kGemmDepth at a time; every warp runs the
-  // same number of steps (barriers are block-wide), and k past its part reads as zero.
-  const int part = (depth + kGemmGroups - 1) / kGemmGroups;
-  const int k_begin = min(depth, warp * part), k_end = min(depth, k_begin + part);
-  const int steps = (part + kGemmDepth - 1) / kGemmDepth;
-  const int r = lane / 8, c = 4 * (lane % 8);  // the lane's rows r + 4i, columns c … c + 3
-  GemmWarpTiles& tile = tiles[warp];
-  float sum[4][4] = {};
+  // Every group runs the same number of steps (barriers are block-wide); k past the
+  // group's part reads as zero.
+  const int steps = (depth + kGemmDepth * kGemmSplits - 1) / (kGemmDepth * kGemmSplits);
+  const int k_begin = group * steps * kGemmDepth, k_end = min(depth, k_begin + steps * kGemmDepth);
+  constexpr int kLoadsA = kGemmRows * kGemmDepth / kGemmGroupThreads, kLoadsB = kGemmDepth * kGemmCols / kGemmGroupThreads;
+  // Each step's operands are loaded into registers while the step before computes, so
+  // that the loads' latency hides behind arithmetic. Fixed trip counts keep them in
+  // registers and every load of a step in flight at once.
+  float next_a[kLoadsA], next_b[kLoadsB];
+  auto load = [&](int k0) {
+    GPCNN_UNROLL
+    for (int q = 0; q < kLoadsA; ++q) {
+      const int e = t + q * kGemmGroupThreads, k = e % kGemmDepth, r = e / kGemmDepth;
+      next_a[q] = row0 + r < rows && k0 + k < k_end ? op.a(row0 + r, k0 + k) : 0.f;
+    }
+    GPCNN_UNROLL
+    for (int q = 0; q < kLoadsB; ++q) {
+      const int e = t + q * kGemmGroupThreads, c = e % kGemmCols, k = e / kGemmCols;
+      next_b[q] = col0 + c < cols && k0 + k < k_end ? op.b(k0 + k, col0 + c) : 0.f;
+    }
+  };
+  float s00 = 0, s01 = 0, s10 = 0, s11 = 0;  // s[image][output] of the thread's square
+  load(k_begin);
   for (int step = 0; step < steps; ++step) {
-    const int k0 = k_begin + step * kGemmDepth;
-    // All of the step's loads are in flight at once: A along k (half a warp per row),
-    // B along outputs, so that a warp reads consecutive addresses.
-    constexpr int kRowsAtOnce = 32 / kGemmDepth;
-    const int a_k = lane % kGemmDepth, a_row = lane / kGemmDepth;
-    const GemmColumn column = k0 + a_k < k_end ? op.a_column(k0 + a_k) : GemmColumn{nullptr, 0};
-    float a[kGemmRows / kRowsAtOnce], b[kGemmDepth];
     GPCNN_UNROLL
-    for (int q = 0; q < kGemmRows / kRowsAtOnce; ++q) {
-      const int row = row0 + kRowsAtOnce * q + a_row;
-      a[q] = column.at && row < rows ? op.a_value(column.at + row * column.stride) : 0.f;
+    for (int q = 0; q < kLoadsA; ++q) {
+      const int e = t + q * kGemmGroupThreads;
+      a_tile[group][e % kGemmDepth][e / kGemmDepth] = next_a[q];
     }
     GPCNN_UNROLL
-    for (int q = 0; q < kGemmDepth; ++q) b[q] = col0 + lane < cols && k0 + q < k_end ? op.b_row(k0 + q)[col0 + lane] : 0.f;
-    if (step > 0) __syncthreads();  // every lane is done reading the step before
-    GPCNN_UNROLL
-    for (int q = 0; q < kGemmRows / kRowsAtOnce; ++q) tile.a[kRowsAtOnce * q + a_row][a_k] = a[q];
-    GPCNN_UNROLL
-    for (int q = 0; q < kGemmDepth; ++q) tile.b[q][lane] = b[q];
+    for (int q = 0; q < kLoadsB; ++q) {
+      const int e = t + q * kGemmGroupThreads;
+      b_tile[group][e / kGemmCols][e % kGemmCols] = next_b[q];
+    }
     __syncthreads();
-    const int span = min(kGemmDepth, max(0, k_end - k0));  // past it, zeros
-    for (int k = 0; k < span; k += 4) {
-      float4 av[4], bv[4];
-      GPCNN_UNROLL
-      for (int i = 0; i < 4; ++i) av[i] = *reinterpret_cast<const float4*>(&tile.a[r + 4 * i][k]);
-      GPCNN_UNROLL
-      for (int kk = 0; kk < 4; ++kk) bv[kk] = *reinterpret_cast<const float4*>(&tile.b[k + kk][c]);
-      GPCNN_UNROLL
-      for (int i = 0; i < 4; ++i) {
-        const float ak[4] = {av[i].x, av[i].y, av[i].z, av[i].w};
-        GPCNN_UNROLL
-        for (int kk = 0; kk < 4; ++kk) {
-          sum[i][0] += ak[kk] * bv[kk].x, sum[i][1] += ak[kk] * bv[kk].y;
-          sum[i][2] += ak[kk] * bv[kk].z, sum[i][3] += ak[kk] * bv[kk].w;
-        }
-      }
+    if (step + 1 < steps) load(k_begin + (step + 1) * kGemmDepth);
+    GPCNN_UNROLL
+    for (int k = 0; k < kGemmDepth; ++k) {
+      const float2 a = *reinterpret_cast<const float2*>(&a_tile[group][k][row]);
+      const float2 b = *reinterpret_cast<const float2*>(&b_tile[group][k][col]);
+      s00 += a.x * b.x, s01 += a.x * b.y, s10 += a.y * b.x, s11 += a.y * b.y;
     }
+    __syncthreads();
   }
-  __syncthreads();  // the tiles become the warps' sums
-  float* sums = reinterpret_cast<float*>(tiles);  // [warp][row][column]
-  GPCNN_UNROLL
-  for (int i = 0; i < 4; ++i) {
-    const float4 square_row = {sum[i][0], sum[i][1], sum[i][2], sum[i][3]};
-    *reinterpret_cast<float4*>(&sums[(warp * kGemmRows + r + 4 * i) * kGemmCols + c]) = square_row;
-  }
+  part[group][row][col] = s00, part[group][row][col + 1] = s01;
+  part[group][row + 1][col] = s10, part[group][row + 1][col + 1] = s11;
   __syncthreads();
-  if (!finishes) return;
-  float total = sums[out_row * kGemmCols + out_col];
+  // One thread per output of the tile, consecutive threads on consecutive outputs.
+  const int r = threadIdx.x / kGemmCols, c = threadIdx.x % kGemmCols, m = row0 + r, n = col0 + c;
+  if (m >= rows || n >= cols) return;
+  float sum = part[0][r][c];
   GPCNN_UNROLL
-  for (int w = 1; w < kGemmGroups; ++w) total += sums[(w * kGemmRows + out_row) * kGemmCols + out_col];
-  op.out(m, n, total + prior);
-}
-
-// Lets batch_gemm_kernel<Product> have its kGemmSharedBytes of shared memory, more than a
-// kernel gets without asking; call before launching (or capturing a launch of) it.
-template <typename Product>
-void allow_batch_gemm() {
-  GPCNN_CUDA(cudaFuncSetAttribute(batch_gemm_kernel<Product>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  int(kGemmSharedBytes)));
+  for (int g = 1; g < kGemmSplits; ++g) sum += part[g][r][c];
+  op.out(m, n, sum);
 }
 
 // Queues the product on `stream`; rows, cols and depth must be positive.
 template <typename Product>
 void batch_gemm(cudaStream_t stream, int rows, int cols, int depth, const Product& op) {
   const dim3 grid(unsigned((cols + kGemmCols - 1) / kGemmCols), unsigned((rows + kGemmRows - 1) / kGemmRows));
-  launch(batch_gemm_kernel<Product>, grid, kGemmThreads, kGemmSharedBytes, stream, rows, cols, depth, op);
+  launch(batch_gemm_kernel<Product>, grid, kGemmThreads, 0, stream, rows, cols, depth, op);
 }
 
 }  // namespace gpcnn

@@ -79,10 +79,8 @@ class VerticalConvolution {
 
   size_t workspace_bytes() const { return workspace_bytes_; }
 
-  // Queues the convolution on `stream` (the handle may serve several); `workspace` holds
-  // at least workspace_bytes().
-  void run(cudaStream_t stream, const float* gathered, const float* weights, float* out, void* workspace) const {
-    GPCNN_CUDNN(cudnnSetStream(handle_, stream));
+  // `workspace` holds at least workspace_bytes().
+  void run(const float* gathered, const float* weights, float* out, void* workspace) const {
     const float one = 1.f, zero = 0.f;
     GPCNN_CUDNN(cudnnConvolutionForward(handle_, &one, input_, gathered, filter_, weights, conv_, algo_,
                                         workspace_bytes_ ? workspace : nullptr, workspace_bytes_, &zero, output_,
