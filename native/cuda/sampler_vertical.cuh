@@ -89,8 +89,9 @@ class VerticalConvolution {
 
  private:
   // cuDNN's fastest deterministic algorithm for this geometry, timed once per process
-  // and device: its heuristics pick an FFT for an output of height 1, ten times slower
-  // here than an implicit GEMM.
+  // and device: its heuristics pick an FFT for an output of height 1, which on an H200
+  // took 0.95 ms a call for mnist-quick at batch 256 against 0.12 ms for the GEMM that
+  // the timing picks.
   cudnnConvolutionFwdAlgo_t fastest_algorithm(int64_t batch, const BlockPlan& bl, int64_t outputs, int64_t width) {
     int device = 0;
     GPCNN_CUDA(cudaGetDevice(&device));
