@@ -6,7 +6,9 @@
 // Layouts as in sampler_layout.h, plus the scratch below.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <tuple>
 
 #include "../core/sample_draw.h"
 #include "../core/sampler_layout.h"
@@ -34,10 +36,16 @@ struct PositionArgs {
   int l, j;
 };
 
-inline std::array<const void*, 20> device_pointers(const PositionArgs& a) {
+// The plan's pointers, then the scratch's and the row's: derived from the plan's list,
+// so that a pointer added to the plan is checked here too.
+constexpr size_t kPlanPointers = std::tuple_size<decltype(device_pointers(SamplerPlan{}))>::value;
+inline std::array<const void*, kPlanPointers + 6> device_pointers(const PositionArgs& a) {
+  std::array<const void*, kPlanPointers + 6> all{};
   const auto plan = device_pointers(a.p);
-  return {plan[0],  plan[1],  plan[2],  plan[3],  plan[4], plan[5],  plan[6], plan[7], plan[8],    plan[9],
-          plan[10], plan[11], plan[12], plan[13], a.s.pre, a.s.skip, a.s.zs, a.s.z,   a.s.logits, a.row};
+  std::copy(plan.begin(), plan.end(), all.begin());
+  const std::array<const void*, 6> own{a.s.pre, a.s.skip, a.s.zs, a.s.z, a.s.logits, a.row};
+  std::copy(own.begin(), own.end(), all.begin() + kPlanPointers);
+  return all;
 }
 
 // The row whose positions are being drawn: one thread advances it after the last.

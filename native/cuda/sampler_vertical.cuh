@@ -58,24 +58,27 @@ class VerticalConvolution {
  public:
   VerticalConvolution(cudnnHandle_t handle, int64_t batch, const BlockPlan& bl, int64_t outputs, int64_t width)
       : handle_(handle) {
-    input_ = tensor_desc(batch, bl.cin, bl.vkh, width + bl.vkw - 1);
-    output_ = tensor_desc(batch, outputs, 1, width);
-    GPCNN_CUDNN(cudnnCreateFilterDescriptor(&filter_));
-    GPCNN_CUDNN(cudnnSetFilter4dDescriptor(filter_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(outputs), int(bl.cin),
-                                           int(bl.vkh), int(bl.vkw)));
-    GPCNN_CUDNN(cudnnCreateConvolutionDescriptor(&conv_));
-    GPCNN_CUDNN(cudnnSetConvolution2dDescriptor(conv_, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    GPCNN_CUDNN(cudnnSetConvolutionMathType(conv_, CUDNN_FMA_MATH));
-    algo_ = fastest_algorithm(batch, bl, outputs, width);
-    GPCNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, conv_, output_, algo_,
-                                                        &workspace_bytes_));
+    try {
+      input_ = tensor_desc(batch, bl.cin, bl.vkh, width + bl.vkw - 1);
+      output_ = tensor_desc(batch, outputs, 1, width);
+      GPCNN_CUDNN(cudnnCreateFilterDescriptor(&filter_));
+      GPCNN_CUDNN(cudnnSetFilter4dDescriptor(filter_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(outputs),
+                                             int(bl.cin), int(bl.vkh), int(bl.vkw)));
+      GPCNN_CUDNN(cudnnCreateConvolutionDescriptor(&conv_));
+      GPCNN_CUDNN(
+          cudnnSetConvolution2dDescriptor(conv_, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+      GPCNN_CUDNN(cudnnSetConvolutionMathType(conv_, CUDNN_FMA_MATH));
+      algo_ = fastest_algorithm(batch, bl, outputs, width);
+      GPCNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, conv_, output_, algo_,
+                                                          &workspace_bytes_));
+    } catch (...) {
+      release();  // a failing cuDNN call leaves no descriptor behind
+      throw;
+    }
   }
   VerticalConvolution(const VerticalConvolution&) = delete;
   VerticalConvolution& operator=(const VerticalConvolution&) = delete;
-  ~VerticalConvolution() {
-    cudnnDestroyTensorDescriptor(input_), cudnnDestroyTensorDescriptor(output_);
-    cudnnDestroyFilterDescriptor(filter_), cudnnDestroyConvolutionDescriptor(conv_);
-  }
+  ~VerticalConvolution() { release(); }
 
   size_t workspace_bytes() const { return workspace_bytes_; }
 
@@ -88,6 +91,13 @@ class VerticalConvolution {
   }
 
  private:
+  void release() {
+    if (input_) cudnnDestroyTensorDescriptor(input_);
+    if (output_) cudnnDestroyTensorDescriptor(output_);
+    if (filter_) cudnnDestroyFilterDescriptor(filter_);
+    if (conv_) cudnnDestroyConvolutionDescriptor(conv_);
+  }
+
   // cuDNN's fastest deterministic algorithm for this geometry, timed once per process
   // and device: its heuristics pick an FFT for an output of height 1, which on an H200
   // took 0.95 ms a call for mnist-quick at batch 256 against 0.12 ms for the GEMM that
