@@ -51,11 +51,13 @@ class Backend {
   virtual void download(const Tensor& src, void* host) = 0;
   virtual void fill_zero(Tensor& t) = 0;
 
-  // Offset convolution; bias and grad_bias may be null.
+  // Offset convolution; bias and grad_bias may be null. With `accumulate`, the output
+  // (y, grad_x) is added to instead of replaced: a sum of convolutions, or a gradient
+  // with several sources, then needs no separate pass over memory.
   virtual void conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
-                            Tensor& y) = 0;
+                            Tensor& y, bool accumulate) = 0;
   virtual void conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
-                                  Tensor& grad_x) = 0;
+                                  Tensor& grad_x, bool accumulate) = 0;
   virtual void conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
                                      Tensor& grad_w, Tensor* grad_b) = 0;
 
@@ -78,6 +80,8 @@ class Backend {
   // Elementwise.
   virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
   virtual void accumulate(Tensor& dst, const Tensor& src) = 0;  // dst += src
+  // out[c] = Σ over every other dimension of x[n, c, ...]: a bias's gradient.
+  virtual void channel_sums(const Tensor& x, Tensor& out) = 0;
   virtual void relu_forward(const Tensor& x, Tensor& out) = 0;
   virtual void relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) = 0;
 

@@ -29,6 +29,21 @@ void check_same_f32(const Tensor& a, const char* a_name, const Tensor& b, const 
   expect_same_shape(a, a_name, b, b_name);
 }
 
+void check_accumulation_target(const Tensor& target, const Shape& result,
+                               std::initializer_list<const Tensor*> inputs) {
+  expect_dtype(target, DType::F32, "target");
+  if (target.shape != result)
+    fail(codes::kShape, "target is ", shape_string(target.shape), ", but the result is ", shape_string(result));
+  for (const Tensor* input : inputs)
+    if (input && input->buffer == target.buffer) fail(codes::kArg, "target shares its memory with an input of the op");
+}
+
+Shape check_channel_sums(const Tensor& x) {
+  expect_dtype(x, DType::F32, "input");
+  if (x.rank() < 2) fail(codes::kShape, "input must have at least 2 dimensions [N, C, ...], got ", shape_string(x.shape));
+  return {x.dim(1)};
+}
+
 static void check_conv_params(const ConvParams& p) {
   if (p.groups < 1) fail(codes::kArg, "groups must be >= 1, got ", p.groups);
 }

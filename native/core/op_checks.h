@@ -4,6 +4,8 @@
 // backends' job, since only they can read the data.
 #pragma once
 
+#include <initializer_list>
+
 #include "backend.h"
 #include "tensor.h"
 
@@ -31,6 +33,14 @@ Shape check_linear(const Tensor& x, const Tensor& w);  // -> [B, O]
 void check_linear_backward(const Tensor& grad_out, const Tensor& x, const Tensor& w);
 
 void check_same_f32(const Tensor& a, const char* a_name, const Tensor& b, const char* b_name);
+
+// An existing tensor that an op adds its result into: float32 of the result's shape,
+// and sharing no memory with the op's inputs, which it would overwrite as they are read.
+void check_accumulation_target(const Tensor& target, const Shape& result,
+                               std::initializer_list<const Tensor*> inputs);
+
+// x [N, C, ...] -> [C].
+Shape check_channel_sums(const Tensor& x);
 
 Shape check_head_channels(const Tensor& zs, const Tensor* prev, const Tensor& xt);  // -> [B,C·q,H,W]
 void check_head_channels_backward(const Tensor& grad_out, const Tensor& out, const Tensor& xt,

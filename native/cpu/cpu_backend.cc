@@ -41,14 +41,23 @@ void CpuBackend::upload(Tensor& dst, const void* host) { std::memcpy(dst.buffer-
 void CpuBackend::download(const Tensor& src, void* host) { std::memcpy(host, src.buffer->data(), src.bytes()); }
 void CpuBackend::fill_zero(Tensor& t) { std::memset(t.buffer->data(), 0, t.bytes()); }
 
+// oneDNN writes its outputs; a sum into an existing tensor goes through a scratch one.
+Tensor CpuBackend::scratch_like(const Tensor& t) { return Tensor{t.dtype, t.shape, allocate(t.bytes())}; }
+
 void CpuBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* b,
-                              const ConvParams& p, Tensor& y) {
-  convolutions_->forward(x, w, b, p, y);
+                              const ConvParams& p, Tensor& y, bool accumulate) {
+  if (!accumulate) return convolutions_->forward(x, w, b, p, y);
+  Tensor sum = scratch_like(y);
+  convolutions_->forward(x, w, b, p, sum);
+  this->accumulate(y, sum);
 }
 
 void CpuBackend::conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
-                                    Tensor& grad_x) {
-  convolutions_->backward_data(grad_y, w, p, grad_x);
+                                    Tensor& grad_x, bool accumulate) {
+  if (!accumulate) return convolutions_->backward_data(grad_y, w, p, grad_x);
+  Tensor sum = scratch_like(grad_x);
+  convolutions_->backward_data(grad_y, w, p, sum);
+  this->accumulate(grad_x, sum);
 }
 
 void CpuBackend::conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,

@@ -52,12 +52,14 @@ __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int 
   // that the loads' latency hides behind arithmetic. Fixed trip counts keep them in
   // registers and every load of a step in flight at once.
   float next_a[kLoadsA], next_b[kLoadsB];
-  auto load = [&](int k0) {
+  auto load_a = [&](int k0) {
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsA; ++q) {
       const int e = t + q * kGemmGroupThreads, k = e % kGemmDepth, r = e / kGemmDepth;
       next_a[q] = row0 + r < rows && k0 + k < k_end ? op.a(row0 + r, k0 + k) : 0.f;
     }
+  };
+  auto load_b = [&](int k0) {
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsB; ++q) {
       const int e = t + q * kGemmGroupThreads, c = e % kGemmCols, k = e / kGemmCols;
@@ -65,7 +67,12 @@ __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int 
     }
   };
   float s00 = 0, s01 = 0, s10 = 0, s11 = 0;  // s[image][output] of the thread's square
-  load(k_begin);
+  // B is a constant weight: its first step loads before the kernel before this one ends
+  // (launch_overlapped); A and everything after it wait for that kernel.
+  let_next_kernel_start();
+  load_b(k_begin);
+  wait_for_previous_kernel();
+  load_a(k_begin);
   for (int step = 0; step < steps; ++step) {
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsA; ++q) {
@@ -78,7 +85,7 @@ __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int 
       b_tile[group][e / kGemmCols][e % kGemmCols] = next_b[q];
     }
     __syncthreads();
-    if (step + 1 < steps) load(k_begin + (step + 1) * kGemmDepth);
+    if (step + 1 < steps) load_a(k_begin + (step + 1) * kGemmDepth), load_b(k_begin + (step + 1) * kGemmDepth);
     GPCNN_UNROLL
     for (int k = 0; k < kGemmDepth; ++k) {
       const float2 a = *reinterpret_cast<const float2*>(&a_tile[group][k][row]);
@@ -99,11 +106,13 @@ __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int 
   op.out(m, n, sum);
 }
 
-// Queues the product on `stream`; rows, cols and depth must be positive.
+// Queues the product on `stream`; rows, cols and depth must be positive. With
+// `overlap`, it may start before the kernel before it ends (launch.cuh): op.b() must
+// read only what no kernel writes meanwhile.
 template <typename Product>
-void batch_gemm(cudaStream_t stream, int rows, int cols, int depth, const Product& op) {
+void batch_gemm(cudaStream_t stream, int rows, int cols, int depth, const Product& op, bool overlap) {
   const dim3 grid(unsigned((cols + kGemmCols - 1) / kGemmCols), unsigned((rows + kGemmRows - 1) / kGemmRows));
-  launch(batch_gemm_kernel<Product>, grid, kGemmThreads, 0, stream, rows, cols, depth, op);
+  launch_overlapped(overlap, batch_gemm_kernel<Product>, grid, kGemmThreads, 0, stream, rows, cols, depth, op);
 }
 
 }  // namespace gpcnn

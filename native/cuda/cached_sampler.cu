@@ -1,6 +1,7 @@
 #include "cached_sampler.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,21 +52,35 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
 }
 
 // Every block's horizontal stack, the head and the draws at (*row, j), for the whole
-// batch (sampler_position.cuh).
+// batch (sampler_position.cuh). With `overlap`, each kernel but a row's first may
+// start while the one before it ends (launch.cuh): they are a chain of small
+// kernels, each waiting for the last, so a launch's latency is much of their time.
 void position(const SamplerPlan& p, const PositionScratch& scratch, const std::vector<BlockPlan>& blocks,
-              const int* row, int j, cudaStream_t stream) {
+              const int* row, int j, bool overlap, cudaStream_t stream) {
   const int B = int(p.B), P = int(p.P), S = int(p.S);
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
     const PositionArgs at{p, scratch, bl, row, l, j};
-    batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw) + 2 * P, PreActivation{at});
+    batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw) + 2 * P, PreActivation{at}, overlap && (j > 0 || l > 0));
     const int outputs = S + (l < p.L - 1 ? P : 0);  // the last block's horizontal output feeds nothing
-    batch_gemm(stream, B, outputs, P, SkipResidual{at});
+    batch_gemm(stream, B, outputs, P, SkipResidual{at}, overlap);
   }
   const PositionArgs head{p, scratch, blocks.back(), row, 0, j};
-  batch_gemm(stream, B, int(p.Q), S, HeadHidden{head});
+  batch_gemm(stream, B, int(p.Q), S, HeadHidden{head}, overlap);
   const unsigned draw_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
-  launch(head_draw_kernel, draw_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double), stream, head);
+  launch_overlapped(overlap, head_draw_kernel, draw_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double),
+                    stream, head);
+}
+
+// Overlapped launches need sm_90; GATED_PIXELCNN_SAMPLER_OVERLAP=0 turns them off (to
+// measure what they bring).
+bool overlap_launches() {
+  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_OVERLAP");
+  if (setting && std::string(setting) == "0") return false;
+  int device = 0, major = 0;
+  GPCNN_CUDA(cudaGetDevice(&device));
+  GPCNN_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return major >= 9;
 }
 
 }  // namespace
@@ -121,8 +136,9 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   // A row's positions as one graph, launched for every row: the kernels read the row
   // from the device, and the graph's last kernel advances it.
   const CapturedGraph positions(stream, [&] {
-    for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, stream);
-    launch(advance_row_kernel, 1, 1, 0, stream, row.get());
+    const bool overlap = overlap_launches();
+    for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, overlap, stream);
+    launch_overlapped(overlap, advance_row_kernel, 1, 1, 0, stream, row.get());
   });
   // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
   // host between rows; each row's end is reported as it is reached.

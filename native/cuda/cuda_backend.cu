@@ -167,15 +167,20 @@ void CudaBackend::check_range_flag(const char* what, int64_t limit) {
 }
 
 void CudaBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
-                               Tensor& y) {
+                               Tensor& y, bool accumulate) {
   ensure_device_usable();
-  convolutions_->forward(x, w, b, p, y);
+  convolutions_->forward(x, w, b, p, y, accumulate);
 }
 
 void CudaBackend::conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
-                                     Tensor& grad_x) {
+                                     Tensor& grad_x, bool accumulate) {
   ensure_device_usable();
-  convolutions_->backward_data(grad_y, w, p, grad_x);
+  convolutions_->backward_data(grad_y, w, p, grad_x, accumulate);
+}
+
+void CudaBackend::channel_sums(const Tensor& x, Tensor& out) {
+  ensure_device_usable();
+  convolutions_->channel_sums(x, out);
 }
 
 void CudaBackend::conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,

@@ -34,9 +34,9 @@ class CudaBackend final : public Backend {
   void fill_zero(Tensor& t) override;
 
   void conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
-                    Tensor& y) override;
+                    Tensor& y, bool accumulate) override;
   void conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
-                          Tensor& grad_x) override;
+                          Tensor& grad_x, bool accumulate) override;
   void conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
                              Tensor& grad_w, Tensor* grad_b) override;
 
@@ -53,6 +53,7 @@ class CudaBackend final : public Backend {
 
   void add(const Tensor& a, const Tensor& b, Tensor& out) override;
   void accumulate(Tensor& dst, const Tensor& src) override;
+  void channel_sums(const Tensor& x, Tensor& out) override;
   void relu_forward(const Tensor& x, Tensor& out) override;
   void relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) override;
 

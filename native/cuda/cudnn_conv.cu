@@ -30,13 +30,15 @@ __global__ void pad_kernel(const float* x, float* padded, int h, int w, int hp, 
   }
 }
 
-// grad_x[n, c, i, j] = grad_padded[n, c, i + dy, j + dx] (zero where that lies outside).
-__global__ void crop_kernel(const float* padded, float* x, int h, int w, int hp, int wp, int dy, int dx) {
+// grad_x[n, c, i, j] (+)= grad_padded[n, c, i + dy, j + dx] (zero where that lies outside).
+__global__ void crop_kernel(const float* padded, float* x, int h, int w, int hp, int wp, int dy, int dx,
+                            bool accumulate) {
   const float* from = padded + int64_t(blockIdx.x) * hp * wp;
   float* to = x + int64_t(blockIdx.x) * h * w;
   for (int e = threadIdx.x; e < h * w; e += blockDim.x) {
     const int i = e / w, j = e - i * w, pi = i + dy, pj = j + dx;
-    to[e] = (pi >= 0 && pi < hp && pj >= 0 && pj < wp) ? from[pi * wp + pj] : 0.f;
+    const float value = (pi >= 0 && pi < hp && pj >= 0 && pj < wp) ? from[pi * wp + pj] : 0.f;
+    to[e] = accumulate ? to[e] + value : value;
   }
 }
 
@@ -196,14 +198,14 @@ static const float* padded_input(CudaBackend& backend, const Tensor& x,
 }
 
 void CudnnConvolutions::forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
-                                Tensor& y) {
+                                Tensor& y, bool accumulate) {
   Plan& pl = plan(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.shape, p);
   std::shared_ptr<Buffer> padded;
   const float* input = padded_input(backend_, x, pl.padded_height(), pl.padded_width(), pl.dy, pl.dx,
                                     pl.padded, padded);
-  const float one = 1.f, zero = 0.f;
+  const float one = 1.f, beta = accumulate ? 1.f : 0.f;
   GPCNN_CUDNN(cudnnConvolutionForward(handle_, &one, pl.input, input, pl.filter, w.data<float>(), pl.conv,
-                                      pl.forward_algo, workspace(pl.forward_bytes), pl.forward_bytes, &zero,
+                                      pl.forward_algo, workspace(pl.forward_bytes), pl.forward_bytes, &beta,
                                       pl.output, y.data<float>()));
   if (b)
     launch(add_bias_kernel, unsigned(pl.batch * pl.out_channels), 256, 0, backend_.stream(), y.data<float>(),
@@ -211,13 +213,13 @@ void CudnnConvolutions::forward(const Tensor& x, const Tensor& w, const Tensor* 
 }
 
 void CudnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
-                                      Tensor& grad_x) {
+                                      Tensor& grad_x, bool accumulate) {
   Plan& pl = plan(grad_x.dim(0), grad_x.dim(1), grad_x.dim(2), grad_x.dim(3), w.shape, p);
-  const float one = 1.f, zero = 0.f;
+  const float one = 1.f, zero = 0.f, beta = accumulate ? 1.f : 0.f;
   if (!pl.padded) {
     GPCNN_CUDNN(cudnnConvolutionBackwardData(handle_, &one, pl.filter, w.data<float>(), pl.output,
                                              grad_y.data<float>(), pl.conv, pl.data_algo, workspace(pl.data_bytes),
-                                             pl.data_bytes, &zero, pl.input, grad_x.data<float>()));
+                                             pl.data_bytes, &beta, pl.input, grad_x.data<float>()));
     return;
   }
   std::shared_ptr<Buffer> grad_padded = backend_.allocate(pl.padded_bytes());
@@ -227,21 +229,25 @@ void CudnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, con
   const int64_t planes = pl.batch * pl.in_channels;
   launch(crop_kernel, unsigned(planes), 256, 0, backend_.stream(), static_cast<const float*>(grad_padded->data()),
       grad_x.data<float>(), int(pl.height), int(pl.width), int(pl.padded_height()), int(pl.padded_width()),
-      int(pl.dy), int(pl.dx));
+      int(pl.dy), int(pl.dx), accumulate);
 }
 
-// The bias gradient of a convolution's output gradient (see bias_partial_kernel):
-// enough chunks of images that there are about 512 blocks.
-void CudnnConvolutions::bias_gradient(const Tensor& grad_y, const Plan& pl, Tensor& grad_b) {
-  const int64_t channels = pl.out_channels, plane = pl.height * pl.width;
-  const int64_t chunks = std::clamp<int64_t>((512 + channels - 1) / channels, 1, pl.batch);
-  const int64_t images_per_chunk = (pl.batch + chunks - 1) / chunks;
+// Sums over images and planes (see bias_partial_kernel): enough chunks of images that
+// there are about 512 blocks.
+void CudnnConvolutions::channel_sums(const float* x, int64_t batch, int64_t channels, int64_t plane, float* out) {
+  const int64_t chunks = std::clamp<int64_t>((512 + channels - 1) / channels, 1, batch);
+  const int64_t images_per_chunk = (batch + chunks - 1) / chunks;
   std::shared_ptr<Buffer> partial = backend_.allocate(sizeof(double) * channels * chunks);
   double* partial_sums = static_cast<double*>(partial->data());
-  launch(bias_partial_kernel, dim3(unsigned(chunks), unsigned(channels)), kReduceThreads, 0, backend_.stream(),
-      grad_y.data<float>(), partial_sums, pl.batch, int(channels), int(plane), images_per_chunk);
+  launch(bias_partial_kernel, dim3(unsigned(chunks), unsigned(channels)), kReduceThreads, 0, backend_.stream(), x,
+      partial_sums, batch, int(channels), int(plane), images_per_chunk);
   launch(bias_total_kernel, grid_for(channels), 256, 0, backend_.stream(), static_cast<const double*>(partial_sums),
-      grad_b.data<float>(), int(channels), int(chunks));
+      out, int(channels), int(chunks));
+}
+
+void CudnnConvolutions::channel_sums(const Tensor& x, Tensor& out) {
+  const int64_t batch = x.dim(0), channels = x.dim(1);
+  channel_sums(x.data<float>(), batch, channels, x.numel() / (batch * channels), out.data<float>());
 }
 
 void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
@@ -254,8 +260,7 @@ void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, 
   GPCNN_CUDNN(cudnnConvolutionBackwardFilter(handle_, &one, pl.input, input, pl.output, grad_y.data<float>(),
                                              pl.conv, pl.filter_algo, workspace(pl.filter_bytes), pl.filter_bytes,
                                              &zero, pl.filter, grad_w.data<float>()));
-  if (grad_b)
-    bias_gradient(grad_y, pl, *grad_b);
+  if (grad_b) channel_sums(grad_y.data<float>(), pl.batch, pl.out_channels, pl.height * pl.width, grad_b->data<float>());
 }
 
 }  // namespace gpcnn

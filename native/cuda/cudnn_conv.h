@@ -25,17 +25,20 @@ class CudnnConvolutions {
   CudnnConvolutions(CudaBackend& backend, bool tf32);
   ~CudnnConvolutions();
 
-  void forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p, Tensor& y);
-  void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x);
+  // With `accumulate`, the output is added to (cuDNN's beta = 1) instead of replaced.
+  void forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p, Tensor& y, bool accumulate);
+  void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x, bool accumulate);
   void backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p, Tensor& grad_w,
                         Tensor* grad_b);
+  // out[c] = Σ x[n, c, ...]: bias gradients (see bias_partial_kernel).
+  void channel_sums(const Tensor& x, Tensor& out);
 
  private:
   struct Plan;
   Plan& plan(int64_t batch, int64_t in_channels, int64_t height, int64_t width,
              const Shape& weight_shape, const ConvParams& p);
   void* workspace(size_t bytes);
-  void bias_gradient(const Tensor& grad_y, const Plan& pl, Tensor& grad_b);
+  void channel_sums(const float* x, int64_t batch, int64_t channels, int64_t plane, float* out);
 
   CudaBackend& backend_;
   bool tf32_;

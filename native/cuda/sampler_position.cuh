@@ -49,7 +49,10 @@ inline std::array<const void*, kPlanPointers + 6> device_pointers(const Position
 }
 
 // The row whose positions are being drawn: one thread advances it after the last.
-__global__ void advance_row_kernel(int* row) { ++*row; }
+__global__ void advance_row_kernel(int* row) {
+  wait_for_previous_kernel();
+  ++*row;
+}
 
 // Pre-activation of block l's horizontal stack: [window | u_v column] · [h; vh], plus
 // both biases and the conditioning. The window holds the taps (e, c), tap-major, of row
@@ -124,6 +127,8 @@ constexpr int kHeadImages = 8;
 // where later channels read it. Dynamic shared memory: kHeadImages · (K + 1) doubles
 // (each image's level weights, then its maximum logit).
 __global__ void head_draw_kernel(PositionArgs a) {
+  let_next_kernel_start();
+  wait_for_previous_kernel();
   const SamplerPlan& p = a.p;
   const PositionScratch& s = a.s;
   const int64_t first = int64_t(blockIdx.x) * kHeadImages, count = min(int64_t(kHeadImages), p.B - first);

@@ -1,5 +1,6 @@
-// convForward(x, w, b?, dy, dx, groups)
-// convBackwardData(gradY, w, dy, dx, groups)
+// convForward(x, w, b?, dy, dx, groups, target?)
+// convBackwardData(gradY, w, dy, dx, groups, target?)
+// With a target, the result is added into it and the call returns undefined.
 // convBackwardWeights(x, gradY, kh, kw, dy, dx, groups, withBias) -> { gradWeight, gradBias? }
 #include "../core/op_checks.h"
 #include "addon_context.h"
@@ -24,8 +25,14 @@ static Napi::Value conv_forward(const Napi::CallbackInfo& info) {
   const std::optional<Tensor> b_arg = optional_tensor_arg(info, 2, "bias");
   const Tensor* b = b_arg ? &*b_arg : nullptr;
   const ConvParams p = conv_params(info, 3);
-  Tensor y = new_tensor(info.Env(), DType::F32, check_conv_forward(x, w, b, p));
-  backend(info.Env()).conv_forward(x, w, b, p, y);
+  const Shape shape = check_conv_forward(x, w, b, p);
+  if (std::optional<Tensor> target = optional_tensor_arg(info, 6, "target")) {
+    check_accumulation_target(*target, shape, {&x, &w, b});
+    backend(info.Env()).conv_forward(x, w, b, p, *target, true);
+    return info.Env().Undefined();
+  }
+  Tensor y = new_tensor(info.Env(), DType::F32, shape);
+  backend(info.Env()).conv_forward(x, w, b, p, y, false);
   return TensorWrap::wrap(info.Env(), std::move(y));
 }
 
@@ -33,8 +40,14 @@ static Napi::Value conv_backward_data(const Napi::CallbackInfo& info) {
   const Tensor& grad_y = tensor_arg(info, 0, "gradOutput");
   const Tensor& w = tensor_arg(info, 1, "weight");
   const ConvParams p = conv_params(info, 2);
-  Tensor grad_x = new_tensor(info.Env(), DType::F32, check_conv_backward_data(grad_y, w, p));
-  backend(info.Env()).conv_backward_data(grad_y, w, p, grad_x);
+  const Shape shape = check_conv_backward_data(grad_y, w, p);
+  if (std::optional<Tensor> target = optional_tensor_arg(info, 5, "target")) {
+    check_accumulation_target(*target, shape, {&grad_y, &w});
+    backend(info.Env()).conv_backward_data(grad_y, w, p, *target, true);
+    return info.Env().Undefined();
+  }
+  Tensor grad_x = new_tensor(info.Env(), DType::F32, shape);
+  backend(info.Env()).conv_backward_data(grad_y, w, p, grad_x, false);
   return TensorWrap::wrap(info.Env(), std::move(grad_x));
 }
 

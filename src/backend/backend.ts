@@ -98,12 +98,33 @@ export class Backend {
     );
   }
 
+  /** target += conv2d(x, weight, bias): a sum of convolutions without a pass to add them. */
+  conv2dAccumulate(target: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvOptions = {}): void {
+    const { dy, dx, groups } = convArgs(options);
+    callNative('conv2dAccumulate', () =>
+      this.#addon.convForward(
+        this.#h(x, 'input'), this.#h(weight, 'weight'), this.#opt(bias, 'bias'), dy, dx, groups,
+        this.#h(target, 'target'),
+      ),
+    );
+  }
+
   /** Gradient of conv2d for its input. */
   conv2dBackwardData(gradOutput: Tensor, weight: Tensor, options: ConvOptions = {}): Tensor {
     const { dy, dx, groups } = convArgs(options);
     return this.#op('conv2dBackwardData', () =>
       this.#addon.convBackwardData(
         this.#h(gradOutput, 'gradOutput'), this.#h(weight, 'weight'), dy, dx, groups,
+      ),
+    );
+  }
+
+  /** target += conv2dBackwardData(gradOutput, weight): an input gradient with several sources. */
+  conv2dBackwardDataAccumulate(target: Tensor, gradOutput: Tensor, weight: Tensor, options: ConvOptions = {}): void {
+    const { dy, dx, groups } = convArgs(options);
+    callNative('conv2dBackwardDataAccumulate', () =>
+      this.#addon.convBackwardData(
+        this.#h(gradOutput, 'gradOutput'), this.#h(weight, 'weight'), dy, dx, groups, this.#h(target, 'target'),
       ),
     );
   }
@@ -202,6 +223,11 @@ export class Backend {
     callNative('accumulate', () =>
       this.#addon.accumulate(this.#h(target, 'target'), this.#h(source, 'source')),
     );
+  }
+
+  /** out[c] = Σ x[n, c, ...] over every other dimension: [N, C, ...] -> [C] (a bias's gradient). */
+  channelSums(x: Tensor): Tensor {
+    return this.#op('channelSums', () => this.#addon.channelSums(this.#h(x, 'input')));
   }
 
   relu(x: Tensor): Tensor {

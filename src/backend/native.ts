@@ -26,7 +26,9 @@ export interface NativeAddon {
   tensorReshape(t: T, shape: number[]): T;
 
   convForward(x: T, w: T, b: Maybe, dy: number, dx: number, groups: number): T;
+  convForward(x: T, w: T, b: Maybe, dy: number, dx: number, groups: number, target: T): void;
   convBackwardData(gradY: T, w: T, dy: number, dx: number, groups: number): T;
+  convBackwardData(gradY: T, w: T, dy: number, dx: number, groups: number, target: T): void;
   convBackwardWeights(
     x: T, gradY: T, kh: number, kw: number, dy: number, dx: number, groups: number,
     withBias: boolean,
@@ -44,6 +46,7 @@ export interface NativeAddon {
 
   add(a: T, b: T): T;
   accumulate(target: T, source: T): void;
+  channelSums(x: T): T;
   relu(x: T): T;
   reluBackward(gradOut: T, x: T): T;
 

@@ -2,7 +2,7 @@
  * One gated block (SPEC.md §4), forward and backward:
  *   u_v = conv(v_in), u_h = conv(h_in)
  *   v_out = gate(u_v + c_v)
- *   g = gate(u_h + vh(u_v) + c_h)
+ *   g = gate(u_h + vh(u_v) + c_h)   (u_h + vh(u_v) summed in place, in u_h's tensor)
  *   h_out = [h_in +] res(g),  skip = skip(g)
  * with c_z = class_z[y] + cond_z·vec + spatial_z(S). The last block's v_out and
  * h_out feed nothing, so it computes neither.
@@ -10,7 +10,9 @@
 import type { GateTerms } from '../backend/backend';
 import type { Tensor } from '../tensor';
 import { disposeAll, type ForwardContext } from './forward-context';
-import { blockGeometry, type BlockGeometry } from './layout';
+import { blockGeometry, type BlockGeometry, type ConvGeometry } from './layout';
+
+const ONE_BY_ONE: ConvGeometry = { kernel: [1, 1], dy: 0, dx: 0 };
 
 export interface BlockOutputs {
   vOut: Tensor | null;
@@ -23,8 +25,7 @@ export interface BlockCache {
   vIn: Tensor;
   hIn: Tensor;
   uV: Tensor;
-  uH: Tensor;
-  vh: Tensor;
+  uH: Tensor; // u_h + vh(u_v)
   g: Tensor;
   termsV: GateTerms;
   termsH: GateTerms;
@@ -63,7 +64,13 @@ export class GatedBlock {
     return { bias, spatial };
   }
 
-  forward(ctx: ForwardContext, vIn: Tensor, hIn: Tensor): { outputs: BlockOutputs; cache: BlockCache } {
+  /**
+   * skipSum is the sum of the skip outputs of the blocks before this one (null for the
+   * first): this block's is added into it, and outputs.skip is that sum.
+   */
+  forward(
+    ctx: ForwardContext, vIn: Tensor, hIn: Tensor, skipSum: Tensor | null,
+  ): { outputs: BlockOutputs; cache: BlockCache } {
     const be = ctx.backend;
     const { vertical, horizontal } = this.#geometry;
     const uV = be.conv2d(vIn, this.#p(ctx, 'v.weight'), this.#p(ctx, 'v.bias'), vertical);
@@ -71,8 +78,10 @@ export class GatedBlock {
     const termsV = this.#terms(ctx, 'v');
     const termsH = this.#terms(ctx, 'h');
     const vOut = this.#last ? null : be.gate(uV, termsV);
-    const vh = be.conv2d(uV, this.#p(ctx, 'vh.weight'), this.#p(ctx, 'vh.bias'));
-    const g = be.gate(uH, { ...termsH, extra: vh });
+    // From here uH holds u_h + vh(u_v): the horizontal gate's input but for c_h, in one
+    // tensor that the gate and its gradient read once.
+    be.conv2dAccumulate(uH, uV, this.#p(ctx, 'vh.weight'), this.#p(ctx, 'vh.bias'));
+    const g = be.gate(uH, termsH);
     let hOut: Tensor | null = null;
     if (!this.#last) {
       const residual = be.conv2d(g, this.#p(ctx, 'res.weight'), this.#p(ctx, 'res.bias'));
@@ -84,14 +93,19 @@ export class GatedBlock {
         residual.dispose();
       }
     }
-    const skip = be.conv2d(g, this.#p(ctx, 'skip.weight'), this.#p(ctx, 'skip.bias'));
-    return { outputs: { vOut, hOut, skip }, cache: { vIn, hIn, uV, uH, vh, g, termsV, termsH } };
+    let skip = skipSum;
+    if (skip) be.conv2dAccumulate(skip, g, this.#p(ctx, 'skip.weight'), this.#p(ctx, 'skip.bias'));
+    else skip = be.conv2d(g, this.#p(ctx, 'skip.weight'), this.#p(ctx, 'skip.bias'));
+    return { outputs: { vOut, hOut, skip }, cache: { vIn, hIn, uV, uH, g, termsV, termsH } };
   }
 
   /**
    * Accumulates the block's parameter gradients and returns the gradients of its
    * inputs (null for block 0, whose input is the data). gradVOut and gradHOut are
-   * null where the output fed nothing (the last block).
+   * null for the last block, whose v and h outputs feed nothing. gradSkip is the
+   * gradient of the summed skip outputs, and skipBiasGrad its channel sums: every
+   * block's skip.bias gradient, computed once by the caller. The returned gradHIn is
+   * gradHOut itself, added into (the residual path), when gradHOut is given.
    */
   backward(
     ctx: ForwardContext,
@@ -99,53 +113,61 @@ export class GatedBlock {
     gradVOut: Tensor | null,
     gradHOut: Tensor | null,
     gradSkip: Tensor,
+    skipBiasGrad: Tensor,
   ): { gradVIn: Tensor; gradHIn: Tensor } | null {
     const be = ctx.backend;
     const { vertical, horizontal } = this.#geometry;
     const grad = (name: string, t: Tensor | undefined) => ctx.params.addGrad(`blocks.${this.#index}.${name}`, t);
-    const oneByOne = (input: Tensor, gradOut: Tensor, name: string) => {
-      const g = be.conv2dBackwardWeights(input, gradOut, [1, 1], { bias: true });
-      grad(`${name}.weight`, g.gradWeight);
-      grad(`${name}.bias`, g.gradBias);
-    };
+    // A weight's gradient; the biases' come from channel sums below, some shared.
+    const weightGrad = (input: Tensor, gradOut: Tensor, name: string, geometry: ConvGeometry = ONE_BY_ONE) =>
+      grad(`${name}.weight`, be.conv2dBackwardWeights(input, gradOut, geometry.kernel, { ...geometry, bias: false }).gradWeight);
 
-    // g feeds skip (always) and res (except in the last block).
+    // g feeds skip and (below the last block) res.
     const gradG = be.conv2dBackwardData(gradSkip, this.#p(ctx, 'skip.weight'));
-    oneByOne(cache.g, gradSkip, 'skip');
+    weightGrad(cache.g, gradSkip, 'skip');
+    ctx.params.addGradShared(`blocks.${this.#index}.skip.bias`, skipBiasGrad);
     if (gradHOut) {
-      const fromRes = be.conv2dBackwardData(gradHOut, this.#p(ctx, 'res.weight'));
-      be.accumulate(gradG, fromRes);
-      fromRes.dispose();
-      oneByOne(cache.g, gradHOut, 'res');
+      be.conv2dBackwardDataAccumulate(gradG, gradHOut, this.#p(ctx, 'res.weight'));
+      weightGrad(cache.g, gradHOut, 'res');
+      grad('res.bias', be.channelSums(gradHOut));
     }
 
     // Horizontal gate: its pre-activation gradient serves u_h, vh(u_v) and the h terms.
-    const gateH = be.gateBackward(gradG, cache.uH, { ...cache.termsH, extra: cache.vh });
+    const gateH = be.gateBackward(gradG, cache.uH, cache.termsH);
     gradG.dispose();
     const gradAH = gateH.gradInput;
-    oneByOne(cache.uV, gradAH, 'vh');
-    const gradUV = be.conv2dBackwardData(gradAH, this.#p(ctx, 'vh.weight'));
+    // h.bias and vh.bias both add to that pre-activation: the same gradient, summed from
+    // the gate's per-image sums when it has them.
+    const biasSums = gateH.gradBias ?? gradAH;
+    grad('h.bias', be.channelSums(biasSums));
+    grad('vh.bias', be.channelSums(biasSums));
+    weightGrad(cache.uV, gradAH, 'vh');
     this.#conditioningGrads(ctx, 'h', gateH.gradBias, gradAH);
 
+    // u_v feeds vh and (below the last block) the vertical gate.
+    let gradUV: Tensor;
     if (gradVOut) {
       const gateV = be.gateBackward(gradVOut, cache.uV, cache.termsV);
-      be.accumulate(gradUV, gateV.gradInput);
       this.#conditioningGrads(ctx, 'v', gateV.gradBias, gateV.gradInput);
-      gateV.gradInput.dispose();
+      gradUV = gateV.gradInput;
+      be.conv2dBackwardDataAccumulate(gradUV, gradAH, this.#p(ctx, 'vh.weight'));
+    } else {
+      gradUV = be.conv2dBackwardData(gradAH, this.#p(ctx, 'vh.weight'));
     }
-
-    const gv = be.conv2dBackwardWeights(cache.vIn, gradUV, vertical.kernel, { ...vertical, bias: true });
-    grad('v.weight', gv.gradWeight);
-    grad('v.bias', gv.gradBias);
-    const gh = be.conv2dBackwardWeights(cache.hIn, gradAH, horizontal.kernel, { ...horizontal, bias: true });
-    grad('h.weight', gh.gradWeight);
-    grad('h.bias', gh.gradBias);
+    weightGrad(cache.vIn, gradUV, 'v', vertical);
+    grad('v.bias', be.channelSums(gradUV));
+    weightGrad(cache.hIn, gradAH, 'h', horizontal);
 
     let inputs: { gradVIn: Tensor; gradHIn: Tensor } | null = null;
     if (this.#index > 0) {
       const gradVIn = be.conv2dBackwardData(gradUV, this.#p(ctx, 'v.weight'), vertical);
-      const gradHIn = be.conv2dBackwardData(gradAH, this.#p(ctx, 'h.weight'), horizontal);
-      if (gradHOut) be.accumulate(gradHIn, gradHOut); // the residual path
+      let gradHIn: Tensor;
+      if (gradHOut) {
+        be.conv2dBackwardDataAccumulate(gradHOut, gradAH, this.#p(ctx, 'h.weight'), horizontal); // + the residual path
+        gradHIn = gradHOut;
+      } else {
+        gradHIn = be.conv2dBackwardData(gradAH, this.#p(ctx, 'h.weight'), horizontal);
+      }
       inputs = { gradVIn, gradHIn };
     }
     disposeAll(gradUV, gradAH);
@@ -177,6 +199,6 @@ export function disposeBlockCache(cache: BlockCache, input: Tensor): void {
   // The first block's inputs are the batch's x̃, owned by the caller.
   if (cache.vIn !== input) cache.vIn.dispose();
   if (cache.hIn !== input) cache.hIn.dispose();
-  disposeAll(cache.uV, cache.uH, cache.vh, cache.g);
+  disposeAll(cache.uV, cache.uH, cache.g);
   disposeAll(cache.termsV.bias, cache.termsV.spatial, cache.termsH.bias, cache.termsH.spatial);
 }
