@@ -96,6 +96,11 @@ if wants bench; then
   step "GPU benchmark"
   timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
   bench=$?
+  # The sampler's position kernels with and without overlapped launches (launch.cuh).
+  for overlap in 1 0; do
+    echo "cached sampler, mnist-quick batch 256, GATED_PIXELCNN_SAMPLER_OVERLAP=$overlap:"
+    GATED_PIXELCNN_SAMPLER_OVERLAP=$overlap timeout 60 "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 4
+  done
   summary
 fi
 

@@ -5,12 +5,13 @@
 // Layouts (B = images in the batch):
 //   xt [B, C, H, W] the image as network input, levels [B, C, H, W], logits_out
 //   [B, C, K, H, W]; v_hist [L−1][B, P, H, W] each block's vertical output; v_conv
-//   [B, 2P, W] one block's vertical convolution at the current row, as cuDNN writes it;
-//   u_row [L][B, W, 2P] each block's vertical pre-activation (with its bias) at the
-//   current row; h_row [L−1][B, W, P] each block's horizontal output at the current
-//   row; cond_bias [L][B][2][2P] the class + global-vector terms (vertical, horizontal).
-//   The position steps read u_row and h_row per image and column, so their channels
-//   are contiguous.
+//   [B, 2P, W] one block's vertical convolution at the current row, as cuDNN writes it,
+//   and vh_conv [B, 2P, W] the 1×1 convolution vh of it; h_base [L][B, W, 2P] each
+//   block's horizontal pre-activation at the current row but for its taps: vh(u_v),
+//   every bias and the conditioning, all known when the row starts; h_row [L−1][B, W, P]
+//   each block's horizontal output at the current row; cond_bias [L][B][2][2P] the
+//   class + global-vector terms (vertical, horizontal). The position steps read h_base
+//   and h_row per image and column, so their channels are contiguous.
 // Most weights are transposed to [inputs][outputs] (sampler_plan.cc), so that threads
 // that compute neighbouring outputs read neighbouring weights; h's inputs are
 // tap-major (e, c), as the window is read.
@@ -26,10 +27,12 @@
 namespace gpcnn {
 
 // One block's geometry and the offsets of its weights in the flat array (−1: absent);
-// a name ending in t is a transposed weight, v_w is cuDNN's filter as it is (OIHW).
+// a name ending in t is a transposed weight, v_w and vh_w are cuDNN's filters as they
+// are (OIHW). h_base_b = h.bias + vh.bias + vh.weight · v.bias: the horizontal
+// pre-activation's constant, since vh reads u_v = v_conv + v.bias.
 struct BlockPlan {
   int64_t cin, vkh, vkw, vdy, vdx, hkw, hdx;
-  int64_t v_w, v_b, h_wt, h_b, vh_wt, vh_b, res_wt, res_b, skip_wt, skip_b;
+  int64_t v_w, v_b, vh_w, h_base_b, h_wt, res_wt, res_b, skip_wt, skip_b;
   int64_t class_v, class_h, cond_vt, cond_ht, spatial_vt, spatial_ht;
 };
 
@@ -47,15 +50,15 @@ struct SamplerPlan {
   const uint8_t* known;
   const uint8_t* known_mask;
   // State and outputs.
-  float *xt, *v_hist, *v_conv, *u_row, *h_row, *cond_bias, *logits_out;  // logits_out may be null
+  float *xt, *v_hist, *v_conv, *vh_conv, *h_base, *h_row, *cond_bias, *logits_out;  // logits_out may be null
   uint8_t* levels;
 };
 
 // Every pointer a plan holds; on the GPU all must be device memory, which the CUDA
 // emulator checks at each launch (native/cuda_emu/launch.h).
-inline std::array<const void*, 15> device_pointers(const SamplerPlan& p) {
-  return {p.blocks, p.w,        p.labels, p.vectors,   p.spatial,    p.known,      p.known_mask, p.xt,
-          p.v_hist, p.v_conv,   p.u_row,  p.h_row,     p.cond_bias,  p.logits_out, p.levels};
+inline std::array<const void*, 16> device_pointers(const SamplerPlan& p) {
+  return {p.blocks, p.w,      p.labels,  p.vectors, p.spatial,   p.known,      p.known_mask, p.xt,
+          p.v_hist, p.v_conv, p.vh_conv, p.h_base,  p.h_row,     p.cond_bias,  p.logits_out, p.levels};
 }
 
 GPCNN_HD inline float sigmoid_f(float a) { return 1.f / (1.f + ::expf(-a)); }

@@ -69,6 +69,19 @@ std::vector<float> tap_major(const float* w, int64_t outputs, int64_t cin, int64
   return out;
 }
 
+// h.bias + vh.bias + vh.weight · v.bias, in double: the horizontal pre-activation's
+// constant, when vh is applied to the vertical convolution without its bias.
+std::vector<float> horizontal_constant(const float* h_b, const float* vh_b, const float* vh_w, const float* v_b,
+                                       int64_t outputs) {
+  std::vector<float> base(outputs);
+  for (int64_t o = 0; o < outputs; ++o) {
+    double sum = double(h_b[o]) + double(vh_b[o]);
+    for (int64_t c = 0; c < outputs; ++c) sum += double(vh_w[o * outputs + c]) * double(v_b[c]);
+    base[o] = float(sum);
+  }
+  return base;
+}
+
 }  // namespace
 
 ArrangedWeights arrange_weights(const SamplerJob& job) {
@@ -87,10 +100,13 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
     BlockPlan b{};
     b.cin = g.cin, b.vkh = g.vkh, b.vkw = g.vkw, b.vdy = g.vdy, b.vdx = g.vdx, b.hkw = g.hkw, b.hdx = g.hdx;
     const int64_t vtaps = g.cin * g.vkh * g.vkw, htaps = g.cin * g.hkw;
-    b.v_w = out.copy(w("v.weight", P2 * vtaps), P2 * vtaps), b.v_b = out.copy(w("v.bias", P2), P2);
+    const float* v_b = w("v.bias", P2);
+    const float* vh_w = w("vh.weight", P2 * P2);
+    b.v_w = out.copy(w("v.weight", P2 * vtaps), P2 * vtaps), b.v_b = out.copy(v_b, P2);
+    b.vh_w = out.copy(vh_w, P2 * P2);
+    const std::vector<float> base = horizontal_constant(w("h.bias", P2), w("vh.bias", P2), vh_w, v_b, P2);
+    b.h_base_b = out.copy(base.data(), P2);
     b.h_wt = out.transposed(tap_major(w("h.weight", P2 * htaps), P2, g.cin, g.hkw).data(), P2, htaps);
-    b.h_b = out.copy(w("h.bias", P2), P2);
-    b.vh_wt = out.transposed(w("vh.weight", P2 * P2), P2, P2), b.vh_b = out.copy(w("vh.bias", P2), P2);
     b.res_wt = out.transposed(w("res.weight", P * P), P, P), b.res_b = out.copy(w("res.bias", P), P);
     b.skip_wt = out.transposed(w("skip.weight", S * P), S, P), b.skip_b = out.copy(w("skip.bias", S), S);
     b.class_v = out.copy(optional("class_v.weight", n > 0, n * P2), n * P2);
@@ -113,6 +129,7 @@ SamplerStateSizes state_sizes(const SamplerPlan& p, bool keep_logits) {
   const int64_t image = p.B * p.C * p.H * p.W, hidden_layers = p.L > 1 ? p.L - 1 : 0;
   return {image,
           hidden_layers * p.B * p.P * p.H * p.W,
+          p.B * 2 * p.P * p.W,
           p.B * 2 * p.P * p.W,
           p.L * p.B * 2 * p.P * p.W,
           hidden_layers * p.B * p.P * p.W,

@@ -33,7 +33,7 @@ ArrangedWeights arrange_weights(const SamplerJob& job);
 
 // Element counts of the state buffers (layouts in sampler_layout.h); logits is 0 unless kept.
 struct SamplerStateSizes {
-  int64_t xt, v_hist, v_conv, u_row, h_row, cond_bias, levels, logits;
+  int64_t xt, v_hist, v_conv, vh_conv, h_base, h_row, cond_bias, levels, logits;
 };
 SamplerStateSizes state_sizes(const SamplerPlan& p, bool keep_logits);
 

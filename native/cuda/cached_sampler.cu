@@ -37,16 +37,23 @@ __global__ void conditioning_kernel(SamplerPlan p) {
 
 constexpr int kRowThreads = 256;
 
-// Every block's vertical stack at row i, for the whole batch (sampler_vertical.cuh).
+// Each block's convolutions at a row: its vertical one, and vh over that one's output.
+struct BlockRowConvolutions {
+  std::unique_ptr<RowConvolution> vertical, vh;
+};
+
+// Every block's vertical stack at row i, and the horizontal pre-activations' h_base,
+// for the whole batch (sampler_vertical.cuh).
 void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
-                  const std::vector<std::unique_ptr<VerticalConvolution>>& convolutions, float* gathered,
-                  void* workspace, int i, cudaStream_t stream) {
+                  const std::vector<BlockRowConvolutions>& convolutions, float* gathered, void* workspace, int i,
+                  cudaStream_t stream) {
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
     const float* in = l == 0 ? p.xt : p.v_hist + (l - 1) * p.B * p.P * p.H * p.W;
     launch(gather_rows_kernel, unsigned(p.B), kRowThreads, 0, stream, in, gathered, int(bl.cin), int(p.H), int(p.W),
            int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), i);
-    convolutions[l]->run(gathered, p.w + bl.v_w, p.v_conv, workspace);
+    convolutions[l].vertical->run(gathered, p.w + bl.v_w, p.v_conv, workspace);
+    convolutions[l].vh->run(p.v_conv, p.w + bl.vh_w, p.vh_conv, workspace);
     launch(finish_vertical_kernel, unsigned(p.B), kRowThreads, 0, stream, p, bl, l, i);
   }
 }
@@ -61,7 +68,7 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
     const PositionArgs at{p, scratch, bl, row, l, j};
-    batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw) + 2 * P, PreActivation{at}, overlap && (j > 0 || l > 0));
+    batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw), PreActivation{at}, overlap && (j > 0 || l > 0));
     const int outputs = S + (l < p.L - 1 ? P : 0);  // the last block's horizontal output feeds nothing
     batch_gemm(stream, B, outputs, P, SkipResidual{at}, overlap);
   }
@@ -101,11 +108,16 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   // the buffers: whatever stops the job, queued work ends before its memory is freed.
   Stream stream;
   const CudnnHandle cudnn(stream);
-  std::vector<std::unique_ptr<VerticalConvolution>> convolutions;
+  std::vector<BlockRowConvolutions> convolutions;
   size_t workspace_bytes = 0;
   for (const BlockPlan& bl : arranged.blocks) {
-    convolutions.push_back(std::make_unique<VerticalConvolution>(cudnn, B, bl, 2 * P, p.W));
-    workspace_bytes = std::max(workspace_bytes, convolutions.back()->workspace_bytes());
+    BlockRowConvolutions row_convolutions;
+    row_convolutions.vertical = std::make_unique<RowConvolution>(
+        cudnn, RowConvolutionShape{B, bl.cin, bl.vkh, bl.vkw, 2 * P, p.W});
+    row_convolutions.vh = std::make_unique<RowConvolution>(cudnn, RowConvolutionShape{B, 2 * P, 1, 1, 2 * P, p.W});
+    workspace_bytes = std::max({workspace_bytes, row_convolutions.vertical->workspace_bytes(),
+                                row_convolutions.vh->workspace_bytes()});
+    convolutions.push_back(std::move(row_convolutions));
   }
   const bool any_known = !job.known_mask.empty();
   DeviceArray<float> weights(int64_t(arranged.flat.size()));
@@ -113,7 +125,8 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<int32_t> labels(int64_t(job.labels.size()));
   DeviceArray<float> vectors(int64_t(job.vectors.size())), spatial(int64_t(job.spatial.size()));
   DeviceArray<uint8_t> known(any_known ? int64_t(job.known.size()) : 0), known_mask(int64_t(job.known_mask.size()));
-  DeviceArray<float> xt(sizes.xt), v_hist(sizes.v_hist), v_conv(sizes.v_conv), u_row(sizes.u_row), h_row(sizes.h_row);
+  DeviceArray<float> xt(sizes.xt), v_hist(sizes.v_hist), v_conv(sizes.v_conv), vh_conv(sizes.vh_conv);
+  DeviceArray<float> h_base(sizes.h_base), h_row(sizes.h_row);
   DeviceArray<float> cond_bias(sizes.cond_bias), logits(sizes.logits), gathered(gathered_size);
   DeviceArray<float> pre(B * 2 * P), skip(B * p.S), zs(B * p.Q), z(B * p.Q), channel_logits(B * p.K);
   DeviceArray<uint8_t> levels(sizes.levels), workspace{int64_t(workspace_bytes)};
@@ -123,12 +136,13 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
   if (any_known) known.upload(job.known, stream);
-  for (DeviceArray<float>* state : {&xt, &v_hist, &v_conv, &u_row, &h_row, &cond_bias}) state->zero(stream);
+  for (DeviceArray<float>* state : {&xt, &v_hist, &v_conv, &vh_conv, &h_base, &h_row, &cond_bias}) state->zero(stream);
   levels.zero(stream), row.zero(stream);
 
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
-  p.xt = xt.get(), p.v_hist = v_hist.get(), p.v_conv = v_conv.get(), p.u_row = u_row.get(), p.h_row = h_row.get();
+  p.xt = xt.get(), p.v_hist = v_hist.get(), p.v_conv = v_conv.get(), p.vh_conv = vh_conv.get();
+  p.h_base = h_base.get(), p.h_row = h_row.get();
   p.cond_bias = cond_bias.get(), p.logits_out = logits.get(), p.levels = levels.get();
   const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 

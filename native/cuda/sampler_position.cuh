@@ -54,27 +54,22 @@ __global__ void advance_row_kernel(int* row) {
   ++*row;
 }
 
-// Pre-activation of block l's horizontal stack: [window | u_v column] · [h; vh], plus
-// both biases and the conditioning. The window holds the taps (e, c), tap-major, of row
-// i at columns j − hdx + e: the image for block 0, the block below's horizontal output
-// for the others. Both it and the u_v column are contiguous in c, as the loads run.
+// Pre-activation of block l's horizontal stack: window · h, plus h_base (vh(u_v), the
+// biases and the conditioning, computed when the row started). The window holds the
+// taps (e, c), tap-major, of row i at columns j − hdx + e: the image for block 0, the
+// block below's horizontal output for the others, contiguous in c as the loads run.
 struct PreActivation : PositionArgs {
   __device__ float a(int b, int t) const {
-    const int cin = int(bl.cin), taps = cin * int(bl.hkw), W = int(p.W), P2 = 2 * int(p.P);
-    if (t >= taps) return p.u_row[((int64_t(l) * p.B + b) * W + j) * P2 + (t - taps)];
+    const int cin = int(bl.cin), W = int(p.W);
     const int c = t % cin, sj = j - int(bl.hdx) + t / cin;
     if (sj < 0 || sj >= W) return 0.f;
     return l == 0 ? p.xt[((int64_t(b) * p.C + c) * p.H + *row) * W + sj]
                   : p.h_row[((int64_t(l - 1) * p.B + b) * W + sj) * p.P + c];
   }
-  __device__ float b(int t, int o) const {
-    const int taps = int(bl.cin * bl.hkw);
-    return t < taps ? p.w[bl.h_wt + int64_t(t) * 2 * p.P + o] : p.w[bl.vh_wt + int64_t(t - taps) * 2 * p.P + o];
-  }
+  __device__ float b(int t, int o) const { return p.w[bl.h_wt + int64_t(t) * 2 * p.P + o]; }
   __device__ void out(int b, int o, float sum) const {
     const int64_t P2 = 2 * p.P;
-    s.pre[b * P2 + o] = sum + p.w[bl.h_b + o] + p.w[bl.vh_b + o] + p.cond_bias[((l * p.B + b) * 2 + 1) * P2 + o] +
-                        spatial_term(p, bl.spatial_ht, b, o, *row, j);
+    s.pre[b * P2 + o] = sum + p.h_base[((int64_t(l) * p.B + b) * p.W + j) * P2 + o];
   }
 };
 

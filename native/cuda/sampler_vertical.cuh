@@ -2,8 +2,11 @@
 // vertical convolution for the whole batch is one cuDNN convolution of output height
 // 1 over the kh rows it reads (SPEC.md §3: rows i − dy … i − dy + kh − 1 of the stack
 // below, which are complete). A gather copies those rows, zero-padded, into a dense
-// input; a finishing kernel adds the bias, writes u_row in the position steps' layout
-// and the gated row of v_hist. Layouts as in sampler_layout.h.
+// input. The 1×1 convolution vh of the result, which the horizontal stack adds at each
+// position, is one more cuDNN convolution for the whole row, so that the position steps
+// (sampler_position.cuh) multiply only their taps. A finishing kernel writes the gated
+// row of v_hist and h_base, the horizontal pre-activation but for its taps, in the
+// position steps' layout. Layouts as in sampler_layout.h.
 #pragma once
 
 #include <cudnn.h>
@@ -33,42 +36,53 @@ __global__ void gather_rows_kernel(const float* in, float* gathered, int channel
   }
 }
 
-// Block l's u_row = v_conv + v bias, per image and column, and, below the last block,
-// v_hist row i = gate(u_row + the vertical conditioning); one thread block per image.
+// Below the last block, v_hist row i = gate(v_conv + v.bias + the vertical conditioning);
+// h_base = vh_conv + the horizontal constant (sampler_layout.h) + its conditioning, per
+// image and column. One thread block per image.
 __global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, int i) {
   const int b = blockIdx.x, P = int(p.P), W = int(p.W);
   const float* conv = p.v_conv + int64_t(b) * 2 * P * W;
-  float* u = p.u_row + (int64_t(l) * p.B + b) * W * 2 * P;
-  const float* bias = p.cond_bias + ((int64_t(l) * p.B + b) * 2 + 0) * 2 * P;
-  float* out = l < p.L - 1 ? p.v_hist + (int64_t(l) * p.B + b) * P * p.H * W : nullptr;
-  for (int e = threadIdx.x; e < P * W; e += blockDim.x) {
-    const int c = e / W, j = e % W;
-    const float a1 = conv[c * W + j] + p.w[bl.v_b + c], a2 = conv[(c + P) * W + j] + p.w[bl.v_b + c + P];
-    u[j * 2 * P + c] = a1, u[j * 2 * P + c + P] = a2;
-    if (out)
-      out[(c * p.H + i) * W + j] = gate_f(a1 + bias[c] + spatial_term(p, bl.spatial_vt, b, c, i, j),
-                                          a2 + bias[c + P] + spatial_term(p, bl.spatial_vt, b, c + P, i, j));
+  const float* cond = p.cond_bias + (int64_t(l) * p.B + b) * 2 * 2 * P;  // [2][2P]: vertical, horizontal
+  if (l < p.L - 1) {
+    float* out = p.v_hist + (int64_t(l) * p.B + b) * P * p.H * W;
+    for (int e = threadIdx.x; e < P * W; e += blockDim.x) {
+      const int c = e / W, j = e % W;
+      const float a1 = conv[c * W + j] + p.w[bl.v_b + c] + cond[c] + spatial_term(p, bl.spatial_vt, b, c, i, j);
+      const float a2 =
+          conv[(c + P) * W + j] + p.w[bl.v_b + c + P] + cond[c + P] + spatial_term(p, bl.spatial_vt, b, c + P, i, j);
+      out[(c * p.H + i) * W + j] = gate_f(a1, a2);
+    }
+  }
+  const float* vh = p.vh_conv + int64_t(b) * 2 * P * W;
+  float* base = p.h_base + (int64_t(l) * p.B + b) * W * 2 * P;
+  for (int e = threadIdx.x; e < 2 * P * W; e += blockDim.x) {
+    const int o = e / W, j = e % W;
+    base[j * 2 * P + o] = vh[o * W + j] + p.w[bl.h_base_b + o] + cond[2 * P + o] + spatial_term(p, bl.spatial_ht, b, o, i, j);
   }
 }
 
-// One block's vertical convolution at a row for the whole batch: [B, cin, kh, W + kw − 1]
-// → [B, 2P, 1, W], in fp32 (FMA) math whatever the backend's TF32 setting, so that the
-// draws are those of the CPU.
-class VerticalConvolution {
+// A convolution of output height 1 at a row for the whole batch: [B, cin, kh, W + kw − 1]
+// → [B, outputs, 1, W] (a block's vertical convolution, or vh: 1×1 over [B, 2P, 1, W]),
+// in fp32 (FMA) math whatever the backend's TF32 setting, so that the draws are those
+// of the CPU.
+struct RowConvolutionShape {
+  int64_t batch, cin, kh, kw, outputs, width;
+};
+
+class RowConvolution {
  public:
-  VerticalConvolution(cudnnHandle_t handle, int64_t batch, const BlockPlan& bl, int64_t outputs, int64_t width)
-      : handle_(handle) {
+  RowConvolution(cudnnHandle_t handle, const RowConvolutionShape& shape) : handle_(handle) {
     try {
-      input_ = tensor_desc(batch, bl.cin, bl.vkh, width + bl.vkw - 1);
-      output_ = tensor_desc(batch, outputs, 1, width);
+      input_ = tensor_desc(shape.batch, shape.cin, shape.kh, shape.width + shape.kw - 1);
+      output_ = tensor_desc(shape.batch, shape.outputs, 1, shape.width);
       GPCNN_CUDNN(cudnnCreateFilterDescriptor(&filter_));
-      GPCNN_CUDNN(cudnnSetFilter4dDescriptor(filter_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(outputs),
-                                             int(bl.cin), int(bl.vkh), int(bl.vkw)));
+      GPCNN_CUDNN(cudnnSetFilter4dDescriptor(filter_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(shape.outputs),
+                                             int(shape.cin), int(shape.kh), int(shape.kw)));
       GPCNN_CUDNN(cudnnCreateConvolutionDescriptor(&conv_));
       GPCNN_CUDNN(
           cudnnSetConvolution2dDescriptor(conv_, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
       GPCNN_CUDNN(cudnnSetConvolutionMathType(conv_, CUDNN_FMA_MATH));
-      algo_ = fastest_algorithm(batch, bl, outputs, width);
+      algo_ = fastest_algorithm(shape);
       GPCNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, conv_, output_, algo_,
                                                           &workspace_bytes_));
     } catch (...) {
@@ -76,16 +90,16 @@ class VerticalConvolution {
       throw;
     }
   }
-  VerticalConvolution(const VerticalConvolution&) = delete;
-  VerticalConvolution& operator=(const VerticalConvolution&) = delete;
-  ~VerticalConvolution() { release(); }
+  RowConvolution(const RowConvolution&) = delete;
+  RowConvolution& operator=(const RowConvolution&) = delete;
+  ~RowConvolution() { release(); }
 
   size_t workspace_bytes() const { return workspace_bytes_; }
 
   // `workspace` holds at least workspace_bytes().
-  void run(const float* gathered, const float* weights, float* out, void* workspace) const {
+  void run(const float* in, const float* weights, float* out, void* workspace) const {
     const float one = 1.f, zero = 0.f;
-    GPCNN_CUDNN(cudnnConvolutionForward(handle_, &one, input_, gathered, filter_, weights, conv_, algo_,
+    GPCNN_CUDNN(cudnnConvolutionForward(handle_, &one, input_, in, filter_, weights, conv_, algo_,
                                         workspace_bytes_ ? workspace : nullptr, workspace_bytes_, &zero, output_,
                                         out));
   }
@@ -102,11 +116,11 @@ class VerticalConvolution {
   // and device: its heuristics pick an FFT for an output of height 1, which on an H200
   // took 0.95 ms a call for mnist-quick at batch 256 against 0.12 ms for the GEMM that
   // the timing picks.
-  cudnnConvolutionFwdAlgo_t fastest_algorithm(int64_t batch, const BlockPlan& bl, int64_t outputs, int64_t width) {
+  cudnnConvolutionFwdAlgo_t fastest_algorithm(const RowConvolutionShape& s) {
     int device = 0;
     GPCNN_CUDA(cudaGetDevice(&device));
     std::string key;
-    for (int64_t v : {int64_t(device), batch, bl.cin, bl.vkh, bl.vkw, outputs, width}) key += std::to_string(v) + ',';
+    for (int64_t v : {int64_t(device), s.batch, s.cin, s.kh, s.kw, s.outputs, s.width}) key += std::to_string(v) + ',';
     static std::mutex mutex;
     static std::map<std::string, cudnnConvolutionFwdAlgo_t> chosen;
     const std::lock_guard<std::mutex> lock(mutex);

@@ -47,8 +47,10 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
     expect(Number(conv![1])).toBeGreaterThanOrEqual(8);
   });
 
-  it('sample-once.mjs samples one batch', () => {
-    const output = execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda']);
-    expect(output.toString()).toMatch(/^sampled 3 images in [0-9.]+ s/);
+  it('sample-once.mjs samples one batch, or several, each timed', () => {
+    const once = execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda']);
+    expect(once.toString()).toMatch(/^sampled 3 images in [0-9.]+ s \([0-9.]+ images\/s\)\n$/);
+    const twice = execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda', '2']);
+    expect(twice.toString().match(/^sampled 3 images in /gm)).toHaveLength(2);
   });
 });

@@ -67,8 +67,8 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
 
   it('samples a model whose products split k between all four groups of threads, the last one partial', async () => {
     // batch_gemm.cuh splits each product's k between 4 groups, 32 at a step: with
-    // hidden 50 the pre-activation product is 200 deep (64 + 64 + 64 + 8), the head's
-    // hidden one 120 (32 + 32 + 32 + 24).
+    // hidden 50 the second block's pre-activation product is 100 deep (two taps of 50:
+    // 32 + 32 + 32 + 4), the head's hidden one 120 (32 + 32 + 32 + 24).
     const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 50, layers: 2, firstKernel: 3, kernel: 3, skip: 120, headHidden: 8, classes: 0 };
     await expectCpuDraws(config, 7, { count: 3, seed: 9 });
     // The draws alone could miss a lost term; the logits would not.
