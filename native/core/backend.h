@@ -51,11 +51,10 @@ class Backend {
   virtual void download(const Tensor& src, void* host) = 0;
   virtual void fill_zero(Tensor& t) = 0;
 
-  // Offset convolution; bias and grad_bias may be null. With `accumulate`, the output
-  // (y, grad_x) is added to instead of replaced: a sum of convolutions, or a gradient
-  // with several sources, then needs no separate pass over memory.
+  // Offset convolution; bias and grad_bias may be null. With `accumulate`, grad_x is
+  // added to instead of replaced: an input gradient with several sources.
   virtual void conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
-                            Tensor& y, bool accumulate) = 0;
+                            Tensor& y) = 0;
   virtual void conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
                                   Tensor& grad_x, bool accumulate) = 0;
   virtual void conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,

@@ -45,11 +45,8 @@ void CpuBackend::fill_zero(Tensor& t) { std::memset(t.buffer->data(), 0, t.bytes
 Tensor CpuBackend::scratch_like(const Tensor& t) { return Tensor{t.dtype, t.shape, allocate(t.bytes())}; }
 
 void CpuBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* b,
-                              const ConvParams& p, Tensor& y, bool accumulate) {
-  if (!accumulate) return convolutions_->forward(x, w, b, p, y);
-  Tensor sum = scratch_like(y);
-  convolutions_->forward(x, w, b, p, sum);
-  this->accumulate(y, sum);
+                              const ConvParams& p, Tensor& y) {
+  convolutions_->forward(x, w, b, p, y);
 }
 
 void CpuBackend::conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,

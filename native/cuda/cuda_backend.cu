@@ -167,9 +167,9 @@ void CudaBackend::check_range_flag(const char* what, int64_t limit) {
 }
 
 void CudaBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
-                               Tensor& y, bool accumulate) {
+                               Tensor& y) {
   ensure_device_usable();
-  convolutions_->forward(x, w, b, p, y, accumulate);
+  convolutions_->forward(x, w, b, p, y);
 }
 
 void CudaBackend::conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,

@@ -34,7 +34,7 @@ class CudaBackend final : public Backend {
   void fill_zero(Tensor& t) override;
 
   void conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,
-                    Tensor& y, bool accumulate) override;
+                    Tensor& y) override;
   void conv_backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p,
                           Tensor& grad_x, bool accumulate) override;
   void conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,

@@ -25,8 +25,8 @@ class CudnnConvolutions {
   CudnnConvolutions(CudaBackend& backend, bool tf32);
   ~CudnnConvolutions();
 
-  // With `accumulate`, the output is added to (cuDNN's beta = 1) instead of replaced.
-  void forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p, Tensor& y, bool accumulate);
+  void forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p, Tensor& y);
+  // With `accumulate`, grad_x is added to instead of replaced.
   void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x, bool accumulate);
   void backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p, Tensor& grad_w,
                         Tensor* grad_b);

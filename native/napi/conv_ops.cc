@@ -1,6 +1,6 @@
-// convForward(x, w, b?, dy, dx, groups, target?)
-// convBackwardData(gradY, w, dy, dx, groups, target?)
-// With a target, the result is added into it and the call returns undefined.
+// convForward(x, w, b?, dy, dx, groups)
+// convBackwardData(gradY, w, dy, dx, groups, target?): with a target, the result is
+// added into it and the call returns undefined.
 // convBackwardWeights(x, gradY, kh, kw, dy, dx, groups, withBias) -> { gradWeight, gradBias? }
 #include "../core/op_checks.h"
 #include "addon_context.h"
@@ -25,14 +25,8 @@ static Napi::Value conv_forward(const Napi::CallbackInfo& info) {
   const std::optional<Tensor> b_arg = optional_tensor_arg(info, 2, "bias");
   const Tensor* b = b_arg ? &*b_arg : nullptr;
   const ConvParams p = conv_params(info, 3);
-  const Shape shape = check_conv_forward(x, w, b, p);
-  if (std::optional<Tensor> target = optional_tensor_arg(info, 6, "target")) {
-    check_accumulation_target(*target, shape, {&x, &w, b});
-    backend(info.Env()).conv_forward(x, w, b, p, *target, true);
-    return info.Env().Undefined();
-  }
-  Tensor y = new_tensor(info.Env(), DType::F32, shape);
-  backend(info.Env()).conv_forward(x, w, b, p, y, false);
+  Tensor y = new_tensor(info.Env(), DType::F32, check_conv_forward(x, w, b, p));
+  backend(info.Env()).conv_forward(x, w, b, p, y);
   return TensorWrap::wrap(info.Env(), std::move(y));
 }
 

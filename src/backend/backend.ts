@@ -98,17 +98,6 @@ export class Backend {
     );
   }
 
-  /** target += conv2d(x, weight, bias): a sum of convolutions without a pass to add them. */
-  conv2dAccumulate(target: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvOptions = {}): void {
-    const { dy, dx, groups } = convArgs(options);
-    callNative('conv2dAccumulate', () =>
-      this.#addon.convForward(
-        this.#h(x, 'input'), this.#h(weight, 'weight'), this.#opt(bias, 'bias'), dy, dx, groups,
-        this.#h(target, 'target'),
-      ),
-    );
-  }
-
   /** Gradient of conv2d for its input. */
   conv2dBackwardData(gradOutput: Tensor, weight: Tensor, options: ConvOptions = {}): Tensor {
     const { dy, dx, groups } = convArgs(options);

@@ -26,7 +26,6 @@ export interface NativeAddon {
   tensorReshape(t: T, shape: number[]): T;
 
   convForward(x: T, w: T, b: Maybe, dy: number, dx: number, groups: number): T;
-  convForward(x: T, w: T, b: Maybe, dy: number, dx: number, groups: number, target: T): void;
   convBackwardData(gradY: T, w: T, dy: number, dx: number, groups: number): T;
   convBackwardData(gradY: T, w: T, dy: number, dx: number, groups: number, target: T): void;
   convBackwardWeights(

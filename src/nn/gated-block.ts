@@ -2,7 +2,7 @@
  * One gated block (SPEC.md §4), forward and backward:
  *   u_v = conv(v_in), u_h = conv(h_in)
  *   v_out = gate(u_v + c_v)
- *   g = gate(u_h + vh(u_v) + c_h)   (u_h + vh(u_v) summed in place, in u_h's tensor)
+ *   g = gate(u_h + vh(u_v) + c_h)
  *   h_out = [h_in +] res(g),  skip = skip(g)
  * with c_z = class_z[y] + cond_z·vec + spatial_z(S). The last block's v_out and
  * h_out feed nothing, so it computes neither.
@@ -25,7 +25,8 @@ export interface BlockCache {
   vIn: Tensor;
   hIn: Tensor;
   uV: Tensor;
-  uH: Tensor; // u_h + vh(u_v)
+  uH: Tensor;
+  vh: Tensor;
   g: Tensor;
   termsV: GateTerms;
   termsH: GateTerms;
@@ -78,10 +79,8 @@ export class GatedBlock {
     const termsV = this.#terms(ctx, 'v');
     const termsH = this.#terms(ctx, 'h');
     const vOut = this.#last ? null : be.gate(uV, termsV);
-    // From here uH holds u_h + vh(u_v): the horizontal gate's input but for c_h, in one
-    // tensor that the gate and its gradient read once.
-    be.conv2dAccumulate(uH, uV, this.#p(ctx, 'vh.weight'), this.#p(ctx, 'vh.bias'));
-    const g = be.gate(uH, termsH);
+    const vh = be.conv2d(uV, this.#p(ctx, 'vh.weight'), this.#p(ctx, 'vh.bias'));
+    const g = be.gate(uH, { ...termsH, extra: vh });
     let hOut: Tensor | null = null;
     if (!this.#last) {
       const residual = be.conv2d(g, this.#p(ctx, 'res.weight'), this.#p(ctx, 'res.bias'));
@@ -93,10 +92,13 @@ export class GatedBlock {
         residual.dispose();
       }
     }
-    let skip = skipSum;
-    if (skip) be.conv2dAccumulate(skip, g, this.#p(ctx, 'skip.weight'), this.#p(ctx, 'skip.bias'));
-    else skip = be.conv2d(g, this.#p(ctx, 'skip.weight'), this.#p(ctx, 'skip.bias'));
-    return { outputs: { vOut, hOut, skip }, cache: { vIn, hIn, uV, uH, g, termsV, termsH } };
+    // (cuDNN's own accumulation, beta = 1, measured slower on an H200 than this add.)
+    const skip = be.conv2d(g, this.#p(ctx, 'skip.weight'), this.#p(ctx, 'skip.bias'));
+    if (skipSum) {
+      be.accumulate(skipSum, skip);
+      skip.dispose();
+    }
+    return { outputs: { vOut, hOut, skip: skipSum ?? skip }, cache: { vIn, hIn, uV, uH, vh, g, termsV, termsH } };
   }
 
   /**
@@ -133,7 +135,7 @@ export class GatedBlock {
     }
 
     // Horizontal gate: its pre-activation gradient serves u_h, vh(u_v) and the h terms.
-    const gateH = be.gateBackward(gradG, cache.uH, cache.termsH);
+    const gateH = be.gateBackward(gradG, cache.uH, { ...cache.termsH, extra: cache.vh });
     gradG.dispose();
     const gradAH = gateH.gradInput;
     // h.bias and vh.bias both add to that pre-activation: the same gradient, summed from
@@ -199,6 +201,6 @@ export function disposeBlockCache(cache: BlockCache, input: Tensor): void {
   // The first block's inputs are the batch's x̃, owned by the caller.
   if (cache.vIn !== input) cache.vIn.dispose();
   if (cache.hIn !== input) cache.hIn.dispose();
-  disposeAll(cache.uV, cache.uH, cache.g);
+  disposeAll(cache.uV, cache.uH, cache.vh, cache.g);
   disposeAll(cache.termsV.bias, cache.termsV.spatial, cache.termsH.bias, cache.termsH.spatial);
 }
