@@ -101,10 +101,6 @@ if wants bench; then
     echo "cached sampler, mnist-quick batch 256, GATED_PIXELCNN_SAMPLER_TILE=$tile:"
     GATED_PIXELCNN_SAMPLER_TILE=$tile timeout 60 "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 4
   done
-  echo "cached sampler, mnist-quick batch 256, GATED_PIXELCNN_SAMPLER_TF32=1:"
-  GATED_PIXELCNN_SAMPLER_TF32=1 timeout 60 "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 4
-  echo "cached sampler, mnist-256 batch 256:"
-  timeout 60 "$NODE" scripts/bench/sample-once.mjs mnist-256 256 cuda 3
   summary
 fi
 

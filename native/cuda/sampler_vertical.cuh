@@ -11,7 +11,6 @@
 
 #include <cudnn.h>
 
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -95,10 +94,7 @@ class RowConvolution {
       GPCNN_CUDNN(cudnnCreateConvolutionDescriptor(&conv_));
       GPCNN_CUDNN(
           cudnnSetConvolution2dDescriptor(conv_, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-      // Experiment: GATED_PIXELCNN_SAMPLER_TF32=1 lets cuDNN use TF32 tensor cores.
-      const char* tf32 = std::getenv("GATED_PIXELCNN_SAMPLER_TF32");
-      math_ = tf32 && std::string(tf32) == "1" ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
-      GPCNN_CUDNN(cudnnSetConvolutionMathType(conv_, math_));
+      GPCNN_CUDNN(cudnnSetConvolutionMathType(conv_, CUDNN_FMA_MATH));
       algo_ = fastest_algorithm(shape);
       GPCNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, conv_, output_, algo_,
                                                           &workspace_bytes_));
@@ -137,8 +133,7 @@ class RowConvolution {
     int device = 0;
     GPCNN_CUDA(cudaGetDevice(&device));
     std::string key;
-    for (int64_t v : {int64_t(device), s.batch, s.cin, s.kh, s.kw, s.outputs, s.width, int64_t(math_)})
-      key += std::to_string(v) + ',';
+    for (int64_t v : {int64_t(device), s.batch, s.cin, s.kh, s.kw, s.outputs, s.width}) key += std::to_string(v) + ',';
     static std::mutex mutex;
     static std::map<std::string, cudnnConvolutionFwdAlgo_t> chosen;
     const std::lock_guard<std::mutex> lock(mutex);
@@ -156,7 +151,6 @@ class RowConvolution {
   cudnnFilterDescriptor_t filter_ = nullptr;
   cudnnConvolutionDescriptor_t conv_ = nullptr;
   cudnnConvolutionFwdAlgo_t algo_{};
-  cudnnMathType_t math_ = CUDNN_FMA_MATH;
   size_t workspace_bytes_ = 0;
 };
 
