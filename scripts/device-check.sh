@@ -96,10 +96,10 @@ if wants bench; then
   step "GPU benchmark"
   timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
   bench=$?
-  # The sampler's row kernel with tiles of 8 (the default) and 4 images (sampler_row.cuh).
-  for tile in 8 4; do
-    echo "cached sampler, mnist-quick batch 256, GATED_PIXELCNN_SAMPLER_TILE=$tile:"
-    GATED_PIXELCNN_SAMPLER_TILE=$tile timeout 60 "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 4
+  # The sampler's position kernels with and without overlapped launches (launch.cuh).
+  for overlap in 1 0; do
+    echo "cached sampler, mnist-quick batch 256, GATED_PIXELCNN_SAMPLER_OVERLAP=$overlap:"
+    GATED_PIXELCNN_SAMPLER_OVERLAP=$overlap timeout 60 "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 4
   done
   summary
 fi
@@ -129,16 +129,17 @@ if wants kernels; then
 fi
 
 if wants sampler; then
-  step "the cached sampler under ncu: kernel times over rows, then one row kernel's throughput and stalls"
-  # A mnist-quick batch of 256: the first 2 rows' launches (5 vertical stages of 4 or more
-  # launches, then the row kernel) are skipped, the next 100 (about 4 rows) timed; then
-  # the row kernel of a middle row looked into. Both print into the log.
+  step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls"
+  # A mnist-quick batch of 256: about 2 rows (5 vertical stages of 3 launches plus
+  # cuDNN's, 28 positions of 12) are skipped, the next 400 launches (about a row) timed;
+  # then one pre-activation product in the middle of a row looked into. Both print into
+  # the log.
   if [ -n "$ncu" ]; then
     sampler_csv=$(mktemp)
-    timeout 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 50 --launch-count 100 \
+    timeout 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \
       --log-file "$sampler_csv" "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda >/dev/null \
       && "$NODE" scripts/bench/kernel-times.mjs "$sampler_csv" 20 \
-      && timeout 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:sample_row_kernel --launch-skip 10 --launch-count 1 \
+      && timeout 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:PreActivation --launch-skip 300 --launch-count 1 \
         --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
         "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
     sampler_profiled=$?

@@ -1,6 +1,6 @@
 // The CUDA cached sampler's plan: each block's geometry and weight offsets, the
 // state's layouts, and the small pieces of arithmetic its kernels share
-// (native/cuda/sampler_vertical.cuh, sampler_row.cuh). Host code
+// (native/cuda/sampler_vertical.cuh, sampler_position.cuh). Host code
 // (sampler_plan.cc) fills the plan in.
 // Layouts (B = images in the batch):
 //   xt [B, C, H, W] the image as network input, levels [B, C, H, W], logits_out

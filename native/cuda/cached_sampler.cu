@@ -9,10 +9,11 @@
 #include "../core/errors.h"
 #include "../core/sampler_plan.h"
 #include "../core/sampler_layout.h"
+#include "batch_gemm.cuh"
 #include "cuda_check.h"
 #include "cuda_resources.h"
 #include "launch.cuh"
-#include "sampler_row.cuh"
+#include "sampler_position.cuh"
 #include "sampler_vertical.cuh"
 
 namespace gpcnn {
@@ -57,36 +58,36 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
   }
 }
 
-// The row kernel for tiles of kImages images (sampler_row.cuh), and its shared memory.
-struct RowLaunch {
-  void (*kernel)(SamplerPlan, RowTile, int);
-  int images;
-  RowTile tile;
-};
-
-template <int kImages>
-RowLaunch row_launch(const SamplerPlan& p, int64_t depth) {
-  return {sample_row_kernel<kImages>, kImages, RowTile::layout(p, depth, kImages)};
+// Every block's horizontal stack, the head and the draws at (*row, j), for the whole
+// batch (sampler_position.cuh). With `overlap`, each kernel but a row's first may
+// start while the one before it ends (launch.cuh): they are a chain of small
+// kernels, each waiting for the last, so a launch's latency is much of their time.
+void position(const SamplerPlan& p, const PositionScratch& scratch, const std::vector<BlockPlan>& blocks,
+              const int* row, int j, bool overlap, cudaStream_t stream) {
+  const int B = int(p.B), P = int(p.P), S = int(p.S);
+  for (int l = 0; l < int(p.L); ++l) {
+    const BlockPlan& bl = blocks[l];
+    const PositionArgs at{p, scratch, bl, row, l, j};
+    batch_gemm(stream, B, 2 * P, int(bl.cin * bl.hkw), PreActivation{at}, overlap && (j > 0 || l > 0));
+    const int outputs = S + (l < p.L - 1 ? P : 0);  // the last block's horizontal output feeds nothing
+    batch_gemm(stream, B, outputs, P, SkipResidual{at}, overlap);
+  }
+  const PositionArgs head{p, scratch, blocks.back(), row, 0, j};
+  batch_gemm(stream, B, int(p.Q), S, HeadHidden{head}, overlap);
+  const unsigned draw_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
+  launch_overlapped(overlap, head_draw_kernel, draw_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double),
+                    stream, head);
 }
 
-// The largest tile whose shared memory the device holds: 8 images share each weight
-// read, unless the model is too wide for that. GATED_PIXELCNN_SAMPLER_TILE=1|2|4|8 sets
-// it (to measure).
-RowLaunch choose_row_launch(const SamplerPlan& p, int64_t depth) {
-  int device = 0, limit = 0;
+// Overlapped launches need sm_90; GATED_PIXELCNN_SAMPLER_OVERLAP=0 turns them off (to
+// measure what they bring).
+bool overlap_launches() {
+  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_OVERLAP");
+  if (setting && std::string(setting) == "0") return false;
+  int device = 0, major = 0;
   GPCNN_CUDA(cudaGetDevice(&device));
-  GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_TILE");
-  const int wanted = setting ? std::atoi(setting) : 8;
-  for (const RowLaunch& candidate : {row_launch<8>(p, depth), row_launch<4>(p, depth), row_launch<2>(p, depth),
-                                     row_launch<1>(p, depth)}) {
-    if (candidate.images > wanted || candidate.tile.bytes > limit) continue;
-    GPCNN_CUDA(cudaFuncSetAttribute(candidate.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    int(candidate.tile.bytes)));
-    return candidate;
-  }
-  fail(codes::kArg, "the model is too wide for the GPU sampler: one image's activations need ",
-       row_launch<1>(p, depth).tile.bytes, " bytes of shared memory, the GPU has ", limit);
+  GPCNN_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return major >= 9;
 }
 
 }  // namespace
@@ -127,32 +128,40 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<float> xt(sizes.xt), v_hist(sizes.v_hist), v_conv(sizes.v_conv), vh_conv(sizes.vh_conv);
   DeviceArray<float> h_base(sizes.h_base), h_row(sizes.h_row);
   DeviceArray<float> cond_bias(sizes.cond_bias), logits(sizes.logits), gathered(gathered_size);
+  DeviceArray<float> pre(B * 2 * P), skip(B * p.S), zs(B * p.Q), z(B * p.Q), channel_logits(B * p.K);
   DeviceArray<uint8_t> levels(sizes.levels), workspace{int64_t(workspace_bytes)};
+  DeviceArray<int> row(1);
   const DrainOnExit drain(stream);
   weights.upload(arranged.flat, stream);
   blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
   if (any_known) known.upload(job.known, stream);
   for (DeviceArray<float>* state : {&xt, &v_hist, &v_conv, &vh_conv, &h_base, &h_row, &cond_bias}) state->zero(stream);
-  levels.zero(stream);
+  levels.zero(stream), row.zero(stream);
 
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
   p.xt = xt.get(), p.v_hist = v_hist.get(), p.v_conv = v_conv.get(), p.vh_conv = vh_conv.get();
   p.h_base = h_base.get(), p.h_row = h_row.get();
   p.cond_bias = cond_bias.get(), p.logits_out = logits.get(), p.levels = levels.get();
-  const RowLaunch rows = choose_row_launch(p, row_tile_depth(host_plan, arranged.blocks.data()));
-  const unsigned tiles = unsigned((B + rows.images - 1) / rows.images);
+  const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 
   launch(conditioning_kernel, unsigned(B), kRowThreads, 0, stream, p);
+  // A row's positions as one graph, launched for every row: the kernels read the row
+  // from the device, and the graph's last kernel advances it.
+  const CapturedGraph positions(stream, [&] {
+    const bool overlap = overlap_launches();
+    for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, overlap, stream);
+    launch_overlapped(overlap, advance_row_kernel, 1, 1, 0, stream, row.get());
+  });
   // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
   // host between rows; each row's end is reported as it is reached.
   Event row_done[2];
-  const DrainOnExit drain_rows(stream);  // before the events go, if a row fails
+  const DrainOnExit drain_rows(stream);  // before the graph and events go, if a row fails
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
     vertical_row(p, arranged.blocks, convolutions, gathered.get(), workspace.get(), i, stream);
-    launch(rows.kernel, tiles, kTileThreads, size_t(rows.tile.bytes), stream, p, rows.tile, i);
+    positions.launch(stream);
     row_done[i % 2].record(stream);
     if (i > 0) row_done[(i - 1) % 2].wait(), on_row(i);
   }

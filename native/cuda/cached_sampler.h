@@ -1,10 +1,10 @@
-// The cached sampler on the GPU. All per-layer state lives on the device. At each
-// row, every block's vertical stack is one cuDNN convolution of output height 1 for
-// the whole batch (sampler_vertical.cuh); then one kernel takes the row's positions,
-// each thread block a tile of images through every block's horizontal stack, the
-// head and the Philox draws, which write the levels into the image on the device
-// (sampler_row.cuh). The host only launches, reports progress after each row and
-// copies the levels back.
+// The cached sampler on the GPU. All per-layer state lives on the device, and every
+// step works on the whole batch at once: at each row, every block's vertical stack
+// is one cuDNN convolution of output height 1 (sampler_vertical.cuh); at each
+// position, every block's horizontal stack is two batched products, then the head's
+// products and the Philox draws, which write the levels into the image on the device
+// (sampler_position.cuh), all of a row's positions one CUDA graph. The host only
+// launches, reports progress after each row and copies the levels back.
 #pragma once
 
 #include "../core/sampler_job.h"

@@ -1,6 +1,6 @@
 // RAII owners of the CUDA and cuDNN resources of a job that runs on its own stream
-// (the cached sampler): device arrays, the stream, events, a drain on exit and a cuDNN
-// handle. Each releases what it holds when it goes, whatever
+// (the cached sampler): device arrays, the stream, events, a drain on exit, a cuDNN
+// handle, and a captured graph. Each releases what it holds when it goes, whatever
 // stopped the job.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <cudnn.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "cuda_check.h"
@@ -101,6 +102,37 @@ class CudnnHandle {
 
  private:
   cudnnHandle_t handle_ = nullptr;
+};
+
+// The work that `record` queues on `stream`, captured once as a CUDA graph and then
+// launched as often as wanted: a replay spares the host a launch per kernel and the
+// GPU the gaps between them.
+class CapturedGraph {
+ public:
+  CapturedGraph(cudaStream_t stream, const std::function<void()>& record) {
+    GPCNN_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t graph = nullptr;
+    try {
+      record();
+    } catch (...) {
+      cudaStreamEndCapture(stream, &graph);  // leave capture mode; the first error is the one to report
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    GPCNN_CUDA(cudaStreamEndCapture(stream, &graph));
+    const cudaError_t instantiated = cudaGraphInstantiate(&exec_, graph, 0);
+    cudaGraphDestroy(graph);
+    GPCNN_CUDA(instantiated);
+  }
+  CapturedGraph(const CapturedGraph&) = delete;
+  CapturedGraph& operator=(const CapturedGraph&) = delete;
+  ~CapturedGraph() {
+    if (exec_) cudaGraphExecDestroy(exec_);
+  }
+  void launch(cudaStream_t stream) const { GPCNN_CUDA(cudaGraphLaunch(exec_, stream)); }
+
+ private:
+  cudaGraphExec_t exec_ = nullptr;
 };
 
 }  // namespace gpcnn

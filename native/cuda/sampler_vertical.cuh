@@ -4,7 +4,7 @@
 // below, which are complete). A gather copies those rows, zero-padded, into a dense
 // input. The 1×1 convolution vh of the result, which the horizontal stack adds at each
 // position, is one more cuDNN convolution for the whole row, so that the position steps
-// (sampler_row.cuh) multiply only their taps. A finishing kernel writes the gated
+// (sampler_position.cuh) multiply only their taps. A finishing kernel writes the gated
 // row of v_hist and h_base, the horizontal pre-activation but for its taps, in the
 // position steps' layout. Layouts as in sampler_layout.h.
 #pragma once
@@ -53,25 +53,12 @@ __global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, int i
       out[(c * p.H + i) * W + j] = gate_f(a1, a2);
     }
   }
-  // h_base is vh_conv transposed ([2P, W] → [W, 2P]): through 32 × 32 tiles in shared
-  // memory, so that both the reads and the writes run along rows of memory.
-  __shared__ float tile[32][33];
   const float* vh = p.vh_conv + int64_t(b) * 2 * P * W;
   float* base = p.h_base + (int64_t(l) * p.B + b) * W * 2 * P;
-  const int tx = threadIdx.x % 32, ty = threadIdx.x / 32, rows = blockDim.x / 32;
-  for (int o0 = 0; o0 < 2 * P; o0 += 32)
-    for (int j0 = 0; j0 < W; j0 += 32) {
-      for (int r = ty; r < 32; r += rows)
-        if (o0 + r < 2 * P && j0 + tx < W) tile[r][tx] = vh[(o0 + r) * W + j0 + tx];
-      __syncthreads();
-      for (int r = ty; r < 32; r += rows) {
-        const int o = o0 + tx, j = j0 + r;
-        if (o < 2 * P && j < W)
-          base[j * 2 * P + o] =
-              tile[tx][r] + p.w[bl.h_base_b + o] + cond[2 * P + o] + spatial_term(p, bl.spatial_ht, b, o, i, j);
-      }
-      __syncthreads();
-    }
+  for (int e = threadIdx.x; e < 2 * P * W; e += blockDim.x) {
+    const int o = e / W, j = e % W;
+    base[j * 2 * P + o] = vh[o * W + j] + p.w[bl.h_base_b + o] + cond[2 * P + o] + spatial_term(p, bl.spatial_ht, b, o, i, j);
+  }
 }
 
 // A convolution of output height 1 at a row for the whole batch: [B, cin, kh, W + kw − 1]

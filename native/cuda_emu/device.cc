@@ -461,6 +461,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int dev
     case cudaDevAttrMaxThreadsPerBlock: *value = kMaxThreadsPerBlock; return cudaSuccess;
     case cudaDevAttrMaxSharedMemoryPerBlock: *value = int(kDefaultSharedBytes); return cudaSuccess;
     case cudaDevAttrMultiProcessorCount: *value = kMultiprocessors; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor: *value = 8; return cudaSuccess;  // as cudaGetDeviceProperties says
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = int(kMaxSharedBytesOptin); return cudaSuccess;
   }
   return result(cudaErrorInvalidValue);

@@ -55,20 +55,20 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
   }
 
   it('samples a batch of many tiles of images, the last one partial, with the same results', async () => {
-    // Each thread block takes a tile of 8 images (sampler_row.cuh): 44 images end in a
-    // tile of 4. (Few images, few draws: the GPU and the CPU sum in different orders, so
-    // every draw is a small chance of a rounding tie.)
+    // The products run over tiles of 16 images (batch_gemm.cuh) and 32 outputs, the head
+    // over blocks of 8 images: 44 images end in a tile of 12 and a block of 4, and 40
+    // outputs (2P) in a tile of 8. (Few images, few draws: the GPU and the CPU sum in
+    // different orders, so every draw is a small chance of a rounding tie.)
     const config = { channels: 1, height: 6, width: 5, levels: 4, hidden: 20, layers: 3, firstKernel: 5, kernel: 3, skip: 8, headHidden: 8, classes: 10 };
     const count = 44;
     const labels = Array.from({ length: count }, (_, i) => i % 10);
     await expectCpuDraws(config, 4, { count, labels, seed: 11, batchSize: count });
   });
 
-  it('samples a model whose products split k between threads, the last part short', async () => {
-    // tile_product.cuh gives each output 512 / outputs threads (at most 16), each with
-    // its part of k: the head's hidden product (8 outputs, k = 120) splits 16 ways in
-    // parts of 8, the last empty; the second block's pre-activation (100 outputs, two
-    // taps of 50: k = 100) 4 ways, 25 each.
+  it('samples a model whose products split k between all four groups of threads, the last one partial', async () => {
+    // batch_gemm.cuh splits each product's k between 4 groups, 32 at a step: with
+    // hidden 50 the second block's pre-activation product is 100 deep (two taps of 50:
+    // 32 + 32 + 32 + 4), the head's hidden one 120 (32 + 32 + 32 + 24).
     const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 50, layers: 2, firstKernel: 3, kernel: 3, skip: 120, headHidden: 8, classes: 0 };
     await expectCpuDraws(config, 7, { count: 3, seed: 9 });
     // The draws alone could miss a lost term; the logits would not.
@@ -81,35 +81,6 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
   it('samples a model whose products are deeper than many steps of a tile (a head of 6400 units)', async () => {
     const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 6400, classes: 0 };
     await expectCpuDraws(config, 6, { count: 2, seed: 5 });
-  });
-
-  it('draws the same logits, to the bit, with tiles of 8, 4, 2 and 1 images', async () => {
-    // Each image's sums run in the same order whatever its tile (tile_product.cuh).
-    const config = { channels: 2, height: 5, width: 4, levels: 5, hidden: 12, layers: 3, firstKernel: 5, kernel: 3, skip: 10, headHidden: 6, classes: 10 };
-    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 2 });
-    const options = { count: 11, labels: Array.from({ length: 11 }, (_, i) => i % 10), seed: 4, batchSize: 11 };
-    const runs = [];
-    try {
-      for (const tile of ['8', '4', '2', '1']) {
-        process.env.GATED_PIXELCNN_SAMPLER_TILE = tile;
-        runs.push(await runCachedSampler(model, options, { keepLogits: true }));
-      }
-    } finally {
-      delete process.env.GATED_PIXELCNN_SAMPLER_TILE;
-      model.dispose();
-    }
-    for (const run of runs.slice(1)) {
-      expect(run.levels).toEqual(runs[0].levels);
-      expect(run.logits).toEqual(runs[0].logits);
-    }
-  });
-
-  it('refuses a model too wide for the GPU sampler with ERR_ARG', async () => {
-    // One image's head activations alone (2 × 40 000 floats) exceed a block's shared memory.
-    const config = { channels: 1, height: 2, width: 2, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 4, headHidden: 40000, classes: 0 };
-    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 1 });
-    await expect(model.sample({ count: 1 })).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/too wide for the GPU sampler/) });
-    model.dispose();
   });
 
   it('reports progress per row and stops on an AbortSignal with ERR_ABORTED', async () => {
