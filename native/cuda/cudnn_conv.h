@@ -30,15 +30,13 @@ class CudnnConvolutions {
   void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x, bool accumulate);
   void backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p, Tensor& grad_w,
                         Tensor* grad_b);
-  // out[c] = Σ x[n, c, ...]: bias gradients (see bias_partial_kernel).
-  void channel_sums(const Tensor& x, Tensor& out);
 
  private:
   struct Plan;
   Plan& plan(int64_t batch, int64_t in_channels, int64_t height, int64_t width,
              const Shape& weight_shape, const ConvParams& p);
   void* workspace(size_t bytes);
-  void channel_sums(const float* x, int64_t batch, int64_t channels, int64_t plane, float* out);
+  void bias_gradient(const Tensor& grad_y, const Plan& pl, Tensor& grad_b);
 
   CudaBackend& backend_;
   bool tf32_;

@@ -104,10 +104,8 @@ export class GatedBlock {
   /**
    * Accumulates the block's parameter gradients and returns the gradients of its
    * inputs (null for block 0, whose input is the data). gradVOut and gradHOut are
-   * null for the last block, whose v and h outputs feed nothing. gradSkip is the
-   * gradient of the summed skip outputs, and skipBiasGrad its channel sums: every
-   * block's skip.bias gradient, computed once by the caller. The returned gradHIn is
-   * gradHOut itself, added into (the residual path), when gradHOut is given.
+   * null for the last block, whose v and h outputs feed nothing. The returned gradHIn
+   * is gradHOut itself, added into (the residual path), when gradHOut is given.
    */
   backward(
     ctx: ForwardContext,
@@ -115,35 +113,30 @@ export class GatedBlock {
     gradVOut: Tensor | null,
     gradHOut: Tensor | null,
     gradSkip: Tensor,
-    skipBiasGrad: Tensor,
   ): { gradVIn: Tensor; gradHIn: Tensor } | null {
     const be = ctx.backend;
     const { vertical, horizontal } = this.#geometry;
     const grad = (name: string, t: Tensor | undefined) => ctx.params.addGrad(`blocks.${this.#index}.${name}`, t);
-    // A weight's gradient; the biases' come from channel sums below, some shared.
-    const weightGrad = (input: Tensor, gradOut: Tensor, name: string, geometry: ConvGeometry = ONE_BY_ONE) =>
-      grad(`${name}.weight`, be.conv2dBackwardWeights(input, gradOut, geometry.kernel, { ...geometry, bias: false }).gradWeight);
+    // A convolution's weight and bias gradients, in one call.
+    const paramGrads = (input: Tensor, gradOut: Tensor, name: string, geometry: ConvGeometry = ONE_BY_ONE) => {
+      const g = be.conv2dBackwardWeights(input, gradOut, geometry.kernel, { ...geometry, bias: true });
+      grad(`${name}.weight`, g.gradWeight);
+      grad(`${name}.bias`, g.gradBias);
+    };
 
     // g feeds skip and (below the last block) res.
     const gradG = be.conv2dBackwardData(gradSkip, this.#p(ctx, 'skip.weight'));
-    weightGrad(cache.g, gradSkip, 'skip');
-    ctx.params.addGradShared(`blocks.${this.#index}.skip.bias`, skipBiasGrad);
+    paramGrads(cache.g, gradSkip, 'skip');
     if (gradHOut) {
       be.conv2dBackwardDataAccumulate(gradG, gradHOut, this.#p(ctx, 'res.weight'));
-      weightGrad(cache.g, gradHOut, 'res');
-      grad('res.bias', be.channelSums(gradHOut));
+      paramGrads(cache.g, gradHOut, 'res');
     }
 
     // Horizontal gate: its pre-activation gradient serves u_h, vh(u_v) and the h terms.
     const gateH = be.gateBackward(gradG, cache.uH, { ...cache.termsH, extra: cache.vh });
     gradG.dispose();
     const gradAH = gateH.gradInput;
-    // h.bias and vh.bias both add to that pre-activation: the same gradient, summed from
-    // the gate's per-image sums when it has them.
-    const biasSums = gateH.gradBias ?? gradAH;
-    grad('h.bias', be.channelSums(biasSums));
-    grad('vh.bias', be.channelSums(biasSums));
-    weightGrad(cache.uV, gradAH, 'vh');
+    paramGrads(cache.uV, gradAH, 'vh');
     this.#conditioningGrads(ctx, 'h', gateH.gradBias, gradAH);
 
     // u_v feeds vh and (below the last block) the vertical gate.
@@ -156,9 +149,8 @@ export class GatedBlock {
     } else {
       gradUV = be.conv2dBackwardData(gradAH, this.#p(ctx, 'vh.weight'));
     }
-    weightGrad(cache.vIn, gradUV, 'v', vertical);
-    grad('v.bias', be.channelSums(gradUV));
-    weightGrad(cache.hIn, gradAH, 'h', horizontal);
+    paramGrads(cache.vIn, gradUV, 'v', vertical);
+    paramGrads(cache.hIn, gradAH, 'h', horizontal);
 
     let inputs: { gradVIn: Tensor; gradHIn: Tensor } | null = null;
     if (this.#index > 0) {

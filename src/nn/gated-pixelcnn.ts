@@ -124,7 +124,6 @@ export class GatedPixelCNN {
     const ctx = batch.context;
     const result = this.#forward(ctx, true);
     let gradSkip: Tensor | null = null;
-    let skipBiasGrad: Tensor | null = null;
     let gradV: Tensor | null = null;
     let gradH: Tensor | null = null;
     let nll: Tensor | null = null;
@@ -137,10 +136,8 @@ export class GatedPixelCNN {
       gradSkip = headBackward(ctx, result.headCache, loss.gradLogits!);
       loss.gradLogits!.dispose();
       disposeHeadCache(result.headCache);
-      // The skip outputs are summed, so every block's skip.bias has this gradient.
-      skipBiasGrad = this.backend.channelSums(gradSkip);
       for (let l = this.#blocks.length - 1; l >= 0; l--) {
-        const inputs = this.#blocks[l].backward(ctx, result.blockCaches[l], gradV, gradH, gradSkip, skipBiasGrad);
+        const inputs = this.#blocks[l].backward(ctx, result.blockCaches[l], gradV, gradH, gradSkip);
         gradV?.dispose();
         if (gradH !== inputs?.gradHIn) gradH?.dispose(); // a block adds into gradH and passes it on
         gradV = inputs?.gradVIn ?? null;
@@ -152,7 +149,7 @@ export class GatedPixelCNN {
       // After an error, whatever is still held; disposing twice is harmless.
       for (const cache of result.blockCaches) disposeBlockCache(cache, ctx.input);
       disposeHeadCache(result.headCache);
-      disposeAll(result.logits, gradSkip, skipBiasGrad, gradV, gradH, nll);
+      disposeAll(result.logits, gradSkip, gradV, gradH, nll);
       disposeBatch(batch);
     }
   }
