@@ -112,6 +112,8 @@ if wants kernels; then
   # The host time per step of each native function (GATED_PIXELCNN_HOST_TIMING), into the
   # log: set beside the kernel times, it says whether the host keeps the GPU waiting.
   "$NODE" scripts/bench/host-times.mjs mnist-quick 64 10 60 cuda
+  # Single ops on a mnist-quick block's shapes: host time a call against the whole.
+  timeout 60 "$NODE" scripts/bench/host-calls.mjs cuda 200 64
   # ncu: four steps each; PyTorch's run is 2 warm-up steps and 2 timed ones.
   if [ -n "$ncu" ]; then
     quick=$("$NODE" -p "JSON.stringify(require('./dist').PRESETS['mnist-quick'])")

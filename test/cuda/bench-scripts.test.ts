@@ -3,8 +3,8 @@
  * small model, so that a rare run on a GPU is not lost to a mistake in them: gpu.mjs
  * measures ours (PyTorch's side may fail where its build has no CUDA, and is then
  * recorded as an error), train-steps.mjs runs a fixed number of steps, host-times.mjs
- * reports the host time per step of each native function, and sample-once.mjs samples
- * one batch. Skips
+ * reports the host time per step of each native function, host-calls.mjs the host and
+ * device time of single ops, and sample-once.mjs samples one batch. Skips
  * without a GPU (or the CUDA emulator).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -45,6 +45,12 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
     const conv = output.match(/^ +-?[0-9.]+ +([0-9.]+) +-?[0-9.]+  convForward$/m);
     expect(conv, output).not.toBeNull();
     expect(Number(conv![1])).toBeGreaterThanOrEqual(8);
+  });
+
+  it('host-calls.mjs times the host and the whole of single ops', () => {
+    const output = execFileSync(process.execPath, [path.join(scripts, 'host-calls.mjs'), 'cuda', '2', '2', '4', '5']).toString();
+    for (const op of ['conv2d 1×1 (vh)', 'conv2dBackwardWeights 2×3, padded, with bias', 'gateBackward (no terms)', 'add'])
+      expect(output, output).toMatch(new RegExp(`^ +[0-9.]+ +[0-9.]+  ${op.replace(/[()×]/g, '.')}$`, 'm'));
   });
 
   it('sample-once.mjs samples one batch, or several, each timed', () => {
