@@ -1,8 +1,9 @@
 // The cached sampler's work at one position (i, j) on the GPU, for the whole batch at
 // once: per block, the pre-activation product and then the skip and residual product
 // (batch_gemm.cuh, with the window gather, gate and biases fused into the operands
-// and epilogues); then the head's hidden layer (a product too) and the draws. Between launches every
-// image's row of each product is complete, so no kernel waits on another image.
+// and epilogues); then the head's hidden layer (a product too) and the draws. Between
+// launches every image's row of each product is complete, so no kernel waits on
+// another image.
 // Layouts as in sampler_layout.h, plus the scratch below.
 #pragma once
 

@@ -57,7 +57,8 @@ __global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, int i
   float* base = p.h_base + (int64_t(l) * p.B + b) * W * 2 * P;
   for (int e = threadIdx.x; e < 2 * P * W; e += blockDim.x) {
     const int o = e / W, j = e % W;
-    base[j * 2 * P + o] = vh[o * W + j] + p.w[bl.h_base_b + o] + cond[2 * P + o] + spatial_term(p, bl.spatial_ht, b, o, i, j);
+    base[j * 2 * P + o] =
+        vh[o * W + j] + p.w[bl.h_base_b + o] + cond[2 * P + o] + spatial_term(p, bl.spatial_ht, b, o, i, j);
   }
 }
 
