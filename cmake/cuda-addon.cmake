@@ -65,7 +65,7 @@ get_filename_component(cudnn_dir ${GPCNN_CUDNN_LIBRARY} DIRECTORY)
 
 add_library(gated_pixelcnn_cuda SHARED
   native/napi/cuda_addon.cc
-  native/cuda/cuda_check.cc native/cuda/cuda_backend.cu native/cuda/cudnn_conv.cu
+  native/cuda/cuda_check.cc native/cuda/cuda_backend.cu native/cuda/captured_step.cc native/cuda/cudnn_conv.cu
   native/cuda/gate.cu native/cuda/conditioning.cu native/cuda/head.cu native/cuda/loss.cu
   native/cuda/optimizer.cu native/cuda/cached_sampler.cu
   ${CMAKE_JS_SRC})

@@ -27,7 +27,7 @@ foreach(unit cuda_backend cudnn_conv gate conditioning head loss optimizer cache
 endforeach()
 
 add_library(gated_pixelcnn_cuda_emu SHARED
-  native/napi/cuda_addon.cc native/cuda/cuda_check.cc
+  native/napi/cuda_addon.cc native/cuda/cuda_check.cc native/cuda/captured_step.cc
   native/cuda_emu/device.cc native/cuda_emu/fiber.cc native/cuda_emu/cudnn.cc
   ${emulated_sources} ${CMAKE_JS_SRC})
 set_target_properties(gated_pixelcnn_cuda_emu PROPERTIES PREFIX "" SUFFIX ".node")

@@ -3,8 +3,8 @@
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
 # test suite and the GPU benchmark, times the host work of a training step per native
 # function and each kernel of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks inside one (ncu),
-# runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops and the
-# sampler, and writes a log and a JSON summary to OUTDIR.
+# runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops, the
+# captured training steps and the sampler, and writes a log and a JSON summary to OUTDIR.
 #   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sampler sanitize"] bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
 # node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
@@ -152,7 +152,7 @@ if wants sampler; then
 fi
 
 if wants sanitize; then
-  step "compute-sanitizer: memcheck on every op and the cached sampler, racecheck on the sampler's shared memory"
+  step "compute-sanitizer: memcheck on every op, captured training steps and the cached sampler, racecheck on the sampler's shared memory"
   sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)
   if [ -n "$sanitizer" ]; then
     sanitize() {
@@ -161,6 +161,7 @@ if wants sanitize; then
     }
     # The sampler's abort test samples a large model, too slow under memcheck.
     sanitize memcheck test/cuda/backend-ops.test.ts \
+      && sanitize memcheck test/cuda/training-step.test.ts \
       && sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|split k|deeper" \
       && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
     sanitized=$?

@@ -1,5 +1,5 @@
 /** gated-pixelcnn: Conditional Gated PixelCNNs for Node.js. */
-export { Backend } from './backend/backend';
+export { Backend, CapturedWork } from './backend/backend';
 export type { AdamOptions, AdamUpdate, ConvOptions, GateTerms } from './backend/backend';
 export { backendReport, loadBackend } from './backend/load';
 export type { BackendName, BackendReport } from './backend/load';
@@ -22,6 +22,8 @@ export type { Schedule, ScheduleKind } from './optim/schedule';
 
 export { Trainer } from './train/trainer';
 export type { BatchEndInfo, Budget, TrainerCallbacks, TrainerOptions, TrainResult, TrainSettings } from './train/trainer';
+export { TrainingStep } from './train/training-step';
+export type { TrainingStepOptions } from './train/training-step';
 export { evaluate } from './train/evaluate';
 export type { Evaluation } from './train/evaluate';
 

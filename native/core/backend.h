@@ -8,9 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "errors.h"
 #include "tensor.h"
 
 namespace gpcnn {
+
+// Work recorded once and run again as often as wanted: on CUDA, a graph of a training
+// step's kernels, which spares the host a call per op. Each replay reads and writes
+// the very memory the recorded ops did.
+class CapturedWork {
+ public:
+  virtual ~CapturedWork() = default;
+  virtual void replay() = 0;
+};
 
 // Offset convolution (SPEC.md §3): out[o,i,j] = b[o] + Σ W[o,c,a,e]·x[c, i−dy+a, j−dx+e],
 // zero outside the image, output the same height and width as the input.
@@ -102,6 +112,17 @@ class Backend {
   // one call for all of them, so that a device backend reads back once.
   virtual double sum_of_squares(const std::vector<Tensor>& tensors) = 0;
   virtual void scale(Tensor& t, float factor) = 0;
+
+  // Capture: the ops between begin_capture() and end_capture() are recorded, not run,
+  // and the CapturedWork runs them. Ops that read back to the host cannot be recorded
+  // (they fail, and abort_capture() then drops what was recorded). The memory the
+  // recorded ops allocate is the captured work's own for as long as it lives.
+  virtual bool can_capture() const { return false; }
+  virtual void begin_capture() { fail(codes::kBackend, "the ", name(), " backend cannot capture work"); }
+  virtual std::unique_ptr<CapturedWork> end_capture() {
+    fail(codes::kBackend, "the ", name(), " backend cannot capture work");
+  }
+  virtual void abort_capture() {}
 };
 
 }  // namespace gpcnn

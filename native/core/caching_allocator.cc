@@ -2,9 +2,10 @@
 
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "errors.h"
-#include <vector>
 
 namespace gpcnn {
 
@@ -51,6 +52,10 @@ class CachingAllocator::PooledBuffer final : public Buffer {
 void CachingAllocator::Pool::give_back(void* data, size_t size) {
   {
     std::lock_guard<std::mutex> lock(mutex);
+    if (parking && !closed) {
+      parked.emplace_back(data, size);
+      return;
+    }
     if (!closed && idle_bytes + size <= max_cached_bytes) {
       idle.emplace(size, data);
       idle_bytes += size;
@@ -117,6 +122,24 @@ std::shared_ptr<Buffer> CachingAllocator::allocate(size_t bytes) {
 }
 
 void CachingAllocator::release_cached() { pool_->free_all_idle(); }
+
+void CachingAllocator::start_parking() {
+  std::lock_guard<std::mutex> lock(pool_->mutex);
+  pool_->parking = true;
+}
+
+CachingAllocator::Parked CachingAllocator::stop_parking() {
+  Parked parked;
+  parked.pool_ = pool_;
+  std::lock_guard<std::mutex> lock(pool_->mutex);
+  pool_->parking = false;
+  parked.blocks_ = std::exchange(pool_->parked, {});
+  return parked;
+}
+
+CachingAllocator::Parked::~Parked() {
+  for (const auto& [data, size] : blocks_) pool_->give_back(data, size);
+}
 
 size_t CachingAllocator::guard_bytes_requested(size_t bytes) {
   const char* setting = std::getenv("GATED_PIXELCNN_GUARDS");

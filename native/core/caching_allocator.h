@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "tensor.h"
 
@@ -51,6 +53,13 @@ class CachingAllocator {
   // Blocks freed with a damaged guard region since the allocator was made.
   size_t guard_violations() const;
 
+  // While a CUDA graph is captured, blocks freed are parked instead of pooled: the
+  // graph may still use them when replayed, so nothing else may have them while it
+  // lives. The graph's owner keeps the Parked; destroying it hands them back.
+  class Parked;
+  void start_parking();
+  Parked stop_parking();  // the blocks freed since start_parking()
+
  private:
   // Shared with every live buffer, so a buffer freed after the allocator still finds its pool.
   struct Pool {
@@ -61,6 +70,8 @@ class CachingAllocator {
     std::multimap<size_t, void*> idle;  // block size -> block
     size_t idle_bytes = 0;
     bool closed = false;  // the allocator is gone: free blocks instead of pooling them
+    bool parking = false;
+    std::vector<std::pair<void*, size_t>> parked;  // block, size
     Guards guards;
     size_t violations = 0;
 
@@ -72,6 +83,19 @@ class CachingAllocator {
   std::shared_ptr<Pool> pool_;
   const char* oom_code_;
   const char* memory_name_;
+};
+
+class CachingAllocator::Parked {
+ public:
+  Parked() = default;
+  Parked(Parked&& other) noexcept : pool_(std::move(other.pool_)), blocks_(std::exchange(other.blocks_, {})) {}
+  Parked& operator=(Parked&&) = delete;
+  ~Parked();
+
+ private:
+  friend class CachingAllocator;
+  std::shared_ptr<Pool> pool_;
+  std::vector<std::pair<void*, size_t>> blocks_;
 };
 
 }  // namespace gpcnn

@@ -103,6 +103,7 @@ bool CudaBackend::tf32() const {
 
 std::shared_ptr<Buffer> CudaBackend::allocate(size_t bytes) {
   ensure_device_usable();
+  if (CachingAllocator* captured = capture_allocator()) return captured->allocate(bytes);
   return allocator_.allocate(bytes);
 }
 

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "../core/backend.h"
 #include "../core/caching_allocator.h"
@@ -69,6 +70,12 @@ class CudaBackend final : public Backend {
   double sum_of_squares(const std::vector<Tensor>& tensors) override;
   void scale(Tensor& t, float factor) override;
 
+  // Training steps as CUDA graphs (captured_step.cc).
+  bool can_capture() const override { return true; }
+  void begin_capture() override;
+  std::unique_ptr<CapturedWork> end_capture() override;
+  void abort_capture() override;
+
   cudaStream_t stream() const { return stream_; }
   // Range checks on the device: reset the flag, launch a kernel that atomicMin()s
   // the index of any value out of range into it, then check (synchronizes; throws
@@ -88,6 +95,15 @@ class CudaBackend final : public Backend {
   int* range_flag_ = nullptr;  // device int: the lowest index found out of range, or kNoneFlagged
   CachingAllocator allocator_;
   std::unique_ptr<CudnnConvolutions> convolutions_;
+  // While capturing (captured_step.cc): the thread whose ops are recorded, and the
+  // captured work's own memory.
+  struct Capture {
+    std::thread::id thread;
+    std::unique_ptr<CachingAllocator> allocator;
+  };
+  std::unique_ptr<Capture> capture_;
+  // The capture's allocator when this thread is capturing, else null.
+  CachingAllocator* capture_allocator() const;
 };
 
 // Grid size for a grid-stride loop over n elements.

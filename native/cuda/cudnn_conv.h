@@ -30,6 +30,8 @@ class CudnnConvolutions {
   void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x, bool accumulate);
   void backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p, Tensor& grad_w,
                         Tensor* grad_b);
+  // The workspace as it is now: a captured graph that uses it keeps it alive.
+  std::shared_ptr<Buffer> workspace_buffer() const { return workspace_; }
 
  private:
   struct Plan;

@@ -106,9 +106,22 @@ bool overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
 // device memory; inputs and output in device memory, the output apart from the rest;
 // alpha and beta in host memory. Then out = alpha · sums + beta · out, where add(sums,
 // x index, filter index, y index) adds each product to its output's sum.
-// The emulated convolutions compute when called, so they cannot be recorded into a
-// graph: on a capturing stream they refuse (real cuDNN records its kernels).
-bool refuses_capture(cudnnHandle_t handle) { return gpcnn::emulator::capturing(handle->stream); }
+// On a capturing stream a call is recorded with copies of its descriptors and scalars,
+// and runs when the graph is launched, as real cuDNN's kernels would; a failure then
+// fails the graph's launch.
+template <typename Call>
+cudnnStatus_t run_or_record(cudnnHandle_t handle, Call call) {
+  if (!gpcnn::emulator::capturing(handle->stream)) return call();
+  const cudaError_t recorded = gpcnn::emulator::run_or_record(handle->stream, [call] {
+    return call() == CUDNN_STATUS_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+  });
+  return recorded == cudaSuccess ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_EXECUTION_FAILED;
+}
+
+// alpha and beta must be host memory; a recorded call keeps their values.
+bool host_scalars(const void* alpha, const void* beta) {
+  return !device_holds(alpha, sizeof(float)) && !device_holds(beta, sizeof(float));
+}
 
 template <typename Add>
 cudnnStatus_t convolve(const Geometry& g, Pass pass, int algo, const void* workspace, size_t workspace_bytes,
@@ -292,14 +305,17 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, c
                                       cudnnConvolutionDescriptor_t conv, cudnnConvolutionFwdAlgo_t algo, void* workspace,
                                       size_t workspace_bytes, const void* beta, cudnnTensorDescriptor_t y_desc,
                                       void* y) {
-  if (refuses_capture(handle)) return CUDNN_STATUS_NOT_SUPPORTED;
-  const float* xs = static_cast<const float*>(x);
-  const float* ws = static_cast<const float*>(w);
-  return convolve(Geometry{*x_desc, *w_desc, *conv, *y_desc}, Pass::kForward, algo, workspace, workspace_bytes, x,
-                  x_desc->bytes(), w, w_desc->bytes(), y, y_desc->bytes(), alpha, beta,
-                  [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
-                    sums[yi] += double(xs[xi]) * ws[fi];
-                  });
+  if (!host_scalars(alpha, beta)) return CUDNN_STATUS_BAD_PARAM;
+  const float scalars[2] = {*static_cast<const float*>(alpha), *static_cast<const float*>(beta)};
+  return run_or_record(handle, [=, xd = *x_desc, wd = *w_desc, cd = *conv, yd = *y_desc] {
+    const float* xs = static_cast<const float*>(x);
+    const float* ws = static_cast<const float*>(w);
+    return convolve(Geometry{xd, wd, cd, yd}, Pass::kForward, algo, workspace, workspace_bytes, x, xd.bytes(), w,
+                    wd.bytes(), y, yd.bytes(), &scalars[0], &scalars[1],
+                    [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
+                      sums[yi] += double(xs[xi]) * ws[fi];
+                    });
+  });
 }
 
 cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alpha, cudnnFilterDescriptor_t w_desc,
@@ -307,14 +323,17 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alp
                                            cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdDataAlgo_t algo,
                                            void* workspace, size_t workspace_bytes, const void* beta,
                                            cudnnTensorDescriptor_t dx_desc, void* dx) {
-  if (refuses_capture(handle)) return CUDNN_STATUS_NOT_SUPPORTED;
-  const float* ws = static_cast<const float*>(w);
-  const float* gy = static_cast<const float*>(dy);
-  return convolve(Geometry{*dx_desc, *w_desc, *conv, *dy_desc}, Pass::kBackwardData, algo, workspace,
-                  workspace_bytes, w, w_desc->bytes(), dy, dy_desc->bytes(), dx, dx_desc->bytes(), alpha, beta,
-                  [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
-                    sums[xi] += double(gy[yi]) * ws[fi];
-                  });
+  if (!host_scalars(alpha, beta)) return CUDNN_STATUS_BAD_PARAM;
+  const float scalars[2] = {*static_cast<const float*>(alpha), *static_cast<const float*>(beta)};
+  return run_or_record(handle, [=, wd = *w_desc, dyd = *dy_desc, cd = *conv, dxd = *dx_desc] {
+    const float* ws = static_cast<const float*>(w);
+    const float* gy = static_cast<const float*>(dy);
+    return convolve(Geometry{dxd, wd, cd, dyd}, Pass::kBackwardData, algo, workspace, workspace_bytes, w,
+                    wd.bytes(), dy, dyd.bytes(), dx, dxd.bytes(), &scalars[0], &scalars[1],
+                    [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
+                      sums[xi] += double(gy[yi]) * ws[fi];
+                    });
+  });
 }
 
 cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t x_desc,
@@ -322,12 +341,15 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
                                              cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdFilterAlgo_t algo,
                                              void* workspace, size_t workspace_bytes, const void* beta,
                                              cudnnFilterDescriptor_t dw_desc, void* dw) {
-  if (refuses_capture(handle)) return CUDNN_STATUS_NOT_SUPPORTED;
-  const float* xs = static_cast<const float*>(x);
-  const float* gy = static_cast<const float*>(dy);
-  return convolve(Geometry{*x_desc, *dw_desc, *conv, *dy_desc}, Pass::kBackwardFilter, algo, workspace,
-                  workspace_bytes, x, x_desc->bytes(), dy, dy_desc->bytes(), dw, dw_desc->bytes(), alpha, beta,
-                  [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
-                    sums[fi] += double(gy[yi]) * xs[xi];
-                  });
+  if (!host_scalars(alpha, beta)) return CUDNN_STATUS_BAD_PARAM;
+  const float scalars[2] = {*static_cast<const float*>(alpha), *static_cast<const float*>(beta)};
+  return run_or_record(handle, [=, xd = *x_desc, dyd = *dy_desc, cd = *conv, dwd = *dw_desc] {
+    const float* xs = static_cast<const float*>(x);
+    const float* gy = static_cast<const float*>(dy);
+    return convolve(Geometry{xd, dwd, cd, dyd}, Pass::kBackwardFilter, algo, workspace, workspace_bytes, x,
+                    xd.bytes(), dy, dyd.bytes(), dw, dwd.bytes(), &scalars[0], &scalars[1],
+                    [&](std::vector<double>& sums, int64_t xi, int64_t fi, int64_t yi) {
+                      sums[fi] += double(gy[yi]) * xs[xi];
+                    });
+  });
 }

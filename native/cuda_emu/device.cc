@@ -267,18 +267,20 @@ class Scheduler {
 
 }  // namespace gpcnn::emulator
 
-// A kernel launch that a stream capture recorded, run when its graph is launched.
+// Work that a stream capture recorded, run when its graph is launched: a kernel
+// launch, or (kernel null) other work such as a cuDNN call or a copy.
 struct RecordedLaunch {
   const void* kernel;
   dim3 grid, block;
   size_t shared_bytes;
   bool pointers_on_device;
   std::function<void()> thread;
+  std::function<cudaError_t()> other;
 };
 
 // Work runs when it is queued, so a stream is a handle, and, while it captures, the
-// launches it records (only kernel launches: other work on a capturing stream fails
-// and invalidates the capture).
+// work it records (a synchronization, or a copy from or to the host, fails and
+// invalidates the capture).
 struct EmulatedStream {
   bool capturing = false, invalidated = false;
   std::vector<RecordedLaunch> captured;
@@ -346,7 +348,7 @@ void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cu
     result(error);
     return;
   }
-  RecordedLaunch launch{kernel, grid, block, shared_bytes, pointers_on_device, std::move(thread)};
+  RecordedLaunch launch{kernel, grid, block, shared_bytes, pointers_on_device, std::move(thread), {}};
   if (stream && stream->capturing) {
     stream->captured.push_back(std::move(launch));
     return;
@@ -356,8 +358,20 @@ void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cu
 
 bool capturing(cudaStream_t stream) { return stream && stream->capturing; }
 
-// Work on a capturing stream other than a kernel launch is not emulated: it fails and
-// invalidates the capture (a synchronization does so on a device too).
+cudaError_t run_or_record(cudaStream_t stream, std::function<cudaError_t()> work) {
+  {
+    std::lock_guard<std::mutex> lock(state().mutex);
+    if (state().sticky != cudaSuccess) return result(state().sticky);
+    if (stream && stream->capturing) {
+      stream->captured.push_back(RecordedLaunch{nullptr, {}, {}, 0, true, {}, std::move(work)});
+      return cudaSuccess;
+    }
+  }
+  return work();
+}
+
+// A synchronization, or a copy between host and device, on a capturing stream fails and
+// invalidates the capture, as on a device.
 cudaError_t refuse_during_capture(cudaStream_t stream) {
   if (!capturing(stream)) return cudaSuccess;
   stream->invalidated = true;
@@ -539,6 +553,8 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  if (kind == cudaMemcpyDeviceToDevice)
+    return gpcnn::emulator::run_or_record(stream, [=] { return cudaMemcpy(dst, src, bytes, kind); });
   if (const cudaError_t error = refuse_during_capture(stream); error != cudaSuccess) return error;
   return cudaMemcpy(dst, src, bytes, kind);
 }
@@ -553,8 +569,7 @@ cudaError_t cudaMemset(void* pointer, int value, size_t bytes) {
 }
 
 cudaError_t cudaMemsetAsync(void* pointer, int value, size_t bytes, cudaStream_t stream) {
-  if (const cudaError_t error = refuse_during_capture(stream); error != cudaSuccess) return error;
-  return cudaMemset(pointer, value, bytes);
+  return gpcnn::emulator::run_or_record(stream, [=] { return cudaMemset(pointer, value, bytes); });
 }
 
 // ---- streams and graphs ----
@@ -624,8 +639,12 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsig
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (const cudaError_t error = refuse_during_capture(stream); error != cudaSuccess) return error;
-  std::lock_guard<std::mutex> lock(state().mutex);
   for (const RecordedLaunch& launch : exec->launches) {
+    if (launch.other) {  // takes the lock itself
+      if (const cudaError_t error = launch.other(); error != cudaSuccess) return result(error);
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(state().mutex);
     execute(launch);
     if (state().sticky != cudaSuccess) return result(state().sticky);
   }

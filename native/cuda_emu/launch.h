@@ -22,6 +22,10 @@ void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cu
               bool pointers_on_device, std::function<void()> thread);
 // True while `stream` records a graph.
 bool capturing(cudaStream_t stream);
+// Work other than a kernel (a cuDNN call, a copy, a memset) queued on `stream`: run at
+// once, or, while the stream captures, recorded to run when the graph is launched (a
+// failure then becomes the launch's error).
+cudaError_t run_or_record(cudaStream_t stream, std::function<cudaError_t()> work);
 // The running block's dynamic shared memory.
 void* dynamic_shared_memory();
 // True when [at, at + bytes) lies inside one live device allocation.

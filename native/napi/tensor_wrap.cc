@@ -106,10 +106,19 @@ Napi::Value TensorWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-static Napi::Value tensor_from_array(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsTypedArray())
+namespace {
+
+// A typed array argument's element type and bytes.
+struct TypedData {
+  DType dtype;
+  size_t length;
+  const uint8_t* bytes;
+};
+
+TypedData typed_data_arg(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || !info[index].IsTypedArray())
     fail(codes::kType, "data must be a Float32Array, Int32Array or Uint8Array");
-  const Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+  const Napi::TypedArray array = info[index].As<Napi::TypedArray>();
   DType dtype;
   switch (array.TypedArrayType()) {
     case napi_float32_array: dtype = DType::F32; break;
@@ -117,14 +126,33 @@ static Napi::Value tensor_from_array(const Napi::CallbackInfo& info) {
     case napi_uint8_array: dtype = DType::U8; break;
     default: fail(codes::kDType, "data must be a Float32Array, Int32Array or Uint8Array");
   }
+  return {dtype, array.ElementLength(),
+          static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset()};
+}
+
+}  // namespace
+
+static Napi::Value tensor_from_array(const Napi::CallbackInfo& info) {
+  const TypedData data = typed_data_arg(info, 0);
   const Shape shape = shape_arg(info, 1, "shape");
-  if (static_cast<int64_t>(array.ElementLength()) != shape_numel(shape))
-    fail(codes::kLength, "data has ", array.ElementLength(), " elements, shape ",
+  if (static_cast<int64_t>(data.length) != shape_numel(shape))
+    fail(codes::kLength, "data has ", data.length, " elements, shape ",
          shape_string(shape), " needs ", shape_numel(shape));
-  Tensor t = new_tensor(info.Env(), dtype, shape);
-  const auto* bytes = static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-  backend(info.Env()).upload(t, bytes);
+  Tensor t = new_tensor(info.Env(), data.dtype, shape);
+  backend(info.Env()).upload(t, data.bytes);
   return TensorWrap::wrap(info.Env(), std::move(t));
+}
+
+// Copies data into an existing tensor of the same element type and count, in place:
+// what a replayed graph reads as its input.
+static Napi::Value tensor_write(const Napi::CallbackInfo& info) {
+  Tensor t = tensor_arg(info, 0, "tensor");
+  const TypedData data = typed_data_arg(info, 1);
+  if (data.dtype != t.dtype) fail(codes::kDType, "data's element type differs from the tensor's");
+  if (static_cast<int64_t>(data.length) != t.numel())
+    fail(codes::kLength, "data has ", data.length, " elements, the tensor ", t.numel());
+  backend(info.Env()).upload(t, data.bytes);
+  return info.Env().Undefined();
 }
 
 static Napi::Value tensor_zeros(const Napi::CallbackInfo& info) {
@@ -150,6 +178,7 @@ static Napi::Value tensor_reshape(const Napi::CallbackInfo& info) {
 void register_tensor_functions(Napi::Env env, Napi::Object exports) {
   export_function<tensor_reshape>(env, exports, "tensorReshape");
   export_function<tensor_from_array>(env, exports, "tensorFromArray");
+  export_function<tensor_write>(env, exports, "tensorWrite");
   export_function<tensor_zeros>(env, exports, "tensorZeros");
 }
 

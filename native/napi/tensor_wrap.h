@@ -38,8 +38,9 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   std::optional<Tensor> tensor_;
 };
 
-// Exports tensorFromArray(typedArray, shape), tensorZeros(shape, dtype) and
-// tensorReshape(tensor, shape) (a view: the same memory under another shape).
+// Exports tensorFromArray(typedArray, shape), tensorWrite(tensor, typedArray) (in
+// place), tensorZeros(shape, dtype) and tensorReshape(tensor, shape) (a view: the same
+// memory under another shape).
 void register_tensor_functions(Napi::Env env, Napi::Object exports);
 
 }  // namespace gpcnn

@@ -1,5 +1,5 @@
-// Host time per training step in each native function, first steps excluded: runs
-// train-steps.mjs twice with GATED_PIXELCNN_HOST_TIMING=1, for FEW and MANY steps, and
+// Host time per eager training step (every op called, no CUDA graph) in each native
+// function, first steps excluded: runs train-steps.mjs twice with GATED_PIXELCNN_HOST_TIMING=1, for FEW and MANY steps, and
 // divides the differences by MANY − FEW, so that what only the first steps do (cuDNN's
 // algorithm choice, the caching allocator's first allocations) cancels out. For
 // scripts/device-check.sh, beside the GPU's kernel times of a step. On a GPU the ops
@@ -15,7 +15,7 @@ const script = path.join(import.meta.dirname, 'train-steps.mjs');
 
 /** The host-timing table of one run: function -> { ms, calls }. */
 function hostTimes(steps) {
-  const run = spawnSync(process.execPath, [script, preset, batch, steps, backend], {
+  const run = spawnSync(process.execPath, [script, preset, batch, steps, backend, 'eager'], {
     encoding: 'utf8',
     env: { ...process.env, GATED_PIXELCNN_HOST_TIMING: '1' },
   });

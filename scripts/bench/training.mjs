@@ -26,32 +26,40 @@ function randomBatch(config, batch) {
   return { images, cond: config.classes ? { labels } : {} };
 }
 
-/** Training steps (forward, backward, Adam) per second × batch; the loss read back each step. */
-export function oursTraining(lib, preset, batch, seconds, backend = 'auto') {
+/**
+ * Training steps (forward, backward, Adam) per second × batch; the loss read back each
+ * step. `graph` is TrainingStep's option: 'auto' replays captured steps where the
+ * backend can (CUDA), false runs every step eagerly.
+ */
+export function oursTraining(lib, preset, batch, seconds, backend = 'auto', graph = 'auto') {
   const model = lib.GatedPixelCNN.create(preset, { seed: 0, backend });
   const adam = new lib.Adam(model.parameters);
+  const step = new lib.TrainingStep(model, { graph });
   const { images, cond } = randomBatch(model.config, batch);
-  const secs = timePerRun(() => {
-    model.parameters.zeroGrad();
-    model.backward(images, cond);
+  const run = () => {
+    step.run(images, cond);
     adam.step();
-  }, seconds);
+  };
+  run(); // untimed, as timePerRun's own first call: the first step of a size runs eagerly, the next is captured
+  const secs = timePerRun(run, seconds);
+  step.dispose();
   adam.dispose();
   model.dispose();
   return batch / secs;
 }
 
 /** Exactly `steps` training steps, then a read-back: for kernel profilers, which slow every kernel down. */
-export function oursTrainingSteps(lib, preset, batch, steps, backend = 'auto') {
+export function oursTrainingSteps(lib, preset, batch, steps, backend = 'auto', graph = 'auto') {
   const model = lib.GatedPixelCNN.create(preset, { seed: 0, backend });
   const adam = new lib.Adam(model.parameters);
+  const step = new lib.TrainingStep(model, { graph });
   const { images, cond } = randomBatch(model.config, batch);
-  for (let step = 0; step < steps; step++) {
-    model.parameters.zeroGrad();
-    model.backward(images, cond);
+  for (let i = 0; i < steps; i++) {
+    step.run(images, cond);
     adam.step();
   }
   model.backend.globalNorm([model.parameters.list()[0].value]);
+  step.dispose();
   adam.dispose();
   model.dispose();
 }

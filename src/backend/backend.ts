@@ -5,7 +5,7 @@
  */
 import { PixelCNNError, callNative } from '../errors';
 import { Tensor, type DType } from '../tensor';
-import type { NativeAddon, NativeSampleRequest, NativeTensor } from './native';
+import type { NativeAddon, NativeCapture, NativeSampleRequest, NativeTensor } from './native';
 
 type Data = Float32Array | Int32Array | Uint8Array;
 
@@ -75,6 +75,11 @@ export class Backend {
   /** A tensor holding a copy of `data` (Float32Array, Int32Array or Uint8Array), laid out row-major. */
   tensor(data: Data, shape: readonly number[]): Tensor {
     return this.#wrap(callNative('tensor', () => this.#addon.tensorFromArray(data, [...shape])));
+  }
+
+  /** Copies `data` (the tensor's element type and count) into `t`, in place. */
+  write(t: Tensor, data: Data): void {
+    callNative('write', () => this.#addon.tensorWrite(this.#h(t, 'tensor'), data));
   }
 
   zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
@@ -336,6 +341,33 @@ export class Backend {
     };
   }
 
+  // ---- captured work ----
+
+  /** Whether capture() works on this backend (CUDA's, through CUDA graphs). */
+  get canCapture(): boolean {
+    return this.#addon.canCapture;
+  }
+
+  /**
+   * Runs `record` with its ops recorded instead of run, and returns what it returned
+   * beside the recorded work, which runs them on replay(). Tensors that `record`
+   * allocates keep their memory for the work's lifetime, so each replay writes into
+   * the tensors it returned. An op that reads back to the host cannot be recorded:
+   * it throws, and nothing is kept. ERR_BACKEND where canCapture is false.
+   */
+  capture<T>(record: () => T): { work: CapturedWork; result: T } {
+    callNative('capture', () => this.#addon.beginCapture());
+    let result: T;
+    try {
+      result = record();
+    } catch (error) {
+      this.#addon.abortCapture();
+      throw error;
+    }
+    const handle = callNative('capture', () => this.#addon.endCapture());
+    return { work: new CapturedWork(this.#addon, handle), result };
+  }
+
   // ---- plumbing ----
 
   #wrap(handle: NativeTensor): Tensor {
@@ -376,4 +408,26 @@ export class Backend {
 
 function convArgs(options: ConvOptions): { dy: number; dx: number; groups: number } {
   return { dy: options.dy ?? 0, dx: options.dx ?? 0, groups: options.groups ?? 1 };
+}
+
+/** Ops recorded by Backend.capture(), run again by each replay(). */
+export class CapturedWork {
+  readonly #addon: NativeAddon;
+  readonly #handle: NativeCapture;
+
+  /** @internal */
+  constructor(addon: NativeAddon, handle: NativeCapture) {
+    this.#addon = addon;
+    this.#handle = handle;
+  }
+
+  /** Queues the recorded ops again, on the memory they used when recorded. */
+  replay(): void {
+    callNative('replay', () => this.#addon.replayCapture(this.#handle));
+  }
+
+  /** Frees the recorded work and the memory only it used. */
+  dispose(): void {
+    this.#addon.disposeCapture(this.#handle);
+  }
 }

@@ -12,6 +12,11 @@ export interface NativeTensor {
   dispose(): void;
 }
 
+/** Work captured by endCapture(): an opaque handle. */
+export interface NativeCapture {
+  readonly __nativeCapture: never;
+}
+
 type T = NativeTensor;
 type Maybe = NativeTensor | null;
 
@@ -22,6 +27,8 @@ export interface NativeAddon {
   guardViolations(): number;
 
   tensorFromArray(data: Float32Array | Int32Array | Uint8Array, shape: number[]): T;
+  /** Copies data (same element type and count) into the tensor, in place. */
+  tensorWrite(t: T, data: Float32Array | Int32Array | Uint8Array): void;
   tensorZeros(shape: number[], dtype: DType): T;
   tensorReshape(t: T, shape: number[]): T;
 
@@ -60,6 +67,14 @@ export interface NativeAddon {
   sampleCached?(request: NativeSampleRequest): { promise: Promise<{ levels: Uint8Array; logits?: Float32Array }>; cancel(): void };
   globalNorm(tensors: T[]): number;
   clipGradNorm(tensors: T[], maxNorm: number): number;
+
+  /** Whether beginCapture() works here (the CUDA addon's: CUDA graphs). */
+  readonly canCapture: boolean;
+  beginCapture(): void;
+  endCapture(): NativeCapture;
+  abortCapture(): void;
+  replayCapture(capture: NativeCapture): void;
+  disposeCapture(capture: NativeCapture): void;
 }
 
 export interface NativeAdamOptions {

@@ -104,6 +104,27 @@ export function batchTensors(
   return { context, targets: backend.tensor(images, [batch, C, H, W]) };
 }
 
+/**
+ * Refills a batch's tensors in place with other images and conditioning of the same
+ * batch size, checked as batchTensors() checks them: what a replayed training step
+ * reads (training-step.ts).
+ */
+export function writeBatch(batch: BatchTensors, config: ModelConfig, images: Uint8Array, cond: Conditioning = {}): void {
+  const size = batchSizeOf(config, images);
+  const { context } = batch;
+  if (size !== context.batch) {
+    throw new PixelCNNError('ERR_LENGTH', `a batch of ${size} images, where this batch holds ${context.batch}`);
+  }
+  const unit = toUnit(images, config.levels);
+  checkConditioning(config, size, cond);
+  const { backend } = context;
+  backend.write(context.input, unit);
+  backend.write(batch.targets, images);
+  if (context.labels) backend.write(context.labels, Int32Array.from(cond.labels!));
+  if (context.vectors) backend.write(context.vectors, cond.vectors!);
+  if (context.spatial) backend.write(context.spatial, cond.spatial!);
+}
+
 export function disposeBatch(batch: BatchTensors): void {
   const { input, labels, vectors, spatial } = batch.context;
   for (const t of [input, labels, vectors, spatial, batch.targets]) t?.dispose();

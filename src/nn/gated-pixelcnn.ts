@@ -121,6 +121,25 @@ export class GatedPixelCNN {
       throw new PixelCNNError('ERR_ARG', `gradScale must be a finite number, got ${gradScale}`);
     }
     const batch = this.#batch(images, cond);
+    try {
+      const nll = this.backwardOn(batch, gradScale ?? 1 / batch.context.batch);
+      try {
+        return nll.toFloat32Array();
+      } finally {
+        nll.dispose();
+      }
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /**
+   * @internal backward() on a prepared batch (prepareBatch()), which it leaves as it
+   * is: adds to each parameter's gradient the gradient of gradScale·Σ NLL and returns
+   * the per-image NLL as a tensor. It reads nothing back, so it can be captured
+   * (training-step.ts).
+   */
+  backwardOn(batch: BatchTensors, gradScale: number): Tensor {
     const ctx = batch.context;
     const result = this.#forward(ctx, true);
     let gradSkip: Tensor | null = null;
@@ -128,9 +147,7 @@ export class GatedPixelCNN {
     let gradH: Tensor | null = null;
     let nll: Tensor | null = null;
     try {
-      const loss = this.backend.softmaxCrossEntropy(result.logits, batch.targets, {
-        gradScale: gradScale ?? 1 / ctx.batch,
-      });
+      const loss = this.backend.softmaxCrossEntropy(result.logits, batch.targets, { gradScale });
       nll = loss.nll;
       result.logits.dispose(); // free what is done with as soon as it is done with
       gradSkip = headBackward(ctx, result.headCache, loss.gradLogits!);
@@ -144,14 +161,24 @@ export class GatedPixelCNN {
         gradH = inputs?.gradHIn ?? null;
         disposeBlockCache(result.blockCaches[l], ctx.input);
       }
-      return nll.toFloat32Array();
+      const done = nll;
+      nll = null;
+      return done;
     } finally {
       // After an error, whatever is still held; disposing twice is harmless.
       for (const cache of result.blockCaches) disposeBlockCache(cache, ctx.input);
       disposeHeadCache(result.headCache);
       disposeAll(result.logits, gradSkip, gradV, gradH, nll);
-      disposeBatch(batch);
     }
+  }
+
+  /**
+   * @internal The batch's tensors (input, targets, conditioning), checked as backward()
+   * checks them; the caller disposes them (disposeBatch) and may refill them in place
+   * with writeBatch().
+   */
+  prepareBatch(images: Uint8Array, cond: Conditioning = {}): BatchTensors {
+    return this.#batch(images, cond);
   }
 
   /** True once dispose() has freed the parameters. */

@@ -23,6 +23,7 @@ import type { BackendName } from '../backend/load';
 import { bitsPerDim, checkDatasetFits, evaluate, labelsFor, type Evaluation } from './evaluate';
 import { MetricsLog } from './metrics-log';
 import { createProgress, type ProgressReporter } from './progress';
+import { TrainingStep, type TrainingStepOptions } from './training-step';
 
 export interface Budget {
   epochs?: number;
@@ -78,6 +79,8 @@ export interface TrainerOptions extends Partial<Omit<TrainSettings, 'optimizer'>
   callbacks?: TrainerCallbacks;
   /** Stops the run after the current step (a checkpoint is written first). */
   signal?: AbortSignal;
+  /** Steps replayed as CUDA graphs (TrainingStepOptions.graph; default 'auto'). */
+  stepGraph?: TrainingStepOptions['graph'];
 }
 
 export interface TrainResult {
@@ -180,6 +183,7 @@ export class Trainer {
     let stoppedBy: TrainResult['stoppedBy'] = 'budget';
     let checkpoint: string | null = null;
     const recent: { time: number; images: number }[] = []; // the last steps, for images/s
+    const trainingStep = new TrainingStep(model, { graph: this.#options.stepGraph });
 
     try {
       while ((totalSteps === null || this.#step < totalSteps) && elapsed() < deadline) {
@@ -189,8 +193,7 @@ export class Trainer {
         }
         const { indices, epoch } = this.#sampler.next();
         const batch = gatherBatch(train, indices, model.config.levels);
-        model.parameters.zeroGrad();
-        const nll = model.backward(batch.images, labelsFor(model, batch.labels));
+        const nll = trainingStep.run(batch.images, labelsFor(model, batch.labels));
         const grads = model.parameters.list().flatMap((p) => (p.grad ? [p.grad] : []));
         const gradNorm = settings.clipNorm === null
           ? model.backend.globalNorm(grads)
@@ -227,6 +230,7 @@ export class Trainer {
         model.save(path.join(this.#options.outDir, MODEL_FILE));
       }
     } finally {
+      trainingStep.dispose();
       progress.stop();
     }
     return {

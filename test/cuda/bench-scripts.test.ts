@@ -27,6 +27,7 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
     const [row] = result.rows;
     expect(row.oursError, run.stderr).toBeUndefined();
     expect(row.ours).toBeGreaterThan(0);
+    expect(row.oursEager).toBeGreaterThan(0);
     for (const part of ['forward', 'forwardBackward', 'step']) expect(row.breakdownMs[part]).toBeGreaterThan(0);
     expect(result.sampling[0].oursCached).toBeGreaterThan(0);
     // Only PyTorch's side may have failed (a build without CUDA), and then it says why.

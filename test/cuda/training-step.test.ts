@@ -1,0 +1,163 @@
+/**
+ * Captured training steps (CUDA graphs): a replayed step computes what an eager step
+ * computes on the same weights and batch, step after step with Adam between, with
+ * other work (evaluations, a batch of another size) in between; a capture that an
+ * op refuses leaves the backend working; Backend.capture() replays its ops on new
+ * inputs. Skips without a GPU (or the CUDA emulator).
+ */
+import { describe, expect, it } from 'vitest';
+
+import { Adam, GatedPixelCNN, TrainingStep, loadBackend } from '../../src';
+import type { Conditioning } from '../../src/nn/batch-inputs';
+import { normalizedError } from '../helpers/compare';
+import { cudaAvailable } from '../helpers/cuda';
+import { expectCode } from '../helpers/expect-code';
+import { makeRng } from '../helpers/random';
+
+// Every op of the model: class labels, global vectors and spatial maps condition it.
+const config = {
+  channels: 2, height: 6, width: 6, levels: 4, hidden: 6, layers: 2, firstKernel: 3, kernel: 3, skip: 6,
+  headHidden: 4, classes: 3, condDim: 2, spatialCond: 1,
+};
+
+function randomBatch(seed: number, size: number): { images: Uint8Array; cond: Conditioning } {
+  const rng = makeRng(seed);
+  const pixels = config.channels * config.height * config.width;
+  return {
+    images: Uint8Array.from({ length: size * pixels }, () => Math.floor(rng() * config.levels)),
+    cond: {
+      labels: Int32Array.from({ length: size }, () => Math.floor(rng() * config.classes)),
+      vectors: Float32Array.from({ length: size * config.condDim }, () => rng() * 2 - 1),
+      spatial: Float32Array.from({ length: size * config.height * config.width }, () => rng() * 2 - 1),
+    },
+  };
+}
+
+function weightsOf(model: GatedPixelCNN): Float32Array {
+  return Float32Array.from(model.parameters.list().flatMap((p) => [...p.value.toFloat32Array()]));
+}
+
+describe.skipIf(!cudaAvailable)('captured training steps', () => {
+  it('replay what eager steps compute, around evaluations and batches of other sizes', () => {
+    const backend = loadBackend('cuda');
+    expect(backend.canCapture).toBe(true);
+    const eagerModel = GatedPixelCNN.create(config, { backend, seed: 3 });
+    const graphModel = GatedPixelCNN.create(config, { backend, seed: 3 });
+    const eager = new TrainingStep(eagerModel, { graph: false });
+    const graphed = new TrainingStep(graphModel, { graph: true });
+    const eagerAdam = new Adam(eagerModel.parameters, { lr: 1e-2, weightDecay: 1e-3, decoupled: true });
+    const graphAdam = new Adam(graphModel.parameters, { lr: 1e-2, weightDecay: 1e-3, decoupled: true });
+    const held = randomBatch(99, 5);
+    // Sizes 4, 4, 4, 4, 3 (eager: another size), 4, 4: the first 4 warms up, the
+    // second is captured, and the size-3 batch drops the graph, which is captured again.
+    const sizes = [4, 4, 4, 4, 3, 4, 4];
+    const replayedAt: boolean[] = [];
+    sizes.forEach((size, step) => {
+      const { images, cond } = randomBatch(step + 1, size);
+      const expected = eager.run(images, cond);
+      const actual = graphed.run(images, cond);
+      replayedAt.push(graphed.replayed);
+      expect(normalizedError(actual, expected), `NLL at step ${step}`).toBeLessThanOrEqual(1e-6);
+      for (const [i, p] of graphModel.parameters.list().entries()) {
+        const reference = eagerModel.parameters.list()[i];
+        expect(p.grad === null, p.name).toBe(reference.grad === null); // the last block's outputs have none
+        if (!p.grad) continue;
+        expect(normalizedError(p.grad.toFloat32Array(), reference.grad!.toFloat32Array()), `${p.name}'s gradient at step ${step}`)
+          .toBeLessThanOrEqual(1e-6);
+      }
+      // Clipping scales the gradients in place, which a replay then overwrites.
+      const grads = (model: GatedPixelCNN) => model.parameters.list().flatMap((p) => (p.grad ? [p.grad] : []));
+      expect(graphModel.backend.clipGradNorm(grads(graphModel), 0.5))
+        .toBeCloseTo(eagerModel.backend.clipGradNorm(grads(eagerModel), 0.5), 5);
+      eagerAdam.step();
+      graphAdam.step();
+      // Work between replays allocates from the backend's pool: it must not touch the graph's memory.
+      expect(normalizedError(graphModel.nll(held.images, held.cond), eagerModel.nll(held.images, held.cond)))
+        .toBeLessThanOrEqual(1e-6);
+    });
+    expect(replayedAt).toEqual([false, true, true, true, false, true, true]);
+    expect(normalizedError(weightsOf(graphModel), weightsOf(eagerModel))).toBeLessThanOrEqual(1e-6);
+
+    // A load replaces the parameters' tensors: the next step is captured again, on them.
+    graphModel.parameters.assign('head.out.bias', eagerModel.parameters.value('head.out.bias').toFloat32Array());
+    const { images, cond } = randomBatch(50, 4);
+    expect(normalizedError(graphed.run(images, cond), eager.run(images, cond))).toBeLessThanOrEqual(1e-6);
+    expect(graphed.replayed).toBe(true);
+
+    // Bad input is refused before anything runs, and the step still works after.
+    expectCode('ERR_RANGE', () => graphed.run(images, { ...cond, labels: Int32Array.of(0, 1, 2, 3) }));
+    expect(normalizedError(graphed.run(images, cond), eager.run(images, cond))).toBeLessThanOrEqual(1e-6);
+
+    for (const step of [eager, graphed]) step.dispose();
+    for (const adam of [eagerAdam, graphAdam]) adam.dispose();
+    for (const model of [eagerModel, graphModel]) model.dispose();
+    expect(backend.guardViolations()).toBe(0);
+  });
+
+  it('replays recorded ops on new inputs, and survives a capture that an op refuses', () => {
+    const backend = loadBackend('cuda');
+    const rng = makeRng(7);
+    const values = (n: number) => Float32Array.from({ length: n }, () => rng() * 2 - 1);
+    const a = backend.tensor(values(40), [2, 4, 5]);
+    const b = backend.tensor(values(40), [2, 4, 5]);
+    const { work, result: sum } = backend.capture(() => {
+      const relued = backend.relu(a);
+      const out = backend.add(relued, b);
+      relued.dispose();
+      return out;
+    });
+    for (let round = 0; round < 2; round++) {
+      const fresh = values(40);
+      backend.write(a, fresh);
+      work.replay();
+      const bValues = b.toFloat32Array();
+      expect(sum.toFloat32Array()).toEqual(Float32Array.from(fresh, (x, i) => Math.max(0, x) + bValues[i]));
+    }
+
+    // A tensor from before the capture, freed during it, keeps its memory for the
+    // work: the tensors allocated after it (of a size no other test uses, so that
+    // they would take its block from the pool) get other memory.
+    const [kept, addend] = [values(3001), values(3001)];
+    const scratch = backend.tensor(kept, [3001]);
+    const other = backend.tensor(addend, [3001]);
+    const { work: reads, result: copy } = backend.capture(() => {
+      const out = backend.add(scratch, other);
+      scratch.dispose();
+      return out;
+    });
+    const later = Array.from({ length: 4 }, () => backend.tensor(values(3001), [3001]));
+    reads.replay();
+    expect(copy.toFloat32Array()).toEqual(Float32Array.from(kept, (x, i) => x + addend[i]));
+    reads.dispose();
+
+    // Reading back cannot be recorded: the capture fails, and the backend goes on.
+    const error = expectCode('ERR_CUDA', () => backend.capture(() => backend.add(a, b).toFloat32Array()));
+    expect(error.message).toMatch(/captur/i);
+    const again = backend.add(a, b);
+    const [as, bs] = [a.toFloat32Array(), b.toFloat32Array()];
+    expect(again.toFloat32Array()).toEqual(Float32Array.from(as, (x, i) => x + bs[i]));
+
+    work.dispose();
+    expectCode('ERR_DISPOSED', () => work.replay());
+    for (const t of [a, b, sum, other, copy, ...later, again]) t.dispose();
+  });
+});
+
+describe('captured training steps where the backend cannot capture', () => {
+  it('refuse to be asked for, and run eagerly by default', () => {
+    const model = GatedPixelCNN.create({ ...config, layers: 1 }, { backend: 'cpu', seed: 1 });
+    expect(model.backend.canCapture).toBe(false);
+    expectCode('ERR_BACKEND', () => new TrainingStep(model, { graph: true }));
+    expectCode('ERR_BACKEND', () => model.backend.capture(() => null));
+    const step = new TrainingStep(model);
+    const { images, cond } = randomBatch(1, 2);
+    const nll = step.run(images, cond);
+    expect(step.replayed).toBe(false);
+    const grads = model.parameters.list().map((p) => p.grad?.toFloat32Array());
+    // A step replaces the gradients; it does not add to them.
+    expect(step.run(images, cond)).toEqual(nll);
+    model.parameters.list().forEach((p, i) => expect(p.grad?.toFloat32Array()).toEqual(grads[i]));
+    step.dispose();
+    model.dispose();
+  });
+});
