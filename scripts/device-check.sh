@@ -108,7 +108,7 @@ fi
 # sandboxed runtime) they fail, and the rest is already written.
 ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if wants kernels; then
-  step "host and kernel times of a training step: ours (host, then ncu) and PyTorch's (ncu), mnist-quick at batch 64"
+  step "host and kernel times of a training step: ours (host, then ncu) and PyTorch's (ncu), mnist-quick (then mnist-256) at batch 64"
   # The host time per step of each native function (GATED_PIXELCNN_HOST_TIMING), into the
   # log: set beside the kernel times, it says whether the host keeps the GPU waiting.
   "$NODE" scripts/bench/host-times.mjs mnist-quick 64 10 60 cuda
@@ -124,6 +124,11 @@ if wants kernels; then
     kernel_times "$out/kernels-ours.csv" "$NODE" scripts/bench/train-steps.mjs mnist-quick 64 4 cuda \
       && kernel_times "$out/kernels-torch.csv" python3 scripts/torch/bench.py train --config "$quick" --batch 64 --steps 2 --device cuda
     profiled=$?
+    # mnist-256 too: 8 blocks and a 256-way loss, the preset furthest from its target.
+    m256=$("$NODE" -p "JSON.stringify(require('./dist').PRESETS['mnist-256'])")
+    kernel_times "$out/kernels-ours-256.csv" "$NODE" scripts/bench/train-steps.mjs mnist-256 64 4 cuda \
+      && kernel_times "$out/kernels-torch-256.csv" python3 scripts/torch/bench.py train --config "$m256" --batch 64 --steps 2 --device cuda \
+      || profiled=1
   else
     echo "no ncu found"
   fi

@@ -69,6 +69,9 @@ void CudaBackend::begin_capture() {
   ensure_device_usable();
   if (capture_) fail(codes::kArg, "a capture is already in progress");
   auto capture = std::make_unique<Capture>(Capture{std::this_thread::get_id(), capture_allocator_for_graph()});
+  // The graph's memory is its own: the pool's idle blocks go back to the device first,
+  // so that a step's memory is not held twice.
+  allocator_.release_cached();
   allocator_.start_parking();
   // Relaxed: the graph's allocator may cudaMalloc while the stream captures.
   const cudaError_t began = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed);
