@@ -123,6 +123,9 @@ class Backend {
     fail(codes::kBackend, "the ", name(), " backend cannot capture work");
   }
   virtual void abort_capture() {}
+  // Every tensor an op is given while this thread captures: the captured work keeps its
+  // memory, which its replays use, however long the tensor itself lives.
+  virtual void retain_for_capture(const std::shared_ptr<Buffer>& buffer) {}
 };
 
 }  // namespace gpcnn

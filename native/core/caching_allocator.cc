@@ -26,22 +26,7 @@ class CachingAllocator::PooledBuffer final : public Buffer {
   PooledBuffer(void* block, size_t bytes, size_t size, std::shared_ptr<Pool> pool)
       : Buffer(static_cast<char*>(block) + pool->guards.bytes, bytes), block_(block), size_(size),
         pool_(std::move(pool)) {}
-  ~PooledBuffer() override {
-    try {  // a destructor must not throw
-      const Guards& g = pool_->guards;
-      if (g.bytes) {
-        const char* tail = static_cast<const char*>(data()) + bytes();
-        const bool intact = g.intact(block_, g.bytes) && g.intact(tail, size_ - g.bytes - bytes());
-        if (!intact) {
-          std::lock_guard<std::mutex> lock(pool_->mutex);
-          ++pool_->violations;
-        }
-      }
-      pool_->give_back(block_, size_);
-    } catch (...) {
-      pool_->raw_free(block_);
-    }
-  }
+  ~PooledBuffer() override { pool_->release({block_, size_, bytes()}); }
 
  private:
   void* block_;
@@ -49,13 +34,33 @@ class CachingAllocator::PooledBuffer final : public Buffer {
   std::shared_ptr<Pool> pool_;
 };
 
+void CachingAllocator::Pool::release(const Block& block) {
+  try {  // called from destructors: must not throw
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (parking && !closed) {
+        parked.push_back(block);
+        return;
+      }
+    }
+    if (guards.bytes) {
+      const char* tail = static_cast<const char*>(block.data) + guards.bytes + block.bytes;
+      const bool intact = guards.intact(block.data, guards.bytes) &&
+                          guards.intact(tail, block.size - guards.bytes - block.bytes);
+      if (!intact) {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++violations;
+      }
+    }
+    give_back(block.data, block.size);
+  } catch (...) {
+    raw_free(block.data);
+  }
+}
+
 void CachingAllocator::Pool::give_back(void* data, size_t size) {
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (parking && !closed) {
-      parked.emplace_back(data, size);
-      return;
-    }
     if (!closed && idle_bytes + size <= max_cached_bytes) {
       idle.emplace(size, data);
       idle_bytes += size;
@@ -77,8 +82,10 @@ void CachingAllocator::Pool::free_all_idle() {
 }
 
 CachingAllocator::CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes,
-                                   const char* oom_code, const char* memory_name, Guards guards)
+                                   const char* oom_code, const char* memory_name, Guards guards,
+                                   bool free_idle_when_out_of_memory)
     : pool_(std::make_shared<Pool>()), oom_code_(oom_code), memory_name_(memory_name) {
+  pool_->free_idle_when_out_of_memory = free_idle_when_out_of_memory;
   pool_->guards = std::move(guards);
   pool_->raw_allocate = std::move(allocate);
   pool_->raw_free = std::move(free);
@@ -107,7 +114,7 @@ std::shared_ptr<Buffer> CachingAllocator::allocate(size_t bytes) {
     }
   }
   if (!data) data = pool_->raw_allocate(size);
-  if (!data) {
+  if (!data && pool_->free_idle_when_out_of_memory) {
     // Idle blocks of other sizes may be what stands in the way.
     pool_->free_all_idle();
     data = pool_->raw_allocate(size);
@@ -138,7 +145,7 @@ CachingAllocator::Parked CachingAllocator::stop_parking() {
 }
 
 CachingAllocator::Parked::~Parked() {
-  for (const auto& [data, size] : blocks_) pool_->give_back(data, size);
+  for (const Block& block : blocks_) pool_->release(block);
 }
 
 size_t CachingAllocator::guard_bytes_requested(size_t bytes) {

@@ -42,8 +42,11 @@ class CachingAllocator {
 
   // Idle blocks beyond max_cached_bytes are freed instead of kept. When memory runs
   // out, allocate() throws an Error with `oom_code`, naming the size asked for.
+  // With free_idle_when_out_of_memory false, running out throws at once instead of first
+  // freeing the idle blocks (a CUDA graph's allocator: its idle blocks are the graph's).
   CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes,
-                   const char* oom_code, const char* memory_name, Guards guards = {});
+                   const char* oom_code, const char* memory_name, Guards guards = {},
+                   bool free_idle_when_out_of_memory = true);
   ~CachingAllocator();
 
   // Throws when the memory cannot be had even after emptying the pool.
@@ -55,12 +58,19 @@ class CachingAllocator {
 
   // While a CUDA graph is captured, blocks freed are parked instead of pooled: the
   // graph may still use them when replayed, so nothing else may have them while it
-  // lives. The graph's owner keeps the Parked; destroying it hands them back.
+  // lives. Their guard regions are checked when they come back, not in the capture
+  // (the check reads the device back). The graph's owner keeps the Parked; destroying
+  // it hands them back.
   class Parked;
   void start_parking();
   Parked stop_parking();  // the blocks freed since start_parking()
 
  private:
+  struct Block {
+    void* data;
+    size_t size;   // the whole block
+    size_t bytes;  // the caller's part, `guard` bytes into it
+  };
   // Shared with every live buffer, so a buffer freed after the allocator still finds its pool.
   struct Pool {
     RawAllocate raw_allocate;
@@ -71,10 +81,13 @@ class CachingAllocator {
     size_t idle_bytes = 0;
     bool closed = false;  // the allocator is gone: free blocks instead of pooling them
     bool parking = false;
-    std::vector<std::pair<void*, size_t>> parked;  // block, size
+    std::vector<Block> parked;
+    bool free_idle_when_out_of_memory = true;
     Guards guards;
     size_t violations = 0;
 
+    // A block no buffer uses any more: parked, or checked and pooled (or freed).
+    void release(const Block& block);
     void give_back(void* data, size_t size);
     void free_all_idle();
   };
@@ -95,7 +108,7 @@ class CachingAllocator::Parked {
  private:
   friend class CachingAllocator;
   std::shared_ptr<Pool> pool_;
-  std::vector<std::pair<void*, size_t>> blocks_;
+  std::vector<Block> blocks_;
 };
 
 }  // namespace gpcnn

@@ -5,9 +5,10 @@
 //
 // Memory: a replay reads and writes the addresses the captured ops used. So what the
 // ops allocate during the capture comes from an allocator of the graph's own, which
-// nothing else uses while the graph lives; blocks of the backend's pool freed during
-// the capture are parked until the graph goes; and the graph keeps the cuDNN
-// workspace it was captured with.
+// nothing else uses while the graph lives; the graph holds every tensor the recorded
+// ops were given (they may be disposed at any time) and the cuDNN workspace it was
+// captured with; and blocks of the backend's pool freed during the capture are parked
+// until the graph goes.
 #include <thread>
 
 #include "../core/errors.h"
@@ -20,30 +21,30 @@ namespace gpcnn {
 namespace {
 
 // The graph's memory: no guard regions (filling them would queue work on the legacy
-// stream in the middle of the capture), and nothing freed while the graph lives.
+// stream in the middle of the capture), and nothing freed while the graph lives, not
+// even when memory runs out during the capture (the capture then fails).
 std::unique_ptr<CachingAllocator> capture_allocator_for_graph() {
   return std::make_unique<CachingAllocator>(
-      [](size_t bytes) -> void* {
-        void* data = nullptr;
-        if (cudaMalloc(&data, bytes) == cudaSuccess) return data;
-        (void)cudaGetLastError();
-        return nullptr;
-      },
-      [](void* data) { cudaDeviceSynchronize(), cudaFree(data); }, ~size_t{0}, codes::kCudaOutOfMemory, "device");
+      device_allocate, [](void* data) { cudaDeviceSynchronize(), cudaFree(data), (void)cudaGetLastError(); },
+      ~size_t{0}, codes::kCudaOutOfMemory, "device", CachingAllocator::Guards{},
+      /*free_idle_when_out_of_memory=*/false);
 }
 
 class CudaGraphReplay final : public CapturedWork {
  public:
   CudaGraphReplay(cudaGraphExec_t exec, cudaStream_t stream, std::unique_ptr<CachingAllocator> memory,
-                  CachingAllocator::Parked parked, std::shared_ptr<Buffer> workspace)
+                  CachingAllocator::Parked parked, std::vector<std::shared_ptr<Buffer>> retained)
       : exec_(exec), stream_(stream), memory_(std::move(memory)), parked_(std::move(parked)),
-        workspace_(std::move(workspace)) {}
+        retained_(std::move(retained)) {}
   CudaGraphReplay(const CudaGraphReplay&) = delete;
   CudaGraphReplay& operator=(const CudaGraphReplay&) = delete;
   ~CudaGraphReplay() override {
-    // A replay still queued may use the memory given back below.
+    // A replay still queued may use the memory given back below. (The whole device: the
+    // backend's stream may be gone already when a handle is finalized at exit. A failure
+    // here has no one to go to; a sticky fault reports itself at the next call.)
     cudaDeviceSynchronize();
     cudaGraphExecDestroy(exec_);
+    (void)cudaGetLastError();
   }
 
   void replay() override {
@@ -54,9 +55,11 @@ class CudaGraphReplay final : public CapturedWork {
  private:
   cudaGraphExec_t exec_;
   cudaStream_t stream_;
+  // Destroyed in reverse order: the retained tensors and the parked blocks go back to
+  // the pool before the graph's own memory is freed.
   std::unique_ptr<CachingAllocator> memory_;
   CachingAllocator::Parked parked_;
-  std::shared_ptr<Buffer> workspace_;
+  std::vector<std::shared_ptr<Buffer>> retained_;  // the recorded ops' tensors and the cuDNN workspace
 };
 
 }  // namespace
@@ -68,7 +71,7 @@ CachingAllocator* CudaBackend::capture_allocator() const {
 void CudaBackend::begin_capture() {
   ensure_device_usable();
   if (capture_) fail(codes::kArg, "a capture is already in progress");
-  auto capture = std::make_unique<Capture>(Capture{std::this_thread::get_id(), capture_allocator_for_graph()});
+  auto capture = std::make_unique<Capture>(Capture{std::this_thread::get_id(), capture_allocator_for_graph(), {}});
   // The graph's memory is its own: the pool's idle blocks go back to the device first,
   // so that a step's memory is not held twice.
   allocator_.release_cached();
@@ -92,8 +95,13 @@ std::unique_ptr<CapturedWork> CudaBackend::end_capture() {
   const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
   cudaGraphDestroy(graph);
   GPCNN_CUDA(instantiated);
+  capture->retained.push_back(convolutions_->workspace_buffer());
   return std::make_unique<CudaGraphReplay>(exec, stream_, std::move(capture->allocator), std::move(parked),
-                                           convolutions_->workspace_buffer());
+                                           std::move(capture->retained));
+}
+
+void CudaBackend::retain_for_capture(const std::shared_ptr<Buffer>& buffer) {
+  if (capture_ && capture_->thread == std::this_thread::get_id()) capture_->retained.push_back(buffer);
 }
 
 void CudaBackend::abort_capture() {

@@ -15,9 +15,7 @@ namespace gpcnn {
 // Idle device memory kept for reuse.
 constexpr size_t kMaxCachedDeviceBytes = size_t{8} << 30;
 
-// nullptr when memory runs out (the allocator then frees its pool and retries);
-// any other failure, e.g. an earlier kernel's fault surfacing here, throws as itself.
-static void* device_allocate(size_t bytes) {
+void* device_allocate(size_t bytes) {
   void* data = nullptr;
   const cudaError_t error = cudaMalloc(&data, bytes);
   if (error == cudaErrorMemoryAllocation) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "../core/backend.h"
 #include "../core/caching_allocator.h"
@@ -75,6 +76,7 @@ class CudaBackend final : public Backend {
   void begin_capture() override;
   std::unique_ptr<CapturedWork> end_capture() override;
   void abort_capture() override;
+  void retain_for_capture(const std::shared_ptr<Buffer>& buffer) override;
 
   cudaStream_t stream() const { return stream_; }
   // Range checks on the device: reset the flag, launch a kernel that atomicMin()s
@@ -100,11 +102,16 @@ class CudaBackend final : public Backend {
   struct Capture {
     std::thread::id thread;
     std::unique_ptr<CachingAllocator> allocator;
+    std::vector<std::shared_ptr<Buffer>> retained;  // the recorded ops' tensors
   };
   std::unique_ptr<Capture> capture_;
   // The capture's allocator when this thread is capturing, else null.
   CachingAllocator* capture_allocator() const;
 };
+
+// cudaMalloc, or nullptr when memory runs out (the caller may free idle blocks and
+// retry); any other failure, e.g. an earlier kernel's fault surfacing here, throws.
+void* device_allocate(size_t bytes);
 
 // Grid size for a grid-stride loop over n elements.
 inline unsigned grid_for(int64_t n, unsigned threads = 256) {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "fiber.h"
@@ -50,6 +51,7 @@ struct EmulatorState {
   std::map<const void*, size_t> shared_limits;  // kernel -> its opted-in dynamic shared memory
   size_t allocated = 0;
   cudaError_t sticky = cudaSuccess;  // a fault: every later call returns it
+  std::set<EmulatedStream*> capturing;  // the streams recording a graph now
 };
 
 EmulatorState& state() {
@@ -489,8 +491,14 @@ cudaError_t emulated_func_set_attribute(const void* kernel, cudaFuncAttribute at
   return cudaSuccess;
 }
 
+// While any stream captures, a device-wide synchronization fails and invalidates the
+// captures, as on a device.
 cudaError_t cudaDeviceSynchronize() {
   std::lock_guard<std::mutex> lock(state().mutex);
+  if (!state().capturing.empty()) {
+    for (EmulatedStream* stream : state().capturing) stream->invalidated = true;
+    return result(cudaErrorStreamCaptureUnsupported);
+  }
   return state().sticky;
 }
 
@@ -580,6 +588,10 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  {
+    std::lock_guard<std::mutex> lock(state().mutex);
+    state().capturing.erase(stream);
+  }
   delete stream;
   return cudaSuccess;
 }
@@ -617,6 +629,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
   std::lock_guard<std::mutex> lock(state().mutex);
   if (!stream || stream->capturing) return result(cudaErrorIllegalState);  // the legacy stream cannot capture
   stream->capturing = true, stream->invalidated = false, stream->captured.clear();
+  state().capturing.insert(stream);
   return cudaSuccess;
 }
 
@@ -625,6 +638,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   *graph = nullptr;
   if (!stream || !stream->capturing) return result(cudaErrorIllegalState);
   stream->capturing = false;
+  state().capturing.erase(stream);
   if (stream->invalidated) return result(cudaErrorStreamCaptureInvalidated);
   *graph = new EmulatedGraph{std::move(stream->captured)};
   stream->captured.clear();

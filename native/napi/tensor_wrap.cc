@@ -35,7 +35,9 @@ Tensor& TensorWrap::unwrap(const Napi::Value& value, const char* name) {
   const Napi::Object object = value.As<Napi::Object>();
   if (!object.CheckTypeTag(&context(value.Env()).tensor_tag))
     fail(codes::kType, name, " must be a tensor of this addon (", backend(value.Env()).name(), ")");
-  return Unwrap(object)->live(name);
+  Tensor& tensor = Unwrap(object)->live(name);
+  backend(value.Env()).retain_for_capture(tensor.buffer);
+  return tensor;
 }
 
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info)

@@ -28,12 +28,16 @@ export interface TrainingStepOptions {
   graph?: 'auto' | boolean;
 }
 
+/** Graphs kept, one per batch size: each holds a step's memory for as long as it lives. */
+const MAX_GRAPHS = 2;
+
 export class TrainingStep {
   readonly model: GatedPixelCNN;
-  #graphs: boolean;
-  #graph: StepGraph | null = null;
-  #warmSizes = new Set<number>();
+  #useGraphs: boolean;
+  readonly #graphs = new Map<number, StepGraph>();
+  readonly #warmSizes = new Set<number>();
   #replayed = false;
+  #captures = 0;
 
   constructor(model: GatedPixelCNN, options: TrainingStepOptions = {}) {
     this.model = model;
@@ -41,7 +45,7 @@ export class TrainingStep {
     if (choice === true && !model.backend.canCapture) {
       throw new PixelCNNError('ERR_BACKEND', `the ${model.backend.name} backend cannot capture training steps`);
     }
-    this.#graphs = choice === 'auto'
+    this.#useGraphs = choice === 'auto'
       ? model.backend.canCapture && process.env.GATED_PIXELCNN_STEP_GRAPH !== '0'
       : choice;
   }
@@ -51,36 +55,44 @@ export class TrainingStep {
     return this.#replayed;
   }
 
+  /** How many steps were captured so far. */
+  get captures(): number {
+    return this.#captures;
+  }
+
   /**
    * Sets each parameter's gradient to that of the batch's mean NLL (replacing what
    * was there) and returns the per-image NLL in nats.
    */
   run(images: Uint8Array, cond: Conditioning = {}): Float32Array {
     this.#replayed = false;
-    if (!this.#graphs) return this.#eager(images, cond);
+    if (!this.#useGraphs) return this.#eager(images, cond);
     const size = batchSizeOf(this.model.config, images);
-    if (this.#graph && !this.#graph.fits(size)) {
-      this.#graph.dispose();
-      this.#graph = null;
+    let graph = this.#graphs.get(size);
+    if (graph && !graph.fits()) {
+      graph.dispose();
+      this.#graphs.delete(size);
+      graph = undefined;
     }
-    if (!this.#graph) {
-      if (!this.#warmSizes.has(size)) {
-        const nll = this.#eager(images, cond);
+    if (!graph) {
+      // The first batch of a size runs eagerly; so do sizes beyond the graphs kept.
+      if (!this.#warmSizes.has(size) || this.#graphs.size >= MAX_GRAPHS) {
         this.#warmSizes.add(size);
-        return nll;
+        return this.#eager(images, cond);
       }
-      this.#graph = this.#capture(images, cond);
-      if (!this.#graph) return this.#eager(images, cond);
+      graph = this.#capture(images, cond) ?? undefined;
+      if (!graph) return this.#eager(images, cond);
+      this.#graphs.set(size, graph);
     }
-    const nll = this.#graph.run(images, cond);
+    const nll = graph.run(images, cond);
     this.#replayed = true;
     return nll;
   }
 
-  /** Frees the captured step (the parameters' gradients stay). */
+  /** Frees the captured steps (the parameters' gradients stay). */
   dispose(): void {
-    this.#graph?.dispose();
-    this.#graph = null;
+    for (const graph of this.#graphs.values()) graph.dispose();
+    this.#graphs.clear();
   }
 
   #eager(images: Uint8Array, cond: Conditioning): Float32Array {
@@ -92,10 +104,13 @@ export class TrainingStep {
     // Bad input is refused here, before the capture, as eagerly.
     const batch = this.model.prepareBatch(images, cond);
     try {
-      return StepGraph.capture(this.model, batch);
+      const graph = StepGraph.capture(this.model, batch);
+      this.#captures++;
+      return graph;
     } catch (error) {
       disposeBatch(batch);
-      this.#graphs = false;
+      this.#useGraphs = false;
+      this.dispose();
       process.emitWarning(
         `training steps run eagerly from now on: capturing one as a CUDA graph failed (${(error as Error).message})`,
         { code: 'GATED_PIXELCNN_STEP_GRAPH' },
@@ -107,22 +122,30 @@ export class TrainingStep {
 
 /**
  * One captured step: its input tensors, refilled before each replay, and the
- * tensors the replay writes (the NLL and every parameter's gradient).
+ * tensors the replay writes: the NLL, and every parameter's gradient, which it sets
+ * as the parameter's gradient again whenever something else took its place (a
+ * zeroGrad(), an eager step, another graph).
  */
 class StepGraph {
   readonly #model: GatedPixelCNN;
   readonly #batch: BatchTensors;
   readonly #work: CapturedWork;
   readonly #nll: Tensor;
-  /** Each parameter with the value and gradient tensors the captured ops used. */
-  readonly #bound: { param: Parameter; value: Tensor; grad: Tensor | null }[];
+  /** Each parameter with the value the captured ops read and a handle on the gradient they write. */
+  readonly #bound: { param: Parameter; value: Tensor; grad: Tensor | null; attached: Tensor | null }[];
 
   private constructor(model: GatedPixelCNN, batch: BatchTensors, work: CapturedWork, nll: Tensor) {
     this.#model = model;
     this.#batch = batch;
     this.#work = work;
     this.#nll = nll;
-    this.#bound = model.parameters.list().map((param) => ({ param, value: param.value, grad: param.grad }));
+    const backend = model.backend;
+    this.#bound = model.parameters.list().map((param) => ({
+      param,
+      value: param.value,
+      grad: param.grad && backend.reshape(param.grad, param.grad.shape), // a handle of our own on its memory
+      attached: param.grad,
+    }));
   }
 
   /** Captures the step on `batch`, which it then owns. */
@@ -138,18 +161,20 @@ class StepGraph {
     }
   }
 
-  /**
-   * Whether a batch of `size` images can replay this step: the size it was captured
-   * with, and the parameters still the tensors it reads (a load replaces them) with
-   * the gradients it writes.
-   */
-  fits(size: number): boolean {
-    return size === this.#batch.context.batch && this.#bound.every(({ param, value, grad }) =>
-      param.value === value && !value.disposed && param.grad === grad && !grad?.disposed);
+  /** Whether the parameters are still the tensors the captured ops read (a load replaces them). */
+  fits(): boolean {
+    return this.#bound.every(({ param, value }) => param.value === value && !value.disposed);
   }
 
   run(images: Uint8Array, cond: Conditioning): Float32Array {
     writeBatch(this.#batch, this.#model.config, images, cond);
+    for (const bound of this.#bound) {
+      const { param, grad } = bound;
+      if (param.grad === bound.attached && (!grad || !bound.attached!.disposed)) continue;
+      param.grad?.dispose();
+      bound.attached = grad && this.#model.backend.reshape(grad, grad.shape);
+      param.grad = bound.attached;
+    }
     this.#work.replay();
     return this.#nll.toFloat32Array();
   }
@@ -158,5 +183,6 @@ class StepGraph {
     this.#work.dispose();
     this.#nll.dispose();
     disposeBatch(this.#batch);
+    for (const { grad } of this.#bound) grad?.dispose();
   }
 }

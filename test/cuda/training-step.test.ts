@@ -75,14 +75,30 @@ describe.skipIf(!cudaAvailable)('captured training steps', () => {
       expect(normalizedError(graphModel.nll(held.images, held.cond), eagerModel.nll(held.images, held.cond)))
         .toBeLessThanOrEqual(1e-6);
     });
+    // The batch of 3 ran eagerly, and the size-4 graph was kept.
     expect(replayedAt).toEqual([false, true, true, true, false, true, true]);
+    expect(graphed.captures).toBe(1);
     expect(normalizedError(weightsOf(graphModel), weightsOf(eagerModel))).toBeLessThanOrEqual(1e-6);
 
     // A load replaces the parameters' tensors: the next step is captured again, on them.
     graphModel.parameters.assign('head.out.bias', eagerModel.parameters.value('head.out.bias').toFloat32Array());
     const { images, cond } = randomBatch(50, 4);
     expect(normalizedError(graphed.run(images, cond), eager.run(images, cond))).toBeLessThanOrEqual(1e-6);
-    expect(graphed.replayed).toBe(true);
+    expect([graphed.replayed, graphed.captures]).toEqual([true, 2]);
+
+    // Gradients dropped or made eagerly between steps: the replay sets its own again,
+    // without a new capture, and they are the step's alone (nothing accumulated).
+    graphModel.parameters.zeroGrad();
+    expect(graphed.run(images, cond)).toEqual(graphed.run(images, cond));
+    graphModel.backward(images, cond);
+    const again = randomBatch(51, 4);
+    expect(normalizedError(graphed.run(again.images, again.cond), eager.run(again.images, again.cond)))
+      .toBeLessThanOrEqual(1e-6);
+    for (const [i, p] of graphModel.parameters.list().entries()) {
+      const reference = eagerModel.parameters.list()[i].grad;
+      if (reference) expect(normalizedError(p.grad!.toFloat32Array(), reference.toFloat32Array()), p.name).toBeLessThanOrEqual(1e-6);
+    }
+    expect([graphed.replayed, graphed.captures]).toEqual([true, 2]);
 
     // Bad input is refused before anything runs, and the step still works after.
     expectCode('ERR_RANGE', () => graphed.run(images, { ...cond, labels: Int32Array.of(0, 1, 2, 3) }));
@@ -130,6 +146,18 @@ describe.skipIf(!cudaAvailable)('captured training steps', () => {
     expect(copy.toFloat32Array()).toEqual(Float32Array.from(kept, (x, i) => x + addend[i]));
     reads.dispose();
 
+    // The recorded work holds the tensors its ops were given: disposing one after the
+    // capture leaves its memory to the work, not to the next allocation.
+    const [first, second] = [values(3001), values(3001)];
+    const input = backend.tensor(first, [3001]);
+    const { work: adds, result: total } = backend.capture(() => backend.add(input, other));
+    backend.write(input, second);
+    input.dispose();
+    const reused = Array.from({ length: 4 }, () => backend.tensor(values(3001), [3001]));
+    adds.replay();
+    expect(total.toFloat32Array()).toEqual(Float32Array.from(second, (x, i) => x + addend[i]));
+    adds.dispose();
+
     // Reading back cannot be recorded: the capture fails, and the backend goes on.
     const error = expectCode('ERR_CUDA', () => backend.capture(() => backend.add(a, b).toFloat32Array()));
     expect(error.message).toMatch(/captur/i);
@@ -139,7 +167,46 @@ describe.skipIf(!cudaAvailable)('captured training steps', () => {
 
     work.dispose();
     expectCode('ERR_DISPOSED', () => work.replay());
-    for (const t of [a, b, sum, other, copy, ...later, again]) t.dispose();
+    for (const t of [a, b, sum, other, copy, total, ...later, ...reused, again]) t.dispose();
+  });
+});
+
+describe.skipIf(!cudaAvailable)('a training step whose capture fails', () => {
+  it('warns once and runs eagerly from then on, with the right gradients', async () => {
+    const backend = loadBackend('cuda');
+    const model = GatedPixelCNN.create(config, { backend, seed: 5 });
+    const reference = GatedPixelCNN.create(config, { backend, seed: 5 });
+    // A read-back inside the step cannot be recorded.
+    const backwardOn = model.backwardOn.bind(model);
+    model.backwardOn = (batch, scale) => {
+      const nll = backwardOn(batch, scale);
+      nll.toFloat32Array();
+      return nll;
+    };
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => warnings.push(String(warning.code));
+    process.on('warning', onWarning);
+    try {
+      const step = new TrainingStep(model, { graph: true });
+      const eager = new TrainingStep(reference, { graph: false });
+      for (let i = 0; i < 4; i++) {
+        const { images, cond } = randomBatch(10 + i, 3);
+        expect(normalizedError(step.run(images, cond), eager.run(images, cond))).toBeLessThanOrEqual(1e-6);
+        expect(step.replayed).toBe(false);
+        for (const [k, p] of model.parameters.list().entries()) {
+          const expected = reference.parameters.list()[k].grad;
+          expect(p.grad === null).toBe(expected === null);
+          if (expected) expect(normalizedError(p.grad!.toFloat32Array(), expected.toFloat32Array())).toBeLessThanOrEqual(1e-6);
+        }
+      }
+      expect(step.captures).toBe(0);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings).toEqual(['GATED_PIXELCNN_STEP_GRAPH']);
+    } finally {
+      process.off('warning', onWarning);
+      model.dispose();
+      reference.dispose();
+    }
   });
 });
 
