@@ -85,8 +85,8 @@ if wants tests; then
   timeout 240 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --reporter=default --reporter=json \
     --outputFile.json="$out/tests-tf32.json"
   tests_tf32=$?
-  step "GPU tests (fp32 math: GATED_PIXELCNN_TF32=0)"
-  GATED_PIXELCNN_TF32=0 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
+  step "GPU tests (fp32 math: GATED_PIXELCNN_TF32=0; convolution algorithms timed: GATED_PIXELCNN_CONV_SEARCH=1)"
+  GATED_PIXELCNN_TF32=0 GATED_PIXELCNN_CONV_SEARCH=1 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
     --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
   tests_fp32=$?
   summary
@@ -100,6 +100,14 @@ if wants bench; then
   for overlap in 1 0; do
     echo "cached sampler, mnist-quick batch 256, GATED_PIXELCNN_SAMPLER_OVERLAP=$overlap:"
     GATED_PIXELCNN_SAMPLER_OVERLAP=$overlap timeout 60 "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 4
+  done
+  # Training with the convolution algorithms of cuDNN's heuristics and of its timed
+  # search (GATED_PIXELCNN_CONV_SEARCH), twice each, interleaved: the host's speed drifts.
+  for model in mnist-quick mnist-256; do
+    for search in 0 1 0 1; do
+      echo -n "GATED_PIXELCNN_CONV_SEARCH=$search: "
+      GATED_PIXELCNN_CONV_SEARCH=$search timeout 60 "$NODE" scripts/bench/train-speed.mjs $model 64 4 cuda
+    done
   done
   summary
 fi

@@ -1,6 +1,8 @@
 #include "cudnn_conv.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "../core/errors.h"
@@ -15,6 +17,11 @@
 namespace gpcnn {
 
 namespace {
+
+bool timed_search() {
+  const char* setting = std::getenv("GATED_PIXELCNN_CONV_SEARCH");
+  return setting && std::string(setting) == "1";
+}
 
 // The kernels around the convolutions run one thread block per plane (image n,
 // channel c), so that the index arithmetic per element is 32-bit, and 64-bit only once
@@ -163,18 +170,34 @@ CudnnConvolutions::Plan& CudnnConvolutions::plan(int64_t batch, int64_t in_chann
   GPCNN_CUDNN(cudnnSetConvolutionGroupCount(pl.conv, int(p.groups)));
   GPCNN_CUDNN(cudnnSetConvolutionMathType(pl.conv, tf32_ ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
 
+  // cuDNN's heuristics rank the algorithms, or, with GATED_PIXELCNN_CONV_SEARCH=1, its
+  // finders time them (as torch.backends.cudnn.benchmark): perhaps faster steps, but the
+  // choice may differ between processes, so a resumed run is no longer exact to the bit.
+  const bool timed = timed_search();
   int count = 0;
   std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
-  GPCNN_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(handle_, pl.input, pl.filter, pl.conv, pl.output,
+  if (timed)
+    GPCNN_CUDNN(cudnnFindConvolutionForwardAlgorithm(handle_, pl.input, pl.filter, pl.conv, pl.output,
                                                      int(fwd.size()), &count, fwd.data()));
+  else
+    GPCNN_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(handle_, pl.input, pl.filter, pl.conv, pl.output,
+                                                       int(fwd.size()), &count, fwd.data()));
   pl.forward_algo = pick_deterministic(fwd, count);
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
-  GPCNN_CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle_, pl.filter, pl.output, pl.conv, pl.input,
+  if (timed)
+    GPCNN_CUDNN(cudnnFindConvolutionBackwardDataAlgorithm(handle_, pl.filter, pl.output, pl.conv, pl.input,
                                                           int(data.size()), &count, data.data()));
+  else
+    GPCNN_CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle_, pl.filter, pl.output, pl.conv, pl.input,
+                                                            int(data.size()), &count, data.data()));
   pl.data_algo = pick_deterministic(data, count);
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
-  GPCNN_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle_, pl.input, pl.output, pl.conv, pl.filter,
+  if (timed)
+    GPCNN_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithm(handle_, pl.input, pl.output, pl.conv, pl.filter,
                                                             int(filter.size()), &count, filter.data()));
+  else
+    GPCNN_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle_, pl.input, pl.output, pl.conv, pl.filter,
+                                                              int(filter.size()), &count, filter.data()));
   pl.filter_algo = pick_deterministic(filter, count);
   GPCNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(handle_, pl.input, pl.filter, pl.conv, pl.output,
                                                       pl.forward_algo, &pl.forward_bytes));

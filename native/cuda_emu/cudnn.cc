@@ -268,6 +268,20 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t, cudnn
   return offer(Pass::kBackwardFilter, requested, returned, results, Geometry{*x, *dw, *conv, *dy});
 }
 
+cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithm(cudnnHandle_t, cudnnFilterDescriptor_t w,
+                                                        cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t conv,
+                                                        cudnnTensorDescriptor_t dx, int requested, int* returned,
+                                                        cudnnConvolutionBwdDataAlgoPerf_t* results) {
+  return offer(Pass::kBackwardData, requested, returned, results, Geometry{*dx, *w, *conv, *dy});
+}
+
+cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(cudnnHandle_t, cudnnTensorDescriptor_t x,
+                                                          cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t conv,
+                                                          cudnnFilterDescriptor_t dw, int requested, int* returned,
+                                                          cudnnConvolutionBwdFilterAlgoPerf_t* results) {
+  return offer(Pass::kBackwardFilter, requested, returned, results, Geometry{*x, *dw, *conv, *dy});
+}
+
 cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t, cudnnTensorDescriptor_t x,
                                                       cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv,
                                                       cudnnTensorDescriptor_t y, cudnnConvolutionFwdAlgo_t algo,
