@@ -89,6 +89,8 @@ class Backend {
   // Elementwise.
   virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
   virtual void accumulate(Tensor& dst, const Tensor& src) = 0;  // dst += src
+  // out[c] = Σ over every other dimension of x[n, c, ...]: a bias's gradient.
+  virtual void channel_sums(const Tensor& x, Tensor& out) = 0;
   virtual void relu_forward(const Tensor& x, Tensor& out) = 0;
   virtual void relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) = 0;
 

@@ -38,6 +38,12 @@ void check_accumulation_target(const Tensor& target, const Shape& result,
     if (input && input->buffer == target.buffer) fail(codes::kArg, "target shares its memory with an input of the op");
 }
 
+Shape check_channel_sums(const Tensor& x) {
+  expect_dtype(x, DType::F32, "input");
+  if (x.rank() < 2) fail(codes::kShape, "input must have at least 2 dimensions [N, C, ...], got ", shape_string(x.shape));
+  return {x.dim(1)};
+}
+
 static void check_conv_params(const ConvParams& p) {
   if (p.groups < 1) fail(codes::kArg, "groups must be >= 1, got ", p.groups);
 }

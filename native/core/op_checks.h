@@ -39,6 +39,9 @@ void check_same_f32(const Tensor& a, const char* a_name, const Tensor& b, const 
 void check_accumulation_target(const Tensor& target, const Shape& result,
                                std::initializer_list<const Tensor*> inputs);
 
+// x [N, C, ...] -> [C].
+Shape check_channel_sums(const Tensor& x);
+
 Shape check_head_channels(const Tensor& zs, const Tensor* prev, const Tensor& xt);  // -> [B,C·q,H,W]
 void check_head_channels_backward(const Tensor& grad_out, const Tensor& out, const Tensor& xt,
                                   int64_t q);

@@ -45,6 +45,7 @@ class CpuBackend final : public Backend {
 
   void add(const Tensor& a, const Tensor& b, Tensor& out) override;
   void accumulate(Tensor& dst, const Tensor& src) override;
+  void channel_sums(const Tensor& x, Tensor& out) override;
   void relu_forward(const Tensor& x, Tensor& out) override;
   void relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) override;
 

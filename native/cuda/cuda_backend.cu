@@ -177,6 +177,11 @@ void CudaBackend::conv_backward_data(const Tensor& grad_y, const Tensor& w, cons
   convolutions_->backward_data(grad_y, w, p, grad_x, accumulate);
 }
 
+void CudaBackend::channel_sums(const Tensor& x, Tensor& out) {
+  ensure_device_usable();
+  convolutions_->channel_sums(x, out);
+}
+
 void CudaBackend::conv_backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
                                         Tensor& grad_w, Tensor* grad_b) {
   ensure_device_usable();

@@ -259,18 +259,22 @@ void CudnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, con
       int(pl.dy), int(pl.dx), accumulate);
 }
 
-// The bias gradient of a convolution's output gradient (see bias_partial_kernel):
-// enough chunks of images that there are about 512 blocks.
-void CudnnConvolutions::bias_gradient(const Tensor& grad_y, const Plan& pl, Tensor& grad_b) {
-  const int64_t channels = pl.out_channels, plane = pl.height * pl.width;
-  const int64_t chunks = std::clamp<int64_t>((512 + channels - 1) / channels, 1, pl.batch);
-  const int64_t images_per_chunk = (pl.batch + chunks - 1) / chunks;
+// Sums over images and planes (see bias_partial_kernel): enough chunks of images that
+// there are about 512 blocks.
+void CudnnConvolutions::channel_sums(const float* x, int64_t batch, int64_t channels, int64_t plane, float* out) {
+  const int64_t chunks = std::clamp<int64_t>((512 + channels - 1) / channels, 1, batch);
+  const int64_t images_per_chunk = (batch + chunks - 1) / chunks;
   std::shared_ptr<Buffer> partial = backend_.allocate(sizeof(double) * channels * chunks);
   double* partial_sums = static_cast<double*>(partial->data());
-  launch(bias_partial_kernel, dim3(unsigned(chunks), unsigned(channels)), kReduceThreads, 0, backend_.stream(),
-      grad_y.data<float>(), partial_sums, pl.batch, int(channels), int(plane), images_per_chunk);
+  launch(bias_partial_kernel, dim3(unsigned(chunks), unsigned(channels)), kReduceThreads, 0, backend_.stream(), x,
+      partial_sums, batch, int(channels), int(plane), images_per_chunk);
   launch(bias_total_kernel, grid_for(channels), 256, 0, backend_.stream(), static_cast<const double*>(partial_sums),
-      grad_b.data<float>(), int(channels), int(chunks));
+      out, int(channels), int(chunks));
+}
+
+void CudnnConvolutions::channel_sums(const Tensor& x, Tensor& out) {
+  const int64_t batch = x.dim(0), channels = x.dim(1);
+  channel_sums(x.data<float>(), batch, channels, x.numel() / (batch * channels), out.data<float>());
 }
 
 void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p,
@@ -283,8 +287,7 @@ void CudnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y, 
   GPCNN_CUDNN(cudnnConvolutionBackwardFilter(handle_, &one, pl.input, input, pl.output, grad_y.data<float>(),
                                              pl.conv, pl.filter_algo, workspace(pl.filter_bytes), pl.filter_bytes,
                                              &zero, pl.filter, grad_w.data<float>()));
-  if (grad_b)
-    bias_gradient(grad_y, pl, *grad_b);
+  if (grad_b) channel_sums(grad_y.data<float>(), pl.batch, pl.out_channels, pl.height * pl.width, grad_b->data<float>());
 }
 
 }  // namespace gpcnn

@@ -32,13 +32,15 @@ class CudnnConvolutions {
                         Tensor* grad_b);
   // The workspace as it is now: a captured graph that uses it keeps it alive.
   std::shared_ptr<Buffer> workspace_buffer() const { return workspace_; }
+  // out[c] = Σ x[n, c, ...]: bias gradients (see bias_partial_kernel).
+  void channel_sums(const Tensor& x, Tensor& out);
 
  private:
   struct Plan;
   Plan& plan(int64_t batch, int64_t in_channels, int64_t height, int64_t width,
              const Shape& weight_shape, const ConvParams& p);
   void* workspace(size_t bytes);
-  void bias_gradient(const Tensor& grad_y, const Plan& pl, Tensor& grad_b);
+  void channel_sums(const float* x, int64_t batch, int64_t channels, int64_t plane, float* out);
 
   CudaBackend& backend_;
   bool tf32_;

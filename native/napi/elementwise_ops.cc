@@ -1,4 +1,4 @@
-// add(a, b), accumulate(dst, src) (in place), relu(x), reluBackward(gradOut, x)
+// add(a, b), accumulate(dst, src) (in place), channelSums(x), relu(x), reluBackward(gradOut, x)
 #include "../core/op_checks.h"
 #include "addon_context.h"
 #include "args.h"
@@ -25,6 +25,13 @@ static Napi::Value accumulate(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+static Napi::Value channel_sums(const Napi::CallbackInfo& info) {
+  const Tensor& x = tensor_arg(info, 0, "input");
+  Tensor out = new_tensor(info.Env(), DType::F32, check_channel_sums(x));
+  backend(info.Env()).channel_sums(x, out);
+  return TensorWrap::wrap(info.Env(), std::move(out));
+}
+
 static Napi::Value relu(const Napi::CallbackInfo& info) {
   const Tensor& x = tensor_arg(info, 0, "input");
   expect_dtype(x, DType::F32, "input");
@@ -45,6 +52,7 @@ static Napi::Value relu_backward(const Napi::CallbackInfo& info) {
 void register_elementwise_ops(Napi::Env env, Napi::Object exports) {
   export_function<add>(env, exports, "add");
   export_function<accumulate>(env, exports, "accumulate");
+  export_function<channel_sums>(env, exports, "channelSums");
   export_function<relu>(env, exports, "relu");
   export_function<relu_backward>(env, exports, "reluBackward");
 }

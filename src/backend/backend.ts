@@ -219,6 +219,11 @@ export class Backend {
     );
   }
 
+  /** out[c] = Σ x[n, c, ...] over every other dimension: [N, C, ...] -> [C] (a bias's gradient). */
+  channelSums(x: Tensor): Tensor {
+    return this.#op('channelSums', () => this.#addon.channelSums(this.#h(x, 'input')));
+  }
+
   relu(x: Tensor): Tensor {
     return this.#op('relu', () => this.#addon.relu(this.#h(x, 'input')));
   }

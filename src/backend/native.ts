@@ -52,6 +52,7 @@ export interface NativeAddon {
 
   add(a: T, b: T): T;
   accumulate(target: T, source: T): void;
+  channelSums(x: T): T;
   relu(x: T): T;
   reluBackward(gradOut: T, x: T): T;
 

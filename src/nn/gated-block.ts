@@ -104,8 +104,10 @@ export class GatedBlock {
   /**
    * Accumulates the block's parameter gradients and returns the gradients of its
    * inputs (null for block 0, whose input is the data). gradVOut and gradHOut are
-   * null for the last block, whose v and h outputs feed nothing. The returned gradHIn
-   * is gradHOut itself, added into (the residual path), when gradHOut is given.
+   * null for the last block, whose v and h outputs feed nothing. gradSkip is the
+   * gradient of the summed skip outputs, and skipBiasGrad its channel sums: every
+   * block's skip.bias gradient, computed once by the caller. The returned gradHIn is
+   * gradHOut itself, added into (the residual path), when gradHOut is given.
    */
   backward(
     ctx: ForwardContext,
@@ -113,30 +115,35 @@ export class GatedBlock {
     gradVOut: Tensor | null,
     gradHOut: Tensor | null,
     gradSkip: Tensor,
+    skipBiasGrad: Tensor,
   ): { gradVIn: Tensor; gradHIn: Tensor } | null {
     const be = ctx.backend;
     const { vertical, horizontal } = this.#geometry;
     const grad = (name: string, t: Tensor | undefined) => ctx.params.addGrad(`blocks.${this.#index}.${name}`, t);
-    // A convolution's weight and bias gradients, in one call.
-    const paramGrads = (input: Tensor, gradOut: Tensor, name: string, geometry: ConvGeometry = ONE_BY_ONE) => {
-      const g = be.conv2dBackwardWeights(input, gradOut, geometry.kernel, { ...geometry, bias: true });
-      grad(`${name}.weight`, g.gradWeight);
-      grad(`${name}.bias`, g.gradBias);
-    };
+    // A weight's gradient; the biases' come from channel sums below, some shared.
+    const weightGrad = (input: Tensor, gradOut: Tensor, name: string, geometry: ConvGeometry = ONE_BY_ONE) =>
+      grad(`${name}.weight`, be.conv2dBackwardWeights(input, gradOut, geometry.kernel, { ...geometry, bias: false }).gradWeight);
 
     // g feeds skip and (below the last block) res.
     const gradG = be.conv2dBackwardData(gradSkip, this.#p(ctx, 'skip.weight'));
-    paramGrads(cache.g, gradSkip, 'skip');
+    weightGrad(cache.g, gradSkip, 'skip');
+    ctx.params.addGradShared(`blocks.${this.#index}.skip.bias`, skipBiasGrad);
     if (gradHOut) {
       be.conv2dBackwardDataAccumulate(gradG, gradHOut, this.#p(ctx, 'res.weight'));
-      paramGrads(cache.g, gradHOut, 'res');
+      weightGrad(cache.g, gradHOut, 'res');
+      grad('res.bias', be.channelSums(gradHOut));
     }
 
     // Horizontal gate: its pre-activation gradient serves u_h, vh(u_v) and the h terms.
     const gateH = be.gateBackward(gradG, cache.uH, { ...cache.termsH, extra: cache.vh });
     gradG.dispose();
     const gradAH = gateH.gradInput;
-    paramGrads(cache.uV, gradAH, 'vh');
+    // h.bias and vh.bias both add to that pre-activation: the same gradient, summed from
+    // the gate's per-image sums when it has them.
+    const biasSums = gateH.gradBias ?? gradAH;
+    grad('h.bias', be.channelSums(biasSums));
+    grad('vh.bias', be.channelSums(biasSums));
+    weightGrad(cache.uV, gradAH, 'vh');
     this.#conditioningGrads(ctx, 'h', gateH.gradBias, gradAH);
 
     // u_v feeds vh and (below the last block) the vertical gate.
@@ -149,8 +156,9 @@ export class GatedBlock {
     } else {
       gradUV = be.conv2dBackwardData(gradAH, this.#p(ctx, 'vh.weight'));
     }
-    paramGrads(cache.vIn, gradUV, 'v', vertical);
-    paramGrads(cache.hIn, gradAH, 'h', horizontal);
+    weightGrad(cache.vIn, gradUV, 'v', vertical);
+    grad('v.bias', be.channelSums(gradUV));
+    weightGrad(cache.hIn, gradAH, 'h', horizontal);
 
     let inputs: { gradVIn: Tensor; gradHIn: Tensor } | null = null;
     if (this.#index > 0) {

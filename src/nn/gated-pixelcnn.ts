@@ -143,6 +143,7 @@ export class GatedPixelCNN {
     const ctx = batch.context;
     const result = this.#forward(ctx, true);
     let gradSkip: Tensor | null = null;
+    let skipBiasGrad: Tensor | null = null;
     let gradV: Tensor | null = null;
     let gradH: Tensor | null = null;
     let nll: Tensor | null = null;
@@ -153,8 +154,10 @@ export class GatedPixelCNN {
       gradSkip = headBackward(ctx, result.headCache, loss.gradLogits!);
       loss.gradLogits!.dispose();
       disposeHeadCache(result.headCache);
+      // The skip outputs are summed, so every block's skip.bias has this gradient.
+      skipBiasGrad = this.backend.channelSums(gradSkip);
       for (let l = this.#blocks.length - 1; l >= 0; l--) {
-        const inputs = this.#blocks[l].backward(ctx, result.blockCaches[l], gradV, gradH, gradSkip);
+        const inputs = this.#blocks[l].backward(ctx, result.blockCaches[l], gradV, gradH, gradSkip, skipBiasGrad);
         gradV?.dispose();
         if (gradH !== inputs?.gradHIn) gradH?.dispose(); // a block adds into gradH and passes it on
         gradV = inputs?.gradVIn ?? null;
@@ -168,7 +171,7 @@ export class GatedPixelCNN {
       // After an error, whatever is still held; disposing twice is harmless.
       for (const cache of result.blockCaches) disposeBlockCache(cache, ctx.input);
       disposeHeadCache(result.headCache);
-      disposeAll(result.logits, gradSkip, gradV, gradH, nll);
+      disposeAll(result.logits, gradSkip, skipBiasGrad, gradV, gradH, nll);
     }
   }
 

@@ -56,6 +56,13 @@ export class ParameterSet {
     }
   }
 
+  /** Adds a gradient that the caller keeps (one shared by several parameters). */
+  addGradShared(name: string, grad: Tensor): void {
+    const p = this.get(name);
+    p.grad ??= this.backend.zeros(p.shape);
+    this.backend.accumulate(p.grad, grad);
+  }
+
   zeroGrad(): void {
     for (const p of this.#params.values()) {
       p.grad?.dispose();

@@ -65,7 +65,7 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
       be.conv2dBackwardDataAccumulate(gx, t(gy), t(w), options);
       return [
         be.conv2d(t(x), t(w), t(b), options), be.conv2dBackwardData(t(gy), t(w), options), g.gradWeight, g.gradBias,
-        gx,
+        gx, be.channelSums(t(gy)),
       ];
     }, convTolerance);
   });
@@ -108,7 +108,7 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
     compare('bare gate', (be, t) => [be.gate(t(u)), be.gateBackward(t(gOut), t(u)).gradInput], 1e-5);
   });
 
-  it('embedding, linear, add, accumulate, relu', () => {
+  it('embedding, linear, add, accumulate, channel sums, relu', () => {
     const table = f32([10, 6]);
     const labels: HostValue = { data: Int32Array.from([3, 9, 3, 0]), shape: [4] };
     const g6 = f32([4, 6]);
@@ -118,13 +118,14 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
     const a = f32([2, 3, 7, 5]);
     const b = f32([2, 3, 7, 5]);
     compare('conditioning and elementwise', (be, t) => {
+      const sums = [be.channelSums(t(a)), be.channelSums(t(g6))];
       const lin = be.linearBackward(t(g6), t(x), t(w), { inputGrad: true });
       const acc = t(a);
       be.accumulate(acc, t(b));
       return [
         be.embedding(t(table), t(labels)), be.embeddingBackward(t(g6), t(labels), 10),
         be.linear(t(x), t(w)), lin.gradWeight, lin.gradInput,
-        be.add(t(a), t(b)), acc, be.relu(t(a)), be.reluBackward(t(b), t(a)),
+        be.add(t(a), t(b)), acc, be.relu(t(a)), be.reluBackward(t(b), t(a)), ...sums,
       ];
     }, 1e-6);
   });

@@ -21,6 +21,21 @@ it('add and accumulate sum elementwise', () => {
   expectClose(read(target), a.map((v, i) => v + 2 * b[i]), 1e-6);
 });
 
+it('channel sums add every value of a channel, over images and positions', () => {
+  const rng = makeRng(3);
+  const a = uniform(rng, n);
+  const [, C, H, W] = shape;
+  const expected = new Float64Array(C);
+  a.forEach((v, i) => (expected[Math.floor(i / (H * W)) % C] += v));
+  expectClose(read(cpu.channelSums(f32(a, shape))), expected, 1e-6, '4-D');
+  // [B, C]: per-image sums (a gate's bias gradient) summed over the images.
+  const rows = uniform(rng, 6 * 5);
+  const perColumn = new Float64Array(5);
+  rows.forEach((v, i) => (perColumn[i % 5] += v));
+  expectClose(read(cpu.channelSums(f32(rows, [6, 5]))), perColumn, 1e-6, '2-D');
+  expect(() => cpu.channelSums(f32(rows, [30]))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+});
+
 it('relu forward, and its backward against finite differences', () => {
   const rng = makeRng(2);
   // Keep inputs away from the kink at 0, where the derivative is undefined.
