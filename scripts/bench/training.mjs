@@ -27,41 +27,45 @@ function randomBatch(config, batch) {
 }
 
 /**
- * Training steps (forward, backward, Adam) per second × batch; the loss read back each
- * step. `graph` is TrainingStep's option: 'auto' replays captured steps where the
- * backend can (CUDA), false runs every step eagerly.
+ * A model with Adam and a TrainingStep on one random batch: trainStep() runs a step
+ * (forward, backward, Adam; the loss read back), dispose() frees them. `graph` is
+ * TrainingStep's option: 'auto' replays captured steps where the backend can (CUDA),
+ * false runs every step eagerly.
  */
-export function oursTraining(lib, preset, batch, seconds, backend = 'auto', graph = 'auto') {
+function trainingRig(lib, preset, batch, backend, graph) {
   const model = lib.GatedPixelCNN.create(preset, { seed: 0, backend });
   const adam = new lib.Adam(model.parameters);
   const step = new lib.TrainingStep(model, { graph });
   const { images, cond } = randomBatch(model.config, batch);
-  const run = () => {
-    step.run(images, cond);
-    adam.step();
+  return {
+    model,
+    trainStep() {
+      step.run(images, cond);
+      adam.step();
+    },
+    dispose() {
+      step.dispose();
+      adam.dispose();
+      model.dispose();
+    },
   };
-  run(); // untimed, as timePerRun's own first call: the first step of a size runs eagerly, the next is captured
-  const secs = timePerRun(run, seconds);
-  step.dispose();
-  adam.dispose();
-  model.dispose();
+}
+
+/** Training steps per second × batch (see trainingRig). */
+export function oursTraining(lib, preset, batch, seconds, backend = 'auto', graph = 'auto') {
+  const rig = trainingRig(lib, preset, batch, backend, graph);
+  rig.trainStep(); // untimed, as timePerRun's own first call: the first step of a size runs eagerly, the next is captured
+  const secs = timePerRun(rig.trainStep, seconds);
+  rig.dispose();
   return batch / secs;
 }
 
 /** Exactly `steps` training steps, then a read-back: for kernel profilers, which slow every kernel down. */
 export function oursTrainingSteps(lib, preset, batch, steps, backend = 'auto', graph = 'auto') {
-  const model = lib.GatedPixelCNN.create(preset, { seed: 0, backend });
-  const adam = new lib.Adam(model.parameters);
-  const step = new lib.TrainingStep(model, { graph });
-  const { images, cond } = randomBatch(model.config, batch);
-  for (let i = 0; i < steps; i++) {
-    step.run(images, cond);
-    adam.step();
-  }
-  model.backend.globalNorm([model.parameters.list()[0].value]);
-  step.dispose();
-  adam.dispose();
-  model.dispose();
+  const rig = trainingRig(lib, preset, batch, backend, graph);
+  for (let i = 0; i < steps; i++) rig.trainStep();
+  rig.model.backend.globalNorm([rig.model.parameters.list()[0].value]);
+  rig.dispose();
 }
 
 /**

@@ -80,6 +80,15 @@ export function checkConditioning(config: ModelConfig, batch: number, cond: Cond
   }
 }
 
+/** A batch's arrays as its tensors hold them, after every check of batchSizeOf, toUnit and checkConditioning. */
+function checkedArrays(config: ModelConfig, images: Uint8Array, cond: Conditioning) {
+  const batch = batchSizeOf(config, images);
+  const unit = toUnit(images, config.levels); // refuses levels ≥ K
+  checkConditioning(config, batch, cond);
+  const labels = cond.labels ? Int32Array.from(cond.labels) : null;
+  return { batch, unit, labels, vectors: cond.vectors ?? null, spatial: cond.spatial ?? null };
+}
+
 export function batchTensors(
   backend: Backend,
   config: ModelConfig,
@@ -87,9 +96,7 @@ export function batchTensors(
   images: Uint8Array,
   cond: Conditioning = {},
 ): BatchTensors {
-  const batch = batchSizeOf(config, images);
-  const unit = toUnit(images, config.levels); // refuses levels ≥ K
-  checkConditioning(config, batch, cond);
+  const { batch, unit, labels, vectors, spatial } = checkedArrays(config, images, cond);
   const { channels: C, height: H, width: W } = config;
   const context: ForwardContext = {
     backend,
@@ -97,9 +104,9 @@ export function batchTensors(
     params,
     batch,
     input: backend.tensor(unit, [batch, C, H, W]),
-    labels: cond.labels ? backend.tensor(Int32Array.from(cond.labels), [batch]) : null,
-    vectors: cond.vectors ? backend.tensor(cond.vectors, [batch, config.condDim]) : null,
-    spatial: cond.spatial ? backend.tensor(cond.spatial, [batch, config.spatialCond, H, W]) : null,
+    labels: labels && backend.tensor(labels, [batch]),
+    vectors: vectors && backend.tensor(vectors, [batch, config.condDim]),
+    spatial: spatial && backend.tensor(spatial, [batch, config.spatialCond, H, W]),
   };
   return { context, targets: backend.tensor(images, [batch, C, H, W]) };
 }
@@ -110,19 +117,17 @@ export function batchTensors(
  * reads (training-step.ts).
  */
 export function writeBatch(batch: BatchTensors, config: ModelConfig, images: Uint8Array, cond: Conditioning = {}): void {
-  const size = batchSizeOf(config, images);
+  const arrays = checkedArrays(config, images, cond);
   const { context } = batch;
-  if (size !== context.batch) {
-    throw new PixelCNNError('ERR_LENGTH', `a batch of ${size} images, where this batch holds ${context.batch}`);
+  if (arrays.batch !== context.batch) {
+    throw new PixelCNNError('ERR_LENGTH', `a batch of ${arrays.batch} images, where this batch holds ${context.batch}`);
   }
-  const unit = toUnit(images, config.levels);
-  checkConditioning(config, size, cond);
   const { backend } = context;
-  backend.write(context.input, unit);
+  backend.write(context.input, arrays.unit);
   backend.write(batch.targets, images);
-  if (context.labels) backend.write(context.labels, Int32Array.from(cond.labels!));
-  if (context.vectors) backend.write(context.vectors, cond.vectors!);
-  if (context.spatial) backend.write(context.spatial, cond.spatial!);
+  if (context.labels) backend.write(context.labels, arrays.labels!);
+  if (context.vectors) backend.write(context.vectors, arrays.vectors!);
+  if (context.spatial) backend.write(context.spatial, arrays.spatial!);
 }
 
 export function disposeBatch(batch: BatchTensors): void {

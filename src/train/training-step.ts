@@ -80,7 +80,7 @@ export class TrainingStep {
         this.#warmSizes.add(size);
         return this.#eager(images, cond);
       }
-      graph = this.#capture(images, cond) ?? undefined;
+      graph = this.#capture(images, cond);
       if (!graph) return this.#eager(images, cond);
       this.#graphs.set(size, graph);
     }
@@ -100,7 +100,7 @@ export class TrainingStep {
     return this.model.backward(images, cond);
   }
 
-  #capture(images: Uint8Array, cond: Conditioning): StepGraph | null {
+  #capture(images: Uint8Array, cond: Conditioning): StepGraph | undefined {
     // Bad input is refused here, before the capture, as eagerly.
     const batch = this.model.prepareBatch(images, cond);
     try {
@@ -115,7 +115,7 @@ export class TrainingStep {
         `training steps run eagerly from now on: capturing one as a CUDA graph failed (${(error as Error).message})`,
         { code: 'GATED_PIXELCNN_STEP_GRAPH' },
       );
-      return null;
+      return undefined;
     }
   }
 }
@@ -170,7 +170,7 @@ class StepGraph {
     writeBatch(this.#batch, this.#model.config, images, cond);
     for (const bound of this.#bound) {
       const { param, grad } = bound;
-      if (param.grad === bound.attached && (!grad || !bound.attached!.disposed)) continue;
+      if (param.grad === bound.attached && !param.grad?.disposed) continue;
       param.grad?.dispose();
       bound.attached = grad && this.#model.backend.reshape(grad, grad.shape);
       param.grad = bound.attached;
