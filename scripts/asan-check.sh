@@ -12,6 +12,10 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DGPCNN_CUDA=OFF -DGPCNN_CUD
   -DCMAKE_CXX_FLAGS="-fsanitize=address -fno-omit-frame-pointer" > /dev/null
 cmake --build build-asan --target gated_pixelcnn_cuda_emu -j "$(nproc)" > /dev/null
 # Node itself is not instrumented: the runtime is preloaded, and leaks (V8's own) are not checked.
-LD_PRELOAD="$(g++ -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-  GATED_PIXELCNN_CUDA_EMULATOR="$PWD/build-asan/Release/gated_pixelcnn_cuda_emu.node" GATED_PIXELCNN_TF32=0 \
-  npx vitest run test/cuda
+asan() {
+  LD_PRELOAD="$(g++ -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    GATED_PIXELCNN_CUDA_EMULATOR="$PWD/build-asan/Release/gated_pixelcnn_cuda_emu.node" GATED_PIXELCNN_TF32=0 "$@"
+}
+asan npx vitest run test/cuda
+# The sampler's positions as thread block clusters too (GATED_PIXELCNN_SAMPLER=cluster).
+GATED_PIXELCNN_SAMPLER=cluster asan npx vitest run test/cuda/cached-sampler.test.ts

@@ -2,7 +2,8 @@
 # GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
 # test suite and the GPU benchmark, times the host work of a training step per native
-# function and each kernel of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks inside one (ncu),
+# function and each kernel of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks inside
+# them (ncu; the positions as graphs and as thread block clusters),
 # runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops, the
 # captured training steps and the sampler, and writes a log and a JSON summary to OUTDIR.
 #   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sampler sanitize"] bash scripts/device-check.sh OUTDIR
@@ -48,7 +49,7 @@ fi
 # run cut short by its time limit still reports what it finished.
 steps=" ${DEVICE_CHECK_STEPS:-tests bench kernels sampler sanitize} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
-build_status=null tests_tf32=null tests_fp32=null bench=null profiled=null sampler_profiled=null sanitized=null
+build_status=null tests_tf32=null tests_fp32=null tests_cluster=null bench=null profiled=null sampler_profiled=null sanitized=null
 # Passed / failed / skipped per run: a suite that skipped everything found no GPU.
 counts() {
   "$NODE" -e 'try { const r = require(process.argv[1]);
@@ -57,8 +58,9 @@ counts() {
 }
 summary() {
   cat > "$out/summary.json" <<JSON
-{"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32,
+{"build": $build_status, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32, "testsCluster": $tests_cluster,
  "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
+ "countsCluster": $(counts "$out/tests-cluster.json"),
  "bench": $bench, "kernelTimes": $profiled, "samplerProfile": $sampler_profiled, "sanitizer": $sanitized,
  "seconds": $(( $(date +%s) - started ))}
 JSON
@@ -89,6 +91,10 @@ if wants tests; then
   GATED_PIXELCNN_TF32=0 GATED_PIXELCNN_CONV_SEARCH=1 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
     --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
   tests_fp32=$?
+  step "GPU sampler tests with the positions as thread block clusters (GATED_PIXELCNN_SAMPLER=cluster, fp32)"
+  GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_TF32=0 timeout 90 "$NODE" node_modules/vitest/vitest.mjs run \
+    test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-cluster.json"
+  tests_cluster=$?
   summary
 fi
 
@@ -96,10 +102,13 @@ if wants bench; then
   step "GPU benchmark"
   timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
   bench=$?
-  # The sampler's position kernels with and without overlapped launches (launch.cuh).
-  for overlap in 1 0; do
-    echo "cached sampler, mnist-quick batch 256, GATED_PIXELCNN_SAMPLER_OVERLAP=$overlap:"
-    GATED_PIXELCNN_SAMPLER_OVERLAP=$overlap timeout 60 "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 4
+  # The sampler's positions as a graph of launches and as thread block clusters,
+  # interleaved (the host's speed drifts); then mnist-256's, whose head draws 256 levels.
+  for run in "mnist-quick graph" "mnist-quick cluster" "mnist-quick graph" "mnist-quick cluster" \
+             "mnist-256 graph" "mnist-256 cluster"; do
+    read -r model design <<< "$run"
+    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design:"
+    GATED_PIXELCNN_SAMPLER=$design timeout 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 4
   done
   # Training with the convolution algorithms of cuDNN's heuristics and of its timed
   # search (GATED_PIXELCNN_CONV_SEARCH), interleaved: the host's speed drifts.
@@ -143,11 +152,11 @@ if wants kernels; then
 fi
 
 if wants sampler; then
-  step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls"
+  step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls, then a row of clusters'"
   # A mnist-quick batch of 256: about 2 rows (5 vertical stages of 3 launches plus
   # cuDNN's, 28 positions of 12) are skipped, the next 400 launches (about a row) timed;
-  # then one pre-activation product in the middle of a row looked into. Both print into
-  # the log.
+  # then one pre-activation product in the middle of a row looked into; then the third
+  # row's launch of clusters (GATED_PIXELCNN_SAMPLER=cluster). All print into the log.
   if [ -n "$ncu" ]; then
     sampler_csv=$(mktemp)
     timeout 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \
@@ -155,7 +164,10 @@ if wants sampler; then
       && "$NODE" scripts/bench/kernel-times.mjs "$sampler_csv" 20 \
       && timeout 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:PreActivation --launch-skip 300 --launch-count 1 \
         --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
-        "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
+        "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda \
+      && GATED_PIXELCNN_SAMPLER=cluster timeout 100 "$ncu" --clock-control none --kernel-name regex:positions_cluster \
+        --launch-skip 2 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section Occupancy \
+        --section LaunchStats "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
     sampler_profiled=$?
   else
     echo "no ncu found"
@@ -175,6 +187,7 @@ if wants sanitize; then
     sanitize memcheck test/cuda/backend-ops.test.ts \
       && sanitize memcheck test/cuda/training-step.test.ts \
       && sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|split k|deeper" \
+      && GATED_PIXELCNN_SAMPLER=cluster sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles" \
       && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
     sanitized=$?
   else

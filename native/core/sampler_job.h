@@ -35,6 +35,7 @@ struct SamplerJob {
 struct SamplerResult {
   std::vector<uint8_t> levels;  // [B, C, H, W]
   std::vector<float> logits;    // [B, C, K, H, W], the logits each draw used (when asked)
+  std::string design;           // how its positions ran: "cpu", or on CUDA "graph" or "cluster"
 };
 
 // Runs a job. `on_row(rows done)` is called after each row; when `cancel` becomes

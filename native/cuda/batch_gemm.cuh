@@ -32,17 +32,24 @@ static_assert(kGemmThreads == kGemmRows * kGemmCols, "one thread per output of t
 // of 32 consecutive k hit 16 banks instead of 2.
 constexpr int kGemmRowStride = kGemmRows + 2;
 
+// A tile's shared memory. Both operand tiles are k-major, so that a thread reads its
+// pair of images and its pair of outputs at one k as one 8-byte word each.
+struct GemmTileShared {
+  __align__(16) float a[kGemmSplits][kGemmDepth][kGemmRowStride];
+  __align__(16) float b[kGemmSplits][kGemmDepth][kGemmCols];
+  __align__(16) float part[kGemmSplits][kGemmRows][kGemmCols];
+};
+
+// The tile of outputs [row0, + kGemmRows) × [col0, + kGemmCols) of the product, by all
+// kGemmThreads threads of the block (it has barriers: every thread calls it). With
+// `dependent`, the kernel was launched overlapped (launch_overlapped): the first step's
+// B operand, a constant weight, loads before the kernel before it ends, A and
+// everything after it wait for that kernel.
 template <typename Product>
-__global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int cols, int depth, Product op) {
-  // Both tiles are k-major, so that a thread reads its pair of images and its pair of
-  // outputs at one k as one 8-byte word each. The loads run along k for A (an image's
-  // operands are contiguous in k) and along outputs for B (the weights are [k][n]).
-  __align__(16) __shared__ float a_tile[kGemmSplits][kGemmDepth][kGemmRowStride];
-  __align__(16) __shared__ float b_tile[kGemmSplits][kGemmDepth][kGemmCols];
-  __align__(16) __shared__ float part[kGemmSplits][kGemmRows][kGemmCols];
+__device__ void gemm_tile(const Product& op, int rows, int cols, int depth, int row0, int col0, GemmTileShared& shared,
+                          bool dependent) {
   const int group = threadIdx.x / kGemmGroupThreads, t = threadIdx.x % kGemmGroupThreads;
   const int col = 2 * (t % kGemmColPairs), row = 2 * (t / kGemmColPairs);
-  const int row0 = blockIdx.y * kGemmRows, col0 = blockIdx.x * kGemmCols;
   // Every group runs the same number of steps (barriers are block-wide); k past the
   // group's part reads as zero.
   const int steps = (depth + kGemmDepth * kGemmSplits - 1) / (kGemmDepth * kGemmSplits);
@@ -50,7 +57,9 @@ __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int 
   constexpr int kLoadsA = kGemmRows * kGemmDepth / kGemmGroupThreads, kLoadsB = kGemmDepth * kGemmCols / kGemmGroupThreads;
   // Each step's operands are loaded into registers while the step before computes, so
   // that the loads' latency hides behind arithmetic. Fixed trip counts keep them in
-  // registers and every load of a step in flight at once.
+  // registers and every load of a step in flight at once. The loads run along k for A
+  // (an image's operands are contiguous in k) and along outputs for B (the weights are
+  // [k][n]).
   float next_a[kLoadsA], next_b[kLoadsB];
   auto load_a = [&](int k0) {
     GPCNN_UNROLL
@@ -67,43 +76,47 @@ __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int 
     }
   };
   float s00 = 0, s01 = 0, s10 = 0, s11 = 0;  // s[image][output] of the thread's square
-  // B is a constant weight: its first step loads before the kernel before this one ends
-  // (launch_overlapped); A and everything after it wait for that kernel.
-  let_next_kernel_start();
+  if (dependent) let_next_kernel_start();
   load_b(k_begin);
-  wait_for_previous_kernel();
+  if (dependent) wait_for_previous_kernel();
   load_a(k_begin);
   for (int step = 0; step < steps; ++step) {
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsA; ++q) {
       const int e = t + q * kGemmGroupThreads;
-      a_tile[group][e % kGemmDepth][e / kGemmDepth] = next_a[q];
+      shared.a[group][e % kGemmDepth][e / kGemmDepth] = next_a[q];
     }
     GPCNN_UNROLL
     for (int q = 0; q < kLoadsB; ++q) {
       const int e = t + q * kGemmGroupThreads;
-      b_tile[group][e / kGemmCols][e % kGemmCols] = next_b[q];
+      shared.b[group][e / kGemmCols][e % kGemmCols] = next_b[q];
     }
     __syncthreads();
     if (step + 1 < steps) load_a(k_begin + (step + 1) * kGemmDepth), load_b(k_begin + (step + 1) * kGemmDepth);
     GPCNN_UNROLL
     for (int k = 0; k < kGemmDepth; ++k) {
-      const float2 a = *reinterpret_cast<const float2*>(&a_tile[group][k][row]);
-      const float2 b = *reinterpret_cast<const float2*>(&b_tile[group][k][col]);
+      const float2 a = *reinterpret_cast<const float2*>(&shared.a[group][k][row]);
+      const float2 b = *reinterpret_cast<const float2*>(&shared.b[group][k][col]);
       s00 += a.x * b.x, s01 += a.x * b.y, s10 += a.y * b.x, s11 += a.y * b.y;
     }
     __syncthreads();
   }
-  part[group][row][col] = s00, part[group][row][col + 1] = s01;
-  part[group][row + 1][col] = s10, part[group][row + 1][col + 1] = s11;
+  shared.part[group][row][col] = s00, shared.part[group][row][col + 1] = s01;
+  shared.part[group][row + 1][col] = s10, shared.part[group][row + 1][col + 1] = s11;
   __syncthreads();
   // One thread per output of the tile, consecutive threads on consecutive outputs.
   const int r = threadIdx.x / kGemmCols, c = threadIdx.x % kGemmCols, m = row0 + r, n = col0 + c;
   if (m >= rows || n >= cols) return;
-  float sum = part[0][r][c];
+  float sum = shared.part[0][r][c];
   GPCNN_UNROLL
-  for (int g = 1; g < kGemmSplits; ++g) sum += part[g][r][c];
+  for (int g = 1; g < kGemmSplits; ++g) sum += shared.part[g][r][c];
   op.out(m, n, sum);
+}
+
+template <typename Product>
+__global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int cols, int depth, Product op) {
+  __shared__ GemmTileShared shared;
+  gemm_tile(op, rows, cols, depth, blockIdx.y * kGemmRows, blockIdx.x * kGemmCols, shared, true);
 }
 
 // Queues the product on `stream`; rows, cols and depth must be positive. With

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "cuda_check.h"
 #include "cuda_resources.h"
 #include "launch.cuh"
+#include "sampler_cluster.cuh"
 #include "sampler_position.cuh"
 #include "sampler_vertical.cuh"
 
@@ -81,13 +83,52 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
 
 // Overlapped launches need sm_90; GATED_PIXELCNN_SAMPLER_OVERLAP=0 turns them off (to
 // measure what they bring).
-bool overlap_launches() {
-  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_OVERLAP");
-  if (setting && std::string(setting) == "0") return false;
+int compute_capability_major() {
   int device = 0, major = 0;
   GPCNN_CUDA(cudaGetDevice(&device));
   GPCNN_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  return major >= 9;
+  return major;
+}
+
+bool overlap_launches() {
+  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_OVERLAP");
+  if (setting && std::string(setting) == "0") return false;
+  return compute_capability_major() >= 9;
+}
+
+// How a row's positions run: as a captured graph of a few launches per position
+// (sampler_position.cuh), or with GATED_PIXELCNN_SAMPLER=cluster as one launch of thread
+// block clusters per row (sampler_cluster.cuh), where the device has clusters (sm_90)
+// and a block's share of the model fits in its shared memory; elsewhere as a graph.
+// Returns the clusters' plan, or nothing for a graph.
+std::optional<ClusterPlan> cluster_positions(const SamplerPlan& p, const std::vector<BlockPlan>& blocks) {
+  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER");
+  const std::string design = setting ? setting : "graph";
+  if (design != "graph" && design != "cluster")
+    fail(codes::kArg, "GATED_PIXELCNN_SAMPLER must be 'graph' or 'cluster', got '" + design + "'");
+  if (design == "graph" || compute_capability_major() < 9) return std::nullopt;
+  int device = 0, limit = 0;
+  GPCNN_CUDA(cudaGetDevice(&device));
+  GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  auto fits = [&](const ClusterPlan& plan) {
+    if (plan.bytes > limit) return false;
+    GPCNN_CUDA(cudaFuncSetAttribute(positions_cluster_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    int(plan.bytes)));
+    return true;
+  };
+  ClusterPlan plan = cluster_plan(p, blocks.data(), kGemmRows);
+  if (!fits(plan)) return std::nullopt;
+  // A tile of kGemmRows images per cluster, or a few times that where the device runs
+  // too few clusters at once for the batch: a second wave of clusters would double
+  // the row's time, more images per cluster only lengthen each product.
+  const int active = max_active_clusters(positions_cluster_kernel, kGemmThreads, kClusterRanks, size_t(plan.bytes));
+  if (active < 1) return std::nullopt;
+  const int64_t tiles = ceil_div(p.B, kGemmRows);
+  if (tiles > active) {
+    plan = cluster_plan(p, blocks.data(), kGemmRows * ceil_div(tiles, active));
+    if (!fits(plan)) return std::nullopt;
+  }
+  return plan;
 }
 
 }  // namespace
@@ -147,13 +188,17 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 
   launch(conditioning_kernel, unsigned(B), kRowThreads, 0, stream, p);
-  // A row's positions as one graph, launched for every row: the kernels read the row
-  // from the device, and the graph's last kernel advances it.
-  const CapturedGraph positions(stream, [&] {
-    const bool overlap = overlap_launches();
-    for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, overlap, stream);
-    launch_overlapped(overlap, advance_row_kernel, 1, 1, 0, stream, row.get());
-  });
+  const std::optional<ClusterPlan> clusters = cluster_positions(p, arranged.blocks);
+  // Otherwise a row's positions are one graph, launched for every row: the kernels read
+  // the row from the device, and the graph's last kernel advances it.
+  std::unique_ptr<CapturedGraph> positions;
+  if (!clusters)
+    positions = std::make_unique<CapturedGraph>(stream, [&] {
+      const bool overlap = overlap_launches();
+      for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, overlap, stream);
+      launch_overlapped(overlap, advance_row_kernel, 1, 1, 0, stream, row.get());
+    });
+
   // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
   // host between rows; each row's end is reported as it is reached.
   Event row_done[2];
@@ -161,13 +206,18 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
     vertical_row(p, arranged.blocks, convolutions, gathered.get(), workspace.get(), i, stream);
-    positions.launch(stream);
+    if (clusters)
+      launch_clustered(positions_cluster_kernel, unsigned(ceil_div(B, clusters->tile) * kClusterRanks), kGemmThreads,
+                       kClusterRanks, size_t(clusters->bytes), stream, p, *clusters, i);
+    else
+      positions->launch(stream);
     row_done[i % 2].record(stream);
     if (i > 0) row_done[(i - 1) % 2].wait(), on_row(i);
   }
   row_done[(p.H - 1) % 2].wait();
   on_row(p.H);
   SamplerResult result;
+  result.design = clusters ? "cluster" : "graph";
   levels.download(result.levels, stream);
   if (job.keep_logits) logits.download(result.logits, stream);
   GPCNN_CUDA(cudaStreamSynchronize(stream));

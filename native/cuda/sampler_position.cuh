@@ -103,65 +103,56 @@ struct HeadHidden : PositionArgs {
   __device__ void out(int b, int q, float sum) const { s.zs[int64_t(b) * p.Q + q] = sum + p.w[p.hidden_b + q]; }
 };
 
-// relu(zs + prev · x_{<c}) for channel c of image b, with x_{<c} the levels drawn for
-// this pixel's earlier channels.
-__device__ inline float channel_input(const SamplerPlan& p, const PositionScratch& s, int64_t b, int64_t q,
-                                      int64_t c, int i, int j) {
+// relu(zs + prev · x_{<c}) for channel c of image b, with zs the head's hidden unit q
+// before the channel terms and x_{<c} the levels drawn for this pixel's earlier channels.
+__device__ inline float channel_input(const SamplerPlan& p, float zs, int64_t b, int64_t q, int64_t c, int i, int j) {
   const int64_t C = p.C;
-  float sum = s.zs[b * p.Q + q];
+  float sum = zs;
   for (int64_t cp = 0; cp < c; ++cp)
     sum += p.w[p.prev + (q * C + c) * C + cp] * p.xt[((b * C + cp) * p.H + i) * p.W + j];
   return fmaxf(sum, 0.f);
 }
 
-// Images per thread block of the draws.
-constexpr int kHeadImages = 8;
-
-// The draws at (i, j) for images [kHeadImages · blockIdx.x, + kHeadImages), after
-// HeadHidden: channel by channel z = relu(zs + prev · x_{<c}), logits = out_c · z, and
-// a draw (or the known level), written into levels and, as network input, into xt,
-// where later channels read it. Dynamic shared memory: kHeadImages · (K + 1) doubles
-// (each image's level weights, then its maximum logit).
-__global__ void head_draw_kernel(PositionArgs a) {
-  let_next_kernel_start();
-  wait_for_previous_kernel();
-  const SamplerPlan& p = a.p;
-  const PositionScratch& s = a.s;
-  const int64_t first = int64_t(blockIdx.x) * kHeadImages, count = min(int64_t(kHeadImages), p.B - first);
+// The draws at (i, j) for images [first, first + count), by every thread of the block
+// (it has barriers): channel by channel z = relu(zs + prev · x_{<c}), logits = out_c · z,
+// and a draw (or the known level), written into levels and, as network input, into xt,
+// where later channels read it. zs [count][Q] is the head's hidden layer before the
+// channel terms; z [count][Q] and logits [count][K] are scratch, as is weights, for
+// count · (K + 1) doubles (each image's level weights, then its maximum logit).
+__device__ inline void draw_pixel(const SamplerPlan& p, int64_t first, int64_t count, int i, int j, const float* zs,
+                                  float* z, float* logits, double* weights) {
   const int64_t Q = p.Q, K = p.K, C = p.C;
-  const int i = *a.row;
-  double* weights = dynamic_shared<double>();  // [count][K + 1]
   for (int64_t c = 0; c < C; ++c) {
     for (int64_t e = threadIdx.x; e < count * Q; e += blockDim.x)
-      s.z[(first + e / Q) * Q + e % Q] = channel_input(p, s, first + e / Q, e % Q, c, i, a.j);
+      z[e] = channel_input(p, zs[e], first + e / Q, e % Q, c, i, j);
     __syncthreads();
     for (int64_t e = threadIdx.x; e < count * K; e += blockDim.x) {
-      const int64_t b = first + e / K, k = e % K;
+      const int64_t g = e / K, k = e % K;
       float sum = 0;
-      for (int64_t q = 0; q < Q; ++q) sum += p.w[p.out_wt + (c * Q + q) * K + k] * s.z[b * Q + q];
+      for (int64_t q = 0; q < Q; ++q) sum += p.w[p.out_wt + (c * Q + q) * K + k] * z[g * Q + q];
       const float logit = sum + p.w[p.out_b + c * K + k];
-      s.logits[b * K + k] = logit;
-      if (p.logits_out) p.logits_out[((((b * C + c) * K + k) * p.H + i) * p.W) + a.j] = logit;
+      logits[e] = logit;
+      if (p.logits_out) p.logits_out[(((((first + g) * C + c) * K + k) * p.H + i) * p.W) + j] = logit;
     }
     __syncthreads();
     for (int64_t g = threadIdx.x; g < count; g += blockDim.x) {
       double max = -INFINITY;
-      for (int64_t k = 0; k < K; ++k) max = ::fmax(max, double(s.logits[(first + g) * K + k]));
+      for (int64_t k = 0; k < K; ++k) max = ::fmax(max, double(logits[g * K + k]));
       weights[g * (K + 1) + K] = max;
     }
     __syncthreads();
     for (int64_t e = threadIdx.x; e < count * K; e += blockDim.x) {
       const int64_t g = e / K, k = e % K;
-      weights[g * (K + 1) + k] = level_weight(s.logits[(first + g) * K + k], weights[g * (K + 1) + K], p.temperature);
+      weights[g * (K + 1) + k] = level_weight(logits[e], weights[g * (K + 1) + K], p.temperature);
     }
     __syncthreads();
     for (int64_t g = threadIdx.x; g < count; g += blockDim.x) {
-      const int64_t b = first + g, at = ((b * C + c) * p.H + i) * p.W + a.j;
+      const int64_t b = first + g, at = ((b * C + c) * p.H + i) * p.W + j;
       int level;
       if (p.known_mask && p.known_mask[at]) {
         level = p.known[at];
       } else {
-        const int64_t position = (int64_t(i) * p.W + a.j) * C + c;  // generation order, as the naive sampler counts
+        const int64_t position = (int64_t(i) * p.W + j) * C + c;  // generation order, as the naive sampler counts
         level = level_from_weights(weights + g * (K + 1), K, sample_uniform(p.seed, p.first_image + b, position));
       }
       p.levels[at] = uint8_t(level);
@@ -169,6 +160,20 @@ __global__ void head_draw_kernel(PositionArgs a) {
     }
     __syncthreads();
   }
+}
+
+// Images per thread block of the draws.
+constexpr int kHeadImages = 8;
+
+// The draws at (i, j) for images [kHeadImages · blockIdx.x, + kHeadImages), after
+// HeadHidden. Dynamic shared memory: kHeadImages · (K + 1) doubles.
+__global__ void head_draw_kernel(PositionArgs a) {
+  let_next_kernel_start();
+  wait_for_previous_kernel();
+  const SamplerPlan& p = a.p;
+  const int64_t first = int64_t(blockIdx.x) * kHeadImages, count = min(int64_t(kHeadImages), p.B - first);
+  draw_pixel(p, first, count, *a.row, a.j, a.s.zs + first * p.Q, a.s.z + first * p.Q, a.s.logits + first * p.K,
+             dynamic_shared<double>());
 }
 
 }  // namespace gpcnn

@@ -2,8 +2,10 @@
 // and the scheduler that runs kernels. Each thread of a block is a fiber (fiber.h) on
 // the calling host thread; __syncthreads() switches back to the scheduler, which
 // resumes the block's threads in turn until all have ended, so every thread reaches a
-// barrier before any passes it. Blocks run one after another, and one launch at a
-// time runs in the process.
+// barrier before any passes it. Blocks run one after another, except the blocks of a
+// thread block cluster, which run together (their threads all fibers of one pass), so
+// that they can wait for each other and read each other's shared memory. One launch
+// at a time runs in the process.
 #include <sanitizer/asan_interface.h>  // its macros do nothing unless built with -fsanitize=address
 #include <sys/mman.h>
 
@@ -35,6 +37,7 @@ constexpr int kMaxThreadsPerBlock = 1024;
 constexpr unsigned kMaxGridY = 65535, kMaxGridZ = 65535;
 constexpr size_t kDefaultSharedBytes = 48 * 1024, kMaxSharedBytesOptin = 227 * 1024;
 constexpr int kMultiprocessors = 4;
+constexpr unsigned kMaxClusterBlocks = 8;  // the portable limit
 constexpr size_t kStackBytes = 256 * 1024;
 constexpr size_t kPageBytes = 4096;
 // Bytes of a known pattern around every allocation and after the dynamic shared
@@ -95,12 +98,13 @@ bool on_device(const void* at, size_t bytes) {
 class Scheduler {
  public:
   Scheduler() {
-    // One stack per possible thread, each above a guard page that turns an overflow into a fault.
-    stacks_ = static_cast<char*>(mmap(nullptr, kStackSlot * kMaxThreadsPerBlock, PROT_READ | PROT_WRITE,
+    // One stack per possible thread of a cluster, each above a guard page that turns an
+    // overflow into a fault.
+    stacks_ = static_cast<char*>(mmap(nullptr, kStackSlot * kMaxFibers, PROT_READ | PROT_WRITE,
                                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
     if (stacks_ == MAP_FAILED) std::abort();
-    for (int t = 0; t < kMaxThreadsPerBlock; ++t) mprotect(stacks_ + t * kStackSlot, kPageBytes, PROT_NONE);
-    fibers_.resize(kMaxThreadsPerBlock);
+    for (unsigned t = 0; t < kMaxFibers; ++t) mprotect(stacks_ + t * kStackSlot, kPageBytes, PROT_NONE);
+    fibers_.resize(kMaxFibers);
   }
 
   static Scheduler& instance() {
@@ -108,44 +112,59 @@ class Scheduler {
     return *s;
   }
 
-  // Runs the grid; cudaErrorLaunchFailure when a thread trapped or the threads of a
-  // block disagree about barriers, cudaErrorIllegalAddress when a block wrote past its
-  // dynamic shared memory. `flip` alternates from launch to launch: the blocks, and the
-  // threads within each, run in one order or the reverse, so that a missing barrier
-  // shows whichever thread writes first.
-  cudaError_t run(dim3 grid, dim3 block, size_t shared_bytes, bool flip, const std::function<void()>& thread) {
+  // Runs the grid, `cluster` blocks at a time together (1: one after another);
+  // cudaErrorLaunchFailure when a thread trapped or threads disagree about barriers,
+  // cudaErrorIllegalAddress when a block wrote past its dynamic shared memory. `flip`
+  // alternates from launch to launch: the blocks, and the threads within each, run in
+  // one order or the reverse, so that a missing barrier shows whichever thread writes
+  // first.
+  cudaError_t run(dim3 grid, dim3 block, unsigned cluster, size_t shared_bytes, bool flip,
+                  const std::function<void()>& thread) {
     thread_ = &thread;
     gridDim = grid, blockDim = block;
     threads_ = block.x * block.y * block.z;
+    cluster_ = cluster;
+    // Each block of a cluster has its own dynamic shared memory, then a guard.
+    shared_stride_ = (shared_bytes + kGuardBytes) / sizeof(double) + 1;
     ASAN_UNPOISON_MEMORY_REGION(shared_.data(), shared_.size() * sizeof(double));
-    shared_.resize((shared_bytes + kGuardBytes) / sizeof(double) + 1);
-    unsigned char* shared_memory = reinterpret_cast<unsigned char*>(shared_.data());
-    std::memset(shared_memory + shared_bytes, kGuardPattern, kGuardBytes);
-    ASAN_POISON_MEMORY_REGION(shared_memory + shared_bytes, kGuardBytes);
-    const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
-    for (uint64_t k = 0; k < blocks; ++k) {
-      const uint64_t b = flip ? blocks - 1 - k : k;
-      blockIdx = {unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / (uint64_t(grid.x) * grid.y))};
+    shared_.resize(shared_stride_ * cluster);
+    for (unsigned rank = 0; rank < cluster; ++rank) {
+      unsigned char* guard = block_shared(rank) + shared_bytes;
+      std::memset(guard, kGuardPattern, kGuardBytes);
+      ASAN_POISON_MEMORY_REGION(guard, kGuardBytes);
+    }
+    const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z, groups = blocks / cluster;
+    for (uint64_t k = 0; k < groups; ++k) {
+      first_block_ = (flip ? groups - 1 - k : k) * cluster;
       // Each block starts with shared memory that nothing wrote, as on a device.
-      std::memset(shared_memory, kUnwrittenPattern, shared_bytes);
+      for (unsigned rank = 0; rank < cluster; ++rank) std::memset(block_shared(rank), kUnwrittenPattern, shared_bytes);
       poison_static_shared();
-      reverse_ = (b % 2 == 1) != flip;
-      if (!run_block()) return cudaErrorLaunchFailure;
-      ASAN_UNPOISON_MEMORY_REGION(shared_memory + shared_bytes, kGuardBytes);
-      if (!intact(shared_memory + shared_bytes, kGuardBytes)) return cudaErrorIllegalAddress;
-      ASAN_POISON_MEMORY_REGION(shared_memory + shared_bytes, kGuardBytes);
+      flip_ = flip;
+      if (!(cluster == 1 ? run_block() : run_cluster())) return cudaErrorLaunchFailure;
+      for (unsigned rank = 0; rank < cluster; ++rank) {
+        unsigned char* guard = block_shared(rank) + shared_bytes;
+        ASAN_UNPOISON_MEMORY_REGION(guard, kGuardBytes);
+        if (!intact(guard, kGuardBytes)) return cudaErrorIllegalAddress;
+        ASAN_POISON_MEMORY_REGION(guard, kGuardBytes);
+      }
     }
     return cudaSuccess;
   }
 
-  void sync() {
-    if (fiber_ < 0) std::abort();  // __syncthreads outside a kernel: an emulator bug
+  // __syncthreads() (block) or a cluster's barrier (cluster).
+  void sync(bool cluster) {
+    if (fiber_ < 0) std::abort();  // a barrier outside a kernel: an emulator bug
     if (direct_) {                 // see run_block
       std::fprintf(stderr, "CUDA emulator: thread %u of block %u reached a barrier that the block's first thread skipped\n",
                    threadIdx.x, blockIdx.x);
       trap();
     }
+    if (cluster && cluster_ == 1) {
+      std::fprintf(stderr, "CUDA emulator: a cluster barrier in a kernel launched without clusters\n");
+      trap();
+    }
     synced_ = true;
+    fibers_[fiber_].waiting = cluster ? Wait::kCluster : Wait::kBlock;
     fiber_switch(fibers_[fiber_].context, scheduler_);
   }
 
@@ -157,15 +176,39 @@ class Scheduler {
     std::abort();  // a trapped fiber is never resumed
   }
 
-  void* shared() { return shared_.data(); }
+  // The running block's dynamic shared memory.
+  void* shared() { return block_shared(rank_); }
+
+  unsigned cluster_rank() const { return rank_; }
+
+  // What `local`, in the running block's dynamic shared memory, is in block `rank` of
+  // its cluster; a pointer elsewhere, or a rank outside the cluster, traps.
+  void* cluster_shared(const void* local, unsigned rank) {
+    const unsigned char* own = block_shared(rank_);
+    const auto* at = static_cast<const unsigned char*>(local);
+    const size_t bytes = shared_stride_ * sizeof(double) - kGuardBytes;
+    if (rank >= cluster_ || at < own || at >= own + bytes) {
+      std::fprintf(stderr, "CUDA emulator: block rank %u of a cluster of %u asked for rank %u's shared memory at %p\n",
+                   rank_, cluster_, rank, local);
+      trap();
+    }
+    return block_shared(rank) + (at - own);
+  }
 
  private:
+  enum class Wait { kNone, kBlock, kCluster };
   struct ThreadFiber {
     FiberContext context;
     bool finished = false;
+    Wait waiting = Wait::kNone;
   };
 
+  static constexpr unsigned kMaxFibers = kMaxClusterBlocks * kMaxThreadsPerBlock;
   static constexpr size_t kStackSlot = kPageBytes + kStackBytes;
+
+  unsigned char* block_shared(unsigned rank) {
+    return reinterpret_cast<unsigned char*>(shared_.data() + size_t(rank) * shared_stride_);
+  }
 
   // Every fiber starts here: one thread, or in direct mode all but the first one after another.
   [[noreturn]] static void entry() {
@@ -180,10 +223,20 @@ class Scheduler {
     std::abort();  // a finished fiber is never resumed
   }
 
-  // The k-th thread to run, by linear index.
-  unsigned order(unsigned k) const { return reverse_ ? threads_ - 1 - k : k; }
+  // Whether block `rank` of the running group runs its threads from the last to the
+  // first: odd blocks run the other way round to even ones, and a flipped launch
+  // reverses both.
+  bool reversed(unsigned rank) const { return ((first_block_ + rank) % 2 == 1) != flip_; }
+  // The k-th thread of block `rank` to run, by linear index.
+  unsigned order(unsigned k, unsigned rank = 0) const { return reversed(rank) ? threads_ - 1 - k : k; }
 
-  void set_thread(unsigned t) {
+  // Fiber f is thread f % threads_ of the group's block f / threads_.
+  void set_thread(unsigned f) {
+    const unsigned t = f % threads_;
+    rank_ = f / threads_;
+    const uint64_t b = first_block_ + rank_;
+    blockIdx = {unsigned(b % gridDim.x), unsigned(b / gridDim.x % gridDim.y),
+                unsigned(b / (uint64_t(gridDim.x) * gridDim.y))};
     threadIdx = {t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
   }
 
@@ -194,6 +247,7 @@ class Scheduler {
 
   void start(unsigned f) {
     fibers_[f].finished = false;
+    fibers_[f].waiting = Wait::kNone;
     fiber_prepare(fibers_[f].context, stacks_ + f * kStackSlot + kPageBytes, kStackBytes, entry);
   }
 
@@ -201,6 +255,7 @@ class Scheduler {
   void resume(unsigned f) {
     fiber_ = int(f);
     if (!direct_) set_thread(f);
+    fibers_[f].waiting = Wait::kNone;
     fiber_switch(scheduler_, fibers_[f].context);
     fiber_ = -1;
   }
@@ -213,6 +268,7 @@ class Scheduler {
   // have reached it; after a pass all must wait at a barrier or all have ended.
   bool run_block() {
     trapped_ = synced_ = direct_ = false;
+    rank_ = 0;
     const unsigned first = order(0);
     start(first);
     resume(first);
@@ -245,8 +301,63 @@ class Scheduler {
     }
   }
 
+  // A cluster's blocks together. Each block in turn runs as far as it can alone: its
+  // threads pass its __syncthreads() barriers as run_block's do, until every one waits
+  // at the cluster's barrier or has ended. Then all pass that barrier together. So a
+  // block runs a whole stage ahead of the others between cluster barriers, and a
+  // missing one shows as a read of what another block has not yet written. Threads of
+  // a block that split between barriers, or between a barrier and their end, fail the
+  // launch, as does a block that ends while others wait at the cluster's barrier.
+  bool run_cluster() {
+    trapped_ = synced_ = direct_ = false;
+    const unsigned fibers = cluster_ * threads_;
+    for (unsigned f = 0; f < fibers; ++f) start(f);
+    for (;;) {
+      unsigned at_cluster = 0, ended = 0;
+      for (unsigned k = 0; k < cluster_; ++k) {
+        const unsigned rank = flip_ ? cluster_ - 1 - k : k;
+        unsigned block_at_cluster = 0, block_ended = 0;
+        for (;;) {
+          for (unsigned q = 0; q < threads_; ++q) {
+            const unsigned f = rank * threads_ + order(q, rank);
+            if (fibers_[f].finished || fibers_[f].waiting != Wait::kNone) continue;
+            resume(f);
+            if (trapped_) return false;
+          }
+          unsigned at_block = 0;
+          block_at_cluster = block_ended = 0;
+          for (unsigned t = 0; t < threads_; ++t) {
+            const ThreadFiber& fiber = fibers_[rank * threads_ + t];
+            block_ended += fiber.finished;
+            at_block += fiber.waiting == Wait::kBlock;
+            block_at_cluster += fiber.waiting == Wait::kCluster;
+          }
+          if (at_block == threads_) {
+            for (unsigned t = 0; t < threads_; ++t) fibers_[rank * threads_ + t].waiting = Wait::kNone;
+            continue;
+          }
+          if (block_at_cluster != threads_ && block_ended != threads_) {
+            std::fprintf(stderr, "CUDA emulator: in block rank %u of a cluster, %u threads wait at __syncthreads(), "
+                         "%u at the cluster's barrier and %u ended\n", rank, at_block, block_at_cluster, block_ended);
+            return false;
+          }
+          break;
+        }
+        at_cluster += block_at_cluster, ended += block_ended;
+      }
+      if (ended == fibers) return true;
+      if (at_cluster != fibers) {
+        std::fprintf(stderr, "CUDA emulator: %u threads of a cluster wait at its barrier and %u ended without it\n",
+                     at_cluster, ended);
+        return false;
+      }
+      for (unsigned f = 0; f < fibers; ++f) fibers_[f].waiting = Wait::kNone;
+    }
+  }
+
   // Every `__shared__` variable (a static in section gpcnn_emu_shared, see cuda_runtime.h)
-  // starts each block unwritten.
+  // starts each block unwritten. (One copy serves the blocks of a cluster too, so cluster
+  // kernels keep their shared data in dynamic shared memory.)
   static void poison_static_shared() {
     if (&__start_gpcnn_emu_shared != nullptr)
       std::memset(__start_gpcnn_emu_shared, kUnwrittenPattern, __stop_gpcnn_emu_shared - __start_gpcnn_emu_shared);
@@ -256,13 +367,17 @@ class Scheduler {
   std::vector<ThreadFiber> fibers_;
   FiberContext scheduler_;
   const std::function<void()>* thread_ = nullptr;
-  unsigned threads_ = 0;
-  int fiber_ = -1;        // the running fiber, or −1 in the scheduler
+  unsigned threads_ = 0;   // per block
+  unsigned cluster_ = 1;   // blocks that run together
+  uint64_t first_block_ = 0;  // the running group's first block, linear index
+  unsigned rank_ = 0;      // the running thread's block within the group
+  int fiber_ = -1;         // the running fiber, or −1 in the scheduler
   bool trapped_ = false;
-  bool synced_ = false;   // a thread of this block reached a barrier
-  bool direct_ = false;   // all threads but the first run one after another on one fiber
-  bool reverse_ = false;  // this block runs its threads from the last to the first
-  std::vector<double> shared_;  // dynamic shared memory, aligned for doubles, then a guard
+  bool synced_ = false;    // a thread of this block reached a barrier
+  bool direct_ = false;    // all threads but the first run one after another on one fiber
+  bool flip_ = false;      // this launch runs its groups, blocks and threads in reverse
+  size_t shared_stride_ = 0;    // doubles per block: its dynamic shared memory and guard
+  std::vector<double> shared_;  // dynamic shared memory, aligned for doubles, a block after another
 };
 
 }  // namespace
@@ -274,6 +389,7 @@ class Scheduler {
 struct RecordedLaunch {
   const void* kernel;
   dim3 grid, block;
+  unsigned cluster;  // blocks per cluster
   size_t shared_bytes;
   bool pointers_on_device;
   std::function<void()> thread;
@@ -299,12 +415,14 @@ namespace gpcnn::emulator {
 namespace {
 
 // A launch's configuration, checked as the runtime checks it when the launch is made.
-cudaError_t check_configuration(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes) {
+cudaError_t check_configuration(const void* kernel, dim3 grid, dim3 block, unsigned cluster, size_t shared_bytes) {
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   const bool valid = grid.x >= 1 && grid.y >= 1 && grid.y <= kMaxGridY && grid.z >= 1 && grid.z <= kMaxGridZ &&
                      grid.x <= 0x7fffffffu && block.x >= 1 && block.y >= 1 && block.z >= 1 && block.x <= 1024 &&
                      block.y <= 1024 && block.z <= 64 && threads <= uint64_t(kMaxThreadsPerBlock);
   if (!valid) return cudaErrorInvalidConfiguration;
+  // Clusters along x: the grid a whole number of them, at most the portable size.
+  if (cluster < 1 || cluster > kMaxClusterBlocks || grid.x % cluster != 0) return cudaErrorInvalidConfiguration;
   auto limit = state().shared_limits.find(kernel);
   if (shared_bytes > (limit == state().shared_limits.end() ? kDefaultSharedBytes : limit->second))
     return cudaErrorInvalidValue;
@@ -332,25 +450,26 @@ void execute(const RecordedLaunch& launch) {
     return;
   }
   const cudaError_t error =
-      Scheduler::instance().run(launch.grid, launch.block, launch.shared_bytes, launches % 2 == 0, launch.thread);
+      Scheduler::instance().run(launch.grid, launch.block, launch.cluster, launch.shared_bytes, launches % 2 == 0,
+                                launch.thread);
   if (error == cudaErrorIllegalAddress) out_of_bounds("the dynamic shared memory at", dynamic_shared_memory());
   if (error == cudaErrorLaunchFailure) result(state().sticky = cudaErrorLaunchFailure);
 }
 
 }  // namespace
 
-void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+void run_grid(const void* kernel, dim3 grid, dim3 block, unsigned cluster, size_t shared_bytes, cudaStream_t stream,
               bool pointers_on_device, std::function<void()> thread) {
   std::lock_guard<std::mutex> lock(state().mutex);
   if (state().sticky != cudaSuccess) {
     result(state().sticky);
     return;
   }
-  if (const cudaError_t error = check_configuration(kernel, grid, block, shared_bytes); error != cudaSuccess) {
+  if (const cudaError_t error = check_configuration(kernel, grid, block, cluster, shared_bytes); error != cudaSuccess) {
     result(error);
     return;
   }
-  RecordedLaunch launch{kernel, grid, block, shared_bytes, pointers_on_device, std::move(thread), {}};
+  RecordedLaunch launch{kernel, grid, block, cluster, shared_bytes, pointers_on_device, std::move(thread), {}};
   if (stream && stream->capturing) {
     stream->captured.push_back(std::move(launch));
     return;
@@ -365,7 +484,7 @@ cudaError_t run_or_record(cudaStream_t stream, std::function<cudaError_t()> work
     std::lock_guard<std::mutex> lock(state().mutex);
     if (state().sticky != cudaSuccess) return result(state().sticky);
     if (stream && stream->capturing) {
-      stream->captured.push_back(RecordedLaunch{nullptr, {}, {}, 0, true, {}, std::move(work)});
+      stream->captured.push_back(RecordedLaunch{nullptr, {}, {}, 1, 0, true, {}, std::move(work)});
       return cudaSuccess;
     }
   }
@@ -382,6 +501,14 @@ cudaError_t refuse_during_capture(cudaStream_t stream) {
 
 void* dynamic_shared_memory() { return Scheduler::instance().shared(); }
 
+unsigned cluster_rank() { return Scheduler::instance().cluster_rank(); }
+
+void cluster_sync() { Scheduler::instance().sync(true); }
+
+void* cluster_shared_memory(const void* local, unsigned rank) {
+  return Scheduler::instance().cluster_shared(local, rank);
+}
+
 bool device_holds(const void* at, size_t bytes) {
   std::lock_guard<std::mutex> lock(state().mutex);
   return on_device(at, bytes);
@@ -397,7 +524,7 @@ cudaError_t sticky_fault() {
 // The runtime's API, outside any namespace as in cuda_runtime.h.
 using namespace gpcnn::emulator;
 
-void __syncthreads() { Scheduler::instance().sync(); }
+void __syncthreads() { Scheduler::instance().sync(false); }
 void __trap() { Scheduler::instance().trap(); }
 
 // ---- errors ----
@@ -466,7 +593,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* props, int device) {
   props->totalGlobalMem = kDeviceBytes;
   props->sharedMemPerBlock = kDefaultSharedBytes;
   props->maxThreadsPerBlock = kMaxThreadsPerBlock;
-  props->major = 8, props->minor = 0;
+  props->major = 9, props->minor = 0;  // thread block clusters (emulated) and programmatic launches (plain ones here)
   props->multiProcessorCount = kMultiprocessors;
   return cudaSuccess;
 }
@@ -477,7 +604,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int dev
     case cudaDevAttrMaxThreadsPerBlock: *value = kMaxThreadsPerBlock; return cudaSuccess;
     case cudaDevAttrMaxSharedMemoryPerBlock: *value = int(kDefaultSharedBytes); return cudaSuccess;
     case cudaDevAttrMultiProcessorCount: *value = kMultiprocessors; return cudaSuccess;
-    case cudaDevAttrComputeCapabilityMajor: *value = 8; return cudaSuccess;  // as cudaGetDeviceProperties says
+    case cudaDevAttrComputeCapabilityMajor: *value = 9; return cudaSuccess;  // as cudaGetDeviceProperties says
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = int(kMaxSharedBytesOptin); return cudaSuccess;
   }
   return result(cudaErrorInvalidValue);

@@ -1,6 +1,7 @@
-// launch() and dynamic_shared() for the CPU emulator (see native/cuda/launch.cuh):
-// the kernel runs at once, every thread of every block as a fiber on the calling
-// thread, with the runtime's launch-configuration checks.
+// launch(), launch_clustered(), dynamic_shared() and the cluster functions for the CPU
+// emulator (see native/cuda/launch.cuh): the kernel runs at once, every thread of
+// every block as a fiber on the calling thread, with the runtime's
+// launch-configuration checks.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -18,7 +19,7 @@ namespace emulator {
 // records it to run when the graph is launched); a failure (a bad configuration, a
 // trap, a pointer argument outside device memory) becomes the runtime's last error,
 // as a failed launch does.
-void run_grid(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+void run_grid(const void* kernel, dim3 grid, dim3 block, unsigned cluster, size_t shared_bytes, cudaStream_t stream,
               bool pointers_on_device, std::function<void()> thread);
 // True while `stream` records a graph.
 bool capturing(cudaStream_t stream);
@@ -28,6 +29,11 @@ bool capturing(cudaStream_t stream);
 cudaError_t run_or_record(cudaStream_t stream, std::function<cudaError_t()> work);
 // The running block's dynamic shared memory.
 void* dynamic_shared_memory();
+// The running block's rank in its cluster; its cluster's barrier; what `local` (in the
+// running block's dynamic shared memory) is in block `rank` of the cluster.
+unsigned cluster_rank();
+void cluster_sync();
+void* cluster_shared_memory(const void* local, unsigned rank);
 // True when [at, at + bytes) lies inside one live device allocation.
 bool device_holds(const void* at, size_t bytes);
 // The fault that has made the device unusable, or cudaSuccess.
@@ -54,12 +60,18 @@ bool on_device_or_null(const T&, long) {
 }  // namespace emulator
 
 template <typename... Params, typename... Args>
+void launch_clustered(void (*kernel)(Params...), dim3 grid, dim3 block, unsigned cluster, size_t shared_bytes,
+                      cudaStream_t stream, Args... args) {
+  const bool pointers_on_device = (emulator::on_device_or_null(args, 0) && ...);
+  emulator::run_grid(reinterpret_cast<const void*>(kernel), grid, block, cluster, shared_bytes, stream,
+                     pointers_on_device, [=] { kernel(args...); });  // copies: a captured launch runs later
+  GPCNN_LAUNCHED();
+}
+
+template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
             Args... args) {
-  const bool pointers_on_device = (emulator::on_device_or_null(args, 0) && ...);
-  emulator::run_grid(reinterpret_cast<const void*>(kernel), grid, block, shared_bytes, stream, pointers_on_device,
-                     [=] { kernel(args...); });  // copies: a captured launch runs later
-  GPCNN_LAUNCHED();
+  launch_clustered(kernel, grid, block, 1, shared_bytes, stream, args...);
 }
 
 // Kernels run one after another here: nothing to overlap.
@@ -74,6 +86,20 @@ inline void let_next_kernel_start() {}
 template <typename T>
 T* dynamic_shared() {
   return static_cast<T*>(emulator::dynamic_shared_memory());
+}
+
+// The emulated device runs two clusters at once, so that larger batches take clusters
+// of several tiles of images, as a device with few multiprocessors would.
+template <typename... Params>
+int max_active_clusters(void (*)(Params...), dim3, unsigned, size_t) {
+  return 2;
+}
+
+inline unsigned cluster_rank() { return emulator::cluster_rank(); }
+inline void cluster_sync() { emulator::cluster_sync(); }
+template <typename T>
+T* cluster_shared(T* local, unsigned rank) {
+  return static_cast<T*>(emulator::cluster_shared_memory(local, rank));
 }
 
 }  // namespace gpcnn

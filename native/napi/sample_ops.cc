@@ -138,6 +138,7 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
     auto levels = Napi::Uint8Array::New(env, result_.levels.size());
     std::copy(result_.levels.begin(), result_.levels.end(), levels.Data());
     result.Set("levels", levels);
+    result.Set("design", result_.design);
     if (job_.keep_logits) {
       auto logits = Napi::Float32Array::New(env, result_.logits.size());
       std::copy(result_.logits.begin(), result_.logits.end(), logits.Data());

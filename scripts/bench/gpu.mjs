@@ -1,7 +1,7 @@
 // GPU benchmark, ours on the CUDA backend beside PyTorch eager (cuDNN, its default
 // TF32 settings) on the same GPU in the same run: training images/s for mnist-quick
 // and mnist-256 at batch 64 (steps replayed as CUDA graphs, and every step eager, with
-// where an eager step's time goes), and sampling images/s
+// where an eager step's time goes), and sampling images/s, the positions as graphs and as clusters,
 // for mnist-quick at batch 256 (our cached sampler against PyTorch's naive one, timed
 // over its first 28 positions and scaled). A failure of one measurement is recorded
 // in the result and the rest still run (the exit status is then 1).
@@ -33,6 +33,18 @@ const [trainBatch, sampleBatch] = [64, Number(values['sample-batch'])];
 const backend = lib.loadBackend('cuda');
 const torch = torchAvailable();
 let failed = false;
+
+/** The value of measure() with GATED_PIXELCNN_SAMPLER set to `design` (the sampler reads it at each job). */
+async function withSampler(design, measure) {
+  const before = process.env.GATED_PIXELCNN_SAMPLER;
+  process.env.GATED_PIXELCNN_SAMPLER = design;
+  try {
+    return await measure();
+  } finally {
+    if (before === undefined) delete process.env.GATED_PIXELCNN_SAMPLER;
+    else process.env.GATED_PIXELCNN_SAMPLER = before;
+  }
+}
 
 /** The value of measure(), or null with the error recorded under `${name}Error` in row. */
 async function attempt(row, name, measure) {
@@ -66,12 +78,15 @@ const [sampleModel, sampleConfig] = Object.entries(models)[0];
 {
   const row = { model: sampleModel, batch: sampleBatch };
   row.oursCached = await attempt(row, 'oursCached', () => cachedSampling(lib, sampleConfig, sampleBatch, { backend }));
+  // The positions as thread block clusters (GATED_PIXELCNN_SAMPLER=cluster, sm_90), beside the default graphs.
+  row.oursCachedCluster = await attempt(row, 'oursCachedCluster', () => withSampler('cluster', () => cachedSampling(lib, sampleConfig, sampleBatch, { backend })));
   row.torchNaive = torch
     ? await attempt(row, 'torchNaive', () => torchBench(['sample', '--config', JSON.stringify(sampleConfig), '--batch', String(sampleBatch), '--positions', '28', '--device', 'cuda']).imagesPerSecond)
     : null;
   row.ratio = row.oursCached && row.torchNaive ? row.oursCached / row.torchNaive : null;
+  row.ratioCluster = row.oursCachedCluster && row.torchNaive ? row.oursCachedCluster / row.torchNaive : null;
   sampling.push(row);
-  process.stderr.write(`${sampleModel} sampling batch ${sampleBatch}: ours cached ${row.oursCached?.toFixed(1) ?? 'n/a'} img/s, PyTorch naive ${row.torchNaive?.toFixed(2) ?? 'n/a'} img/s\n`);
+  process.stderr.write(`${sampleModel} sampling batch ${sampleBatch}: ours cached ${row.oursCached?.toFixed(1) ?? 'n/a'} img/s (clusters ${row.oursCachedCluster?.toFixed(1) ?? 'n/a'}), PyTorch naive ${row.torchNaive?.toFixed(2) ?? 'n/a'} img/s\n`);
 }
 
 const result = { device: backend.features, tf32: backend.features.tf32, rows, sampling };

@@ -5,7 +5,7 @@
  */
 import { PixelCNNError, callNative } from '../errors';
 import { Tensor, type DType } from '../tensor';
-import type { NativeAddon, NativeCapture, NativeSampleRequest, NativeTensor } from './native';
+import type { NativeAddon, NativeCapture, NativeSampleRequest, NativeSampleResult, NativeTensor } from './native';
 
 type Data = Float32Array | Int32Array | Uint8Array;
 
@@ -331,7 +331,7 @@ export class Backend {
    * @internal Starts the native cached sampler (CPU addon only) on a worker thread.
    * The request's arrays are copied before it returns.
    */
-  sampleCached(request: NativeSampleRequest): { promise: Promise<{ levels: Uint8Array; logits?: Float32Array }>; cancel(): void } {
+  sampleCached(request: NativeSampleRequest): { promise: Promise<NativeSampleResult>; cancel(): void } {
     const start = this.#addon.sampleCached;
     if (!start) throw new PixelCNNError('ERR_BACKEND', `the ${this.name} addon has no cached sampler`);
     const handle = callNative('sampleCached', () => start(request));

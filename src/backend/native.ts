@@ -65,7 +65,7 @@ export interface NativeAddon {
 
   adamStep(params: T[], grads: T[], ms: T[], vs: T[], steps: number[], options: NativeAdamOptions): void;
   /** The cached sampler on a worker thread (the CUDA addon's runs on the GPU). */
-  sampleCached?(request: NativeSampleRequest): { promise: Promise<{ levels: Uint8Array; logits?: Float32Array }>; cancel(): void };
+  sampleCached?(request: NativeSampleRequest): { promise: Promise<NativeSampleResult>; cancel(): void };
   globalNorm(tensors: T[]): number;
   clipGradNorm(tensors: T[], maxNorm: number): number;
 
@@ -103,4 +103,11 @@ export interface NativeSampleRequest {
   known?: Uint8Array;
   knownMask?: Uint8Array;
   onRow?: (rowsDone: number) => void;
+}
+
+export interface NativeSampleResult {
+  levels: Uint8Array;
+  logits?: Float32Array;
+  /** How the positions ran: 'cpu', or on CUDA 'graph' or 'cluster' (GATED_PIXELCNN_SAMPLER). */
+  design: 'cpu' | 'graph' | 'cluster';
 }

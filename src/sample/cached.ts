@@ -5,6 +5,7 @@
  * function as the naive sampler and, with the same seed, draws the same images.
  */
 import { loadBackend } from '../backend/load';
+import type { NativeSampleResult } from '../backend/native';
 import { CONFIG_KEYS } from '../nn/config';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { PixelCNNError } from '../errors';
@@ -14,6 +15,8 @@ export interface CachedSampleResult {
   levels: Uint8Array;
   /** With keepLogits: the logits each draw used, laid out [count, C, K, H, W]. */
   logits?: Float32Array;
+  /** How the native sampler ran the positions (the last batch's): see NativeSampleResult. */
+  design: NativeSampleResult['design'];
 }
 
 /** Draws `count` images with the cached sampler; resolves to their levels [count, C, H, W]. */
@@ -47,6 +50,7 @@ export async function runCachedSampler(
   const logits = keepLogits ? new Float32Array(o.count * config.levels * perImage) : undefined;
   const totalRows = Math.ceil(o.count / o.batchSize) * config.height;
   let rowsBefore = 0;
+  let design: NativeSampleResult['design'] = onGpu ? 'graph' : 'cpu';
   for (let start = 0; start < o.count; start += o.batchSize) {
     if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
     const end = Math.min(o.count, start + o.batchSize);
@@ -79,10 +83,11 @@ export async function runCachedSampler(
       const result = await job.promise;
       levels.set(result.levels, start * perImage);
       if (logits && result.logits) logits.set(result.logits, start * config.levels * perImage);
+      design = result.design;
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
     rowsBefore += config.height;
   }
-  return { levels, logits };
+  return { levels, logits, design };
 }

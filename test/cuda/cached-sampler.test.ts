@@ -3,7 +3,9 @@
  * draw match a full forward pass; with the same weights and seed it draws the CPU
  * cached sampler's images (both sum in fp32, in different orders, so a draw could in
  * principle differ by rounding; with these fixed seeds none does); known pixels are
- * kept; an AbortSignal stops it. Skips without a GPU.
+ * kept; an AbortSignal stops it. Skips without a GPU. It checks the design of the
+ * positions that GATED_PIXELCNN_SAMPLER asks for (`npm run test:cuda-emulator` runs it
+ * with each): 'graph' by default, or 'cluster' where the device has clusters (sm_90).
  */
 import { describe, expect, it } from 'vitest';
 
@@ -15,6 +17,12 @@ import { normalizedError } from '../helpers/compare';
 import { cudaAvailable, emulatorRequested, tf32 } from '../helpers/cuda';
 import { randomKnown, samplerConditioning, samplerConfigs } from '../helpers/sampler-configs';
 
+/** The design that GATED_PIXELCNN_SAMPLER asks for on this device, for models whose share fits a block. */
+function expectedDesign(): 'graph' | 'cluster' {
+  const capability = Number(loadBackend('cuda').features.computeCapability);
+  return process.env.GATED_PIXELCNN_SAMPLER === 'cluster' && capability >= 9 ? 'cluster' : 'graph';
+}
+
 describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
   describe.each(samplerConfigs)('$name', ({ name, ...config }) => {
     const onGpu = () => GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: name.length });
@@ -24,7 +32,8 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     it('a full forward pass on the result reproduces the logits of every draw', async () => {
       const model = onGpu();
       const cond = samplerConditioning(model, count, 1);
-      const { levels, logits } = await runCachedSampler(model, { count, ...cond, seed: 3 }, { keepLogits: true });
+      const { levels, logits, design } = await runCachedSampler(model, { count, ...cond, seed: 3 }, { keepLogits: true });
+      expect(design).toBe(expectedDesign());
       expect(normalizedError(logits!, model.logits(levels, cond))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
       model.dispose();
     });
@@ -81,6 +90,35 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
   it('samples a model whose products are deeper than many steps of a tile (a head of 6400 units)', async () => {
     const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 6400, classes: 0 };
     await expectCpuDraws(config, 6, { count: 2, seed: 5 });
+    // The cluster design would need more shared memory than a block has: it falls back.
+    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 6 });
+    expect((await runCachedSampler(model, { count: 1, seed: 5 }, { keepLogits: false })).design).toBe('graph');
+    model.dispose();
+  });
+
+  it('samples a model whose outputs per cluster rank span several tiles of 32', async () => {
+    // With clusters of 8 blocks, hidden 136 gives each rank 17 channels, 34
+    // pre-activation outputs (two tiles); a head of 40 units is two tiles too.
+    const config = { channels: 1, height: 3, width: 4, levels: 4, hidden: 136, layers: 2, firstKernel: 3, kernel: 3, skip: 24, headHidden: 40, classes: 0 };
+    await expectCpuDraws(config, 3, { count: 3, seed: 4 });
+    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 3 });
+    const { levels, logits, design } = await runCachedSampler(model, { count: 3, seed: 4 }, { keepLogits: true });
+    expect(design).toBe(expectedDesign());
+    expect(normalizedError(logits!, model.logits(levels, {}))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
+    model.dispose();
+  });
+
+  it('refuses an unknown GATED_PIXELCNN_SAMPLER with ERR_ARG', async () => {
+    const model = GatedPixelCNN.create({ channels: 1, height: 3, width: 3, levels: 4, hidden: 8, layers: 1, headHidden: 4 }, { backend: loadBackend('cuda'), seed: 1 });
+    const before = process.env.GATED_PIXELCNN_SAMPLER;
+    process.env.GATED_PIXELCNN_SAMPLER = 'rows';
+    try {
+      await expect(model.sample({ count: 1 })).rejects.toMatchObject({ code: 'ERR_ARG' });
+    } finally {
+      if (before === undefined) delete process.env.GATED_PIXELCNN_SAMPLER;
+      else process.env.GATED_PIXELCNN_SAMPLER = before;
+    }
+    model.dispose();
   });
 
   it('reports progress per row and stops on an AbortSignal with ERR_ABORTED', async () => {

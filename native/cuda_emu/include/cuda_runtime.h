@@ -56,6 +56,12 @@ inline int atomicMin(int* address, int value) {
   return old;
 }
 
+// A load that bypasses L1 (data other blocks of a cluster wrote): plain memory here.
+template <typename T>
+T __ldcg(const T* address) {
+  return *address;
+}
+
 using std::max;
 using std::min;
 
