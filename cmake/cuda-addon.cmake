@@ -4,6 +4,8 @@
 #
 # cuDNN is looked for in CUDNN_PATH (variable or environment), the CUDA toolkit's
 # folders, and a pip `nvidia-cudnn-cu13` install (python3's nvidia/cudnn folder).
+# cuBLAS (optional: the sampler's vertical stage can use it) in the toolkit's folders
+# and a pip `nvidia-cublas` install (nvidia/cu13, or nvidia/cublas of older wheels).
 # Architectures: sm_80 and sm_90 unless CMAKE_CUDA_ARCHITECTURES says otherwise.
 
 option(GPCNN_CUDA "Build the CUDA addon when the toolkit and cuDNN are found" ON)
@@ -36,6 +38,19 @@ function(gpcnn_find_cudnn)
                PATH_SUFFIXES lib lib64)
 endfunction()
 
+function(gpcnn_find_cublas)
+  execute_process(
+    COMMAND python3 -c "import nvidia as m; print(list(m.__path__)[0])"
+    OUTPUT_VARIABLE pip_nvidia OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  set(hints ${CUDAToolkit_LIBRARY_ROOT})
+  if(pip_nvidia)
+    list(APPEND hints ${pip_nvidia}/cu13 ${pip_nvidia}/cublas)
+  endif()
+  find_path(GPCNN_CUBLAS_INCLUDE cublas_v2.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${hints} PATH_SUFFIXES include)
+  find_library(GPCNN_CUBLAS_LIBRARY NAMES libcublas.so.13 HINTS ${CUDAToolkit_LIBRARY_DIR} ${hints}
+               PATH_SUFFIXES lib lib64)
+endfunction()
+
 # File scope, not a function: enable_language() must run at directory scope, and a
 # return() here ends only this included file.
 if(NOT GPCNN_CUDA)
@@ -62,6 +77,7 @@ if(NOT GPCNN_CUDNN_INCLUDE OR NOT GPCNN_CUDNN_LIBRARY)
   return()
 endif()
 get_filename_component(cudnn_dir ${GPCNN_CUDNN_LIBRARY} DIRECTORY)
+gpcnn_find_cublas()
 
 add_library(gated_pixelcnn_cuda SHARED
   native/napi/cuda_addon.cc
@@ -82,4 +98,14 @@ target_compile_options(gated_pixelcnn_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-Werror>
   # A kernel that spills registers to local memory is a slow kernel: fail the build.
   $<$<COMPILE_LANGUAGE:CUDA>:-Xptxas=-warn-spills,-Werror>)
-gpcnn_cuda_status("built for sm_${CMAKE_CUDA_ARCHITECTURES} with cuDNN from ${cudnn_dir}")
+if(GPCNN_CUBLAS_INCLUDE AND GPCNN_CUBLAS_LIBRARY)
+  get_filename_component(cublas_dir ${GPCNN_CUBLAS_LIBRARY} DIRECTORY)
+  target_include_directories(gated_pixelcnn_cuda PRIVATE ${GPCNN_CUBLAS_INCLUDE})
+  target_link_libraries(gated_pixelcnn_cuda PRIVATE ${GPCNN_CUBLAS_LIBRARY})
+  target_compile_definitions(gated_pixelcnn_cuda PRIVATE GPCNN_CUBLAS=1)
+  set_property(TARGET gated_pixelcnn_cuda APPEND PROPERTY BUILD_RPATH ${cublas_dir})
+  set_property(TARGET gated_pixelcnn_cuda APPEND PROPERTY INSTALL_RPATH ${cublas_dir})
+  gpcnn_cuda_status("built for sm_${CMAKE_CUDA_ARCHITECTURES} with cuDNN from ${cudnn_dir} and cuBLAS from ${cublas_dir}")
+else()
+  gpcnn_cuda_status("built for sm_${CMAKE_CUDA_ARCHITECTURES} with cuDNN from ${cudnn_dir}, without cuBLAS")
+endif()

@@ -28,11 +28,11 @@ endforeach()
 
 add_library(gated_pixelcnn_cuda_emu SHARED
   native/napi/cuda_addon.cc native/cuda/cuda_check.cc native/cuda/captured_step.cc
-  native/cuda_emu/device.cc native/cuda_emu/fiber.cc native/cuda_emu/cudnn.cc
+  native/cuda_emu/device.cc native/cuda_emu/fiber.cc native/cuda_emu/cudnn.cc native/cuda_emu/cublas.cc
   ${emulated_sources} ${CMAKE_JS_SRC})
 set_target_properties(gated_pixelcnn_cuda_emu PROPERTIES PREFIX "" SUFFIX ".node")
 target_include_directories(gated_pixelcnn_cuda_emu BEFORE PRIVATE ${CMAKE_SOURCE_DIR}/native/cuda_emu/include)
-target_compile_definitions(gated_pixelcnn_cuda_emu PRIVATE GPCNN_CUDA_EMULATOR)
+target_compile_definitions(gated_pixelcnn_cuda_emu PRIVATE GPCNN_CUDA_EMULATOR GPCNN_CUBLAS=1)
 target_link_libraries(gated_pixelcnn_cuda_emu PRIVATE gpcnn_napi ${CMAKE_JS_LIB})
 target_compile_options(gated_pixelcnn_cuda_emu PRIVATE ${GPCNN_WARNINGS} -Werror -O3)
 # Emulated kernels are slow code on a CPU (one thread's work at a time); vector

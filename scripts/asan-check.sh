@@ -17,5 +17,5 @@ asan() {
     GATED_PIXELCNN_CUDA_EMULATOR="$PWD/build-asan/Release/gated_pixelcnn_cuda_emu.node" GATED_PIXELCNN_TF32=0 "$@"
 }
 asan npx vitest run test/cuda
-# The sampler's positions as thread block clusters too (GATED_PIXELCNN_SAMPLER=cluster).
-GATED_PIXELCNN_SAMPLER=cluster asan npx vitest run test/cuda/cached-sampler.test.ts
+# The sampler's other designs too: positions as thread block clusters, vertical stacks on cuBLAS.
+GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cublas asan npx vitest run test/cuda/cached-sampler.test.ts

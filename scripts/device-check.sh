@@ -91,8 +91,8 @@ if wants tests; then
   GATED_PIXELCNN_TF32=0 GATED_PIXELCNN_CONV_SEARCH=1 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
     --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
   tests_fp32=$?
-  step "GPU sampler tests with the positions as thread block clusters (GATED_PIXELCNN_SAMPLER=cluster, fp32)"
-  GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_TF32=0 timeout 90 "$NODE" node_modules/vitest/vitest.mjs run \
+  step "GPU sampler tests with the positions as thread block clusters and the vertical stacks on cuBLAS (fp32)"
+  GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cublas GATED_PIXELCNN_TF32=0 timeout 90 "$NODE" node_modules/vitest/vitest.mjs run \
     test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-cluster.json"
   tests_cluster=$?
   summary
@@ -102,13 +102,16 @@ if wants bench; then
   step "GPU benchmark"
   timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
   bench=$?
-  # The sampler's positions as a graph of launches and as thread block clusters,
-  # interleaved (the host's speed drifts); then mnist-256's, whose head draws 256 levels.
-  for run in "mnist-quick graph" "mnist-quick cluster" "mnist-quick graph" "mnist-quick cluster" \
-             "mnist-256 graph" "mnist-256 cluster"; do
-    read -r model design <<< "$run"
-    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design:"
-    GATED_PIXELCNN_SAMPLER=$design timeout 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 4
+  # The sampler's designs: positions as a graph of launches or as thread block
+  # clusters, vertical stacks on cuDNN or cuBLAS; interleaved (the host's speed
+  # drifts), then mnist-256's, whose head draws 256 levels.
+  for run in "mnist-quick graph cudnn" "mnist-quick cluster cudnn" "mnist-quick cluster cublas" \
+             "mnist-quick graph cublas" "mnist-quick graph cudnn" "mnist-quick cluster cublas" \
+             "mnist-256 graph cudnn" "mnist-256 cluster cublas"; do
+    read -r model design vertical <<< "$run"
+    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical:"
+    GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical timeout 60 \
+      "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 4
   done
   # Training with the convolution algorithms of cuDNN's heuristics and of its timed
   # search (GATED_PIXELCNN_CONV_SEARCH), interleaved: the host's speed drifts.
@@ -187,7 +190,8 @@ if wants sanitize; then
     sanitize memcheck test/cuda/backend-ops.test.ts \
       && sanitize memcheck test/cuda/training-step.test.ts \
       && sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|split k|deeper" \
-      && GATED_PIXELCNN_SAMPLER=cluster sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles" \
+      && GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cublas \
+        sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles" \
       && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
     sanitized=$?
   else

@@ -36,6 +36,8 @@ struct SamplerResult {
   std::vector<uint8_t> levels;  // [B, C, H, W]
   std::vector<float> logits;    // [B, C, K, H, W], the logits each draw used (when asked)
   std::string design;           // how its positions ran: "cpu", or on CUDA "graph" or "cluster"
+  std::string vertical;         // how its vertical stacks ran: "cpu", or on CUDA "cudnn" or "cublas"
+  int64_t cluster_images = 0;   // with "cluster": the images each cluster took
 };
 
 // Runs a job. `on_row(rows done)` is called after each row; when `cancel` becomes

@@ -263,7 +263,7 @@ SamplerResult run_cached_sampler(const SamplerJob& job, const std::function<void
                                  const std::atomic<bool>& cancel) {
   const SamplerConfig& c = job.config;
   SamplerResult result;
-  result.design = "cpu";
+  result.design = result.vertical = "cpu";
   result.levels.assign(job.batch * c.channels * c.height * c.width, 0);
   if (job.keep_logits) result.logits.assign(job.batch * c.channels * c.levels * c.height * c.width, 0.f);
   // The per-position products are too small to share among threads, so each thread

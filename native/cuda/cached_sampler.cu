@@ -44,20 +44,49 @@ struct BlockRowConvolutions {
   std::unique_ptr<RowConvolution> vertical, vh;
 };
 
+#if GPCNN_CUBLAS
+using VerticalProducts = CublasHandle;
+constexpr bool kHaveCublas = true;
+#else
+struct VerticalProducts {};  // an addon built without cuBLAS never has one
+constexpr bool kHaveCublas = false;
+#endif
+
 // Every block's vertical stack at row i, and the horizontal pre-activations' h_base,
-// for the whole batch (sampler_vertical.cuh).
+// for the whole batch (sampler_vertical.cuh): cuDNN's convolutions, or cuBLAS's
+// products where `products` is given.
 void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
-                  const std::vector<BlockRowConvolutions>& convolutions, float* gathered, void* workspace, int i,
-                  cudaStream_t stream) {
+                  const std::vector<BlockRowConvolutions>& convolutions, const VerticalProducts* products,
+                  float* gathered, void* workspace, int i, cudaStream_t stream) {
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
     const float* in = l == 0 ? p.xt : p.v_hist + (l - 1) * p.B * p.P * p.H * p.W;
-    launch(gather_rows_kernel, unsigned(p.B), kRowThreads, 0, stream, in, gathered, int(bl.cin), int(p.H), int(p.W),
-           int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), i);
-    convolutions[l].vertical->run(gathered, p.w + bl.v_w, p.v_conv, workspace);
-    convolutions[l].vh->run(p.v_conv, p.w + bl.vh_w, p.vh_conv, workspace);
-    launch(finish_vertical_kernel, unsigned(p.B), kRowThreads, 0, stream, p, bl, l, i);
+    // The rows it reads as they are (cuDNN's input), or their windows (cuBLAS's).
+    launch(products ? gather_columns_kernel : gather_rows_kernel, unsigned(p.B), kRowThreads, 0, stream, in, gathered,
+           int(bl.cin), int(p.H), int(p.W), int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), i);
+#if GPCNN_CUBLAS
+    if (products) {
+      row_product(*products, p.B * p.W, bl.cin * bl.vkh * bl.vkw, 2 * p.P, gathered, p.w + bl.v_w, p.v_conv);
+      row_product(*products, p.B * p.W, 2 * p.P, 2 * p.P, p.v_conv, p.w + bl.vh_w, p.vh_conv);
+    }
+#endif
+    if (!products) {
+      convolutions[l].vertical->run(gathered, p.w + bl.v_w, p.v_conv, workspace);
+      convolutions[l].vh->run(p.v_conv, p.w + bl.vh_w, p.vh_conv, workspace);
+    }
+    const RowLayout layout{products != nullptr, int(2 * p.P), int(p.W)};
+    launch(finish_vertical_kernel, unsigned(p.B), kRowThreads, 0, stream, p, bl, l, i, layout);
   }
+}
+
+// GATED_PIXELCNN_SAMPLER_VERTICAL=cublas runs the vertical stage as cuBLAS's products
+// where the addon was built with cuBLAS (else as cuDNN's convolutions, the default).
+bool vertical_on_cublas() {
+  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_VERTICAL");
+  const std::string stage = setting ? setting : "cudnn";
+  if (stage != "cudnn" && stage != "cublas")
+    fail(codes::kArg, "GATED_PIXELCNN_SAMPLER_VERTICAL must be 'cudnn' or 'cublas', got '" + stage + "'");
+  return stage == "cublas" && kHaveCublas;
 }
 
 // Every block's horizontal stack, the head and the draws at (*row, j), for the whole
@@ -98,26 +127,28 @@ bool overlap_launches() {
 
 // How a row's positions run: as a captured graph of a few launches per position
 // (sampler_position.cuh), or with GATED_PIXELCNN_SAMPLER=cluster as one launch of thread
-// block clusters per row (sampler_cluster.cuh), where the device has clusters (sm_90)
-// and a block's share of the model fits in its shared memory; elsewhere as a graph.
-// Returns the clusters' plan, or nothing for a graph.
+// block clusters per row (sampler_cluster.cuh), where the device has clusters (sm_90),
+// the addon's kernel was compiled for them (a build for sm_80 alone runs its PTX, in
+// which the cluster functions trap) and a block's share of the model fits in its
+// shared memory; elsewhere as a graph. Returns the clusters' plan, or nothing for a
+// graph.
 std::optional<ClusterPlan> cluster_positions(const SamplerPlan& p, const std::vector<BlockPlan>& blocks) {
   const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER");
   const std::string design = setting ? setting : "graph";
   if (design != "graph" && design != "cluster")
     fail(codes::kArg, "GATED_PIXELCNN_SAMPLER must be 'graph' or 'cluster', got '" + design + "'");
   if (design == "graph" || compute_capability_major() < 9) return std::nullopt;
+  cudaFuncAttributes compiled{};
+  GPCNN_CUDA(cudaFuncGetAttributes(&compiled, positions_cluster_kernel));
+  if (compiled.ptxVersion < 90) return std::nullopt;
   int device = 0, limit = 0;
   GPCNN_CUDA(cudaGetDevice(&device));
   GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  auto fits = [&](const ClusterPlan& plan) {
-    if (plan.bytes > limit) return false;
-    GPCNN_CUDA(cudaFuncSetAttribute(positions_cluster_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    int(plan.bytes)));
-    return true;
-  };
+  // The kernel may use all of it, whatever this job's plan: the attribute is the
+  // process's, and jobs on other threads may be planning at the same time.
+  GPCNN_CUDA(cudaFuncSetAttribute(positions_cluster_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit));
   ClusterPlan plan = cluster_plan(p, blocks.data(), kGemmRows);
-  if (!fits(plan)) return std::nullopt;
+  if (plan.bytes > limit) return std::nullopt;
   // A tile of kGemmRows images per cluster, or a few times that where the device runs
   // too few clusters at once for the batch: a second wave of clusters would double
   // the row's time, more images per cluster only lengthen each product.
@@ -126,7 +157,7 @@ std::optional<ClusterPlan> cluster_positions(const SamplerPlan& p, const std::ve
   const int64_t tiles = ceil_div(p.B, kGemmRows);
   if (tiles > active) {
     plan = cluster_plan(p, blocks.data(), kGemmRows * ceil_div(tiles, active));
-    if (!fits(plan)) return std::nullopt;
+    if (plan.bytes > limit) return std::nullopt;
   }
   return plan;
 }
@@ -141,9 +172,11 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   SamplerPlan p = host_plan;  // its pointers are replaced by device ones below
   const int64_t B = p.B, P = p.P;
   const SamplerStateSizes sizes = state_sizes(p, job.keep_logits);
-  int64_t gathered_size = 0;  // the vertical convolutions' input
+  const bool cublas = vertical_on_cublas();
+  int64_t gathered_size = 0;  // the vertical stage's input: the rows it reads, or their windows
   for (const BlockPlan& bl : arranged.blocks)
-    gathered_size = std::max(gathered_size, B * bl.cin * bl.vkh * (p.W + bl.vkw - 1));
+    gathered_size = std::max(gathered_size, cublas ? B * p.W * bl.cin * bl.vkh * bl.vkw
+                                                   : B * bl.cin * bl.vkh * (p.W + bl.vkw - 1));
 
   // Everything is allocated before anything is queued, and the drain guard comes after
   // the buffers: whatever stops the job, queued work ends before its memory is freed.
@@ -151,7 +184,12 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const CudnnHandle cudnn(stream);
   std::vector<BlockRowConvolutions> convolutions;
   size_t workspace_bytes = 0;
+  std::unique_ptr<VerticalProducts> products;
+#if GPCNN_CUBLAS
+  if (cublas) products = std::make_unique<VerticalProducts>(stream);
+#endif
   for (const BlockPlan& bl : arranged.blocks) {
+    if (products) break;
     BlockRowConvolutions row_convolutions;
     row_convolutions.vertical = std::make_unique<RowConvolution>(
         cudnn, RowConvolutionShape{B, bl.cin, bl.vkh, bl.vkw, 2 * P, p.W});
@@ -205,7 +243,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const DrainOnExit drain_rows(stream);  // before the graph and events go, if a row fails
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
-    vertical_row(p, arranged.blocks, convolutions, gathered.get(), workspace.get(), i, stream);
+    vertical_row(p, arranged.blocks, convolutions, products.get(), gathered.get(), workspace.get(), i, stream);
     if (clusters)
       launch_clustered(positions_cluster_kernel, unsigned(ceil_div(B, clusters->tile) * kClusterRanks), kGemmThreads,
                        kClusterRanks, size_t(clusters->bytes), stream, p, *clusters, i);
@@ -218,6 +256,8 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   on_row(p.H);
   SamplerResult result;
   result.design = clusters ? "cluster" : "graph";
+  result.vertical = products ? "cublas" : "cudnn";
+  result.cluster_images = clusters ? clusters->tile : 0;
   levels.download(result.levels, stream);
   if (job.keep_logits) logits.download(result.logits, stream);
   GPCNN_CUDA(cudaStreamSynchronize(stream));

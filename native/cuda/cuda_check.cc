@@ -69,4 +69,13 @@ void cudnn_fail(cudnnStatus_t status, const char* call, const char* file, int li
   fail(out_of_memory ? codes::kCudaOutOfMemory : codes::kCuda, what);
 }
 
+#if GPCNN_CUBLAS
+void cublas_fail(cublasStatus_t status, const char* call, const char* file, int line) {
+  const std::string what = std::string("cuBLAS: ") + cublasGetStatusString(status) + " in " + call + " (" + file +
+                           ":" + std::to_string(line) + ")";
+  record_if_sticky(cudaPeekAtLastError(), what);
+  fail(status == CUBLAS_STATUS_ALLOC_FAILED ? codes::kCudaOutOfMemory : codes::kCuda, what);
+}
+#endif
+
 }  // namespace gpcnn

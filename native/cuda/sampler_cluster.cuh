@@ -10,17 +10,17 @@
 // arithmetic on its SM, instead of a launch and a trip through L2.
 //
 // Per position j, for each block l: the pre-activation (window · h + h_base) of the
-// rank's channels, both halves; barrier; skip and residual from every rank's gated
-// pre-activations, the residual kept in a ring of the last columns (the next block's
-// window); barrier. Then each rank's part of the head's hidden layer (over its skip
-// outputs); barrier; each rank draws its share of the tile's images (draw_pixel)
-// from the sum of the parts; barrier (the next position's window reads the drawn
-// levels from xt).
+// rank's channels, both halves, and their gate; barrier; skip and residual from every
+// rank's gated pre-activations, the residual kept in a ring of the last columns (the
+// next block's window); barrier (below the last block). Then each rank's part of the
+// head's hidden layer (over its skip outputs); barrier; each rank draws its share of
+// the tile's images (draw_pixel) from the sum of the parts; barrier (the next
+// position's window reads the drawn levels from xt).
 //
 // Dynamic shared memory per block, laid out by cluster_plan(): the draws' doubles,
-// the tile's GemmTileShared, then (floats) pre [tile][2pc], ring [L−1][ring
-// columns][tile][pc], skip [tile][sc], partial [tile][Q], then the draws' zs and z
-// [drawn][Q] and logits [drawn][K].
+// the blocks' plans, the tile's GemmTileShared, then (floats) pre [tile][2pc], gates
+// [tile][pc], ring [L−1][ring columns][tile][pc], skip [tile][sc], partial [tile][Q],
+// then the draws' zs and z [drawn][Q] and logits [drawn][K].
 #pragma once
 
 #include <algorithm>
@@ -36,12 +36,12 @@ namespace gpcnn {
 constexpr int kClusterRanks = 8;  // blocks per cluster, the portable maximum
 
 // How a cluster splits its work, and where its shared memory holds what (offsets in
-// floats from the start, 16-byte aligned).
+// floats from the start, 16-byte aligned). 32-bit, as the kernel's index arithmetic is.
 struct ClusterPlan {
-  int64_t tile;           // images per cluster, a multiple of kGemmRows
-  int64_t pc, sc, drawn;  // channels, skip outputs and images to draw per rank
-  int64_t ring_columns;   // the residual columns a block's window reads: hdx + 1
-  int64_t gemm, pre, ring, skip, partial, zs, z, logits;
+  int tile;          // images per cluster, a multiple of kGemmRows
+  int pc, sc, drawn;  // channels, skip outputs and images to draw per rank
+  int ring_columns;  // the residual columns a block's window reads: hdx + 1
+  int blocks, gemm, pre, gates, ring, skip, partial, zs, z, logits;
   int64_t bytes;
 };
 
@@ -49,14 +49,17 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 inline ClusterPlan cluster_plan(const SamplerPlan& p, const BlockPlan* blocks, int64_t tile) {
   ClusterPlan c{};
-  c.tile = tile;
-  c.pc = ceil_div(p.P, kClusterRanks), c.sc = ceil_div(p.S, kClusterRanks), c.drawn = ceil_div(tile, kClusterRanks);
+  c.tile = int(tile);
+  c.pc = int(ceil_div(p.P, kClusterRanks)), c.sc = int(ceil_div(p.S, kClusterRanks));
+  c.drawn = int(ceil_div(tile, kClusterRanks));
   c.ring_columns = 1;
-  for (int64_t l = 1; l < p.L; ++l) c.ring_columns = std::max(c.ring_columns, blocks[l].hdx + 1);
+  for (int64_t l = 1; l < p.L; ++l) c.ring_columns = std::max(c.ring_columns, int(blocks[l].hdx + 1));
   int64_t end = ceil_div(c.drawn * (p.K + 1) * int64_t(sizeof(double)), 16) * 4;  // the doubles come first
-  auto take = [&end](int64_t floats) { const int64_t at = end; end += ceil_div(floats, 4) * 4; return at; };
+  auto take = [&end](int64_t floats) { const int64_t at = end; end += ceil_div(floats, 4) * 4; return int(at); };
+  c.blocks = take(p.L * int64_t(sizeof(BlockPlan) / sizeof(float)));
   c.gemm = take(sizeof(GemmTileShared) / sizeof(float));
   c.pre = take(tile * 2 * c.pc);
+  c.gates = take(tile * c.pc);
   c.ring = take((p.L - 1) * c.ring_columns * tile * c.pc);
   c.skip = take(tile * c.sc);
   c.partial = take(tile * p.Q);
@@ -76,16 +79,18 @@ struct ClusterStep {
 
   __device__ static int rank() { return int(cluster_rank()); }
   __device__ static float* shared() { return dynamic_shared<float>(); }
+  // Block l's plan, from the copy in shared memory.
+  __device__ const BlockPlan& block() const { return reinterpret_cast<const BlockPlan*>(shared() + c.blocks)[l]; }
   __device__ int64_t first() const { return int64_t(blockIdx.x / kClusterRanks) * c.tile; }  // the tile's first image
-  __device__ int images() const { return int(min(c.tile, p.B - first())); }
+  __device__ int images() const { return int(min(int64_t(c.tile), p.B - first())); }
   // This rank's first channel and skip output, and how many it computes (0 where P or
   // S run out).
-  __device__ int64_t c0() const { return rank() * c.pc; }
-  __device__ int64_t s0() const { return rank() * c.sc; }
-  __device__ int channels() const { return int(max(int64_t(0), min(c.pc, p.P - c0()))); }
-  __device__ int skips() const { return int(max(int64_t(0), min(c.sc, p.S - s0()))); }
+  __device__ int c0() const { return rank() * c.pc; }
+  __device__ int s0() const { return rank() * c.sc; }
+  __device__ int channels() const { return max(0, min(c.pc, int(p.P) - c0())); }
+  __device__ int skips() const { return max(0, min(c.sc, int(p.S) - s0())); }
   __device__ float* ring(int layer, int column) const {
-    return shared() + c.ring + (int64_t(layer) * c.ring_columns + column % c.ring_columns) * c.tile * c.pc;
+    return shared() + c.ring + (layer * c.ring_columns + column % c.ring_columns) * c.tile * c.pc;
   }
 };
 
@@ -95,7 +100,7 @@ struct ClusterStep {
 // block below's residual output, from the ring of the rank that owns each channel.
 struct ClusterPreActivation : ClusterStep {
   __device__ float a(int b, int t) const {
-    const BlockPlan& bl = p.blocks[l];
+    const BlockPlan& bl = block();
     const int cin = int(bl.cin), sj = j - int(bl.hdx) + t / cin, ch = t % cin;
     if (sj < 0 || sj >= p.W) return 0.f;
     if (l == 0) return __ldcg(&p.xt[(((first() + b) * p.C + ch) * p.H + i) * p.W + sj]);
@@ -106,37 +111,45 @@ struct ClusterPreActivation : ClusterStep {
     const int own = channels();
     return n < own ? c0() + n : p.P + c0() + n - own;
   }
-  __device__ float b(int t, int n) const { return p.w[p.blocks[l].h_wt + int64_t(t) * 2 * p.P + output(n)]; }
+  __device__ float b(int t, int n) const { return p.w[block().h_wt + int64_t(t) * 2 * p.P + output(n)]; }
   __device__ void out(int b, int n, float sum) const {
-    const float base = p.h_base[((int64_t(l) * p.B + first() + b) * p.W + j) * 2 * p.P + output(n)];
+    const float base = p.h_base[((l * p.B + first() + b) * p.W + j) * 2 * p.P + output(n)];
     shared()[c.pre + b * 2 * c.pc + n] = sum + base;
   }
 };
 
-// The gated pre-activations of every rank times [skip | res] for this rank's outputs:
+// The gated pre-activations of this rank's channels, for the other ranks to read.
+__device__ inline void gate_own(const ClusterStep& at) {
+  const int own = at.channels();
+  float* shared = at.shared();
+  for (int e = threadIdx.x; e < at.images() * own; e += blockDim.x) {
+    const int b = e / own, ch = e % own;
+    const float* pre = shared + at.c.pre + b * 2 * at.c.pc;
+    shared[at.c.gates + b * at.c.pc + ch] = gate_f(pre[ch], pre[own + ch]);
+  }
+}
+
+// Every rank's gated pre-activations times [skip | res] for this rank's outputs:
 // [0, skips) its skip outputs, summed over the blocks in `skip`, then its residual
 // channels (below the last block), which go into the ring at column j.
 struct ClusterSkipResidual : ClusterStep {
   __device__ float a(int b, int k) const {
-    const int64_t owner = k / c.pc, local = k % c.pc;
-    const int64_t owned = min(c.pc, p.P - owner * c.pc);  // the owner's channels
-    const float* pre = cluster_shared(shared() + c.pre, unsigned(owner)) + b * 2 * c.pc;
-    return gate_f(pre[local], pre[owned + local]);
+    return cluster_shared(shared() + c.gates, unsigned(k / c.pc))[b * c.pc + k % c.pc];
   }
   __device__ float b(int k, int n) const {
     const int own = skips();
-    return n < own ? p.w[p.blocks[l].skip_wt + int64_t(k) * p.S + s0() + n]
-                   : p.w[p.blocks[l].res_wt + int64_t(k) * p.P + c0() + n - own];
+    return n < own ? p.w[block().skip_wt + int64_t(k) * p.S + s0() + n]
+                   : p.w[block().res_wt + int64_t(k) * p.P + c0() + n - own];
   }
   __device__ void out(int b, int n, float sum) const {
-    const BlockPlan& bl = p.blocks[l];
+    const BlockPlan& bl = block();
     const int own = skips();
     if (n < own) {
       float& skip = shared()[c.skip + b * c.sc + n];
       skip = (l == 0 ? 0.f : skip) + sum + p.w[bl.skip_b + s0() + n];
       return;
     }
-    const int64_t o = n - own;
+    const int o = n - own;
     const float below = l == 0 ? 0.f : ring(l - 1, j)[b * c.pc + o];
     ring(l, j)[b * c.pc + o] = sum + p.w[bl.res_b + c0() + o] + below;
   }
@@ -145,7 +158,7 @@ struct ClusterSkipResidual : ClusterStep {
 // This rank's part of the head's hidden layer: hidden · relu(skip) over its skip outputs.
 struct ClusterHeadPart : ClusterStep {
   __device__ float a(int b, int k) const { return fmaxf(shared()[c.skip + b * c.sc + k], 0.f); }
-  __device__ float b(int k, int q) const { return p.w[p.hidden_wt + (s0() + k) * p.Q + q]; }
+  __device__ float b(int k, int q) const { return p.w[p.hidden_wt + int64_t(s0() + k) * p.Q + q]; }
   __device__ void out(int b, int q, float sum) const { shared()[c.partial + b * p.Q + q] = sum; }
 };
 
@@ -160,35 +173,51 @@ __device__ void cluster_product(const Product& op, int cols, int depth) {
 
 // zs of the images this rank draws, [first drawn, + count): the head's parts from every
 // rank, in rank order, and its bias.
-__device__ inline void gather_head(const ClusterStep& at, int64_t first_drawn, int64_t count, float* zs) {
+__device__ inline void gather_head(const ClusterStep& at, int first_drawn, int count, float* zs) {
   const SamplerPlan& p = at.p;
-  for (int64_t e = threadIdx.x; e < count * p.Q; e += blockDim.x) {
-    const int64_t b = first_drawn + e / p.Q, q = e % p.Q;
+  const int Q = int(p.Q);
+  for (int e = threadIdx.x; e < count * Q; e += blockDim.x) {
+    const int b = first_drawn + e / Q, q = e % Q;
     float sum = 0;
-    for (int r = 0; r < kClusterRanks; ++r) sum += cluster_shared(at.shared() + at.c.partial, unsigned(r))[b * p.Q + q];
+    for (int r = 0; r < kClusterRanks; ++r) sum += cluster_shared(at.shared() + at.c.partial, unsigned(r))[b * Q + q];
     zs[e] = sum + p.w[p.hidden_b + q];
   }
 }
 
 // Row i's positions, one cluster per tile of images.
 __global__ void __launch_bounds__(kGemmThreads) positions_cluster_kernel(SamplerPlan p, ClusterPlan c, int i) {
+  float* shared = dynamic_shared<float>();
+  // The blocks' plans in shared memory: the products read them for every operand.
+  const auto* blocks = reinterpret_cast<const float*>(p.blocks);
+  for (int e = threadIdx.x; e < int(p.L * sizeof(BlockPlan) / sizeof(float)); e += blockDim.x)
+    shared[c.blocks + e] = blocks[e];
+  __syncthreads();
   for (int j = 0; j < int(p.W); ++j) {
     for (int l = 0; l < int(p.L); ++l) {
       const ClusterStep step{p, c, i, j, l};
-      const BlockPlan& bl = p.blocks[l];
+      const BlockPlan& bl = step.block();
       const int channels = step.channels(), skips = step.skips();
-      if (channels > 0) cluster_product(ClusterPreActivation{step}, 2 * channels, int(bl.cin * bl.hkw));
+      if (channels > 0) {
+        cluster_product(ClusterPreActivation{step}, 2 * channels, int(bl.cin * bl.hkw));
+        __syncthreads();
+        gate_own(step);
+      }
       cluster_sync();
-      const int residuals = l < p.L - 1 ? channels : 0;  // the last block's feeds nothing
+      const bool last = l == p.L - 1;
+      const int residuals = last ? 0 : channels;  // the last block's feeds nothing
       if (skips + residuals > 0) cluster_product(ClusterSkipResidual{step}, skips + residuals, int(p.P));
-      cluster_sync();
+      // Below the last block the next block's window reads the ring of every rank;
+      // after it only this rank's threads read its skip outputs.
+      if (last)
+        __syncthreads();
+      else
+        cluster_sync();
     }
     const ClusterStep step{p, c, i, j, 0};
     cluster_product(ClusterHeadPart{step}, int(p.Q), step.skips());
     cluster_sync();
-    const int64_t first_drawn = step.rank() * c.drawn;
-    const int64_t count = max(int64_t(0), min(c.drawn, step.images() - first_drawn));
-    float* shared = step.shared();
+    const int first_drawn = step.rank() * c.drawn;
+    const int count = max(0, min(c.drawn, step.images() - first_drawn));
     gather_head(step, first_drawn, count, shared + c.zs);
     __syncthreads();
     draw_pixel(p, step.first() + first_drawn, count, i, j, shared + c.zs, shared + c.z, shared + c.logits,

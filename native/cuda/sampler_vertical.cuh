@@ -7,6 +7,11 @@
 // (sampler_position.cuh) multiply only their taps. A finishing kernel writes the gated
 // row of v_hist and h_base, the horizontal pre-activation but for its taps, in the
 // position steps' layout. Layouts as in sampler_layout.h.
+//
+// With GATED_PIXELCNN_SAMPLER_VERTICAL=cublas both are cuBLAS matrix products instead:
+// the gather writes the rows' windows as a matrix [B·W][cin·kh·kw] (im2col), and the
+// products give v_conv and vh_conv as [B·W][2P], row by column, which the finishing
+// kernel reads in that layout.
 #pragma once
 
 #include <cudnn.h>
@@ -36,10 +41,35 @@ __global__ void gather_rows_kernel(const float* in, float* gathered, int channel
   }
 }
 
+// cols[b·W + j][(c·kh + a)·kw + e] = in[b, c, i − dy + a, j − dx + e] (zero outside in):
+// the rows' windows as the left operand of a matrix product with the filters
+// [outputs][cin·kh·kw]; one thread block per image.
+__global__ void gather_columns_kernel(const float* in, float* cols, int channels, int H, int W, int kh, int kw, int dy,
+                                      int dx, int i) {
+  const float* from = in + int64_t(blockIdx.x) * channels * H * W;
+  const int depth = channels * kh * kw;
+  float* to = cols + int64_t(blockIdx.x) * W * depth;
+  for (int e = threadIdx.x; e < W * depth; e += blockDim.x) {
+    const int j = e / depth, t = e % depth, c = t / (kh * kw), si = i - dy + t / kw % kh, sj = j - dx + t % kw;
+    to[e] = si >= 0 && si < H && sj >= 0 && sj < W ? from[(c * H + si) * W + sj] : 0.f;
+  }
+}
+
+// Where v_conv and vh_conv hold output o of column j of one image: cuDNN writes them
+// [2P][W] (NCHW), the cuBLAS products [W][2P]. A thread's e runs along the contiguous
+// one.
+struct RowLayout {
+  bool columns_first;  // [W][2P]
+  int outputs, W;
+  __device__ int at(int o, int j) const { return columns_first ? j * outputs + o : o * W + j; }
+  __device__ int output(int e) const { return columns_first ? e % outputs : e / W; }
+  __device__ int column(int e) const { return columns_first ? e / outputs : e % W; }
+};
+
 // Below the last block, v_hist row i = gate(v_conv + v.bias + the vertical conditioning);
 // h_base = vh_conv + the horizontal constant (sampler_layout.h) + its conditioning, per
 // image and column. One thread block per image.
-__global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, int i) {
+__global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, int i, RowLayout layout) {
   const int b = blockIdx.x, P = int(p.P), W = int(p.W);
   const float* conv = p.v_conv + int64_t(b) * 2 * P * W;
   const float* cond = p.cond_bias + (int64_t(l) * p.B + b) * 2 * 2 * P;  // [2][2P]: vertical, horizontal
@@ -47,20 +77,33 @@ __global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, int i
     float* out = p.v_hist + (int64_t(l) * p.B + b) * P * p.H * W;
     for (int e = threadIdx.x; e < P * W; e += blockDim.x) {
       const int c = e / W, j = e % W;
-      const float a1 = conv[c * W + j] + p.w[bl.v_b + c] + cond[c] + spatial_term(p, bl.spatial_vt, b, c, i, j);
-      const float a2 =
-          conv[(c + P) * W + j] + p.w[bl.v_b + c + P] + cond[c + P] + spatial_term(p, bl.spatial_vt, b, c + P, i, j);
+      const float a1 =
+          conv[layout.at(c, j)] + p.w[bl.v_b + c] + cond[c] + spatial_term(p, bl.spatial_vt, b, c, i, j);
+      const float a2 = conv[layout.at(c + P, j)] + p.w[bl.v_b + c + P] + cond[c + P] +
+                       spatial_term(p, bl.spatial_vt, b, c + P, i, j);
       out[(c * p.H + i) * W + j] = gate_f(a1, a2);
     }
   }
   const float* vh = p.vh_conv + int64_t(b) * 2 * P * W;
   float* base = p.h_base + (int64_t(l) * p.B + b) * W * 2 * P;
   for (int e = threadIdx.x; e < 2 * P * W; e += blockDim.x) {
-    const int o = e / W, j = e % W;
+    const int o = layout.output(e), j = layout.column(e);
     base[j * 2 * P + o] =
-        vh[o * W + j] + p.w[bl.h_base_b + o] + cond[2 * P + o] + spatial_term(p, bl.spatial_ht, b, o, i, j);
+        vh[layout.at(o, j)] + p.w[bl.h_base_b + o] + cond[2 * P + o] + spatial_term(p, bl.spatial_ht, b, o, i, j);
   }
 }
+
+#if GPCNN_CUBLAS
+// out[rows][outputs] = in[rows][depth] · weights[outputs][depth]ᵀ, row-major, in fp32
+// (cuBLAS's default math: no TF32), so that the draws are those of the CPU. cuBLAS is
+// column-major: there this is outᵀ = weights · inᵀ.
+inline void row_product(cublasHandle_t handle, int64_t rows, int64_t depth, int64_t outputs, const float* in,
+                        const float* weights, float* out) {
+  const float one = 1.f, zero = 0.f;
+  GPCNN_CUBLAS_CALL(cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, int(outputs), int(rows), int(depth), &one, weights,
+                                int(depth), in, int(depth), &zero, out, int(outputs)));
+}
+#endif
 
 // A convolution of output height 1 at a row for the whole batch: [B, cin, kh, W + kw − 1]
 // → [B, outputs, 1, W] (a block's vertical convolution, or vh: 1×1 over [B, 2P, 1, W]),

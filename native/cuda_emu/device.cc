@@ -124,6 +124,7 @@ class Scheduler {
     gridDim = grid, blockDim = block;
     threads_ = block.x * block.y * block.z;
     cluster_ = cluster;
+    shared_bytes_ = shared_bytes;
     // Each block of a cluster has its own dynamic shared memory, then a guard.
     shared_stride_ = (shared_bytes + kGuardBytes) / sizeof(double) + 1;
     ASAN_UNPOISON_MEMORY_REGION(shared_.data(), shared_.size() * sizeof(double));
@@ -305,7 +306,8 @@ class Scheduler {
   // threads pass its __syncthreads() barriers as run_block's do, until every one waits
   // at the cluster's barrier or has ended. Then all pass that barrier together. So a
   // block runs a whole stage ahead of the others between cluster barriers, and a
-  // missing one shows as a read of what another block has not yet written. Threads of
+  // missing one shows as a read of what another block has not yet written (or no longer
+  // holds: an ended block's shared memory is made unwritten). Threads of
   // a block that split between barriers, or between a barrier and their end, fail the
   // launch, as does a block that ends while others wait at the cluster's barrier.
   bool run_cluster() {
@@ -336,6 +338,9 @@ class Scheduler {
             for (unsigned t = 0; t < threads_; ++t) fibers_[rank * threads_ + t].waiting = Wait::kNone;
             continue;
           }
+          // A block that has ended has no shared memory left: another block that reads
+          // it afterwards reads what nothing wrote.
+          if (block_ended == threads_) std::memset(block_shared(rank), kUnwrittenPattern, shared_bytes_);
           if (block_at_cluster != threads_ && block_ended != threads_) {
             std::fprintf(stderr, "CUDA emulator: in block rank %u of a cluster, %u threads wait at __syncthreads(), "
                          "%u at the cluster's barrier and %u ended\n", rank, at_block, block_at_cluster, block_ended);
@@ -376,6 +381,7 @@ class Scheduler {
   bool synced_ = false;    // a thread of this block reached a barrier
   bool direct_ = false;    // all threads but the first run one after another on one fiber
   bool flip_ = false;      // this launch runs its groups, blocks and threads in reverse
+  size_t shared_bytes_ = 0;     // dynamic shared memory per block
   size_t shared_stride_ = 0;    // doubles per block: its dynamic shared memory and guard
   std::vector<double> shared_;  // dynamic shared memory, aligned for doubles, a block after another
 };

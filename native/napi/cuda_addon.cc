@@ -20,6 +20,11 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
     features.Set("cudnn", std::to_string(cudnn / 10000) + "." + std::to_string(cudnn / 100 % 100) + "." +
                               std::to_string(cudnn % 100));
     features.Set("tf32", Napi::Boolean::New(env, backend->tf32()));
+#if GPCNN_CUBLAS
+    features.Set("cublas", Napi::Boolean::New(env, true));
+#else
+    features.Set("cublas", Napi::Boolean::New(env, false));
+#endif
     // Tags the CUDA addon's tensor handles: the CPU addon refuses them, and the reverse.
 #ifdef GPCNN_CUDA_EMULATOR
     constexpr napi_type_tag kCudaTensorTag = {0x5b0e8c3f91a27d64ULL, 0x2f7d14c9e8b60a53ULL};

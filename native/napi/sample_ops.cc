@@ -139,6 +139,8 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
     std::copy(result_.levels.begin(), result_.levels.end(), levels.Data());
     result.Set("levels", levels);
     result.Set("design", result_.design);
+    result.Set("vertical", result_.vertical);
+    result.Set("clusterImages", Napi::Number::New(Env(), double(result_.cluster_images)));
     if (job_.keep_logits) {
       auto logits = Napi::Float32Array::New(env, result_.logits.size());
       std::copy(result_.logits.begin(), result_.logits.end(), logits.Data());

@@ -34,15 +34,18 @@ const backend = lib.loadBackend('cuda');
 const torch = torchAvailable();
 let failed = false;
 
-/** The value of measure() with GATED_PIXELCNN_SAMPLER set to `design` (the sampler reads it at each job). */
-async function withSampler(design, measure) {
-  const before = process.env.GATED_PIXELCNN_SAMPLER;
-  process.env.GATED_PIXELCNN_SAMPLER = design;
+/** The value of measure() with the sampler's design set (the sampler reads the variables at each job). */
+async function withSampler(positions, vertical, measure) {
+  const names = { GATED_PIXELCNN_SAMPLER: positions, GATED_PIXELCNN_SAMPLER_VERTICAL: vertical };
+  const before = Object.fromEntries(Object.keys(names).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, names);
   try {
     return await measure();
   } finally {
-    if (before === undefined) delete process.env.GATED_PIXELCNN_SAMPLER;
-    else process.env.GATED_PIXELCNN_SAMPLER = before;
+    for (const [name, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   }
 }
 
@@ -78,15 +81,19 @@ const [sampleModel, sampleConfig] = Object.entries(models)[0];
 {
   const row = { model: sampleModel, batch: sampleBatch };
   row.oursCached = await attempt(row, 'oursCached', () => cachedSampling(lib, sampleConfig, sampleBatch, { backend }));
-  // The positions as thread block clusters (GATED_PIXELCNN_SAMPLER=cluster, sm_90), beside the default graphs.
-  row.oursCachedCluster = await attempt(row, 'oursCachedCluster', () => withSampler('cluster', () => cachedSampling(lib, sampleConfig, sampleBatch, { backend })));
+  // The positions as thread block clusters (GATED_PIXELCNN_SAMPLER=cluster, sm_90), beside the default graphs,
+  // then with the vertical stacks on cuBLAS too (GATED_PIXELCNN_SAMPLER_VERTICAL=cublas).
+  const sampled = (positions, vertical) => () => withSampler(positions, vertical, () => cachedSampling(lib, sampleConfig, sampleBatch, { backend }));
+  row.oursCachedCluster = await attempt(row, 'oursCachedCluster', sampled('cluster', 'cudnn'));
+  row.oursCachedClusterCublas = await attempt(row, 'oursCachedClusterCublas', sampled('cluster', 'cublas'));
   row.torchNaive = torch
     ? await attempt(row, 'torchNaive', () => torchBench(['sample', '--config', JSON.stringify(sampleConfig), '--batch', String(sampleBatch), '--positions', '28', '--device', 'cuda']).imagesPerSecond)
     : null;
   row.ratio = row.oursCached && row.torchNaive ? row.oursCached / row.torchNaive : null;
   row.ratioCluster = row.oursCachedCluster && row.torchNaive ? row.oursCachedCluster / row.torchNaive : null;
+  row.ratioClusterCublas = row.oursCachedClusterCublas && row.torchNaive ? row.oursCachedClusterCublas / row.torchNaive : null;
   sampling.push(row);
-  process.stderr.write(`${sampleModel} sampling batch ${sampleBatch}: ours cached ${row.oursCached?.toFixed(1) ?? 'n/a'} img/s (clusters ${row.oursCachedCluster?.toFixed(1) ?? 'n/a'}), PyTorch naive ${row.torchNaive?.toFixed(2) ?? 'n/a'} img/s\n`);
+  process.stderr.write(`${sampleModel} sampling batch ${sampleBatch}: ours cached ${row.oursCached?.toFixed(1) ?? 'n/a'} img/s (clusters ${row.oursCachedCluster?.toFixed(1) ?? 'n/a'}, with cuBLAS ${row.oursCachedClusterCublas?.toFixed(1) ?? 'n/a'}), PyTorch naive ${row.torchNaive?.toFixed(2) ?? 'n/a'} img/s\n`);
 }
 
 const result = { device: backend.features, tf32: backend.features.tf32, rows, sampling };

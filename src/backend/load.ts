@@ -99,7 +99,7 @@ export function backendReport(): BackendReport {
     if (!('backend' in result)) return { name, available: false, detail: result.error };
     const f = result.backend.features;
     const detail = name === 'cuda'
-      ? `${f.device} (compute ${f.computeCapability}), cuDNN ${f.cudnn}, TF32 ${f.tf32 ? 'on' : 'off'}`
+      ? `${f.device} (compute ${f.computeCapability}), cuDNN ${f.cudnn}${f.cublas ? ', cuBLAS' : ''}, TF32 ${f.tf32 ? 'on' : 'off'}`
       : `oneDNN ${f.onednn}, ${f.threads} threads`;
     return { name, available: true, detail };
   });

@@ -110,4 +110,8 @@ export interface NativeSampleResult {
   logits?: Float32Array;
   /** How the positions ran: 'cpu', or on CUDA 'graph' or 'cluster' (GATED_PIXELCNN_SAMPLER). */
   design: 'cpu' | 'graph' | 'cluster';
+  /** How the vertical stacks ran: 'cpu', or on CUDA 'cudnn' or 'cublas' (GATED_PIXELCNN_SAMPLER_VERTICAL). */
+  vertical: 'cpu' | 'cudnn' | 'cublas';
+  /** With design 'cluster': the images each cluster took (16, more where the device runs too few clusters at once). */
+  clusterImages: number;
 }

@@ -15,8 +15,10 @@ export interface CachedSampleResult {
   levels: Uint8Array;
   /** With keepLogits: the logits each draw used, laid out [count, C, K, H, W]. */
   logits?: Float32Array;
-  /** How the native sampler ran the positions (the last batch's): see NativeSampleResult. */
+  /** How the native sampler ran the positions and the vertical stacks (the last batch's): see NativeSampleResult. */
   design: NativeSampleResult['design'];
+  vertical: NativeSampleResult['vertical'];
+  clusterImages: number;
 }
 
 /** Draws `count` images with the cached sampler; resolves to their levels [count, C, H, W]. */
@@ -51,6 +53,8 @@ export async function runCachedSampler(
   const totalRows = Math.ceil(o.count / o.batchSize) * config.height;
   let rowsBefore = 0;
   let design: NativeSampleResult['design'] = onGpu ? 'graph' : 'cpu';
+  let vertical: NativeSampleResult['vertical'] = onGpu ? 'cudnn' : 'cpu';
+  let clusterImages = 0;
   for (let start = 0; start < o.count; start += o.batchSize) {
     if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
     const end = Math.min(o.count, start + o.batchSize);
@@ -83,11 +87,11 @@ export async function runCachedSampler(
       const result = await job.promise;
       levels.set(result.levels, start * perImage);
       if (logits && result.logits) logits.set(result.logits, start * config.levels * perImage);
-      design = result.design;
+      ({ design, vertical, clusterImages } = result);
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
     rowsBefore += config.height;
   }
-  return { levels, logits, design };
+  return { levels, logits, design, vertical, clusterImages };
 }

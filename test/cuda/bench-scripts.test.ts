@@ -31,6 +31,7 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
     for (const part of ['forward', 'forwardBackward', 'step']) expect(row.breakdownMs[part]).toBeGreaterThan(0);
     expect(result.sampling[0].oursCached).toBeGreaterThan(0);
     expect(result.sampling[0].oursCachedCluster).toBeGreaterThan(0);
+    expect(result.sampling[0].oursCachedClusterCublas).toBeGreaterThan(0);
     // Only PyTorch's side may have failed (a build without CUDA), and then it says why.
     const torchFailed = row.torchError !== undefined || result.sampling[0].torchNaiveError !== undefined;
     expect(run.status).toBe(torchFailed ? 1 : 0);
@@ -57,7 +58,7 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
 
   it('sample-once.mjs samples one batch, or several, each timed', () => {
     const once = execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda']);
-    expect(once.toString()).toMatch(/^sampled 3 images in [0-9.]+ s \([0-9.]+ images\/s\)\n$/);
+    expect(once.toString()).toMatch(/^sampled 3 images in [0-9.]+ s \([0-9.]+ images\/s; graph, vertical cudnn\)\n$/);
     const twice = execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda', '2']);
     expect(twice.toString().match(/^sampled 3 images in /gm)).toHaveLength(2);
   });

@@ -3,9 +3,11 @@
  * draw match a full forward pass; with the same weights and seed it draws the CPU
  * cached sampler's images (both sum in fp32, in different orders, so a draw could in
  * principle differ by rounding; with these fixed seeds none does); known pixels are
- * kept; an AbortSignal stops it. Skips without a GPU. It checks the design of the
- * positions that GATED_PIXELCNN_SAMPLER asks for (`npm run test:cuda-emulator` runs it
- * with each): 'graph' by default, or 'cluster' where the device has clusters (sm_90).
+ * kept; an AbortSignal stops it. Skips without a GPU. It checks that the designs that
+ * GATED_PIXELCNN_SAMPLER and GATED_PIXELCNN_SAMPLER_VERTICAL ask for ran
+ * (`npm run test:cuda-emulator` runs it with the defaults, graph and cudnn, and with
+ * cluster and cublas): clusters where the device has them (sm_90), cuBLAS where the
+ * addon was built with it (always on the emulator).
  */
 import { describe, expect, it } from 'vitest';
 
@@ -17,10 +19,14 @@ import { normalizedError } from '../helpers/compare';
 import { cudaAvailable, emulatorRequested, tf32 } from '../helpers/cuda';
 import { randomKnown, samplerConditioning, samplerConfigs } from '../helpers/sampler-configs';
 
-/** The design that GATED_PIXELCNN_SAMPLER asks for on this device, for models whose share fits a block. */
-function expectedDesign(): 'graph' | 'cluster' {
+/** The designs asked for, as they run on this device, for models whose share fits a block. */
+function expected(): { design: 'graph' | 'cluster'; vertical: 'cudnn' | 'cublas' } {
   const capability = Number(loadBackend('cuda').features.computeCapability);
-  return process.env.GATED_PIXELCNN_SAMPLER === 'cluster' && capability >= 9 ? 'cluster' : 'graph';
+  const cublas = loadBackend('cuda').features.cublas === true;
+  return {
+    design: process.env.GATED_PIXELCNN_SAMPLER === 'cluster' && capability >= 9 ? 'cluster' : 'graph',
+    vertical: process.env.GATED_PIXELCNN_SAMPLER_VERTICAL === 'cublas' && cublas ? 'cublas' : 'cudnn',
+  };
 }
 
 describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
@@ -32,8 +38,8 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     it('a full forward pass on the result reproduces the logits of every draw', async () => {
       const model = onGpu();
       const cond = samplerConditioning(model, count, 1);
-      const { levels, logits, design } = await runCachedSampler(model, { count, ...cond, seed: 3 }, { keepLogits: true });
-      expect(design).toBe(expectedDesign());
+      const { levels, logits, design, vertical } = await runCachedSampler(model, { count, ...cond, seed: 3 }, { keepLogits: true });
+      expect({ design, vertical }).toEqual(expected());
       expect(normalizedError(logits!, model.logits(levels, cond))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
       model.dispose();
     });
@@ -102,21 +108,21 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     const config = { channels: 1, height: 3, width: 4, levels: 4, hidden: 136, layers: 2, firstKernel: 3, kernel: 3, skip: 24, headHidden: 40, classes: 0 };
     await expectCpuDraws(config, 3, { count: 3, seed: 4 });
     const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 3 });
-    const { levels, logits, design } = await runCachedSampler(model, { count: 3, seed: 4 }, { keepLogits: true });
-    expect(design).toBe(expectedDesign());
+    const { levels, logits, design, vertical } = await runCachedSampler(model, { count: 3, seed: 4 }, { keepLogits: true });
+    expect({ design, vertical }).toEqual(expected());
     expect(normalizedError(logits!, model.logits(levels, {}))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
     model.dispose();
   });
 
-  it('refuses an unknown GATED_PIXELCNN_SAMPLER with ERR_ARG', async () => {
+  it.each(['GATED_PIXELCNN_SAMPLER', 'GATED_PIXELCNN_SAMPLER_VERTICAL'])('refuses an unknown %s with ERR_ARG', async (name) => {
     const model = GatedPixelCNN.create({ channels: 1, height: 3, width: 3, levels: 4, hidden: 8, layers: 1, headHidden: 4 }, { backend: loadBackend('cuda'), seed: 1 });
-    const before = process.env.GATED_PIXELCNN_SAMPLER;
-    process.env.GATED_PIXELCNN_SAMPLER = 'rows';
+    const before = process.env[name];
+    process.env[name] = 'rows';
     try {
-      await expect(model.sample({ count: 1 })).rejects.toMatchObject({ code: 'ERR_ARG' });
+      await expect(model.sample({ count: 1 })).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringContaining(name) });
     } finally {
-      if (before === undefined) delete process.env.GATED_PIXELCNN_SAMPLER;
-      else process.env.GATED_PIXELCNN_SAMPLER = before;
+      if (before === undefined) delete process.env[name];
+      else process.env[name] = before;
     }
     model.dispose();
   });

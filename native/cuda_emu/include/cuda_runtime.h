@@ -185,3 +185,13 @@ template <typename Kernel>
 cudaError_t cudaFuncSetAttribute(Kernel kernel, cudaFuncAttribute attribute, int value) {
   return emulated_func_set_attribute(reinterpret_cast<const void*>(kernel), attribute, value);
 }
+
+// A kernel's compiled form: the emulator's kernels are built for every architecture.
+struct cudaFuncAttributes {
+  int ptxVersion, binaryVersion;
+};
+template <typename Kernel>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes, Kernel) {
+  *attributes = {90, 90};
+  return cudaSuccess;
+}
