@@ -41,13 +41,14 @@ struct GemmTileShared {
 };
 
 // The tile of outputs [row0, + kGemmRows) × [col0, + kGemmCols) of the product, by all
-// kGemmThreads threads of the block (it has barriers: every thread calls it). With
-// `dependent`, the kernel was launched overlapped (launch_overlapped): the first step's
-// B operand, a constant weight, loads before the kernel before it ends, A and
-// everything after it wait for that kernel.
-template <typename Product>
+// kGemmThreads threads of the block (it has barriers: every thread calls it).
+// `before_a()` runs once the first step's B operand, a constant weight, is loading, and
+// before A loads: there a kernel launched overlapped (launch_overlapped) waits for the
+// kernel before it, and a cluster's block for the others to finish writing A, while
+// the weights are on their way.
+template <typename Product, typename BeforeA>
 __device__ void gemm_tile(const Product& op, int rows, int cols, int depth, int row0, int col0, GemmTileShared& shared,
-                          bool dependent) {
+                          BeforeA before_a) {
   const int group = threadIdx.x / kGemmGroupThreads, t = threadIdx.x % kGemmGroupThreads;
   const int col = 2 * (t % kGemmColPairs), row = 2 * (t / kGemmColPairs);
   // Every group runs the same number of steps (barriers are block-wide); k past the
@@ -76,9 +77,8 @@ __device__ void gemm_tile(const Product& op, int rows, int cols, int depth, int 
     }
   };
   float s00 = 0, s01 = 0, s10 = 0, s11 = 0;  // s[image][output] of the thread's square
-  if (dependent) let_next_kernel_start();
   load_b(k_begin);
-  if (dependent) wait_for_previous_kernel();
+  before_a();
   load_a(k_begin);
   for (int step = 0; step < steps; ++step) {
     GPCNN_UNROLL
@@ -116,7 +116,9 @@ __device__ void gemm_tile(const Product& op, int rows, int cols, int depth, int 
 template <typename Product>
 __global__ void __launch_bounds__(kGemmThreads) batch_gemm_kernel(int rows, int cols, int depth, Product op) {
   __shared__ GemmTileShared shared;
-  gemm_tile(op, rows, cols, depth, blockIdx.y * kGemmRows, blockIdx.x * kGemmCols, shared, true);
+  let_next_kernel_start();
+  gemm_tile(op, rows, cols, depth, blockIdx.y * kGemmRows, blockIdx.x * kGemmCols, shared,
+            [] { wait_for_previous_kernel(); });
 }
 
 // Queues the product on `stream`; rows, cols and depth must be positive. With

@@ -99,6 +99,26 @@ __device__ inline void cluster_sync() {
 #endif
 }
 
+// cluster_sync() in two halves, so that work that needs no other block's data can run
+// between them: after cluster_arrive() (release: what this thread wrote before it is
+// visible to the cluster after its wait), cluster_wait() (acquire) returns once every
+// thread of the cluster has arrived. Each thread alternates them.
+__device__ inline void cluster_arrive() {
+#if __CUDA_ARCH__ >= 900
+  __cluster_barrier_arrive();
+#else
+  __trap();
+#endif
+}
+
+__device__ inline void cluster_wait() {
+#if __CUDA_ARCH__ >= 900
+  __cluster_barrier_wait();
+#else
+  __trap();
+#endif
+}
+
 template <typename T>
 __device__ T* cluster_shared(T* local, unsigned rank) {
 #if __CUDA_ARCH__ >= 900

@@ -162,13 +162,25 @@ struct ClusterHeadPart : ClusterStep {
   __device__ void out(int b, int q, float sum) const { shared()[c.partial + b * p.Q + q] = sum; }
 };
 
-// A product whose rows are the cluster's images, tile by tile.
+// A product whose rows are the cluster's images, tile by tile. With `wait`, A may be
+// other blocks' data: the block waits for the cluster's barrier, whose arrival the
+// caller has made, once the first tile's weights are on their way (or at once, where
+// it has no outputs).
 template <typename Product>
-__device__ void cluster_product(const Product& op, int cols, int depth) {
+__device__ void cluster_product(const Product& op, int cols, int depth, bool wait) {
+  if (cols == 0) {
+    if (wait) cluster_wait();
+    return;
+  }
   GemmTileShared& gemm = *reinterpret_cast<GemmTileShared*>(ClusterStep::shared() + op.c.gemm);
   const int images = op.images();
   for (int row0 = 0; row0 < images; row0 += kGemmRows)
-    for (int col0 = 0; col0 < cols; col0 += kGemmCols) gemm_tile(op, images, cols, depth, row0, col0, gemm, false);
+    for (int col0 = 0; col0 < cols; col0 += kGemmCols) {
+      const bool first = wait && row0 == 0 && col0 == 0;
+      gemm_tile(op, images, cols, depth, row0, col0, gemm, [first] {
+        if (first) cluster_wait();
+      });
+    }
 }
 
 // zs of the images this rank draws, [first drawn, + count): the head's parts from every
@@ -184,7 +196,9 @@ __device__ inline void gather_head(const ClusterStep& at, int first_drawn, int c
   }
 }
 
-// Row i's positions, one cluster per tile of images.
+// Row i's positions, one cluster per tile of images. The cluster's barriers are split
+// (launch.cuh): each product waits for the last one after its first weights are on
+// their way.
 __global__ void __launch_bounds__(kGemmThreads) positions_cluster_kernel(SamplerPlan p, ClusterPlan c, int i) {
   float* shared = dynamic_shared<float>();
   // The blocks' plans in shared memory: the products read them for every operand.
@@ -192,29 +206,28 @@ __global__ void __launch_bounds__(kGemmThreads) positions_cluster_kernel(Sampler
   for (int e = threadIdx.x; e < int(p.L * sizeof(BlockPlan) / sizeof(float)); e += blockDim.x)
     shared[c.blocks + e] = blocks[e];
   __syncthreads();
+  cluster_arrive();  // the first product's wait: every block of the cluster has started
   for (int j = 0; j < int(p.W); ++j) {
     for (int l = 0; l < int(p.L); ++l) {
       const ClusterStep step{p, c, i, j, l};
       const BlockPlan& bl = step.block();
       const int channels = step.channels(), skips = step.skips();
-      if (channels > 0) {
-        cluster_product(ClusterPreActivation{step}, 2 * channels, int(bl.cin * bl.hkw));
-        __syncthreads();
-        gate_own(step);
-      }
-      cluster_sync();
+      cluster_product(ClusterPreActivation{step}, 2 * channels, int(bl.cin * bl.hkw), true);
+      __syncthreads();
+      gate_own(step);
+      cluster_arrive();
       const bool last = l == p.L - 1;
       const int residuals = last ? 0 : channels;  // the last block's feeds nothing
-      if (skips + residuals > 0) cluster_product(ClusterSkipResidual{step}, skips + residuals, int(p.P));
+      cluster_product(ClusterSkipResidual{step}, skips + residuals, int(p.P), true);
       // Below the last block the next block's window reads the ring of every rank;
       // after it only this rank's threads read its skip outputs.
       if (last)
         __syncthreads();
       else
-        cluster_sync();
+        cluster_arrive();
     }
     const ClusterStep step{p, c, i, j, 0};
-    cluster_product(ClusterHeadPart{step}, int(p.Q), step.skips());
+    cluster_product(ClusterHeadPart{step}, int(p.Q), step.skips(), false);
     cluster_sync();
     const int first_drawn = step.rank() * c.drawn;
     const int count = max(0, min(c.drawn, step.images() - first_drawn));
@@ -222,8 +235,9 @@ __global__ void __launch_bounds__(kGemmThreads) positions_cluster_kernel(Sampler
     __syncthreads();
     draw_pixel(p, step.first() + first_drawn, count, i, j, shared + c.zs, shared + c.z, shared + c.logits,
                reinterpret_cast<double*>(shared));
-    cluster_sync();
+    cluster_arrive();  // the drawn levels, for the next position's first product
   }
+  cluster_wait();  // no block ends while another may still read its shared memory
 }
 
 }  // namespace gpcnn

@@ -152,6 +152,29 @@ class Scheduler {
     return cudaSuccess;
   }
 
+  // The halves of a cluster's barrier. A thread must alternate them. Where it waits
+  // alternates from launch to launch: at the arrival in one, so that what a block writes
+  // between its arrival and its wait is not yet there for the others, and at the wait
+  // in the next, so that what a block reads before its wait is not yet written.
+  void cluster_arrive() {
+    if (fiber_ < 0 || cluster_ == 1) sync(true);  // traps: no cluster
+    if (fibers_[fiber_].arrived) {
+      std::fprintf(stderr, "CUDA emulator: a thread arrived at its cluster's barrier twice without waiting\n");
+      trap();
+    }
+    fibers_[fiber_].arrived = true;
+    if (flip_) sync(true);
+  }
+  void cluster_wait() {
+    if (fiber_ < 0 || cluster_ == 1) sync(true);
+    if (!fibers_[fiber_].arrived) {
+      std::fprintf(stderr, "CUDA emulator: a thread waited at its cluster's barrier without arriving\n");
+      trap();
+    }
+    fibers_[fiber_].arrived = false;
+    if (!flip_) sync(true);
+  }
+
   // __syncthreads() (block) or a cluster's barrier (cluster).
   void sync(bool cluster) {
     if (fiber_ < 0) std::abort();  // a barrier outside a kernel: an emulator bug
@@ -202,6 +225,7 @@ class Scheduler {
     FiberContext context;
     bool finished = false;
     Wait waiting = Wait::kNone;
+    bool arrived = false;  // at its cluster's barrier, not yet waited
   };
 
   static constexpr unsigned kMaxFibers = kMaxClusterBlocks * kMaxThreadsPerBlock;
@@ -249,6 +273,7 @@ class Scheduler {
   void start(unsigned f) {
     fibers_[f].finished = false;
     fibers_[f].waiting = Wait::kNone;
+    fibers_[f].arrived = false;
     fiber_prepare(fibers_[f].context, stacks_ + f * kStackSlot + kPageBytes, kStackBytes, entry);
   }
 
@@ -509,7 +534,9 @@ void* dynamic_shared_memory() { return Scheduler::instance().shared(); }
 
 unsigned cluster_rank() { return Scheduler::instance().cluster_rank(); }
 
-void cluster_sync() { Scheduler::instance().sync(true); }
+void cluster_arrive() { Scheduler::instance().cluster_arrive(); }
+
+void cluster_wait() { Scheduler::instance().cluster_wait(); }
 
 void* cluster_shared_memory(const void* local, unsigned rank) {
   return Scheduler::instance().cluster_shared(local, rank);

@@ -29,10 +29,12 @@ bool capturing(cudaStream_t stream);
 cudaError_t run_or_record(cudaStream_t stream, std::function<cudaError_t()> work);
 // The running block's dynamic shared memory.
 void* dynamic_shared_memory();
-// The running block's rank in its cluster; its cluster's barrier; what `local` (in the
-// running block's dynamic shared memory) is in block `rank` of the cluster.
+// The running block's rank in its cluster; the two halves of its cluster's barrier
+// (device.cc says where the emulator makes threads wait); what `local` (in the running
+// block's dynamic shared memory) is in block `rank` of the cluster.
 unsigned cluster_rank();
-void cluster_sync();
+void cluster_arrive();
+void cluster_wait();
 void* cluster_shared_memory(const void* local, unsigned rank);
 // True when [at, at + bytes) lies inside one live device allocation.
 bool device_holds(const void* at, size_t bytes);
@@ -96,7 +98,9 @@ int max_active_clusters(void (*)(Params...), dim3, unsigned, size_t) {
 }
 
 inline unsigned cluster_rank() { return emulator::cluster_rank(); }
-inline void cluster_sync() { emulator::cluster_sync(); }
+inline void cluster_arrive() { emulator::cluster_arrive(); }
+inline void cluster_wait() { emulator::cluster_wait(); }
+inline void cluster_sync() { cluster_arrive(), cluster_wait(); }
 template <typename T>
 T* cluster_shared(T* local, unsigned rank) {
   return static_cast<T*>(emulator::cluster_shared_memory(local, rank));
