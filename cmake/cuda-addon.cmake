@@ -40,12 +40,12 @@ endfunction()
 
 function(gpcnn_find_cublas)
   execute_process(
-    COMMAND python3 -c "import nvidia as m; print(list(m.__path__)[0])"
+    COMMAND python3 -c "import nvidia as m; print(';'.join(m.__path__))"
     OUTPUT_VARIABLE pip_nvidia OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   set(hints ${CUDAToolkit_LIBRARY_ROOT})
-  if(pip_nvidia)
-    list(APPEND hints ${pip_nvidia}/cu13 ${pip_nvidia}/cublas)
-  endif()
+  foreach(folder ${pip_nvidia})
+    list(APPEND hints ${folder}/cu13 ${folder}/cublas)
+  endforeach()
   find_path(GPCNN_CUBLAS_INCLUDE cublas_v2.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${hints} PATH_SUFFIXES include)
   find_library(GPCNN_CUBLAS_LIBRARY NAMES libcublas.so.13 HINTS ${CUDAToolkit_LIBRARY_DIR} ${hints}
                PATH_SUFFIXES lib lib64)
@@ -100,7 +100,11 @@ target_compile_options(gated_pixelcnn_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-Xptxas=-warn-spills,-Werror>)
 if(GPCNN_CUBLAS_INCLUDE AND GPCNN_CUBLAS_LIBRARY)
   get_filename_component(cublas_dir ${GPCNN_CUBLAS_LIBRARY} DIRECTORY)
-  target_include_directories(gated_pixelcnn_cuda PRIVATE ${GPCNN_CUBLAS_INCLUDE})
+  # cuBLAS's headers alone: a wheel's include folder may also hold another CUDA
+  # runtime's headers, which would shadow the toolkit's.
+  file(GLOB cublas_headers ${GPCNN_CUBLAS_INCLUDE}/cublas*.h)
+  file(COPY ${cublas_headers} DESTINATION ${CMAKE_BINARY_DIR}/cublas-include)
+  target_include_directories(gated_pixelcnn_cuda PRIVATE ${CMAKE_BINARY_DIR}/cublas-include)
   target_link_libraries(gated_pixelcnn_cuda PRIVATE ${GPCNN_CUBLAS_LIBRARY})
   target_compile_definitions(gated_pixelcnn_cuda PRIVATE GPCNN_CUBLAS=1)
   set_property(TARGET gated_pixelcnn_cuda APPEND PROPERTY BUILD_RPATH ${cublas_dir})

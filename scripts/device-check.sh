@@ -103,15 +103,17 @@ if wants bench; then
   timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
   bench=$?
   # The sampler's designs: positions as a graph of launches or as thread block
-  # clusters, vertical stacks on cuDNN or cuBLAS; interleaved (the host's speed
-  # drifts), then mnist-256's, whose head draws 256 levels.
-  for run in "mnist-quick graph cudnn" "mnist-quick cluster cudnn" "mnist-quick cluster cublas" \
-             "mnist-quick graph cublas" "mnist-quick graph cudnn" "mnist-quick cluster cublas" \
-             "mnist-256 graph cudnn" "mnist-256 cluster cublas"; do
-    read -r model design vertical <<< "$run"
-    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical:"
-    GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical timeout 60 \
-      "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 4
+  # clusters, vertical stacks on cuDNN or cuBLAS, each batch as one job or two at once;
+  # interleaved (the host's speed drifts), then mnist-256's, whose head draws 256 levels.
+  for run in "mnist-quick graph cudnn 1" "mnist-quick cluster cudnn 1" "mnist-quick cluster cublas 1" \
+             "mnist-quick graph cublas 1" "mnist-quick cluster cublas 2" "mnist-quick graph cudnn 1" \
+             "mnist-quick cluster cublas 1" "mnist-quick cluster cublas 2" \
+             "mnist-256 graph cudnn 1" "mnist-256 cluster cublas 1" "mnist-256 cluster cublas 2"; do
+    read -r model design vertical jobs <<< "$run"
+    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design" \
+      "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs:"
+    GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs \
+      timeout 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 4
   done
   # Training with the convolution algorithms of cuDNN's heuristics and of its timed
   # search (GATED_PIXELCNN_CONV_SEARCH), interleaved: the host's speed drifts.

@@ -45,10 +45,19 @@ struct BlockRowConvolutions {
 };
 
 #if GPCNN_CUBLAS
-using VerticalProducts = CublasHandle;
+using VerticalProducts = cublasHandle_t;
 constexpr bool kHaveCublas = true;
+
+// This worker thread's cuBLAS handle, on `stream`: kept for the thread's later jobs,
+// since destroying a handle synchronizes the whole device (and the thread pool's
+// threads live as long as the process).
+cublasHandle_t thread_cublas(cudaStream_t stream) {
+  thread_local CublasHandle* handle = new CublasHandle(stream);
+  GPCNN_CUBLAS_CALL(cublasSetStream(*handle, stream));
+  return *handle;
+}
 #else
-struct VerticalProducts {};  // an addon built without cuBLAS never has one
+using VerticalProducts = void*;  // an addon built without cuBLAS never has one
 constexpr bool kHaveCublas = false;
 #endif
 
@@ -56,7 +65,7 @@ constexpr bool kHaveCublas = false;
 // for the whole batch (sampler_vertical.cuh): cuDNN's convolutions, or cuBLAS's
 // products where `products` is given.
 void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
-                  const std::vector<BlockRowConvolutions>& convolutions, const VerticalProducts* products,
+                  const std::vector<BlockRowConvolutions>& convolutions, VerticalProducts products,
                   float* gathered, void* workspace, int i, cudaStream_t stream) {
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
@@ -66,8 +75,8 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
            int(bl.cin), int(p.H), int(p.W), int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), i);
 #if GPCNN_CUBLAS
     if (products) {
-      row_product(*products, p.B * p.W, bl.cin * bl.vkh * bl.vkw, 2 * p.P, gathered, p.w + bl.v_w, p.v_conv);
-      row_product(*products, p.B * p.W, 2 * p.P, 2 * p.P, p.v_conv, p.w + bl.vh_w, p.vh_conv);
+      row_product(products, p.B * p.W, bl.cin * bl.vkh * bl.vkw, 2 * p.P, gathered, p.w + bl.v_w, p.v_conv);
+      row_product(products, p.B * p.W, 2 * p.P, 2 * p.P, p.v_conv, p.w + bl.vh_w, p.vh_conv);
     }
 #endif
     if (!products) {
@@ -184,9 +193,9 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const CudnnHandle cudnn(stream);
   std::vector<BlockRowConvolutions> convolutions;
   size_t workspace_bytes = 0;
-  std::unique_ptr<VerticalProducts> products;
+  VerticalProducts products = nullptr;
 #if GPCNN_CUBLAS
-  if (cublas) products = std::make_unique<VerticalProducts>(stream);
+  if (cublas) products = thread_cublas(stream);
 #endif
   for (const BlockPlan& bl : arranged.blocks) {
     if (products) break;
@@ -243,7 +252,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const DrainOnExit drain_rows(stream);  // before the graph and events go, if a row fails
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
-    vertical_row(p, arranged.blocks, convolutions, products.get(), gathered.get(), workspace.get(), i, stream);
+    vertical_row(p, arranged.blocks, convolutions, products, gathered.get(), workspace.get(), i, stream);
     if (clusters)
       launch_clustered(positions_cluster_kernel, unsigned(ceil_div(B, clusters->tile) * kClusterRanks), kGemmThreads,
                        kClusterRanks, size_t(clusters->bytes), stream, p, *clusters, i);

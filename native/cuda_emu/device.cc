@@ -115,9 +115,9 @@ class Scheduler {
   // Runs the grid, `cluster` blocks at a time together (1: one after another);
   // cudaErrorLaunchFailure when a thread trapped or threads disagree about barriers,
   // cudaErrorIllegalAddress when a block wrote past its dynamic shared memory. `flip`
-  // alternates from launch to launch: the blocks, and the threads within each, run in
-  // one order or the reverse, so that a missing barrier shows whichever thread writes
-  // first.
+  // alternates from launch to launch (for clusters, from cluster launch to cluster
+  // launch): the blocks, and the threads within each, run in one order or the
+  // reverse, so that a missing barrier shows whichever thread writes first.
   cudaError_t run(dim3 grid, dim3 block, unsigned cluster, size_t shared_bytes, bool flip,
                   const std::function<void()>& thread) {
     thread_ = &thread;
@@ -133,6 +133,13 @@ class Scheduler {
       unsigned char* guard = block_shared(rank) + shared_bytes;
       std::memset(guard, kGuardPattern, kGuardBytes);
       ASAN_POISON_MEMORY_REGION(guard, kGuardBytes);
+    }
+    // Cluster launches cycle through both orders and both places to wait at a split
+    // barrier (cluster_arrive), whatever else launches between them.
+    if (cluster > 1) {
+      flip = cluster_launches_ % 2 == 1;
+      wait_at_arrival_ = cluster_launches_ / 2 % 2 == 1;
+      ++cluster_launches_;
     }
     const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z, groups = blocks / cluster;
     for (uint64_t k = 0; k < groups; ++k) {
@@ -153,9 +160,9 @@ class Scheduler {
   }
 
   // The halves of a cluster's barrier. A thread must alternate them. Where it waits
-  // alternates from launch to launch: at the arrival in one, so that what a block writes
+  // changes from launch to launch: at the arrival in some, so that what a block writes
   // between its arrival and its wait is not yet there for the others, and at the wait
-  // in the next, so that what a block reads before its wait is not yet written.
+  // in others, so that what a block reads before its wait is not yet written.
   void cluster_arrive() {
     if (fiber_ < 0 || cluster_ == 1) sync(true);  // traps: no cluster
     if (fibers_[fiber_].arrived) {
@@ -163,7 +170,7 @@ class Scheduler {
       trap();
     }
     fibers_[fiber_].arrived = true;
-    if (flip_) sync(true);
+    if (wait_at_arrival_) sync(true);
   }
   void cluster_wait() {
     if (fiber_ < 0 || cluster_ == 1) sync(true);
@@ -172,7 +179,7 @@ class Scheduler {
       trap();
     }
     fibers_[fiber_].arrived = false;
-    if (!flip_) sync(true);
+    if (!wait_at_arrival_) sync(true);
   }
 
   // __syncthreads() (block) or a cluster's barrier (cluster).
@@ -406,6 +413,8 @@ class Scheduler {
   bool synced_ = false;    // a thread of this block reached a barrier
   bool direct_ = false;    // all threads but the first run one after another on one fiber
   bool flip_ = false;      // this launch runs its groups, blocks and threads in reverse
+  bool wait_at_arrival_ = false;  // a split cluster barrier makes threads wait at the arrival
+  uint64_t cluster_launches_ = 0;
   size_t shared_bytes_ = 0;     // dynamic shared memory per block
   size_t shared_stride_ = 0;    // doubles per block: its dynamic shared memory and guard
   std::vector<double> shared_;  // dynamic shared memory, aligned for doubles, a block after another

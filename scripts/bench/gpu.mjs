@@ -1,7 +1,7 @@
 // GPU benchmark, ours on the CUDA backend beside PyTorch eager (cuDNN, its default
 // TF32 settings) on the same GPU in the same run: training images/s for mnist-quick
 // and mnist-256 at batch 64 (steps replayed as CUDA graphs, and every step eager, with
-// where an eager step's time goes), and sampling images/s, the positions as graphs and as clusters,
+// where an eager step's time goes), and sampling images/s in each of the sampler's designs
 // for mnist-quick at batch 256 (our cached sampler against PyTorch's naive one, timed
 // over its first 28 positions and scaled). A failure of one measurement is recorded
 // in the result and the rest still run (the exit status is then 1).
@@ -34,11 +34,10 @@ const backend = lib.loadBackend('cuda');
 const torch = torchAvailable();
 let failed = false;
 
-/** The value of measure() with the sampler's design set (the sampler reads the variables at each job). */
-async function withSampler(positions, vertical, measure) {
-  const names = { GATED_PIXELCNN_SAMPLER: positions, GATED_PIXELCNN_SAMPLER_VERTICAL: vertical };
-  const before = Object.fromEntries(Object.keys(names).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, names);
+/** The value of measure() with these environment variables set (the sampler reads them at each batch). */
+async function withEnvironment(variables, measure) {
+  const before = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, variables);
   try {
     return await measure();
   } finally {
@@ -80,20 +79,26 @@ const sampling = [];
 const [sampleModel, sampleConfig] = Object.entries(models)[0];
 {
   const row = { model: sampleModel, batch: sampleBatch };
-  row.oursCached = await attempt(row, 'oursCached', () => cachedSampling(lib, sampleConfig, sampleBatch, { backend }));
-  // The positions as thread block clusters (GATED_PIXELCNN_SAMPLER=cluster, sm_90), beside the default graphs,
-  // then with the vertical stacks on cuBLAS too (GATED_PIXELCNN_SAMPLER_VERTICAL=cublas).
-  const sampled = (positions, vertical) => () => withSampler(positions, vertical, () => cachedSampling(lib, sampleConfig, sampleBatch, { backend }));
-  row.oursCachedCluster = await attempt(row, 'oursCachedCluster', sampled('cluster', 'cudnn'));
-  row.oursCachedClusterCublas = await attempt(row, 'oursCachedClusterCublas', sampled('cluster', 'cublas'));
+  // The sampler's designs: positions as a graph (the default) or as thread block
+  // clusters (sm_90), vertical stacks on cuDNN (the default) or cuBLAS, each batch as
+  // one job or split between two that run at once.
+  const designs = {
+    oursCached: {},
+    oursCachedCluster: { GATED_PIXELCNN_SAMPLER: 'cluster' },
+    oursCachedClusterCublas: { GATED_PIXELCNN_SAMPLER: 'cluster', GATED_PIXELCNN_SAMPLER_VERTICAL: 'cublas' },
+    oursCachedClusterCublas2Jobs: { GATED_PIXELCNN_SAMPLER: 'cluster', GATED_PIXELCNN_SAMPLER_VERTICAL: 'cublas', GATED_PIXELCNN_SAMPLER_JOBS: '2' },
+  };
+  for (const [name, variables] of Object.entries(designs)) {
+    row[name] = await attempt(row, name, () => withEnvironment(variables, () => cachedSampling(lib, sampleConfig, sampleBatch, { backend })));
+  }
   row.torchNaive = torch
     ? await attempt(row, 'torchNaive', () => torchBench(['sample', '--config', JSON.stringify(sampleConfig), '--batch', String(sampleBatch), '--positions', '28', '--device', 'cuda']).imagesPerSecond)
     : null;
   row.ratio = row.oursCached && row.torchNaive ? row.oursCached / row.torchNaive : null;
-  row.ratioCluster = row.oursCachedCluster && row.torchNaive ? row.oursCachedCluster / row.torchNaive : null;
-  row.ratioClusterCublas = row.oursCachedClusterCublas && row.torchNaive ? row.oursCachedClusterCublas / row.torchNaive : null;
+  row.ratios = Object.fromEntries(Object.keys(designs).map((name) => [name, row[name] && row.torchNaive ? row[name] / row.torchNaive : null]));
   sampling.push(row);
-  process.stderr.write(`${sampleModel} sampling batch ${sampleBatch}: ours cached ${row.oursCached?.toFixed(1) ?? 'n/a'} img/s (clusters ${row.oursCachedCluster?.toFixed(1) ?? 'n/a'}, with cuBLAS ${row.oursCachedClusterCublas?.toFixed(1) ?? 'n/a'}), PyTorch naive ${row.torchNaive?.toFixed(2) ?? 'n/a'} img/s\n`);
+  const ours = Object.keys(designs).map((name) => `${name} ${row[name]?.toFixed(1) ?? 'n/a'}`).join(', ');
+  process.stderr.write(`${sampleModel} sampling batch ${sampleBatch} (images/s): ${ours}; PyTorch naive ${row.torchNaive?.toFixed(2) ?? 'n/a'}\n`);
 }
 
 const result = { device: backend.features, tf32: backend.features.tf32, rows, sampling };

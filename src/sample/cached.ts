@@ -51,6 +51,7 @@ export async function runCachedSampler(
   const levels = new Uint8Array(o.count * perImage);
   const logits = keepLogits ? new Float32Array(o.count * config.levels * perImage) : undefined;
   const totalRows = Math.ceil(o.count / o.batchSize) * config.height;
+  const jobs = onGpu ? concurrentJobs() : 1;
   let rowsBefore = 0;
   let design: NativeSampleResult['design'] = onGpu ? 'graph' : 'cpu';
   let vertical: NativeSampleResult['vertical'] = onGpu ? 'cudnn' : 'cpu';
@@ -58,40 +59,77 @@ export async function runCachedSampler(
   for (let start = 0; start < o.count; start += o.batchSize) {
     if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
     const end = Math.min(o.count, start + o.batchSize);
-    const cond = o.conditioning(start, end);
-    const slice = (values: Uint8Array | undefined) => values?.slice(start * perImage, end * perImage);
-    const job = sampler.sampleCached({
-      config: Object.fromEntries(CONFIG_KEYS.map((k) => [k, config[k]])),
-      weights,
-      batch: end - start,
-      firstImage: start,
-      temperature: o.temperature,
-      seed: o.seed,
-      keepLogits,
-      labels: cond.labels ? Int32Array.from(cond.labels) : undefined,
-      vectors: cond.vectors,
-      spatial: cond.spatial,
-      known: slice(o.known?.images),
-      knownMask: slice(o.known?.mask),
-      onRow: (rows) => {
-        try {
-          options.onProgress?.(rowsBefore + rows, totalRows);
-        } catch {
-          // A failing progress callback must not stop the sampling.
-        }
-      },
+    // The batch's images, in `jobs` parts that run at once; each reports the rows it has done.
+    const parts = splitRange(start, end, jobs);
+    const rowsDone = parts.map(() => 0);
+    const running = parts.map(([first, last], part) => {
+      const cond = o.conditioning(first, last);
+      const slice = (values: Uint8Array | undefined) => values?.slice(first * perImage, last * perImage);
+      return sampler.sampleCached({
+        config: Object.fromEntries(CONFIG_KEYS.map((k) => [k, config[k]])),
+        weights,
+        batch: last - first,
+        firstImage: first,
+        temperature: o.temperature,
+        seed: o.seed,
+        keepLogits,
+        labels: cond.labels ? Int32Array.from(cond.labels) : undefined,
+        vectors: cond.vectors,
+        spatial: cond.spatial,
+        known: slice(o.known?.images),
+        knownMask: slice(o.known?.mask),
+        onRow: (rows) => {
+          rowsDone[part] = rows;
+          try {
+            options.onProgress?.(rowsBefore + Math.min(...rowsDone), totalRows);
+          } catch {
+            // A failing progress callback must not stop the sampling.
+          }
+        },
+      });
     });
-    const abort = () => job.cancel();
+    const abort = () => running.forEach((job) => job.cancel());
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
-      const result = await job.promise;
-      levels.set(result.levels, start * perImage);
-      if (logits && result.logits) logits.set(result.logits, start * config.levels * perImage);
-      ({ design, vertical, clusterImages } = result);
+      // Every part ends before this returns or throws: none is left running.
+      const settled = await Promise.allSettled(running.map((job) => job.promise));
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      settled.forEach((r, part) => {
+        const result = (r as PromiseFulfilledResult<NativeSampleResult>).value;
+        const first = parts[part][0];
+        levels.set(result.levels, first * perImage);
+        if (logits && result.logits) logits.set(result.logits, first * config.levels * perImage);
+        ({ design, vertical, clusterImages } = result);
+      });
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
     rowsBefore += config.height;
   }
   return { levels, logits, design, vertical, clusterImages };
+}
+
+/**
+ * GATED_PIXELCNN_SAMPLER_JOBS=N (a GPU only; default 1): each batch is split between N
+ * jobs that run at once, each on its own stream, so that one's vertical stage can fill
+ * the multiprocessors that another's positions leave idle. The draws do not change: an
+ * image's are keyed by its index in the whole run.
+ */
+function concurrentJobs(): number {
+  const setting = process.env.GATED_PIXELCNN_SAMPLER_JOBS ?? '1';
+  const jobs = Number(setting);
+  if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 8) {
+    throw new PixelCNNError('ERR_ARG', `GATED_PIXELCNN_SAMPLER_JOBS must be an integer in 1…8, got '${setting}'`);
+  }
+  return jobs;
+}
+
+/** [start, end) in up to `parts` contiguous, non-empty, near-equal ranges. */
+export function splitRange(start: number, end: number, parts: number): [number, number][] {
+  const count = Math.min(parts, end - start);
+  return Array.from({ length: count }, (_, k) => [
+    start + Math.floor(((end - start) * k) / count),
+    start + Math.floor(((end - start) * (k + 1)) / count),
+  ]);
 }

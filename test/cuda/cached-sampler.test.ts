@@ -114,7 +114,25 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     model.dispose();
   });
 
-  it.each(['GATED_PIXELCNN_SAMPLER', 'GATED_PIXELCNN_SAMPLER_VERTICAL'])('refuses an unknown %s with ERR_ARG', async (name) => {
+  it('splits each batch between concurrent jobs (GATED_PIXELCNN_SAMPLER_JOBS) with the same draws and whole-batch progress', async () => {
+    const [{ name, ...config }] = samplerConfigs;
+    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: name.length });
+    const options = { count: 7, batchSize: 7, ...samplerConditioning(model, 7, 2), seed: 4 };
+    const alone = await model.sample(options);
+    const progress: number[] = [];
+    process.env.GATED_PIXELCNN_SAMPLER_JOBS = '3';
+    try {
+      expect(await model.sample({ ...options, onProgress: (done) => progress.push(done) })).toEqual(alone);
+    } finally {
+      delete process.env.GATED_PIXELCNN_SAMPLER_JOBS;
+    }
+    // Each report counts the rows every job has done; the last says all of them.
+    expect(progress.every((done, k) => k === 0 || done >= progress[k - 1])).toBe(true);
+    expect(progress.at(-1)).toBe(config.height);
+    model.dispose();
+  });
+
+  it.each(['GATED_PIXELCNN_SAMPLER', 'GATED_PIXELCNN_SAMPLER_VERTICAL', 'GATED_PIXELCNN_SAMPLER_JOBS'])('refuses an unknown %s with ERR_ARG', async (name) => {
     const model = GatedPixelCNN.create({ channels: 1, height: 3, width: 3, levels: 4, hidden: 8, layers: 1, headHidden: 4 }, { backend: loadBackend('cuda'), seed: 1 });
     const before = process.env[name];
     process.env[name] = 'rows';

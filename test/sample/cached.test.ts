@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
-import { runCachedSampler } from '../../src/sample/cached';
+import { runCachedSampler, splitRange } from '../../src/sample/cached';
 import { sampleNaive } from '../../src/sample/naive';
 import { CONFIG_KEYS } from '../../src/nn/config';
 import { cpu, rawAddon } from '../helpers/backend';
@@ -100,5 +100,22 @@ describe('cached sampler, as a user runs it', () => {
     await expect(model.sample({ count: 2 })).rejects.toMatchObject({ code: 'ERR_ARG' });
     await expect(model.sample({ count: 2, labels: [0, 10] })).rejects.toMatchObject({ code: 'ERR_RANGE' });
     await expect(model.sample({ count: 2, labels: [0, 1], temperature: -1 })).rejects.toMatchObject({ code: 'ERR_ARG' });
+  });
+});
+
+describe('splitRange (a batch between concurrent jobs)', () => {
+  it('covers the range in order with contiguous, non-empty parts that differ by at most one', () => {
+    for (const [start, end] of [[0, 1], [3, 10], [5, 261], [0, 256]]) {
+      for (let parts = 1; parts <= 8; parts++) {
+        const split = splitRange(start, end, parts);
+        expect(split).toHaveLength(Math.min(parts, end - start));
+        expect(split[0][0]).toBe(start);
+        expect(split.at(-1)![1]).toBe(end);
+        const sizes = split.map(([a, b]) => b - a);
+        split.slice(1).forEach(([a], k) => expect(a).toBe(split[k][1]));
+        expect(Math.min(...sizes)).toBeGreaterThan(0);
+        expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+      }
+    }
   });
 });
