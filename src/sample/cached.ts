@@ -62,7 +62,7 @@ export async function runCachedSampler(
     // The batch's images, in `jobs` parts that run at once; each reports the rows it has done.
     const parts = splitRange(start, end, jobs);
     const rowsDone = parts.map(() => 0);
-    const running = parts.map(([first, last], part) => {
+    const startPart = ([first, last]: [number, number], part: number) => {
       const cond = o.conditioning(first, last);
       const slice = (values: Uint8Array | undefined) => values?.slice(first * perImage, last * perImage);
       return sampler.sampleCached({
@@ -87,16 +87,20 @@ export async function runCachedSampler(
           }
         },
       });
-    });
+    };
+    const running: ReturnType<typeof startPart>[] = [];
     const abort = () => running.forEach((job) => job.cancel());
+    try {
+      parts.forEach((range, part) => running.push(startPart(range, part)));
+    } catch (error) {
+      // A part refused at its start: those already running stop before this throws.
+      abort();
+      await Promise.allSettled(running.map((job) => job.promise));
+      throw error;
+    }
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
-      // Every part ends before this returns or throws: none is left running.
-      const settled = await Promise.allSettled(running.map((job) => job.promise));
-      const failed = settled.find((r) => r.status === 'rejected');
-      if (failed) throw (failed as PromiseRejectedResult).reason;
-      settled.forEach((r, part) => {
-        const result = (r as PromiseFulfilledResult<NativeSampleResult>).value;
+      (await allOrNone(running, abort)).forEach((result, part) => {
         const first = parts[part][0];
         levels.set(result.levels, first * perImage);
         if (logits && result.logits) logits.set(result.logits, first * config.levels * perImage);
@@ -108,6 +112,22 @@ export async function runCachedSampler(
     rowsBefore += config.height;
   }
   return { levels, logits, design, vertical, clusterImages };
+}
+
+/**
+ * The results of jobs that run at once. The first to fail stops the others (`stop`),
+ * and every one has ended before this returns or throws: none is left running. The
+ * error thrown is the failure's, not the stopped jobs'.
+ */
+export async function allOrNone(running: { promise: Promise<NativeSampleResult> }[], stop: () => void): Promise<NativeSampleResult[]> {
+  let stopped = false;
+  const settled = await Promise.allSettled(running.map((job) => job.promise.catch((error: unknown) => {
+    if (!stopped) (stopped = true), stop();
+    throw error;
+  })));
+  const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code?: string }] : []));
+  if (failures.length > 0) throw failures.find((error) => error?.code !== 'ERR_ABORTED') ?? failures[0];
+  return settled.map((r) => (r as PromiseFulfilledResult<NativeSampleResult>).value);
 }
 
 /**

@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
-import { runCachedSampler, splitRange } from '../../src/sample/cached';
+import { allOrNone, runCachedSampler, splitRange } from '../../src/sample/cached';
+import type { NativeSampleResult } from '../../src/backend/native';
+import { PixelCNNError } from '../../src/errors';
 import { sampleNaive } from '../../src/sample/naive';
 import { CONFIG_KEYS } from '../../src/nn/config';
 import { cpu, rawAddon } from '../helpers/backend';
@@ -117,5 +119,37 @@ describe('splitRange (a batch between concurrent jobs)', () => {
         expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
       }
     }
+  });
+});
+
+describe('allOrNone (the jobs of one batch)', () => {
+  /** A job that resolves after `ms`, or rejects with ERR_ABORTED once stopped; it records when it ended. */
+  function job(ms: number, ended: string[], name: string) {
+    let cancel = () => {};
+    const promise = new Promise<NativeSampleResult>((resolve, reject) => {
+      const timer = setTimeout(() => resolve({ levels: Uint8Array.of(ms), design: 'graph', vertical: 'cudnn', clusterImages: 0 }), ms);
+      cancel = () => {
+        clearTimeout(timer);
+        setTimeout(() => reject(new PixelCNNError('ERR_ABORTED', 'stopped')), 20);
+      };
+    }).finally(() => ended.push(name));
+    return { promise, cancel: () => cancel() };
+  }
+
+  it('returns every result in order', async () => {
+    const ended: string[] = [];
+    const results = await allOrNone([job(30, ended, 'a'), job(5, ended, 'b')], () => {});
+    expect(results.map((r) => r.levels[0])).toEqual([30, 5]);
+  });
+
+  it("stops the others at the first failure and throws its error, not the stopped jobs', once all have ended", async () => {
+    const ended: string[] = [];
+    const long = job(10_000, ended, 'long');
+    const failing = { promise: Promise.reject(new PixelCNNError('ERR_CUDA', 'device fault')).finally(() => ended.push('failing')), cancel: () => {} };
+    let stops = 0;
+    const run = allOrNone([long, failing], () => { stops++; long.cancel(); });
+    await expect(run).rejects.toMatchObject({ code: 'ERR_CUDA' });
+    expect(stops).toBe(1);
+    expect(ended.sort()).toEqual(['failing', 'long']);
   });
 });
