@@ -48,13 +48,17 @@ struct BlockRowConvolutions {
 using VerticalProducts = cublasHandle_t;
 constexpr bool kHaveCublas = true;
 
-// This worker thread's cuBLAS handle, on `stream`: kept for the thread's later jobs,
-// since destroying a handle synchronizes the whole device (and the thread pool's
-// threads live as long as the process).
+// This worker thread's cuBLAS handle, on `stream`: kept for the thread's later jobs
+// and never destroyed, since destroying a handle synchronizes the whole device (and
+// the thread pool's threads live as long as the process).
 cublasHandle_t thread_cublas(cudaStream_t stream) {
-  thread_local CublasHandle* handle = new CublasHandle(stream);
-  GPCNN_CUBLAS_CALL(cublasSetStream(*handle, stream));
-  return *handle;
+  thread_local const cublasHandle_t handle = [] {
+    cublasHandle_t created = nullptr;
+    GPCNN_CUBLAS_CALL(cublasCreate(&created));
+    return created;
+  }();
+  GPCNN_CUBLAS_CALL(cublasSetStream(handle, stream));
+  return handle;
 }
 #else
 using VerticalProducts = void*;  // an addon built without cuBLAS never has one

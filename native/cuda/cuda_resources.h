@@ -104,27 +104,6 @@ class CudnnHandle {
   cudnnHandle_t handle_ = nullptr;
 };
 
-#if GPCNN_CUBLAS
-// A cuBLAS handle whose work goes to one stream.
-class CublasHandle {
- public:
-  explicit CublasHandle(cudaStream_t stream) {
-    GPCNN_CUBLAS_CALL(cublasCreate(&handle_));
-    if (const cublasStatus_t status = cublasSetStream(handle_, stream); status != CUBLAS_STATUS_SUCCESS) {
-      cublasDestroy(handle_);
-      cublas_fail(status, "cublasSetStream", __FILE__, __LINE__);
-    }
-  }
-  CublasHandle(const CublasHandle&) = delete;
-  CublasHandle& operator=(const CublasHandle&) = delete;
-  ~CublasHandle() { cublasDestroy(handle_); }
-  operator cublasHandle_t() const { return handle_; }
-
- private:
-  cublasHandle_t handle_ = nullptr;
-};
-#endif
-
 // The work that `record` queues on `stream`, captured once as a CUDA graph and then
 // launched as often as wanted: a replay spares the host a launch per kernel and the
 // GPU the gaps between them.
