@@ -123,8 +123,6 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
                     stream, head);
 }
 
-// Overlapped launches need sm_90; GATED_PIXELCNN_SAMPLER_OVERLAP=0 turns them off (to
-// measure what they bring).
 int compute_capability_major() {
   int device = 0, major = 0;
   GPCNN_CUDA(cudaGetDevice(&device));
@@ -132,6 +130,8 @@ int compute_capability_major() {
   return major;
 }
 
+// Overlapped launches need sm_90; GATED_PIXELCNN_SAMPLER_OVERLAP=0 turns them off (to
+// measure what they bring).
 bool overlap_launches() {
   const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_OVERLAP");
   if (setting && std::string(setting) == "0") return false;
@@ -202,7 +202,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   if (cublas) products = thread_cublas(stream);
 #endif
   for (const BlockPlan& bl : arranged.blocks) {
-    if (products) break;
+    if (products) break;  // cuBLAS's products need no convolutions
     BlockRowConvolutions row_convolutions;
     row_convolutions.vertical = std::make_unique<RowConvolution>(
         cudnn, RowConvolutionShape{B, bl.cin, bl.vkh, bl.vkw, 2 * P, p.W});

@@ -91,18 +91,10 @@ __device__ inline unsigned cluster_rank() {
 #endif
 }
 
-__device__ inline void cluster_sync() {
-#if __CUDA_ARCH__ >= 900
-  cooperative_groups::this_cluster().sync();
-#else
-  __trap();
-#endif
-}
-
-// cluster_sync() in two halves, so that work that needs no other block's data can run
-// between them: after cluster_arrive() (release: what this thread wrote before it is
-// visible to the cluster after its wait), cluster_wait() (acquire) returns once every
-// thread of the cluster has arrived. Each thread alternates them.
+// The cluster's barrier in two halves, so that work that needs no other block's data
+// can run between them: after cluster_arrive() (release: what this thread wrote before
+// it is visible to the cluster after its wait), cluster_wait() (acquire) returns once
+// every thread of the cluster has arrived. Each thread alternates them.
 __device__ inline void cluster_arrive() {
 #if __CUDA_ARCH__ >= 900
   __cluster_barrier_arrive();
@@ -118,6 +110,9 @@ __device__ inline void cluster_wait() {
   __trap();
 #endif
 }
+
+// Both halves at once.
+__device__ inline void cluster_sync() { cluster_arrive(), cluster_wait(); }
 
 template <typename T>
 __device__ T* cluster_shared(T* local, unsigned rank) {
