@@ -42,6 +42,7 @@ describe('through the TypeScript API', () => {
     ['cross-entropy targets of the wrong shape', 'ERR_SHAPE', () => cpu.softmaxCrossEntropy(logits, i32([0, 1], [2]))],
     ['cross-entropy float targets', 'ERR_DTYPE', () => cpu.softmaxCrossEntropy(logits, f32(uniform(rng, 18), [2, 1, 3, 3]))],
     ['cross-entropy NaN gradient scale', 'ERR_ARG', () => cpu.softmaxCrossEntropy(logits, cpu.zeros([2, 1, 3, 3], 'uint8'), { gradScale: NaN })],
+    ['cross-entropy gradient scale beyond a float', 'ERR_ARG', () => cpu.softmaxCrossEntropy(logits, cpu.zeros([2, 1, 3, 3], 'uint8'), { gradScale: 1e300 })],
     ['clipping with a NaN limit', 'ERR_ARG', () => cpu.clipGradNorm([x], NaN)],
     ['clipping with a negative limit', 'ERR_ARG', () => cpu.clipGradNorm([x], -1)],
     ['tensor data shorter than the shape', 'ERR_LENGTH', () => cpu.tensor(new Float32Array(5), [2, 3])],
@@ -70,6 +71,10 @@ describe('through the TypeScript API', () => {
     ['beta1 of 1', { beta1: 1 }],
     ['beta2 NaN', { beta2: NaN }],
     ['eps of 0', { eps: 0 }],
+    ['eps that is 0 as a float', { eps: 1e-46 }],
+    ['lr beyond a float', { lr: 1e300 }],
+    ['weight decay beyond a float', { weightDecay: 1e300 }],
+    ['lr × weight decay beyond a float', { lr: 1e20, weightDecay: 1e20, decoupled: true }],
     ['negative weight decay', { weightDecay: -0.1 }],
     ['step 0', { step: 0 }],
     ['fractional step', { step: 1.5 }],
@@ -95,6 +100,14 @@ describe('through the TypeScript API', () => {
     const view = { ...update(), param: cpu.reshape(param, [2, 4]), grad: f32(uniform(rng, 8), [2, 4]), m: cpu.zeros([2, 4]), v: cpu.zeros([2, 4]) };
     expectCode('ERR_ARG', () => cpu.adamStep([update(), view], { lr: 0.1 }));
     expect(param.toFloat32Array()).toEqual(before);
+  });
+
+  it('clipGradNorm listing a tensor twice (or a view of it) fails with ERR_ARG and changes nothing', () => {
+    const grad = f32(uniform(rng, 8), [8]);
+    const before = grad.toFloat32Array();
+    expectCode('ERR_ARG', () => cpu.clipGradNorm([grad, grad], 1e-3));
+    expectCode('ERR_ARG', () => cpu.clipGradNorm([grad, cpu.reshape(grad, [2, 4])], 1e-3));
+    expect(grad.toFloat32Array()).toEqual(before);
   });
 
   it('adamStep with moments of the wrong shape fails with ERR_SHAPE', () => {
@@ -133,6 +146,34 @@ describe('against the native addon directly', () => {
   ];
   it.each(cases)('%s -> %s', (_, code, call) => {
     expectCode(code, call);
+  });
+
+  it('a sampling request whose sizes would overflow is refused before anything is allocated', () => {
+    const config = { channels: 1, height: 2 ** 52, width: 2 ** 12, levels: 4, hidden: 1, layers: 1, firstKernel: 3, kernel: 3, skip: 1, headHidden: 1, classes: 0, condDim: 0, spatialCond: 0 };
+    const request = { config, weights: {}, batch: 1, firstImage: 0, temperature: 1, seed: 0, keepLogits: false };
+    expectCode('ERR_SHAPE', () => addon.sampleCached!(request as never));
+    expectCode('ERR_SHAPE', () => addon.sampleCached!({ ...request, config: { ...config, height: 4, width: 4, firstKernel: 2 ** 52 + 1 } } as never));
+  });
+
+  it('a sampling request with a known level beyond the model\'s levels is refused (ERR_RANGE)', () => {
+    const config = { channels: 1, height: 2, width: 2, levels: 2, hidden: 1, layers: 1, firstKernel: 3, kernel: 3, skip: 1, headHidden: 1, classes: 0, condDim: 0, spatialCond: 0 };
+    const request = { config, weights: {}, batch: 1, firstImage: 0, temperature: 1, seed: 0, keepLogits: false, known: Uint8Array.of(0, 200, 1, 0), knownMask: Uint8Array.of(1, 1, 1, 1) };
+    expectCode('ERR_RANGE', () => addon.sampleCached!(request as never));
+  });
+
+  it('tensorFromArray reads its data after the shape, whose getters may resize the buffer', () => {
+    // A resizable ArrayBuffer (ES2024, beyond this project's type library).
+    type Resizable = ArrayBuffer & { resize(bytes: number): void };
+    const buffer = new (ArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => Resizable)(4096 * 4, { maxByteLength: 4096 * 4 });
+    const data = new Float32Array(buffer).fill(1.5);
+    const shape = [0];
+    Object.defineProperty(shape, 0, { get: () => (buffer.resize(0), 4096) });
+    expectCode('ERR_LENGTH', () => addon.tensorFromArray(data, shape));
+  });
+
+  it('tensorFromArray takes an array over a SharedArrayBuffer', () => {
+    const data = new Float32Array(new SharedArrayBuffer(4 * 4)).fill(2.5);
+    expect([...addon.tensorFromArray(data, [4]).toArray()]).toEqual([2.5, 2.5, 2.5, 2.5]);
   });
 
   it('the native class cannot be constructed from JS', () => {

@@ -243,6 +243,15 @@ void check_adam(const std::vector<AdamUpdate>& updates, const AdamParams& p) {
   require(std::isfinite(p.eps) && p.eps > 0, "eps must be a finite number > 0", p.eps);
   require(std::isfinite(p.weight_decay) && p.weight_decay >= 0,
           "weightDecay must be a finite number >= 0", p.weight_decay);
+  // The updates run in float: eps must stay above zero there (else a zero gradient
+  // gives 0/0), and the step sizes and the decay factor finite.
+  require(float(p.eps) > 0, "eps must be at least the smallest float (1.4e-45)", p.eps);
+  require(std::isfinite(float(p.weight_decay)), "weightDecay must fit a float", p.weight_decay);
+  require(std::isfinite(float(1 - p.lr * p.weight_decay)), "lr × weightDecay must fit a float", p.lr * p.weight_decay);
+  for (const AdamUpdate& u : updates) {
+    const double step_size = p.lr / (1 - std::pow(p.beta1, double(u.step)));
+    require(std::isfinite(float(step_size)), "lr / (1 − beta1^step) must fit a float", step_size);
+  }
 }
 
 }  // namespace gpcnn

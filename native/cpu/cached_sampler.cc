@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "../core/errors.h"
+#include "../core/relu.h"
 #include "../core/sample_draw.h"
 #include "../core/sampler_plan.h"
 
@@ -159,7 +160,7 @@ class Sampler {
     std::fill(skip.begin(), skip.end(), 0.f);
     for (int64_t l = 0; l < L; ++l) horizontal(l, i, j, skip.data());
     // Head: z_s = hidden(relu(skip)), then each channel in turn.
-    for (float& v : skip) v = v > 0.f ? v : 0.f;
+    for (float& v : skip) v = relu(v);
     std::vector<float>& zs = scratch(zs_, Q * B);
     for (int64_t k = 0; k < Q; ++k) std::fill_n(zs.data() + k * B, B, hidden_b_[k]);
     gemm(Q, B, S, hidden_w_, skip.data(), zs.data(), true);
@@ -170,7 +171,7 @@ class Sampler {
         for (int64_t b = 0; b < B; ++b) {
           float sum = zs[k * B + b];
           for (int64_t cp = 0; cp < c; ++cp) sum += prev_[(k * C + c) * C + cp] * xt_[((b * C + cp) * H + i) * W + j];
-          z[k * B + b] = sum > 0.f ? sum : 0.f;
+          z[k * B + b] = relu(sum);
         }
       for (int64_t k = 0; k < K; ++k) std::fill_n(logits.data() + k * B, B, out_b_[c * K + k]);
       gemm(K, B, Q, out_w_ + c * K * Q, z.data(), logits.data(), true);

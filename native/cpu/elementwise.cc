@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "../core/relu.h"
 #include "cpu_backend.h"
 
 namespace gpcnn {
@@ -45,7 +46,7 @@ void CpuBackend::relu_forward(const Tensor& x, Tensor& out) {
   float* z = out.data<float>();
   const int64_t n = x.numel();
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) z[i] = a[i] > 0.f ? a[i] : 0.f;
+  for (int64_t i = 0; i < n; ++i) z[i] = relu(a[i]);
 }
 
 void CpuBackend::relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& grad_x) {
@@ -53,7 +54,7 @@ void CpuBackend::relu_backward(const Tensor& grad_out, const Tensor& x, Tensor& 
   float* z = grad_x.data<float>();
   const int64_t n = x.numel();
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) z[i] = a[i] > 0.f ? g[i] : 0.f;
+  for (int64_t i = 0; i < n; ++i) z[i] = a[i] <= 0.f ? 0.f : g[i];  // NaN passes, as in PyTorch
 }
 
 // Each thread sums a fixed share and the shares are added in order: OpenMP's

@@ -3,6 +3,7 @@
 // of the same pixel, then a ReLU. The result is laid out [B, C·q, H, W] so that
 // head.out runs on it as one grouped 1×1 convolution with C groups.
 #include "../core/op_checks.h"
+#include "../core/relu.h"
 #include "cpu_backend.h"
 
 namespace gpcnn {
@@ -26,7 +27,7 @@ void CpuBackend::head_channels_forward(const Tensor& zs, const Tensor* prev, con
           const float* xc = x + (n * channels + cp) * plane;
           for (int64_t i = 0; i < plane; ++i) row[i] += weight * xc[i];
         }
-        for (int64_t i = 0; i < plane; ++i) row[i] = row[i] > 0.f ? row[i] : 0.f;
+        for (int64_t i = 0; i < plane; ++i) row[i] = relu(row[i]);
       }
 }
 
@@ -38,7 +39,7 @@ void CpuBackend::head_channels_backward(const Tensor& grad_out, const Tensor& ou
   // The ReLU passes gradient where its output is positive.
   auto grad_pre = [&](int64_t n, int64_t c, int64_t k, int64_t i) {
     const int64_t at = ((n * channels + c) * q + k) * plane + i;
-    return y[at] > 0.f ? gy[at] : 0.f;
+    return y[at] <= 0.f ? 0.f : gy[at];
   };
   float* gz = grad_zs.data<float>();
 #pragma omp parallel for collapse(2) schedule(static)

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "../core/errors.h"
+#include "../core/relu.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "cudnn_conv.h"
@@ -228,12 +229,12 @@ __global__ void accumulate_kernel(float* dst, const float* src, int64_t n) {
 
 __global__ void relu_kernel(const float* x, float* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = x[i] > 0.f ? x[i] : 0.f;
+    out[i] = relu(x[i]);
 }
 
 __global__ void relu_backward_kernel(const float* grad, const float* x, float* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = x[i] > 0.f ? grad[i] : 0.f;
+    out[i] = x[i] <= 0.f ? 0.f : grad[i];  // NaN passes, as in PyTorch
 }
 
 __global__ void scale_kernel(float* x, float factor, int64_t n) {

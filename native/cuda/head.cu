@@ -1,5 +1,6 @@
 // The head's per-channel inputs on the device (SPEC.md §4):
 // out[b, c·q + k] = relu(zs[b, k] + Σ_{c'<c} prev[k, c, c']·xt[b, c']).
+#include "../core/relu.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "launch.cuh"
@@ -17,12 +18,12 @@ __global__ void head_forward_kernel(const float* zs, const float* prev, const fl
     const int64_t n = at / (plane * q * channels);
     float sum = zs[(n * q + k) * plane + i];
     for (int64_t cp = 0; cp < c; ++cp) sum += prev[(k * channels + c) * channels + cp] * xt[(n * channels + cp) * plane + i];
-    out[at] = sum > 0.f ? sum : 0.f;
+    out[at] = relu(sum);
   }
 }
 
 __device__ inline float relu_grad(const float* grad_out, const float* out, int64_t at) {
-  return out[at] > 0.f ? grad_out[at] : 0.f;
+  return out[at] <= 0.f ? 0.f : grad_out[at];
 }
 
 __global__ void head_hidden_grad_kernel(const float* grad_out, const float* out, float* grad_zs, int64_t batch,

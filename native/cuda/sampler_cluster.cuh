@@ -157,7 +157,7 @@ struct ClusterSkipResidual : ClusterStep {
 
 // This rank's part of the head's hidden layer: hidden · relu(skip) over its skip outputs.
 struct ClusterHeadPart : ClusterStep {
-  __device__ float a(int b, int k) const { return fmaxf(shared()[c.skip + b * c.sc + k], 0.f); }
+  __device__ float a(int b, int k) const { return relu(shared()[c.skip + b * c.sc + k]); }
   __device__ float b(int k, int q) const { return p.w[p.hidden_wt + int64_t(s0() + k) * p.Q + q]; }
   __device__ void out(int b, int q, float sum) const { shared()[c.partial + b * p.Q + q] = sum; }
 };

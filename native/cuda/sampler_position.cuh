@@ -11,6 +11,7 @@
 #include <array>
 #include <tuple>
 
+#include "../core/relu.h"
 #include "../core/sample_draw.h"
 #include "../core/sampler_layout.h"
 #include "launch.cuh"
@@ -98,7 +99,7 @@ struct SkipResidual : PositionArgs {
 
 // The head's hidden layer before the channel terms: zs = hidden · relu(skip) + bias.
 struct HeadHidden : PositionArgs {
-  __device__ float a(int b, int k) const { return fmaxf(s.skip[int64_t(b) * p.S + k], 0.f); }
+  __device__ float a(int b, int k) const { return relu(s.skip[int64_t(b) * p.S + k]); }
   __device__ float b(int k, int q) const { return p.w[p.hidden_wt + int64_t(k) * p.Q + q]; }
   __device__ void out(int b, int q, float sum) const { s.zs[int64_t(b) * p.Q + q] = sum + p.w[p.hidden_b + q]; }
 };
@@ -110,7 +111,7 @@ __device__ inline float channel_input(const SamplerPlan& p, float zs, int64_t b,
   float sum = zs;
   for (int64_t cp = 0; cp < c; ++cp)
     sum += p.w[p.prev + (q * C + c) * C + cp] * p.xt[((b * C + cp) * p.H + i) * p.W + j];
-  return fmaxf(sum, 0.f);
+  return relu(sum);
 }
 
 // The draws at (i, j) for images [first, first + count), by every thread of the block

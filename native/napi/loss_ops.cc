@@ -1,7 +1,9 @@
 // softmaxCrossEntropy(logits, targets, gradScale?) -> { nll, gradLogits? }
 // gradScale null or undefined: forward only.
+#include <cmath>
 #include <optional>
 
+#include "../core/errors.h"
 #include "../core/op_checks.h"
 #include "addon_context.h"
 #include "args.h"
@@ -16,6 +18,7 @@ static Napi::Value softmax_cross_entropy(const Napi::CallbackInfo& info) {
   const Tensor& targets = tensor_arg(info, 1, "targets");
   const bool with_grad = info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull();
   const float grad_scale = with_grad ? static_cast<float>(number_arg(info, 2, "gradScale")) : 0.f;
+  if (!std::isfinite(grad_scale)) fail(codes::kArg, "gradScale must fit a float, got ", number_arg(info, 2, "gradScale"));
   check_softmax_cross_entropy(logits, targets);
   Tensor nll = new_tensor(info.Env(), DType::F32, {logits.dim(0)});
   std::optional<Tensor> grad;

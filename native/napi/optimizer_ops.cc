@@ -3,6 +3,7 @@
 // globalNorm(tensors) -> number
 // clipGradNorm(tensors, maxNorm) -> the norm before clipping; scales in place when above maxNorm
 #include <cmath>
+#include <set>
 
 #include "../core/errors.h"
 #include "../core/op_checks.h"
@@ -58,6 +59,11 @@ static Napi::Value clip_grad_norm(const Napi::CallbackInfo& info) {
   std::vector<Tensor> tensors = tensor_list_arg(info, 0, "tensors");
   const double max_norm = number_arg(info, 1, "maxNorm");
   if (max_norm <= 0) fail(codes::kArg, "maxNorm must be > 0, got ", max_norm);
+  // Each tensor is scaled once: one listed twice would be scaled twice.
+  std::set<const void*> listed;
+  for (const Tensor& t : tensors)
+    if (!listed.insert(t.buffer->data()).second)
+      fail(codes::kArg, "clipGradNorm lists the same tensor (or a view of it) twice");
   Backend& be = backend(info.Env());
   const double norm = global_norm(be, tensors);
   // As torch.nn.utils.clip_grad_norm_: the small constant keeps a zero norm harmless.

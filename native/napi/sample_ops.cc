@@ -7,12 +7,15 @@
 //              known?: Uint8Array, knownMask?: Uint8Array, onRow?: (rowsDone) => void }
 // Everything is copied on the JS thread before the work starts (nothing JS is
 // touched from the worker); cancel() makes the sampler stop with ERR_ABORTED.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <memory>
+#include <utility>
 
 #include "../core/errors.h"
 #include "../core/sampler_job.h"
+#include "../core/tensor.h"
 #include "guard.h"
 #include "ops.h"
 
@@ -45,6 +48,27 @@ int64_t integer_field(const Napi::Object& object, const char* key, int64_t min =
   return static_cast<int64_t>(number);
 }
 
+// Every array and weight the samplers size from the configuration and the batch must
+// hold fewer than 2^40 elements (as any tensor), so that no size they compute overflows.
+void check_sizes(const SamplerJob& job) {
+  const SamplerConfig& c = job.config;
+  const int64_t B = job.batch, H = c.height, W = c.width, P2 = 2 * c.hidden, cin = std::max(c.channels, c.hidden);
+  const auto at_least_1 = [](int64_t n) { return std::max<int64_t>(n, 1); };
+  const std::pair<Shape, const char*> extents[] = {
+      {{B, c.channels, c.levels, H, W}, "the batch's logits"},
+      {{c.layers, B, P2, H, W}, "the blocks' activations"},
+      {{B, std::max(c.skip, c.head_hidden), H, W}, "the head's activations"},
+      {{B, at_least_1(c.spatial_cond), H, W}, "the spatial conditioning"},
+      {{P2, cin, c.first_kernel, c.first_kernel}, "the first block's weights"},
+      {{c.layers, P2, cin, c.kernel, c.kernel}, "the blocks' weights"},
+      {{P2, P2}, "a block's vh weights"},
+      {{P2, at_least_1(c.classes + c.cond_dim + c.spatial_cond)}, "a block's conditioning weights"},
+      {{c.head_hidden, c.skip}, "the head's hidden weights"},
+      {{c.channels, c.levels + c.channels, c.head_hidden}, "the head's output weights"},
+  };
+  for (const auto& [shape, what] : extents) check_shape_valid(shape, what);
+}
+
 SamplerJob read_job(const Napi::Object& request) {
   SamplerJob job;
   const Napi::Value config_value = request.Get("config");
@@ -71,6 +95,7 @@ SamplerJob read_job(const Napi::Object& request) {
   }
   job.batch = integer_field(request, "batch", 1);
   if (job.batch > 2147483647) fail(codes::kArg, "batch must be < 2^31, got ", job.batch);  // a CUDA grid's limit
+  check_sizes(job);
   job.first_image = integer_field(request, "firstImage");
   const double seed = number_field(request, "seed");
   if (seed != std::floor(seed)) fail(codes::kArg, "seed must be an integer, got ", seed);
@@ -93,6 +118,9 @@ SamplerJob read_job(const Napi::Object& request) {
     fail(codes::kLength, "the sampling request's arrays do not match its batch and configuration");
   for (int32_t y : job.labels)
     if (y < 0 || y >= c.classes) fail(codes::kRange, "label ", y, " is outside [0, ", c.classes, ")");
+  for (size_t at = 0; at < job.known_mask.size(); ++at)
+    if (job.known_mask[at] && job.known[at] >= c.levels)
+      fail(codes::kRange, "known level ", int(job.known[at]), " is outside [0, ", c.levels, ")");
   return job;
 }
 

@@ -9,10 +9,13 @@ namespace gpcnn {
 
 namespace {
 
-// Passed to the constructor so that only wrap() can create handles.
+// Passed to the constructor so that only wrap() can create handles: the External that
+// carries it is tagged, so that no other External (a capture's handle, another addon's)
+// passes for one.
 struct ConstructToken {
   Tensor* tensor;
 };
+constexpr napi_type_tag kConstructTokenTag = {0x6770636e6e2d746bULL, 0x636f6e7374727563ULL};
 
 }  // namespace
 
@@ -27,7 +30,9 @@ Napi::Function TensorWrap::define_class(Napi::Env env) {
 
 Napi::Object TensorWrap::wrap(Napi::Env env, Tensor tensor) {
   ConstructToken token{&tensor};
-  return context(env).tensor_class.New({Napi::External<ConstructToken>::New(env, &token)});
+  Napi::External<ConstructToken> external = Napi::External<ConstructToken>::New(env, &token);
+  external.TypeTag(&kConstructTokenTag);
+  return context(env).tensor_class.New({external});
 }
 
 Tensor& TensorWrap::unwrap(const Napi::Value& value, const char* name) {
@@ -42,7 +47,8 @@ Tensor& TensorWrap::unwrap(const Napi::Value& value, const char* name) {
 
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<TensorWrap>(info), env_(info.Env()) {
-  if (info.Length() != 1 || !info[0].IsExternal())
+  if (info.Length() != 1 || !info[0].IsExternal() ||
+      !info[0].As<Napi::External<ConstructToken>>().CheckTypeTag(&kConstructTokenTag))
     throw coded_error(info.Env(), codes::kType,
                       "tensors are made by the addon's functions, not with new");
   tensor_ = std::move(*info[0].As<Napi::External<ConstructToken>>().Data()->tensor);
@@ -117,26 +123,32 @@ struct TypedData {
   const uint8_t* bytes;
 };
 
+// Read only after every argument that may run JavaScript (a getter could resize or
+// transfer the array's buffer); the element pointer comes from the typed array itself,
+// so that arrays over a SharedArrayBuffer work too.
 TypedData typed_data_arg(const Napi::CallbackInfo& info, size_t index) {
   if (info.Length() <= index || !info[index].IsTypedArray())
     fail(codes::kType, "data must be a Float32Array, Int32Array or Uint8Array");
-  const Napi::TypedArray array = info[index].As<Napi::TypedArray>();
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(info.Env(), info[index], &type, &length, &data, nullptr, nullptr) != napi_ok)
+    fail(codes::kType, "data could not be read as a typed array");
   DType dtype;
-  switch (array.TypedArrayType()) {
+  switch (type) {
     case napi_float32_array: dtype = DType::F32; break;
     case napi_int32_array: dtype = DType::I32; break;
     case napi_uint8_array: dtype = DType::U8; break;
     default: fail(codes::kDType, "data must be a Float32Array, Int32Array or Uint8Array");
   }
-  return {dtype, array.ElementLength(),
-          static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset()};
+  return {dtype, length, static_cast<const uint8_t*>(data)};
 }
 
 }  // namespace
 
 static Napi::Value tensor_from_array(const Napi::CallbackInfo& info) {
+  const Shape shape = shape_arg(info, 1, "shape");  // first: its getters may run JavaScript
   const TypedData data = typed_data_arg(info, 0);
-  const Shape shape = shape_arg(info, 1, "shape");
   if (static_cast<int64_t>(data.length) != shape_numel(shape))
     fail(codes::kLength, "data has ", data.length, " elements, shape ",
          shape_string(shape), " needs ", shape_numel(shape));

@@ -50,6 +50,8 @@ export interface AdamUpdate {
 export class Backend {
   readonly name: string;
   readonly #addon: NativeAddon;
+  /** The tensors made inside each running disposeOnError(), innermost last. */
+  readonly #scopes: Tensor[][] = [];
 
   constructor(addon: NativeAddon) {
     this.#addon = addon;
@@ -373,10 +375,32 @@ export class Backend {
     return { work: new CapturedWork(this.#addon, handle), result };
   }
 
+  /**
+   * Runs `work`, which must be synchronous; if it throws, disposes every tensor this
+   * backend made during it, except those `keep` lists then, and rethrows. A pass that
+   * fails midway (device memory running out) so frees its intermediates at once
+   * instead of leaving them held until garbage collection.
+   */
+  disposeOnError<T>(work: () => T, keep: () => Iterable<Tensor> = () => []): T {
+    const made: Tensor[] = [];
+    this.#scopes.push(made);
+    try {
+      return work();
+    } catch (error) {
+      const kept = new Set(keep());
+      for (const t of made) if (!kept.has(t)) t.dispose();
+      throw error;
+    } finally {
+      this.#scopes.pop();
+    }
+  }
+
   // ---- plumbing ----
 
   #wrap(handle: NativeTensor): Tensor {
-    return new Tensor(this, handle);
+    const tensor = new Tensor(this, handle);
+    for (const made of this.#scopes) made.push(tensor);
+    return tensor;
   }
 
   #wrapOpt(handle: NativeTensor | undefined): Tensor | undefined {

@@ -46,7 +46,8 @@ function addonFile(name: 'cpu' | 'cuda'): string {
   return name === 'cuda' && emulator === '1' ? 'gated_pixelcnn_cuda_emu' : `gated_pixelcnn_${name}`;
 }
 
-function loadAddon(name: 'cpu' | 'cuda'): NativeAddon {
+/** @internal The addon itself, below the Backend (tests call it directly to check its own argument checks). */
+export function loadAddon(name: 'cpu' | 'cuda'): NativeAddon {
   const file = addonFile(name);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (file.endsWith('.node')) return require(path.resolve(file)) as NativeAddon;

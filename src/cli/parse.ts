@@ -3,7 +3,8 @@ export class CliError extends Error {}
 
 export function integer(name: string, min = 0): (value: string) => number {
   return (value) => {
-    const n = Number(value);
+    // Decimal digits only: Number() would also read '' as 0 and take '0x10' or '1e3'.
+    const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
     if (!Number.isSafeInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got "${value}"`);
     return n;
   };
@@ -25,6 +26,9 @@ export function nonNegativeNumber(name: string): (value: string) => number {
   };
 }
 
+/** More labels than a grid could show rows for: refused before any list is built. */
+export const MAX_LABELS = 65536;
+
 /** "0-9", "3,5,7" or "0-4,8" → [0, 1, ..., 9] etc. */
 export function labelList(value: string): number[] {
   const labels: number[] = [];
@@ -34,6 +38,7 @@ export function labelList(value: string): number[] {
     const from = Number(match[1]);
     const to = match[2] === undefined ? from : Number(match[2]);
     if (to < from) throw new CliError(`label range "${part.trim()}" runs backwards`);
+    if (to - from + 1 > MAX_LABELS - labels.length) throw new CliError(`labels must be at most ${MAX_LABELS}, got "${value}"`);
     for (let y = from; y <= to; y++) labels.push(y);
   }
   return labels;

@@ -3,14 +3,15 @@
  * in batches, with the cached (default) or naive sampler, into a PNG grid with one row
  * per label, optionally one PNG per label and the raw levels with a JSON sidecar.
  */
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
+import { ensureWritableDirectory } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
-import { writeSampleGrid } from '../sample/grid';
+import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
+import { checkSampleCount } from '../sample/options';
 import { writeLevelsFile } from '../sample/levels-file';
 import { CliError, integer, labelList, positiveNumber } from './parse';
 
@@ -54,59 +55,67 @@ export function registerSample(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .action(async (flags: SampleFlags) => {
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
-      const { classes } = model.config;
-      let labels: Int32Array | undefined;
-      let columns: number;
-      if (classes > 0) {
-        const chosen = flags.labels ?? Array.from({ length: classes }, (_, y) => y);
-        const bad = chosen.find((y) => y >= classes);
-        if (bad !== undefined) throw new CliError(`label ${bad} is outside this model's 0-${classes - 1}`);
-        labels = Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));
-        columns = flags.perLabel;
-      } else {
-        if (flags.labels) throw new CliError('this model has no classes: use --count instead of --labels');
-        labels = undefined;
-        columns = Math.ceil(Math.sqrt(flags.count ?? flags.perLabel));
+      try {
+        await sample(model, flags);
+      } finally {
+        model.dispose();
       }
-      const count = labels?.length ?? flags.count ?? flags.perLabel;
-      const unit = flags.sampler === 'naive' ? 'positions' : 'rows';
-      const bar = flags.progress && process.stderr.isTTY
-        ? new SingleBar({ format: `sampling {bar} {percentage}% | {value}/{total} ${unit} | {ips} images/s | ETA {eta_formatted}`, stream: process.stderr })
-        : null;
-      const started = performance.now();
-      const levels = await model.sample({
-        sampler: flags.sampler, count, labels, temperature: flags.temperature, seed: flags.seed, batchSize: flags.batchSize,
-        onProgress: (done, total) => {
-          const ips = ((count * done) / total / ((performance.now() - started) / 1000)).toFixed(2);
-          if (done === 1) bar?.start(total, 0, { ips });
-          bar?.update(done, { ips });
-        },
-      });
-      bar?.stop();
-      const seconds = (performance.now() - started) / 1000;
-      for (const file of [flags.out, flags.levelsOut]) if (file) mkdirSync(path.dirname(file), { recursive: true });
-      writeSampleGrid(flags.out, levels, model.config, { columns });
-      const written = [flags.out];
-      if (flags.perClass && labels) {
-        const perImage = model.config.channels * model.config.height * model.config.width;
-        const base = flags.out.replace(/\.png$/i, '');
-        for (const y of new Set(labels)) {
-          const mine = Array.from(labels).flatMap((label, n) => (label === y ? [n] : []));
-          const images = new Uint8Array(mine.length * perImage);
-          mine.forEach((n, k) => images.set(levels.subarray(n * perImage, (n + 1) * perImage), k * perImage));
-          writeSampleGrid(`${base}-${y}.png`, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
-          written.push(`${base}-${y}.png`);
-        }
-      }
-      if (flags.levelsOut) {
-        writeLevelsFile(flags.levelsOut, levels, model.config, {
-          labels, checkpoint: flags.checkpoint, sampler: flags.sampler, temperature: flags.temperature, seed: flags.seed,
-        });
-        written.push(flags.levelsOut, `${flags.levelsOut}.json`);
-      }
-      process.stderr.write(
-        `sampled ${count} images in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,
-      );
-      model.dispose();
     });
+}
+
+/** Draws the images and writes every output asked for; the caller disposes the model. */
+async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
+  const { classes } = model.config;
+  let chosen: number[] | undefined;
+  if (classes > 0) {
+    chosen = flags.labels ?? Array.from({ length: classes }, (_, y) => y);
+    const bad = chosen.find((y) => y >= classes);
+    if (bad !== undefined) throw new CliError(`label ${bad} is outside this model's 0-${classes - 1}`);
+  } else if (flags.labels) {
+    throw new CliError('this model has no classes: use --count instead of --labels');
+  }
+  const count = chosen ? chosen.length * flags.perLabel : flags.count ?? flags.perLabel;
+  const columns = chosen ? flags.perLabel : Math.ceil(Math.sqrt(count));
+  // What could fail at the end is checked before the sampling, which may take long.
+  checkSampleCount(model.config, count);
+  checkSampleGrid(count, model.config, { columns });
+  for (const file of [flags.out, flags.levelsOut]) if (file) ensureWritableDirectory(path.dirname(file));
+  const labels = chosen && Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));
+  const unit = flags.sampler === 'naive' ? 'positions' : 'rows';
+  const bar = flags.progress && process.stderr.isTTY
+    ? new SingleBar({ format: `sampling {bar} {percentage}% | {value}/{total} ${unit} | {ips} images/s | ETA {eta_formatted}`, stream: process.stderr })
+    : null;
+  const started = performance.now();
+  const levels = await model.sample({
+    sampler: flags.sampler, count, labels, temperature: flags.temperature, seed: flags.seed, batchSize: flags.batchSize,
+    onProgress: (done, total) => {
+      const ips = ((count * done) / total / ((performance.now() - started) / 1000)).toFixed(2);
+      if (done === 1) bar?.start(total, 0, { ips });
+      bar?.update(done, { ips });
+    },
+  });
+  bar?.stop();
+  const seconds = (performance.now() - started) / 1000;
+  writeSampleGrid(flags.out, levels, model.config, { columns });
+  const written = [flags.out];
+  if (flags.perClass && labels) {
+    const perImage = model.config.channels * model.config.height * model.config.width;
+    const base = flags.out.replace(/\.png$/i, '');
+    for (const y of new Set(labels)) {
+      const mine = Array.from(labels).flatMap((label, n) => (label === y ? [n] : []));
+      const images = new Uint8Array(mine.length * perImage);
+      mine.forEach((n, k) => images.set(levels.subarray(n * perImage, (n + 1) * perImage), k * perImage));
+      writeSampleGrid(`${base}-${y}.png`, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
+      written.push(`${base}-${y}.png`);
+    }
+  }
+  if (flags.levelsOut) {
+    writeLevelsFile(flags.levelsOut, levels, model.config, {
+      labels, checkpoint: flags.checkpoint, sampler: flags.sampler, temperature: flags.temperature, seed: flags.seed,
+    });
+    written.push(flags.levelsOut, `${flags.levelsOut}.json`);
+  }
+  process.stderr.write(
+    `sampled ${count} images in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,
+  );
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import type { BackendName } from '../backend/load';
-import { PRESETS, type ConfigInput } from '../nn/config';
+import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, Trainer, type TrainerOptions } from '../train/trainer';
@@ -90,6 +90,13 @@ async function train(flags: TrainFlags): Promise<void> {
     const file = flags.resume === true ? path.join(flags.out, CHECKPOINT_FILE) : flags.resume;
     if (!existsSync(file)) throw new CliError(`no checkpoint to resume at ${file}`);
     trainer = Trainer.resume(file, { ...common, backend: flags.backend, signal: abort.signal });
+    try {
+      checkResumedSettings(flags, trainer, train);
+    } catch (error) {
+      trainer.dispose();
+      trainer.model.dispose();
+      throw error;
+    }
     process.stderr.write(`resuming ${file} at step ${trainer.step}\n`);
   } else {
     const model = GatedPixelCNN.create(modelConfig(flags, train), { backend: flags.backend, seed: flags.seed ?? 0 });
@@ -120,6 +127,35 @@ async function train(flags: TrainFlags): Promise<void> {
   process.stderr.write(`${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; wrote ${flags.out}\n`);
   trainer.dispose();
   trainer.model.dispose();
+}
+
+/**
+ * A resumed run keeps the model and the settings it was started with: the same command
+ * may be given again with --resume, but a flag asking for another value is refused.
+ */
+function checkResumedSettings(flags: TrainFlags, trainer: Trainer, data: { channels: number; height: number; width: number; classes: number }): void {
+  const s = trainer.settings;
+  const asked: [string, unknown, unknown][] = [
+    ['--batch-size', flags.batchSize, s.batchSize], ['--lr', flags.lr, s.optimizer.lr],
+    ['--weight-decay', flags.weightDecay, s.optimizer.weightDecay], ['--adamw', flags.adamw, s.optimizer.decoupled],
+    ['--clip', flags.clip, s.clipNorm], ['--schedule', flags.schedule, s.schedule.kind],
+    ['--warmup', flags.warmup, s.schedule.warmupSteps ?? 0], ['--seed', flags.seed, s.seed],
+    ['--eval-every', flags.evalEvery, s.evalEvery], ['--eval-limit', flags.evalLimit, s.evalLimit],
+    ['--checkpoint-every', flags.checkpointEvery, s.checkpointEvery],
+  ];
+  const differing = asked
+    .filter(([, given, kept]) => given !== undefined && given !== kept)
+    .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept)})`);
+  if (flags.preset || flags.config) {
+    const wanted = modelConfig(flags, data);
+    const config = typeof wanted === 'string' ? presetConfig(wanted) : resolveConfig(wanted);
+    if (CONFIG_KEYS.some((key) => config[key] !== trainer.model.config[key])) {
+      differing.push(`${flags.preset ? `--preset ${flags.preset}` : `--config ${flags.config}`} (another model than the run's)`);
+    }
+  }
+  if (differing.length > 0) {
+    throw new CliError(`a resumed run keeps the settings it was started with; only its budget (--epochs, --steps, --minutes) may change: ${differing.join(', ')}`);
+  }
 }
 
 function modelConfig(flags: TrainFlags, train: { channels: number; height: number; width: number; classes: number }): ConfigInput | keyof typeof PRESETS {

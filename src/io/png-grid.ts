@@ -5,12 +5,10 @@
  * Grayscale PNG for C = 1, RGB for C = 3. Cell (r, c) has its top-left corner at
  * x = c·(W·scale + padding), y = r·(H·scale + padding).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
 import { PNG } from 'pngjs';
 
 import { PixelCNNError } from '../errors';
+import { writeFileAtomicSync } from './atomic-write';
 
 export interface GridShape {
   count: number;
@@ -35,6 +33,28 @@ function checkInt(value: unknown, min: number, what: string): number {
   return value as number;
 }
 
+/**
+ * The grid's size in pixels; ERR_ARG if it is too large to encode. Callers with long
+ * work before the write (sampling) check it first.
+ */
+export function gridSize(
+  shape: GridShape, layout: GridLayout,
+): { outW: number; outH: number; cellW: number; cellH: number } {
+  const columns = Math.min(layout.columns, shape.count);
+  const padding = layout.padding ?? 2;
+  const scale = layout.scale ?? 1;
+  const rows = Math.ceil(shape.count / columns);
+  const cellW = shape.width * scale;
+  const cellH = shape.height * scale;
+  const outW = columns * cellW + (columns - 1) * padding;
+  const outH = rows * cellH + (rows - 1) * padding;
+  // PNG allows 2^31−1, but zlib and memory give out long before; keep it sane.
+  if (outW * outH * shape.channels > 2 ** 30) {
+    throw new PixelCNNError('ERR_ARG', `a ${outW}×${outH} PNG grid is too large`);
+  }
+  return { outW, outH, cellW, cellH };
+}
+
 /** Encodes 8-bit display pixels [B, C, H, W] as a PNG grid. */
 export function encodePngGrid(images: Uint8Array, shape: GridShape, layout: GridLayout): Buffer {
   const count = checkInt(shape?.count, 1, 'count');
@@ -55,15 +75,7 @@ export function encodePngGrid(images: Uint8Array, shape: GridShape, layout: Grid
     );
   }
 
-  const rows = Math.ceil(count / columns);
-  const cellW = W * scale;
-  const cellH = H * scale;
-  const outW = columns * cellW + (columns - 1) * padding;
-  const outH = rows * cellH + (rows - 1) * padding;
-  // PNG allows 2^31−1, but zlib and memory give out long before; keep it sane.
-  if (outW * outH * C > 2 ** 30) {
-    throw new PixelCNNError('ERR_ARG', `encodePngGrid: a ${outW}×${outH} image is too large`);
-  }
+  const { outW, outH, cellW, cellH } = gridSize(shape, { columns, padding, scale });
 
   const out = Buffer.alloc(outW * outH * C); // zeros: the black background
   const plane = H * W;
@@ -89,25 +101,7 @@ export function encodePngGrid(images: Uint8Array, shape: GridShape, layout: Grid
   return PNG.sync.write(png, { colorType, inputColorType: colorType, inputHasAlpha: false });
 }
 
-let tmpCounter = 0;
-
-/**
- * encodePngGrid, written to `file` atomically: to a temporary file in the same
- * directory, then renamed over `file`, so a reader never sees half a PNG.
- */
+/** encodePngGrid, written to `file` atomically, so that a reader never sees half a PNG. */
 export function writePngGrid(file: string, images: Uint8Array, shape: GridShape, layout: GridLayout): void {
-  const bytes = encodePngGrid(images, shape, layout);
-  tmpCounter += 1; // with the pid, unique among concurrent writers
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${tmpCounter}.tmp`);
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  } catch (error) {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // nothing more to do: the original error is what matters
-    }
-    throw new PixelCNNError('ERR_IO', `cannot write ${file}: ${(error as Error).message}`, { cause: error });
-  }
+  writeFileAtomicSync(file, encodePngGrid(images, shape, layout));
 }

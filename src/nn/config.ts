@@ -3,6 +3,7 @@
  * checkpoints), its validation, and the presets.
  */
 import { PixelCNNError } from '../errors';
+import { parameterShapes } from './layout';
 
 export interface ModelConfig {
   /** C: channels per pixel (1 for MNIST, 3 for RGB). */
@@ -83,7 +84,35 @@ export function resolveConfig(input: ConfigInput): ModelConfig {
       throw new PixelCNNError('ERR_CONFIG', `${key} must be an integer ${rule}, got ${String(value)}`);
     }
   }
+  checkLimits(config);
   return config;
+}
+
+/**
+ * Limits of this implementation, where SPEC.md §2 sets none: each parameter is one
+ * typed array, and all of them live in memory at once, so a configuration beyond these
+ * is refused before anything is built (a checkpoint of a few bytes could otherwise ask
+ * for a hundred million blocks).
+ */
+export const MAX_LAYERS = 4096;
+export const MAX_TENSOR_VALUES = 2 ** 31 - 1;
+export const MAX_MODEL_VALUES = 2 ** 32;
+
+function checkLimits(config: ModelConfig): void {
+  if (config.layers > MAX_LAYERS) {
+    throw new PixelCNNError('ERR_CONFIG', `layers must be at most ${MAX_LAYERS} in this implementation, got ${config.layers}`);
+  }
+  let total = 0;
+  for (const [name, shape] of parameterShapes(config)) {
+    const values = shape.reduce((product, d) => product * d, 1);
+    if (values > MAX_TENSOR_VALUES) {
+      throw new PixelCNNError('ERR_CONFIG', `${name} would hold ${values} values, more than this implementation's ${MAX_TENSOR_VALUES}`);
+    }
+    total += values;
+  }
+  if (total > MAX_MODEL_VALUES) {
+    throw new PixelCNNError('ERR_CONFIG', `the model would hold ${total} parameters, more than this implementation's ${MAX_MODEL_VALUES}`);
+  }
 }
 
 /** Named configurations. */

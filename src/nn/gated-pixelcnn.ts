@@ -19,7 +19,7 @@ import { initialParameters } from './init';
 import { parameterShapes } from './layout';
 import { ParameterSet } from './parameters';
 import { sampleCached } from '../sample/cached';
-import { sampleNaive } from '../sample/naive';
+import { sampleNaiveAsync } from '../sample/naive';
 import type { SampleOptions } from '../sample/options';
 
 export interface ModelOptions {
@@ -86,10 +86,12 @@ export class GatedPixelCNN {
   logits(images: Uint8Array, cond: Conditioning = {}): Float32Array {
     const batch = this.#batch(images, cond);
     try {
-      const result = this.#forward(batch.context, false);
-      const values = result.logits.toFloat32Array();
-      result.logits.dispose();
-      return values;
+      const { logits } = this.#forward(batch.context, false);
+      try {
+        return logits.toFloat32Array();
+      } finally {
+        logits.dispose();
+      }
     } finally {
       disposeBatch(batch);
     }
@@ -100,11 +102,17 @@ export class GatedPixelCNN {
     const batch = this.#batch(images, cond);
     try {
       const { logits } = this.#forward(batch.context, false);
-      const { nll } = this.backend.softmaxCrossEntropy(logits, batch.targets);
-      logits.dispose();
-      const values = nll.toFloat32Array();
-      nll.dispose();
-      return values;
+      let nll: Tensor;
+      try {
+        nll = this.backend.softmaxCrossEntropy(logits, batch.targets).nll;
+      } finally {
+        logits.dispose();
+      }
+      try {
+        return nll.toFloat32Array();
+      } finally {
+        nll.dispose();
+      }
     } finally {
       disposeBatch(batch);
     }
@@ -141,21 +149,19 @@ export class GatedPixelCNN {
    */
   backwardOn(batch: BatchTensors, gradScale: number): Tensor {
     const ctx = batch.context;
-    const result = this.#forward(ctx, true);
-    let gradSkip: Tensor | null = null;
-    let skipBiasGrad: Tensor | null = null;
-    let gradV: Tensor | null = null;
-    let gradH: Tensor | null = null;
-    let nll: Tensor | null = null;
-    try {
+    // After a failure midway, every tensor made on the way is freed; the gradients
+    // added to the parameters so far stay (zeroGrad() clears them).
+    return this.backend.disposeOnError(() => {
+      const result = this.#forward(ctx, true);
       const loss = this.backend.softmaxCrossEntropy(result.logits, batch.targets, { gradScale });
-      nll = loss.nll;
       result.logits.dispose(); // free what is done with as soon as it is done with
-      gradSkip = headBackward(ctx, result.headCache, loss.gradLogits!);
+      const gradSkip = headBackward(ctx, result.headCache, loss.gradLogits!);
       loss.gradLogits!.dispose();
       disposeHeadCache(result.headCache);
       // The skip outputs are summed, so every block's skip.bias has this gradient.
-      skipBiasGrad = this.backend.channelSums(gradSkip);
+      const skipBiasGrad = this.backend.channelSums(gradSkip);
+      let gradV: Tensor | null = null;
+      let gradH: Tensor | null = null;
       for (let l = this.#blocks.length - 1; l >= 0; l--) {
         const inputs = this.#blocks[l].backward(ctx, result.blockCaches[l], gradV, gradH, gradSkip, skipBiasGrad);
         gradV?.dispose();
@@ -164,15 +170,9 @@ export class GatedPixelCNN {
         gradH = inputs?.gradHIn ?? null;
         disposeBlockCache(result.blockCaches[l], ctx.input);
       }
-      const done = nll;
-      nll = null;
-      return done;
-    } finally {
-      // After an error, whatever is still held; disposing twice is harmless.
-      for (const cache of result.blockCaches) disposeBlockCache(cache, ctx.input);
-      disposeHeadCache(result.headCache);
-      disposeAll(result.logits, gradSkip, skipBiasGrad, gradV, gradH, nll);
-    }
+      disposeAll(gradSkip, skipBiasGrad, gradV, gradH);
+      return loss.nll;
+    }, () => this.parameters.list().flatMap((p) => (p.grad ? [p.grad] : [])));
   }
 
   /**
@@ -193,11 +193,12 @@ export class GatedPixelCNN {
    * Draws `count` images (SPEC.md §7) and resolves to their levels [count, C, H, W].
    * The cached sampler (default) runs natively on a worker thread, so the event loop
    * stays free; `sampler: 'naive'` runs the reference sampler (one forward pass per
-   * position, on this thread). See SampleOptions for labels, temperature, seed,
+   * position, on this thread, giving the event loop a turn after each row). See
+   * SampleOptions for labels, temperature, seed,
    * known pixels (completion), progress and cancellation.
    */
   async sample(options: SampleOptions & { sampler?: 'cached' | 'naive' }): Promise<Uint8Array> {
-    if (options.sampler === 'naive') return sampleNaive(this, options);
+    if (options.sampler === 'naive') return sampleNaiveAsync(this, options);
     return sampleCached(this, options);
   }
 
@@ -223,6 +224,10 @@ export class GatedPixelCNN {
 
   /** Runs the blocks and the head; keeps what backward needs only when asked to. */
   #forward(ctx: BatchTensors['context'], keep: boolean): ForwardResult {
+    return this.backend.disposeOnError(() => this.#runForward(ctx, keep));
+  }
+
+  #runForward(ctx: BatchTensors['context'], keep: boolean): ForwardResult {
     const caches: BlockCache[] = [];
     let v = ctx.input;
     let h = ctx.input;

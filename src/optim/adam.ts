@@ -66,9 +66,16 @@ export class Adam {
     return { tensors, steps };
   }
 
+  /**
+   * Replaces the state with a checkpoint's: all of it, or (ERR_CHECKPOINT, naming what
+   * is wrong) none of it, the current state kept.
+   */
   loadStateDict(tensors: Map<string, RawTensor>, steps: Record<string, number>): void {
-    this.dispose();
-    const backend = this.#params.backend;
+    if (typeof steps !== 'object' || steps === null) {
+      throw new PixelCNNError('ERR_CHECKPOINT', 'the optimizer\'s step counts are missing');
+    }
+    // Everything is checked and read on the host first, so that a bad entry changes nothing.
+    const loaded: [string, Float32Array, Float32Array, number][] = [];
     for (const [name, count] of Object.entries(steps)) {
       const m = tensors.get(`optimizer.${name}.m`);
       const v = tensors.get(`optimizer.${name}.v`);
@@ -76,12 +83,34 @@ export class Adam {
         throw new PixelCNNError('ERR_CHECKPOINT', `optimizer state for ${name} is missing or invalid`);
       }
       const shape = this.#params.get(name).shape;
-      this.#moments.set(name, {
-        m: backend.tensor(toFloat32(m, `optimizer.${name}.m`), shape),
-        v: backend.tensor(toFloat32(v, `optimizer.${name}.v`), shape),
-        steps: count,
-      });
+      for (const [moment, tensor] of [['m', m], ['v', v]] as const) {
+        if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+          throw new PixelCNNError(
+            'ERR_CHECKPOINT', `optimizer.${name}.${moment} has shape [${tensor.shape}], expected [${shape}]`,
+          );
+        }
+      }
+      loaded.push([name, toFloat32(m, `optimizer.${name}.m`), toFloat32(v, `optimizer.${name}.v`), count]);
     }
+    const backend = this.#params.backend;
+    const created: Tensor[] = [];
+    const upload = (values: Float32Array, shape: readonly number[]): Tensor => {
+      const tensor = backend.tensor(values, shape);
+      created.push(tensor);
+      return tensor;
+    };
+    const moments = new Map<string, Moments>();
+    try {
+      for (const [name, m, v, count] of loaded) {
+        const shape = this.#params.get(name).shape;
+        moments.set(name, { m: upload(m, shape), v: upload(v, shape), steps: count });
+      }
+    } catch (error) {
+      for (const tensor of created) tensor.dispose(); // device memory ran out: nothing changes
+      throw error;
+    }
+    this.dispose();
+    for (const [name, entry] of moments) this.#moments.set(name, entry);
   }
 
   dispose(): void {

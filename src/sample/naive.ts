@@ -11,6 +11,28 @@ import { resolveSampleOptions, type SampleOptions } from './options';
 
 /** Draws `count` images; returns their levels [count, C, H, W]. */
 export function sampleNaive(model: GatedPixelCNN, options: SampleOptions): Uint8Array {
+  const steps = naiveSteps(model, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * sampleNaive, giving the event loop a turn after every row, so that timers run and an
+ * AbortSignal fired from one (AbortSignal.timeout()) stops it.
+ */
+export async function sampleNaiveAsync(model: GatedPixelCNN, options: SampleOptions): Promise<Uint8Array> {
+  const steps = naiveSteps(model, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The sampling, yielding after each row of each batch. */
+function* naiveSteps(model: GatedPixelCNN, options: SampleOptions): Generator<void, Uint8Array> {
   const o = resolveSampleOptions(model.config, options);
   const { channels: C, height: H, width: W, levels: K } = model.config;
   const plane = H * W;
@@ -23,13 +45,17 @@ export function sampleNaive(model: GatedPixelCNN, options: SampleOptions): Uint8
     const end = Math.min(o.count, start + o.batchSize);
     const images = out.subarray(start * perImage, end * perImage);
     const cond = o.conditioning(start, end);
-    for (let i = 0; i < H; i++)
+    for (let i = 0; i < H; i++) {
       for (let j = 0; j < W; j++)
         for (let c = 0; c < C; c++) {
           if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
           const logits = model.logitsTensor(images, cond);
-          const values = logits.toFloat32Array();
-          logits.dispose();
+          let values: Float32Array;
+          try {
+            values = logits.toFloat32Array();
+          } finally {
+            logits.dispose();
+          }
           const position = c * plane + i * W + j;
           for (let b = 0; b < end - start; b++) {
             const at = (start + b) * perImage + position;
@@ -38,8 +64,15 @@ export function sampleNaive(model: GatedPixelCNN, options: SampleOptions): Uint8
             const u = sampleUniform(o.seed, start + b, (i * W + j) * C + c);
             images[b * perImage + position] = drawLevel(values, offset, plane, K, o.temperature, u);
           }
-          options.onProgress?.(++done, total);
+          done += 1;
+          try {
+            options.onProgress?.(done, total);
+          } catch {
+            // A failing progress callback must not stop the sampling (as in the cached sampler).
+          }
         }
+      yield;
+    }
   }
   return out;
 }

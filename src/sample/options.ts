@@ -1,7 +1,11 @@
 /** Sampling options shared by the samplers, and their validation. */
+import { constants } from 'node:buffer';
+
 import { PixelCNNError } from '../errors';
 import { checkConditioning, type Conditioning } from '../nn/batch-inputs';
 import type { ModelConfig } from '../nn/config';
+
+const { MAX_LENGTH } = constants;
 
 export interface SampleOptions {
   /** Number of images. */
@@ -35,11 +39,20 @@ export interface ResolvedSampleOptions {
   conditioning(start: number, end: number): Conditioning;
 }
 
-export function resolveSampleOptions(config: ModelConfig, options: SampleOptions): ResolvedSampleOptions {
-  const { count } = options;
-  if (!Number.isSafeInteger(count) || count < 1) {
+/** Checks that `count` images fit the one array of levels a sampler returns. */
+export function checkSampleCount(config: ModelConfig, count: number): void {
+  if (!Number.isInteger(count) || count < 1) {
     throw new PixelCNNError('ERR_ARG', `count must be an integer ≥ 1, got ${count}`);
   }
+  const perImage = config.channels * config.height * config.width;
+  if (count > Math.floor(MAX_LENGTH / perImage)) {
+    throw new PixelCNNError('ERR_ARG', `count must be at most ${Math.floor(MAX_LENGTH / perImage)} for images of ${perImage} values, got ${count}`);
+  }
+}
+
+export function resolveSampleOptions(config: ModelConfig, options: SampleOptions): ResolvedSampleOptions {
+  const { count } = options;
+  checkSampleCount(config, count);
   const temperature = options.temperature ?? 1;
   if (!(Number.isFinite(temperature) && temperature > 0)) {
     throw new PixelCNNError('ERR_ARG', `temperature must be a number > 0, got ${temperature}`);

@@ -23,6 +23,7 @@ export function bitsPerDim(model: GatedPixelCNN, natsPerImage: number): number {
 /** Checks that a dataset fits a model: image shape, and labels when the model is class-conditional. */
 export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what: string): void {
   const c = model.config;
+  if (data.count === 0) throw new PixelCNNError('ERR_DATA', `the ${what} set holds no images`);
   if (data.channels !== c.channels || data.height !== c.height || data.width !== c.width) {
     throw new PixelCNNError(
       'ERR_ARG',

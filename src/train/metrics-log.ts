@@ -5,19 +5,20 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 
+import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
 
 export class MetricsLog {
   constructor(readonly path: string) {}
 
   write(entry: { type: string; step: number } & Record<string, unknown>): void {
-    appendFileSync(this.path, JSON.stringify(entry) + '\n');
+    this.#io('write', () => appendFileSync(this.path, JSON.stringify(entry) + '\n'));
   }
 
   /** Keeps the entries up to and including `step`. */
   truncateAfter(step: number): void {
     if (!existsSync(this.path)) return;
-    const kept = readFileSync(this.path, 'utf8')
+    const kept = this.#io('read', () => readFileSync(this.path, 'utf8'))
       .split('\n')
       .filter((line) => {
         if (!line.trim()) return false;
@@ -28,5 +29,13 @@ export class MetricsLog {
         }
       });
     writeFileAtomicSync(this.path, kept.map((line) => line + '\n').join(''));
+  }
+
+  #io<T>(verb: string, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw new PixelCNNError('ERR_IO', `could not ${verb} ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
   }
 }

@@ -8,12 +8,12 @@
  * a pure function of (seed, step), so a run resumed from any checkpoint, after a
  * kill -9 or not, computes bit for bit the losses an uninterrupted run computes.
  */
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError } from '../errors';
+import { ensureWritableDirectory } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { readCheckpoint } from '../nn/checkpoint';
 import { ADAM_DEFAULTS, Adam, type AdamConfig } from '../optim/adam';
@@ -137,7 +137,7 @@ export class Trainer {
     }
     this.#log = null;
     if (options.outDir) {
-      mkdirSync(options.outDir, { recursive: true });
+      ensureWritableDirectory(options.outDir);
       this.#log = new MetricsLog(path.join(options.outDir, METRICS_FILE));
       // The log may run past the checkpoint we resume from: drop what will be redone.
       this.#log.truncateAfter(this.#step);
@@ -154,14 +154,14 @@ export class Trainer {
     if (stateJson === undefined) {
       throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath} holds a model but no training state to resume`);
     }
-    let state: TrainingState;
-    try {
-      state = JSON.parse(stateJson) as TrainingState;
-    } catch {
-      throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training state is not valid JSON`);
-    }
+    const state = parseTrainingState(stateJson, checkpointPath);
     const model = GatedPixelCNN.fromWeights(checkpoint.config, checkpoint.weights, options.backend);
-    return new Trainer({ ...options, model }, { ...state, tensors: checkpoint.extras.tensors });
+    try {
+      return new Trainer({ ...options, model }, { ...state, tensors: checkpoint.extras.tensors });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
   }
 
   get step(): number {
@@ -332,6 +332,46 @@ function resolveSettings(options: TrainerOptions): TrainSettings {
 function checkScheduleFits(settings: TrainSettings): void {
   learningRate(settings.schedule, settings.optimizer.lr, 1, budgetSteps(settings.budget, 1));
 }
+
+/**
+ * A checkpoint's training state, checked for every field a resume reads (ERR_CHECKPOINT
+ * naming what is wrong): a missing setting must not quietly become a default.
+ */
+function parseTrainingState(json: string, checkpointPath: string): TrainingState {
+  const bad = (what: string) => new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training state ${what}`);
+  let state: unknown;
+  try {
+    state = JSON.parse(json);
+  } catch {
+    throw bad('is not valid JSON');
+  }
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
+  const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+  if (!isObject(state)) throw bad('is not a JSON object');
+  if (!isCount(state.step)) throw bad(`has no step count (got ${JSON.stringify(state.step)})`);
+  if (!(Number.isFinite(state.elapsedSeconds) && (state.elapsedSeconds as number) >= 0)) {
+    throw bad(`has no elapsed time (got ${JSON.stringify(state.elapsedSeconds)})`);
+  }
+  if (!isObject(state.sampler)) throw bad('has no data order');
+  if (!isObject(state.adamSteps) || !Object.values(state.adamSteps).every(isCount)) {
+    throw bad('has no optimizer step counts');
+  }
+  const settings = state.settings;
+  const missing = SETTING_KEYS.filter((key) => !isObject(settings) || !(key in settings));
+  if (missing.length > 0) throw bad(`lacks the settings ${missing.join(', ')}`);
+  if (!isObject((settings as Record<string, unknown>).optimizer)) throw bad('has no optimizer settings');
+  try {
+    resolveSettings(settings as unknown as TrainerOptions); // the checks a new run's settings pass
+  } catch (error) {
+    throw bad(`has invalid settings: ${(error as Error).message}`);
+  }
+  return state as unknown as TrainingState;
+}
+
+const SETTING_KEYS: readonly (keyof TrainSettings)[] = [
+  'batchSize', 'seed', 'optimizer', 'clipNorm', 'schedule', 'budget', 'evalEvery', 'evalLimit', 'checkpointEvery',
+];
 
 /** Images per second over the recorded steps (the first measured from the run's start). */
 function recentRate(recent: { time: number; images: number }[], started: number): number {

@@ -2,7 +2,7 @@
  * The command-line tool: bad arguments end with one line of explanation and a
  * non-zero status, never a stack trace; train → eval → sample works end to end.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +18,10 @@ describe('gated-pixelcnn CLI', () => {
     [['eval', '--checkpoint', '/nonexistent/model.safetensors'], /cannot read checkpoint .*ERR_IO/],
     [['sample'], /required option '--checkpoint <file>'/],
     [['sample', '--checkpoint', 'x', '--labels', '9-3'], /runs backwards/],
+    [['sample', '--checkpoint', 'x', '--labels', '0-4000000000'], /labels must be at most 65536/],
+    [['train', '--seed', ''], /--seed must be an integer ≥ 0, got ""/],
+    [['train', '--warmup', '0x10'], /--warmup must be an integer ≥ 0/],
+    [['train', '--steps', '1e3'], /--steps must be an integer ≥ 1/],
     [['sample', '--checkpoint', 'x', '--temperature', '-1'], /--temperature must be a number > 0/],
     [['frobnicate'], /unknown command/],
   ])('%j fails with one line of explanation', (args, message) => {
@@ -70,5 +74,35 @@ describe('gated-pixelcnn CLI', () => {
     const unknownLabel = runCli('sample', '--checkpoint', checkpoint, '--labels', '7', '--out', grid);
     expect(unknownLabel.status).toBe(1);
     expect(unknownLabel.stderr).toMatch(/label 7 is outside/);
+
+    // What would fail at the end is refused before the sampling.
+    const aFile = path.join(dir, 'a-file');
+    writeFileSync(aFile, 'not a folder');
+    const intoFile = runCli('sample', '--checkpoint', checkpoint, '--labels', '0', '--per-label', '2', '--out', path.join(aFile, 'x.png'));
+    expect(intoFile.status).toBe(1);
+    expect(intoFile.stderr).toMatch(/cannot write into .*a-file.* \(ERR_IO\)/);
+    const tooMany = runCli('sample', '--checkpoint', checkpoint, '--per-label', '9007199254740991', '--out', grid);
+    expect(tooMany.status).toBe(1);
+    expect(tooMany.stderr).toMatch(/count must be at most \d+ for images of 36 values/);
+    const tooWide = runCli('sample', '--checkpoint', checkpoint, '--labels', '0', '--per-label', '100000000', '--out', grid);
+    expect(tooWide.status).toBe(1);
+    expect(tooWide.stderr).toMatch(/PNG grid is too large \(ERR_ARG\)/);
+  });
+
+  it('resumes with the same flags given again, and refuses flags that ask for other settings', () => {
+    const { trained, args } = trainTiny('gpcnn-cli-resume-');
+    expect(trained.status, trained.stderr).toBe(0);
+    const again = runCli(...args, '--steps', '8', '--resume');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/resuming .* at step 6/);
+    const changed = runCli(...args, '--steps', '10', '--resume', '--lr', '0.5', '--batch-size', '4');
+    expect(changed.status).toBe(1);
+    expect(changed.stderr).toMatch(/only its budget .* may change: --batch-size 4 \(the run's: 8\), --lr 0.5 \(the run's: 0.001\)/);
+  });
+
+  it('training into a path that cannot be a folder fails with ERR_IO', () => {
+    const { trained } = trainTiny('gpcnn-cli-out-', '--out', path.join('/dev/null', 'run'));
+    expect(trained.status).toBe(1);
+    expect(trained.stderr).toMatch(/cannot write into \/dev\/null\/run.* \(ERR_IO\)/);
   });
 });

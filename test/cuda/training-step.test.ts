@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { Adam, GatedPixelCNN, TrainingStep, loadBackend } from '../../src';
+import { loadAddon } from '../../src/backend/load';
 import type { Conditioning } from '../../src/nn/batch-inputs';
 import { normalizedError } from '../helpers/compare';
 import { cudaAvailable } from '../helpers/cuda';
@@ -36,6 +37,19 @@ function randomBatch(seed: number, size: number): { images: Uint8Array; cond: Co
 function weightsOf(model: GatedPixelCNN): Float32Array {
   return Float32Array.from(model.parameters.list().flatMap((p) => [...p.value.toFloat32Array()]));
 }
+
+describe.skipIf(!cudaAvailable)('capture handles', () => {
+  it('do not pass for the tensor class\'s own construction token', () => {
+    const addon = loadAddon('cuda');
+    const tensor = addon.tensorFromArray(new Float32Array([1, 2]), [2]);
+    addon.beginCapture();
+    const handle = addon.endCapture();
+    const NativeTensor = Object.getPrototypeOf(tensor).constructor as new (token: unknown) => unknown;
+    expectCode('ERR_TYPE', () => new NativeTensor(handle));
+    addon.disposeCapture(handle);
+    expect([...tensor.toArray()]).toEqual([1, 2]);
+  });
+});
 
 describe.skipIf(!cudaAvailable)('captured training steps', () => {
   it('replay what eager steps compute, around evaluations and batches of other sizes', () => {

@@ -1,8 +1,6 @@
 /** The CPU backend and typed-array conversions shared by the op tests. */
-import bindings from 'bindings';
-import * as path from 'node:path';
-
 import { loadBackend, type Backend, type Tensor } from '../../src';
+import { loadAddon } from '../../src/backend/load';
 import type { NativeAddon } from '../../src/backend/native';
 
 export const cpu: Backend = loadBackend('cpu');
@@ -26,5 +24,5 @@ export function read(t: Tensor | undefined): Float64Array {
 
 /** The raw CPU addon, to prove that native code checks its arguments without the TypeScript layer. */
 export function rawAddon(): NativeAddon {
-  return bindings({ bindings: 'gated_pixelcnn_cpu', module_root: path.resolve(__dirname, '..', '..') });
+  return loadAddon('cpu');
 }

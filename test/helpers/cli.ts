@@ -13,7 +13,8 @@ export const runCli = (...args: string[]) => spawnSync(process.execPath, [cli, .
 
 /**
  * Trains a tiny model (6×6 images, 3 classes, 6 steps) into a fresh folder with
- * `extra` flags added; returns the folder, the test-data flags and the train result.
+ * `extra` flags added; returns the folder, the test-data flags, the command's arguments
+ * and the train result.
  */
 export function trainTiny(prefix: string, ...extra: string[]) {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -23,7 +24,8 @@ export function trainTiny(prefix: string, ...extra: string[]) {
   writeFileSync(config, JSON.stringify({ levels: 4, hidden: 4, layers: 2, firstKernel: 3, kernel: 3, headHidden: 4 }));
   const out = path.join(dir, 'run');
   const data = ['--dataset', 'idx', '--test-images', testFiles.images, '--test-labels', testFiles.labels];
-  const trained = runCli('train', '--config', config, ...data, '--train-images', trainFiles.images, '--train-labels',
-    trainFiles.labels, '--steps', '6', '--batch-size', '8', '--out', out, '--no-progress', ...extra);
-  return { dir, data, trained, checkpoint: path.join(out, 'model.safetensors') };
+  const args = ['train', '--config', config, ...data, '--train-images', trainFiles.images, '--train-labels',
+    trainFiles.labels, '--steps', '6', '--batch-size', '8', '--out', out, '--no-progress', ...extra];
+  const trained = runCli(...args);
+  return { dir, data, args, trained, checkpoint: path.join(out, 'model.safetensors') };
 }

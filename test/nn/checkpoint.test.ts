@@ -514,6 +514,20 @@ describe('malformed checkpoints are refused with ERR_CHECKPOINT and a reason', (
     expectRefused(bytes, /"config" is invalid: firstKernel must be an integer odd and ≥ 3, got 4/);
   });
 
+  it('a config beyond this implementation\'s limits, refused before anything is built (a hundred million blocks)', () => {
+    const bytes = edited((f) => {
+      f.metadata.config = JSON.stringify({ ...JSON.parse(f.metadata.config), layers: 1e8 });
+    });
+    expectRefused(bytes, /"config" is invalid: layers must be at most 4096/);
+  });
+
+  it('a config whose class table would not fit one array', () => {
+    const bytes = edited((f) => {
+      f.metadata.config = JSON.stringify({ ...JSON.parse(f.metadata.config), classes: 2 ** 31 });
+    });
+    expectRefused(bytes, /"config" is invalid: blocks\.0\.class_v\.weight would hold/);
+  });
+
   it('a config with a value of the wrong type', () => {
     const bytes = edited((f) => {
       f.metadata.config = JSON.stringify({ ...JSON.parse(f.metadata.config), hidden: '3' });

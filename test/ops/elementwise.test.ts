@@ -48,3 +48,9 @@ it('relu forward, and its backward against finite differences', () => {
   expectGradient(grad, (v) => project(relu(v), projection), x.slice(), { rng, samples: n, what: 'relu' });
   expect(grad.some((g) => g === 0)).toBe(true);
 });
+
+it('relu keeps NaN, as PyTorch does, so that a diverged value reaches the loss; its backward passes the gradient there', () => {
+  const x = f32(Float64Array.of(NaN, -2, 3, -0), [4]);
+  expect([...cpu.relu(x).toFloat32Array()]).toEqual([NaN, 0, 3, 0]);
+  expect([...cpu.reluBackward(f32(Float64Array.of(5, 6, 7, 8), [4]), x).toFloat32Array()]).toEqual([5, 0, 7, 0]);
+});

@@ -81,3 +81,23 @@ it('an AbortSignal stops the sampler with ERR_ABORTED', () => {
     count: 2, labels: [0, 1], signal: stop.signal, onProgress: (done) => { if (done === 5) stop.abort(); },
   })).toThrow(expect.objectContaining({ code: 'ERR_ABORTED' }));
 });
+
+it('through model.sample it gives the event loop a turn each row: a timer aborts it, and its result is sampleNaive\'s', async () => {
+  const options = { count: 2, labels: [0, 1], seed: 3 };
+  expect(await model.sample({ ...options, sampler: 'naive' })).toEqual(sampleNaive(model, options));
+  // Many rows, so that the timer's turn comes long before the last.
+  const tall = GatedPixelCNN.create({ ...config, height: 32 }, { backend: cpu, seed: 1 });
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 0);
+  let positions = 0;
+  await expect(tall.sample({ ...options, sampler: 'naive', signal: stop.signal, onProgress: (done) => (positions = done) }))
+    .rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  expect(positions).toBeGreaterThan(0);
+  expect(positions).toBeLessThan(32 * config.width * config.channels);
+  tall.dispose();
+});
+
+it('a progress callback that throws does not stop it (as with the cached sampler)', () => {
+  const options = { count: 2, labels: [0, 1], seed: 3 };
+  expect(sampleNaive(model, { ...options, onProgress: () => { throw new Error('display failed'); } })).toEqual(sampleNaive(model, options));
+});

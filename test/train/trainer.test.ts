@@ -7,12 +7,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
+import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { Trainer, type BatchEndInfo } from '../../src/train/trainer';
 import { cpu } from '../helpers/backend';
 import { tinyDataset, writeIdx } from '../helpers/tiny-data';
+import { trackedBackend } from '../helpers/tracked-backend';
 
 const config = { channels: 1, height: 8, width: 8, levels: 4, hidden: 8, layers: 3, firstKernel: 5, kernel: 3, skip: 8, headHidden: 8, classes: 3 };
 const train = tinyDataset(96, 8, 3, 1);
@@ -129,6 +131,55 @@ describe('Trainer', () => {
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming .* at step (7|14|21|28)/);
     expect([...losses(metrics)]).toEqual([...losses(path.join(dir, 'straight', 'metrics.jsonl'))]);
+  });
+
+  describe('a checkpoint whose training state is damaged', () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-damaged-'));
+    const good = path.join(outDir, 'checkpoint.safetensors');
+    beforeAll(async () => {
+      const model = GatedPixelCNN.create(config, { backend: cpu, seed: 3 });
+      await new Trainer({ model, train, batchSize: 16, budget: { steps: 2 }, outDir, progress: false }).run();
+      model.dispose();
+    });
+    /** The good checkpoint with its training state (parsed JSON) changed by `edit`. */
+    const damaged = (name: string, edit: (state: Record<string, unknown>) => void): string => {
+      const file = decodeSafetensors(readFileSync(good));
+      const state = JSON.parse(file.metadata.training) as Record<string, unknown>;
+      edit(state);
+      const out = path.join(outDir, `${name}.safetensors`);
+      writeFileSync(out, encodeSafetensors({ ...file, metadata: { ...file.metadata, training: JSON.stringify(state) } }));
+      return out;
+    };
+    it.each([
+      ['without optimizer step counts', (s: Record<string, unknown>) => delete s.adamSteps, /optimizer step counts/],
+      ['with a step that is not a number', (s: Record<string, unknown>) => (s.step = 'x'), /step count/],
+      ['without its settings', (s: Record<string, unknown>) => delete s.settings, /lacks the settings batchSize/],
+      ['without a batch size', (s: Record<string, unknown>) => delete (s.settings as Record<string, unknown>).batchSize, /lacks the settings batchSize$/],
+      ['with an invalid learning rate', (s: Record<string, unknown>) => ((s.settings as { optimizer: { lr: number } }).optimizer.lr = -1), /invalid settings: lr/],
+      ['with an optimizer moment of the wrong shape', null, /optimizer\.blocks\.0\.v\.weight\.m has shape/],
+    ])('%s is refused with ERR_CHECKPOINT, and the model built for it freed', (name, edit, reason) => {
+      let file: string;
+      if (edit) {
+        file = damaged(name.replace(/\W+/g, '-'), edit);
+      } else {
+        const decoded = decodeSafetensors(readFileSync(good));
+        const moment = decoded.tensors.get('optimizer.blocks.0.v.weight.m')!;
+        decoded.tensors.set('optimizer.blocks.0.v.weight.m', { ...moment, shape: [moment.shape.reduce((a, b) => a * b, 1)] });
+        file = path.join(outDir, 'bad-moment.safetensors');
+        writeFileSync(file, encodeSafetensors(decoded));
+      }
+      const tracked = trackedBackend();
+      expect(() => Trainer.resume(file, { train, backend: tracked.backend, progress: false }))
+        .toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT', message: expect.stringMatching(reason) }));
+      expect(tracked.live()).toEqual([]);
+    });
+  });
+
+  it('refuses an empty test set with ERR_DATA before training', () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu });
+    const empty = { ...test, count: 0, images: new Uint8Array(0), labels: new Int32Array(0) };
+    expect(() => new Trainer({ model, train, test: empty, progress: false })).toThrow(expect.objectContaining({ code: 'ERR_DATA' }));
+    model.dispose();
   });
 
   it('refuses bad settings with ERR_ARG', () => {

@@ -1,0 +1,14 @@
+/** Output folders, made and checked before long work, so that the work is not lost at its end. */
+import { accessSync, constants, mkdirSync } from 'node:fs';
+
+import { PixelCNNError } from '../errors';
+
+/** Creates `dir` (and its parents) if needed and checks that files can be written in it; ERR_IO if not. */
+export function ensureWritableDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (error) {
+    throw new PixelCNNError('ERR_IO', `cannot write into ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Adam's state round-trips through a checkpoint's tensors, and a state that does not fit
+ * the parameters is refused with ERR_CHECKPOINT, leaving the optimizer as it was.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { Adam, GatedPixelCNN } from '../../src';
+import { cpu } from '../helpers/backend';
+import { integers, makeRng } from '../helpers/random';
+
+const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 4, layers: 2, firstKernel: 3, kernel: 3, skip: 4, headHidden: 4 };
+
+/** A model and an optimizer after two steps on random images. */
+function stepped(): { model: GatedPixelCNN; adam: Adam } {
+  const model = GatedPixelCNN.create(config, { backend: cpu, seed: 5 });
+  const adam = new Adam(model.parameters, { lr: 0.01 });
+  const rng = makeRng(6);
+  for (let step = 0; step < 2; step++) {
+    model.parameters.zeroGrad();
+    model.backward(Uint8Array.from(integers(rng, 3 * 16, 4)));
+    adam.step();
+  }
+  return { model, adam };
+}
+
+describe('Adam state', () => {
+  it('loads what it saved: the next steps match', () => {
+    const { model, adam } = stepped();
+    const saved = adam.stateDict();
+    const other = new Adam(model.parameters, { lr: 0.01 });
+    other.loadStateDict(saved.tensors, saved.steps);
+    expect(other.stateDict()).toEqual(saved);
+    model.dispose();
+  });
+
+  it.each([
+    ['a moment missing', (tensors: Map<string, unknown>) => tensors.delete('optimizer.head.out.bias.v'), /head\.out\.bias is missing or invalid/],
+    ['a moment of the wrong shape', (tensors: Map<string, { shape: number[] }>) => {
+      const m = tensors.get('optimizer.blocks.1.v.weight.m')!;
+      tensors.set('optimizer.blocks.1.v.weight.m', { ...m, shape: [m.shape.reduce((a, b) => a * b, 1)] });
+    }, /optimizer\.blocks\.1\.v\.weight\.m has shape/],
+  ])('with %s is refused with ERR_CHECKPOINT, and the state before stays', (_, edit, reason) => {
+    const { model, adam } = stepped();
+    const before = adam.stateDict();
+    const damaged = new Map(before.tensors);
+    edit(damaged as never);
+    expect(() => adam.loadStateDict(damaged, before.steps)).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT', message: expect.stringMatching(reason) }));
+    expect(adam.stateDict()).toEqual(before);
+    model.dispose();
+  });
+});
