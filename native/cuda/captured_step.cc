@@ -15,6 +15,7 @@
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "cudnn_conv.h"
+#include "device_sync.h"
 
 namespace gpcnn {
 
@@ -25,7 +26,7 @@ namespace {
 // even when memory runs out during the capture (the capture then fails).
 std::unique_ptr<CachingAllocator> capture_allocator_for_graph() {
   return std::make_unique<CachingAllocator>(
-      device_allocate, [](void* data) { cudaDeviceSynchronize(), cudaFree(data), (void)cudaGetLastError(); },
+      device_allocate, [](void* data) { synchronize_device(), cudaFree(data), (void)cudaGetLastError(); },
       ~size_t{0}, codes::kCudaOutOfMemory, "device", CachingAllocator::Guards{},
       /*free_idle_when_out_of_memory=*/false);
 }
@@ -42,7 +43,7 @@ class CudaGraphReplay final : public CapturedWork {
     // A replay still queued may use the memory given back below. (The whole device: the
     // backend's stream may be gone already when a handle is finalized at exit. A failure
     // here has no one to go to; a sticky fault reports itself at the next call.)
-    cudaDeviceSynchronize();
+    synchronize_device();
     cudaGraphExecDestroy(exec_);
     (void)cudaGetLastError();
   }

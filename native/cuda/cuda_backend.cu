@@ -8,6 +8,7 @@
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "cudnn_conv.h"
+#include "device_sync.h"
 #include "launch.cuh"
 #include "quads.cuh"
 
@@ -50,9 +51,9 @@ constexpr unsigned char kGuardByte = 0xA5;
 // Every memset is followed by a device-wide synchronization: it runs on the legacy
 // stream, which does not order itself with the backend's non-blocking one.
 static void memset_now(void* at, unsigned char value, size_t n) {
-  cudaDeviceSynchronize();
+  synchronize_device();
   cudaMemset(at, value, n);
-  cudaDeviceSynchronize();
+  synchronize_device();
 }
 
 static CachingAllocator::Guards device_guards() {
@@ -60,7 +61,7 @@ static CachingAllocator::Guards device_guards() {
           [](void* at, size_t n) { memset_now(at, kGuardByte, n); },
           [](const void* at, size_t n) {
             std::vector<unsigned char> host(n);
-            cudaDeviceSynchronize();
+            synchronize_device();
             if (cudaMemcpy(host.data(), at, n, cudaMemcpyDeviceToHost) != cudaSuccess) return false;
             for (unsigned char b : host)
               if (b != kGuardByte) return false;
@@ -72,7 +73,7 @@ static CachingAllocator::Guards device_guards() {
 CudaBackend::CudaBackend()
     // Idle blocks are freed rarely (out of memory, or over the cache's limit): wait for
     // any work still queued on them first.
-    : allocator_(device_allocate, [](void* data) { cudaDeviceSynchronize(), cudaFree(data); }, kMaxCachedDeviceBytes,
+    : allocator_(device_allocate, [](void* data) { synchronize_device(), cudaFree(data); }, kMaxCachedDeviceBytes,
                  codes::kCudaOutOfMemory, "device", device_guards()) {
   probe_device(device_name_, compute_capability_);
   try {
@@ -121,6 +122,7 @@ Buffer::Range range_of(const void* host, int64_t count) {
 
 void CudaBackend::upload(Tensor& dst, const void* host) {
   ensure_device_usable();
+  refuse_while_capturing("writing host data into a tensor");
   // Integer data (labels, levels) is copied first, so that the range recorded is the
   // range of exactly what reaches the device, whatever happens to the caller's memory.
   std::vector<char> copy;
@@ -137,8 +139,13 @@ void CudaBackend::upload(Tensor& dst, const void* host) {
   dst.buffer->set_known_range(range);
 }
 
+void CudaBackend::refuse_while_capturing(const char* what) const {
+  if (capture_allocator()) fail(codes::kArg, what, " waits for the device, which a capture cannot record");
+}
+
 void CudaBackend::download(const Tensor& src, void* host) {
   ensure_device_usable();
+  refuse_while_capturing("reading a tensor back");
   GPCNN_CUDA(cudaMemcpyAsync(host, src.buffer->data(), src.bytes(), cudaMemcpyDeviceToHost, stream_));
   GPCNN_CUDA(cudaStreamSynchronize(stream_));
 }
@@ -146,7 +153,8 @@ void CudaBackend::download(const Tensor& src, void* host) {
 void CudaBackend::fill_zero(Tensor& t) {
   ensure_device_usable();
   GPCNN_CUDA(cudaMemsetAsync(t.buffer->data(), 0, t.bytes(), stream_));
-  t.buffer->set_known_range(Buffer::Range{0, 0});
+  // A captured memset runs only at a replay: until then the values are unknown.
+  t.buffer->set_known_range(capture_allocator() ? std::nullopt : std::optional<Buffer::Range>(Buffer::Range{0, 0}));
 }
 
 bool CudaBackend::known_within(const Tensor& t, int64_t limit) {
@@ -155,6 +163,7 @@ bool CudaBackend::known_within(const Tensor& t, int64_t limit) {
 }
 
 void CudaBackend::reset_range_flag() {
+  refuse_while_capturing("checking the range of values not known on the host");
   const int none = kNoneFlagged;
   GPCNN_CUDA(cudaMemcpyAsync(range_flag_, &none, sizeof(int), cudaMemcpyHostToDevice, stream_));
 }

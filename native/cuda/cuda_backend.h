@@ -108,6 +108,8 @@ class CudaBackend final : public Backend {
   std::unique_ptr<Capture> capture_;
   // The capture's allocator when this thread is capturing, else null.
   CachingAllocator* capture_allocator() const;
+  // ERR_ARG when this thread is capturing: `what` waits for the device.
+  void refuse_while_capturing(const char* what) const;
 };
 
 // cudaMalloc, or nullptr when memory runs out (the caller may free idle blocks and

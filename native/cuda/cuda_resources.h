@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cuda_check.h"
+#include "device_sync.h"
 
 namespace gpcnn {
 
@@ -110,6 +111,7 @@ class CudnnHandle {
 class CapturedGraph {
  public:
   CapturedGraph(cudaStream_t stream, const std::function<void()>& record) {
+    const auto no_device_synchronization = exclude_device_synchronization();  // device_sync.h
     GPCNN_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     cudaGraph_t graph = nullptr;
     try {

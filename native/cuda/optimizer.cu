@@ -93,6 +93,7 @@ void CudaBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamPa
 
 double CudaBackend::sum_of_squares(const std::vector<Tensor>& tensors) {
   ensure_device_usable();
+  refuse_while_capturing("a norm");
   if (tensors.empty()) return 0;
   // Every tensor's partial sums into one buffer, then a single read-back.
   const int64_t count = int64_t(tensors.size());

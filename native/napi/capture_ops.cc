@@ -14,14 +14,18 @@ constexpr napi_type_tag kCaptureTag = {0x7a4c1e93d2b85f06ULL, 0x13f6a0c8e97d2b45
 
 // dispose() frees the work at once; the finalizer frees the holder (and the work, if
 // still held) when the handle is collected.
+// `owner`: the backend that recorded the work (every addon tags its handles alike).
 struct CapturedHolder {
+  const Backend* owner;
   std::unique_ptr<CapturedWork> work;
 };
 
 CapturedHolder& holder_arg(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsExternal() || !info[0].As<Napi::External<CapturedHolder>>().CheckTypeTag(&kCaptureTag))
     fail(codes::kType, "capture must be a handle from endCapture()");
-  return *info[0].As<Napi::External<CapturedHolder>>().Data();
+  CapturedHolder& holder = *info[0].As<Napi::External<CapturedHolder>>().Data();
+  if (holder.owner != &backend(info.Env())) fail(codes::kType, "capture is a handle from another backend's endCapture()");
+  return holder;
 }
 
 Napi::Value begin_capture(const Napi::CallbackInfo& info) {
@@ -31,6 +35,7 @@ Napi::Value begin_capture(const Napi::CallbackInfo& info) {
 
 Napi::Value end_capture(const Napi::CallbackInfo& info) {
   auto holder = std::make_unique<CapturedHolder>();
+  holder->owner = &backend(info.Env());
   holder->work = backend(info.Env()).end_capture();
   auto handle = Napi::External<CapturedHolder>::New(info.Env(), holder.release(),
                                                     [](Napi::Env, CapturedHolder* h) { delete h; });

@@ -360,7 +360,7 @@ export class Backend {
    * beside the recorded work, which runs them on replay(). Tensors that `record`
    * allocates keep their memory for the work's lifetime, so each replay writes into
    * the tensors it returned. An op that reads back to the host cannot be recorded:
-   * it throws, and nothing is kept. ERR_BACKEND where canCapture is false.
+   * it throws ERR_ARG, and nothing is kept. ERR_BACKEND where canCapture is false.
    */
   capture<T>(record: () => T): { work: CapturedWork; result: T } {
     callNative('capture', () => this.#addon.beginCapture());

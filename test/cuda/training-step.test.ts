@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { Adam, GatedPixelCNN, TrainingStep, loadBackend } from '../../src';
+import { Adam, GatedPixelCNN, TrainingStep, loadBackend, type Tensor } from '../../src';
 import { loadAddon } from '../../src/backend/load';
 import type { Conditioning } from '../../src/nn/batch-inputs';
 import { normalizedError } from '../helpers/compare';
@@ -48,6 +48,59 @@ describe.skipIf(!cudaAvailable)('capture handles', () => {
     expectCode('ERR_TYPE', () => new NativeTensor(handle));
     addon.disposeCapture(handle);
     expect([...tensor.toArray()]).toEqual([1, 2]);
+  });
+
+  it('are refused by another backend\'s addon', () => {
+    const addon = loadAddon('cuda');
+    addon.beginCapture();
+    const handle = addon.endCapture();
+    expectCode('ERR_TYPE', () => loadAddon('cpu').replayCapture(handle));
+    expectCode('ERR_TYPE', () => loadAddon('cpu').disposeCapture(handle));
+    addon.replayCapture(handle);
+    addon.disposeCapture(handle);
+  });
+});
+
+describe.skipIf(!cudaAvailable)('while a capture records', () => {
+  it('a read-back is refused with ERR_ARG, and the backend keeps working', () => {
+    const be = loadBackend('cuda');
+    const x = be.tensor(Float32Array.of(1, -2), [2]);
+    expectCode('ERR_ARG', () => be.capture(() => be.relu(x).toFloat32Array()));
+    expectCode('ERR_ARG', () => be.capture(() => be.globalNorm([x])));
+    expect([...be.relu(x).toFloat32Array()]).toEqual([1, 0]);
+  });
+
+  it('zeros it makes have unknown values until a replay, so the ops that index with them check them on the device', () => {
+    const be = loadBackend('cuda');
+    const table = be.tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [3, 2]);
+    let labels: Tensor | undefined;
+    expect(() => be.capture(() => {
+      labels = be.zeros([2], 'int32');
+      throw new Error('recording stopped');
+    })).toThrow('recording stopped');
+    // The memset was never run: whatever the memory holds, no row outside the table is read.
+    const held = [...labels!.toArray()];
+    if (held.every((y) => y >= 0 && y < 3)) {
+      expect([...be.embedding(table, labels!).toFloat32Array()]).toEqual(held.flatMap((y) => [2 * y + 1, 2 * y + 2]));
+    } else {
+      expectCode('ERR_RANGE', () => be.embedding(table, labels!));
+    }
+  });
+});
+
+describe.skipIf(!cudaAvailable)('a sampler job on its worker thread', () => {
+  it('records its row graph while the main thread drops captured work (device-wide synchronizations wait for it)', async () => {
+    const be = loadBackend('cuda');
+    const model = GatedPixelCNN.create({ channels: 1, height: 2, width: 32, levels: 4, hidden: 4, layers: 2, firstKernel: 3, kernel: 3, skip: 4, headHidden: 4 }, { backend: be, seed: 1 });
+    const x = be.tensor(new Float32Array(8), [8]);
+    const expected = await model.sample({ count: 1, seed: 1 });
+    for (let round = 0; round < 4; round++) {
+      const works = Array.from({ length: 1000 }, () => be.capture(() => be.relu(x)).work);
+      const sampling = Array.from({ length: 3 }, () => model.sample({ count: 1, seed: 1 }));
+      for (const work of works) work.dispose();
+      for (const levels of await Promise.all(sampling)) expect(levels).toEqual(expected);
+    }
+    model.dispose();
   });
 });
 
@@ -172,9 +225,9 @@ describe.skipIf(!cudaAvailable)('captured training steps', () => {
     expect(total.toFloat32Array()).toEqual(Float32Array.from(second, (x, i) => x + addend[i]));
     adds.dispose();
 
-    // Reading back cannot be recorded: the capture fails, and the backend goes on.
-    const error = expectCode('ERR_CUDA', () => backend.capture(() => backend.add(a, b).toFloat32Array()));
-    expect(error.message).toMatch(/captur/i);
+    // Reading back cannot be recorded: the capture is refused (ERR_ARG), and the backend goes on.
+    const error = expectCode('ERR_ARG', () => backend.capture(() => backend.add(a, b).toFloat32Array()));
+    expect(error.message).toMatch(/a capture cannot record/);
     const again = backend.add(a, b);
     const [as, bs] = [a.toFloat32Array(), b.toFloat32Array()];
     expect(again.toFloat32Array()).toEqual(Float32Array.from(as, (x, i) => x + bs[i]));
