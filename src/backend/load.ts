@@ -106,7 +106,14 @@ export function backendReport(): BackendReport {
   });
   const override = process.env.GATED_PIXELCNN_BACKEND;
   if (override && override !== 'auto') {
-    return { chosen: override, reason: `GATED_PIXELCNN_BACKEND=${override}`, candidates };
+    // As loadBackend() resolves it: an unknown or unavailable choice is reported as such.
+    const candidate = candidates.find((c) => c.name === override);
+    const reason = !candidate
+      ? `GATED_PIXELCNN_BACKEND=${override} names no backend (choose auto, cpu or cuda), so backend 'auto' fails`
+      : candidate.available
+        ? `GATED_PIXELCNN_BACKEND=${override}`
+        : `GATED_PIXELCNN_BACKEND=${override}, which is unavailable, so backend 'auto' fails`;
+    return { chosen: override, reason, candidates };
   }
   const cuda = candidates[0];
   return cuda.available

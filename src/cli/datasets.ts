@@ -18,7 +18,29 @@ export const DATASET_HELP =
   'mnist (built in), idx (--train-images/--train-labels/--test-images/--test-labels), ' +
   'cifar10 (--train-files/--test-files: binary batches you supply)';
 
+/** The file flags each dataset reads: any other one given would be silently ignored. */
+const FILE_FLAGS: Record<string, [keyof DatasetOptions, string][]> = {
+  mnist: [],
+  idx: [['trainImages', '--train-images'], ['trainLabels', '--train-labels'], ['testImages', '--test-images'], ['testLabels', '--test-labels']],
+  cifar10: [['trainFiles', '--train-files'], ['testFiles', '--test-files']],
+};
+const ALL_FILE_FLAGS = Object.values(FILE_FLAGS).flat();
+
+/** `splits`: whether the command reads the training split too, or the test split alone. */
+function refuseUnusedFlags(o: DatasetOptions, splits: 'both' | 'test'): void {
+  const known = Object.hasOwn(FILE_FLAGS, o.dataset) ? FILE_FLAGS[o.dataset] : undefined;
+  if (!known) throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
+  const used = known.filter(([key]) => splits === 'both' || key.startsWith('test')).map(([key]) => key);
+  const unused = ALL_FILE_FLAGS.filter(([key]) => o[key] !== undefined && !used.includes(key)).map(([, flag]) => flag);
+  if (unused.length > 0) {
+    const hint = o.dataset === 'mnist' ? ' (give --dataset idx or --dataset cifar10 to use your files)' : '';
+    throw new CliError(`--dataset ${o.dataset} does not read ${unused.join(', ')}${hint}`);
+  }
+  if (o.testLabels !== undefined && o.testImages === undefined) throw new CliError('--test-labels needs --test-images');
+}
+
 export function loadDatasets(o: DatasetOptions): { train: ImageDataset; test?: ImageDataset } {
+  refuseUnusedFlags(o, 'both');
   switch (o.dataset) {
     case 'mnist':
       return { train: loadMnist('train'), test: loadMnist('test') };
@@ -40,6 +62,7 @@ export function loadDatasets(o: DatasetOptions): { train: ImageDataset; test?: I
 
 /** The test split alone (for eval). */
 export function loadTestSet(o: DatasetOptions): ImageDataset {
+  refuseUnusedFlags(o, 'test');
   switch (o.dataset) {
     case 'mnist':
       return loadMnist('test');

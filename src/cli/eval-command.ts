@@ -29,9 +29,14 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .action((flags: EvalFlags) => {
-      const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
       const test = loadTestSet(flags);
-      const result = evaluate(model, test, { limit: flags.limit, batchSize: flags.batchSize });
+      const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
+      let result: ReturnType<typeof evaluate>;
+      try {
+        result = evaluate(model, test, { limit: flags.limit, batchSize: flags.batchSize });
+      } finally {
+        model.dispose();
+      }
       if (flags.json) {
         process.stdout.write(JSON.stringify({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...result }) + '\n');
       } else {
@@ -40,6 +45,5 @@ export function registerEval(program: Command): void {
             `${result.nll.toFixed(3)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim\n`,
         );
       }
-      model.dispose();
     });
 }

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
-import { ensureWritableDirectory } from '../io/directories';
+import { checkWritableFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
@@ -79,7 +79,10 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   // What could fail at the end is checked before the sampling, which may take long.
   checkSampleCount(model.config, count);
   checkSampleGrid(count, model.config, { columns });
-  for (const file of [flags.out, flags.levelsOut]) if (file) ensureWritableDirectory(path.dirname(file));
+  const outputs = [flags.out, ...(flags.levelsOut ? [flags.levelsOut, `${flags.levelsOut}.json`] : [])];
+  const clash = outputs.find((file, k) => outputs.findIndex((other) => path.resolve(other) === path.resolve(file)) !== k);
+  if (clash) throw new CliError(`${clash} is named for two outputs`);
+  for (const file of outputs) checkWritableFile(file);
   const labels = chosen && Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));
   const unit = flags.sampler === 'naive' ? 'positions' : 'rows';
   const bar = flags.progress && process.stderr.isTTY

@@ -13,7 +13,13 @@ export function checkLevels(levels: number, what = 'levels'): void {
   }
 }
 
+/** Throws ERR_TYPE unless `values` is a Uint8Array (the tables below index with its values). */
+function checkBytes(values: unknown, fn: string, what: string): void {
+  if (!(values instanceof Uint8Array)) throw new PixelCNNError('ERR_TYPE', `${fn}: ${what} must be a Uint8Array`);
+}
+
 function checkInRange(levels: Uint8Array, K: number, fn: string): void {
+  checkBytes(levels, fn, 'levels');
   for (let i = 0; i < levels.length; i++) {
     if (levels[i] >= K) {
       throw new PixelCNNError('ERR_RANGE', `${fn}: level ${levels[i]} at index ${i} is not below K = ${K}`);
@@ -24,6 +30,7 @@ function checkInRange(levels: Uint8Array, K: number, fn: string): void {
 /** 8-bit pixels → levels in 0..K−1. */
 export function quantize(pixels: Uint8Array, levels: number): Uint8Array {
   checkLevels(levels);
+  checkBytes(pixels, 'quantize', 'pixels');
   const table = new Uint8Array(256);
   for (let p = 0; p < 256; p++) table[p] = Math.floor((p * levels) / 256);
   const out = new Uint8Array(pixels.length);

@@ -1,5 +1,6 @@
 /** Output folders, made and checked before long work, so that the work is not lost at its end. */
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 
 import { PixelCNNError } from '../errors';
 
@@ -11,4 +12,11 @@ export function ensureWritableDirectory(dir: string): void {
   } catch (error) {
     throw new PixelCNNError('ERR_IO', `cannot write into ${dir}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** ensureWritableDirectory for the file's folder, and the file, if it exists, not a folder; ERR_IO if not. */
+export function checkWritableFile(file: string): void {
+  ensureWritableDirectory(path.dirname(file));
+  const stats = statSync(file, { throwIfNoEntry: false });
+  if (stats?.isDirectory()) throw new PixelCNNError('ERR_IO', `cannot write ${file}: it is a folder`);
 }

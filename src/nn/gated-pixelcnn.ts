@@ -48,8 +48,20 @@ export class GatedPixelCNN {
     this.config = config;
     this.backend = backend;
     this.parameters = new ParameterSet(backend);
-    for (const [name, shape] of parameterShapes(config)) {
-      this.parameters.add(name, backend.tensor(values.get(name)!, shape));
+    const shapes = parameterShapes(config);
+    // Every weight is checked before any is allocated; one that fails to upload frees the others.
+    for (const [name, shape] of shapes) {
+      const value = values instanceof Map ? values.get(name) : undefined;
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (!(value instanceof Float32Array) || value.length !== size) {
+        throw new PixelCNNError('ERR_ARG', `weights: ${name} must be a Float32Array of ${size} values ([${shape}])${value === undefined ? ', and is missing' : ''}`);
+      }
+    }
+    try {
+      for (const [name, shape] of shapes) this.parameters.add(name, backend.tensor(values.get(name)!, shape));
+    } catch (error) {
+      this.parameters.dispose();
+      throw error;
     }
     this.#blocks = Array.from({ length: config.layers }, (_, l) => new GatedBlock(config, l));
   }
@@ -198,7 +210,11 @@ export class GatedPixelCNN {
    * known pixels (completion), progress and cancellation.
    */
   async sample(options: SampleOptions & { sampler?: 'cached' | 'naive' }): Promise<Uint8Array> {
-    if (options.sampler === 'naive') return sampleNaiveAsync(this, options);
+    const sampler = options?.sampler ?? 'cached';
+    if (sampler !== 'cached' && sampler !== 'naive') {
+      throw new PixelCNNError('ERR_ARG', `sampler must be 'cached' or 'naive', got ${JSON.stringify(sampler)}`);
+    }
+    if (sampler === 'naive') return sampleNaiveAsync(this, options);
     return sampleCached(this, options);
   }
 

@@ -9,7 +9,7 @@ import type { NativeSampleResult } from '../backend/native';
 import { CONFIG_KEYS } from '../nn/config';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { PixelCNNError } from '../errors';
-import { resolveSampleOptions, type SampleOptions } from './options';
+import { requireOptionsObject, resolveSampleOptions, type SampleOptions } from './options';
 
 export interface CachedSampleResult {
   levels: Uint8Array;
@@ -39,6 +39,7 @@ export async function runCachedSampler(
   { keepLogits }: CachedSamplerSettings,
 ): Promise<CachedSampleResult> {
   if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
+  requireOptionsObject(options);
   const onGpu = model.backend.name === 'cuda';
   // A GPU keeps its multiprocessors busy with more images at once.
   const defaultBatch = Math.min(options.count, onGpu ? 256 : 64);

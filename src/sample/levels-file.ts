@@ -3,9 +3,11 @@
  * (row-major, no header) and a JSON sidecar that says how to read it:
  * { format: "gated-pixelcnn-levels", version: 1, dtype: "uint8", layout: "NCHW",
  *   count, channels, height, width, levels (K), labels?, ...what made them }.
- * Both are written atomically.
+ * Both are written atomically, after every check (so a refusal leaves both as they were).
  */
+import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
+import { checkWritableFile } from '../io/directories';
 import type { ModelConfig } from '../nn/config';
 
 export interface LevelsSidecar {
@@ -22,7 +24,13 @@ export interface LevelsSidecar {
   [provenance: string]: unknown;
 }
 
-/** Writes `file` (raw levels) and `file + '.json'` (the sidecar); returns the sidecar. */
+/** The sidecar's own fields, which `extra` may not set. */
+const SIDECAR_FIELDS = ['format', 'version', 'dtype', 'layout', 'count', 'channels', 'height', 'width', 'levels', 'labels'];
+
+/**
+ * Writes `file` (raw levels) and `file + '.json'` (the sidecar); returns the sidecar.
+ * Everything that can be checked is checked before either is written.
+ */
 export function writeLevelsFile(
   file: string,
   levels: Uint8Array,
@@ -30,12 +38,27 @@ export function writeLevelsFile(
   extra: { labels?: ArrayLike<number> } & Record<string, unknown> = {},
 ): LevelsSidecar {
   const { labels, ...provenance } = extra;
+  const perImage = config.channels * config.height * config.width;
+  if (!(levels instanceof Uint8Array)) throw new PixelCNNError('ERR_TYPE', 'writeLevelsFile: levels must be a Uint8Array');
+  if (levels.length === 0 || levels.length % perImage !== 0) {
+    throw new PixelCNNError('ERR_LENGTH', `writeLevelsFile: ${levels.length} levels are not whole images of ${perImage}`);
+  }
+  const beyond = levels.findIndex((v) => v >= config.levels);
+  if (beyond >= 0) {
+    throw new PixelCNNError('ERR_RANGE', `writeLevelsFile: levels[${beyond}] is ${levels[beyond]}, outside [0, ${config.levels})`);
+  }
+  const count = levels.length / perImage;
+  if (labels && labels.length !== count) {
+    throw new PixelCNNError('ERR_LENGTH', `writeLevelsFile: ${labels.length} labels for ${count} images`);
+  }
+  const reserved = Object.keys(provenance).filter((key) => SIDECAR_FIELDS.includes(key));
+  if (reserved.length > 0) throw new PixelCNNError('ERR_ARG', `writeLevelsFile: extra may not set ${reserved.join(', ')}`);
   const sidecar: LevelsSidecar = {
     format: 'gated-pixelcnn-levels',
     version: 1,
     dtype: 'uint8',
     layout: 'NCHW',
-    count: levels.length / (config.channels * config.height * config.width),
+    count,
     channels: config.channels,
     height: config.height,
     width: config.width,
@@ -43,7 +66,14 @@ export function writeLevelsFile(
     ...(labels ? { labels: Array.from(labels) } : {}),
     ...provenance,
   };
+  let json: string;
+  try {
+    json = JSON.stringify(sidecar, null, 2) + '\n';
+  } catch (error) {
+    throw new PixelCNNError('ERR_ARG', `writeLevelsFile: extra cannot be written as JSON: ${(error as Error).message}`);
+  }
+  for (const target of [file, `${file}.json`]) checkWritableFile(target);
   writeFileAtomicSync(file, levels);
-  writeFileAtomicSync(`${file}.json`, JSON.stringify(sidecar, null, 2) + '\n');
+  writeFileAtomicSync(`${file}.json`, json);
   return sidecar;
 }

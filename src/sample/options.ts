@@ -50,7 +50,15 @@ export function checkSampleCount(config: ModelConfig, count: number): void {
   }
 }
 
+/** ERR_ARG unless `options` is an object (a caller from JavaScript may pass anything). */
+export function requireOptionsObject(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new PixelCNNError('ERR_ARG', 'sample options must be an object with at least a count');
+  }
+}
+
 export function resolveSampleOptions(config: ModelConfig, options: SampleOptions): ResolvedSampleOptions {
+  requireOptionsObject(options);
   const { count } = options;
   checkSampleCount(config, count);
   const temperature = options.temperature ?? 1;
@@ -67,6 +75,9 @@ export function resolveSampleOptions(config: ModelConfig, options: SampleOptions
   const perImage = config.channels * config.height * config.width;
   if (options.known) {
     const { images, mask } = options.known;
+    if (!(images instanceof Uint8Array) || !(mask instanceof Uint8Array)) {
+      throw new PixelCNNError('ERR_TYPE', 'known.images and known.mask must both be Uint8Arrays');
+    }
     if (images.length !== count * perImage || mask.length !== count * perImage) {
       throw new PixelCNNError('ERR_LENGTH', `known.images and known.mask need ${count * perImage} values each`);
     }

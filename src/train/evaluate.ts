@@ -37,7 +37,7 @@ export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what:
     );
   }
   if (c.condDim > 0 || c.spatialCond > 0) {
-    throw new PixelCNNError('ERR_ARG', 'training on datasets needs a model without global or spatial conditioning');
+    throw new PixelCNNError('ERR_ARG', `the ${what} set gives no global vectors or spatial maps, which this model needs`);
   }
 }
 

@@ -2,12 +2,13 @@
  * The command-line tool: bad arguments end with one line of explanation and a
  * non-zero status, never a stack trace; train → eval → sample works end to end.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 
-import { runCli, trainTiny } from '../helpers/cli';
+import { cli, runCli, trainTiny } from '../helpers/cli';
 
 describe('gated-pixelcnn CLI', () => {
   it.each([
@@ -22,6 +23,9 @@ describe('gated-pixelcnn CLI', () => {
     [['train', '--seed', ''], /--seed must be an integer ≥ 0, got ""/],
     [['train', '--warmup', '0x10'], /--warmup must be an integer ≥ 0/],
     [['train', '--steps', '1e3'], /--steps must be an integer ≥ 1/],
+    [['train', '--train-images', 'mine.idx', '--steps', '1'], /--dataset mnist does not read --train-images \(give --dataset idx/],
+    [['eval', '--checkpoint', 'x', '--dataset', 'cifar10', '--test-files', 't.bin', '--test-images', 'mine.idx'], /--dataset cifar10 does not read --test-images/],
+    [['eval', '--checkpoint', 'x', '--dataset', 'idx', '--test-images', 'a.idx', '--test-files', 't.bin'], /--dataset idx does not read --test-files/],
     [['sample', '--checkpoint', 'x', '--temperature', '-1'], /--temperature must be a number > 0/],
     [['frobnicate'], /unknown command/],
   ])('%j fails with one line of explanation', (args, message) => {
@@ -36,6 +40,8 @@ describe('gated-pixelcnn CLI', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/backend: cpu \(/);
     expect(result.stdout).toMatch(/oneDNN/);
+    const unknown = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, GATED_PIXELCNN_BACKEND: 'tpu' } });
+    expect(unknown.stdout).toMatch(/backend: tpu \(GATED_PIXELCNN_BACKEND=tpu names no backend .* so backend 'auto' fails\)/);
   });
 
   it('trains, evaluates and samples a grid end to end', () => {
@@ -87,6 +93,12 @@ describe('gated-pixelcnn CLI', () => {
     const tooWide = runCli('sample', '--checkpoint', checkpoint, '--labels', '0', '--per-label', '100000000', '--out', grid);
     expect(tooWide.status).toBe(1);
     expect(tooWide.stderr).toMatch(/PNG grid is too large \(ERR_ARG\)/);
+    const before = readFileSync(grid);
+    const onAFolder = runCli('sample', '--checkpoint', checkpoint, '--out', grid, '--levels-out', path.join(dir, 'out'));
+    expect(onAFolder.stderr).toMatch(/cannot write .*out: it is a folder \(ERR_IO\)/);
+    const twice = runCli('sample', '--checkpoint', checkpoint, '--out', grid, '--levels-out', grid);
+    expect(twice.stderr).toMatch(/grid\.png is named for two outputs/);
+    expect(readFileSync(grid)).toEqual(before);
   });
 
   it('resumes with the same flags given again, and refuses flags that ask for other settings', () => {

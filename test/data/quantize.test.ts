@@ -26,6 +26,12 @@ describe('quantize', () => {
     pixels.forEach((p, i) => expect(x[i]).toBe(Math.floor((p * 5) / 256)));
   });
 
+  it('refuses pixels or levels that are not a Uint8Array (ERR_TYPE)', () => {
+    expect(() => quantize(Uint16Array.of(300) as never, 4)).toThrow(byCode('ERR_TYPE'));
+    expect(() => toDisplay([0.5, 3] as never, 4)).toThrow(byCode('ERR_TYPE'));
+    expect(() => toUnit(Int8Array.of(-1, 1) as never, 4)).toThrow(byCode('ERR_TYPE'));
+  });
+
   it.each([1, 257, 0, 2.5, NaN])('refuses K = %s (ERR_ARG)', (K) => {
     expect(() => quantize(allPixels, K)).toThrow(byCode('ERR_ARG'));
     expect(() => toDisplay(new Uint8Array(1), K)).toThrow(byCode('ERR_ARG'));

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 
 import { tinyDataset, writeIdx } from './tiny-data';
 
-const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+/** The built command's entry point. */
+export const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 /** Runs the built command with `args`; its status, stdout and stderr. */
 export const runCli = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { GatedPixelCNN } from '../../src';
+import { GatedPixelCNN, resolveConfig } from '../../src';
 import { trackedBackend } from '../helpers/tracked-backend';
 import { integers, makeRng } from '../helpers/random';
 
@@ -49,5 +49,28 @@ describe.each([
     model.parameters.zeroGrad();
     expect(passes[pass](model)).toEqual(expected);
     model.dispose();
+  });
+});
+
+describe('building a model from weights', () => {
+  const weights = () => GatedPixelCNN.create(config, { backend: 'cpu', seed: 3 }).weights();
+
+  it.each([
+    ['missing', (w: Map<string, Float32Array>) => w.delete('head.out.bias'), /head\.out\.bias must be a Float32Array of 12 values \(\[12\]\), and is missing/],
+    ['of the wrong length', (w: Map<string, Float32Array>) => w.set('blocks.1.vh.weight', new Float32Array(3)), /blocks\.1\.vh\.weight must be a Float32Array of 144 values/],
+    ['of the wrong type', (w: Map<string, Float32Array>) => w.set('blocks.0.v.bias', new Float64Array(12) as never), /blocks\.0\.v\.bias must be a Float32Array/],
+  ])('refuses a weight %s (ERR_ARG, naming it) before allocating any', (_, edit, message) => {
+    const tracked = trackedBackend();
+    const w = weights();
+    edit(w);
+    expect(() => GatedPixelCNN.fromWeights(resolveConfig(config), w, tracked.backend)).toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(message) }));
+    expect(tracked.live()).toEqual([]);
+  });
+
+  it('frees the weights already uploaded when one upload fails', () => {
+    const tracked = trackedBackend();
+    tracked.failAt('tensor', 7);
+    expect(() => GatedPixelCNN.fromWeights(resolveConfig(config), weights(), tracked.backend)).toThrow(expect.objectContaining({ code: 'ERR_CUDA_OOM' }));
+    expect(tracked.live()).toEqual([]);
   });
 });

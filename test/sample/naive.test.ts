@@ -101,3 +101,14 @@ it('a progress callback that throws does not stop it (as with the cached sampler
   const options = { count: 2, labels: [0, 1], seed: 3 };
   expect(sampleNaive(model, { ...options, onProgress: () => { throw new Error('display failed'); } })).toEqual(sampleNaive(model, options));
 });
+
+it('model.sample refuses options that are not an object, an unknown sampler, and known pixels that are not Uint8Arrays', async () => {
+  await expect(model.sample(undefined as never)).rejects.toMatchObject({ code: 'ERR_ARG' });
+  await expect(model.sample({ count: 2, labels: [0, 1], sampler: 'fast' as never })).rejects.toMatchObject({ code: 'ERR_ARG' });
+  const mask = new Uint8Array(2 * perImage).fill(1);
+  for (const sampler of ['naive', 'cached'] as const) {
+    await expect(model.sample({ count: 2, labels: [0, 1], sampler, known: { mask } as never })).rejects.toMatchObject({ code: 'ERR_TYPE' });
+    const images = Float32Array.from({ length: 2 * perImage }, () => 1.5);
+    await expect(model.sample({ count: 2, labels: [0, 1], sampler, known: { images, mask } as never })).rejects.toMatchObject({ code: 'ERR_TYPE' });
+  }
+});

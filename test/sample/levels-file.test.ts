@@ -1,0 +1,46 @@
+/**
+ * The raw levels file and its JSON sidecar: written together, after every check, so
+ * that a refused call leaves both as they were.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { resolveConfig } from '../../src/nn/config';
+import { writeLevelsFile } from '../../src/sample/levels-file';
+
+const config = resolveConfig({ channels: 1, height: 2, width: 2, levels: 4, hidden: 4, layers: 1, headHidden: 4 });
+const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-levels-'));
+
+describe('writeLevelsFile', () => {
+  it('writes the levels and a sidecar that says how to read them', () => {
+    const file = path.join(dir, 'ok.u8');
+    const sidecar = writeLevelsFile(file, Uint8Array.of(0, 1, 2, 3, 3, 2, 1, 0), config, { labels: [1, 0], seed: 5 });
+    expect([...readFileSync(file)]).toEqual([0, 1, 2, 3, 3, 2, 1, 0]);
+    expect(JSON.parse(readFileSync(`${file}.json`, 'utf8'))).toEqual(sidecar);
+    expect(sidecar).toMatchObject({ count: 2, levels: 4, labels: [1, 0], seed: 5, layout: 'NCHW' });
+  });
+
+  it.each([
+    ['levels that are not whole images', Uint8Array.of(0, 1, 2), {}, 'ERR_LENGTH'],
+    ['levels of another type', Float32Array.of(0, 1, 2, 3), {}, 'ERR_TYPE'],
+    ['a level beyond K', Uint8Array.of(0, 1, 2, 9), {}, 'ERR_RANGE'],
+    ['labels for another number of images', Uint8Array.of(0, 1, 2, 3), { labels: [1, 0] }, 'ERR_LENGTH'],
+    ['extra fields that would replace the sidecar\'s own', Uint8Array.of(0, 1, 2, 3), { count: 99 }, 'ERR_ARG'],
+    ['extra values JSON cannot hold', Uint8Array.of(0, 1, 2, 3), { seed: 1n }, 'ERR_ARG'],
+  ])('refuses %s, writing nothing', (name, levels, extra, code) => {
+    const file = path.join(dir, `${name.replace(/\W+/g, '-')}.u8`);
+    writeFileSync(file, 'old');
+    expect(() => writeLevelsFile(file, levels as Uint8Array, config, extra as never)).toThrow(expect.objectContaining({ code }));
+    expect(readFileSync(file, 'utf8')).toBe('old');
+  });
+
+  it('refuses a sidecar path that is a folder before writing the levels (ERR_IO)', () => {
+    const file = path.join(dir, 'folder-sidecar.u8');
+    writeFileSync(file, 'old');
+    mkdirSync(`${file}.json`);
+    expect(() => writeLevelsFile(file, Uint8Array.of(0, 1, 2, 3), config)).toThrow(expect.objectContaining({ code: 'ERR_IO' }));
+    expect(readFileSync(file, 'utf8')).toBe('old');
+  });
+});
