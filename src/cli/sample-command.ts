@@ -68,6 +68,7 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   const { classes } = model.config;
   let chosen: number[] | undefined;
   if (classes > 0) {
+    if (flags.count !== undefined) throw new CliError('this model has classes: give --labels and --per-label instead of --count');
     chosen = flags.labels ?? Array.from({ length: classes }, (_, y) => y);
     const bad = chosen.find((y) => y >= classes);
     if (bad !== undefined) throw new CliError(`label ${bad} is outside this model's 0-${classes - 1}`);

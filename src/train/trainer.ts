@@ -99,7 +99,26 @@ interface TrainingState {
   adamSteps: Record<string, number>;
   elapsedSeconds: number;
   settings: TrainSettings;
+  /** The training set's size and image shape (absent in checkpoints of earlier versions). */
+  data?: DataSummary;
 }
+
+/** What a resumed run checks of its training set: a checkpoint does not hold the data itself. */
+interface DataSummary {
+  count: number;
+  channels: number;
+  height: number;
+  width: number;
+  classes: number;
+}
+
+function summarize(data: ImageDataset): DataSummary {
+  const { count, channels, height, width, classes } = data;
+  return { count, channels, height, width, classes };
+}
+
+const describeData = (d: DataSummary): string =>
+  `${d.count} images of ${d.channels}×${d.height}×${d.width}${d.classes ? ` in ${d.classes} classes` : ''}`;
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const MODEL_FILE = 'model.safetensors';
@@ -131,6 +150,10 @@ export class Trainer {
       options.train.count, this.settings.batchSize, { seed: this.settings.seed }, resumeFrom?.sampler,
     );
     if (resumeFrom) {
+      const [was, now] = [resumeFrom.data, summarize(options.train)];
+      if (was && describeData(was) !== describeData(now)) {
+        throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again`);
+      }
       this.#adam.loadStateDict(resumeFrom.tensors, resumeFrom.adamSteps);
       this.#step = resumeFrom.step;
       this.#elapsedBefore = resumeFrom.elapsedSeconds;
@@ -267,6 +290,7 @@ export class Trainer {
       adamSteps: steps,
       elapsedSeconds,
       settings: this.settings,
+      data: summarize(this.#options.train),
     };
     this.model.save(file, { tensors, metadata: { training: JSON.stringify(state) } });
     this.#options.callbacks?.onCheckpoint?.({ path: file, step: this.#step });

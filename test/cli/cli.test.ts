@@ -80,6 +80,7 @@ describe('gated-pixelcnn CLI', () => {
     const unknownLabel = runCli('sample', '--checkpoint', checkpoint, '--labels', '7', '--out', grid);
     expect(unknownLabel.status).toBe(1);
     expect(unknownLabel.stderr).toMatch(/label 7 is outside/);
+    expect(runCli('sample', '--checkpoint', checkpoint, '--count', '5', '--out', grid).stderr).toMatch(/this model has classes: give --labels and --per-label instead of --count/);
 
     // What would fail at the end is refused before the sampling.
     const aFile = path.join(dir, 'a-file');

@@ -175,6 +175,22 @@ describe('Trainer', () => {
     });
   });
 
+  it('a resumed run refuses a training set other than the run\'s (ERR_ARG): the checkpoint does not hold the data', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-otherdata-'));
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 3 });
+    await new Trainer({ model, train, batchSize: 16, budget: { steps: 1 }, outDir, progress: false }).run();
+    model.dispose();
+    const checkpoint = path.join(outDir, 'checkpoint.safetensors');
+    const tracked = trackedBackend();
+    expect(() => Trainer.resume(checkpoint, { train: tinyDataset(50, 8, 3, 1), backend: tracked.backend, progress: false }))
+      .toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(/trained on 96 images of 1×8×8 in 3 classes, this training set holds 50 images/) }));
+    expect(tracked.live()).toEqual([]);
+    const resumed = Trainer.resume(checkpoint, { train, backend: cpu, progress: false });
+    expect(resumed.step).toBe(1);
+    resumed.dispose();
+    resumed.model.dispose();
+  });
+
   it('refuses an empty test set with ERR_DATA before training', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
     const empty = { ...test, count: 0, images: new Uint8Array(0), labels: new Int32Array(0) };
