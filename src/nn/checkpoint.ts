@@ -13,7 +13,7 @@ import {
   decodeSafetensors, encodeSafetensors, rawTensor, toFloat32, type RawTensor,
 } from '../io/safetensors';
 import { CONFIG_KEYS, resolveConfig, type ModelConfig } from './config';
-import { parameterShapes } from './layout';
+import { parameterShapes, sameShape } from './layout';
 
 export const CHECKPOINT_FORMAT = 'gated-pixelcnn';
 export const CHECKPOINT_VERSION = '1';
@@ -94,7 +94,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     if (tensor.dtype !== 'F32') {
       throw new PixelCNNError('ERR_CHECKPOINT', `tensor ${name} has dtype ${tensor.dtype}, expected F32`);
     }
-    if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+    if (!sameShape(tensor.shape, shape)) {
       throw new PixelCNNError('ERR_CHECKPOINT', `tensor ${name} has shape [${tensor.shape}], expected [${shape}]`);
     }
     weights.set(name, toFloat32(tensor, name));

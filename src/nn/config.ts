@@ -3,7 +3,7 @@
  * checkpoints), its validation, and the presets.
  */
 import { PixelCNNError } from '../errors';
-import { parameterShapes } from './layout';
+import { parameterShapes, shapeSize } from './layout';
 
 export interface ModelConfig {
   /** C: channels per pixel (1 for MNIST, 3 for RGB). */
@@ -104,7 +104,7 @@ function checkLimits(config: ModelConfig): void {
   }
   let total = 0;
   for (const [name, shape] of parameterShapes(config)) {
-    const values = shape.reduce((product, d) => product * d, 1);
+    const values = shapeSize(shape);
     if (values > MAX_TENSOR_VALUES) {
       throw new PixelCNNError('ERR_CONFIG', `${name} would hold ${values} values, more than this implementation's ${MAX_TENSOR_VALUES}`);
     }

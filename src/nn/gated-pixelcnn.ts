@@ -16,7 +16,7 @@ import { disposeAll } from './forward-context';
 import { GatedBlock, disposeBlockCache, type BlockCache } from './gated-block';
 import { headBackward, headForward, disposeHeadCache, type HeadCache } from './head';
 import { initialParameters } from './init';
-import { parameterShapes } from './layout';
+import { parameterShapes, shapeSize } from './layout';
 import { ParameterSet } from './parameters';
 import { sampleCached } from '../sample/cached';
 import { sampleNaiveAsync } from '../sample/naive';
@@ -52,7 +52,7 @@ export class GatedPixelCNN {
     // Every weight is checked before any is allocated; one that fails to upload frees the others.
     for (const [name, shape] of shapes) {
       const value = values instanceof Map ? values.get(name) : undefined;
-      const size = shape.reduce((a, b) => a * b, 1);
+      const size = shapeSize(shape);
       if (!(value instanceof Float32Array) || value.length !== size) {
         throw new PixelCNNError('ERR_ARG', `weights: ${name} must be a Float32Array of ${size} values ([${shape}])${value === undefined ? ', and is missing' : ''}`);
       }

@@ -4,7 +4,7 @@
  * class tables uniform with unit variance (as nn.Embedding's N(0, 1) has).
  */
 import type { ModelConfig } from './config';
-import { parameterShapes } from './layout';
+import { parameterShapes, shapeSize } from './layout';
 
 export function initialParameters(
   config: ModelConfig,
@@ -13,7 +13,7 @@ export function initialParameters(
   const shapes = parameterShapes(config);
   const values = new Map<string, Float32Array>();
   for (const [name, shape] of shapes) {
-    values.set(name, uniform(shape.reduce((a, b) => a * b, 1), bound(name, shape, shapes), random));
+    values.set(name, uniform(shapeSize(shape), bound(name, shape, shapes), random));
   }
   return values;
 }

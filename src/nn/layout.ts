@@ -31,6 +31,15 @@ export function blockGeometry(config: ModelConfig, index: number): BlockGeometry
   };
 }
 
+/** The number of values a tensor of `shape` holds. */
+export function shapeSize(shape: readonly number[]): number {
+  return shape.reduce((product, d) => product * d, 1);
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 /** R of SPEC.md §5: how far back (in rows and columns) an output can see. */
 export function receptiveRadius(config: ModelConfig): number {
   return Math.floor(config.firstKernel / 2) + (config.layers - 1) * Math.floor(config.kernel / 2);

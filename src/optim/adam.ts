@@ -9,6 +9,7 @@ import type { AdamUpdate } from '../backend/backend';
 import type { NativeAdamOptions } from '../backend/native';
 import { PixelCNNError } from '../errors';
 import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
+import { sameShape } from '../nn/layout';
 import type { ParameterSet } from '../nn/parameters';
 import type { Tensor } from '../tensor';
 
@@ -84,7 +85,7 @@ export class Adam {
       }
       const shape = this.#params.get(name).shape;
       for (const [moment, tensor] of [['m', m], ['v', v]] as const) {
-        if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+        if (!sameShape(tensor.shape, shape)) {
           throw new PixelCNNError(
             'ERR_CHECKPOINT', `optimizer.${name}.${moment} has shape [${tensor.shape}], expected [${shape}]`,
           );
@@ -93,22 +94,14 @@ export class Adam {
       loaded.push([name, toFloat32(m, `optimizer.${name}.m`), toFloat32(v, `optimizer.${name}.v`), count]);
     }
     const backend = this.#params.backend;
-    const created: Tensor[] = [];
-    const upload = (values: Float32Array, shape: readonly number[]): Tensor => {
-      const tensor = backend.tensor(values, shape);
-      created.push(tensor);
-      return tensor;
-    };
     const moments = new Map<string, Moments>();
-    try {
+    // If device memory runs out, the moments already uploaded go and nothing changes.
+    backend.disposeOnError(() => {
       for (const [name, m, v, count] of loaded) {
         const shape = this.#params.get(name).shape;
-        moments.set(name, { m: upload(m, shape), v: upload(v, shape), steps: count });
+        moments.set(name, { m: backend.tensor(m, shape), v: backend.tensor(v, shape), steps: count });
       }
-    } catch (error) {
-      for (const tensor of created) tensor.dispose(); // device memory ran out: nothing changes
-      throw error;
-    }
+    });
     this.dispose();
     for (const [name, entry] of moments) this.#moments.set(name, entry);
   }
