@@ -1,6 +1,7 @@
 /** gated-pixelcnn: Conditional Gated PixelCNNs for Node.js. */
 export { Backend, CapturedWork } from './backend/backend';
 export type { AdamOptions, AdamUpdate, ConvOptions, GateTerms } from './backend/backend';
+export type { MemoryUsage } from './backend/native';
 export { backendReport, loadBackend } from './backend/load';
 export type { BackendName, BackendReport } from './backend/load';
 export { Tensor } from './tensor';

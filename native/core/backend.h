@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "memory_usage.h"
 #include "tensor.h"
 
 namespace gpcnn {
@@ -57,6 +58,11 @@ class Backend {
   virtual std::shared_ptr<Buffer> allocate(size_t bytes) = 0;
   // Freed blocks whose guard regions were overwritten (only with GATED_PIXELCNN_GUARDS=1).
   virtual size_t guard_violations() const = 0;
+  // What the backend's allocators hold (memory_usage.h), and its peaks since the last reset.
+  virtual MemoryUsage memory_usage() const = 0;
+  virtual void reset_peak_memory() = 0;
+  // Gives the idle blocks back to the device or the host.
+  virtual void release_cached_memory() = 0;
   virtual void upload(Tensor& dst, const void* host) = 0;
   virtual void download(const Tensor& src, void* host) = 0;
   virtual void fill_zero(Tensor& t) = 0;

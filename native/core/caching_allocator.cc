@@ -55,6 +55,7 @@ void CachingAllocator::Pool::release(const Block& block) {
     give_back(block.data, block.size);
   } catch (...) {
     raw_free(block.data);
+    counter->unreserve(block.size, true);
   }
 }
 
@@ -64,28 +65,33 @@ void CachingAllocator::Pool::give_back(void* data, size_t size) {
     if (!closed && idle_bytes + size <= max_cached_bytes) {
       idle.emplace(size, data);
       idle_bytes += size;
+      if (!idle_blocks_in_use) counter->idle(size);
       return;
     }
   }
   raw_free(data);
+  counter->unreserve(size, true);
 }
 
 void CachingAllocator::Pool::free_all_idle() {
-  std::vector<void*> blocks;
+  std::multimap<size_t, void*> blocks;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    for (const auto& entry : idle) blocks.push_back(entry.second);
-    idle.clear();
+    blocks.swap(idle);
     idle_bytes = 0;
   }
-  for (void* block : blocks) raw_free(block);
+  for (const auto& [size, block] : blocks) {
+    raw_free(block);
+    counter->unreserve(size, idle_blocks_in_use);
+  }
 }
 
 CachingAllocator::CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes,
                                    const char* oom_code, const char* memory_name, Guards guards,
-                                   bool free_idle_when_out_of_memory)
+                                   bool idle_blocks_in_use, std::shared_ptr<MemoryCounter> counter)
     : pool_(std::make_shared<Pool>()), oom_code_(oom_code), memory_name_(memory_name) {
-  pool_->free_idle_when_out_of_memory = free_idle_when_out_of_memory;
+  pool_->counter = counter ? std::move(counter) : std::make_shared<MemoryCounter>();
+  pool_->idle_blocks_in_use = idle_blocks_in_use;
   pool_->guards = std::move(guards);
   pool_->raw_allocate = std::move(allocate);
   pool_->raw_free = std::move(free);
@@ -111,15 +117,19 @@ std::shared_ptr<Buffer> CachingAllocator::allocate(size_t bytes) {
       data = found->second;
       pool_->idle.erase(found);
       pool_->idle_bytes -= size;
+      if (!pool_->idle_blocks_in_use) pool_->counter->reuse(size);
     }
   }
-  if (!data) data = pool_->raw_allocate(size);
-  if (!data && pool_->free_idle_when_out_of_memory) {
-    // Idle blocks of other sizes may be what stands in the way.
-    pool_->free_all_idle();
+  if (!data) {
     data = pool_->raw_allocate(size);
+    if (!data && !pool_->idle_blocks_in_use) {
+      // Idle blocks of other sizes may be what stands in the way.
+      pool_->free_all_idle();
+      data = pool_->raw_allocate(size);
+    }
+    if (!data) fail(oom_code_, "out of ", memory_name_, " memory: could not allocate ", bytes, " bytes");
+    pool_->counter->reserve(size, true);
   }
-  if (!data) fail(oom_code_, "out of ", memory_name_, " memory: could not allocate ", bytes, " bytes");
   if (guard) {
     pool_->guards.fill(data, guard);
     pool_->guards.fill(static_cast<char*>(data) + guard + bytes, size - guard - bytes);

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "memory_usage.h"
 #include "tensor.h"
 
 namespace gpcnn {
@@ -42,11 +43,13 @@ class CachingAllocator {
 
   // Idle blocks beyond max_cached_bytes are freed instead of kept. When memory runs
   // out, allocate() throws an Error with `oom_code`, naming the size asked for.
-  // With free_idle_when_out_of_memory false, running out throws at once instead of first
-  // freeing the idle blocks (a CUDA graph's allocator: its idle blocks are the graph's).
+  // With idle_blocks_in_use, idle blocks still belong to the allocator's owner (a CUDA
+  // graph, which replays into them): running out of memory throws at once instead of
+  // first freeing them, and they count as allocated. Blocks count into `counter`:
+  // another allocator's, to count both as one, or one of its own where null.
   CachingAllocator(RawAllocate allocate, RawFree free, size_t max_cached_bytes,
                    const char* oom_code, const char* memory_name, Guards guards = {},
-                   bool free_idle_when_out_of_memory = true);
+                   bool idle_blocks_in_use = false, std::shared_ptr<MemoryCounter> counter = nullptr);
   ~CachingAllocator();
 
   // Throws when the memory cannot be had even after emptying the pool.
@@ -55,6 +58,7 @@ class CachingAllocator {
   size_t cached_bytes() const;
   // Blocks freed with a damaged guard region since the allocator was made.
   size_t guard_violations() const;
+  const std::shared_ptr<MemoryCounter>& memory() const { return pool_->counter; }
 
   // While a CUDA graph is captured, blocks freed are parked instead of pooled: the
   // graph may still use them when replayed, so nothing else may have them while it
@@ -82,9 +86,10 @@ class CachingAllocator {
     bool closed = false;  // the allocator is gone: free blocks instead of pooling them
     bool parking = false;
     std::vector<Block> parked;
-    bool free_idle_when_out_of_memory = true;
+    bool idle_blocks_in_use = false;
     Guards guards;
     size_t violations = 0;
+    std::shared_ptr<MemoryCounter> counter;
 
     // A block no buffer uses any more: parked, or checked and pooled (or freed).
     void release(const Block& block);

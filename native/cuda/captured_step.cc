@@ -23,12 +23,13 @@ namespace {
 
 // The graph's memory: no guard regions (filling them would queue work on the legacy
 // stream in the middle of the capture), and nothing freed while the graph lives, not
-// even when memory runs out during the capture (the capture then fails).
-std::unique_ptr<CachingAllocator> capture_allocator_for_graph() {
+// even when memory runs out during the capture (the capture then fails). All of it
+// counts as allocated in the backend's memory usage.
+std::unique_ptr<CachingAllocator> capture_allocator_for_graph(std::shared_ptr<MemoryCounter> counter) {
   return std::make_unique<CachingAllocator>(
       device_allocate, [](void* data) { synchronize_device(), cudaFree(data), (void)cudaGetLastError(); },
       ~size_t{0}, codes::kCudaOutOfMemory, "device", CachingAllocator::Guards{},
-      /*free_idle_when_out_of_memory=*/false);
+      /*idle_blocks_in_use=*/true, std::move(counter));
 }
 
 class CudaGraphReplay final : public CapturedWork {
@@ -72,7 +73,7 @@ CachingAllocator* CudaBackend::capture_allocator() const {
 void CudaBackend::begin_capture() {
   ensure_device_usable();
   if (capture_) fail(codes::kArg, "a capture is already in progress");
-  auto capture = std::make_unique<Capture>(Capture{std::this_thread::get_id(), capture_allocator_for_graph(), {}});
+  auto capture = std::make_unique<Capture>(Capture{std::this_thread::get_id(), capture_allocator_for_graph(allocator_.memory()), {}});
   // The graph's memory is its own: the pool's idle blocks go back to the device first,
   // so that a step's memory is not held twice.
   allocator_.release_cached();

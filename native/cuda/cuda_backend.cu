@@ -139,6 +139,11 @@ void CudaBackend::upload(Tensor& dst, const void* host) {
   dst.buffer->set_known_range(range);
 }
 
+void CudaBackend::release_cached_memory() {
+  refuse_while_capturing("releasing cached memory");
+  allocator_.release_cached();
+}
+
 void CudaBackend::refuse_while_capturing(const char* what) const {
   if (capture_allocator()) fail(codes::kArg, what, " waits for the device, which a capture cannot record");
 }

@@ -15,6 +15,7 @@ void register_head_ops(Napi::Env env, Napi::Object exports);
 void register_loss_ops(Napi::Env env, Napi::Object exports);
 void register_optimizer_ops(Napi::Env env, Napi::Object exports);
 void register_capture_ops(Napi::Env env, Napi::Object exports);
+void register_memory_ops(Napi::Env env, Napi::Object exports);
 // sampleCached, running `runner` (the addon's cached sampler) on a worker thread.
 void register_sample_ops(Napi::Env env, Napi::Object exports, SamplerRunner runner);
 

@@ -1,7 +1,7 @@
 // GPU benchmark, ours on the CUDA backend beside PyTorch eager (cuDNN, its default
 // TF32 settings) on the same GPU in the same run: training images/s for mnist-quick
 // and mnist-256 at batch 64 (steps replayed as CUDA graphs, and every step eager, with
-// where an eager step's time goes), and sampling images/s in each of the sampler's designs
+// where an eager step's time goes, and the peak device memory of each side), and sampling images/s in each of the sampler's designs
 // for mnist-quick at batch 256 (our cached sampler against PyTorch's naive one, timed
 // over its first 28 positions and scaled). A failure of one measurement is recorded
 // in the result and the rest still run (the exit status is then 1).
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { cachedSampling } from './sampling.mjs';
-import { oursTraining, oursTrainingBreakdown, torchAvailable, torchBench } from './training.mjs';
+import { oursTraining, oursTrainingBreakdown, oursTrainingMemory, torchAvailable, torchBench } from './training.mjs';
 
 const require = createRequire(import.meta.url);
 const lib = require(path.resolve(import.meta.dirname, '..', '..', 'dist'));
@@ -66,10 +66,17 @@ for (const [model, config] of Object.entries(models)) {
   row.ours = await attempt(row, 'ours', () => oursTraining(lib, config, trainBatch, seconds, backend));
   // Every step eagerly (no CUDA graphs): what the graphs save.
   row.oursEager = await attempt(row, 'oursEager', () => oursTraining(lib, config, trainBatch, seconds, backend, false));
-  row.torch = torch
-    ? await attempt(row, 'torch', () => torchBench(['train', '--config', JSON.stringify(config), '--batch', String(trainBatch), '--seconds', String(seconds), '--device', 'cuda']).imagesPerSecond)
+  const theirs = torch
+    ? await attempt(row, 'torch', () => torchBench(['train', '--config', JSON.stringify(config), '--batch', String(trainBatch), '--seconds', String(seconds), '--device', 'cuda']))
     : null;
+  row.torch = theirs?.imagesPerSecond ?? null;
   row.ratio = row.ours && row.torch ? row.ours / row.torch : null;
+  // Peak device memory of training, in bytes: our allocator's over a few steps (captured
+  // ones included) beside PyTorch's caching allocator's over its timed run.
+  row.memory = {
+    ours: await attempt(row, 'oursMemory', () => oursTrainingMemory(lib, config, trainBatch, 4, backend)),
+    torch: theirs ? { peakAllocated: theirs.peakAllocatedBytes, peakReserved: theirs.peakReservedBytes } : null,
+  };
   row.breakdownMs = await attempt(row, 'breakdown', () => oursTrainingBreakdown(lib, config, trainBatch, seconds / 4, backend));
   rows.push(row);
   process.stderr.write(`${model}: ours ${row.ours?.toFixed(1) ?? 'n/a'} img/s (eager steps ${row.oursEager?.toFixed(1) ?? 'n/a'}), PyTorch ${row.torch?.toFixed(1) ?? 'n/a'} img/s\n`);

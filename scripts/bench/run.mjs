@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 
 import { runConvSuite } from './conv.mjs';
 import { runSamplingSuite } from './sampling.mjs';
-import { runTrainingSuite, torchAvailable } from './training.mjs';
+import { runTrainingMemorySuite, runTrainingSuite, torchAvailable } from './training.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -96,6 +96,22 @@ if (suites.includes('training')) {
     `|---|---|---:|---:|---:|---:|`,
     ...results.training.map(
       (r) => `| ${r.what} | ${r.preset} | ${r.batch} | ${fmt(r.ours, 2)} | ${fmt(r.torch, 2)} | ${fmt(r.ratio, 2)} |`,
+    ),
+  );
+  const memory = { presets: settings.presets, batch: settings.batch, steps: 3, threads };
+  process.stderr.write('suite training: peak memory of training, ours and PyTorch…\n');
+  results.trainingMemory = runTrainingMemorySuite(lib, memory);
+  const mb = (bytes) => (bytes == null ? 'n/a' : (bytes / 2 ** 20).toFixed(1));
+  lines.push(
+    ``,
+    `## Training peak memory, MiB (batch ${memory.batch}, ${memory.steps} steps, each in a fresh process)`,
+    ``,
+    `Resident memory grown from before the model was made to its peak (model, gradients, Adam's moments, activations, and what the libraries took); ours also as our allocator counts it (Backend.memoryUsage()).`,
+    ``,
+    `| preset | ours, resident | ours, allocator | PyTorch, resident | ours / PyTorch |`,
+    `|---|---:|---:|---:|---:|`,
+    ...results.trainingMemory.map(
+      (r) => `| ${r.preset} | ${mb(r.ours)} | ${mb(r.oursAllocator)} | ${mb(r.torch)} | ${fmt(r.ratio, 2)} |`,
     ),
   );
 }

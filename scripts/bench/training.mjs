@@ -95,6 +95,37 @@ export function oursTrainingBreakdown(lib, preset, batch, seconds, backend = 'au
   return { forward, forwardBackward, step };
 }
 
+/**
+ * Peak memory of `steps` training steps from nothing (model, gradients, Adam's moments,
+ * activations, workspaces and captured steps): the most the backend's allocator held
+ * during them beyond what it held before, in bytes, `allocated` (in use) and `reserved`
+ * (with the idle blocks it keeps). Idle blocks are released first, so that none left
+ * by earlier work is reused unseen.
+ */
+export function oursTrainingMemory(lib, preset, batch, steps, backend = 'auto', graph = 'auto') {
+  const device = typeof backend === 'string' ? lib.loadBackend(backend) : backend;
+  device.releaseCachedMemory();
+  device.resetPeakMemory();
+  const before = device.memoryUsage();
+  const rig = trainingRig(lib, preset, batch, device, graph);
+  for (let i = 0; i < steps; i++) rig.trainStep();
+  rig.dispose();
+  const after = device.memoryUsage();
+  return { peakAllocated: after.peakAllocated - before.allocated, peakReserved: after.peakReserved - before.reserved };
+}
+
+/**
+ * oursTrainingMemory in a fresh process (scripts/bench/train-memory.mjs), which also
+ * reports the growth of its resident memory (peak RSS over RSS before the model): memory
+ * that oneDNN or the runtime take for themselves shows there, as PyTorch's does in its own.
+ */
+export function oursTrainingMemoryProcess(preset, batch, steps, backend = 'auto') {
+  const script = path.join(import.meta.dirname, 'train-memory.mjs');
+  const result = spawnSync(process.execPath, [script, JSON.stringify(preset), String(batch), String(steps), backend], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`train-memory.mjs failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop());
+}
+
 /** Naive sampling: the first `positions` positions timed, scaled to all C·H·W of them. */
 export function oursNaiveSampling(lib, preset, batch, positions) {
   const model = lib.GatedPixelCNN.create(preset, { seed: 0 });
@@ -133,4 +164,20 @@ export function runTrainingSuite(lib, { presets, batch, samplingBatch, samplingP
     rows.push({ what: 'naive sampling', preset, batch: samplingBatch, ours: oursSampling, torch: theirsSampling, ratio: theirsSampling ? oursSampling / theirsSampling : null });
   }
   return rows;
+}
+
+/**
+ * Peak memory of `steps` training steps on the CPU, each side in a process of its own:
+ * resident memory grown from before the model was made (ours and PyTorch's), and our
+ * allocator's own peak (`oursAllocator`), in bytes.
+ */
+export function runTrainingMemorySuite(lib, { presets, batch, steps, threads }) {
+  const torch = torchAvailable();
+  return presets.map((preset) => {
+    const ours = oursTrainingMemoryProcess(lib.PRESETS[preset], batch, steps, 'cpu');
+    const theirs = torch
+      ? torchBench(['train', '--config', JSON.stringify(lib.PRESETS[preset]), '--batch', String(batch), '--steps', String(steps), '--threads', String(threads)]).rssGrowthBytes
+      : null;
+    return { preset, batch, steps, ours: ours.rssGrowth, oursAllocator: ours.peakReserved, torch: theirs, ratio: theirs ? ours.rssGrowth / theirs : null };
+  });
 }

@@ -9,11 +9,16 @@
 # sample: naive sampling (one full forward + one categorical draw per position) of the
 #   first --positions positions, timed after one warm-up forward, extrapolated linearly to
 #   all C·H·W positions (every position costs the same full forward).
+# train also reports `rssGrowthBytes`: the process's peak resident memory over its resident
+# memory before the model was made (torch imported; Linux: /proc's VmHWM, reset then, as
+# getrusage's maxrss would report the parent's RSS at the fork when that was higher), and on a GPU `peakAllocatedBytes` and
+# `peakReservedBytes` (torch.cuda.max_memory_allocated / max_memory_reserved).
 # Prints one JSON line; `cpuPerWall` (process CPU seconds / wall seconds of the timed part,
 # ideally ≈ threads) and `loadavg` show whether other processes competed for the cores.
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -31,6 +36,23 @@ def random_inputs(cfg, batch, gen, device='cpu'):
     vectors = torch.randn(batch, cfg['condDim'], generator=gen) if cfg['condDim'] else None
     spatial = torch.randn(batch, cfg['spatialCond'], H, W, generator=gen) if cfg['spatialCond'] else None
     return tuple(t.to(device) if t is not None else None for t in (x, labels, vectors, spatial))
+
+
+def resident_bytes():
+    """The process's resident memory now (Linux)."""
+    with open('/proc/self/statm') as statm:
+        return int(statm.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def reset_peak_resident():
+    with open('/proc/self/clear_refs', 'w') as clear_refs:
+        clear_refs.write('5')
+
+
+def peak_resident_bytes():
+    """The process's peak resident memory since reset_peak_resident() (Linux)."""
+    with open('/proc/self/status') as status:
+        return 1024 * int(re.search(r'^VmHWM:\s+(\d+) kB$', status.read(), re.M).group(1))
 
 
 def synchronize(device):
@@ -100,9 +122,15 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
+    reset_peak_resident()
+    resident_before = resident_bytes()
     model = GatedPixelCNN(json.loads(args.config)).to(args.device)
     if args.mode == 'train':
         result = train(model.train(), args, gen)
+        result['rssGrowthBytes'] = peak_resident_bytes() - resident_before
+        if args.device.startswith('cuda'):
+            result['peakAllocatedBytes'] = torch.cuda.max_memory_allocated()
+            result['peakReservedBytes'] = torch.cuda.max_memory_reserved()
     else:
         with torch.no_grad():
             result = sample(model.eval(), args, gen)

@@ -5,7 +5,7 @@
  */
 import { PixelCNNError, callNative } from '../errors';
 import { Tensor, type DType } from '../tensor';
-import type { NativeAddon, NativeCapture, NativeSampleRequest, NativeSampleResult, NativeTensor } from './native';
+import type { MemoryUsage, NativeAddon, NativeCapture, NativeSampleRequest, NativeSampleResult, NativeTensor } from './native';
 
 type Data = Float32Array | Int32Array | Uint8Array;
 
@@ -70,6 +70,31 @@ export class Backend {
    */
   guardViolations(): number {
     return this.#addon.guardViolations();
+  }
+
+  // ---- memory ----
+
+  /**
+   * Bytes this backend's caching allocator holds: `allocated` in tensors, workspaces
+   * and captured work now, `reserved` that and the idle blocks it keeps for reuse, and
+   * the peak of each since the backend loaded or resetPeakMemory(). Memory that
+   * oneDNN or the GPU sampler allocate for themselves is not counted.
+   */
+  memoryUsage(): MemoryUsage {
+    return callNative('memoryUsage', () => this.#addon.memoryUsage());
+  }
+
+  /** The peaks of memoryUsage() start again from what is held now. */
+  resetPeakMemory(): void {
+    callNative('resetPeakMemory', () => this.#addon.resetPeakMemory());
+  }
+
+  /**
+   * Gives the idle blocks kept for reuse back to the device or the host (as
+   * torch.cuda.empty_cache()). ERR_ARG inside capture().
+   */
+  releaseCachedMemory(): void {
+    callNative('releaseCachedMemory', () => this.#addon.releaseCachedMemory());
   }
 
   // ---- tensors ----

@@ -12,6 +12,21 @@ export interface NativeTensor {
   dispose(): void;
 }
 
+/**
+ * Bytes of memory a backend holds, counted in whole blocks of its caching allocator
+ * (as torch.cuda.memory_allocated() and memory_reserved() count them).
+ */
+export interface MemoryUsage {
+  /** In blocks that tensors (or workspaces, or captured work) use now. */
+  allocated: number;
+  /** allocated, and the idle blocks kept for reuse: what the backend has taken from the device or host. */
+  reserved: number;
+  /** The most `allocated` has been since the backend loaded or resetPeakMemory(). */
+  peakAllocated: number;
+  /** The most `reserved` has been since the backend loaded or resetPeakMemory(). */
+  peakReserved: number;
+}
+
 /** Work captured by endCapture(): an opaque handle. */
 export interface NativeCapture {
   readonly __nativeCapture: never;
@@ -25,6 +40,9 @@ export interface NativeAddon {
   readonly features: Record<string, string | number | boolean>;
   /** Freed blocks whose guard regions were overwritten (GATED_PIXELCNN_GUARDS=1 only). */
   guardViolations(): number;
+  memoryUsage(): MemoryUsage;
+  resetPeakMemory(): void;
+  releaseCachedMemory(): void;
 
   tensorFromArray(data: Float32Array | Int32Array | Uint8Array, shape: number[]): T;
   /** Copies data (same element type and count) into the tensor, in place. */

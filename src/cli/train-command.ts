@@ -124,7 +124,11 @@ async function train(flags: TrainFlags): Promise<void> {
   const end = result.lastEval
     ? `test NLL ${result.lastEval.nll.toFixed(2)} nats/image (${result.lastEval.bitsPerDim.toFixed(4)} bits/dim)`
     : `last batch ${result.lastLoss.toFixed(2)} nats/image`;
-  process.stderr.write(`${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; wrote ${flags.out}\n`);
+  const peak = trainer.model.backend.memoryUsage().peakReserved / 2 ** 20;
+  process.stderr.write(
+    `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; ` +
+      `peak ${trainer.model.backend.name} memory ${peak.toFixed(0)} MiB; wrote ${flags.out}\n`,
+  );
   trainer.dispose();
   trainer.model.dispose();
 }

@@ -47,6 +47,7 @@ describe('gated-pixelcnn CLI', () => {
   it('trains, evaluates and samples a grid end to end', () => {
     const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-');
     expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/done after \d+ steps: .*; peak cpu memory \d+ MiB; wrote /);
     expect(existsSync(checkpoint)).toBe(true);
 
     const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--json');

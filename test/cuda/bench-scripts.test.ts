@@ -29,6 +29,10 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
     expect(row.ours).toBeGreaterThan(0);
     expect(row.oursEager).toBeGreaterThan(0);
     for (const part of ['forward', 'forwardBackward', 'step']) expect(row.breakdownMs[part]).toBeGreaterThan(0);
+    // A training step holds at least the parameters, their gradients and Adam's two moments.
+    const parameterBytes = 4 * 4 * 2000;
+    expect(row.memory.ours.peakAllocated).toBeGreaterThan(parameterBytes);
+    expect(row.memory.ours.peakReserved).toBeGreaterThanOrEqual(row.memory.ours.peakAllocated);
     for (const design of ['oursCached', 'oursCachedCluster', 'oursCachedClusterCublas', 'oursCachedClusterCublas2Jobs'])
       expect(result.sampling[0][design], design).toBeGreaterThan(0);
     // Only PyTorch's side may have failed (a build without CUDA), and then it says why.
