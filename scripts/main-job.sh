@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: train the mnist-tiny preset on MNIST on the CPU, then write a grid
-# of generated digits, one row per class, to runs/mnist-tiny/grid.png.
+# of generated digits, one row per class, to runs/mnist-tiny/grid.png, and test digits
+# completed from their top halves to runs/mnist-tiny/completions.png.
 # Run scripts/setup.sh first (the README's command does both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +10,6 @@ node dist/cli/main.js train --preset mnist-tiny --steps 4000 --lr 2e-3 --schedul
   --eval-every 2000 --eval-limit 1000 --out "$out"
 node dist/cli/main.js sample --checkpoint "$out/model.safetensors" --labels 0-9 --per-label 10 \
   --seed 1 --out "$out/grid.png"
-echo "main job: the grid of generated digits is $out/grid.png"
+node dist/cli/main.js complete --checkpoint "$out/model.safetensors" --images 10 --first 0 \
+  --keep-rows 14 --per-image 6 --seed 1 --out "$out/completions.png"
+echo "main job: the grid of generated digits is $out/grid.png; test digits completed from their top halves: $out/completions.png"

@@ -34,6 +34,8 @@ export { writeLevelsFile } from './sample/levels-file';
 export type { LevelsSidecar } from './sample/levels-file';
 export type { SampleOptions } from './sample/options';
 export { writeSampleGrid } from './sample/grid';
+export { completionInputs } from './sample/completion';
+export type { CompletionSources } from './sample/completion';
 
 export { loadMnist, loadIdxImages } from './data/mnist';
 export { loadCifar10 } from './data/cifar10';

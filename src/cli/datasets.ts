@@ -1,4 +1,6 @@
 /** The datasets the CLI can train and evaluate on: MNIST (built in), IDX files, CIFAR-10 batches. */
+import type { Command } from 'commander';
+
 import type { ImageDataset } from '../data/dataset';
 import { loadCifar10 } from '../data/cifar10';
 import { loadIdxImages, loadMnist } from '../data/mnist';
@@ -75,4 +77,13 @@ export function loadTestSet(o: DatasetOptions): ImageDataset {
     default:
       throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
   }
+}
+
+/** The flags that choose a test split (eval, complete): --dataset and its test files. */
+export function addTestSetOptions(command: Command): Command {
+  return command
+    .option('--dataset <name>', DATASET_HELP, 'mnist')
+    .option('--test-images <file>', 'IDX test images for --dataset idx')
+    .option('--test-labels <file>', 'IDX test labels for --dataset idx')
+    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','));
 }

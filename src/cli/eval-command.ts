@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { BackendName } from '../backend/load';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { evaluate } from '../train/evaluate';
-import { DATASET_HELP, loadTestSet, type DatasetOptions } from './datasets';
+import { addTestSetOptions, loadTestSet, type DatasetOptions } from './datasets';
 import { integer } from './parse';
 
 interface EvalFlags extends DatasetOptions {
@@ -16,14 +16,11 @@ interface EvalFlags extends DatasetOptions {
 }
 
 export function registerEval(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description('evaluate a checkpoint on the test set: NLL in nats per image and bits per dimension')
-    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)')
-    .option('--dataset <name>', DATASET_HELP, 'mnist')
-    .option('--test-images <file>', 'IDX test images for --dataset idx')
-    .option('--test-labels <file>', 'IDX test labels for --dataset idx')
-    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)');
+  addTestSetOptions(command)
     .option('--limit <n>', 'evaluate the first N test images only', integer('--limit', 1))
     .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
     .option('--json', 'print the result as JSON')

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * The gated-pixelcnn command: train, eval, sample, info. Bad arguments and
+ * The gated-pixelcnn command: train, eval, sample, complete, info. Bad arguments and
  * library errors end with a one-line explanation and a non-zero exit status,
  * never a stack trace (set GATED_PIXELCNN_DEBUG=1 to see one).
  */
 import { Command, CommanderError } from 'commander';
 
 import { PixelCNNError } from '../errors';
+import { registerComplete } from './complete-command';
 import { registerEval } from './eval-command';
 import { registerInfo } from './info-command';
 import { CliError } from './parse';
@@ -15,12 +16,13 @@ import { registerTrain } from './train-command';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('gated-pixelcnn')
-    .description('Conditional Gated PixelCNNs: train, evaluate and sample')
+    .description('Conditional Gated PixelCNNs: train, evaluate, sample and complete')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   registerTrain(program);
   registerEval(program);
   registerSample(program);
+  registerComplete(program);
   registerInfo(program);
   try {
     await program.parseAsync(argv, { from: 'user' });

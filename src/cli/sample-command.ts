@@ -5,7 +5,6 @@
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
 import { checkWritableFile } from '../io/directories';
@@ -14,6 +13,7 @@ import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { writeLevelsFile } from '../sample/levels-file';
 import { CliError, integer, labelList, positiveNumber } from './parse';
+import { samplingProgress } from './sampling-progress';
 
 interface SampleFlags {
   checkpoint: string;
@@ -31,7 +31,7 @@ interface SampleFlags {
   progress: boolean;
 }
 
-function samplerKind(value: string): 'cached' | 'naive' {
+export function samplerKind(value: string): 'cached' | 'naive' {
   if (value !== 'cached' && value !== 'naive') throw new CliError(`--sampler must be cached or naive, got "${value}"`);
   return value;
 }
@@ -85,21 +85,12 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   if (clash) throw new CliError(`${clash} is named for two outputs`);
   for (const file of outputs) checkWritableFile(file);
   const labels = chosen && Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));
-  const unit = flags.sampler === 'naive' ? 'positions' : 'rows';
-  const bar = flags.progress && process.stderr.isTTY
-    ? new SingleBar({ format: `sampling {bar} {percentage}% | {value}/{total} ${unit} | {ips} images/s | ETA {eta_formatted}`, stream: process.stderr })
-    : null;
-  const started = performance.now();
+  const progress = samplingProgress(count, flags.sampler, flags.progress);
   const levels = await model.sample({
     sampler: flags.sampler, count, labels, temperature: flags.temperature, seed: flags.seed, batchSize: flags.batchSize,
-    onProgress: (done, total) => {
-      const ips = ((count * done) / total / ((performance.now() - started) / 1000)).toFixed(2);
-      if (done === 1) bar?.start(total, 0, { ips });
-      bar?.update(done, { ips });
-    },
+    onProgress: progress.onProgress,
   });
-  bar?.stop();
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = progress.stop();
   writeSampleGrid(flags.out, levels, model.config, { columns });
   const written = [flags.out];
   if (flags.perClass && labels) {

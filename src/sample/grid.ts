@@ -22,6 +22,11 @@ export function checkSampleGrid(count: number, config: ModelConfig, options: Sam
 
 /** Writes `levels` [count, C, H, W] as a grid of `columns` images per row, scaled up `scale` times. */
 export function writeSampleGrid(file: string, levels: Uint8Array, config: ModelConfig, options: SampleGridOptions): void {
-  const count = levels.length / (config.channels * config.height * config.width);
-  writePngGrid(file, toDisplay(levels, config.levels), ...shapeAndLayout(count, config, options));
+  writeDisplayGrid(file, toDisplay(levels, config.levels), config, options);
+}
+
+/** writeSampleGrid for images already in 8-bit display values. */
+export function writeDisplayGrid(file: string, pixels: Uint8Array, config: ModelConfig, options: SampleGridOptions): void {
+  const count = pixels.length / (config.channels * config.height * config.width);
+  writePngGrid(file, pixels, ...shapeAndLayout(count, config, options));
 }

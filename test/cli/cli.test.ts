@@ -103,6 +103,36 @@ describe('gated-pixelcnn CLI', () => {
     expect(readFileSync(grid)).toEqual(before);
   });
 
+  it('completes test images: their kept top rows in every completion, one grid row an image', () => {
+    const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-complete-');
+    expect(trained.status, trained.stderr).toBe(0);
+    const grid = path.join(dir, 'completions.png');
+    const completed = runCli('complete', '--checkpoint', checkpoint, ...data, '--images', '3', '--first', '2', '--per-image', '2', '--keep-rows', '3', '--out', grid, '--no-progress');
+    expect(completed.status, completed.stderr).toBe(0);
+    expect(completed.stderr).toMatch(/completed 3 images 2 times each, 3 of 6 rows kept/);
+    const png = PNG.sync.read(readFileSync(grid));
+    // 3 rows of source, kept part and 2 completions: 6×6 tiles scaled ×2, 2-pixel gaps.
+    expect([png.width, png.height]).toEqual([4 * 12 + 3 * 2, 3 * 12 + 2 * 2]);
+    const red = (x: number, y: number) => png.data[4 * (y * png.width + x)];
+    const tile = (row: number, column: number, top: number) =>
+      Array.from({ length: top * 12 }, (_, k) => red(column * 14 + (k % 12), row * 14 + Math.floor(k / 12)));
+    for (let row = 0; row < 3; row++) {
+      const source = tile(row, 0, 12);
+      expect(tile(row, 1, 6)).toEqual(source.slice(0, 6 * 12)); // the kept rows, ×2
+      expect(tile(row, 1, 12).slice(6 * 12).every((v) => v === 128)).toBe(true); // the rest gray
+      for (const column of [2, 3]) expect(tile(row, column, 6)).toEqual(source.slice(0, 6 * 12));
+    }
+
+    expect(runCli('complete', '--checkpoint', checkpoint, ...data, '--keep-rows', '6', '--out', grid).stderr)
+      .toMatch(/--keep-rows must be below the image's 6 rows, got 6/);
+    expect(runCli('complete', '--checkpoint', checkpoint, ...data, '--first', '11', '--images', '2', '--out', grid).stderr)
+      .toMatch(/--first 11 --images 2 reaches past the 12 test images/);
+    expect(runCli('complete', '--checkpoint', checkpoint, '--out', grid).stderr)
+      .toMatch(/the test images are 1×28×28; this model's are 1×6×6/);
+    expect(runCli('complete', '--checkpoint', checkpoint, ...data.slice(0, 4), '--out', grid).stderr) // no --test-labels
+      .toMatch(/this model has classes, and the test images have no labels/);
+  });
+
   it('resumes with the same flags given again, and refuses flags that ask for other settings', () => {
     const { trained, args } = trainTiny('gpcnn-cli-resume-');
     expect(trained.status, trained.stderr).toBe(0);

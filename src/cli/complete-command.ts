@@ -1,0 +1,110 @@
+/**
+ * `gated-pixelcnn complete`: image completion. Takes test images, keeps their top rows
+ * and draws the rest several times, into a PNG grid with one row a source: the
+ * source, what was kept (the rest gray), then its completions. A class-conditional
+ * model draws each completion with its source's label.
+ */
+import type { Command } from 'commander';
+
+import type { BackendName } from '../backend/load';
+import { quantize } from '../data/quantize';
+import type { ImageDataset } from '../data/dataset';
+import { checkWritableFile } from '../io/directories';
+import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { completionGrid, completionInputs } from '../sample/completion';
+import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
+import { checkSampleCount } from '../sample/options';
+import { addTestSetOptions, loadTestSet, type DatasetOptions } from './datasets';
+import { CliError, integer, positiveNumber } from './parse';
+import { samplerKind } from './sample-command';
+import { samplingProgress } from './sampling-progress';
+
+interface CompleteFlags extends DatasetOptions {
+  checkpoint: string;
+  images: number;
+  first: number;
+  keepRows?: number;
+  perImage: number;
+  temperature: number;
+  seed: number;
+  batchSize?: number;
+  sampler: 'cached' | 'naive';
+  out: string;
+  backend: BackendName;
+  progress: boolean;
+}
+
+export function registerComplete(program: Command): void {
+  const command = program
+    .command('complete')
+    .description('complete test images: keep their top rows, draw the rest; a PNG grid with one row per image')
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)');
+  addTestSetOptions(command)
+    .option('--images <n>', 'test images to complete', integer('--images', 1), 8)
+    .option('--first <n>', 'index of the first of them in the test set', integer('--first', 0), 0)
+    .option('--keep-rows <n>', 'rows kept from the top of each image (default: half its height)', integer('--keep-rows', 0))
+    .option('--per-image <n>', 'completions drawn per image', integer('--per-image', 1), 4)
+    .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
+    .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
+    .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
+    .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
+    .option('--out <file>', 'the PNG to write', 'completions.png')
+    .option('--backend <name>', 'auto, cpu or cuda', 'auto')
+    .option('--no-progress', 'no progress bar')
+    .action(async (flags: CompleteFlags) => {
+      const test = loadTestSet(flags);
+      const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
+      try {
+        await complete(model, test, flags);
+      } finally {
+        model.dispose();
+      }
+    });
+}
+
+/** The chosen test images as levels of the model, and their labels where the model takes classes. */
+function chooseSources(model: GatedPixelCNN, test: ImageDataset, flags: CompleteFlags): { levels: Uint8Array; labels?: Int32Array } {
+  const { channels, height, width, levels, classes } = model.config;
+  if (test.channels !== channels || test.height !== height || test.width !== width) {
+    throw new CliError(`the test images are ${test.channels}×${test.height}×${test.width}; this model's are ${channels}×${height}×${width}`);
+  }
+  if (flags.first + flags.images > test.count) {
+    throw new CliError(`--first ${flags.first} --images ${flags.images} reaches past the ${test.count} test images`);
+  }
+  const size = channels * height * width;
+  const pixels = test.images.subarray(flags.first * size, (flags.first + flags.images) * size);
+  if (classes === 0) return { levels: quantize(pixels, levels) };
+  const labels = test.labels.slice(flags.first, flags.first + flags.images);
+  const bad = labels.find((y) => y < 0 || y >= classes);
+  if (bad !== undefined) {
+    throw new CliError(bad < 0
+      ? 'this model has classes, and the test images have no labels'
+      : `label ${bad} of a test image is outside this model's 0-${classes - 1}`);
+  }
+  return { levels: quantize(pixels, levels), labels };
+}
+
+/** Draws the completions and writes the grid; the caller disposes the model. */
+async function complete(model: GatedPixelCNN, test: ImageDataset, flags: CompleteFlags): Promise<void> {
+  const { config } = model;
+  const keepRows = flags.keepRows ?? Math.floor(config.height / 2);
+  if (keepRows >= config.height) throw new CliError(`--keep-rows must be below the image's ${config.height} rows, got ${keepRows}`);
+  const sources = chooseSources(model, test, flags);
+  const { count, known, labels } = completionInputs(config, sources, keepRows, flags.perImage);
+  const columns = flags.perImage + 2;
+  // What could fail at the end is checked before the sampling, which may take long.
+  checkSampleCount(config, count);
+  checkSampleGrid(flags.images * columns, config, { columns });
+  checkWritableFile(flags.out);
+  const progress = samplingProgress(count, flags.sampler, flags.progress);
+  const completions = await model.sample({
+    sampler: flags.sampler, count, labels, known, temperature: flags.temperature, seed: flags.seed,
+    batchSize: flags.batchSize, onProgress: progress.onProgress,
+  });
+  const seconds = progress.stop();
+  writeDisplayGrid(flags.out, completionGrid(config, sources.levels, completions, keepRows, flags.perImage), config, { columns });
+  process.stderr.write(
+    `completed ${flags.images} images ${flags.perImage} times each, ${keepRows} of ${config.height} rows kept, ` +
+      `in ${seconds.toFixed(1)} s (${flags.sampler} sampler); wrote ${flags.out}\n`,
+  );
+}
