@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 
 import { runConvSuite } from './conv.mjs';
 import { runSamplingSuite } from './sampling.mjs';
-import { runTrainingMemorySuite, runTrainingSuite, torchAvailable } from './training.mjs';
+import { runMemorySuite, runTrainingSuite, torchAvailable } from './training.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -17,10 +17,10 @@ const lib = require(path.join(root, 'dist'));
 const usage = `npm run bench [-- OPTIONS]: the CPU benchmarks, side by side with PyTorch where
 python3 imports torch; writes bench-results/bench.json and bench-results/bench.md.
   --seconds S     time per measurement (default 2)
-  --suites LIST   some of conv,training,sampling (default all)
+  --suites LIST   some of conv,training,memory,sampling (default all)
   --help          this text
 Threads: OMP_NUM_THREADS, set before the run, for us and PyTorch alike (default: all cores).`;
-const allSuites = ['conv', 'training', 'sampling'];
+const allSuites = ['conv', 'training', 'memory', 'sampling'];
 let values;
 try {
   ({ values } = parseArgs({
@@ -98,20 +98,23 @@ if (suites.includes('training')) {
       (r) => `| ${r.what} | ${r.preset} | ${r.batch} | ${fmt(r.ours, 2)} | ${fmt(r.torch, 2)} | ${fmt(r.ratio, 2)} |`,
     ),
   );
-  const memory = { presets: settings.presets, batch: settings.batch, steps: 3, threads };
-  process.stderr.write('suite training: peak memory of training, ours and PyTorch…\n');
-  results.trainingMemory = runTrainingMemorySuite(lib, memory);
+}
+
+if (suites.includes('memory')) {
+  const memory = { presets: ['mnist-tiny', 'mnist-quick'], batch: 32, steps: 3, samplingBatch: 8, samplingPositions: 28, threads };
+  process.stderr.write('suite memory: peak memory of training and sampling, ours and PyTorch…\n');
+  results.memory = runMemorySuite(lib, memory);
   const mb = (bytes) => (bytes == null ? 'n/a' : (bytes / 2 ** 20).toFixed(1));
   lines.push(
     ``,
-    `## Training peak memory, MiB (batch ${memory.batch}, ${memory.steps} steps, each in a fresh process)`,
+    `## Peak memory, MiB (each measurement in a fresh process)`,
     ``,
-    `Resident memory grown from before the model was made to its peak (model, gradients, Adam's moments, activations, and what the libraries took); ours also as our allocator counts it (Backend.memoryUsage()).`,
+    `Resident memory grown from before the model was made to its peak: training ${memory.steps} steps at batch ${memory.batch} (model, gradients, Adam's moments, activations, and what the libraries took), and sampling a batch of ${memory.samplingBatch} (ours cached; PyTorch's naive over its first ${memory.samplingPositions} positions, each the same full forward pass). Ours also as our allocator counts it (Backend.memoryUsage()).`,
     ``,
-    `| preset | ours, resident | ours, allocator | PyTorch, resident | ours / PyTorch |`,
-    `|---|---:|---:|---:|---:|`,
-    ...results.trainingMemory.map(
-      (r) => `| ${r.preset} | ${mb(r.ours)} | ${mb(r.oursAllocator)} | ${mb(r.torch)} | ${fmt(r.ratio, 2)} |`,
+    `| what | preset | batch | ours, resident | ours, allocator | PyTorch, resident | ours / PyTorch |`,
+    `|---|---|---:|---:|---:|---:|---:|`,
+    ...results.memory.map(
+      (r) => `| ${r.what} | ${r.preset} | ${r.batch} | ${mb(r.ours)} | ${mb(r.oursAllocator)} | ${mb(r.torch)} | ${fmt(r.ratio, 2)} |`,
     ),
   );
 }

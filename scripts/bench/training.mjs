@@ -115,14 +115,16 @@ export function oursTrainingMemory(lib, preset, batch, steps, backend = 'auto', 
 }
 
 /**
- * oursTrainingMemory in a fresh process (scripts/bench/train-memory.mjs), which also
- * reports the growth of its resident memory (peak RSS over RSS before the model): memory
- * that oneDNN or the runtime take for themselves shows there, as PyTorch's does in its own.
+ * Peak memory in a fresh process (scripts/bench/peak-memory.mjs): of `steps` training
+ * steps (mode 'train') or of one cached-sampling batch ('sample'). Besides our
+ * allocator's peak it reports the growth of the process's resident memory (peak RSS
+ * over RSS before the model): memory that oneDNN or the runtime take for themselves
+ * shows there, as PyTorch's does in its own.
  */
-export function oursTrainingMemoryProcess(preset, batch, steps, backend = 'auto') {
-  const script = path.join(import.meta.dirname, 'train-memory.mjs');
-  const result = spawnSync(process.execPath, [script, JSON.stringify(preset), String(batch), String(steps), backend], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`train-memory.mjs failed: ${result.stderr}`);
+export function oursPeakMemoryProcess(mode, preset, batch, steps, backend = 'auto') {
+  const script = path.join(import.meta.dirname, 'peak-memory.mjs');
+  const result = spawnSync(process.execPath, [script, mode, JSON.stringify(preset), String(batch), String(steps), backend], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`peak-memory.mjs failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop());
 }
 
@@ -167,17 +169,28 @@ export function runTrainingSuite(lib, { presets, batch, samplingBatch, samplingP
 }
 
 /**
- * Peak memory of `steps` training steps on the CPU, each side in a process of its own:
+ * Peak memory on the CPU, each side in a process of its own: of `steps` training steps
+ * at `batch`, and of sampling `samplingBatch` images (ours cached, PyTorch's naive over
+ * its first `samplingPositions` positions, its memory being the same at every one):
  * resident memory grown from before the model was made (ours and PyTorch's), and our
  * allocator's own peak (`oursAllocator`), in bytes.
  */
-export function runTrainingMemorySuite(lib, { presets, batch, steps, threads }) {
+export function runMemorySuite(lib, { presets, batch, steps, samplingBatch, samplingPositions, threads }) {
   const torch = torchAvailable();
-  return presets.map((preset) => {
-    const ours = oursTrainingMemoryProcess(lib.PRESETS[preset], batch, steps, 'cpu');
-    const theirs = torch
-      ? torchBench(['train', '--config', JSON.stringify(lib.PRESETS[preset]), '--batch', String(batch), '--steps', String(steps), '--threads', String(threads)]).rssGrowthBytes
-      : null;
-    return { preset, batch, steps, ours: ours.rssGrowth, oursAllocator: ours.peakReserved, torch: theirs, ratio: theirs ? ours.rssGrowth / theirs : null };
-  });
+  const rows = [];
+  for (const preset of presets) {
+    const config = JSON.stringify(lib.PRESETS[preset]);
+    const measures = [
+      ['training', batch, () => oursPeakMemoryProcess('train', lib.PRESETS[preset], batch, steps, 'cpu'),
+        ['train', '--batch', String(batch), '--steps', String(steps)]],
+      ['sampling', samplingBatch, () => oursPeakMemoryProcess('sample', lib.PRESETS[preset], samplingBatch, 0, 'cpu'),
+        ['sample', '--batch', String(samplingBatch), '--positions', String(samplingPositions)]],
+    ];
+    for (const [what, size, measureOurs, torchArgs] of measures) {
+      const ours = measureOurs();
+      const theirs = torch ? torchBench([...torchArgs, '--config', config, '--threads', String(threads)]).rssGrowthBytes : null;
+      rows.push({ what, preset, batch: size, ours: ours.rssGrowth, oursAllocator: ours.peakReserved, torch: theirs, ratio: theirs ? ours.rssGrowth / theirs : null });
+    }
+  }
+  return rows;
 }

@@ -9,7 +9,7 @@
 # sample: naive sampling (one full forward + one categorical draw per position) of the
 #   first --positions positions, timed after one warm-up forward, extrapolated linearly to
 #   all C·H·W positions (every position costs the same full forward).
-# train also reports `rssGrowthBytes`: the process's peak resident memory over its resident
+# Both report `rssGrowthBytes`: the process's peak resident memory over its resident
 # memory before the model was made (torch imported; Linux: /proc's VmHWM, reset then, as
 # getrusage's maxrss would report the parent's RSS at the fork when that was higher), and on a GPU `peakAllocatedBytes` and
 # `peakReservedBytes` (torch.cuda.max_memory_allocated / max_memory_reserved).
@@ -127,13 +127,13 @@ def main():
     model = GatedPixelCNN(json.loads(args.config)).to(args.device)
     if args.mode == 'train':
         result = train(model.train(), args, gen)
-        result['rssGrowthBytes'] = peak_resident_bytes() - resident_before
-        if args.device.startswith('cuda'):
-            result['peakAllocatedBytes'] = torch.cuda.max_memory_allocated()
-            result['peakReservedBytes'] = torch.cuda.max_memory_reserved()
     else:
         with torch.no_grad():
             result = sample(model.eval(), args, gen)
+    result['rssGrowthBytes'] = peak_resident_bytes() - resident_before
+    if args.device.startswith('cuda'):
+        result['peakAllocatedBytes'] = torch.cuda.max_memory_allocated()
+        result['peakReservedBytes'] = torch.cuda.max_memory_reserved()
     result['torch'] = torch.__version__
     if hasattr(os, 'getloadavg'):
         result['loadavg'] = [round(v, 2) for v in os.getloadavg()]

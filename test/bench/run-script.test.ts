@@ -13,7 +13,7 @@ describe('npm run bench', () => {
   it('prints its usage with --help', () => {
     const result = run('--help');
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/--suites LIST +some of conv,training,sampling/);
+    expect(result.stdout).toMatch(/--suites LIST +some of conv,training,memory,sampling/);
   });
 
   it('refuses an unknown suite, an unknown option and a bad --seconds with exit code 2 and the usage', () => {

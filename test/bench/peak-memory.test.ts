@@ -1,10 +1,11 @@
 /**
- * The training-memory benchmark's two sides measure something: ours
- * (scripts/bench/train-memory.mjs, in a fresh process) reports our allocator's peak,
- * at least the parameters, gradients and Adam's moments, and the resident memory
- * grown; PyTorch's (scripts/torch/bench.py train) reports its resident memory grown,
- * where python3 imports torch. Both run from a parent holding a large ballast, which
- * a child's getrusage() maxrss would report as its own peak.
+ * The memory benchmark's two sides measure something: ours
+ * (scripts/bench/peak-memory.mjs, in a fresh process) reports our allocator's peak
+ * (in training at least the parameters, gradients and Adam's moments; in sampling at
+ * least the weights) and the resident memory grown; PyTorch's (scripts/torch/bench.py)
+ * reports its resident memory grown, where python3 imports torch. Both run from a
+ * parent holding a large ballast, which a child's getrusage() maxrss would report as
+ * its own peak.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -38,19 +39,33 @@ function parameterBytes(): number {
   return 4 * count;
 }
 
-describe('training memory benchmark', () => {
-  it("train-memory.mjs reports our allocator's peak and the resident memory grown", () => {
-    const run = withBallast(() => spawnSync(process.execPath, [path.join(root, 'scripts', 'bench', 'train-memory.mjs'), JSON.stringify(config), '8', '2', 'cpu'], { encoding: 'utf8' }));
+const script = path.join(root, 'scripts', 'bench', 'peak-memory.mjs');
+
+describe('memory benchmark', () => {
+  it.each([
+    ['training', ['train', JSON.stringify(config), '8', '2', 'cpu'], 4],
+    ['sampling', ['sample', JSON.stringify(config), '8', '0', 'cpu'], 1],
+  ])("peak-memory.mjs reports our allocator's peak and the resident memory grown in %s", (_, args, copies) => {
+    const run = withBallast(() => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' }));
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
-    expect(result.peakAllocated).toBeGreaterThan(4 * parameterBytes()); // weights, gradients, two moments, activations
+    expect(result.peakAllocated).toBeGreaterThan(copies * parameterBytes());
     expect(result.peakReserved).toBeGreaterThanOrEqual(result.peakAllocated);
     expect(result.rssGrowth).toBeGreaterThan(0);
     expect(result.rssGrowth).toBeLessThan(256 * MiB); // about 20 MiB, not the parent's ballast
   });
 
-  it.skipIf(!hasTorch)("PyTorch's training benchmark reports its resident memory grown", () => {
-    const run = withBallast(() => spawnSync('python3', [path.join(root, 'scripts', 'torch', 'bench.py'), 'train', '--config', JSON.stringify(config), '--batch', '8', '--steps', '1', '--threads', '1'], { encoding: 'utf8' }));
+  it('peak-memory.mjs refuses an unknown mode with its usage', () => {
+    const run = spawnSync(process.execPath, [script, 'evaluate', JSON.stringify(config), '8'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/usage: .*peak-memory\.mjs train\|sample/);
+  });
+
+  it.skipIf(!hasTorch).each([
+    ['training', ['train', '--steps', '1']],
+    ['naive sampling', ['sample', '--positions', '2']],
+  ])("PyTorch's benchmark reports its resident memory grown in %s", (_, args) => {
+    const run = withBallast(() => spawnSync('python3', [path.join(root, 'scripts', 'torch', 'bench.py'), ...args, '--config', JSON.stringify(config), '--batch', '8', '--threads', '1'], { encoding: 'utf8' }));
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout.trim().split('\n').pop()!);
     expect(result.rssGrowthBytes).toBeGreaterThan(0);
