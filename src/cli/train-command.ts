@@ -10,6 +10,7 @@ import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { DATASET_HELP, loadDatasets, type DatasetOptions } from './datasets';
 import { CliError, integer, nonNegativeNumber, positiveNumber } from './parse';
+import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
 
 interface TrainFlags extends DatasetOptions {
   preset?: string;
@@ -32,6 +33,7 @@ interface TrainFlags extends DatasetOptions {
   checkpointEvery?: number;
   backend: BackendName;
   progress: boolean;
+  samples: boolean;
 }
 
 export function registerTrain(program: Command): void {
@@ -65,6 +67,7 @@ export function registerTrain(program: Command): void {
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (default 500)', integer('--checkpoint-every', 1))
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
+    .option('--no-samples', `no grid of samples (${SAMPLES_FILE} in --out) at each evaluation`)
     .action(async (flags: TrainFlags) => {
       await train(flags);
     });
@@ -75,8 +78,16 @@ async function train(flags: TrainFlags): Promise<void> {
   const budget = flags.epochs || flags.steps || flags.minutes
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
     : undefined;
+  let trainer: Trainer;
+  // Models conditioned on vectors or maps cannot be sampled without them; the CLI has none.
+  const sampleable = (model: GatedPixelCNN) => model.config.condDim === 0 && model.config.spatialCond === 0;
   const common: Omit<TrainerOptions, 'model'> = {
     train, test, outDir: flags.out, budget, progress: flags.progress ? 'auto' : false,
+    callbacks: {
+      onEval: async () => {
+        if (flags.samples && sampleable(trainer.model)) await writeTrainingSamples(trainer.model, path.join(flags.out, SAMPLES_FILE));
+      },
+    },
   };
   const abort = new AbortController();
   process.once('SIGINT', () => {
@@ -85,7 +96,6 @@ async function train(flags: TrainFlags): Promise<void> {
     process.once('SIGINT', () => process.exit(130));
   });
 
-  let trainer: Trainer;
   if (flags.resume) {
     const file = flags.resume === true ? path.join(flags.out, CHECKPOINT_FILE) : flags.resume;
     if (!existsSync(file)) throw new CliError(`no checkpoint to resume at ${file}`);

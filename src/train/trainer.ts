@@ -60,11 +60,12 @@ export interface BatchEndInfo {
   elapsedSeconds: number;
 }
 
+/** Each may return a promise: the run waits for it before the next step. What they return is otherwise ignored. */
 export interface TrainerCallbacks {
-  onBatchEnd?(info: BatchEndInfo): void;
-  onEpochEnd?(info: { epoch: number; step: number }): void;
-  onEval?(info: Evaluation & { step: number; epoch: number }): void;
-  onCheckpoint?(info: { path: string; step: number }): void;
+  onBatchEnd?(info: BatchEndInfo): unknown;
+  onEpochEnd?(info: { epoch: number; step: number }): unknown;
+  onEval?(info: Evaluation & { step: number; epoch: number }): unknown;
+  onCheckpoint?(info: { path: string; step: number }): unknown;
 }
 
 export interface TrainerOptions extends Partial<Omit<TrainSettings, 'optimizer'>> {
@@ -234,16 +235,18 @@ export class Trainer {
           imagesPerSecond, elapsedSeconds: elapsed(),
         };
         this.#log?.write({ type: 'train', ...info });
-        callbacks.onBatchEnd?.(info);
+        await callbacks.onBatchEnd?.(info);
         progress.update({ ...info, totalSteps });
 
         const epochEnded = this.#sampler.state.epoch > epoch;
-        if (epochEnded) callbacks.onEpochEnd?.({ epoch, step: this.#step });
+        if (epochEnded) await callbacks.onEpochEnd?.({ epoch, step: this.#step });
         if (test && this.#step % evalEvery === 0) {
           lastEval = this.#evaluate(test, epoch, progress);
+          await callbacks.onEval?.({ ...lastEval, step: this.#step, epoch });
         }
         if (this.#options.outDir && this.#step % settings.checkpointEvery === 0) {
           checkpoint = this.#checkpoint(elapsed());
+          await callbacks.onCheckpoint?.({ path: checkpoint, step: this.#step });
         }
         // Let timers, signals and finalizers run between steps.
         await new Promise((resolve) => setImmediate(resolve));
@@ -251,6 +254,7 @@ export class Trainer {
       if (this.#options.outDir) {
         checkpoint = this.#checkpoint(elapsed());
         model.save(path.join(this.#options.outDir, MODEL_FILE));
+        await callbacks.onCheckpoint?.({ path: checkpoint, step: this.#step });
       }
     } finally {
       trainingStep.dispose();
@@ -274,7 +278,6 @@ export class Trainer {
   #evaluate(test: ImageDataset, epoch: number, progress: ProgressReporter): Evaluation {
     const result = evaluate(this.model, test, { limit: this.settings.evalLimit ?? undefined });
     this.#log?.write({ type: 'eval', step: this.#step, epoch, ...result });
-    this.#options.callbacks?.onEval?.({ ...result, step: this.#step, epoch });
     progress.message(
       `step ${this.#step}: test NLL ${result.nll.toFixed(2)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim (${result.images} images)`,
     );
@@ -293,7 +296,6 @@ export class Trainer {
       data: summarize(this.#options.train),
     };
     this.model.save(file, { tensors, metadata: { training: JSON.stringify(state) } });
-    this.#options.callbacks?.onCheckpoint?.({ path: file, step: this.#step });
     return file;
   }
 }

@@ -133,6 +133,17 @@ describe('gated-pixelcnn CLI', () => {
       .toMatch(/this model has classes, and the test images have no labels/);
   });
 
+  it('writes a grid of samples at each evaluation, unless --no-samples', () => {
+    const { dir, trained } = trainTiny('gpcnn-cli-samples-', '--eval-every', '3');
+    expect(trained.status, trained.stderr).toBe(0);
+    const png = PNG.sync.read(readFileSync(path.join(dir, 'run', 'samples.png')));
+    // Ten images a class, one row each of the 3 classes: 6×6 scaled ×2, 2-pixel gaps.
+    expect([png.width, png.height]).toEqual([10 * 12 + 9 * 2, 3 * 12 + 2 * 2]);
+    const { dir: quiet, trained: quietly } = trainTiny('gpcnn-cli-no-samples-', '--eval-every', '3', '--no-samples');
+    expect(quietly.status, quietly.stderr).toBe(0);
+    expect(existsSync(path.join(quiet, 'run', 'samples.png'))).toBe(false);
+  });
+
   it('resumes with the same flags given again, and refuses flags that ask for other settings', () => {
     const { trained, args } = trainTiny('gpcnn-cli-resume-');
     expect(trained.status, trained.stderr).toBe(0);

@@ -67,6 +67,26 @@ describe('Trainer', () => {
     trainer.dispose();
   });
 
+  it('waits for a callback that returns a promise before the next step', async () => {
+    const events: string[] = [];
+    const trainer = new Trainer({
+      model: GatedPixelCNN.create(config, { backend: cpu, seed: 2 }), train, test, batchSize: 16, budget: { steps: 4 },
+      evalEvery: 2, evalLimit: 8, progress: false,
+      callbacks: {
+        onBatchEnd: ({ step }) => events.push(`step ${step}`),
+        onEval: async ({ step }) => {
+          events.push(`eval ${step}`);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          events.push(`eval ${step} done`);
+        },
+      },
+    });
+    await trainer.run();
+    expect(events).toEqual(['step 1', 'step 2', 'eval 2', 'eval 2 done', 'step 3', 'step 4', 'eval 4', 'eval 4 done']);
+    trainer.dispose();
+    trainer.model.dispose();
+  });
+
   it('resumed from a checkpoint, continues with exactly the same losses', async () => {
     const options = { train, batchSize: 16, optimizer: { lr: 3e-3, weightDecay: 0.01, decoupled: true }, clipNorm: 50, schedule: { kind: 'cosine' as const, warmupSteps: 3 }, progress: false as const };
     const record = (into: Map<number, number>) => ({ onBatchEnd: (i: BatchEndInfo) => into.set(i.step, i.loss) });
