@@ -1,5 +1,6 @@
 /** `gated-pixelcnn eval`: test NLL and bits per dimension of a checkpoint. */
 import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
@@ -13,6 +14,7 @@ interface EvalFlags extends DatasetOptions {
   limit?: number;
   batchSize: number;
   backend: BackendName;
+  progress: boolean;
 }
 
 export function registerEval(program: Command): void {
@@ -25,13 +27,23 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
     .option('--json', 'print the result as JSON')
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
+    .option('--no-progress', 'no progress bar')
     .action((flags: EvalFlags) => {
       const test = loadTestSet(flags);
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
+      // Redrawn from within the loop (synchronousUpdate), which keeps the event loop's timers waiting.
+      const bar = flags.progress && process.stderr.isTTY
+        ? new SingleBar({ format: 'evaluating {bar} {value}/{total} images | ETA {eta_formatted}', stream: process.stderr, synchronousUpdate: true })
+        : null;
       let result: ReturnType<typeof evaluate>;
       try {
-        result = evaluate(model, test, { limit: flags.limit, batchSize: flags.batchSize });
+        result = evaluate(model, test, {
+          limit: flags.limit,
+          batchSize: flags.batchSize,
+          onProgress: (done, total) => (done === Math.min(flags.batchSize, total) ? bar?.start(total, done) : bar?.update(done)),
+        });
       } finally {
+        bar?.stop();
         model.dispose();
       }
       if (flags.json) {

@@ -50,7 +50,7 @@ describe('gated-pixelcnn CLI', () => {
     expect(trained.stderr).toMatch(/done after \d+ steps: .*; peak cpu memory \d+ MiB; wrote /);
     expect(existsSync(checkpoint)).toBe(true);
 
-    const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--json');
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--json', '--no-progress');
     expect(evaluated.status, evaluated.stderr).toBe(0);
     const report = JSON.parse(evaluated.stdout) as { nll: number; bitsPerDim: number; images: number };
     expect(report.images).toBe(12);
