@@ -17,6 +17,7 @@ export type { Conditioning } from './nn/batch-inputs';
 export { decodeCheckpoint, encodeCheckpoint, readCheckpoint } from './nn/checkpoint';
 
 export { Adam } from './optim/adam';
+export { WeightAverage } from './optim/weight-average';
 export type { AdamConfig } from './optim/adam';
 export { learningRate } from './optim/schedule';
 export type { Schedule, ScheduleKind } from './optim/schedule';

@@ -115,6 +115,8 @@ class Backend {
   // One Adam / AdamW update of every listed parameter, in place on param, m and v; one
   // call for all of them, so that a device backend launches once, not once per tensor.
   virtual void adam_step(const std::vector<AdamUpdate>& updates, const AdamParams& p) = 0;
+  // Exponential moving averages, in place: averages[k] = decay·averages[k] + (1 − decay)·values[k].
+  virtual void moving_average(const std::vector<Tensor>& averages, const std::vector<Tensor>& values, float decay) = 0;
 
   // Σ x² over every element of every tensor (a global gradient norm), in a fixed order;
   // one call for all of them, so that a device backend reads back once.

@@ -254,4 +254,20 @@ void check_adam(const std::vector<AdamUpdate>& updates, const AdamParams& p) {
   }
 }
 
+void check_moving_average(const std::vector<Tensor>& averages, const std::vector<Tensor>& values, double decay) {
+  if (averages.size() != values.size())
+    fail(codes::kLength, "movingAverage needs as many values as averages (", averages.size(), "), got ", values.size());
+  // A device backend updates every pair at once: an average written twice, or read as
+  // another pair's value, would race.
+  std::set<const void*> written;
+  for (const Tensor& a : averages)
+    if (!written.insert(a.buffer->data()).second)
+      fail(codes::kArg, "movingAverage lists the same average (or a view of it) twice");
+  for (size_t k = 0; k < values.size(); ++k)
+    if (written.count(values[k].buffer->data()) && values[k].buffer->data() != averages[k].buffer->data())
+      fail(codes::kArg, "values[", k, "] is another pair's average");
+  for (size_t k = 0; k < averages.size(); ++k) check_same_f32(averages[k], "average", values[k], "value");
+  require(decay >= 0 && decay <= 1, "decay must be in [0, 1]", decay);
+}
+
 }  // namespace gpcnn

@@ -50,4 +50,8 @@ void check_softmax_cross_entropy(const Tensor& logits, const Tensor& targets);
 
 void check_adam(const std::vector<AdamUpdate>& updates, const AdamParams& p);
 
+// Moving averages: pairs of float32 tensors of one shape, every average written once and
+// read by no other pair, decay in [0, 1].
+void check_moving_average(const std::vector<Tensor>& averages, const std::vector<Tensor>& values, double decay);
+
 }  // namespace gpcnn

@@ -1,5 +1,6 @@
 // Adam (L2 penalty added to the gradient) and AdamW (decoupled weight decay),
-// with bias correction, as in PyTorch's torch.optim.Adam / AdamW.
+// with bias correction, as in PyTorch's torch.optim.Adam / AdamW; and the moving
+// averages of the weights that may follow each step.
 #include <cmath>
 
 #include "cpu_backend.h"
@@ -33,6 +34,16 @@ void update(const AdamUpdate& u, const AdamParams& p) {
 
 void CpuBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamParams& p) {
   for (const AdamUpdate& u : updates) update(u, p);
+}
+
+void CpuBackend::moving_average(const std::vector<Tensor>& averages, const std::vector<Tensor>& values, float decay) {
+  for (size_t k = 0; k < averages.size(); ++k) {
+    float* a = averages[k].data<float>();
+    const float* v = values[k].data<float>();
+    const int64_t n = averages[k].numel();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) a[i] = decay * a[i] + (1 - decay) * v[i];
+  }
 }
 
 }  // namespace gpcnn

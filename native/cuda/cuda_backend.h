@@ -71,6 +71,7 @@ class CudaBackend final : public Backend {
                              Tensor& nll, Tensor* grad_logits) override;
 
   void adam_step(const std::vector<AdamUpdate>& updates, const AdamParams& p) override;
+  void moving_average(const std::vector<Tensor>& averages, const std::vector<Tensor>& values, float decay) override;
 
   double sum_of_squares(const std::vector<Tensor>& tensors) override;
   void scale(Tensor& t, float factor) override;

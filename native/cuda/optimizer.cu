@@ -1,5 +1,5 @@
-// Adam / AdamW (as torch.optim), the sum of squares behind the global gradient norm,
-// on the device, each for many tensors per launch.
+// Adam / AdamW (as torch.optim), the moving averages of the weights, and the sum of
+// squares behind the global gradient norm, on the device, each for many tensors per launch.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -37,6 +37,21 @@ __global__ void adam_kernel(AdamBatch a) {
     t.m2[i] = a.beta2 * t.m2[i] + (1 - a.beta2) * gi * gi;
     t.w[i] = t.w[i] * a.shrink - t.step_size * t.m1[i] / (sqrtf(t.m2[i]) * t.inv_sqrt_correction2 + a.eps);
   }
+}
+
+struct AverageBatch {
+  float* average[kTensorsPerLaunch];
+  const float* value[kTensorsPerLaunch];
+  int64_t n[kTensorsPerLaunch];
+  float decay;
+};
+
+__global__ void moving_average_kernel(AverageBatch a) {
+  float* average = a.average[blockIdx.y];
+  const float* value = a.value[blockIdx.y];
+  const int64_t n = a.n[blockIdx.y];
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    average[i] = a.decay * average[i] + (1 - a.decay) * value[i];
 }
 
 // The sum of squares of up to kTensorsPerLaunch tensors per launch: blockIdx.y picks the
@@ -88,6 +103,23 @@ void CudaBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamPa
       largest = std::max(largest, u.param.numel());
     }
     launch(adam_kernel, dim3(grid_for(largest), unsigned(count)), 256, 0, stream_, batch);
+  }
+}
+
+void CudaBackend::moving_average(const std::vector<Tensor>& averages, const std::vector<Tensor>& values, float decay) {
+  ensure_device_usable();
+  for (size_t first = 0; first < averages.size(); first += kTensorsPerLaunch) {
+    AverageBatch batch{};
+    batch.decay = decay;
+    const size_t count = std::min<size_t>(kTensorsPerLaunch, averages.size() - first);
+    int64_t largest = 1;
+    for (size_t k = 0; k < count; ++k) {
+      batch.average[k] = averages[first + k].data<float>();
+      batch.value[k] = values[first + k].data<float>();
+      batch.n[k] = averages[first + k].numel();
+      largest = std::max(largest, batch.n[k]);
+    }
+    launch(moving_average_kernel, dim3(grid_for(largest), unsigned(count)), 256, 0, stream_, batch);
   }
 }
 

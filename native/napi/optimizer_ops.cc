@@ -2,6 +2,7 @@
 //   one update of every listed parameter (equal-length arrays; steps: 1-based counts)
 // globalNorm(tensors) -> number
 // clipGradNorm(tensors, maxNorm) -> the norm before clipping; scales in place when above maxNorm
+// movingAverage(averages, values, decay): averages[k] = decay·averages[k] + (1 − decay)·values[k], in place
 #include <cmath>
 #include <set>
 
@@ -72,8 +73,17 @@ static Napi::Value clip_grad_norm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), norm);
 }
 
+static Napi::Value moving_average(const Napi::CallbackInfo& info) {
+  const std::vector<Tensor> averages = tensor_list_arg(info, 0, "averages"), values = tensor_list_arg(info, 1, "values");
+  const double decay = number_arg(info, 2, "decay");
+  check_moving_average(averages, values, decay);
+  backend(info.Env()).moving_average(averages, values, float(decay));
+  return info.Env().Undefined();
+}
+
 void register_optimizer_ops(Napi::Env env, Napi::Object exports) {
   export_function<adam_step>(env, exports, "adamStep");
+  export_function<moving_average>(env, exports, "movingAverage");
   export_function<global_norm_op>(env, exports, "globalNorm");
   export_function<clip_grad_norm>(env, exports, "clipGradNorm");
 }

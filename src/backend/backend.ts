@@ -352,6 +352,18 @@ export class Backend {
     );
   }
 
+  /**
+   * Exponential moving averages, in place: averages[k] = decay·averages[k] + (1 − decay)·values[k]
+   * for every pair (float32 tensors of one shape), in one native call. decay in [0, 1].
+   */
+  movingAverage(averages: readonly Tensor[], values: readonly Tensor[], decay: number): void {
+    callNative('movingAverage', () =>
+      this.#addon.movingAverage(
+        averages.map((t, i) => this.#h(t, `averages[${i}]`)), values.map((t, i) => this.#h(t, `values[${i}]`)), decay,
+      ),
+    );
+  }
+
   // ---- sampling ----
 
   /**

@@ -86,6 +86,7 @@ export interface NativeAddon {
   sampleCached?(request: NativeSampleRequest): { promise: Promise<NativeSampleResult>; cancel(): void };
   globalNorm(tensors: T[]): number;
   clipGradNorm(tensors: T[], maxNorm: number): number;
+  movingAverage(averages: T[], values: T[], decay: number): void;
 
   /** Whether beginCapture() works here (the CUDA addon's: CUDA graphs). */
   readonly canCapture: boolean;

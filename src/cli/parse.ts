@@ -18,6 +18,15 @@ export function positiveNumber(name: string): (value: string) => number {
   };
 }
 
+/** A number strictly between 0 and 1 (a decay). */
+export function unitInterval(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!(value.trim() !== '' && n > 0 && n < 1)) throw new CliError(`${name} must be a number between 0 and 1, got "${value}"`);
+    return n;
+  };
+}
+
 export function nonNegativeNumber(name: string): (value: string) => number {
   return (value) => {
     const n = Number(value);

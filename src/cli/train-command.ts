@@ -9,7 +9,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { DATASET_HELP, loadDatasets, type DatasetOptions } from './datasets';
-import { CliError, integer, nonNegativeNumber, positiveNumber } from './parse';
+import { CliError, integer, nonNegativeNumber, positiveNumber, unitInterval } from './parse';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
 
 interface TrainFlags extends DatasetOptions {
@@ -31,6 +31,7 @@ interface TrainFlags extends DatasetOptions {
   evalEvery?: number;
   evalLimit?: number;
   checkpointEvery?: number;
+  ema?: number;
   backend: BackendName;
   progress: boolean;
   samples: boolean;
@@ -65,6 +66,7 @@ export function registerTrain(program: Command): void {
     .option('--eval-every <steps>', 'evaluate on the test set every N steps (default: each epoch)', integer('--eval-every', 1))
     .option('--eval-limit <n>', 'test images per evaluation (default 2000)', integer('--eval-limit', 1))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (default 500)', integer('--checkpoint-every', 1))
+    .option('--ema <decay>', 'evaluate and save a moving average of the weights with this decay, e.g. 0.999', unitInterval('--ema'))
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
     .option('--no-samples', `no grid of samples (${SAMPLES_FILE} in --out) at each evaluation`)
@@ -85,7 +87,14 @@ async function train(flags: TrainFlags): Promise<void> {
     train, test, outDir: flags.out, budget, progress: flags.progress ? 'auto' : false,
     callbacks: {
       onEval: async () => {
-        if (flags.samples && sampleable(trainer.model)) await writeTrainingSamples(trainer.model, path.join(flags.out, SAMPLES_FILE));
+        if (!flags.samples || !sampleable(trainer.model)) return;
+        // The weights that evaluations measure: the average, with --ema.
+        const averaged = trainer.averagedModel();
+        try {
+          await writeTrainingSamples(averaged ?? trainer.model, path.join(flags.out, SAMPLES_FILE));
+        } finally {
+          averaged?.dispose();
+        }
       },
     },
   };
@@ -123,6 +132,7 @@ async function train(flags: TrainFlags): Promise<void> {
       evalEvery: flags.evalEvery,
       evalLimit: flags.evalLimit,
       checkpointEvery: flags.checkpointEvery,
+      ema: flags.ema,
     });
     const c = model.config;
     process.stderr.write(
@@ -155,11 +165,11 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, data: { chann
     ['--clip', flags.clip, s.clipNorm], ['--schedule', flags.schedule, s.schedule.kind],
     ['--warmup', flags.warmup, s.schedule.warmupSteps ?? 0], ['--seed', flags.seed, s.seed],
     ['--eval-every', flags.evalEvery, s.evalEvery], ['--eval-limit', flags.evalLimit, s.evalLimit],
-    ['--checkpoint-every', flags.checkpointEvery, s.checkpointEvery],
+    ['--checkpoint-every', flags.checkpointEvery, s.checkpointEvery], ['--ema', flags.ema, s.ema],
   ];
   const differing = asked
     .filter(([, given, kept]) => given !== undefined && given !== kept)
-    .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept)})`);
+    .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept ?? 'none')})`);
   if (flags.preset || flags.config) {
     const wanted = modelConfig(flags, data);
     const config = typeof wanted === 'string' ? presetConfig(wanted) : resolveConfig(wanted);

@@ -3,8 +3,11 @@
  * schedule, a budget in epochs, steps or minutes, callbacks, progress, a metrics
  * log, periodic evaluation and periodic atomic checkpoints.
  *
+ * With `ema`, a moving average of the weights (optim/weight-average.ts) is what
+ * evaluations measure and what model.safetensors holds.
+ *
  * Exact resume: a checkpoint holds the weights, the optimizer's moments and step
- * counts, the data order's state and the step, and every source of randomness is
+ * counts, the weights' average, the data order's state and the step, and every source of randomness is
  * a pure function of (seed, step), so a run resumed from any checkpoint, after a
  * kill -9 or not, computes bit for bit the losses an uninterrupted run computes.
  */
@@ -18,6 +21,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { readCheckpoint } from '../nn/checkpoint';
 import { ADAM_DEFAULTS, Adam, type AdamConfig } from '../optim/adam';
 import { checkSchedule, learningRate, type Schedule } from '../optim/schedule';
+import { WeightAverage, checkAverageDecay } from '../optim/weight-average';
 import type { Backend } from '../backend/backend';
 import type { BackendName } from '../backend/load';
 import { bitsPerDim, checkDatasetFits, evaluate, labelsFor, type Evaluation } from './evaluate';
@@ -46,6 +50,11 @@ export interface TrainSettings {
   evalLimit: number | null;
   /** Write a checkpoint every this many steps. */
   checkpointEvery: number;
+  /**
+   * Decay of an exponential moving average of the weights, in (0, 1), e.g. 0.999: what
+   * evaluations measure and model.safetensors holds (null, the default: the weights themselves).
+   */
+  ema: number | null;
 }
 
 export interface BatchEndInfo {
@@ -98,6 +107,8 @@ interface TrainingState {
   step: number;
   sampler: BatchState;
   adamSteps: Record<string, number>;
+  /** Updates of the weights' average (with settings.ema). */
+  averageUpdates?: number;
   elapsedSeconds: number;
   settings: TrainSettings;
   /** The training set's size and image shape (absent in checkpoints of earlier versions). */
@@ -130,6 +141,7 @@ export class Trainer {
   readonly settings: TrainSettings;
   readonly #options: TrainerOptions;
   readonly #adam: Adam;
+  readonly #average: WeightAverage | null;
   readonly #sampler: BatchSampler;
   readonly #log: MetricsLog | null;
   #step = 0;
@@ -138,7 +150,8 @@ export class Trainer {
   constructor(options: TrainerOptions, resumeFrom?: TrainingState & { tensors: Parameters<Adam['loadStateDict']>[0] }) {
     this.#options = options;
     this.model = options.model;
-    this.settings = resumeFrom?.settings ?? resolveSettings(options);
+    // (Checkpoints of earlier versions have no ema setting: they had no average.)
+    this.settings = resumeFrom ? { ...resumeFrom.settings, ema: resumeFrom.settings.ema ?? null } : resolveSettings(options);
     // A resumed run may get a new budget (with a cosine schedule that also reshapes the rates to come).
     if (resumeFrom && options.budget) {
       this.settings = { ...this.settings, budget: checkBudget(options.budget) };
@@ -147,15 +160,22 @@ export class Trainer {
     checkDatasetFits(this.model, options.train, 'training');
     if (options.test) checkDatasetFits(this.model, options.test, 'test');
     this.#adam = new Adam(this.model.parameters, this.settings.optimizer);
+    this.#average = this.settings.ema === null ? null : new WeightAverage(this.model, this.settings.ema);
     this.#sampler = new BatchSampler(
       options.train.count, this.settings.batchSize, { seed: this.settings.seed }, resumeFrom?.sampler,
     );
     if (resumeFrom) {
-      const [was, now] = [resumeFrom.data, summarize(options.train)];
-      if (was && describeData(was) !== describeData(now)) {
-        throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again`);
+      try {
+        const [was, now] = [resumeFrom.data, summarize(options.train)];
+        if (was && describeData(was) !== describeData(now)) {
+          throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again`);
+        }
+        this.#adam.loadStateDict(resumeFrom.tensors, resumeFrom.adamSteps);
+        this.#average?.loadStateDict(resumeFrom.tensors, resumeFrom.averageUpdates ?? NaN);
+      } catch (error) {
+        this.dispose(); // the optimizer's and the average's tensors
+        throw error;
       }
-      this.#adam.loadStateDict(resumeFrom.tensors, resumeFrom.adamSteps);
       this.#step = resumeFrom.step;
       this.#elapsedBefore = resumeFrom.elapsedSeconds;
     }
@@ -225,6 +245,7 @@ export class Trainer {
         this.#step++;
         const lr = learningRate(settings.schedule, settings.optimizer.lr, this.#step, totalSteps);
         this.#adam.step(lr);
+        this.#average?.update();
 
         lastLoss = nll.reduce((a, b) => a + b, 0) / nll.length;
         recent.push({ time: performance.now(), images: nll.length });
@@ -253,7 +274,7 @@ export class Trainer {
       }
       if (this.#options.outDir) {
         checkpoint = this.#checkpoint(elapsed());
-        model.save(path.join(this.#options.outDir, MODEL_FILE));
+        this.#withEvaluatedModel((evaluated) => evaluated.save(path.join(this.#options.outDir!, MODEL_FILE)));
         await callbacks.onCheckpoint?.({ path: checkpoint, step: this.#step });
       }
     } finally {
@@ -270,13 +291,33 @@ export class Trainer {
     };
   }
 
-  /** Frees the optimizer's state (the model stays the caller's). */
+  /** Frees the optimizer's state and the weights' average (the model stays the caller's). */
   dispose(): void {
     this.#adam.dispose();
+    this.#average?.dispose();
+  }
+
+  /**
+   * A new model with the averaged weights (the caller disposes it), or null when the run
+   * keeps no average (settings.ema null).
+   */
+  averagedModel(): GatedPixelCNN | null {
+    return this.#average?.model() ?? null;
+  }
+
+  /** Runs `use` on the model that evaluations measure: the averaged one (freed after), or the trained one. */
+  #withEvaluatedModel<T>(use: (model: GatedPixelCNN) => T): T {
+    const averaged = this.averagedModel();
+    try {
+      return use(averaged ?? this.model);
+    } finally {
+      averaged?.dispose();
+    }
   }
 
   #evaluate(test: ImageDataset, epoch: number, progress: ProgressReporter): Evaluation {
-    const result = evaluate(this.model, test, { limit: this.settings.evalLimit ?? undefined });
+    const limit = this.settings.evalLimit ?? undefined;
+    const result = this.#withEvaluatedModel((model) => evaluate(model, test, { limit }));
     this.#log?.write({ type: 'eval', step: this.#step, epoch, ...result });
     progress.message(
       `step ${this.#step}: test NLL ${result.nll.toFixed(2)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim (${result.images} images)`,
@@ -287,10 +328,12 @@ export class Trainer {
   #checkpoint(elapsedSeconds: number): string {
     const file = path.join(this.#options.outDir!, CHECKPOINT_FILE);
     const { tensors, steps } = this.#adam.stateDict();
+    for (const [name, tensor] of this.#average?.stateDict() ?? []) tensors.set(name, tensor);
     const state: TrainingState = {
       step: this.#step,
       sampler: this.#sampler.state,
       adamSteps: steps,
+      ...(this.#average ? { averageUpdates: this.#average.updates } : {}),
       elapsedSeconds,
       settings: this.settings,
       data: summarize(this.#options.train),
@@ -330,6 +373,7 @@ function resolveSettings(options: TrainerOptions): TrainSettings {
     evalEvery: options.evalEvery ?? null,
     evalLimit: options.evalLimit === undefined ? 2000 : options.evalLimit,
     checkpointEvery: options.checkpointEvery ?? 500,
+    ema: options.ema ?? null,
   };
   positiveInt(settings.batchSize, 'batchSize');
   positiveInt(settings.evalEvery, 'evalEvery');
@@ -337,6 +381,7 @@ function resolveSettings(options: TrainerOptions): TrainSettings {
   positiveInt(settings.checkpointEvery, 'checkpointEvery');
   checkBudget(settings.budget);
   if (!Number.isSafeInteger(settings.seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${settings.seed}`);
+  if (settings.ema !== null) checkAverageDecay(settings.ema);
   if (settings.clipNorm !== null && !(Number.isFinite(settings.clipNorm) && settings.clipNorm > 0)) {
     throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${settings.clipNorm}`);
   }
@@ -387,6 +432,8 @@ function parseTrainingState(json: string, checkpointPath: string): TrainingState
   const missing = SETTING_KEYS.filter((key) => !isObject(settings) || !(key in settings));
   if (missing.length > 0) throw bad(`lacks the settings ${missing.join(', ')}`);
   if (!isObject((settings as Record<string, unknown>).optimizer)) throw bad('has no optimizer settings');
+  const ema = (settings as Record<string, unknown>).ema;
+  if (ema !== undefined && ema !== null && !isCount(state.averageUpdates)) throw bad('has no update count of the weights\' average');
   try {
     resolveSettings(settings as unknown as TrainerOptions); // the checks a new run's settings pass
   } catch (error) {

@@ -134,7 +134,7 @@ describe('gated-pixelcnn CLI', () => {
   });
 
   it('writes a grid of samples at each evaluation, unless --no-samples', () => {
-    const { dir, trained } = trainTiny('gpcnn-cli-samples-', '--eval-every', '3');
+    const { dir, trained } = trainTiny('gpcnn-cli-samples-', '--eval-every', '3', '--ema', '0.9');
     expect(trained.status, trained.stderr).toBe(0);
     const png = PNG.sync.read(readFileSync(path.join(dir, 'run', 'samples.png')));
     // Ten images a class, one row each of the 3 classes: 6×6 scaled ×2, 2-pixel gaps.
@@ -153,6 +153,8 @@ describe('gated-pixelcnn CLI', () => {
     const changed = runCli(...args, '--steps', '10', '--resume', '--lr', '0.5', '--batch-size', '4');
     expect(changed.status).toBe(1);
     expect(changed.stderr).toMatch(/only its budget .* may change: --batch-size 4 \(the run's: 8\), --lr 0.5 \(the run's: 0.001\)/);
+    expect(runCli(...args, '--steps', '10', '--resume', '--ema', '0.99').stderr).toMatch(/--ema 0.99 \(the run's: none\)/);
+    expect(runCli(...args, '--ema', '1').stderr).toMatch(/--ema must be a number between 0 and 1, got "1"/);
   });
 
   it('training into a path that cannot be a folder fails with ERR_IO', () => {

@@ -176,6 +176,16 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
     }, 1e-6);
   });
 
+  it('moving averages over 50 pairs in one call (two launches)', () => {
+    const sizes = Array.from({ length: 50 }, (_, k) => 1 + ((k * 41) % 300));
+    const pairs = sizes.map((n) => [f32([n]), f32([n])]);
+    compare('moving averages', (be, t) => {
+      const averages = pairs.map(([average]) => t(average));
+      be.movingAverage(averages, pairs.map(([, value]) => t(value)), 0.99);
+      return averages;
+    }, 1e-6);
+  });
+
   it('refuses labels and levels out of range with ERR_RANGE, and keeps working', () => {
     const be = loadBackend('cuda');
     const table = be.tensor(new Float32Array(20), [10, 2]);

@@ -1,4 +1,4 @@
-/** Adam and AdamW against the float64 reference over several steps; global norm and clipping. */
+/** Adam and AdamW against the float64 reference over several steps; moving averages; global norm and clipping. */
 import { describe, expect, it } from 'vitest';
 
 import { cpu, f32, read } from '../helpers/backend';
@@ -64,4 +64,32 @@ it('global norm and clipping by it', () => {
   const before = at.toFloat32Array();
   cpu.clipGradNorm([at, bt], norm);
   expect(at.toFloat32Array()).toEqual(before);
+});
+
+describe('moving averages', () => {
+  it('average = decay·average + (1 − decay)·value for every pair, in one call', () => {
+    const rng = makeRng(31);
+    const sizes = [7, 1, 300];
+    const averages = sizes.map((n) => uniform(rng, n));
+    const tensors = averages.map((a, k) => f32(a, [sizes[k]]));
+    for (const decay of [0.9, 0.999, 0, 1]) {
+      const values = sizes.map((n) => uniform(rng, n, 2));
+      cpu.movingAverage(tensors, values.map((v, k) => f32(v, [sizes[k]])), decay);
+      averages.forEach((a, k) => a.forEach((x, i) => (a[i] = decay * x + (1 - decay) * values[k][i])));
+    }
+    tensors.forEach((t, k) => expectClose(read(t), averages[k], 1e-6, `average ${k}`));
+  });
+
+  it('refuses mismatched lists, an average listed twice or read as another pair\'s value, and a decay outside [0, 1]', () => {
+    const [a, b, v] = [cpu.zeros([4]), cpu.zeros([4]), cpu.zeros([4])];
+    const cases: [() => void, string, RegExp][] = [
+      [() => cpu.movingAverage([a, b], [v], 0.9), 'ERR_LENGTH', /as many values as averages/],
+      [() => cpu.movingAverage([a, a], [v, v], 0.9), 'ERR_ARG', /same average .* twice/],
+      [() => cpu.movingAverage([a, b], [v, a], 0.9), 'ERR_ARG', /values\[1\] is another pair's average/],
+      [() => cpu.movingAverage([a], [cpu.zeros([5])], 0.9), 'ERR_SHAPE', /value/],
+      [() => cpu.movingAverage([a], [v], 1.5), 'ERR_ARG', /decay must be in \[0, 1\]/],
+      [() => cpu.movingAverage([a], [v], NaN), 'ERR_ARG', /decay must be finite/],
+    ];
+    for (const [call, code, message] of cases) expect(call).toThrow(expect.objectContaining({ code, message: expect.stringMatching(message) }));
+  });
 });

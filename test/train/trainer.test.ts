@@ -115,6 +115,46 @@ describe('Trainer', () => {
     expect([...losses(path.join(outDir, 'metrics.jsonl'))]).toEqual([...whole]);
   });
 
+  it('with ema, evaluates and saves the averaged weights, and resumes them exactly', async () => {
+    const options = { train, test, batchSize: 16, optimizer: { lr: 3e-3 }, evalEvery: 4, evalLimit: 10, ema: 0.9, progress: false as const };
+    const wholeDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-ema-'));
+    const evals: number[] = [];
+    const whole = new Trainer({ ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 6 }), budget: { steps: 12 }, outDir: wholeDir, callbacks: { onEval: ({ nll }) => evals.push(nll) } });
+    await whole.run();
+    // The last evaluation measured the averaged weights, which model.safetensors holds, not the trained ones.
+    const averaged = whole.averagedModel()!;
+    const saved = GatedPixelCNN.load(path.join(wholeDir, 'model.safetensors'), { backend: cpu });
+    expect(saved.weights()).toEqual(averaged.weights());
+    expect(saved.weights()).not.toEqual(whole.model.weights());
+    const { evaluate } = await import('../../src/train/evaluate');
+    expect(evals[evals.length - 1]).toBe(evaluate(averaged, test, { limit: 10 }).nll);
+
+    // Stopped after step 6 and resumed: the same losses, evaluations and average.
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-ema-resume-'));
+    const stop = new AbortController();
+    const resumedEvals: number[] = [];
+    const first = new Trainer({
+      ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 6 }), budget: { steps: 12 }, outDir, checkpointEvery: 1000, signal: stop.signal,
+      callbacks: { onBatchEnd: (i) => { if (i.step === 6) stop.abort(); }, onEval: ({ nll }) => resumedEvals.push(nll) },
+    });
+    await first.run();
+    first.dispose();
+    const resumed = Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, test, backend: cpu, outDir, progress: false, callbacks: { onEval: ({ nll }) => resumedEvals.push(nll) } });
+    expect(resumed.settings.ema).toBe(0.9);
+    await resumed.run();
+    expect(resumedEvals).toEqual(evals);
+    expect([...losses(path.join(outDir, 'metrics.jsonl'))]).toEqual([...losses(path.join(wholeDir, 'metrics.jsonl'))]);
+    expect(resumed.averagedModel()!.weights()).toEqual(averaged.weights());
+    for (const t of [whole, resumed]) t.dispose();
+  });
+
+  it('refuses an ema decay outside (0, 1) with ERR_ARG', () => {
+    for (const ema of [0, 1, 1.5, -0.1]) {
+      expect(() => new Trainer({ model: GatedPixelCNN.create(config, { backend: cpu, seed: 1 }), train, ema, progress: false }))
+        .toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(/average decay must be a number in \(0, 1\)/) }));
+    }
+  });
+
   it('after kill -9 of the CLI, --resume continues with exactly the same losses', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-kill-'));
     const trainFiles = writeIdx(dir, 'train', tinyDataset(160, 8, 3, 5));
