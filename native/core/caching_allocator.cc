@@ -130,12 +130,17 @@ std::shared_ptr<Buffer> CachingAllocator::allocate(size_t bytes) {
     if (!data) fail(oom_code_, "out of ", memory_name_, " memory: could not allocate ", bytes, " bytes");
     pool_->counter->reserve(size, true);
   }
-  if (guard) {
-    pool_->guards.fill(data, guard);
-    pool_->guards.fill(static_cast<char*>(data) + guard + bytes, size - guard - bytes);
-    if (pool_->guards.unwritten) pool_->guards.unwritten(static_cast<char*>(data) + guard, bytes);
+  try {
+    if (guard) {
+      pool_->guards.fill(data, guard);
+      pool_->guards.fill(static_cast<char*>(data) + guard + bytes, size - guard - bytes);
+      if (pool_->guards.unwritten) pool_->guards.unwritten(static_cast<char*>(data) + guard, bytes);
+    }
+    return std::make_shared<PooledBuffer>(data, bytes, size, pool_);
+  } catch (...) {
+    pool_->give_back(data, size);  // no buffer holds the block: back to the pool, counted as idle
+    throw;
   }
-  return std::make_shared<PooledBuffer>(data, bytes, size, pool_);
 }
 
 void CachingAllocator::release_cached() { pool_->free_all_idle(); }

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { cachedSampling } from './sampling.mjs';
-import { oursTraining, oursTrainingBreakdown, oursTrainingMemory, torchAvailable, torchBench } from './training.mjs';
+import { oursPeakMemoryProcess, oursTraining, oursTrainingBreakdown, torchAvailable, torchBench } from './training.mjs';
 
 const require = createRequire(import.meta.url);
 const lib = require(path.resolve(import.meta.dirname, '..', '..', 'dist'));
@@ -72,9 +72,10 @@ for (const [model, config] of Object.entries(models)) {
   row.torch = theirs?.imagesPerSecond ?? null;
   row.ratio = row.ours && row.torch ? row.ours / row.torch : null;
   // Peak device memory of training, in bytes: our allocator's over a few steps (captured
-  // ones included) beside PyTorch's caching allocator's over its timed run.
+  // ones included) in a fresh process, so that cuDNN's workspace counts as PyTorch's
+  // does, beside PyTorch's caching allocator's over its timed run.
   row.memory = {
-    ours: await attempt(row, 'oursMemory', () => oursTrainingMemory(lib, config, trainBatch, 4, backend)),
+    ours: await attempt(row, 'oursMemory', () => oursPeakMemoryProcess('train', config, trainBatch, 4, 'cuda')),
     torch: theirs ? { peakAllocated: theirs.peakAllocatedBytes, peakReserved: theirs.peakReservedBytes } : null,
   };
   row.breakdownMs = await attempt(row, 'breakdown', () => oursTrainingBreakdown(lib, config, trainBatch, seconds / 4, backend));

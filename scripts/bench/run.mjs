@@ -109,7 +109,7 @@ if (suites.includes('memory')) {
     ``,
     `## Peak memory, MiB (each measurement in a fresh process)`,
     ``,
-    `Resident memory grown from before the model was made to its peak: training ${memory.steps} steps at batch ${memory.batch} (model, gradients, Adam's moments, activations, and what the libraries took), and sampling a batch of ${memory.samplingBatch} (ours cached; PyTorch's naive over its first ${memory.samplingPositions} positions, each the same full forward pass). Ours also as our allocator counts it (Backend.memoryUsage()).`,
+    `Resident memory grown from before the model was made to its peak: training ${memory.steps} steps at batch ${memory.batch} (model, gradients, Adam's moments, activations, and what the libraries took), and sampling a batch of ${memory.samplingBatch} (ours cached; PyTorch's naive over its first ${memory.samplingPositions} positions, each the same full forward pass). Ours also as our allocator counts it (Backend.memoryUsage(); in sampling that is the weights alone, the cached sampler's caches being its own).`,
     ``,
     `| what | preset | batch | ours, resident | ours, allocator | PyTorch, resident | ours / PyTorch |`,
     `|---|---|---:|---:|---:|---:|---:|`,

@@ -78,7 +78,7 @@ export class Backend {
    * Bytes this backend's caching allocator holds: `allocated` in tensors, workspaces
    * and captured work now, `reserved` that and the idle blocks it keeps for reuse, and
    * the peak of each since the backend loaded or resetPeakMemory(). Memory that
-   * oneDNN or the GPU sampler allocate for themselves is not counted.
+   * oneDNN or the cached samplers (CPU and GPU) allocate for themselves is not counted.
    */
   memoryUsage(): MemoryUsage {
     return callNative('memoryUsage', () => this.#addon.memoryUsage());

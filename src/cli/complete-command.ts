@@ -89,13 +89,13 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   const { config } = model;
   const keepRows = flags.keepRows ?? Math.floor(config.height / 2);
   if (keepRows >= config.height) throw new CliError(`--keep-rows must be below the image's ${config.height} rows, got ${keepRows}`);
-  const sources = chooseSources(model, test, flags);
-  const { count, known, labels } = completionInputs(config, sources, keepRows, flags.perImage);
   const columns = flags.perImage + 2;
-  // What could fail at the end is checked before the sampling, which may take long.
-  checkSampleCount(config, count);
+  // What could fail later is checked before anything is built or sampled.
+  checkSampleCount(config, flags.images * flags.perImage);
   checkSampleGrid(flags.images * columns, config, { columns });
   checkWritableFile(flags.out);
+  const sources = chooseSources(model, test, flags);
+  const { count, known, labels } = completionInputs(config, sources, keepRows, flags.perImage);
   const progress = samplingProgress(count, flags.sampler, flags.progress);
   const completions = await model.sample({
     sampler: flags.sampler, count, labels, known, temperature: flags.temperature, seed: flags.seed,

@@ -53,6 +53,9 @@ export function completionInputs(
     throw new PixelCNNError('ERR_LENGTH', `sources must be a Uint8Array of whole images of ${size} levels`);
   }
   const n = sources.levels.length / size;
+  if (sources.labels !== undefined && (!(sources.labels instanceof Int32Array) || sources.labels.length !== n)) {
+    throw new PixelCNNError('ERR_LENGTH', `sources.labels must be an Int32Array of one label a source (${n})`);
+  }
   const count = n * perImage;
   const images = new Uint8Array(count * size);
   const mask = new Uint8Array(count * size);

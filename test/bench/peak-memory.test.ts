@@ -49,6 +49,8 @@ describe('memory benchmark', () => {
     const run = withBallast(() => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' }));
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
+    // Training holds weights, gradients and two moments at least; sampling the weights
+    // alone (the cached sampler's caches are its own, seen in the resident growth).
     expect(result.peakAllocated).toBeGreaterThan(copies * parameterBytes());
     expect(result.peakReserved).toBeGreaterThanOrEqual(result.peakAllocated);
     expect(result.rssGrowth).toBeGreaterThan(0);

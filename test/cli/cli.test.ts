@@ -123,6 +123,9 @@ describe('gated-pixelcnn CLI', () => {
       for (const column of [2, 3]) expect(tile(row, column, 6)).toEqual(source.slice(0, 6 * 12));
     }
 
+    const huge = runCli('complete', '--checkpoint', checkpoint, ...data, '--images', '12', '--per-image', '100000000', '--out', grid);
+    expect(huge.status).toBe(1); // refused before a 43 GB request is built
+    expect(huge.stderr).toMatch(/count must be at most \d+ for images of 36 values/);
     expect(runCli('complete', '--checkpoint', checkpoint, ...data, '--keep-rows', '6', '--out', grid).stderr)
       .toMatch(/--keep-rows must be below the image's 6 rows, got 6/);
     expect(runCli('complete', '--checkpoint', checkpoint, ...data, '--first', '11', '--images', '2', '--out', grid).stderr)

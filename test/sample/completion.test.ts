@@ -48,6 +48,12 @@ describe('completionInputs', () => {
   ])('refuses %s', (_, keepRows, perImage, levels, code) => {
     expect(() => completionInputs(config, { levels }, keepRows, perImage)).toThrow(expect.objectContaining({ code }));
   });
+
+  it('refuses labels that are not one a source (ERR_LENGTH)', () => {
+    for (const labels of [Int32Array.of(2), Int32Array.of(0, 1, 2, 0)]) {
+      expect(() => completionInputs(config, { levels: randomLevels(2, 3), labels }, 2, 2)).toThrow(expect.objectContaining({ code: 'ERR_LENGTH' }));
+    }
+  });
 });
 
 describe('completionGrid', () => {
