@@ -161,30 +161,31 @@ export class Trainer {
     if (options.test) checkDatasetFits(this.model, options.test, 'test');
     this.#adam = new Adam(this.model.parameters, this.settings.optimizer);
     this.#average = this.settings.ema === null ? null : new WeightAverage(this.model, this.settings.ema);
-    this.#sampler = new BatchSampler(
-      options.train.count, this.settings.batchSize, { seed: this.settings.seed }, resumeFrom?.sampler,
-    );
-    if (resumeFrom) {
-      try {
+    // What fails from here frees the average's copies (and loaded moments) at once.
+    try {
+      this.#sampler = new BatchSampler(
+        options.train.count, this.settings.batchSize, { seed: this.settings.seed }, resumeFrom?.sampler,
+      );
+      if (resumeFrom) {
         const [was, now] = [resumeFrom.data, summarize(options.train)];
         if (was && describeData(was) !== describeData(now)) {
           throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again`);
         }
         this.#adam.loadStateDict(resumeFrom.tensors, resumeFrom.adamSteps);
         this.#average?.loadStateDict(resumeFrom.tensors, resumeFrom.averageUpdates ?? NaN);
-      } catch (error) {
-        this.dispose(); // the optimizer's and the average's tensors
-        throw error;
+        this.#step = resumeFrom.step;
+        this.#elapsedBefore = resumeFrom.elapsedSeconds;
       }
-      this.#step = resumeFrom.step;
-      this.#elapsedBefore = resumeFrom.elapsedSeconds;
-    }
-    this.#log = null;
-    if (options.outDir) {
-      ensureWritableDirectory(options.outDir);
-      this.#log = new MetricsLog(path.join(options.outDir, METRICS_FILE));
-      // The log may run past the checkpoint we resume from: drop what will be redone.
-      this.#log.truncateAfter(this.#step);
+      this.#log = null;
+      if (options.outDir) {
+        ensureWritableDirectory(options.outDir);
+        this.#log = new MetricsLog(path.join(options.outDir, METRICS_FILE));
+        // The log may run past the checkpoint we resume from: drop what will be redone.
+        this.#log.truncateAfter(this.#step);
+      }
+    } catch (error) {
+      this.dispose();
+      throw error;
     }
   }
 

@@ -148,6 +148,16 @@ describe('Trainer', () => {
     for (const t of [whole, resumed]) t.dispose();
   });
 
+  it('frees the average when it cannot be built (an output folder that is a file)', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpcnn-ema-fail-')), 'a-file');
+    writeFileSync(file, 'not a folder');
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    const before = cpu.memoryUsage().allocated;
+    expect(() => new Trainer({ model, train, ema: 0.999, outDir: file, progress: false })).toThrow(expect.objectContaining({ code: 'ERR_IO' }));
+    expect(cpu.memoryUsage().allocated).toBe(before);
+    model.dispose();
+  });
+
   it('refuses an ema decay outside (0, 1) with ERR_ARG', () => {
     for (const ema of [0, 1, 1.5, -0.1]) {
       expect(() => new Trainer({ model: GatedPixelCNN.create(config, { backend: cpu, seed: 1 }), train, ema, progress: false }))
