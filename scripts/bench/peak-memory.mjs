@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
-import { oursTrainingMemory } from './training.mjs';
+import { allocatorPeakDuring, oursTrainingMemory } from './training.mjs';
 
 const require = createRequire(import.meta.url);
 const lib = require(path.resolve(import.meta.dirname, '..', '..', 'dist'));
@@ -24,23 +24,20 @@ const config = preset.startsWith('{') ? JSON.parse(preset) : preset;
 const batch = Number(batchArg);
 const backend = lib.loadBackend(backendName);
 
-/** The allocator's peak over one cached-sampling batch, beyond what it held before. */
-async function samplingMemory() {
-  backend.releaseCachedMemory();
-  backend.resetPeakMemory();
-  const before = backend.memoryUsage();
-  const model = lib.GatedPixelCNN.create(config, { seed: 0, backend });
-  const labels = model.config.classes ? Int32Array.from({ length: batch }, (_, i) => i % model.config.classes) : undefined;
-  await model.sample({ count: batch, labels, seed: 0, batchSize: batch });
-  model.dispose();
-  const after = backend.memoryUsage();
-  return { peakAllocated: after.peakAllocated - before.allocated, peakReserved: after.peakReserved - before.reserved };
+/** The allocator's peak over one cached-sampling batch. */
+function samplingMemory() {
+  return allocatorPeakDuring(backend, async () => {
+    const model = lib.GatedPixelCNN.create(config, { seed: 0, backend });
+    const labels = model.config.classes ? Int32Array.from({ length: batch }, (_, i) => i % model.config.classes) : undefined;
+    await model.sample({ count: batch, labels, seed: 0, batchSize: batch });
+    model.dispose();
+  });
 }
 
 /** The process's peak resident memory since the last reset, in bytes. */
 const peakResident = () => 1024 * Number(readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+) kB$/m)[1]);
 writeFileSync('/proc/self/clear_refs', '5'); // the peak starts again from now
 const rssBefore = process.memoryUsage.rss();
-const peak = mode === 'train' ? oursTrainingMemory(lib, config, batch, Number(steps), backend) : await samplingMemory();
+const peak = await (mode === 'train' ? oursTrainingMemory(lib, config, batch, Number(steps), backend) : samplingMemory());
 const rssGrowth = peakResident() - rssBefore;
 process.stdout.write(`${JSON.stringify({ mode, ...peak, rssGrowth, backend: backend.name, batch, ...(mode === 'train' ? { steps: Number(steps) } : {}) })}\n`);

@@ -96,22 +96,31 @@ export function oursTrainingBreakdown(lib, preset, batch, seconds, backend = 'au
 }
 
 /**
- * Peak memory of `steps` training steps from nothing (model, gradients, Adam's moments,
- * activations, workspaces and captured steps): the most the backend's allocator held
- * during them beyond what it held before, in bytes, `allocated` (in use) and `reserved`
- * (with the idle blocks it keeps). Idle blocks are released first, so that none left
- * by earlier work is reused unseen.
+ * The most `device`'s allocator held while `work` (sync or async) ran, beyond what it
+ * held before, in bytes: `peakAllocated` (in use) and `peakReserved` (with the idle
+ * blocks it keeps). Idle blocks are released first, so that none left by earlier work
+ * is reused unseen.
  */
-export function oursTrainingMemory(lib, preset, batch, steps, backend = 'auto', graph = 'auto') {
-  const device = typeof backend === 'string' ? lib.loadBackend(backend) : backend;
+export async function allocatorPeakDuring(device, work) {
   device.releaseCachedMemory();
   device.resetPeakMemory();
   const before = device.memoryUsage();
-  const rig = trainingRig(lib, preset, batch, device, graph);
-  for (let i = 0; i < steps; i++) rig.trainStep();
-  rig.dispose();
+  await work();
   const after = device.memoryUsage();
   return { peakAllocated: after.peakAllocated - before.allocated, peakReserved: after.peakReserved - before.reserved };
+}
+
+/**
+ * allocatorPeakDuring `steps` training steps from nothing: model, gradients, Adam's
+ * moments, activations, workspaces and captured steps.
+ */
+export function oursTrainingMemory(lib, preset, batch, steps, backend = 'auto', graph = 'auto') {
+  const device = typeof backend === 'string' ? lib.loadBackend(backend) : backend;
+  return allocatorPeakDuring(device, () => {
+    const rig = trainingRig(lib, preset, batch, device, graph);
+    for (let i = 0; i < steps; i++) rig.trainStep();
+    rig.dispose();
+  });
 }
 
 /**

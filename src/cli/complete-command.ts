@@ -15,8 +15,7 @@ import { completionGrid, completionInputs } from '../sample/completion';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { addTestSetOptions, loadTestSet, type DatasetOptions } from './datasets';
-import { CliError, integer, positiveNumber } from './parse';
-import { samplerKind } from './sample-command';
+import { CliError, integer, positiveNumber, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
 interface CompleteFlags extends DatasetOptions {

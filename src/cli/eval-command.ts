@@ -36,11 +36,16 @@ export function registerEval(program: Command): void {
         ? new SingleBar({ format: 'evaluating {bar} {value}/{total} images | ETA {eta_formatted}', stream: process.stderr, synchronousUpdate: true })
         : null;
       let result: ReturnType<typeof evaluate>;
+      let started = false;
       try {
         result = evaluate(model, test, {
           limit: flags.limit,
           batchSize: flags.batchSize,
-          onProgress: (done, total) => (done === Math.min(flags.batchSize, total) ? bar?.start(total, done) : bar?.update(done)),
+          onProgress: (done, total) => {
+            if (!started) bar?.start(total, 0);
+            started = true;
+            bar?.update(done);
+          },
         });
       } finally {
         bar?.stop();

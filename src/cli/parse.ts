@@ -18,6 +18,11 @@ export function positiveNumber(name: string): (value: string) => number {
   };
 }
 
+export function samplerKind(value: string): 'cached' | 'naive' {
+  if (value !== 'cached' && value !== 'naive') throw new CliError(`--sampler must be cached or naive, got "${value}"`);
+  return value;
+}
+
 /** A number strictly between 0 and 1 (a decay). */
 export function unitInterval(name: string): (value: string) => number {
   return (value) => {

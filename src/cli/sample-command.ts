@@ -12,7 +12,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { writeLevelsFile } from '../sample/levels-file';
-import { CliError, integer, labelList, positiveNumber } from './parse';
+import { CliError, integer, labelList, positiveNumber, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
 interface SampleFlags {
@@ -29,11 +29,6 @@ interface SampleFlags {
   batchSize?: number;
   backend: BackendName;
   progress: boolean;
-}
-
-export function samplerKind(value: string): 'cached' | 'naive' {
-  if (value !== 'cached' && value !== 'naive') throw new CliError(`--sampler must be cached or naive, got "${value}"`);
-  return value;
 }
 
 export function registerSample(program: Command): void {
