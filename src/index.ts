@@ -40,6 +40,8 @@ export type { CompletionSources } from './sample/completion';
 
 export { loadMnist, loadIdxImages } from './data/mnist';
 export { loadCifar10 } from './data/cifar10';
+export { loadImageFolder } from './data/image-folder';
+export type { ImageFolderOptions } from './data/image-folder';
 export type { ImageDataset } from './data/dataset';
 export { quantize, toDisplay, toUnit } from './data/quantize';
 export { BatchSampler, gatherBatch } from './data/batches';

@@ -14,7 +14,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { completionGrid, completionInputs } from '../sample/completion';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
-import { addTestSetOptions, loadTestSet, type DatasetOptions } from './datasets';
+import { addTestSetOptions, checkTestSetFlags, loadTestSet, type DatasetOptions } from './datasets';
 import { CliError, integer, positiveNumber, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
@@ -51,9 +51,10 @@ export function registerComplete(program: Command): void {
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: CompleteFlags) => {
-      const test = loadTestSet(flags);
+      checkTestSetFlags(flags);
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
       try {
+        const test = loadTestSet(flags, { channels: model.config.channels, classNames: model.classNames });
         await complete(model, test, flags);
       } finally {
         model.dispose();

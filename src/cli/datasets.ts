@@ -1,8 +1,9 @@
-/** The datasets the CLI can train and evaluate on: MNIST (built in), IDX files, CIFAR-10 batches. */
+/** The datasets the CLI can train and evaluate on: MNIST (built in), IDX files, CIFAR-10 batches, folders of PNG images. */
 import type { Command } from 'commander';
 
 import type { ImageDataset } from '../data/dataset';
 import { loadCifar10 } from '../data/cifar10';
+import { loadImageFolder, type ImageFolderOptions } from '../data/image-folder';
 import { loadIdxImages, loadMnist } from '../data/mnist';
 import { CliError } from './parse';
 
@@ -14,17 +15,21 @@ export interface DatasetOptions {
   testLabels?: string;
   trainFiles?: string[];
   testFiles?: string[];
+  trainDir?: string;
+  testDir?: string;
 }
 
 export const DATASET_HELP =
   'mnist (built in), idx (--train-images/--train-labels/--test-images/--test-labels), ' +
-  'cifar10 (--train-files/--test-files: binary batches you supply)';
+  'cifar10 (--train-files/--test-files: binary batches you supply), ' +
+  'folder (--train-dir/--test-dir: PNG images, in class folders for labels)';
 
 /** The file flags each dataset reads: any other one given would be silently ignored. */
 const FILE_FLAGS: Record<string, [keyof DatasetOptions, string][]> = {
   mnist: [],
   idx: [['trainImages', '--train-images'], ['trainLabels', '--train-labels'], ['testImages', '--test-images'], ['testLabels', '--test-labels']],
   cifar10: [['trainFiles', '--train-files'], ['testFiles', '--test-files']],
+  folder: [['trainDir', '--train-dir'], ['testDir', '--test-dir']],
 };
 const ALL_FILE_FLAGS = Object.values(FILE_FLAGS).flat();
 
@@ -57,23 +62,45 @@ export function loadDatasets(o: DatasetOptions): { train: ImageDataset; test?: I
       if (!o.trainFiles?.length) throw new CliError('--dataset cifar10 needs --train-files data_batch_1.bin,...');
       return { train: loadCifar10(o.trainFiles), test: o.testFiles?.length ? loadCifar10(o.testFiles) : undefined };
     }
+    case 'folder': {
+      if (!o.trainDir) throw new CliError('--dataset folder needs --train-dir (a folder of PNG images, or of class folders of them)');
+      const train = loadImageFolder(o.trainDir);
+      // The test images in the training set's channels, and its class folders under the training set's labels.
+      const test = o.testDir ? loadImageFolder(o.testDir, { channels: train.channels, classNames: train.classNames }) : undefined;
+      return { train, test };
+    }
     default:
       throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
   }
 }
 
-/** The test split alone (for eval). */
-export function loadTestSet(o: DatasetOptions): ImageDataset {
+/** Checks the flags that choose a test split (eval, complete) before anything is loaded. */
+export function checkTestSetFlags(o: DatasetOptions): void {
   refuseUnusedFlags(o, 'test');
+  const needs: Record<string, [boolean, string]> = {
+    idx: [!o.testImages, '--test-images (and usually --test-labels)'],
+    cifar10: [!o.testFiles?.length, '--test-files test_batch.bin'],
+    folder: [!o.testDir, '--test-dir (a folder of PNG images, or of class folders of them)'],
+  };
+  const [missing, what] = needs[o.dataset] ?? [false, ''];
+  if (missing) throw new CliError(`--dataset ${o.dataset} needs ${what}`);
+}
+
+/**
+ * The test split alone (eval, complete). `fit`: the model's channels and class names,
+ * which an image folder is read into.
+ */
+export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): ImageDataset {
+  checkTestSetFlags(o);
   switch (o.dataset) {
     case 'mnist':
       return loadMnist('test');
     case 'idx':
-      if (!o.testImages) throw new CliError('--dataset idx needs --test-images (and usually --test-labels)');
-      return loadIdxImages(o.testImages, o.testLabels);
+      return loadIdxImages(o.testImages!, o.testLabels);
     case 'cifar10':
-      if (!o.testFiles?.length) throw new CliError('--dataset cifar10 needs --test-files test_batch.bin');
-      return loadCifar10(o.testFiles);
+      return loadCifar10(o.testFiles!);
+    case 'folder':
+      return loadImageFolder(o.testDir!, fit);
     default:
       throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
   }
@@ -85,5 +112,6 @@ export function addTestSetOptions(command: Command): Command {
     .option('--dataset <name>', DATASET_HELP, 'mnist')
     .option('--test-images <file>', 'IDX test images for --dataset idx')
     .option('--test-labels <file>', 'IDX test labels for --dataset idx')
-    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','));
+    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
+    .option('--test-dir <dir>', 'PNG test images for --dataset folder');
 }

@@ -5,7 +5,7 @@ import { SingleBar } from 'cli-progress';
 import type { BackendName } from '../backend/load';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { evaluate } from '../train/evaluate';
-import { addTestSetOptions, loadTestSet, type DatasetOptions } from './datasets';
+import { addTestSetOptions, checkTestSetFlags, loadTestSet, type DatasetOptions } from './datasets';
 import { integer } from './parse';
 
 interface EvalFlags extends DatasetOptions {
@@ -29,8 +29,15 @@ export function registerEval(program: Command): void {
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
     .action((flags: EvalFlags) => {
-      const test = loadTestSet(flags);
+      checkTestSetFlags(flags);
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
+      let test: ReturnType<typeof loadTestSet>;
+      try {
+        test = loadTestSet(flags, { channels: model.config.channels, classNames: model.classNames });
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
       // Redrawn from within the loop (synchronousUpdate), which keeps the event loop's timers waiting.
       const bar = flags.progress && process.stderr.isTTY
         ? new SingleBar({ format: 'evaluating {bar} {value}/{total} images | ETA {eta_formatted}', stream: process.stderr, synchronousUpdate: true })

@@ -43,12 +43,21 @@ export function nonNegativeNumber(name: string): (value: string) => number {
 /** More labels than a grid could show rows for: refused before any list is built. */
 export const MAX_LABELS = 65536;
 
-/** "0-9", "3,5,7" or "0-4,8" → [0, 1, ..., 9] etc. */
-export function labelList(value: string): number[] {
-  const labels: number[] = [];
+/**
+ * "0-9", "3,5,7", "0-4,8" → [0, 1, ..., 9] etc.; a part that is not a number or a range
+ * is a class name ("cat,dog"), kept as a string for resolveLabels once the model is
+ * loaded.
+ */
+export function labelList(value: string): (number | string)[] {
+  const labels: (number | string)[] = [];
   for (const part of value.split(',')) {
     const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!match) throw new CliError(`labels must look like "0-9" or "1,3,5", got "${value}"`);
+    if (!match) {
+      if (part.trim() === '') throw new CliError(`labels must look like "0-9", "1,3,5" or "cat,dog", got "${value}"`);
+      if (labels.length >= MAX_LABELS) throw new CliError(`labels must be at most ${MAX_LABELS}, got "${value}"`);
+      labels.push(part.trim());
+      continue;
+    }
     const from = Number(match[1]);
     const to = match[2] === undefined ? from : Number(match[2]);
     if (to < from) throw new CliError(`label range "${part.trim()}" runs backwards`);
@@ -56,4 +65,16 @@ export function labelList(value: string): number[] {
     for (let y = from; y <= to; y++) labels.push(y);
   }
   return labels;
+}
+
+/** labelList's class names made labels: `classNames` are the model's (null when it has none). */
+export function resolveLabels(labels: (number | string)[], classNames: readonly string[] | null): number[] {
+  return labels.map((label) => {
+    if (typeof label === 'number') return label;
+    const y = classNames?.indexOf(label) ?? -1;
+    if (y >= 0) return y;
+    throw new CliError(classNames
+      ? `"${label}" is not a class of this model (its classes: ${classNames.join(', ')})`
+      : `"${label}" is not a label: this model's classes have no names, give numbers such as "0-9" or "1,3,5"`);
+  });
 }

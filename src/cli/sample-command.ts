@@ -12,7 +12,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { writeLevelsFile } from '../sample/levels-file';
-import { CliError, integer, labelList, positiveNumber, samplerKind } from './parse';
+import { CliError, integer, labelList, positiveNumber, resolveLabels, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
 interface SampleFlags {
@@ -20,7 +20,7 @@ interface SampleFlags {
   sampler: 'cached' | 'naive';
   levelsOut?: string;
   perClass?: boolean;
-  labels?: number[];
+  labels?: (number | string)[];
   perLabel: number;
   count?: number;
   temperature: number;
@@ -36,14 +36,14 @@ export function registerSample(program: Command): void {
     .command('sample')
     .description('draw images from a checkpoint and write them as a PNG grid (one row per label)')
     .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)')
-    .option('--labels <list>', 'class labels, e.g. 0-9 or 1,3,5 (class-conditional models; default: all)', labelList)
+    .option('--labels <list>', 'class labels, e.g. 0-9 or 1,3,5, or class names, e.g. cat,dog (class-conditional models; default: all)', labelList)
     .option('--per-label <n>', 'images per label (one grid row each)', integer('--per-label', 1), 8)
     .option('--count <n>', 'images, for a model without classes', integer('--count', 1))
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
     .option('--out <file>', 'the PNG to write', 'samples.png')
-    .option('--per-class', 'also write one PNG per label, named <out>-<label>.png')
+    .option('--per-class', 'also write one PNG per label, named <out>-<label>.png (<out>-<class name>.png where classes have names)')
     .option('--levels-out <file>', 'also write the raw levels (uint8 [N, C, H, W]) and <file>.json describing them')
     .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
@@ -58,13 +58,18 @@ export function registerSample(program: Command): void {
     });
 }
 
+/** A class name as part of a file name, or undefined where it could leave the folder or hide the file (a checkpoint's names are anyone's). */
+function fileNamePart(name: string | undefined): string | undefined {
+  return name !== undefined && /^[^./\\\0][^/\\\0]*$/.test(name) ? name : undefined;
+}
+
 /** Draws the images and writes every output asked for; the caller disposes the model. */
 async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   const { classes } = model.config;
   let chosen: number[] | undefined;
   if (classes > 0) {
     if (flags.count !== undefined) throw new CliError('this model has classes: give --labels and --per-label instead of --count');
-    chosen = flags.labels ?? Array.from({ length: classes }, (_, y) => y);
+    chosen = flags.labels ? resolveLabels(flags.labels, model.classNames) : Array.from({ length: classes }, (_, y) => y);
     const bad = chosen.find((y) => y >= classes);
     if (bad !== undefined) throw new CliError(`label ${bad} is outside this model's 0-${classes - 1}`);
   } else if (flags.labels) {
@@ -95,13 +100,14 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
       const mine = Array.from(labels).flatMap((label, n) => (label === y ? [n] : []));
       const images = new Uint8Array(mine.length * perImage);
       mine.forEach((n, k) => images.set(levels.subarray(n * perImage, (n + 1) * perImage), k * perImage));
-      writeSampleGrid(`${base}-${y}.png`, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
-      written.push(`${base}-${y}.png`);
+      const file = `${base}-${fileNamePart(model.classNames?.[y]) ?? y}.png`;
+      writeSampleGrid(file, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
+      written.push(file);
     }
   }
   if (flags.levelsOut) {
     writeLevelsFile(flags.levelsOut, levels, model.config, {
-      labels, checkpoint: flags.checkpoint, sampler: flags.sampler, temperature: flags.temperature, seed: flags.seed,
+      labels, ...(model.classNames ? { classNames: model.classNames } : {}), checkpoint: flags.checkpoint, sampler: flags.sampler, temperature: flags.temperature, seed: flags.seed,
     });
     written.push(flags.levelsOut, `${flags.levelsOut}.json`);
   }

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import type { BackendName } from '../backend/load';
+import { describeClassNames } from '../data/class-names';
+import { pngGridTakes } from '../io/png-grid';
 import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
@@ -50,6 +52,8 @@ export function registerTrain(program: Command): void {
     .option('--test-labels <file>', 'IDX test labels for --dataset idx')
     .option('--train-files <files>', 'comma-separated CIFAR-10 batches', (v: string) => v.split(','))
     .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
+    .option('--train-dir <dir>', 'PNG images for --dataset folder (class folders of them for labels)')
+    .option('--test-dir <dir>', 'PNG test images for --dataset folder')
     .option('--out <dir>', 'output folder', 'runs/latest')
     .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`)
     .option('--epochs <n>', 'budget in epochs', integer('--epochs', 1))
@@ -81,8 +85,9 @@ async function train(flags: TrainFlags): Promise<void> {
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
     : undefined;
   let trainer: Trainer;
-  // Models conditioned on vectors or maps cannot be sampled without them; the CLI has none.
-  const sampleable = (model: GatedPixelCNN) => model.config.condDim === 0 && model.config.spatialCond === 0;
+  // Models conditioned on vectors or maps cannot be sampled without them (the CLI has
+  // none), nor images of more than 4 channels shown as a PNG.
+  const sampleable = ({ config }: GatedPixelCNN) => config.condDim === 0 && config.spatialCond === 0 && pngGridTakes(config.channels);
   const common: Omit<TrainerOptions, 'model'> = {
     train, test, outDir: flags.out, budget, progress: flags.progress ? 'auto' : false,
     callbacks: {
@@ -118,7 +123,11 @@ async function train(flags: TrainFlags): Promise<void> {
     }
     process.stderr.write(`resuming ${file} at step ${trainer.step}\n`);
   } else {
-    const model = GatedPixelCNN.create(modelConfig(flags, train), { backend: flags.backend, seed: flags.seed ?? 0 });
+    const config = modelConfig(flags, train);
+    const classes = typeof config === 'string' ? PRESETS[config].classes : config.classes;
+    // The data's class names, where the model takes its classes (a configuration may drop them).
+    const classNames = classes === train.classes ? train.classNames : null;
+    const model = GatedPixelCNN.create(config, { backend: flags.backend, seed: flags.seed ?? 0, classNames });
     trainer = new Trainer({
       ...common,
       model,
@@ -137,7 +146,8 @@ async function train(flags: TrainFlags): Promise<void> {
     const c = model.config;
     process.stderr.write(
       `training ${flags.preset ?? flags.config ?? 'model'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
-        `${train.count} images, batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n`,
+        `${train.count} images, batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n` +
+        (model.classNames ? `labels: ${describeClassNames(model.classNames)}\n` : ''),
     );
   }
   const result = await trainer.run();
@@ -196,5 +206,13 @@ function modelConfig(flags: TrainFlags, train: { channels: number; height: numbe
   }
   const preset = flags.preset ?? 'mnist-tiny';
   if (!Object.hasOwn(PRESETS, preset)) throw new CliError(`unknown preset "${preset}" (choose ${Object.keys(PRESETS).join(', ')})`);
+  const c = PRESETS[preset as keyof typeof PRESETS];
+  if (c.channels !== train.channels || c.height !== train.height || c.width !== train.width) {
+    throw new CliError(
+      `the preset ${preset} is for ${c.channels}×${c.height}×${c.width} images, the training images are ` +
+        `${train.channels}×${train.height}×${train.width}: give --config with a JSON file of the architecture ` +
+        '(levels, hidden, layers, ...; the image shape and classes follow the data)',
+    );
+  }
   return preset as keyof typeof PRESETS;
 }

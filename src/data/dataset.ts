@@ -5,6 +5,7 @@
  * are checked in one place.
  */
 import { PixelCNNError } from '../errors';
+import { checkClassNames } from './class-names';
 
 export interface ImageDataset {
   /** 8-bit pixels, [N, C, H, W] row-major. */
@@ -18,6 +19,8 @@ export interface ImageDataset {
   width: number;
   /** Number of classes; 0 when the dataset is unlabeled. */
   classes: number;
+  /** The name of each class, where the source names them (an image folder's class folders). */
+  classNames?: readonly string[] | null;
 }
 
 /** Checks that the fields agree (lengths, label range) and returns them as a dataset. */
@@ -58,5 +61,6 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
       );
     }
   }
-  return { images, labels, count, channels, height, width, classes };
+  const classNames = checkClassNames(fields.classNames, classes, 'ERR_ARG', source);
+  return { images, labels, count, channels, height, width, classes, ...(classNames ? { classNames } : {}) };
 }

@@ -2,7 +2,8 @@
  * A batch of images as one PNG: the images in a grid, row-major with `columns` per row,
  * `padding` black pixels between neighbouring cells (none around the border), each
  * image upscaled by an integer `scale` (pixel replication, so samples stay crisp).
- * Grayscale PNG for C = 1, RGB for C = 3. Cell (r, c) has its top-left corner at
+ * Gray PNG for C = 1, gray and alpha for C = 2, RGB for C = 3, RGBA for C = 4 (the
+ * padding transparent there). Cell (r, c) has its top-left corner at
  * x = c·(W·scale + padding), y = r·(H·scale + padding).
  */
 import { PNG } from 'pngjs';
@@ -26,6 +27,12 @@ export interface GridLayout {
   scale?: number;
 }
 
+/** PNG's color type for each channel count: gray, gray and alpha, RGB, RGBA. */
+const PNG_COLOR_TYPES: Record<number, 0 | 4 | 2 | 6> = { 1: 0, 2: 4, 3: 2, 4: 6 };
+
+/** Whether a grid can show images of `channels` channels (1 to 4). */
+export const pngGridTakes = (channels: number): boolean => Object.hasOwn(PNG_COLOR_TYPES, channels);
+
 function checkInt(value: unknown, min: number, what: string): number {
   if (!Number.isSafeInteger(value) || (value as number) < min) {
     throw new PixelCNNError('ERR_ARG', `encodePngGrid: ${what} must be an integer ≥ ${min}, got ${String(value)}`);
@@ -34,8 +41,9 @@ function checkInt(value: unknown, min: number, what: string): number {
 }
 
 /**
- * The grid's size in pixels; ERR_ARG if it is too large to encode. Callers with long
- * work before the write (sampling) check it first.
+ * The grid's size in pixels; ERR_ARG if it is too large to encode or its images have
+ * channels a PNG cannot show. Callers with long work before the write (sampling) check
+ * it first.
  */
 export function gridSize(
   shape: GridShape, layout: GridLayout,
@@ -43,6 +51,9 @@ export function gridSize(
   const columns = Math.min(layout.columns, shape.count);
   const padding = layout.padding ?? 2;
   const scale = layout.scale ?? 1;
+  if (!pngGridTakes(shape.channels)) {
+    throw new PixelCNNError('ERR_ARG', `PNG grids take 1 (gray), 2 (gray, alpha), 3 (RGB) or 4 (RGBA) channels, got ${shape.channels}`);
+  }
   const rows = Math.ceil(shape.count / columns);
   const cellW = shape.width * scale;
   const cellH = shape.height * scale;
@@ -61,9 +72,6 @@ export function encodePngGrid(images: Uint8Array, shape: GridShape, layout: Grid
   const C = checkInt(shape.channels, 1, 'channels');
   const H = checkInt(shape.height, 1, 'height');
   const W = checkInt(shape.width, 1, 'width');
-  if (C !== 1 && C !== 3) {
-    throw new PixelCNNError('ERR_ARG', `encodePngGrid: PNG grids take 1 (gray) or 3 (RGB) channels, got ${C}`);
-  }
   const columns = Math.min(checkInt(layout?.columns, 1, 'columns'), count);
   const padding = checkInt(layout.padding ?? 2, 0, 'padding');
   const scale = checkInt(layout.scale ?? 1, 1, 'scale');
@@ -89,16 +97,17 @@ export function encodePngGrid(images: Uint8Array, shape: GridShape, layout: Grid
       for (let j = 0; j < cellW; j++) {
         const src = base + srcRow + Math.floor(j / scale);
         const dst = dstRow + j * C;
-        // Planar [C, H, W] in, interleaved (gray or RGB) out.
+        // Planar [C, H, W] in, interleaved out.
         for (let c = 0; c < C; c++) out[dst + c] = images[src + c * plane];
       }
     }
   }
 
-  const colorType = C === 1 ? 0 : 2;
-  const png = new PNG({ width: outW, height: outH, colorType, inputColorType: colorType, inputHasAlpha: false });
+  const colorType = PNG_COLOR_TYPES[C];
+  const inputHasAlpha = C % 2 === 0;
+  const png = new PNG({ width: outW, height: outH, colorType, inputColorType: colorType, inputHasAlpha });
   png.data = out;
-  return PNG.sync.write(png, { colorType, inputColorType: colorType, inputHasAlpha: false });
+  return PNG.sync.write(png, { colorType, inputColorType: colorType, inputHasAlpha });
 }
 
 /** encodePngGrid, written to `file` atomically, so that a reader never sees half a PNG. */

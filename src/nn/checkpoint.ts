@@ -1,12 +1,14 @@
 /**
  * Checkpoints in the safetensors layout of SPEC.md §8: the model's F32 tensors by
  * their spec names, the configuration in `__metadata__`, and optional extras
- * (training state under names beginning `optimizer.`, more metadata). Reading
+ * (training state under names beginning `optimizer.`, the class names as a JSON array
+ * under "classNames", more metadata). Reading
  * checks the file against its own configuration: every tensor present, none extra,
  * F32, the right shape; anything else is ERR_CHECKPOINT with the reason.
  */
 import { readFileSync } from 'node:fs';
 
+import { checkClassNames } from '../data/class-names';
 import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import {
@@ -18,12 +20,15 @@ import { parameterShapes, sameShape } from './layout';
 export const CHECKPOINT_FORMAT = 'gated-pixelcnn';
 export const CHECKPOINT_VERSION = '1';
 const OPTIMIZER_PREFIX = 'optimizer.';
+const CLASS_NAMES_KEY = 'classNames';
 
 export interface CheckpointExtras {
   /** Extra tensors; their names must begin with `optimizer.`. */
   tensors?: Map<string, RawTensor>;
-  /** Extra metadata entries (strings), beside format, version and config. */
+  /** Extra metadata entries (strings), beside format, version, config and classNames. */
   metadata?: Record<string, string>;
+  /** The name of each class of a class-conditional model, when known. */
+  classNames?: readonly string[] | null;
 }
 
 export interface Checkpoint {
@@ -56,8 +61,16 @@ export function encodeCheckpoint(
     tensors.set(name, tensor);
   }
   const configJson = JSON.stringify(Object.fromEntries(CONFIG_KEYS.map((k) => [k, config[k]])));
+  const classNames = checkClassNames(extras.classNames, config.classes, 'ERR_ARG', 'checkpoint');
+  if (extras.metadata && Object.hasOwn(extras.metadata, CLASS_NAMES_KEY)) {
+    throw new PixelCNNError('ERR_ARG', `give class names as extras.classNames, not as metadata "${CLASS_NAMES_KEY}"`);
+  }
   return encodeSafetensors({
-    metadata: { ...extras.metadata, format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, config: configJson },
+    metadata: {
+      ...extras.metadata,
+      ...(classNames ? { [CLASS_NAMES_KEY]: JSON.stringify(classNames) } : {}),
+      format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, config: configJson,
+    },
     tensors,
   });
 }
@@ -73,7 +86,7 @@ export function writeCheckpoint(
 
 export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const file = decodeSafetensors(bytes);
-  const { format, version, config: configJson, ...metadata } = file.metadata;
+  const { format, version, config: configJson, [CLASS_NAMES_KEY]: classNamesJson, ...metadata } = file.metadata;
   if (format !== CHECKPOINT_FORMAT) {
     throw new PixelCNNError('ERR_CHECKPOINT', `metadata format is ${JSON.stringify(format)}, expected "${CHECKPOINT_FORMAT}"`);
   }
@@ -103,7 +116,8 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (missing.length > 0) {
     throw new PixelCNNError('ERR_CHECKPOINT', `missing tensors: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
   }
-  return { config, weights, extras: { tensors: extraTensors, metadata } };
+  const classNames = parseClassNames(classNamesJson, config);
+  return { config, weights, extras: { tensors: extraTensors, metadata, classNames } };
 }
 
 export function readCheckpoint(path: string): Checkpoint {
@@ -121,6 +135,17 @@ export function readCheckpoint(path: string): Checkpoint {
     }
     throw error;
   }
+}
+
+function parseClassNames(json: string | undefined, config: ModelConfig): readonly string[] | null {
+  if (json === undefined) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new PixelCNNError('ERR_CHECKPOINT', `metadata "${CLASS_NAMES_KEY}" is not valid JSON`);
+  }
+  return checkClassNames(parsed, config.classes, 'ERR_CHECKPOINT', `metadata "${CLASS_NAMES_KEY}"`);
 }
 
 function parseConfig(json: string | undefined): ModelConfig {

@@ -4,6 +4,7 @@
  */
 import type { Backend } from '../backend/backend';
 import { loadBackend, type BackendName } from '../backend/load';
+import { checkClassNames } from '../data/class-names';
 import { Rng } from '../data/rng';
 import { PixelCNNError } from '../errors';
 import type { Tensor } from '../tensor';
@@ -27,6 +28,8 @@ export interface ModelOptions {
   backend?: Backend | BackendName;
   /** Seed of the initial weights (default 0). */
   seed?: number;
+  /** The name of each class (class-conditional models), kept in its checkpoints. */
+  classNames?: readonly string[] | null;
 }
 
 /** Stream key of the weight-initialization random stream. */
@@ -42,10 +45,15 @@ export class GatedPixelCNN {
   readonly config: ModelConfig;
   readonly backend: Backend;
   readonly parameters: ParameterSet;
+  /** The name of each class, when known (a model trained on an image folder's class folders); null otherwise. */
+  readonly classNames: readonly string[] | null;
   readonly #blocks: GatedBlock[];
 
-  private constructor(config: ModelConfig, backend: Backend, values: Map<string, Float32Array>) {
+  private constructor(
+    config: ModelConfig, backend: Backend, values: Map<string, Float32Array>, classNames?: readonly string[] | null,
+  ) {
     this.config = config;
+    this.classNames = checkClassNames(classNames, config.classes, 'ERR_ARG', 'model');
     this.backend = backend;
     this.parameters = new ParameterSet(backend);
     const shapes = parameterShapes(config);
@@ -70,23 +78,28 @@ export class GatedPixelCNN {
   static create(config: ConfigInput | keyof typeof PRESETS, options: ModelOptions = {}): GatedPixelCNN {
     const resolved = typeof config === 'string' ? presetConfig(config) : resolveConfig(config);
     const rng = new Rng(options.seed ?? 0, INIT_STREAM);
-    return new GatedPixelCNN(resolved, backendOf(options.backend), initialParameters(resolved, () => rng.nextDouble()));
+    return new GatedPixelCNN(
+      resolved, backendOf(options.backend), initialParameters(resolved, () => rng.nextDouble()), options.classNames,
+    );
   }
 
   /** Loads a checkpoint file (SPEC.md §8); training state in it is ignored. */
-  static load(path: string, options: Omit<ModelOptions, 'seed'> = {}): GatedPixelCNN {
-    const { config, weights } = readCheckpoint(path);
-    return new GatedPixelCNN(config, backendOf(options.backend), weights);
+  static load(path: string, options: Pick<ModelOptions, 'backend'> = {}): GatedPixelCNN {
+    const { config, weights, extras } = readCheckpoint(path);
+    return new GatedPixelCNN(config, backendOf(options.backend), weights, extras.classNames);
   }
 
   /** @internal Builds a model around known weights (used by checkpoint loading and training resume). */
-  static fromWeights(config: ModelConfig, weights: Map<string, Float32Array>, backend?: Backend | BackendName): GatedPixelCNN {
-    return new GatedPixelCNN(resolveConfig(config), backendOf(backend), weights);
+  static fromWeights(
+    config: ModelConfig, weights: Map<string, Float32Array>, backend?: Backend | BackendName,
+    classNames?: readonly string[] | null,
+  ): GatedPixelCNN {
+    return new GatedPixelCNN(resolveConfig(config), backendOf(backend), weights, classNames);
   }
 
-  /** Writes the model (and any extras, such as training state) atomically to `path`. */
-  save(path: string, extras?: CheckpointExtras): void {
-    writeCheckpoint(path, this.config, this.weights(), extras);
+  /** Writes the model, its class names and any extras (such as training state) atomically to `path`. */
+  save(path: string, extras?: Omit<CheckpointExtras, 'classNames'>): void {
+    writeCheckpoint(path, this.config, this.weights(), { ...extras, classNames: this.classNames });
   }
 
   /** A copy of every parameter's values, by SPEC.md §8 name. */

@@ -56,7 +56,7 @@ export class WeightAverage {
 
   /** A new model with the averaged weights, on the same backend (the caller disposes it). */
   model(): GatedPixelCNN {
-    return GatedPixelCNN.fromWeights(this.#model.config, this.weights(), this.#model.backend);
+    return GatedPixelCNN.fromWeights(this.#model.config, this.weights(), this.#model.backend, this.#model.classNames);
   }
 
   /** The averages as checkpoint tensors (`optimizer.average.<name>`: training state, which SPEC.md §8 has loaders ignore). */

@@ -4,6 +4,7 @@
  */
 import type { ImageDataset } from '../data/dataset';
 import { gatherBatch } from '../data/batches';
+import { describeClassNames, sameClassNames } from '../data/class-names';
 import { PixelCNNError } from '../errors';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 
@@ -34,6 +35,12 @@ export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what:
     throw new PixelCNNError(
       'ERR_ARG',
       `the model has ${c.classes} classes but the ${what} set has ${data.classes === 0 ? 'no labels' : `${data.classes}`}`,
+    );
+  }
+  if (c.classes > 0 && !sameClassNames(model.classNames, data.classNames)) {
+    throw new PixelCNNError(
+      'ERR_ARG',
+      `the ${what} set's classes are ${describeClassNames(data.classNames!)}, the model's ${describeClassNames(model.classNames!)}`,
     );
   }
   if (c.condDim > 0 || c.spatialCond > 0) {

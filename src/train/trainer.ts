@@ -200,7 +200,9 @@ export class Trainer {
       throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath} holds a model but no training state to resume`);
     }
     const state = parseTrainingState(stateJson, checkpointPath);
-    const model = GatedPixelCNN.fromWeights(checkpoint.config, checkpoint.weights, options.backend);
+    const model = GatedPixelCNN.fromWeights(
+      checkpoint.config, checkpoint.weights, options.backend, checkpoint.extras.classNames,
+    );
     try {
       return new Trainer({ ...options, model }, { ...state, tensors: checkpoint.extras.tensors });
     } catch (error) {

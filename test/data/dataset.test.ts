@@ -21,6 +21,7 @@ describe('createDataset', () => {
   it('accepts consistent fields, labeled or unlabeled', () => {
     expect(createDataset(base)).toEqual(base);
     expect(createDataset({ ...base, labels: Int32Array.from([-1, -1, -1]), classes: 0 }).classes).toBe(0);
+    expect(createDataset({ ...base, classNames: ['x', 'y', 'z'] }).classNames).toEqual(['x', 'y', 'z']);
   });
 
   it.each([
@@ -31,6 +32,8 @@ describe('createDataset', () => {
     ['a label in an unlabeled set', { classes: 0 }, 'ERR_RANGE'],
     ['zero channels', { channels: 0 }, 'ERR_ARG'],
     ['a fractional width', { width: 2.5 }, 'ERR_ARG'],
+    ['a class name too few', { classNames: ['x', 'y'] }, 'ERR_ARG'],
+    ['class names without classes', { classes: 0, labels: Int32Array.from([-1, -1, -1]), classNames: ['x'] }, 'ERR_ARG'],
   ] as const)('refuses %s', (_, change, code) => {
     expect(() => createDataset({ ...base, ...change }, 'my-set')).toThrow(byCode(code));
     expect(() => createDataset({ ...base, ...change }, 'my-set')).toThrow(/^my-set: /);

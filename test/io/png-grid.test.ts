@@ -1,4 +1,4 @@
-/** PNG grids: decoded with pngjs, every cell's pixels sit at their grid positions, padding is black. */
+/** PNG grids: decoded with pngjs, every cell's pixels sit at their grid positions, padding is black (transparent with alpha). */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,7 +10,7 @@ import { makeRng } from '../helpers/random';
 
 const byCode = (code: string) => expect.objectContaining({ code });
 
-/** Checks every output pixel against the input (or black padding). */
+/** Checks every output pixel against the input (or black padding, transparent where the images have alpha). */
 function checkGrid(
   png: PNG,
   images: Uint8Array,
@@ -29,15 +29,16 @@ function checkGrid(
       const [cellY, inY] = [Math.floor(y / (H * scale + padding)), y % (H * scale + padding)];
       const n = cellY * cols + cellX;
       const inside = inX < W * scale && inY < H * scale && n < count;
-      for (let c = 0; c < 3; c++) {
-        const want = inside
-          ? images[((n * C + (C === 1 ? 0 : c)) * H + Math.floor(inY / scale)) * W + Math.floor(inX / scale)]
-          : 0;
+      const input = (channel: number) =>
+        images[((n * C + channel) * H + Math.floor(inY / scale)) * W + Math.floor(inX / scale)];
+      const hasAlpha = C % 2 === 0;
+      // Gray (C = 1, 2) decodes as R = G = B; alpha is the last channel, or opaque.
+      for (let c = 0; c < 4; c++) {
+        const want = c === 3 && !hasAlpha ? 255 : !inside ? 0 : input(c === 3 ? C - 1 : C <= 2 ? 0 : c);
         if (png.data[at + c] !== want) {
-          throw new Error(`pixel (${x}, ${y}) channel ${c}: ${png.data[at + c]}, expected ${want}`);
+          throw new Error(`pixel (${x}, ${y}) component ${c}: ${png.data[at + c]}, expected ${want}`);
         }
       }
-      expect(png.data[at + 3]).toBe(255);
     }
   }
 }
@@ -52,13 +53,15 @@ describe('encodePngGrid', () => {
     [1, 7, 4, { columns: 4, padding: 1, scale: 3 }],
     [3, 5, 2, { columns: 2, padding: 3, scale: 2 }],
     [3, 4, 10, { columns: 10, padding: 0, scale: 1 }], // fewer images than columns
+    [2, 5, 3, { columns: 3, padding: 2, scale: 2 }],
+    [4, 3, 2, { columns: 2, padding: 1, scale: 1 }],
   ] as const)('C = %i, %i images, columns ≤ %i: every pixel in place', (C, count, _, layout) => {
     const [H, W] = [5, 6];
     const images = random(count * C * H * W);
     const bytes = encodePngGrid(images, { count, channels: C, height: H, width: W }, layout);
     expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     const png = PNG.sync.read(bytes);
-    expect(png.colorType).toBe(C === 1 ? 0 : 2); // grayscale / RGB, no alpha
+    expect(png.colorType).toBe({ 1: 0, 2: 4, 3: 2, 4: 6 }[C]); // gray, gray and alpha, RGB, RGBA
     checkGrid(png, images, [count, C, H, W], { ...layout });
   });
 
@@ -78,11 +81,10 @@ describe('encodePngGrid', () => {
     expect([...png.data.subarray(empty, empty + 3)]).toEqual([0, 0, 0]);
   });
 
-  it('refuses channels other than 1 or 3 and bad layouts (ERR_ARG), wrong lengths (ERR_LENGTH)', () => {
+  it('refuses channels other than 1 to 4 and bad layouts (ERR_ARG), wrong lengths (ERR_LENGTH)', () => {
     const shape = { count: 2, channels: 1, height: 3, width: 3 };
     const images = random(18);
-    expect(() => encodePngGrid(random(36), { ...shape, channels: 2 }, { columns: 2 })).toThrow(byCode('ERR_ARG'));
-    expect(() => encodePngGrid(random(72), { ...shape, channels: 4 }, { columns: 2 })).toThrow(byCode('ERR_ARG'));
+    expect(() => encodePngGrid(random(90), { ...shape, channels: 5 }, { columns: 2 })).toThrow(byCode('ERR_ARG'));
     expect(() => encodePngGrid(images, shape, { columns: 0 })).toThrow(byCode('ERR_ARG'));
     expect(() => encodePngGrid(images, shape, { columns: 2, scale: 1.5 })).toThrow(byCode('ERR_ARG'));
     expect(() => encodePngGrid(images, shape, { columns: 2, padding: -1 })).toThrow(byCode('ERR_ARG'));

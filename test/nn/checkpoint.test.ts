@@ -118,6 +118,27 @@ describe('checkpoint round trip', () => {
     });
   }
 
+  it('keeps a class-conditional model\'s class names, as a JSON array under metadata "classNames"', () => {
+    const { name: _name, present: _present, ...input } = roundTripConfigs[0];
+    const classNames = Array.from({ length: input.classes! }, (_, y) => `class ${y} ✓`);
+    const model = GatedPixelCNN.create(input, { backend: cpu, seed: 3, classNames });
+    const file = path.join(dir, 'class-names.safetensors');
+    model.save(file);
+    const loaded = GatedPixelCNN.load(file, { backend: cpu });
+    try {
+      expect(loaded.classNames).toEqual(classNames);
+      expect(readCheckpoint(file).extras).toMatchObject({ classNames, metadata: {} });
+      expect(JSON.parse(decodeSafetensors(fs.readFileSync(file)).metadata.classNames)).toEqual(classNames);
+      expect(() => model.save(file, { metadata: { classNames: '[]' } })).toThrow(/give class names as extras\.classNames/);
+    } finally {
+      model.dispose();
+      loaded.dispose();
+    }
+    expect(() => GatedPixelCNN.create(input, { backend: cpu, classNames: classNames.slice(1) })).toThrow(
+      new PixelCNNError('ERR_ARG', `model: class names must name each of the ${input.classes} classes, got ${input.classes! - 1}`),
+    );
+  });
+
   it('keeps extras (optimizer tensors, metadata) for readCheckpoint; load ignores them', () => {
     const { name: _name, present: _present, ...input } = roundTripConfigs[0];
     const model = GatedPixelCNN.create(input, { backend: cpu, seed: 3 });
@@ -492,6 +513,17 @@ describe('malformed checkpoints are refused with ERR_CHECKPOINT and a reason', (
 
   it('a config that is JSON but not an object', () => {
     expectRefused(edited((f) => { f.metadata.config = '[3, 4, 3]'; }), /"config" is not a JSON object/);
+  });
+
+  it.each([
+    ['not JSON', '["a", ', /"classNames" is not valid JSON/],
+    ['not an array', '{"0": "a"}', /"classNames": class names must be an array of strings/],
+    ['one name short', '["a"]', /"classNames": class names must name each of the 2 classes, got 1/],
+    ['a name twice', '["a", "a"]', /"classNames": class names must differ, but "a" names two classes/],
+    ['an empty name', '["a", ""]', /"classNames": class names must be non-empty strings, got "" for class 1/],
+    ['a number for a name', '["a", 1]', /"classNames": class names must be non-empty strings, got 1 for class 1/],
+  ])('class names that are %s', (_, json, reason) => {
+    expectRefused(edited((f) => { f.metadata.classNames = json; }), reason);
   });
 
   it('no config', () => {

@@ -261,6 +261,37 @@ describe('Trainer', () => {
     resumed.model.dispose();
   });
 
+  it('keeps the class names in its checkpoint, model file and average, and refuses data that names the classes otherwise', async () => {
+    const classNames = ['circle', 'square', 'star'];
+    const named = { ...train, classNames };
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-class-names-'));
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 3, classNames });
+    const trainer = new Trainer({ model, train: named, test: { ...test, classNames }, batchSize: 16, budget: { steps: 2 }, ema: 0.9, outDir, progress: false });
+    await trainer.run();
+    expect(trainer.averagedModel()!.classNames).toEqual(classNames);
+    trainer.dispose();
+    model.dispose();
+    for (const file of ['model.safetensors', 'checkpoint.safetensors']) {
+      const saved = GatedPixelCNN.load(path.join(outDir, file), { backend: cpu });
+      expect(saved.classNames, file).toEqual(classNames);
+      saved.dispose();
+    }
+    const checkpoint = path.join(outDir, 'checkpoint.safetensors');
+    const resumed = Trainer.resume(checkpoint, { train: named, backend: cpu, progress: false });
+    expect(resumed.model.classNames).toEqual(classNames);
+    resumed.dispose();
+    resumed.model.dispose();
+    const reordered = { ...train, classNames: ['square', 'circle', 'star'] };
+    expect(() => Trainer.resume(checkpoint, { train: reordered, backend: cpu, progress: false })).toThrow(expect.objectContaining({
+      code: 'ERR_ARG',
+      message: "the training set's classes are 0 square, 1 circle, 2 star, the model's 0 circle, 1 square, 2 star",
+    }));
+    // Data without names fits any model (MNIST's digits are their labels).
+    const unnamed = Trainer.resume(checkpoint, { train, backend: cpu, progress: false });
+    unnamed.dispose();
+    unnamed.model.dispose();
+  });
+
   it('refuses an empty test set with ERR_DATA before training', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
     const empty = { ...test, count: 0, images: new Uint8Array(0), labels: new Int32Array(0) };

@@ -1,0 +1,194 @@
+/**
+ * Folders of PNG images, laid out as torchvision's ImageFolder reads them: a folder of
+ * PNG files (unlabeled), or a folder of class folders each holding PNG files (labeled by
+ * folder, the folders in name order). Every image has the same size; files are taken in
+ * name order, numbers compared as numbers (img2 before img10).
+ *
+ * The channels follow what the images hold: gray (1) when every pixel has R = G = B,
+ * else RGB (3), plus alpha (2, 4) when some pixel is not opaque. A caller that needs
+ * other channels gives them (a test split its training split's, an evaluation its
+ * model's); an image that would lose something in them is refused, never converted
+ * with a loss. 16-bit PNGs are read at 8 bits (pngjs's rescaling).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+
+import { PixelCNNError } from '../errors';
+import { checkClassNames } from './class-names';
+import { createDataset, type ImageDataset } from './dataset';
+
+export interface ImageFolderOptions {
+  /** Channels to read the images into (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA); by default what they hold. */
+  channels?: number;
+  /**
+   * The label of each class folder, by name (a test split takes its training split's,
+   * an evaluation its model's); by default the class folders in name order.
+   */
+  classNames?: readonly string[] | null;
+}
+
+/** The RGBA components that each channel count keeps, in order. */
+const COMPONENTS: Record<number, number[]> = { 1: [0], 2: [0, 3], 3: [0, 1, 2], 4: [0, 1, 2, 3] };
+const CHANNEL_NAMES: Record<number, string> = { 1: 'gray', 2: 'gray and alpha', 3: 'RGB', 4: 'RGBA' };
+
+const collator = new Intl.Collator('en', { numeric: true });
+/** Name order, numbers as numbers; names the collator finds equal ("a01", "a1") by code units, so the order never depends on the file system's. */
+const byName = (a: string, b: string): number => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+
+interface FolderListing {
+  images: string[];
+  folders: string[];
+}
+
+/** A folder's PNG files and subfolders (hidden entries skipped); any other file is refused, so that nothing is silently left out. */
+function listFolder(dir: string): FolderListing {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (error) {
+    throw new PixelCNNError('ERR_IO', `cannot read the image folder ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  const listing: FolderListing = { images: [], folders: [] };
+  const others: string[] = [];
+  for (const name of names.filter((n) => !n.startsWith('.')).sort(byName)) {
+    let stats: fs.Stats;
+    try {
+      stats = fs.statSync(path.join(dir, name));
+    } catch (error) {
+      throw new PixelCNNError('ERR_IO', `cannot read ${path.join(dir, name)}: ${(error as Error).message}`, { cause: error });
+    }
+    if (stats.isDirectory()) listing.folders.push(name);
+    else if (/\.png$/i.test(name)) listing.images.push(name);
+    else others.push(name);
+  }
+  if (others.length > 0) {
+    const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? `, … (${others.length} files)` : '');
+    throw new PixelCNNError('ERR_DATA', `${dir}: only PNG images are read, but it holds ${shown}: convert them to PNG or move them out`);
+  }
+  return listing;
+}
+
+/** Each image file of the folder with its class folder's name (null when unlabeled). */
+function imageFiles(dir: string): { file: string; className: string | null }[] {
+  const top = listFolder(dir);
+  if (top.images.length > 0 && top.folders.length > 0) {
+    throw new PixelCNNError(
+      'ERR_DATA',
+      `${dir} holds both PNG files and folders (${top.folders.slice(0, 3).join(', ')}): give a folder of images, or a folder of class folders of images`,
+    );
+  }
+  if (top.images.length > 0) return top.images.map((name) => ({ file: path.join(dir, name), className: null }));
+  if (top.folders.length === 0) throw new PixelCNNError('ERR_DATA', `${dir} holds no PNG images`);
+  return top.folders.flatMap((className) => {
+    const folder = path.join(dir, className);
+    const inner = listFolder(folder);
+    if (inner.folders.length > 0) {
+      throw new PixelCNNError('ERR_DATA', `${folder} holds folders (${inner.folders.slice(0, 3).join(', ')}): a class folder holds PNG images only`);
+    }
+    if (inner.images.length === 0) throw new PixelCNNError('ERR_DATA', `the class folder ${folder} holds no PNG images`);
+    return inner.images.map((name) => ({ file: path.join(folder, name), className }));
+  });
+}
+
+interface DecodedImage {
+  file: string;
+  /** RGBA, 8 bits, row-major. */
+  rgba: Uint8Array;
+  /** Some pixel has R, G and B unequal. */
+  color: boolean;
+  /** Some pixel is not opaque. */
+  alpha: boolean;
+}
+
+function decodePng(file: string): DecodedImage & { width: number; height: number } {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    throw new PixelCNNError('ERR_IO', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  let png: PNG;
+  try {
+    png = PNG.sync.read(bytes);
+  } catch (error) {
+    throw new PixelCNNError('ERR_DATA', `${file} is not a readable PNG: ${(error as Error).message}`, { cause: error });
+  }
+  const rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length);
+  let color = false;
+  let alpha = false;
+  for (let i = 0; i < rgba.length && !(color && alpha); i += 4) {
+    color ||= rgba[i] !== rgba[i + 1] || rgba[i] !== rgba[i + 2];
+    alpha ||= rgba[i + 3] !== 255;
+  }
+  return { file, rgba, color, alpha, width: png.width, height: png.height };
+}
+
+function checkChannels(channels: number | undefined): void {
+  if (channels !== undefined && !Object.hasOwn(COMPONENTS, channels)) {
+    throw new PixelCNNError('ERR_ARG', `loadImageFolder: channels must be 1, 2, 3 or 4, got ${String(channels)}`);
+  }
+}
+
+/** Reads every PNG image of `dir` (see the file's comment for the layouts) into a dataset. */
+export function loadImageFolder(dir: string, options: ImageFolderOptions = {}): ImageDataset {
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new PixelCNNError('ERR_ARG', `loadImageFolder: the folder must be a non-empty string, got ${String(dir)}`);
+  }
+  checkChannels(options.channels);
+  const given = checkClassNames(options.classNames, options.classNames?.length ?? 0, 'ERR_ARG', 'loadImageFolder');
+  const files = imageFiles(dir);
+  const labeled = files[0].className !== null;
+  const classNames = labeled ? given ?? [...new Set(files.map((f) => f.className!))] : null;
+  const labelOf = new Map(classNames?.map((name, label) => [name, label]));
+  const unknown = files.find((f) => labeled && !labelOf.has(f.className!));
+  if (unknown) {
+    throw new PixelCNNError(
+      'ERR_DATA',
+      `${dir}: the class folder ${JSON.stringify(unknown.className)} is none of the classes ${classNames!.map((n) => JSON.stringify(n)).join(', ')}`,
+    );
+  }
+
+  const images: DecodedImage[] = [];
+  let width = 0;
+  let height = 0;
+  for (const { file } of files) {
+    const image = decodePng(file);
+    if (images.length === 0) [width, height] = [image.width, image.height];
+    else if (image.width !== width || image.height !== height) {
+      throw new PixelCNNError(
+        'ERR_DATA',
+        `${file} is ${image.width}×${image.height} pixels, but ${images[0].file} is ${width}×${height}: every image must have the same size`,
+      );
+    }
+    images.push(image);
+  }
+
+  const channels = options.channels ?? (images.some((i) => i.color) ? 3 : 1) + (images.some((i) => i.alpha) ? 1 : 0);
+  const keepsColor = channels >= 3;
+  const keepsAlpha = channels % 2 === 0;
+  const lossy = images.find((i) => (i.color && !keepsColor) || (i.alpha && !keepsAlpha));
+  if (lossy) {
+    const what = lossy.color && !keepsColor ? 'color' : 'transparent pixels';
+    throw new PixelCNNError(
+      'ERR_DATA',
+      `${lossy.file} has ${what}, which ${channels} channel${channels > 1 ? 's' : ''} (${CHANNEL_NAMES[channels]}) cannot hold`,
+    );
+  }
+
+  // RGBA interleaved in, the kept components as planes [C, H, W] out.
+  const plane = height * width;
+  const pixels = new Uint8Array(images.length * channels * plane);
+  const components = COMPONENTS[channels];
+  images.forEach(({ rgba }, n) => {
+    components.forEach((component, c) => {
+      const out = pixels.subarray((n * channels + c) * plane, (n * channels + c + 1) * plane);
+      for (let i = 0; i < plane; i++) out[i] = rgba[4 * i + component];
+    });
+  });
+  const labels = Int32Array.from(files, (f) => (labeled ? labelOf.get(f.className!)! : -1));
+  return createDataset(
+    { images: pixels, labels, count: images.length, channels, height, width, classes: classNames?.length ?? 0, classNames },
+    dir,
+  );
+}

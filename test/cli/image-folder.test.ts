@@ -1,0 +1,115 @@
+/**
+ * `--dataset folder` end to end: train on class folders of RGB PNG images, then
+ * evaluate, sample and complete with a test folder that lacks a class, each using the
+ * training run's labels; class names in --labels and in per-class file names.
+ */
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import type { ImageDataset } from '../../src/data/dataset';
+import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { evaluate } from '../../src/train/evaluate';
+import { cpu } from '../helpers/backend';
+import { runCli } from '../helpers/cli';
+import { writePngFolder } from '../helpers/png-folder';
+import { tinyDataset } from '../helpers/tiny-data';
+
+/** tinyDataset's gray images as RGB: red the image, green its negative, blue half of it. */
+function rgb(data: ImageDataset): ImageDataset {
+  const plane = data.height * data.width;
+  const images = new Uint8Array(data.count * 3 * plane);
+  for (let n = 0; n < data.count; n++)
+    for (let i = 0; i < plane; i++) {
+      const v = data.images[n * plane + i];
+      images[n * 3 * plane + i] = v;
+      images[(n * 3 + 1) * plane + i] = 255 - v;
+      images[(n * 3 + 2) * plane + i] = v >> 1;
+    }
+  return { ...data, channels: 3, images };
+}
+
+/** The images of `data` whose label is in `keep`, in order. */
+function only(data: ImageDataset, keep: number[]): ImageDataset {
+  const size = data.channels * data.height * data.width;
+  const chosen = [...data.labels.keys()].filter((n) => keep.includes(data.labels[n]));
+  const images = new Uint8Array(chosen.length * size);
+  chosen.forEach((n, k) => images.set(data.images.subarray(n * size, (n + 1) * size), k * size));
+  return { ...data, count: chosen.length, images, labels: Int32Array.from(chosen, (n) => data.labels[n]) };
+}
+
+describe('gated-pixelcnn with --dataset folder', () => {
+  it('trains on class folders, and evaluates, samples and completes with the run\'s labels', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-folder-'));
+    const classNames = ['cat', 'dog', 'fox'];
+    const trainDir = writePngFolder(path.join(dir, 'train'), rgb(tinyDataset(48, 6, 3, 1)), classNames);
+    // The test folder has no cats: its dogs and foxes must keep labels 1 and 2.
+    const testSet = only(rgb(tinyDataset(12, 6, 3, 2)), [1, 2]);
+    const testDir = writePngFolder(path.join(dir, 'test'), testSet, classNames);
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ levels: 4, hidden: 4, layers: 2, firstKernel: 3, kernel: 3, headHidden: 4 }));
+    const out = path.join(dir, 'run');
+    const trained = runCli('train', '--dataset', 'folder', '--train-dir', trainDir, '--test-dir', testDir, '--config', config,
+      '--steps', '4', '--batch-size', '8', '--out', out, '--no-progress');
+    expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/on folder: 48 images, .*\nlabels: 0 cat, 1 dog, 2 fox\n/);
+    const checkpoint = path.join(out, 'model.safetensors');
+    const model = GatedPixelCNN.load(checkpoint, { backend: cpu });
+    expect([model.config.channels, model.config.height, model.config.classes, model.classNames]).toEqual([3, 6, 3, classNames]);
+
+    // The NLL of the test images under their own labels, from memory: a test folder
+    // labeled by its own folders (dog 0, fox 1) would give another.
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--json', '--no-progress');
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    const report = JSON.parse(evaluated.stdout) as { nll: number; images: number };
+    expect(report.images).toBe(8);
+    expect(report.nll).toBeCloseTo(evaluate(model, testSet).nll, 4);
+    expect(evaluate(model, { ...testSet, labels: testSet.labels.map((y) => y - 1) }).nll).not.toBeCloseTo(report.nll, 4);
+    model.dispose();
+    expect(runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder').stderr).toMatch(/--dataset folder needs --test-dir/);
+
+    const grid = path.join(dir, 'samples.png');
+    const sampled = runCli('sample', '--checkpoint', checkpoint, '--labels', 'fox,0', '--per-label', '2', '--per-class', '--out', grid, '--no-progress');
+    expect(sampled.status, sampled.stderr).toBe(0);
+    for (const name of ['samples.png', 'samples-fox.png', 'samples-cat.png']) expect(existsSync(path.join(dir, name)), name).toBe(true);
+    expect(runCli('sample', '--checkpoint', checkpoint, '--labels', 'wolf', '--out', grid).stderr)
+      .toMatch(/"wolf" is not a class of this model \(its classes: cat, dog, fox\)/);
+
+    const completions = path.join(dir, 'completions.png');
+    const completed = runCli('complete', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir,
+      '--images', '2', '--per-image', '1', '--out', completions, '--no-progress');
+    expect(completed.status, completed.stderr).toBe(0);
+    expect(existsSync(completions)).toBe(true);
+  });
+
+  it('trains a model without classes on class folders when the configuration says classes 0', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-folder-unconditional-'));
+    const trainDir = writePngFolder(path.join(dir, 'train'), tinyDataset(8, 6, 2, 1), ['a', 'b']);
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, headHidden: 4, classes: 0 }));
+    const out = path.join(dir, 'run');
+    const trained = runCli('train', '--dataset', 'folder', '--train-dir', trainDir, '--config', config, '--steps', '1', '--batch-size', '4', '--out', out, '--no-progress');
+    expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.stderr).not.toMatch(/labels:/);
+    const model = GatedPixelCNN.load(path.join(out, 'model.safetensors'), { backend: cpu });
+    expect([model.config.classes, model.classNames]).toEqual([0, null]);
+    model.dispose();
+  });
+
+  it.each([
+    [['--steps', '1'], /the preset mnist-tiny is for 1×28×28 images, the training images are 1×6×6: give --config/],
+    [['--config', 'x.json', '--test-dir', '/nonexistent'], /cannot read the image folder \/nonexistent/],
+  ])('train %j on a folder of 6×6 images fails with one line', (flags, message) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-folder-bad-'));
+    const trainDir = writePngFolder(path.join(dir, 'train'), tinyDataset(4, 6, 2, 1));
+    const result = runCli('train', '--dataset', 'folder', '--train-dir', trainDir, '--out', path.join(dir, 'run'), ...flags);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('refuses folder flags with another dataset, and a folder dataset without its folder', () => {
+    expect(runCli('train', '--train-dir', 'x', '--steps', '1').stderr).toMatch(/--dataset mnist does not read --train-dir/);
+    expect(runCli('train', '--dataset', 'folder', '--steps', '1').stderr).toMatch(/--dataset folder needs --train-dir/);
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * Image folder datasets: random images written as PNG files come back exactly, labeled by
+ * class folder, in name order, in the channels they need; what would be lost or left out
+ * is refused with the file named.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import type { ImageDataset } from '../../src/data/dataset';
+import { loadImageFolder } from '../../src/data/image-folder';
+import { writePng, writePngFolder } from '../helpers/png-folder';
+import { makeRng } from '../helpers/random';
+
+const byCode = (code: string) => expect.objectContaining({ code });
+
+describe('loadImageFolder', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'image-folder-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const rng = makeRng(83);
+  let folders = 0;
+  const freshDir = () => path.join(root, `set${folders++}`);
+
+  /** `count` random images of `channels` (1–4) with labels cycling through `classes` (none when 0). */
+  function randomSet(count: number, channels: number, classes: number, [height, width] = [5, 7]): ImageDataset {
+    const plane = height * width;
+    const images = new Uint8Array(count * channels * plane);
+    for (let n = 0; n < count; n++)
+      for (let c = 0; c < channels; c++)
+        for (let i = 0; i < plane; i++) images[(n * channels + c) * plane + i] = Math.floor(rng() * 256);
+    const labels = Int32Array.from({ length: count }, (_, n) => (classes ? n % classes : -1));
+    return { images, labels, count, channels, height, width, classes };
+  }
+
+  /** The images of `data` with the given labels, in the order the folder lists them. */
+  function imagesOf(data: ImageDataset, order: number[]): Uint8Array {
+    const size = data.channels * data.height * data.width;
+    return Uint8Array.from(order.flatMap((n) => [...data.images.subarray(n * size, (n + 1) * size)]));
+  }
+
+  it('reads class folders as labels, in name order, every pixel exact', () => {
+    const data = randomSet(9, 1, 3);
+    // Folders named out of order: labels follow names, not the order written.
+    const dir = writePngFolder(freshDir(), data, ['zebra', 'ant', 'cat']);
+    const ds = loadImageFolder(dir);
+    expect([ds.count, ds.channels, ds.height, ds.width, ds.classes]).toEqual([9, 1, 5, 7, 3]);
+    expect(ds.classNames).toEqual(['ant', 'cat', 'zebra']);
+    // Written labels 0 zebra, 1 ant, 2 cat; read ant (images 1, 4, 7), cat (2, 5, 8), zebra (0, 3, 6).
+    expect([...ds.labels]).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2]);
+    expect(ds.images).toEqual(imagesOf(data, [1, 4, 7, 2, 5, 8, 0, 3, 6]));
+  });
+
+  it('orders files by name with numbers as numbers (img2 before img10)', () => {
+    const data = randomSet(12, 3, 0);
+    const dir = writePngFolder(freshDir(), data);
+    const ds = loadImageFolder(dir);
+    expect([ds.classes, ds.classNames, [...new Set(ds.labels)]]).toEqual([0, undefined, [-1]]);
+    expect(ds.images).toEqual(data.images); // img0 … img11 in numeric order
+  });
+
+  it.each([
+    [1, 'gray'],
+    [2, 'gray and alpha'],
+    [3, 'RGB'],
+    [4, 'RGBA'],
+  ])('finds %i channel(s) (%s) from what the pixels hold', (channels) => {
+    const data = randomSet(4, channels, 0);
+    const ds = loadImageFolder(writePngFolder(freshDir(), data));
+    expect(ds.channels).toBe(channels);
+    expect(ds.images).toEqual(data.images);
+  });
+
+  it('reads color files that hold only gray pixels as gray', () => {
+    const data = randomSet(2, 1, 0);
+    const dir = freshDir();
+    mkdirSync(dir);
+    const plane = data.height * data.width;
+    for (let n = 0; n < 2; n++) {
+      const gray = data.images.subarray(n * plane, (n + 1) * plane);
+      writePng(path.join(dir, `${n}.png`), Uint8Array.from([...gray, ...gray, ...gray]), 3, data.height, data.width);
+    }
+    expect(loadImageFolder(dir)).toMatchObject({ channels: 1, images: data.images });
+  });
+
+  it('reads images into more channels without loss when asked (gray to RGB, opaque to alpha)', () => {
+    const data = randomSet(3, 1, 0);
+    const dir = writePngFolder(freshDir(), data);
+    const plane = data.height * data.width;
+    const rgba = loadImageFolder(dir, { channels: 4 });
+    expect(rgba.channels).toBe(4);
+    for (let n = 0; n < 3; n++) {
+      const gray = [...data.images.subarray(n * plane, (n + 1) * plane)];
+      expect([...rgba.images.subarray(n * 4 * plane, (n + 1) * 4 * plane)]).toEqual([...gray, ...gray, ...gray, ...Array(plane).fill(255)]);
+    }
+  });
+
+  it('refuses channels that would lose color or transparency, naming the file', () => {
+    const color = writePngFolder(freshDir(), randomSet(2, 3, 0));
+    expect(() => loadImageFolder(color, { channels: 1 })).toThrow(byCode('ERR_DATA'));
+    expect(() => loadImageFolder(color, { channels: 2 })).toThrow(/img0\.png has color, which 2 channels \(gray and alpha\) cannot hold/);
+    const transparent = writePngFolder(freshDir(), randomSet(2, 2, 0));
+    expect(() => loadImageFolder(transparent, { channels: 3 })).toThrow(/img0\.png has transparent pixels, which 3 channels \(RGB\) cannot hold/);
+    expect(() => loadImageFolder(transparent, { channels: 5 })).toThrow(byCode('ERR_ARG'));
+  });
+
+  it('labels class folders by the names given (a test split by its training split), and refuses unknown ones', () => {
+    const data = randomSet(4, 1, 2);
+    const dir = writePngFolder(freshDir(), data, ['dog', 'fox']);
+    const ds = loadImageFolder(dir, { classNames: ['cat', 'dog', 'fox'] });
+    expect([ds.classes, ds.classNames, [...ds.labels]]).toEqual([3, ['cat', 'dog', 'fox'], [1, 1, 2, 2]]);
+    expect(() => loadImageFolder(dir, { classNames: ['cat', 'dog'] })).toThrow(/the class folder "fox" is none of the classes "cat", "dog"/);
+    expect(() => loadImageFolder(dir, { classNames: ['cat', 'cat'] })).toThrow(byCode('ERR_ARG'));
+  });
+
+  /** A folder holding `files` (name → contents; a name ending in / is a folder). */
+  function folderWith(files: Record<string, Uint8Array | string | null>): string {
+    const dir = freshDir();
+    mkdirSync(dir);
+    for (const [name, contents] of Object.entries(files)) {
+      if (name.endsWith('/')) mkdirSync(path.join(dir, name), { recursive: true });
+      else if (contents instanceof Uint8Array) writePng(path.join(dir, name), contents, 1, 2, 2);
+      else writeFileSync(path.join(dir, name), contents ?? '');
+    }
+    return dir;
+  }
+  const pixels = () => Uint8Array.from({ length: 4 }, () => Math.floor(rng() * 256));
+
+  it('skips hidden files', () => {
+    const dir = folderWith({ 'a.png': pixels(), '.DS_Store': 'x', '.thumbs/': null });
+    expect(loadImageFolder(dir).count).toBe(1);
+  });
+
+  it.each([
+    ['PNG files beside folders', { 'a.png': pixels(), 'cats/': null }, /holds both PNG files and folders \(cats\)/],
+    ['nothing', {}, /holds no PNG images/],
+    ['a file that is not a PNG', { 'a.png': pixels(), 'b.jpg': 'jpeg', 'notes.txt': '' }, /only PNG images are read, but it holds b\.jpg, notes\.txt/],
+    ['a corrupt PNG', { 'a.png': pixels(), 'b.png': 'not a png' }, /b\.png is not a readable PNG/],
+    ['a class folder of folders', { 'cats/': null, 'cats/inner/': null }, /cats holds folders \(inner\): a class folder holds PNG images only/],
+    ['an empty class folder', { 'cats/': null }, /the class folder .*cats holds no PNG images/],
+  ] as const)('refuses %s (ERR_DATA)', (_, files, message) => {
+    const dir = folderWith(files as Record<string, Uint8Array | string | null>);
+    expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
+    expect(() => loadImageFolder(dir)).toThrow(message);
+  });
+
+  it('refuses images of different sizes, naming both', () => {
+    const dir = folderWith({ 'a.png': pixels() });
+    writePng(path.join(dir, 'b.png'), new Uint8Array(6), 1, 2, 3);
+    expect(() => loadImageFolder(dir)).toThrow(/b\.png is 3×2 pixels, but .*a\.png is 2×2: every image must have the same size/);
+  });
+
+  it('refuses a folder that cannot be read (ERR_IO) and a bad argument (ERR_ARG)', () => {
+    expect(() => loadImageFolder(path.join(root, 'missing'))).toThrow(byCode('ERR_IO'));
+    expect(() => loadImageFolder('')).toThrow(byCode('ERR_ARG'));
+  });
+});
