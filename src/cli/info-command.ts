@@ -1,14 +1,21 @@
-/** `gated-pixelcnn info`: the backend in use and why, and what this build offers. */
+/** `gated-pixelcnn info`: the backend in use and why, and what this build offers; or what a checkpoint holds. */
 import type { Command } from 'commander';
 
 import { backendReport } from '../backend/load';
+import { checkpointInfo, describeCheckpoint } from './checkpoint-info';
 
 export function registerInfo(program: Command): void {
   program
     .command('info')
-    .description('show the backend in use and why, and the build features')
+    .description('show the backend in use and why, and the build features; with --checkpoint, what a checkpoint holds')
+    .option('--checkpoint <file>', 'describe this checkpoint instead: its model, class names and training state')
     .option('--json', 'print as JSON')
-    .action((flags: { json?: boolean }) => {
+    .action((flags: { json?: boolean; checkpoint?: string }) => {
+      if (flags.checkpoint) {
+        const info = checkpointInfo(flags.checkpoint);
+        process.stdout.write((flags.json ? JSON.stringify(info) : describeCheckpoint(info).join('\n')) + '\n');
+        return;
+      }
       const report = backendReport();
       if (flags.json) {
         process.stdout.write(JSON.stringify(report) + '\n');

@@ -18,7 +18,7 @@ import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError } from '../errors';
 import { ensureWritableDirectory } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
-import { readCheckpoint } from '../nn/checkpoint';
+import { readCheckpoint, type Checkpoint } from '../nn/checkpoint';
 import { ADAM_DEFAULTS, Adam, type AdamConfig } from '../optim/adam';
 import { checkSchedule, learningRate, type Schedule } from '../optim/schedule';
 import { WeightAverage, checkAverageDecay } from '../optim/weight-average';
@@ -116,7 +116,7 @@ interface TrainingState {
 }
 
 /** What a resumed run checks of its training set: a checkpoint does not hold the data itself. */
-interface DataSummary {
+export interface DataSummary {
   count: number;
   channels: number;
   height: number;
@@ -411,6 +411,23 @@ function checkScheduleFits(settings: TrainSettings): void {
  * A checkpoint's training state, checked for every field a resume reads (ERR_CHECKPOINT
  * naming what is wrong): a missing setting must not quietly become a default.
  */
+/** What a checkpoint says of the run that wrote it. */
+export interface TrainingRun {
+  step: number;
+  elapsedSeconds: number;
+  settings: TrainSettings;
+  /** The training set's size and image shape (null in checkpoints of earlier versions). */
+  data: DataSummary | null;
+}
+
+/** The run that wrote a checkpoint (ERR_CHECKPOINT if its state is damaged), or null for a model file without one. */
+export function trainingRunOf(checkpoint: Checkpoint, checkpointPath: string): TrainingRun | null {
+  const json = checkpoint.extras.metadata.training;
+  if (json === undefined) return null;
+  const { step, elapsedSeconds, settings, data } = parseTrainingState(json, checkpointPath);
+  return { step, elapsedSeconds, settings, data: data ?? null };
+}
+
 function parseTrainingState(json: string, checkpointPath: string): TrainingState {
   const bad = (what: string) => new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training state ${what}`);
   let state: unknown;

@@ -55,6 +55,7 @@ describe('gated-pixelcnn with --dataset folder', () => {
     expect(trained.status, trained.stderr).toBe(0);
     expect(trained.stderr).toMatch(/on folder: 48 images, .*\nlabels: 0 cat, 1 dog, 2 fox\n/);
     const checkpoint = path.join(out, 'model.safetensors');
+    expect(runCli('info', '--checkpoint', checkpoint).stdout).toMatch(/\nlabels: 0 cat, 1 dog, 2 fox\n/);
     const model = GatedPixelCNN.load(checkpoint, { backend: cpu });
     expect([model.config.channels, model.config.height, model.config.classes, model.classNames]).toEqual([3, 6, 3, classNames]);
 
