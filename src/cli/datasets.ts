@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 
 import type { ImageDataset } from '../data/dataset';
 import { loadCifar10 } from '../data/cifar10';
+import { holdOut } from '../data/hold-out';
 import { loadImageFolder, type ImageFolderOptions } from '../data/image-folder';
 import { loadIdxImages, loadMnist } from '../data/mnist';
 import { CliError } from './parse';
@@ -17,6 +18,8 @@ export interface DatasetOptions {
   testFiles?: string[];
   trainDir?: string;
   testDir?: string;
+  /** Hold out this fraction of the training images as the test set (train, where the data has no test split). */
+  testFraction?: number;
 }
 
 export const DATASET_HELP =
@@ -48,6 +51,19 @@ function refuseUnusedFlags(o: DatasetOptions, splits: 'both' | 'test'): void {
 
 export function loadDatasets(o: DatasetOptions): { train: ImageDataset; test?: ImageDataset } {
   refuseUnusedFlags(o, 'both');
+  const { train, test } = loadSplits(o);
+  if (o.testFraction === undefined) return { train, test };
+  if (test) {
+    throw new CliError(`--test-fraction holds out test images where the data has no test split, and --dataset ${o.dataset} has one here`);
+  }
+  try {
+    return holdOut(train, o.testFraction);
+  } catch (error) {
+    throw new CliError(`--test-fraction ${o.testFraction}: ${(error as Error).message}`);
+  }
+}
+
+function loadSplits(o: DatasetOptions): { train: ImageDataset; test?: ImageDataset } {
   switch (o.dataset) {
     case 'mnist':
       return { train: loadMnist('train'), test: loadMnist('test') };

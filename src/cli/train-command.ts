@@ -54,6 +54,7 @@ export function registerTrain(program: Command): void {
     .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
     .option('--train-dir <dir>', 'PNG images for --dataset folder (class folders of them for labels)')
     .option('--test-dir <dir>', 'PNG test images for --dataset folder')
+    .option('--test-fraction <f>', 'hold out this fraction of the training images as the test set (data without a test split)', unitInterval('--test-fraction'))
     .option('--out <dir>', 'output folder', 'runs/latest')
     .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`)
     .option('--epochs <n>', 'budget in epochs', integer('--epochs', 1))
@@ -146,7 +147,8 @@ async function train(flags: TrainFlags): Promise<void> {
     const c = model.config;
     process.stderr.write(
       `training ${flags.preset ?? flags.config ?? 'model'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
-        `${train.count} images, batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n` +
+        `${train.count} images${flags.testFraction && test ? ` (${test.count} held out for testing)` : ''}, ` +
+        `batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n` +
         (model.classNames ? `labels: ${describeClassNames(model.classNames)}\n` : ''),
     );
   }

@@ -30,9 +30,13 @@ const SHUFFLE_STREAM = 0x5348_5546; // 'SHUF'
 
 /** The order in which epoch `epoch` visits images 0..count−1. */
 export function epochPermutation(count: number, seed: number, epoch: number): Int32Array {
+  return shuffledIndices(count, new Rng(seed, SHUFFLE_STREAM, epoch));
+}
+
+/** 0..count−1 in the order of a Fisher–Yates shuffle drawn from `rng`. */
+export function shuffledIndices(count: number, rng: Rng): Int32Array {
   const perm = new Int32Array(count);
   for (let i = 0; i < count; i++) perm[i] = i;
-  const rng = new Rng(seed, SHUFFLE_STREAM, epoch);
   for (let i = count - 1; i > 0; i--) {
     const j = rng.nextBelow(i + 1);
     const t = perm[i];

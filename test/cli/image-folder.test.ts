@@ -3,7 +3,7 @@
  * evaluate, sample and complete with a test folder that lacks a class, each using the
  * training run's labels; class names in --labels and in per-class file names.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -96,6 +96,26 @@ describe('gated-pixelcnn with --dataset folder', () => {
     const model = GatedPixelCNN.load(path.join(out, 'model.safetensors'), { backend: cpu });
     expect([model.config.classes, model.classNames]).toEqual([0, null]);
     model.dispose();
+  });
+
+  it('holds out --test-fraction of the images as the test set where there is no test folder', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-folder-holdout-'));
+    const trainDir = writePngFolder(path.join(dir, 'train'), tinyDataset(16, 6, 2, 1), ['a', 'b']);
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, headHidden: 4 }));
+    const out = path.join(dir, 'run');
+    const args = ['train', '--dataset', 'folder', '--train-dir', trainDir, '--config', config, '--steps', '2', '--batch-size', '4',
+      '--eval-every', '2', '--no-samples', '--out', out, '--no-progress', '--test-fraction', '0.25'];
+    const trained = runCli(...args);
+    expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/on folder: 12 images \(4 held out for testing\)/);
+    const evals = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((line) => line.includes('"eval"'));
+    expect(evals.map((line) => (JSON.parse(line) as { images: number }).images)).toEqual([4]);
+    // A resumed run holds out the same images: the same training set.
+    expect(runCli(...args, '--steps', '3', '--resume').status).toBe(0);
+    expect(runCli(...args, '--steps', '4', '--resume', '--test-fraction', '0.5').stderr).toMatch(/trained on 12 images .* this training set holds 8 images/);
+    expect(runCli(...args, '--test-dir', trainDir).stderr).toMatch(/--test-fraction holds out test images where the data has no test split/);
+    expect(runCli(...args, '--test-fraction', '0.01').stderr).toMatch(/--test-fraction 0.01: holding out 0.01 of 16 images must leave at least one test and one training image/);
   });
 
   it.each([
