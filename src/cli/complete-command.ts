@@ -14,7 +14,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { completionGrid, completionInputs } from '../sample/completion';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
-import { addTestSetOptions, checkTestSetFlags, loadTestSet, type DatasetOptions } from './datasets';
+import { addTestSetOptions, checkTestSetFlags, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { CliError, integer, positiveNumber, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
@@ -54,7 +54,7 @@ export function registerComplete(program: Command): void {
       checkTestSetFlags(flags);
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
       try {
-        const test = loadTestSet(flags, { channels: model.config.channels, classNames: model.classNames });
+        const test = loadTestSet(flags, testSetFit(model));
         await complete(model, test, flags);
       } finally {
         model.dispose();

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 
 import type { ImageDataset } from '../data/dataset';
+import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { loadCifar10 } from '../data/cifar10';
 import { holdOut } from '../data/hold-out';
 import { loadImageFolder, type ImageFolderOptions } from '../data/image-folder';
@@ -103,9 +104,17 @@ export function checkTestSetFlags(o: DatasetOptions): void {
 }
 
 /**
- * The test split alone (eval, complete). `fit`: the model's channels and class names,
- * which an image folder is read into.
+ * How a test folder is read for `model`: in its channels, and labeled by its class names;
+ * for a model whose classes have no names (one trained on MNIST), by folders named by
+ * label ("0" … "9"), so that no folder is labeled by its place among the others.
  */
+export function testSetFit(model: GatedPixelCNN): ImageFolderOptions {
+  const { channels, classes } = model.config;
+  const classNames = model.classNames ?? (classes > 0 ? Array.from({ length: classes }, (_, y) => String(y)) : null);
+  return { channels, classNames };
+}
+
+/** The test split alone (eval, complete); an image folder is read as `fit` says (testSetFit). */
 export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): ImageDataset {
   checkTestSetFlags(o);
   switch (o.dataset) {
@@ -116,6 +125,9 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): Im
     case 'cifar10':
       return loadCifar10(o.testFiles!);
     case 'folder':
+      if (fit.channels !== undefined && fit.channels > 4) {
+        throw new CliError(`PNG images hold 1 to 4 channels, and this model takes ${fit.channels}`);
+      }
       return loadImageFolder(o.testDir!, fit);
     default:
       throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);

@@ -5,7 +5,7 @@ import { SingleBar } from 'cli-progress';
 import type { BackendName } from '../backend/load';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { evaluate } from '../train/evaluate';
-import { addTestSetOptions, checkTestSetFlags, loadTestSet, type DatasetOptions } from './datasets';
+import { addTestSetOptions, checkTestSetFlags, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { integer } from './parse';
 
 interface EvalFlags extends DatasetOptions {
@@ -33,7 +33,7 @@ export function registerEval(program: Command): void {
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
       let test: ReturnType<typeof loadTestSet>;
       try {
-        test = loadTestSet(flags, { channels: model.config.channels, classNames: model.classNames });
+        test = loadTestSet(flags, testSetFit(model));
       } catch (error) {
         model.dispose();
         throw error;

@@ -67,14 +67,25 @@ export function labelList(value: string): (number | string)[] {
   return labels;
 }
 
-/** labelList's class names made labels: `classNames` are the model's (null when it has none). */
+/**
+ * labelList's parts made labels for a model with `classNames` (null when it has none): a
+ * name is its class; a number is a label, or, where the classes are named by numbers
+ * (folders 1, 2, 3), the class of that name; a number that is one class's name and
+ * another's label is refused as ambiguous.
+ */
 export function resolveLabels(labels: (number | string)[], classNames: readonly string[] | null): number[] {
+  const numbered = classNames?.every((name) => /^\d+$/.test(name)) ?? false;
   return labels.map((label) => {
-    if (typeof label === 'number') return label;
-    const y = classNames?.indexOf(label) ?? -1;
-    if (y >= 0) return y;
+    const named = classNames?.indexOf(String(label)) ?? -1;
+    if (typeof label === 'number' && !numbered) {
+      if (named >= 0 && named !== label) {
+        throw new CliError(`"${label}" is ambiguous: label ${label}, and the name of class ${named}; give names only, as this model's classes are named`);
+      }
+      return label;
+    }
+    if (named >= 0) return named;
     throw new CliError(classNames
-      ? `"${label}" is not a class of this model (its classes: ${classNames.join(', ')})`
+      ? `"${label}" is not a class of this model (its classes: ${classNames.slice(0, 20).join(', ')}${classNames.length > 20 ? ', …' : ''})`
       : `"${label}" is not a label: this model's classes have no names, give numbers such as "0-9" or "1,3,5"`);
   });
 }

@@ -58,9 +58,15 @@ export function registerSample(program: Command): void {
     });
 }
 
-/** A class name as part of a file name, or undefined where it could leave the folder or hide the file (a checkpoint's names are anyone's). */
-function fileNamePart(name: string | undefined): string | undefined {
-  return name !== undefined && /^[^./\\\0][^/\\\0]*$/.test(name) ? name : undefined;
+/** Whether a class name can be part of a file name: it stays in the folder, is not hidden, and is not long (a checkpoint's names are anyone's). */
+const fitsFileName = (name: string): boolean => /^[^./\\\0][^/\\\0]*$/.test(name) && Buffer.byteLength(name) <= 100;
+
+/** --per-class's file for each label: named by class where every chosen class's name fits a file name, else by label. */
+export function perClassFiles(out: string, chosen: number[], classNames: readonly string[] | null): Map<number, string> {
+  const base = out.replace(/\.png$/i, '');
+  const labels = [...new Set(chosen)];
+  const byName = classNames !== null && labels.every((y) => fitsFileName(classNames[y]));
+  return new Map(labels.map((y) => [y, `${base}-${byName ? classNames[y] : y}.png`]));
 }
 
 /** Draws the images and writes every output asked for; the caller disposes the model. */
@@ -80,7 +86,8 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   // What could fail at the end is checked before the sampling, which may take long.
   checkSampleCount(model.config, count);
   checkSampleGrid(count, model.config, { columns });
-  const outputs = [flags.out, ...(flags.levelsOut ? [flags.levelsOut, `${flags.levelsOut}.json`] : [])];
+  const perClass = flags.perClass && chosen ? perClassFiles(flags.out, chosen, model.classNames) : new Map<number, string>();
+  const outputs = [flags.out, ...perClass.values(), ...(flags.levelsOut ? [flags.levelsOut, `${flags.levelsOut}.json`] : [])];
   const clash = outputs.find((file, k) => outputs.findIndex((other) => path.resolve(other) === path.resolve(file)) !== k);
   if (clash) throw new CliError(`${clash} is named for two outputs`);
   for (const file of outputs) checkWritableFile(file);
@@ -93,17 +100,13 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   const seconds = progress.stop();
   writeSampleGrid(flags.out, levels, model.config, { columns });
   const written = [flags.out];
-  if (flags.perClass && labels) {
-    const perImage = model.config.channels * model.config.height * model.config.width;
-    const base = flags.out.replace(/\.png$/i, '');
-    for (const y of new Set(labels)) {
-      const mine = Array.from(labels).flatMap((label, n) => (label === y ? [n] : []));
-      const images = new Uint8Array(mine.length * perImage);
-      mine.forEach((n, k) => images.set(levels.subarray(n * perImage, (n + 1) * perImage), k * perImage));
-      const file = `${base}-${fileNamePart(model.classNames?.[y]) ?? y}.png`;
-      writeSampleGrid(file, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
-      written.push(file);
-    }
+  const perImage = model.config.channels * model.config.height * model.config.width;
+  for (const [y, file] of perClass) {
+    const mine = Array.from(labels!).flatMap((label, n) => (label === y ? [n] : []));
+    const images = new Uint8Array(mine.length * perImage);
+    mine.forEach((n, k) => images.set(levels.subarray(n * perImage, (n + 1) * perImage), k * perImage));
+    writeSampleGrid(file, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
+    written.push(file);
   }
   if (flags.levelsOut) {
     writeLevelsFile(flags.levelsOut, levels, model.config, {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { BackendName } from '../backend/load';
 import { describeClassNames } from '../data/class-names';
 import { pngGridTakes } from '../io/png-grid';
-import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput } from '../nn/config';
+import { CONFIG_KEYS, PRESETS, resolveConfig, type ConfigInput } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, Trainer, type TrainerOptions } from '../train/trainer';
@@ -125,10 +125,18 @@ async function train(flags: TrainFlags): Promise<void> {
     process.stderr.write(`resuming ${file} at step ${trainer.step}\n`);
   } else {
     const config = modelConfig(flags, train);
-    const classes = typeof config === 'string' ? PRESETS[config].classes : config.classes;
+    const classes = config.classes ?? 0;
+    if (train.classNames && classes > 0 && classes !== train.classes) {
+      // Labels past the named ones would have no names, and a test folder could not be labeled as training was.
+      throw new CliError(
+        `the configuration says ${classes} classes, the training folder holds ${train.classes}: ` +
+          `give "classes": ${train.classes}, or 0 for a model without classes`,
+      );
+    }
     // The data's class names, where the model takes its classes (a configuration may drop them).
-    const classNames = classes === train.classes ? train.classNames : null;
-    const model = GatedPixelCNN.create(config, { backend: flags.backend, seed: flags.seed ?? 0, classNames });
+    const model = GatedPixelCNN.create(config, {
+      backend: flags.backend, seed: flags.seed ?? 0, classNames: classes > 0 ? train.classNames : null,
+    });
     trainer = new Trainer({
       ...common,
       model,
@@ -146,7 +154,7 @@ async function train(flags: TrainFlags): Promise<void> {
     });
     const c = model.config;
     process.stderr.write(
-      `training ${flags.preset ?? flags.config ?? 'model'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
+      `training ${flags.config ?? flags.preset ?? 'mnist-tiny'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
         `${train.count} images${flags.testFraction && test ? ` (${test.count} held out for testing)` : ''}, ` +
         `batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n` +
         (model.classNames ? `labels: ${describeClassNames(model.classNames)}\n` : ''),
@@ -183,8 +191,7 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, data: { chann
     .filter(([, given, kept]) => given !== undefined && given !== kept)
     .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept ?? 'none')})`);
   if (flags.preset || flags.config) {
-    const wanted = modelConfig(flags, data);
-    const config = typeof wanted === 'string' ? presetConfig(wanted) : resolveConfig(wanted);
+    const config = resolveConfig(modelConfig(flags, data));
     if (CONFIG_KEYS.some((key) => config[key] !== trainer.model.config[key])) {
       differing.push(`${flags.preset ? `--preset ${flags.preset}` : `--config ${flags.config}`} (another model than the run's)`);
     }
@@ -194,7 +201,11 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, data: { chann
   }
 }
 
-function modelConfig(flags: TrainFlags, train: { channels: number; height: number; width: number; classes: number }): ConfigInput | keyof typeof PRESETS {
+/**
+ * The model to train: --config's (the image shape and classes default to the data's), or
+ * a preset's, which fixes the image shape and takes the data's classes.
+ */
+function modelConfig(flags: TrainFlags, train: { channels: number; height: number; width: number; classes: number }): ConfigInput {
   if (flags.preset && flags.config) throw new CliError('give --preset or --config, not both');
   if (flags.config) {
     let parsed: Partial<ConfigInput>;
@@ -203,7 +214,6 @@ function modelConfig(flags: TrainFlags, train: { channels: number; height: numbe
     } catch (error) {
       throw new CliError(`cannot read the configuration ${flags.config}: ${(error as Error).message}`);
     }
-    // Image shape and classes default to the dataset's.
     return { channels: train.channels, height: train.height, width: train.width, classes: train.classes, ...parsed };
   }
   const preset = flags.preset ?? 'mnist-tiny';
@@ -216,5 +226,5 @@ function modelConfig(flags: TrainFlags, train: { channels: number; height: numbe
         '(levels, hidden, layers, ...; the image shape and classes follow the data)',
     );
   }
-  return preset as keyof typeof PRESETS;
+  return { ...c, classes: train.classes };
 }

@@ -1,8 +1,10 @@
 /**
  * Folders of PNG images, laid out as torchvision's ImageFolder reads them: a folder of
- * PNG files (unlabeled), or a folder of class folders each holding PNG files (labeled by
- * folder, the folders in name order). Every image has the same size; files are taken in
- * name order, numbers compared as numbers (img2 before img10).
+ * PNG files (unlabeled), or a folder of class folders each holding PNG files, labeled by
+ * folder. Folders and files are taken in torchvision's order (sorted by code point, so
+ * "Zebra" before "apple" and "img10" before "img2"), so that labels agree with it; names
+ * are compared in Unicode's NFC form, so that a folder copied through a file system that
+ * stores another form keeps its class. Every image has the same size.
  *
  * The channels follow what the images hold: gray (1) when every pixel has R = G = B,
  * else RGB (3), plus alpha (2, 4) when some pixel is not opaque. A caller that needs
@@ -10,6 +12,7 @@
  * model's); an image that would lose something in them is refused, never converted
  * with a loss. 16-bit PNGs are read at 8 bits (pngjs's rescaling).
  */
+import { constants as bufferConstants } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -28,13 +31,10 @@ export interface ImageFolderOptions {
   classNames?: readonly string[] | null;
 }
 
-/** The RGBA components that each channel count keeps, in order. */
-const COMPONENTS: Record<number, number[]> = { 1: [0], 2: [0, 3], 3: [0, 1, 2], 4: [0, 1, 2, 3] };
 const CHANNEL_NAMES: Record<number, string> = { 1: 'gray', 2: 'gray and alpha', 3: 'RGB', 4: 'RGBA' };
 
-const collator = new Intl.Collator('en', { numeric: true });
-/** Name order, numbers as numbers; names the collator finds equal ("a01", "a1") by code units, so the order never depends on the file system's. */
-const byName = (a: string, b: string): number => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+/** torchvision's order (Python's sorted()): by code point, which UTF-8's byte order is. */
+const byCodePoint = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 interface FolderListing {
   images: string[];
@@ -51,7 +51,7 @@ function listFolder(dir: string): FolderListing {
   }
   const listing: FolderListing = { images: [], folders: [] };
   const others: string[] = [];
-  for (const name of names.filter((n) => !n.startsWith('.')).sort(byName)) {
+  for (const name of names.filter((n) => !n.startsWith('.')).sort(byCodePoint)) {
     let stats: fs.Stats;
     try {
       stats = fs.statSync(path.join(dir, name));
@@ -87,45 +87,75 @@ function imageFiles(dir: string): { file: string; className: string | null }[] {
       throw new PixelCNNError('ERR_DATA', `${folder} holds folders (${inner.folders.slice(0, 3).join(', ')}): a class folder holds PNG images only`);
     }
     if (inner.images.length === 0) throw new PixelCNNError('ERR_DATA', `the class folder ${folder} holds no PNG images`);
-    return inner.images.map((name) => ({ file: path.join(folder, name), className }));
+    return inner.images.map((name) => ({ file: path.join(folder, name), className: className.normalize('NFC') }));
   });
 }
 
+/** An image as the planes it needs: gray or R, G, B, then alpha where some pixel is not opaque. */
 interface DecodedImage {
   file: string;
-  /** RGBA, 8 bits, row-major. */
-  rgba: Uint8Array;
-  /** Some pixel has R, G and B unequal. */
+  planes: Uint8Array;
+  /** Some pixel has R, G and B unequal: the planes start R, G, B (else one gray plane). */
   color: boolean;
-  /** Some pixel is not opaque. */
+  /** Some pixel is not opaque: the last plane is alpha. */
   alpha: boolean;
 }
 
-function decodePng(file: string): DecodedImage & { width: number; height: number } {
+function readPng(file: string): PNG {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch (error) {
     throw new PixelCNNError('ERR_IO', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
-  let png: PNG;
   try {
-    png = PNG.sync.read(bytes);
+    return PNG.sync.read(bytes);
   } catch (error) {
-    throw new PixelCNNError('ERR_DATA', `${file} is not a readable PNG: ${(error as Error).message}`, { cause: error });
+    const why = error instanceof RangeError ? 'is too large to decode' : 'is not a readable PNG';
+    throw new PixelCNNError('ERR_DATA', `${file} ${why}: ${(error as Error).message}`, { cause: error });
   }
-  const rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length);
+}
+
+/** RGBA interleaved → the planes the image needs. */
+function toPlanes(file: string, rgba: Uint8Array): DecodedImage {
+  const plane = rgba.length / 4;
   let color = false;
   let alpha = false;
   for (let i = 0; i < rgba.length && !(color && alpha); i += 4) {
     color ||= rgba[i] !== rgba[i + 1] || rgba[i] !== rgba[i + 2];
     alpha ||= rgba[i + 3] !== 255;
   }
-  return { file, rgba, color, alpha, width: png.width, height: png.height };
+  const components = [...(color ? [0, 1, 2] : [0]), ...(alpha ? [3] : [])];
+  const planes = new Uint8Array(components.length * plane);
+  components.forEach((component, c) => {
+    for (let i = 0; i < plane; i++) planes[c * plane + i] = rgba[4 * i + component];
+  });
+  return { file, planes, color, alpha };
+}
+
+/** The image's planes in `channels` (it must not lose anything in them), written to `out`. */
+function writeChannels(image: DecodedImage, channels: number, out: Uint8Array): void {
+  const plane = out.length / channels;
+  const colorPlanes = channels >= 3 ? 3 : 1;
+  for (let c = 0; c < colorPlanes; c++) {
+    const from = image.color ? c : 0; // gray fills R, G and B
+    out.set(image.planes.subarray(from * plane, (from + 1) * plane), c * plane);
+  }
+  if (colorPlanes === channels) return;
+  const alpha = out.subarray(colorPlanes * plane);
+  if (image.alpha) alpha.set(image.planes.subarray((image.color ? 3 : 1) * plane));
+  else alpha.fill(255);
+}
+
+/** ERR_DATA unless `values` bytes fit one array. */
+function checkFits(values: number, dir: string, what: string): void {
+  if (values > bufferConstants.MAX_LENGTH) {
+    throw new PixelCNNError('ERR_DATA', `${dir}: ${what} make ${values} bytes, more than one array holds (${bufferConstants.MAX_LENGTH})`);
+  }
 }
 
 function checkChannels(channels: number | undefined): void {
-  if (channels !== undefined && !Object.hasOwn(COMPONENTS, channels)) {
+  if (channels !== undefined && !Object.hasOwn(CHANNEL_NAMES, channels)) {
     throw new PixelCNNError('ERR_ARG', `loadImageFolder: channels must be 1, 2, 3 or 4, got ${String(channels)}`);
   }
 }
@@ -140,28 +170,28 @@ export function loadImageFolder(dir: string, options: ImageFolderOptions = {}): 
   const files = imageFiles(dir);
   const labeled = files[0].className !== null;
   const classNames = labeled ? given ?? [...new Set(files.map((f) => f.className!))] : null;
-  const labelOf = new Map(classNames?.map((name, label) => [name, label]));
+  const labelOf = new Map(classNames?.map((name, label) => [name.normalize('NFC'), label]));
   const unknown = files.find((f) => labeled && !labelOf.has(f.className!));
   if (unknown) {
-    throw new PixelCNNError(
-      'ERR_DATA',
-      `${dir}: the class folder ${JSON.stringify(unknown.className)} is none of the classes ${classNames!.map((n) => JSON.stringify(n)).join(', ')}`,
-    );
+    const shown = classNames!.slice(0, 10).map((n) => JSON.stringify(n)).join(', ') + (classNames!.length > 10 ? ', …' : '');
+    throw new PixelCNNError('ERR_DATA', `${dir}: the class folder ${JSON.stringify(unknown.className)} is none of the classes ${shown}`);
   }
 
   const images: DecodedImage[] = [];
   let width = 0;
   let height = 0;
   for (const { file } of files) {
-    const image = decodePng(file);
-    if (images.length === 0) [width, height] = [image.width, image.height];
-    else if (image.width !== width || image.height !== height) {
+    const png = readPng(file);
+    if (images.length === 0) {
+      [width, height] = [png.width, png.height];
+      checkFits(files.length * (options.channels ?? 1) * height * width, dir, `${files.length} images of ${width}×${height} pixels`);
+    } else if (png.width !== width || png.height !== height) {
       throw new PixelCNNError(
         'ERR_DATA',
-        `${file} is ${image.width}×${image.height} pixels, but ${images[0].file} is ${width}×${height}: every image must have the same size`,
+        `${file} is ${png.width}×${png.height} pixels, but ${images[0].file} is ${width}×${height}: every image must have the same size`,
       );
     }
-    images.push(image);
+    images.push(toPlanes(file, new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length)));
   }
 
   const channels = options.channels ?? (images.some((i) => i.color) ? 3 : 1) + (images.some((i) => i.alpha) ? 1 : 0);
@@ -176,16 +206,10 @@ export function loadImageFolder(dir: string, options: ImageFolderOptions = {}): 
     );
   }
 
-  // RGBA interleaved in, the kept components as planes [C, H, W] out.
-  const plane = height * width;
-  const pixels = new Uint8Array(images.length * channels * plane);
-  const components = COMPONENTS[channels];
-  images.forEach(({ rgba }, n) => {
-    components.forEach((component, c) => {
-      const out = pixels.subarray((n * channels + c) * plane, (n * channels + c + 1) * plane);
-      for (let i = 0; i < plane; i++) out[i] = rgba[4 * i + component];
-    });
-  });
+  const size = channels * height * width;
+  checkFits(images.length * size, dir, `${images.length} images of ${channels}×${height}×${width}`);
+  const pixels = new Uint8Array(images.length * size);
+  images.forEach((image, n) => writeChannels(image, channels, pixels.subarray(n * size, (n + 1) * size)));
   const labels = Int32Array.from(files, (f) => (labeled ? labelOf.get(f.className!)! : -1));
   return createDataset(
     { images: pixels, labels, count: images.length, channels, height, width, classes: classNames?.length ?? 0, classNames },

@@ -12,7 +12,7 @@ import type { ImageDataset } from '../../src/data/dataset';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { evaluate } from '../../src/train/evaluate';
 import { cpu } from '../helpers/backend';
-import { runCli } from '../helpers/cli';
+import { runCli, trainTiny } from '../helpers/cli';
 import { writePngFolder } from '../helpers/png-folder';
 import { tinyDataset } from '../helpers/tiny-data';
 
@@ -116,6 +116,40 @@ describe('gated-pixelcnn with --dataset folder', () => {
     expect(runCli(...args, '--steps', '4', '--resume', '--test-fraction', '0.5').stderr).toMatch(/trained on 12 images .* this training set holds 8 images/);
     expect(runCli(...args, '--test-dir', trainDir).stderr).toMatch(/--test-fraction holds out test images where the data has no test split/);
     expect(runCli(...args, '--test-fraction', '0.01').stderr).toMatch(/--test-fraction 0.01: holding out 0.01 of 16 images must leave at least one test and one training image/);
+  });
+
+  it('trains a preset on folders of its image shape, with the data\'s classes (or none)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-folder-preset-'));
+    const digits = tinyDataset(8, 28, 3, 1);
+    for (const [name, names] of [['labeled', ['circle', 'square', 'star']], ['unlabeled', undefined]] as const) {
+      const trainDir = writePngFolder(path.join(dir, name), digits, names && [...names]);
+      const out = path.join(dir, `run-${name}`);
+      const trained = runCli('train', '--dataset', 'folder', '--train-dir', trainDir, '--steps', '1', '--batch-size', '4', '--out', out, '--no-progress');
+      expect(trained.status, trained.stderr).toBe(0);
+      const model = GatedPixelCNN.load(path.join(out, 'model.safetensors'), { backend: cpu });
+      expect([model.config.hidden, model.config.classes, model.classNames]).toEqual([32, names ? 3 : 0, names ?? null]);
+      model.dispose();
+    }
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, headHidden: 4, classes: 10 }));
+    expect(runCli('train', '--dataset', 'folder', '--train-dir', path.join(dir, 'labeled'), '--config', config, '--steps', '1').stderr)
+      .toMatch(/the configuration says 10 classes, the training folder holds 3: give "classes": 3, or 0 for a model without classes/);
+  });
+
+  it('evaluates a model whose classes have no names on a test folder of class folders named by label', () => {
+    const { dir, trained, checkpoint } = trainTiny('gpcnn-cli-folder-unnamed-'); // 6×6 IDX images, 3 classes
+    expect(trained.status, trained.stderr).toBe(0);
+    const testSet = only(tinyDataset(12, 6, 3, 2), [0, 2]);
+    const testDir = writePngFolder(path.join(dir, 'test'), testSet, ['0', 'one', '2']);
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--json', '--no-progress');
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    const model = GatedPixelCNN.load(checkpoint, { backend: cpu });
+    // Folder "2" is label 2, not 1 (its place among the folders).
+    expect((JSON.parse(evaluated.stdout) as { nll: number }).nll).toBeCloseTo(evaluate(model, testSet).nll, 4);
+    model.dispose();
+    const named = writePngFolder(path.join(dir, 'named'), testSet, ['zero', 'one', 'two']);
+    expect(runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', named).stderr)
+      .toMatch(/the class folder "two" is none of the classes "0", "1", "2"/);
   });
 
   it.each([

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import type { ImageDataset } from '../../src/data/dataset';
 import { loadImageFolder } from '../../src/data/image-folder';
-import { writePng, writePngFolder } from '../helpers/png-folder';
+import { gray16Png, writePng, writePngFolder } from '../helpers/png-folder';
 import { makeRng } from '../helpers/random';
 
 const byCode = (code: string) => expect.objectContaining({ code });
@@ -51,12 +51,45 @@ describe('loadImageFolder', () => {
     expect(ds.images).toEqual(imagesOf(data, [1, 4, 7, 2, 5, 8, 0, 3, 6]));
   });
 
-  it('orders files by name with numbers as numbers (img2 before img10)', () => {
-    const data = randomSet(12, 3, 0);
-    const dir = writePngFolder(freshDir(), data);
+  it('orders folders and files as torchvision does: by code point (Zebra before apple, img10 before img2)', () => {
+    const names = ['apple', 'class2', 'Zebra', 'class10'];
+    const data = randomSet(48, 3, 4);
+    const dir = writePngFolder(freshDir(), data, names);
     const ds = loadImageFolder(dir);
-    expect([ds.classes, ds.classNames, [...new Set(ds.labels)]]).toEqual([0, undefined, [-1]]);
-    expect(ds.images).toEqual(data.images); // img0 … img11 in numeric order
+    expect(ds.classNames).toEqual(['Zebra', 'apple', 'class10', 'class2']);
+    // Each folder holds img0 … img11 (its images in dataset order): read 0, 1, 10, 11, 2, …, 9.
+    const fileOrder = [0, 1, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9];
+    const order = [2, 0, 3, 1].flatMap((written) => fileOrder.map((k) => written + 4 * k));
+    expect(ds.images).toEqual(imagesOf(data, order));
+    expect([...ds.labels]).toEqual(order.map((n) => [1, 3, 0, 2][data.labels[n]]));
+  });
+
+  it('matches class folders by their NFC form (a folder copied through a file system that decomposes names)', () => {
+    const data = randomSet(2, 1, 2);
+    const dir = writePngFolder(freshDir(), data, ['cafe\u0301', 'tea']); // "café" decomposed
+    const ds = loadImageFolder(dir, { classNames: ['caf\u00e9', 'tea'] });
+    expect([...ds.labels]).toEqual([0, 1]);
+    expect(loadImageFolder(dir).classNames).toEqual(['caf\u00e9', 'tea']);
+  });
+
+  it('reads a folder of gray and color images, some transparent, as RGBA without loss', () => {
+    const plane = 5 * 7;
+    const [gray, color, grayAlpha] = [randomSet(1, 1, 0), randomSet(1, 3, 0), randomSet(1, 2, 0)];
+    const dir = freshDir();
+    mkdirSync(dir);
+    writePng(path.join(dir, 'a.png'), gray.images, 1, 5, 7);
+    writePng(path.join(dir, 'b.png'), color.images, 3, 5, 7);
+    writePng(path.join(dir, 'c.png'), grayAlpha.images, 2, 5, 7);
+    const ds = loadImageFolder(dir);
+    expect(ds.channels).toBe(4);
+    const g = [...gray.images];
+    const ga = [...grayAlpha.images];
+    const opaque = Array<number>(plane).fill(255);
+    expect([...ds.images]).toEqual([
+      ...g, ...g, ...g, ...opaque,
+      ...color.images, ...opaque,
+      ...ga.slice(0, plane), ...ga.slice(0, plane), ...ga.slice(0, plane), ...ga.slice(plane),
+    ]);
   });
 
   it.each([
@@ -69,6 +102,14 @@ describe('loadImageFolder', () => {
     const ds = loadImageFolder(writePngFolder(freshDir(), data));
     expect(ds.channels).toBe(channels);
     expect(ds.images).toEqual(data.images);
+  });
+
+  it('reads 16-bit PNGs at 8 bits, rounded', () => {
+    const values = Uint16Array.from({ length: 5 * 7 }, () => Math.floor(rng() * 65536));
+    const dir = freshDir();
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'deep.png'), gray16Png(7, 5, values));
+    expect(loadImageFolder(dir)).toMatchObject({ channels: 1, height: 5, width: 7, images: Uint8Array.from(values, (v) => Math.round((v * 255) / 65535)) });
   });
 
   it('reads color files that hold only gray pixels as gray', () => {

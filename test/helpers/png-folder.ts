@@ -1,6 +1,7 @@
 /** Writing test images as PNG files, one by one or as an image folder dataset. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { PNG } from 'pngjs';
 
 import type { ImageDataset } from '../../src/data/dataset';
@@ -39,4 +40,25 @@ export function writePngFolder(dir: string, data: ImageDataset, classNames?: str
     writePng(path.join(folder, `img${k}.png`), data.images.subarray(n * size, (n + 1) * size), data.channels, data.height, data.width);
   }
   return dir;
+}
+
+/** A 16-bit gray PNG built byte by byte (pngjs writes 8 bits from 8-bit input): `values` row-major. */
+export function gray16Png(width: number, height: number, values: Uint16Array): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([16, 0, 0, 0, 0], 8); // 16 bits, gray, deflate, no filter, no interlace
+  const rows = Buffer.alloc(height * (1 + 2 * width)); // each row: filter 0, then big-endian samples
+  for (let i = 0; i < height; i++)
+    for (let j = 0; j < width; j++) rows.writeUInt16BE(values[i * width + j], i * (1 + 2 * width) + 1 + 2 * j);
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }

@@ -127,7 +127,8 @@ describe('checkpoint round trip', () => {
     const loaded = GatedPixelCNN.load(file, { backend: cpu });
     try {
       expect(loaded.classNames).toEqual(classNames);
-      expect(readCheckpoint(file).extras).toMatchObject({ classNames, metadata: {} });
+      expect(readCheckpoint(file).extras.classNames).toEqual(classNames);
+      expect(readCheckpoint(file).extras.metadata).toEqual({});
       expect(JSON.parse(decodeSafetensors(fs.readFileSync(file)).metadata.classNames)).toEqual(classNames);
       expect(() => model.save(file, { metadata: { classNames: '[]' } })).toThrow(/give class names as extras\.classNames/);
     } finally {

@@ -1,0 +1,40 @@
+/** --labels with class names, and --per-class's file names: what each list resolves to, and what is refused. */
+import { describe, expect, it } from 'vitest';
+
+import { labelList, resolveLabels } from '../../src/cli/parse';
+import { perClassFiles } from '../../src/cli/sample-command';
+
+const resolve = (value: string, names: string[] | null) => resolveLabels(labelList(value), names);
+
+describe('--labels', () => {
+  it('takes numbers and ranges as labels, and names as classes', () => {
+    expect(resolve('0-2,5', null)).toEqual([0, 1, 2, 5]);
+    expect(resolve('fox, 0 ,dog', ['cat', 'dog', 'fox'])).toEqual([2, 0, 1]);
+    expect(() => resolve('wolf', ['cat', 'dog'])).toThrow(/"wolf" is not a class of this model \(its classes: cat, dog\)/);
+    expect(() => resolve('cat', null)).toThrow(/"cat" is not a label: this model's classes have no names/);
+    expect(() => labelList('1,,2')).toThrow(/labels must look like/);
+  });
+
+  it('takes numbers as names where every class is named by a number (folders 1, 2, 3)', () => {
+    expect(resolve('1,3', ['1', '2', '3'])).toEqual([0, 2]);
+    expect(resolve('2-3', ['1', '2', '3'])).toEqual([1, 2]);
+    expect(() => resolve('0', ['1', '2', '3'])).toThrow(/"0" is not a class of this model \(its classes: 1, 2, 3\)/);
+    expect(resolve('0-9', Array.from({ length: 10 }, (_, y) => String(y)))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('refuses a number that names one class and is the label of another', () => {
+    expect(() => resolve('1', ['1', 'cat'])).toThrow(/"1" is ambiguous: label 1, and the name of class 0/);
+    expect(resolve('0,cat', ['1', 'cat'])).toEqual([0, 1]);
+  });
+});
+
+describe('--per-class file names', () => {
+  it('are the class names where all fit a file name, else the labels', () => {
+    expect([...perClassFiles('out/s.png', [2, 0, 2], ['cat', 'dog', 'fox'])]).toEqual([[2, 'out/s-fox.png'], [0, 'out/s-cat.png']]);
+    expect([...perClassFiles('s.png', [0, 1], null)]).toEqual([[0, 's-0.png'], [1, 's-1.png']]);
+    // A name with a backslash, one that would hide the file, or a long one: labels for all, so that no two collide.
+    for (const odd of ['a\\b', '.hidden', 'x'.repeat(101), '../up']) {
+      expect([...perClassFiles('s.png', [0, 1], ['1', odd]).values()], odd).toEqual(['s-0.png', 's-1.png']);
+    }
+  });
+});
