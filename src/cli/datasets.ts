@@ -7,7 +7,7 @@ import { loadCifar10 } from '../data/cifar10';
 import { holdOut } from '../data/hold-out';
 import { loadImageFolder, type ImageFolderOptions } from '../data/image-folder';
 import { loadIdxImages, loadMnist } from '../data/mnist';
-import { CliError } from './parse';
+import { CliError, unitInterval } from './parse';
 
 export interface DatasetOptions {
   dataset: string;
@@ -93,6 +93,7 @@ function loadSplits(o: DatasetOptions): { train: ImageDataset; test?: ImageDatas
 
 /** Checks the flags that choose a test split (eval, complete) before anything is loaded. */
 export function checkTestSetFlags(o: DatasetOptions): void {
+  if (o.testFraction !== undefined) return checkHeldOutFlags(o);
   refuseUnusedFlags(o, 'test');
   const needs: Record<string, [boolean, string]> = {
     idx: [!o.testImages, '--test-images (and usually --test-labels)'],
@@ -101,6 +102,17 @@ export function checkTestSetFlags(o: DatasetOptions): void {
   };
   const [missing, what] = needs[o.dataset] ?? [false, ''];
   if (missing) throw new CliError(`--dataset ${o.dataset} needs ${what}`);
+}
+
+/** --test-fraction for eval and complete: the training set's flags, as train was given them, and no test split. */
+function checkHeldOutFlags(o: DatasetOptions): void {
+  refuseUnusedFlags(o, 'both');
+  const flags = FILE_FLAGS[o.dataset];
+  const [images, flag] = flags.find(([key]) => key.startsWith('train') && key !== 'trainLabels') ?? [];
+  if (!images) throw new CliError(`--dataset ${o.dataset} has a test split; --test-fraction is for data without one`);
+  const test = flags.filter(([key]) => key.startsWith('test') && o[key] !== undefined).map(([, f]) => f);
+  if (test.length > 0) throw new CliError(`--test-fraction holds test images out of the training set, and replaces ${test.join(', ')}`);
+  if (o[images] === undefined) throw new CliError(`--test-fraction needs the training set that train held the images out of: give ${flag}`);
 }
 
 /**
@@ -117,6 +129,7 @@ export function testSetFit(model: GatedPixelCNN): ImageFolderOptions {
 /** The test split alone (eval, complete); an image folder is read as `fit` says (testSetFit). */
 export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): ImageDataset {
   checkTestSetFlags(o);
+  if (o.testFraction !== undefined) return loadDatasets(o).test!;
   switch (o.dataset) {
     case 'mnist':
       return loadMnist('test');
@@ -134,12 +147,20 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): Im
   }
 }
 
-/** The flags that choose a test split (eval, complete): --dataset and its test files. */
+/**
+ * The flags that choose a test split (eval, complete): --dataset and its test files, or
+ * the images a training run held out (--test-fraction with the training files).
+ */
 export function addTestSetOptions(command: Command): Command {
   return command
     .option('--dataset <name>', DATASET_HELP, 'mnist')
     .option('--test-images <file>', 'IDX test images for --dataset idx')
     .option('--test-labels <file>', 'IDX test labels for --dataset idx')
     .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
-    .option('--test-dir <dir>', 'PNG test images for --dataset folder');
+    .option('--test-dir <dir>', 'PNG test images for --dataset folder')
+    .option('--test-fraction <f>', 'the test images that train --test-fraction F held out of the training set given by --train-*', unitInterval('--test-fraction'))
+    .option('--train-images <file>', 'IDX training images (with --test-fraction)')
+    .option('--train-labels <file>', 'IDX training labels (with --test-fraction)')
+    .option('--train-files <files>', 'comma-separated CIFAR-10 batches (with --test-fraction)', (v: string) => v.split(','))
+    .option('--train-dir <dir>', 'PNG training images (with --test-fraction)');
 }

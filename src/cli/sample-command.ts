@@ -12,7 +12,8 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { writeLevelsFile } from '../sample/levels-file';
-import { CliError, integer, labelList, positiveNumber, resolveLabels, samplerKind } from './parse';
+import { labelList, resolveLabels, type LabelPart } from './labels';
+import { CliError, integer, positiveNumber, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
 interface SampleFlags {
@@ -20,7 +21,7 @@ interface SampleFlags {
   sampler: 'cached' | 'naive';
   levelsOut?: string;
   perClass?: boolean;
-  labels?: (number | string)[];
+  labels?: LabelPart[];
   perLabel: number;
   count?: number;
   temperature: number;

@@ -5,8 +5,9 @@ import type { Command } from 'commander';
 
 import type { BackendName } from '../backend/load';
 import { describeClassNames } from '../data/class-names';
+import type { ImageDataset } from '../data/dataset';
 import { pngGridTakes } from '../io/png-grid';
-import { CONFIG_KEYS, PRESETS, resolveConfig, type ConfigInput } from '../nn/config';
+import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, Trainer, type TrainerOptions } from '../train/trainer';
@@ -116,7 +117,7 @@ async function train(flags: TrainFlags): Promise<void> {
     if (!existsSync(file)) throw new CliError(`no checkpoint to resume at ${file}`);
     trainer = Trainer.resume(file, { ...common, backend: flags.backend, signal: abort.signal });
     try {
-      checkResumedSettings(flags, trainer, train);
+      checkResumedSettings(flags, trainer, train, test);
     } catch (error) {
       trainer.dispose();
       trainer.model.dispose();
@@ -124,8 +125,8 @@ async function train(flags: TrainFlags): Promise<void> {
     }
     process.stderr.write(`resuming ${file} at step ${trainer.step}\n`);
   } else {
-    const config = modelConfig(flags, train);
-    const classes = config.classes ?? 0;
+    const config = modelConfig(flags, train, test);
+    const { classes } = config;
     if (train.classNames && classes > 0 && classes !== train.classes) {
       // Labels past the named ones would have no names, and a test folder could not be labeled as training was.
       throw new CliError(
@@ -177,7 +178,7 @@ async function train(flags: TrainFlags): Promise<void> {
  * A resumed run keeps the model and the settings it was started with: the same command
  * may be given again with --resume, but a flag asking for another value is refused.
  */
-function checkResumedSettings(flags: TrainFlags, trainer: Trainer, data: { channels: number; height: number; width: number; classes: number }): void {
+function checkResumedSettings(flags: TrainFlags, trainer: Trainer, train: ImageDataset, test?: ImageDataset): void {
   const s = trainer.settings;
   const asked: [string, unknown, unknown][] = [
     ['--batch-size', flags.batchSize, s.batchSize], ['--lr', flags.lr, s.optimizer.lr],
@@ -191,9 +192,13 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, data: { chann
     .filter(([, given, kept]) => given !== undefined && given !== kept)
     .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept ?? 'none')})`);
   if (flags.preset || flags.config) {
-    const config = resolveConfig(modelConfig(flags, data));
-    if (CONFIG_KEYS.some((key) => config[key] !== trainer.model.config[key])) {
-      differing.push(`${flags.preset ? `--preset ${flags.preset}` : `--config ${flags.config}`} (another model than the run's)`);
+    const [wanted, run] = [modelConfig(flags, train, test), trainer.model.config];
+    const keys = CONFIG_KEYS.filter((key) => wanted[key] !== run[key]);
+    // Runs started before presets took the data's classes have the preset's own.
+    const presetClasses = flags.preset && keys.length === 1 && keys[0] === 'classes' && run.classes === presetConfig(flags.preset).classes;
+    if (keys.length > 0 && !presetClasses) {
+      const what = keys.map((key) => `${key} ${wanted[key]}, the run's ${run[key]}`).join('; ');
+      differing.push(`${flags.preset ? `--preset ${flags.preset}` : `--config ${flags.config}`} (another model than the run's: ${what})`);
     }
   }
   if (differing.length > 0) {
@@ -203,9 +208,11 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, data: { chann
 
 /**
  * The model to train: --config's (the image shape and classes default to the data's), or
- * a preset's, which fixes the image shape and takes the data's classes.
+ * a preset's, which fixes the image shape and takes the data's classes (those of the
+ * training and the test labels, the larger).
  */
-function modelConfig(flags: TrainFlags, train: { channels: number; height: number; width: number; classes: number }): ConfigInput {
+function modelConfig(flags: TrainFlags, train: ImageDataset, test?: ImageDataset): ModelConfig {
+  const classes = Math.max(train.classes, test?.classes ?? 0);
   if (flags.preset && flags.config) throw new CliError('give --preset or --config, not both');
   if (flags.config) {
     let parsed: Partial<ConfigInput>;
@@ -214,7 +221,7 @@ function modelConfig(flags: TrainFlags, train: { channels: number; height: numbe
     } catch (error) {
       throw new CliError(`cannot read the configuration ${flags.config}: ${(error as Error).message}`);
     }
-    return { channels: train.channels, height: train.height, width: train.width, classes: train.classes, ...parsed };
+    return resolveConfig({ channels: train.channels, height: train.height, width: train.width, classes, ...parsed });
   }
   const preset = flags.preset ?? 'mnist-tiny';
   if (!Object.hasOwn(PRESETS, preset)) throw new CliError(`unknown preset "${preset}" (choose ${Object.keys(PRESETS).join(', ')})`);
@@ -226,5 +233,5 @@ function modelConfig(flags: TrainFlags, train: { channels: number; height: numbe
         '(levels, hidden, layers, ...; the image shape and classes follow the data)',
     );
   }
-  return { ...c, classes: train.classes };
+  return resolveConfig({ ...c, classes });
 }

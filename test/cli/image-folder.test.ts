@@ -109,10 +109,16 @@ describe('gated-pixelcnn with --dataset folder', () => {
     const trained = runCli(...args);
     expect(trained.status, trained.stderr).toBe(0);
     expect(trained.stderr).toMatch(/on folder: 12 images \(4 held out for testing\)/);
-    const evals = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((line) => line.includes('"eval"'));
-    expect(evals.map((line) => (JSON.parse(line) as { images: number }).images)).toEqual([4]);
-    // A resumed run holds out the same images: the same training set.
-    expect(runCli(...args, '--steps', '3', '--resume').status).toBe(0);
+    const evals = () => readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((line) => line.includes('"eval"'))
+      .map((line) => JSON.parse(line) as { step: number; images: number; nll: number });
+    expect(evals().map((e) => [e.step, e.images])).toEqual([[2, 4]]);
+    // eval finds the same held-out images, before and after a resumed run (which holds out the same ones).
+    const heldOut = () => JSON.parse(runCli('eval', '--checkpoint', path.join(out, 'model.safetensors'), '--dataset', 'folder',
+      '--train-dir', trainDir, '--test-fraction', '0.25', '--json', '--no-progress').stdout) as { images: number; nll: number };
+    expect(heldOut().nll).toBeCloseTo(evals()[0].nll, 6);
+    expect(runCli(...args, '--steps', '4', '--resume').status).toBe(0);
+    expect(evals().map((e) => e.step)).toEqual([2, 4]);
+    expect(heldOut()).toMatchObject({ images: 4, nll: expect.closeTo(evals()[1].nll, 6) });
     expect(runCli(...args, '--steps', '4', '--resume', '--test-fraction', '0.5').stderr).toMatch(/trained on 12 images .* this training set holds 8 images/);
     expect(runCli(...args, '--test-dir', trainDir).stderr).toMatch(/--test-fraction holds out test images where the data has no test split/);
     expect(runCli(...args, '--test-fraction', '0.01').stderr).toMatch(/--test-fraction 0.01: holding out 0.01 of 16 images must leave at least one test and one training image/);
@@ -159,6 +165,17 @@ describe('gated-pixelcnn with --dataset folder', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-folder-bad-'));
     const trainDir = writePngFolder(path.join(dir, 'train'), tinyDataset(4, 6, 2, 1));
     const result = runCli('train', '--dataset', 'folder', '--train-dir', trainDir, '--out', path.join(dir, 'run'), ...flags);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it.each([
+    [['--dataset', 'mnist'], /--dataset mnist has a test split; --test-fraction is for data without one/],
+    [['--dataset', 'folder', '--train-dir', 'a', '--test-dir', 'b'], /--test-fraction holds test images out of the training set, and replaces --test-dir/],
+    [['--dataset', 'folder'], /--test-fraction needs the training set that train held the images out of: give --train-dir/],
+    [['--dataset', 'idx', '--train-dir', 'a'], /--dataset idx does not read --train-dir/],
+  ])('eval --test-fraction %j is refused before the model is read', (flags, message) => {
+    const result = runCli('eval', '--checkpoint', 'x', '--test-fraction', '0.1', ...flags);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(message);
   });

@@ -1,7 +1,7 @@
 /** --labels with class names, and --per-class's file names: what each list resolves to, and what is refused. */
 import { describe, expect, it } from 'vitest';
 
-import { labelList, resolveLabels } from '../../src/cli/parse';
+import { labelList, resolveLabels } from '../../src/cli/labels';
 import { perClassFiles } from '../../src/cli/sample-command';
 
 const resolve = (value: string, names: string[] | null) => resolveLabels(labelList(value), names);
@@ -15,16 +15,25 @@ describe('--labels', () => {
     expect(() => labelList('1,,2')).toThrow(/labels must look like/);
   });
 
-  it('takes numbers as names where every class is named by a number (folders 1, 2, 3)', () => {
+  it('takes a class\'s exact name first, whatever it looks like', () => {
+    expect(resolve('0-2,6-9', ['0-2', '3-5', '6-9'])).toEqual([0, 2]); // age groups, not ranges
+    expect(resolve('01', ['01', 'cat'])).toEqual([0]);
+    expect(resolve('1', ['1', 'cat'])).toEqual([0]);
+  });
+
+  it('takes numbers as class numbers where every class is named by a number (folders 1, 2, 3 or 00, 01, 02)', () => {
     expect(resolve('1,3', ['1', '2', '3'])).toEqual([0, 2]);
     expect(resolve('2-3', ['1', '2', '3'])).toEqual([1, 2]);
-    expect(() => resolve('0', ['1', '2', '3'])).toThrow(/"0" is not a class of this model \(its classes: 1, 2, 3\)/);
+    expect(() => resolve('0', ['1', '2', '3'])).toThrow(/no single class of this model is numbered 0 \(its classes: 1, 2, 3\)/);
+    expect(resolve('0-2', ['00', '01', '02'])).toEqual([0, 1, 2]);
+    expect(resolve('1', ['00', '01', '02'])).toEqual([1]);
+    expect(() => resolve('1-2', ['01', '1', '2'])).toThrow(/no single class of this model is numbered 1/); // 01 or 1?
     expect(resolve('0-9', Array.from({ length: 10 }, (_, y) => String(y)))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
-  it('refuses a number that names one class and is the label of another', () => {
-    expect(() => resolve('1', ['1', 'cat'])).toThrow(/"1" is ambiguous: label 1, and the name of class 0/);
-    expect(resolve('0,cat', ['1', 'cat'])).toEqual([0, 1]);
+  it('refuses a number that is the label of one class and the number of another', () => {
+    expect(() => resolve('1', ['01', 'cat'])).toThrow(/"1" is ambiguous: label 1, and the number of class 0 \(01\)/);
+    expect(resolve('0,cat', ['01', 'cat'])).toEqual([0, 1]);
   });
 });
 

@@ -1,0 +1,74 @@
+/**
+ * `sample --labels`: a list of class names, labels and ranges of labels ("cat,dog",
+ * "0-9", "1,3,5"), checked for its form when the command line is parsed and made labels
+ * once the model, and so its class names, is loaded.
+ *
+ * A part that is a class's name (exactly, in NFC) is that class. Otherwise a number or a
+ * range is labels, or, where every class is named by a number (folders 1, 2, 3 or 00,
+ * 01, 02), the classes with those numbers; a number that is another class's number is
+ * refused as ambiguous.
+ */
+import { CliError } from './parse';
+
+/** More labels than a grid could show rows for: refused before any list is built. */
+export const MAX_LABELS = 65536;
+
+/** One comma-separated part: its text, and the labels it spans when it is a number or a range. */
+export interface LabelPart {
+  text: string;
+  range: [number, number] | null;
+}
+
+export function labelList(value: string): LabelPart[] {
+  const parts: LabelPart[] = [];
+  let total = 0;
+  for (const raw of value.split(',')) {
+    const text = raw.trim();
+    if (text === '') throw new CliError(`labels must look like "0-9", "1,3,5" or "cat,dog", got "${value}"`);
+    const match = /^(\d+)\s*(?:-\s*(\d+))?$/.exec(text);
+    const range: [number, number] | null = match ? [Number(match[1]), Number(match[2] ?? match[1])] : null;
+    if (range && range[1] < range[0]) throw new CliError(`label range "${text}" runs backwards`);
+    total += range ? range[1] - range[0] + 1 : 1;
+    if (total > MAX_LABELS) throw new CliError(`labels must be at most ${MAX_LABELS}, got "${value}"`);
+    parts.push({ text, range });
+  }
+  return parts;
+}
+
+const listed = (names: readonly string[]) => names.slice(0, 20).join(', ') + (names.length > 20 ? ', …' : '');
+
+/** The labels the parts name, for a model with `classNames` (null when its classes have none). */
+export function resolveLabels(parts: LabelPart[], classNames: readonly string[] | null): number[] {
+  const names = classNames?.map((name) => name.normalize('NFC')) ?? null;
+  const numbered = names?.every((name) => /^\d+$/.test(name)) ?? false;
+  // The class of each number that a class's name is (several names with one number: none).
+  const byNumber = new Map<number, number>();
+  names?.forEach((name, y) => {
+    if (!/^\d+$/.test(name)) return;
+    const n = Number(name);
+    byNumber.set(n, byNumber.has(n) ? -1 : y);
+  });
+  return parts.flatMap(({ text, range }) => {
+    const named = names?.indexOf(text.normalize('NFC')) ?? -1;
+    if (named >= 0) return [named];
+    if (!range) {
+      throw new CliError(names
+        ? `"${text}" is not a class of this model (its classes: ${listed(names)})`
+        : `"${text}" is not a label: this model's classes have no names, give numbers such as "0-9" or "1,3,5"`);
+    }
+    const labels: number[] = [];
+    for (let n = range[0]; n <= range[1]; n++) {
+      const y = byNumber.get(n);
+      if (numbered) {
+        if (y === undefined || y < 0) throw new CliError(`no single class of this model is numbered ${n} (its classes: ${listed(names!)})`);
+        labels.push(y);
+      } else {
+        if (y !== undefined && y !== n) {
+          throw new CliError(`"${text}" is ambiguous: label ${n}, and the number of class ${y} (${names![y]}); give class names, as this model's classes are named`);
+        }
+        labels.push(n);
+      }
+    }
+    return labels;
+  });
+}
