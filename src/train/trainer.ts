@@ -169,7 +169,7 @@ export class Trainer {
       if (resumeFrom) {
         const [was, now] = [resumeFrom.data, summarize(options.train)];
         if (was && describeData(was) !== describeData(now)) {
-          throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again`);
+          throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again (the same files, split as they were: train --test-fraction too)`);
         }
         this.#adam.loadStateDict(resumeFrom.tensors, resumeFrom.adamSteps);
         this.#average?.loadStateDict(resumeFrom.tensors, resumeFrom.averageUpdates ?? NaN);
