@@ -31,13 +31,6 @@ export function registerEval(program: Command): void {
     .action((flags: EvalFlags) => {
       checkTestSetFlags(flags);
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
-      let test: ReturnType<typeof loadTestSet>;
-      try {
-        test = loadTestSet(flags, testSetFit(model));
-      } catch (error) {
-        model.dispose();
-        throw error;
-      }
       // Redrawn from within the loop (synchronousUpdate), which keeps the event loop's timers waiting.
       const bar = flags.progress && process.stderr.isTTY
         ? new SingleBar({ format: 'evaluating {bar} {value}/{total} images | ETA {eta_formatted}', stream: process.stderr, synchronousUpdate: true })
@@ -45,7 +38,7 @@ export function registerEval(program: Command): void {
       let result: ReturnType<typeof evaluate>;
       let started = false;
       try {
-        result = evaluate(model, test, {
+        result = evaluate(model, loadTestSet(flags, testSetFit(model)), {
           limit: flags.limit,
           batchSize: flags.batchSize,
           onProgress: (done, total) => {

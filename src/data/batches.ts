@@ -138,6 +138,12 @@ export function gatherBatch(
   levels: number,
 ): { images: Uint8Array; labels: Int32Array } {
   checkLevels(levels);
+  const { pixels, labels } = gatherImages(ds, indices);
+  return { images: quantize(pixels, levels), labels };
+}
+
+/** The 8-bit images `indices` of `ds` as [B, C, H, W], with their labels. */
+export function gatherImages(ds: ImageDataset, indices: ArrayLike<number>): { pixels: Uint8Array; labels: Int32Array } {
   const size = ds.channels * ds.height * ds.width;
   const pixels = new Uint8Array(indices.length * size);
   const labels = new Int32Array(indices.length);
@@ -149,5 +155,5 @@ export function gatherBatch(
     pixels.set(ds.images.subarray(i * size, (i + 1) * size), b * size);
     labels[b] = ds.labels[i];
   }
-  return { images: quantize(pixels, levels), labels };
+  return { pixels, labels };
 }

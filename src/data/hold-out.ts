@@ -5,7 +5,7 @@
  * order.
  */
 import { PixelCNNError } from '../errors';
-import { shuffledIndices } from './batches';
+import { gatherImages, shuffledIndices } from './batches';
 import { createDataset, type ImageDataset } from './dataset';
 import { Rng } from './rng';
 
@@ -14,11 +14,8 @@ const HOLD_OUT_STREAM = 0x484f_4c44; // 'HOLD'
 
 /** The images `indices` (ascending) of `data`, as a dataset. */
 function subset(data: ImageDataset, indices: number[], source: string): ImageDataset {
-  const size = data.channels * data.height * data.width;
-  const images = new Uint8Array(indices.length * size);
-  indices.forEach((i, k) => images.set(data.images.subarray(i * size, (i + 1) * size), k * size));
-  const labels = Int32Array.from(indices, (i) => data.labels[i]);
-  return createDataset({ ...data, images, labels, count: indices.length }, source);
+  const { pixels, labels } = gatherImages(data, indices);
+  return createDataset({ ...data, images: pixels, labels, count: indices.length }, source);
 }
 
 /** Splits `fraction` (in (0, 1)) of `data`'s images off as a test set; the rest is the training set. */
