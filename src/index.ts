@@ -27,7 +27,7 @@ export type { BatchEndInfo, Budget, TrainerCallbacks, TrainerOptions, TrainResul
 export { TrainingStep } from './train/training-step';
 export type { TrainingStepOptions } from './train/training-step';
 export { evaluate } from './train/evaluate';
-export type { Evaluation } from './train/evaluate';
+export type { Evaluation, EvaluateOptions } from './train/evaluate';
 
 export { sampleNaive } from './sample/naive';
 export { sampleCached } from './sample/cached';
@@ -42,6 +42,7 @@ export { loadMnist, loadIdxImages } from './data/mnist';
 export { loadCifar10 } from './data/cifar10';
 export { loadImageFolder } from './data/image-folder';
 export type { ImageFolderOptions } from './data/image-folder';
+export { writeImageFolder } from './data/write-image-folder';
 export type { ImageDataset } from './data/dataset';
 export { quantize, toDisplay, toUnit } from './data/quantize';
 export { BatchSampler, gatherBatch } from './data/batches';

@@ -1,16 +1,22 @@
 /** `gated-pixelcnn eval`: test NLL and bits per dimension of a checkpoint. */
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
+import type { ImageDataset } from '../data/dataset';
+import { writeFileAtomicSync } from '../io/atomic-write';
+import { encodeCsv } from '../io/csv';
+import { checkWritableFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
-import { evaluate } from '../train/evaluate';
+import { bitsPerDim, evaluate } from '../train/evaluate';
 import { addTestSetOptions, checkTestSetFlags, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
-import { integer } from './parse';
+import { CliError, integer } from './parse';
 
 interface EvalFlags extends DatasetOptions {
   checkpoint: string;
   json?: boolean;
+  nllOut?: string;
   limit?: number;
   batchSize: number;
   backend: BackendName;
@@ -26,10 +32,15 @@ export function registerEval(program: Command): void {
     .option('--limit <n>', 'evaluate the first N test images only', integer('--limit', 1))
     .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
     .option('--json', 'print the result as JSON')
+    .option('--nll-out <file>', "also write each image's NLL to a CSV file (index, image, label, class, nats, bits_per_dim)")
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
     .action((flags: EvalFlags) => {
       checkTestSetFlags(flags);
+      if (flags.nllOut) {
+        if (path.resolve(flags.nllOut) === path.resolve(flags.checkpoint)) throw new CliError('--nll-out names the checkpoint');
+        checkWritableFile(flags.nllOut);
+      }
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
       // Redrawn from within the loop (synchronousUpdate), which keeps the event loop's timers waiting.
       const bar = flags.progress && process.stderr.isTTY
@@ -38,21 +49,26 @@ export function registerEval(program: Command): void {
       let result: ReturnType<typeof evaluate>;
       let started = false;
       try {
-        result = evaluate(model, loadTestSet(flags, testSetFit(model)), {
+        const testSet = loadTestSet(flags, testSetFit(model));
+        result = evaluate(model, testSet, {
           limit: flags.limit,
           batchSize: flags.batchSize,
+          perImage: flags.nllOut !== undefined,
           onProgress: (done, total) => {
             if (!started) bar?.start(total, 0);
             started = true;
             bar?.update(done);
           },
         });
+        if (flags.nllOut) writeFileAtomicSync(flags.nllOut, perImageCsv(model, testSet, result.imageNlls!));
       } finally {
         bar?.stop();
         model.dispose();
       }
+      if (flags.nllOut) process.stderr.write(`wrote each image's NLL to ${flags.nllOut}\n`);
+      const { imageNlls: _, ...summary } = result;
       if (flags.json) {
-        process.stdout.write(JSON.stringify({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...result }) + '\n');
+        process.stdout.write(JSON.stringify({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
       } else {
         process.stdout.write(
           `${flags.checkpoint} on ${flags.dataset} (${result.images} test images): ` +
@@ -60,4 +76,15 @@ export function registerEval(program: Command): void {
         );
       }
     });
+}
+
+/** --nll-out's table: a record per evaluated image, in the test set's order; a field the data lacks is left empty. */
+function perImageCsv(model: GatedPixelCNN, data: ImageDataset, nlls: Float64Array): string {
+  const records = Array.from(nlls, (nats, n) => {
+    const label = data.labels[n];
+    // Nine significant digits hold a float32 NLL exactly.
+    const digits = (x: number) => Number(x.toPrecision(9));
+    return [n, data.imageNames?.[n] ?? '', label >= 0 ? label : '', label >= 0 ? model.classNames?.[label] ?? '' : '', digits(nats), digits(bitsPerDim(model, nats))];
+  });
+  return encodeCsv([['index', 'image', 'label', 'class', 'nats', 'bits_per_dim'], ...records]);
 }

@@ -1,12 +1,17 @@
 /**
  * `gated-pixelcnn sample` (also scripts/sample.mjs): draw many images from a checkpoint
  * in batches, with the cached (default) or naive sampler, into a PNG grid with one row
- * per label, optionally one PNG per label and the raw levels with a JSON sidecar.
+ * per label, optionally one PNG per label, the raw levels with a JSON sidecar, and a
+ * folder of one PNG per image (the layout --dataset folder reads).
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import type { BackendName } from '../backend/load';
+import { createDataset } from '../data/dataset';
+import { toDisplay } from '../data/quantize';
+import { checkImageFolderTarget, writeImageFolder } from '../data/write-image-folder';
+import { classFileNames } from '../io/class-file-names';
 import { checkWritableFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
@@ -20,6 +25,7 @@ interface SampleFlags {
   checkpoint: string;
   sampler: 'cached' | 'naive';
   levelsOut?: string;
+  imagesDir?: string;
   perClass?: boolean;
   labels?: LabelPart[];
   perLabel: number;
@@ -46,6 +52,7 @@ export function registerSample(program: Command): void {
     .option('--out <file>', 'the PNG to write', 'samples.png')
     .option('--per-class', 'also write one PNG per label, named <out>-<label>.png (<out>-<class name>.png where classes have names)')
     .option('--levels-out <file>', 'also write the raw levels (uint8 [N, C, H, W]) and <file>.json describing them')
+    .option('--images-dir <dir>', 'also write each image as a PNG file into this new (or empty) folder, in a folder per class')
     .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
@@ -59,15 +66,11 @@ export function registerSample(program: Command): void {
     });
 }
 
-/** Whether a class name can be part of a file name: it stays in the folder, is not hidden, and is not long (a checkpoint's names are anyone's). */
-const fitsFileName = (name: string): boolean => /^[^./\\\0][^/\\\0]*$/.test(name) && Buffer.byteLength(name) <= 100;
-
-/** --per-class's file for each label: named by class where every chosen class's name fits a file name, else by label. */
+/** --per-class's file for each label: `<out without .png>-<class's file name>.png`. */
 export function perClassFiles(out: string, chosen: number[], classNames: readonly string[] | null): Map<number, string> {
   const base = out.replace(/\.png$/i, '');
-  const labels = [...new Set(chosen)];
-  const byName = classNames !== null && labels.every((y) => fitsFileName(classNames[y]));
-  return new Map(labels.map((y) => [y, `${base}-${byName ? classNames[y] : y}.png`]));
+  const names = classFileNames([...new Set(chosen)], classNames);
+  return new Map([...names].map(([y, name]) => [y, `${base}-${name}.png`]));
 }
 
 /** Draws the images and writes every output asked for; the caller disposes the model. */
@@ -91,6 +94,12 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   const outputs = [flags.out, ...perClass.values(), ...(flags.levelsOut ? [flags.levelsOut, `${flags.levelsOut}.json`] : [])];
   const clash = outputs.find((file, k) => outputs.findIndex((other) => path.resolve(other) === path.resolve(file)) !== k);
   if (clash) throw new CliError(`${clash} is named for two outputs`);
+  if (flags.imagesDir) {
+    const folder = path.resolve(flags.imagesDir);
+    const inside = outputs.find((file) => path.resolve(file) === folder || path.resolve(file).startsWith(folder + path.sep));
+    if (inside) throw new CliError(`${inside} would be written into --images-dir ${flags.imagesDir}, which must hold the images alone`);
+    checkImageFolderTarget(flags.imagesDir, model.config.channels);
+  }
   for (const file of outputs) checkWritableFile(file);
   const labels = chosen && Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));
   const progress = samplingProgress(count, flags.sampler, flags.progress);
@@ -114,6 +123,15 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
       labels, ...(model.classNames ? { classNames: model.classNames } : {}), checkpoint: flags.checkpoint, sampler: flags.sampler, temperature: flags.temperature, seed: flags.seed,
     });
     written.push(flags.levelsOut, `${flags.levelsOut}.json`);
+  }
+  if (flags.imagesDir) {
+    const { channels, height, width } = model.config;
+    const images = createDataset({
+      images: toDisplay(levels, model.config.levels), labels: labels ?? new Int32Array(count).fill(-1), count, channels, height, width,
+      classes, classNames: model.classNames,
+    }, 'the samples');
+    writeImageFolder(flags.imagesDir, images);
+    written.push(`${flags.imagesDir}${path.sep} (${count} PNG files)`);
   }
   process.stderr.write(
     `sampled ${count} images in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,

@@ -21,6 +21,8 @@ export interface ImageDataset {
   classes: number;
   /** The name of each class, where the source names them (an image folder's class folders). */
   classNames?: readonly string[] | null;
+  /** The name of each image, where the source names them (an image folder's files, as paths relative to it). */
+  imageNames?: readonly string[] | null;
 }
 
 /** Checks that the fields agree (lengths, label range) and returns them as a dataset. */
@@ -62,5 +64,13 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
     }
   }
   const classNames = checkClassNames(fields.classNames, classes, 'ERR_ARG', source);
-  return { images, labels, count, channels, height, width, classes, ...(classNames ? { classNames } : {}) };
+  const { imageNames } = fields;
+  if (imageNames != null && !(Array.isArray(imageNames) && imageNames.length === count && imageNames.every((n) => typeof n === 'string'))) {
+    throw new PixelCNNError('ERR_ARG', `${source}: imageNames must be an array of ${count} strings`);
+  }
+  return {
+    images, labels, count, channels, height, width, classes,
+    ...(classNames ? { classNames } : {}),
+    ...(imageNames ? { imageNames } : {}),
+  };
 }

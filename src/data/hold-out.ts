@@ -15,7 +15,8 @@ const HOLD_OUT_STREAM = 0x484f_4c44; // 'HOLD'
 /** The images `indices` (ascending) of `data`, as a dataset. */
 function subset(data: ImageDataset, indices: number[], source: string): ImageDataset {
   const { pixels, labels } = gatherImages(data, indices);
-  return createDataset({ ...data, images: pixels, labels, count: indices.length }, source);
+  const imageNames = data.imageNames && indices.map((i) => data.imageNames![i]);
+  return createDataset({ ...data, images: pixels, labels, count: indices.length, imageNames }, source);
 }
 
 /** Splits `fraction` (in (0, 1)) of `data`'s images off as a test set; the rest is the training set. */

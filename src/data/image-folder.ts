@@ -211,8 +211,9 @@ export function loadImageFolder(dir: string, options: ImageFolderOptions = {}): 
   const pixels = new Uint8Array(images.length * size);
   images.forEach((image, n) => writeChannels(image, channels, pixels.subarray(n * size, (n + 1) * size)));
   const labels = Int32Array.from(files, (f) => (labeled ? labelOf.get(f.className!)! : -1));
+  const imageNames = files.map((f) => path.relative(dir, f.file));
   return createDataset(
-    { images: pixels, labels, count: images.length, channels, height, width, classes: classNames?.length ?? 0, classNames },
+    { images: pixels, labels, count: images.length, channels, height, width, classes: classNames?.length ?? 0, classNames, imageNames },
     dir,
   );
 }

@@ -104,12 +104,17 @@ async function syncDirectory(target: string): Promise<void> {
 }
 
 function syncDirectorySync(target: string): void {
+  syncFolderSync(path.dirname(target), target);
+}
+
+/** Makes the entries of `folder` durable, where the file system can (after `wrote` was written into it). */
+export function syncFolderSync(folder: string, wrote: string): void {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(path.dirname(target), 'r');
+    fd = fs.openSync(folder, 'r');
     fs.fsyncSync(fd);
   } catch (error) {
-    if (!isUnsupported(error)) throw dirSyncError(target, error);
+    if (!isUnsupported(error)) throw dirSyncError(wrote, error);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

@@ -14,6 +14,8 @@ export interface Evaluation {
   /** NLL / (C·H·W·ln 2). */
   bitsPerDim: number;
   images: number;
+  /** Each evaluated image's NLL in nats, in dataset order (with `perImage`). */
+  imageNlls?: Float64Array;
 }
 
 export function bitsPerDim(model: GatedPixelCNN, natsPerImage: number): number {
@@ -53,12 +55,18 @@ export function labelsFor(model: GatedPixelCNN, labels: Int32Array): { labels?: 
   return model.config.classes > 0 ? { labels } : {};
 }
 
+export interface EvaluateOptions {
+  /** Evaluate the first `limit` images only (default all). */
+  limit?: number;
+  /** Images per forward pass (default 100). */
+  batchSize?: number;
+  /** Also return each image's NLL (`imageNlls`). */
+  perImage?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** Evaluates the first `limit` images (all by default) in batches of `batchSize`. */
-export function evaluate(
-  model: GatedPixelCNN,
-  data: ImageDataset,
-  options: { limit?: number; batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
-): Evaluation {
+export function evaluate(model: GatedPixelCNN, data: ImageDataset, options: EvaluateOptions = {}): Evaluation {
   checkDatasetFits(model, data, 'test');
   for (const [key, value] of [['limit', options.limit], ['batchSize', options.batchSize]] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
@@ -67,13 +75,15 @@ export function evaluate(
   }
   const total = Math.min(options.limit ?? data.count, data.count);
   const batchSize = options.batchSize ?? 100;
-  let sum = 0;
+  const imageNlls = new Float64Array(total);
   for (let start = 0; start < total; start += batchSize) {
     const indices = Int32Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
     const batch = gatherBatch(data, indices, model.config.levels);
-    for (const v of model.nll(batch.images, labelsFor(model, batch.labels))) sum += v;
+    imageNlls.set(model.nll(batch.images, labelsFor(model, batch.labels)), start);
     options.onProgress?.(start + indices.length, total);
   }
+  let sum = 0;
+  for (const v of imageNlls) sum += v;
   const nll = sum / total;
-  return { nll, bitsPerDim: bitsPerDim(model, nll), images: total };
+  return { nll, bitsPerDim: bitsPerDim(model, nll), images: total, ...(options.perImage ? { imageNlls } : {}) };
 }

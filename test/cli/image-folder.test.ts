@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import type { ImageDataset } from '../../src/data/dataset';
+import { loadImageFolder } from '../../src/data/image-folder';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { evaluate } from '../../src/train/evaluate';
 import { cpu } from '../helpers/backend';
@@ -71,9 +72,11 @@ describe('gated-pixelcnn with --dataset folder', () => {
     expect(runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder').stderr).toMatch(/--dataset folder needs --test-dir/);
 
     const grid = path.join(dir, 'samples.png');
-    const sampled = runCli('sample', '--checkpoint', checkpoint, '--labels', 'fox,0', '--per-label', '2', '--per-class', '--out', grid, '--no-progress');
+    const sampled = runCli('sample', '--checkpoint', checkpoint, '--labels', 'fox,0', '--per-label', '2', '--per-class', '--out', grid, '--images-dir', path.join(dir, 'samples'), '--no-progress');
     expect(sampled.status, sampled.stderr).toBe(0);
     for (const name of ['samples.png', 'samples-fox.png', 'samples-cat.png']) expect(existsSync(path.join(dir, name)), name).toBe(true);
+    const sampledImages = loadImageFolder(path.join(dir, 'samples'), { classNames });
+    expect([sampledImages.channels, sampledImages.imageNames]).toEqual([3, ['cat/2.png', 'cat/3.png', 'fox/0.png', 'fox/1.png'].map((f) => path.join(...f.split('/')))]);
     expect(runCli('sample', '--checkpoint', checkpoint, '--labels', 'wolf', '--out', grid).stderr)
       .toMatch(/"wolf" is not a class of this model \(its classes: cat, dog, fox\)/);
 

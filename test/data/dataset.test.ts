@@ -22,6 +22,7 @@ describe('createDataset', () => {
     expect(createDataset(base)).toEqual(base);
     expect(createDataset({ ...base, labels: Int32Array.from([-1, -1, -1]), classes: 0 }).classes).toBe(0);
     expect(createDataset({ ...base, classNames: ['x', 'y', 'z'] }).classNames).toEqual(['x', 'y', 'z']);
+    expect(createDataset({ ...base, imageNames: ['a.png', 'b.png', 'c.png'] }).imageNames).toEqual(['a.png', 'b.png', 'c.png']);
   });
 
   it.each([
@@ -33,6 +34,8 @@ describe('createDataset', () => {
     ['zero channels', { channels: 0 }, 'ERR_ARG'],
     ['a fractional width', { width: 2.5 }, 'ERR_ARG'],
     ['a class name too few', { classNames: ['x', 'y'] }, 'ERR_ARG'],
+    ['an image name too few', { imageNames: ['a.png', 'b.png'] }, 'ERR_ARG'],
+    ['an image name not a string', { imageNames: ['a.png', 'b.png', 3 as unknown as string] }, 'ERR_ARG'],
     ['class names without classes', { classes: 0, labels: Int32Array.from([-1, -1, -1]), classNames: ['x'] }, 'ERR_ARG'],
   ] as const)('refuses %s', (_, change, code) => {
     expect(() => createDataset({ ...base, ...change }, 'my-set')).toThrow(byCode(code));

@@ -10,7 +10,8 @@ function indexed(count: number): ImageDataset {
   const rng = makeRng(count);
   const images = Uint8Array.from({ length: count * 12 }, (_, k) => (k % 12 === 0 ? Math.floor(k / 12) % 256 : Math.floor(rng() * 256)));
   const labels = Int32Array.from({ length: count }, () => Math.floor(rng() * 4));
-  return { images, labels, count, channels: 2, height: 3, width: 2, classes: 4, classNames: ['a', 'b', 'c', 'd'] };
+  const imageNames = Array.from({ length: count }, (_, i) => `image${i}.png`);
+  return { images, labels, count, channels: 2, height: 3, width: 2, classes: 4, classNames: ['a', 'b', 'c', 'd'], imageNames };
 }
 
 /** Which image of `data` each image of `split` is, by its whole pixels. */
@@ -30,6 +31,7 @@ describe('holdOut', () => {
     for (const [split, from] of [[train, fromTrain], [test, fromTest]] as const) {
       expect(from).toEqual([...from].sort((a, b) => a - b)); // in the data's order
       expect([...split.labels]).toEqual(from.map((i) => data.labels[i]));
+      expect(split.imageNames).toEqual(from.map((i) => `image${i}.png`));
       expect(split).toMatchObject({ channels: 2, height: 3, width: 2, classes: 4, classNames: ['a', 'b', 'c', 'd'] });
     }
     expect(sources(data, holdOut(data, fraction).test)).toEqual(fromTest); // the same images every time

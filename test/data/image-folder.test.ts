@@ -49,6 +49,7 @@ describe('loadImageFolder', () => {
     // Written labels 0 zebra, 1 ant, 2 cat; read ant (images 1, 4, 7), cat (2, 5, 8), zebra (0, 3, 6).
     expect([...ds.labels]).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2]);
     expect(ds.images).toEqual(imagesOf(data, [1, 4, 7, 2, 5, 8, 0, 3, 6]));
+    expect(ds.imageNames).toEqual(['ant', 'cat', 'zebra'].flatMap((c) => [0, 1, 2].map((k) => path.join(c, `img${k}.png`))));
   });
 
   it('orders folders and files as torchvision does: by code point (Zebra before apple, img10 before img2)', () => {

@@ -1,0 +1,45 @@
+/** encodeCsv quotes exactly the fields RFC 4180 says must be, so any file name reads back as itself. */
+import { describe, expect, it } from 'vitest';
+
+import { encodeCsv } from '../../src/io/csv';
+
+/** An RFC 4180 reader, written from the RFC for this test: fields, quoted or not, records ended by \n. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let field = '';
+    if (text[i] === '"') {
+      for (i++; !(text[i] === '"' && text[i + 1] !== '"'); i++) {
+        if (text[i] === '"') i++;
+        field += text[i];
+      }
+      i++;
+    } else {
+      while (text[i] !== ',' && text[i] !== '\n') field += text[i++];
+    }
+    record.push(field);
+    if (text[i++] === '\n') {
+      records.push(record);
+      record = [];
+    }
+  }
+  return records;
+}
+
+describe('encodeCsv', () => {
+  it('quotes fields with commas, quotes and line breaks, and leaves others bare', () => {
+    expect(encodeCsv([['index', 'image'], [0, 'cat/a.png'], [1.5, 'a,b'], [2, 'say "hi"'], [3, 'two\nlines'], [4, '']]))
+      .toBe('index,image\n0,cat/a.png\n1.5,"a,b"\n2,"say ""hi"""\n3,"two\nlines"\n4,\n');
+  });
+
+  it('reads back as the fields it was given, for random fields of awkward characters', () => {
+    const alphabet = ['a', ',', '"', '\n', '\r', ' ', 'é', '/', '0'];
+    let seed = 1;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const records = Array.from({ length: 50 }, () =>
+      Array.from({ length: 4 }, () => Array.from({ length: Math.floor(next() * 6) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('')));
+    expect(parseCsv(encodeCsv(records))).toEqual(records);
+  });
+});
