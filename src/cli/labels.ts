@@ -1,12 +1,13 @@
 /**
  * `sample --labels`: a list of class names, labels and ranges of labels ("cat,dog",
- * "0-9", "1,3,5"), checked for its form when the command line is parsed and made labels
- * once the model, and so its class names, is loaded.
+ * "0-9", "1,3,5"), read when the command line is parsed and made labels once the model,
+ * and so its class names, is loaded. The flag may be given several times; the lists add up.
  *
- * A part that is a class's name (exactly, in NFC) is that class. Otherwise a number or a
- * range is labels, or, where every class is named by a number (folders 1, 2, 3 or 00,
- * 01, 02), the classes with those numbers; a number that is another class's number is
- * refused as ambiguous.
+ * A whole argument that is a class's name (exactly, in NFC, commas and all) is that
+ * class; otherwise its comma-separated parts are read. A part that is a class's name is
+ * that class. Otherwise a number or a range is labels, or, where every class is named by
+ * a number (folders 1, 2, 3 or 00, 01, 02), the classes with those numbers; a number that
+ * is another class's number is refused as ambiguous.
  */
 import { CliError } from './parse';
 
@@ -19,26 +20,39 @@ export interface LabelPart {
   range: [number, number] | null;
 }
 
-export function labelList(value: string): LabelPart[] {
+/** One --labels argument: its text, and its parts, or why it cannot be read as parts (refused unless the text is a class's name). */
+export interface LabelArgument {
+  text: string;
+  parts: LabelPart[];
+  problem: string | null;
+}
+
+/** The number of labels the parts span: a name counts one. */
+const spanned = (parts: LabelPart[]): number => parts.reduce((n, { range }) => n + (range ? range[1] - range[0] + 1 : 1), 0);
+
+/** Reads one --labels argument, after the `earlier` ones (commander's accumulator for a repeated option). */
+export function labelList(value: string, earlier: LabelArgument[] = []): LabelArgument[] {
+  const argument = (problem: string | null, parts: LabelPart[] = []) => [...earlier, { text: value, parts, problem }];
   const parts: LabelPart[] = [];
-  let total = 0;
   for (const raw of value.split(',')) {
     const text = raw.trim();
-    if (text === '') throw new CliError(`labels must look like "0-9", "1,3,5" or "cat,dog", got "${value}"`);
+    if (text === '') return argument(`labels must look like "0-9", "1,3,5" or "cat,dog", got "${value}"`);
     const match = /^(\d+)\s*(?:-\s*(\d+))?$/.exec(text);
     const range: [number, number] | null = match ? [Number(match[1]), Number(match[2] ?? match[1])] : null;
-    if (range && range[1] < range[0]) throw new CliError(`label range "${text}" runs backwards`);
-    total += range ? range[1] - range[0] + 1 : 1;
-    if (total > MAX_LABELS) throw new CliError(`labels must be at most ${MAX_LABELS}, got "${value}"`);
+    if (range && range[1] < range[0]) return argument(`label range "${text}" runs backwards`);
     parts.push({ text, range });
+    // Checked as the parts come, so that "0-99999999999" builds no list.
+    if (spanned(parts) + earlier.reduce((n, e) => n + spanned(e.parts), 0) > MAX_LABELS) {
+      return argument(`labels must be at most ${MAX_LABELS}, got "${value}"`);
+    }
   }
-  return parts;
+  return argument(null, parts);
 }
 
 const listed = (names: readonly string[]) => names.slice(0, 20).join(', ') + (names.length > 20 ? ', …' : '');
 
-/** The labels the parts name, for a model with `classNames` (null when its classes have none). */
-export function resolveLabels(parts: LabelPart[], classNames: readonly string[] | null): number[] {
+/** The labels the arguments name, for a model with `classNames` (null when its classes have none). */
+export function resolveLabels(list: LabelArgument[], classNames: readonly string[] | null): number[] {
   const names = classNames?.map((name) => name.normalize('NFC')) ?? null;
   const numbered = names?.every((name) => /^\d+$/.test(name)) ?? false;
   // The class of each number that a class's name is (several names with one number: none).
@@ -48,7 +62,7 @@ export function resolveLabels(parts: LabelPart[], classNames: readonly string[] 
     const n = Number(name);
     byNumber.set(n, byNumber.has(n) ? -1 : y);
   });
-  return parts.flatMap(({ text, range }) => {
+  const resolvePart = ({ text, range }: LabelPart): number[] => {
     const named = names?.indexOf(text.normalize('NFC')) ?? -1;
     if (named >= 0) return [named];
     if (!range) {
@@ -70,5 +84,11 @@ export function resolveLabels(parts: LabelPart[], classNames: readonly string[] 
       }
     }
     return labels;
+  };
+  return list.flatMap(({ text, parts, problem }) => {
+    const whole = names?.indexOf(text.trim().normalize('NFC')) ?? -1;
+    if (whole >= 0) return [whole];
+    if (problem) throw new CliError(problem);
+    return parts.flatMap(resolvePart);
   });
 }

@@ -17,7 +17,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { writeLevelsFile } from '../sample/levels-file';
-import { labelList, resolveLabels, type LabelPart } from './labels';
+import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { CliError, integer, positiveNumber, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
@@ -27,7 +27,7 @@ interface SampleFlags {
   levelsOut?: string;
   imagesDir?: string;
   perClass?: boolean;
-  labels?: LabelPart[];
+  labels?: LabelArgument[];
   perLabel: number;
   count?: number;
   temperature: number;
@@ -43,7 +43,7 @@ export function registerSample(program: Command): void {
     .command('sample')
     .description('draw images from a checkpoint and write them as a PNG grid (one row per label)')
     .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)')
-    .option('--labels <list>', 'class labels, e.g. 0-9 or 1,3,5, or class names, e.g. cat,dog (class-conditional models; default: all)', labelList)
+    .option('--labels <list>', 'class labels, e.g. 0-9 or 1,3,5, or class names, e.g. cat,dog; may be repeated (class-conditional models; default: all)', labelList)
     .option('--per-label <n>', 'images per label (one grid row each)', integer('--per-label', 1), 8)
     .option('--count <n>', 'images, for a model without classes', integer('--count', 1))
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)

@@ -1,10 +1,12 @@
 /** --labels with class names, and --per-class's file names: what each list resolves to, and what is refused. */
 import { describe, expect, it } from 'vitest';
 
-import { labelList, resolveLabels } from '../../src/cli/labels';
+import { labelList, resolveLabels, type LabelArgument } from '../../src/cli/labels';
 import { perClassFiles } from '../../src/cli/sample-command';
 
-const resolve = (value: string, names: string[] | null) => resolveLabels(labelList(value), names);
+/** The labels of --labels given once for each of `values`, as commander reads a repeated option. */
+const resolve = (value: string | string[], names: string[] | null) =>
+  resolveLabels([value].flat().reduce<LabelArgument[]>((list, v) => labelList(v, list), []), names);
 
 describe('--labels', () => {
   it('takes numbers and ranges as labels, and names as classes', () => {
@@ -12,7 +14,23 @@ describe('--labels', () => {
     expect(resolve('fox, 0 ,dog', ['cat', 'dog', 'fox'])).toEqual([2, 0, 1]);
     expect(() => resolve('wolf', ['cat', 'dog'])).toThrow(/"wolf" is not a class of this model \(its classes: cat, dog\)/);
     expect(() => resolve('cat', null)).toThrow(/"cat" is not a label: this model's classes have no names/);
-    expect(() => labelList('1,,2')).toThrow(/labels must look like/);
+    expect(() => resolve('1,,2', null)).toThrow(/labels must look like/);
+    expect(() => resolve('3-1', ['a', 'b', 'c', 'd'])).toThrow(/label range "3-1" runs backwards/);
+  });
+
+  it('adds up repeated --labels, and counts them together against the limit', () => {
+    expect(resolve(['fox', '0-1', 'fox'], ['cat', 'dog', 'fox'])).toEqual([2, 0, 1, 2]);
+    expect(() => resolve(['0-40000', '0-40000'], null)).toThrow(/labels must be at most 65536/);
+  });
+
+  it('takes a whole argument that is a class\'s name, commas and all, before its parts', () => {
+    const names = ['red, green', 'blue', 'red', 'green'];
+    expect(resolve('red, green', names)).toEqual([0]);
+    expect(resolve('red,green', names)).toEqual([2, 3]);
+    expect(resolve(['red, green', 'blue'], names)).toEqual([0, 1]);
+    // A malformed list is refused only when no class has it as its name.
+    expect(resolve('a,,b', ['a,,b', 'c'])).toEqual([0]);
+    expect(() => resolve('a,,c', ['a,,b', 'c'])).toThrow(/labels must look like/);
   });
 
   it('takes a class\'s exact name first, whatever it looks like', () => {
