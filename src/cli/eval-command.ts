@@ -1,5 +1,4 @@
 /** `gated-pixelcnn eval`: test NLL and bits per dimension of a checkpoint. */
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 
@@ -7,7 +6,7 @@ import type { BackendName } from '../backend/load';
 import type { ImageDataset } from '../data/dataset';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import { encodeCsv } from '../io/csv';
-import { checkWritableFile } from '../io/directories';
+import { checkWritableFile, samePath } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { bitsPerDim, evaluate } from '../train/evaluate';
 import { addTestSetOptions, checkTestSetFlags, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
@@ -37,8 +36,10 @@ export function registerEval(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .action((flags: EvalFlags) => {
       checkTestSetFlags(flags);
-      if (flags.nllOut) {
-        if (path.resolve(flags.nllOut) === path.resolve(flags.checkpoint)) throw new CliError('--nll-out names the checkpoint');
+      if (flags.nllOut !== undefined) {
+        // A .csv name keeps the table off the inputs: images, IDX files, checkpoints.
+        if (!/\.csv$/i.test(flags.nllOut)) throw new CliError(`--nll-out writes CSV: give a file name ending in .csv, got "${flags.nllOut}"`);
+        if (samePath(flags.nllOut, flags.checkpoint)) throw new CliError('--nll-out names the checkpoint');
         checkWritableFile(flags.nllOut);
       }
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
@@ -60,12 +61,12 @@ export function registerEval(program: Command): void {
             bar?.update(done);
           },
         });
-        if (flags.nllOut) writeFileAtomicSync(flags.nllOut, perImageCsv(model, testSet, result.imageNlls!));
+        if (flags.nllOut !== undefined) writeFileAtomicSync(flags.nllOut, perImageCsv(model, testSet, result.imageNlls!));
       } finally {
         bar?.stop();
         model.dispose();
       }
-      if (flags.nllOut) process.stderr.write(`wrote each image's NLL to ${flags.nllOut}\n`);
+      if (flags.nllOut !== undefined) process.stderr.write(`wrote each image's NLL to ${flags.nllOut}\n`);
       const { imageNlls: _, ...summary } = result;
       if (flags.json) {
         process.stdout.write(JSON.stringify({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
@@ -78,13 +79,21 @@ export function registerEval(program: Command): void {
     });
 }
 
-/** --nll-out's table: a record per evaluated image, in the test set's order; a field the data lacks is left empty. */
+/**
+ * --nll-out's table: a record per evaluated image, in the test set's order. The label is
+ * the one the model was given (none for a model without classes), the class its name,
+ * the model's or else the data's (a model without classes evaluated on class folders).
+ */
 function perImageCsv(model: GatedPixelCNN, data: ImageDataset, nlls: Float64Array): string {
+  const names = model.classNames ?? data.classNames;
+  // Nine significant digits hold a float32 NLL exactly.
+  const digits = (x: number) => Number(x.toPrecision(9));
   const records = Array.from(nlls, (nats, n) => {
     const label = data.labels[n];
-    // Nine significant digits hold a float32 NLL exactly.
-    const digits = (x: number) => Number(x.toPrecision(9));
-    return [n, data.imageNames?.[n] ?? '', label >= 0 ? label : '', label >= 0 ? model.classNames?.[label] ?? '' : '', digits(nats), digits(bitsPerDim(model, nats))];
+    return [
+      n, data.imageNames?.[n] ?? '', model.config.classes > 0 ? label : '', (label >= 0 && names?.[label]) || '',
+      digits(nats), digits(bitsPerDim(model, nats)),
+    ];
   });
   return encodeCsv([['index', 'image', 'label', 'class', 'nats', 'bits_per_dim'], ...records]);
 }

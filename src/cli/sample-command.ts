@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 
 import type { BackendName } from '../backend/load';
 import { createDataset } from '../data/dataset';
-import { toDisplay } from '../data/quantize';
+import { toExactPixels } from '../data/quantize';
 import { checkImageFolderTarget, writeImageFolder } from '../data/write-image-folder';
 import { classFileNames } from '../io/class-file-names';
 import { checkWritableFile } from '../io/directories';
@@ -94,11 +94,11 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   const outputs = [flags.out, ...perClass.values(), ...(flags.levelsOut ? [flags.levelsOut, `${flags.levelsOut}.json`] : [])];
   const clash = outputs.find((file, k) => outputs.findIndex((other) => path.resolve(other) === path.resolve(file)) !== k);
   if (clash) throw new CliError(`${clash} is named for two outputs`);
-  if (flags.imagesDir) {
+  if (flags.imagesDir !== undefined) {
+    checkImageFolderTarget(flags.imagesDir, { channels: model.config.channels, labels: chosen && [...new Set(chosen)], classNames: model.classNames });
     const folder = path.resolve(flags.imagesDir);
     const inside = outputs.find((file) => path.resolve(file) === folder || path.resolve(file).startsWith(folder + path.sep));
     if (inside) throw new CliError(`${inside} would be written into --images-dir ${flags.imagesDir}, which must hold the images alone`);
-    checkImageFolderTarget(flags.imagesDir, model.config.channels);
   }
   for (const file of outputs) checkWritableFile(file);
   const labels = chosen && Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));
@@ -124,14 +124,14 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
     });
     written.push(flags.levelsOut, `${flags.levelsOut}.json`);
   }
-  if (flags.imagesDir) {
+  if (flags.imagesDir !== undefined) {
     const { channels, height, width } = model.config;
     const images = createDataset({
-      images: toDisplay(levels, model.config.levels), labels: labels ?? new Int32Array(count).fill(-1), count, channels, height, width,
+      images: toExactPixels(levels, model.config.levels), labels: labels ?? new Int32Array(count).fill(-1), count, channels, height, width,
       classes, classNames: model.classNames,
     }, 'the samples');
     writeImageFolder(flags.imagesDir, images);
-    written.push(`${flags.imagesDir}${path.sep} (${count} PNG files)`);
+    written.push(`${flags.imagesDir} (${count} PNG files)`);
   }
   process.stderr.write(
     `sampled ${count} images in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,

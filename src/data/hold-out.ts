@@ -15,7 +15,8 @@ const HOLD_OUT_STREAM = 0x484f_4c44; // 'HOLD'
 /** The images `indices` (ascending) of `data`, as a dataset. */
 function subset(data: ImageDataset, indices: number[], source: string): ImageDataset {
   const { pixels, labels } = gatherImages(data, indices);
-  const imageNames = data.imageNames && indices.map((i) => data.imageNames![i]);
+  // Images without names are named by their place in the data ("#17"), so that a split's image can be found there.
+  const imageNames = indices.map((i) => data.imageNames?.[i] ?? `#${i}`);
   return createDataset({ ...data, images: pixels, labels, count: indices.length, imageNames }, source);
 }
 

@@ -50,6 +50,25 @@ export function toDisplay(levels: Uint8Array, K: number): Uint8Array {
   return out;
 }
 
+/**
+ * Levels in 0..K−1 → 8-bit pixels that quantize() maps back to the same levels: toDisplay's
+ * values, each moved into its level's bin [⌈x·256/K⌉, ⌈(x+1)·256/K⌉ − 1] where the rounding
+ * put it outside (for 206 of the 255 K, by a few units at most), so that images saved as
+ * PNG files read back as the levels they hold. ERR_RANGE for a level ≥ K.
+ */
+export function toExactPixels(levels: Uint8Array, K: number): Uint8Array {
+  checkLevels(K, 'K');
+  checkInRange(levels, K, 'toExactPixels');
+  const table = new Uint8Array(K);
+  for (let x = 0; x < K; x++) {
+    const [low, high] = [Math.ceil((x * 256) / K), Math.ceil(((x + 1) * 256) / K) - 1];
+    table[x] = Math.min(high, Math.max(low, Math.round((x * 255) / (K - 1))));
+  }
+  const out = new Uint8Array(levels.length);
+  for (let i = 0; i < levels.length; i++) out[i] = table[levels[i]];
+  return out;
+}
+
 /** Levels in 0..K−1 → the network's input in [−1, 1]. ERR_RANGE for a level ≥ K. */
 export function toUnit(levels: Uint8Array, K: number): Float32Array {
   checkLevels(K, 'K');

@@ -1,5 +1,5 @@
 /** Output folders, made and checked before long work, so that the work is not lost at its end. */
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { PixelCNNError } from '../errors';
@@ -19,4 +19,16 @@ export function checkWritableFile(file: string): void {
   ensureWritableDirectory(path.dirname(file));
   const stats = statSync(file, { throwIfNoEntry: false });
   if (stats?.isDirectory()) throw new PixelCNNError('ERR_IO', `cannot write ${file}: it is a folder`);
+}
+
+/** Whether two paths name one file: their real paths (links followed) where they exist, else their absolute paths. */
+export function samePath(a: string, b: string): boolean {
+  const real = (file: string) => {
+    try {
+      return realpathSync(file);
+    } catch {
+      return path.resolve(file);
+    }
+  };
+  return real(a) === real(b);
 }

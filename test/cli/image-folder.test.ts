@@ -62,8 +62,11 @@ describe('gated-pixelcnn with --dataset folder', () => {
 
     // The NLL of the test images under their own labels, from memory: a test folder
     // labeled by its own folders (dog 0, fox 1) would give another.
-    const evaluated = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--json', '--no-progress');
+    const table = path.join(dir, 'nll.csv');
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--json', '--no-progress', '--nll-out', table);
     expect(evaluated.status, evaluated.stderr).toBe(0);
+    expect(readFileSync(table, 'utf8').split('\n').slice(1, 6).map((line) => line.split(',').slice(1, 4))).toEqual(
+      [['dog/img0.png', '1', 'dog'], ['dog/img1.png', '1', 'dog'], ['dog/img2.png', '1', 'dog'], ['dog/img3.png', '1', 'dog'], ['fox/img0.png', '2', 'fox']]);
     const report = JSON.parse(evaluated.stdout) as { nll: number; images: number };
     expect(report.images).toBe(8);
     expect(report.nll).toBeCloseTo(evaluate(model, testSet).nll, 4);
@@ -99,6 +102,11 @@ describe('gated-pixelcnn with --dataset folder', () => {
     const model = GatedPixelCNN.load(path.join(out, 'model.safetensors'), { backend: cpu });
     expect([model.config.classes, model.classNames]).toEqual([0, null]);
     model.dispose();
+    // Evaluated on class folders, its table names each image's folder but gives it no label (the model takes none).
+    const table = path.join(dir, 'nll.csv');
+    const evaluated = runCli('eval', '--checkpoint', path.join(out, 'model.safetensors'), '--dataset', 'folder', '--test-dir', trainDir, '--nll-out', table, '--no-progress');
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    expect(readFileSync(table, 'utf8').split('\n')[5].split(',').slice(1, 4)).toEqual(['b/img0.png', '', 'b']);
   });
 
   it('holds out --test-fraction of the images as the test set where there is no test folder', () => {
@@ -150,8 +158,11 @@ describe('gated-pixelcnn with --dataset folder', () => {
     expect(trained.status, trained.stderr).toBe(0);
     const testSet = only(tinyDataset(12, 6, 3, 2), [0, 2]);
     const testDir = writePngFolder(path.join(dir, 'test'), testSet, ['0', 'one', '2']);
-    const evaluated = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--json', '--no-progress');
+    const table = path.join(dir, 'nll.csv');
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--json', '--no-progress', '--nll-out', table);
     expect(evaluated.status, evaluated.stderr).toBe(0);
+    expect(readFileSync(table, 'utf8').split('\n').slice(4, 6).map((line) => line.split(',').slice(1, 4))).toEqual(
+      [['0/img3.png', '0', '0'], ['2/img0.png', '2', '2']]);
     const model = GatedPixelCNN.load(checkpoint, { backend: cpu });
     // Folder "2" is label 2, not 1 (its place among the folders).
     expect((JSON.parse(evaluated.stdout) as { nll: number }).nll).toBeCloseTo(evaluate(model, testSet).nll, 4);

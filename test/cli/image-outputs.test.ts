@@ -3,7 +3,7 @@
  * model's own, named by file for an image folder; `sample --images-dir` writes each
  * drawn image as a PNG in a class folder, which reads back as the levels drawn.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -17,13 +17,15 @@ import { tinyDataset } from '../helpers/tiny-data';
 
 describe('per-image outputs of gated-pixelcnn', () => {
   it('eval --nll-out writes the NLL of each test image, named by its file, that the model gives it', () => {
-    const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-per-image-');
+    const { dir, data, args, trained, checkpoint } = trainTiny('gpcnn-cli-per-image-');
     expect(trained.status, trained.stderr).toBe(0);
     // The MNIST-like model's classes have no names: a test folder names them by label.
     const testSet = tinyDataset(9, 6, 3, 5);
     const testDir = writePngFolder(path.join(dir, 'test-folder'), testSet, ['0', '1', '2']);
     const table = path.join(dir, 'scores', 'nll.csv');
-    const evaluated = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--nll-out', table, '--json', '--no-progress');
+    // Batches of 4 of the 9 images: each batch's NLLs land in their own rows.
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--nll-out', table,
+      '--batch-size', '4', '--json', '--no-progress');
     expect(evaluated.status, evaluated.stderr).toBe(0);
     expect(evaluated.stderr).toMatch(/wrote each image's NLL to .*nll\.csv/);
     const report = JSON.parse(evaluated.stdout) as Record<string, unknown>;
@@ -36,7 +38,7 @@ describe('per-image outputs of gated-pixelcnn', () => {
     const nlls = model.nll(quantize(folder.images, 4), { labels: folder.labels });
     model.dispose();
     expect(rows.map((r) => [Number(r[0]), r[1], Number(r[2]), r[3]])).toEqual(
-      folder.imageNames!.map((name, n) => [n, name, folder.labels[n], '']));
+      folder.imageNames!.map((name, n) => [n, name, folder.labels[n], String(folder.labels[n])])); // class: the folder's name
     expect(rows[0][1]).toBe(path.join('0', 'img0.png'));
     rows.forEach((r, n) => {
       expect(Number(r[4])).toBeCloseTo(nlls[n], 4);
@@ -50,10 +52,28 @@ describe('per-image outputs of gated-pixelcnn', () => {
     const idxRows = readFileSync(idxTable, 'utf8').trimEnd().split('\n').slice(1).map((line) => line.split(','));
     expect(idxRows.map((r) => r.slice(0, 4))).toEqual([0, 1, 2, 3, 4].map((n) => [String(n), '', String(testSetLabel(n)), '']));
 
-    // The checkpoint is never overwritten, and a bad place fails before evaluating.
-    const onCheckpoint = runCli('eval', '--checkpoint', checkpoint, ...data, '--nll-out', checkpoint);
-    expect([onCheckpoint.status, onCheckpoint.stderr]).toEqual([1, expect.stringMatching(/--nll-out names the checkpoint/)]);
-    const onFolder = runCli('eval', '--checkpoint', checkpoint, ...data, '--nll-out', dir);
+    // A test split held out of the IDX training images names each image by its place there.
+    const trainFiles = (flag: string) => args[args.indexOf(flag) + 1];
+    const heldOut = path.join(dir, 'held-out.csv');
+    expect(runCli('eval', '--checkpoint', checkpoint, '--dataset', 'idx', '--train-images', trainFiles('--train-images'),
+      '--train-labels', trainFiles('--train-labels'), '--test-fraction', '0.25', '--nll-out', heldOut, '--no-progress').status).toBe(0);
+    const heldOutNames = readFileSync(heldOut, 'utf8').trimEnd().split('\n').slice(1).map((line) => line.split(',')[1]);
+    expect(heldOutNames).toHaveLength(16);
+    expect(heldOutNames.every((name) => /^#\d+$/.test(name))).toBe(true);
+
+    // Only a .csv file is written, never an input, and never the checkpoint (through a link either); a bad place fails before evaluating.
+    const image = path.join(testDir, '0', 'img0.png');
+    const onImage = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--nll-out', image);
+    expect([onImage.status, onImage.stderr]).toEqual([1, expect.stringMatching(/give a file name ending in \.csv/)]);
+    const linked = path.join(dir, 'model.csv');
+    symlinkSync(checkpoint, linked);
+    const onCheckpoint = runCli('eval', '--checkpoint', linked, ...data, '--nll-out', checkpoint.replace(/safetensors$/, 'csv'));
+    expect(onCheckpoint.status, onCheckpoint.stderr).toBe(0);
+    const throughLink = runCli('eval', '--checkpoint', checkpoint, ...data, '--nll-out', linked);
+    expect([throughLink.status, throughLink.stderr]).toEqual([1, expect.stringMatching(/--nll-out names the checkpoint/)]);
+    const folderCsv = path.join(dir, 'folder.csv');
+    mkdirSync(folderCsv);
+    const onFolder = runCli('eval', '--checkpoint', checkpoint, ...data, '--nll-out', folderCsv);
     expect([onFolder.status, onFolder.stderr]).toEqual([1, expect.stringMatching(/it is a folder \(ERR_IO\)/)]);
   });
 
@@ -65,7 +85,7 @@ describe('per-image outputs of gated-pixelcnn', () => {
     const sampled = runCli('sample', '--checkpoint', checkpoint, '--labels', '2,0', '--per-label', '3', '--out', path.join(dir, 'grid.png'),
       '--levels-out', levelsFile, '--images-dir', images, '--no-progress');
     expect(sampled.status, sampled.stderr).toBe(0);
-    expect(sampled.stderr).toMatch(/samples\/ \(6 PNG files\)/);
+    expect(sampled.stderr).toMatch(/samples \(6 PNG files\)/);
     const levels = readFileSync(levelsFile);
     const back = loadImageFolder(images, { channels: 1, classNames: ['0', '1', '2'] });
     expect(back.imageNames).toEqual(['0/3.png', '0/4.png', '0/5.png', '2/0.png', '2/1.png', '2/2.png'].map((f) => path.join(...f.split('/'))));
@@ -75,6 +95,21 @@ describe('per-image outputs of gated-pixelcnn', () => {
       expect(back.labels[k]).toBe(n < 3 ? 2 : 0);
       expect(quantized.subarray(k * 36, (k + 1) * 36)).toEqual(new Uint8Array(levels.subarray(n * 36, (n + 1) * 36)));
     });
+
+    // With 48 levels, whose display values do not all quantize back, the files still read back as the levels drawn.
+    const fineCheckpoint = path.join(dir, 'k48.safetensors');
+    const fine = GatedPixelCNN.create({ channels: 1, height: 5, width: 5, levels: 48, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, headHidden: 4 },
+      { backend: cpu, seed: 3 });
+    fine.save(fineCheckpoint);
+    fine.dispose();
+    const fineImages = path.join(dir, 'k48');
+    const fineLevels = path.join(dir, 'k48.u8');
+    const fineSampled = runCli('sample', '--checkpoint', fineCheckpoint, '--count', '30', '--out', path.join(dir, 'k48.png'),
+      '--levels-out', fineLevels, '--images-dir', fineImages, '--no-progress');
+    expect(fineSampled.status, fineSampled.stderr).toBe(0);
+    const fineBack = loadImageFolder(fineImages, { channels: 1 });
+    expect(fineBack.imageNames![29]).toBe('29.png');
+    expect(quantize(fineBack.images, 48)).toEqual(new Uint8Array(readFileSync(fineLevels)));
 
     // A folder that holds anything, or one that would hold another output, is refused before sampling.
     const grid = path.join(dir, 'other.png');

@@ -60,6 +60,7 @@ describe('--per-class file names', () => {
     expect([...perClassFiles('out/s.png', [2, 0, 2], ['cat', 'dog', 'fox'])]).toEqual([[2, 'out/s-fox.png'], [0, 'out/s-cat.png']]);
     expect([...perClassFiles('s.png', [0, 1], null)]).toEqual([[0, 's-0.png'], [1, 's-1.png']]);
     // A name with a backslash, one that would hide the file, or a long one: labels for all, so that no two collide.
+    expect([...perClassFiles('s.png', [0, 1], ['Cat', 'cat']).values()]).toEqual(['s-0.png', 's-1.png']); // one file where case is ignored
     for (const odd of ['a\\b', '.hidden', 'x'.repeat(101), '../up']) {
       expect([...perClassFiles('s.png', [0, 1], ['1', odd]).values()], odd).toEqual(['s-0.png', 's-1.png']);
     }

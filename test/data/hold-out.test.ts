@@ -37,6 +37,13 @@ describe('holdOut', () => {
     expect(sources(data, holdOut(data, fraction).test)).toEqual(fromTest); // the same images every time
   });
 
+  it('names the images of data without names by their place in it', () => {
+    const { imageNames: _, ...unnamed } = indexed(50);
+    const { train, test } = holdOut(unnamed, 0.2);
+    expect(test.imageNames).toEqual(sources(unnamed, test).map((i) => `#${i}`));
+    expect(train.imageNames).toEqual(sources(unnamed, train).map((i) => `#${i}`));
+  });
+
   it('holds out a spread of the images, not the first or last ones', () => {
     const held = sources(indexed(1000), holdOut(indexed(1000), 0.1).test);
     expect(held.filter((i) => i < 500).length).toBeGreaterThan(30);

@@ -1,7 +1,7 @@
 /** Quantization (SPEC.md §1): the exact formulas over every 8-bit value and every level. */
 import { describe, expect, it } from 'vitest';
 
-import { quantize, toDisplay, toUnit } from '../../src/data/quantize';
+import { quantize, toDisplay, toExactPixels, toUnit } from '../../src/data/quantize';
 import { makeRng } from '../helpers/random';
 
 const byCode = (code: string) => expect.objectContaining({ code });
@@ -71,5 +71,23 @@ describe('toDisplay and toUnit', () => {
   it('refuses a level ≥ K (ERR_RANGE)', () => {
     expect(() => toDisplay(Uint8Array.from([0, 4]), 4)).toThrow(byCode('ERR_RANGE'));
     expect(() => toUnit(Uint8Array.from([2]), 2)).toThrow(byCode('ERR_RANGE'));
+  });
+});
+
+describe('toExactPixels', () => {
+  it('gives, for every K, pixels that quantize back to their levels, within 1 of toDisplay\'s', () => {
+    let moved = 0;
+    for (let K = 2; K <= 256; K++) {
+      const levels = Uint8Array.from({ length: K }, (_, x) => x);
+      const pixels = toExactPixels(levels, K);
+      const display = toDisplay(levels, K);
+      expect(quantize(pixels, K), `K = ${K}`).toEqual(levels);
+      for (let x = 0; x < K; x++) expect(Math.abs(pixels[x] - display[x]), `K = ${K}, x = ${x}`).toBeLessThanOrEqual(1);
+      expect([pixels[0], pixels[K - 1]]).toEqual([0, 255]);
+      if (!display.every((p, x) => p === pixels[x])) moved++;
+    }
+    // toDisplay itself does not quantize back for most K: the case this function exists for.
+    expect(moved).toBe(206);
+    expect(() => toExactPixels(Uint8Array.from([4]), 4)).toThrow(byCode('ERR_RANGE'));
   });
 });

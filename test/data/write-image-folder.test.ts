@@ -3,7 +3,7 @@
  * file names) for every channel count, labeled by name, by label or not at all; it
  * refuses a target that holds anything, and leaves nothing behind when it fails.
  */
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,29 +51,44 @@ describe('writeImageFolder', () => {
     });
   }
 
-  it('names class folders by label where a class name cannot be a folder name, and writes unlabeled images flat', () => {
-    const named = randomImages(12, 1, 2, ['ok', '../escape'], 7);
+  it('names class folders by label where the classes have no names, writes unlabeled images flat, and refuses unfit names', () => {
+    const numbered = randomImages(12, 1, 2, null, 7);
     const dir = path.join(tempDir(), 'by-label');
-    expect(writeImageFolder(dir, named).slice(0, 2)).toEqual([path.join('1', '00.png'), path.join('0', '01.png')]);
+    expect(writeImageFolder(dir, numbered).slice(0, 2)).toEqual([path.join('1', '00.png'), path.join('0', '01.png')]);
     const back = loadImageFolder(dir, { channels: 1, classNames: ['0', '1'] });
     expect(back.labels).toEqual(Int32Array.from([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]));
-
-    const folded = randomImages(4, 1, 2, ['Cat', 'cat'], 8);
-    expect(writeImageFolder(path.join(tempDir(), 'folded'), folded)[0]).toBe(path.join('1', '0.png'));
 
     const unlabeled = randomImages(11, 3, 0, null, 9);
     const flat = path.join(tempDir(), 'flat');
     expect(writeImageFolder(flat, unlabeled)).toEqual(Array.from({ length: 11 }, (_, n) => `${String(n).padStart(2, '0')}.png`));
     const read = loadImageFolder(flat, { channels: 3 });
     expect([read.classes, read.images]).toEqual([0, unlabeled.images]);
+
+    // A name that cannot be a folder is refused, not replaced by a label that would read back as another class.
+    const parent = tempDir();
+    for (const names of [['ok', '../escape'], ['Cat', 'cat'], ['ok', '.hidden']]) {
+      const error = expectCode('ERR_ARG', () => writeImageFolder(path.join(parent, 'x'), randomImages(4, 1, 2, names, 8)));
+      expect(error.message).toMatch(/cannot name a class folder/);
+    }
+    expect(readdirSync(parent)).toEqual([]);
   });
 
-  it('takes an empty folder, and refuses one that holds anything, or a file, changing nothing', () => {
+  it('fills an empty folder, a link to one too, and refuses one that holds anything, or a file, changing nothing', () => {
     const data = randomImages(3, 1, 0, null, 10);
     const empty = path.join(tempDir(), 'empty');
     mkdirSync(empty);
     writeImageFolder(empty, data);
     expect(readdirSync(empty)).toEqual(['0.png', '1.png', '2.png']);
+    // A link (or a mount point) is filled, not replaced: the images end up where it points.
+    const pointedTo = path.join(tempDir(), 'pointed-to');
+    mkdirSync(pointedTo);
+    const link = path.join(tempDir(), 'link');
+    symlinkSync(pointedTo, link);
+    const labeled = randomImages(4, 1, 2, ['a', 'b'], 12);
+    writeImageFolder(link, labeled);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readdirSync(pointedTo)).toEqual(['a', 'b']);
+    expect(loadImageFolder(pointedTo, { channels: 1 }).images).toEqual(reordered(labeled, [1, 3, 0, 2]).images);
 
     const full = path.join(tempDir(), 'full');
     mkdirSync(full);
@@ -95,11 +110,20 @@ describe('writeImageFolder', () => {
   it('leaves no staging folder behind when a write fails', () => {
     const parent = tempDir();
     const data = randomImages(2, 1, 0, null, 11);
-    // A target that fills up while the images are written fails at the rename, and
-    // leaves the target's files, and nothing else.
+    // A new target that someone fills while the images are written fails at the
+    // rename, leaving that one's files, and nothing else.
     const target = path.join(parent, 'target');
-    mkdirSync(target);
-    const racing = { ...data, get images() { writeFileSync(path.join(target, 'late.png'), ''); return data.images; } };
+    let written = 0;
+    class RacingPixels extends Uint8Array {
+      override subarray(begin?: number, end?: number): Uint8Array<ArrayBuffer> {
+        if (written++ === 1) {
+          mkdirSync(target);
+          writeFileSync(path.join(target, 'late.png'), '');
+        }
+        return super.subarray(begin, end);
+      }
+    }
+    const racing = { ...data, images: new RacingPixels(data.images) };
     expectCode('ERR_IO', () => writeImageFolder(target, racing));
     expect(readdirSync(parent)).toEqual(['target']);
     expect(readdirSync(target)).toEqual(['late.png']);
