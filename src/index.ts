@@ -44,7 +44,7 @@ export { loadImageFolder } from './data/image-folder';
 export type { ImageFolderOptions } from './data/image-folder';
 export { writeImageFolder } from './data/write-image-folder';
 export type { ImageDataset } from './data/dataset';
-export { quantize, toDisplay, toUnit } from './data/quantize';
+export { quantize, toDisplay, toExactPixels, toUnit } from './data/quantize';
 export { BatchSampler, gatherBatch } from './data/batches';
 export { Rng } from './data/rng';
 export { encodePngGrid, writePngGrid } from './io/png-grid';
