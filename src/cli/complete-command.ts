@@ -9,12 +9,12 @@ import type { Command } from 'commander';
 import type { BackendName } from '../backend/load';
 import { quantize } from '../data/quantize';
 import type { ImageDataset } from '../data/dataset';
-import { checkWritableFile } from '../io/directories';
+import { checkOutputsSpareInputs, checkWritableFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { completionGrid, completionInputs } from '../sample/completion';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
-import { addTestSetOptions, checkTestSetFlags, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
+import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { CliError, integer, positiveNumber, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
@@ -93,6 +93,7 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   // What could fail later is checked before anything is built or sampled.
   checkSampleCount(config, flags.images * flags.perImage);
   checkSampleGrid(flags.images * columns, config, { columns });
+  checkOutputsSpareInputs([flags.out], [flags.checkpoint, ...datasetInputs(flags)]);
   checkWritableFile(flags.out);
   const sources = chooseSources(model, test, flags);
   const { count, known, labels } = completionInputs(config, sources, keepRows, flags.perImage);

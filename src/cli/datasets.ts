@@ -50,6 +50,11 @@ function refuseUnusedFlags(o: DatasetOptions, splits: 'both' | 'test'): void {
   if (o.testLabels !== undefined && o.testImages === undefined) throw new CliError('--test-labels needs --test-images');
 }
 
+/** The files and folders the dataset flags name, which no output may overwrite. */
+export function datasetInputs(o: DatasetOptions): string[] {
+  return ALL_FILE_FLAGS.flatMap(([key]) => o[key] ?? []).filter((input): input is string => typeof input === 'string');
+}
+
 export function loadDatasets(o: DatasetOptions): { train: ImageDataset; test?: ImageDataset } {
   refuseUnusedFlags(o, 'both');
   const { train, test } = loadSplits(o);

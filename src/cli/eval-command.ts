@@ -6,10 +6,10 @@ import type { BackendName } from '../backend/load';
 import type { ImageDataset } from '../data/dataset';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import { encodeCsv } from '../io/csv';
-import { checkWritableFile, samePath } from '../io/directories';
+import { checkOutputsSpareInputs, checkWritableFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { bitsPerDim, evaluate } from '../train/evaluate';
-import { addTestSetOptions, checkTestSetFlags, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
+import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { CliError, integer } from './parse';
 
 interface EvalFlags extends DatasetOptions {
@@ -37,9 +37,9 @@ export function registerEval(program: Command): void {
     .action((flags: EvalFlags) => {
       checkTestSetFlags(flags);
       if (flags.nllOut !== undefined) {
-        // A .csv name keeps the table off the inputs: images, IDX files, checkpoints.
+        // A .csv name keeps the table off any input a flag does not name: a run's other checkpoint, say.
         if (!/\.csv$/i.test(flags.nllOut)) throw new CliError(`--nll-out writes CSV: give a file name ending in .csv, got "${flags.nllOut}"`);
-        if (samePath(flags.nllOut, flags.checkpoint)) throw new CliError('--nll-out names the checkpoint');
+        checkOutputsSpareInputs([flags.nllOut], [flags.checkpoint, ...datasetInputs(flags)]);
         checkWritableFile(flags.nllOut);
       }
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });

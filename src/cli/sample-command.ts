@@ -12,7 +12,7 @@ import { createDataset } from '../data/dataset';
 import { toExactPixels } from '../data/quantize';
 import { checkImageFolderTarget, writeImageFolder } from '../data/write-image-folder';
 import { classFileNames } from '../io/class-file-names';
-import { checkWritableFile } from '../io/directories';
+import { checkOutputsSpareInputs, checkWritableFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
@@ -94,6 +94,7 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   const outputs = [flags.out, ...perClass.values(), ...(flags.levelsOut ? [flags.levelsOut, `${flags.levelsOut}.json`] : [])];
   const clash = outputs.find((file, k) => outputs.findIndex((other) => path.resolve(other) === path.resolve(file)) !== k);
   if (clash) throw new CliError(`${clash} is named for two outputs`);
+  checkOutputsSpareInputs([...outputs, ...(flags.imagesDir !== undefined ? [flags.imagesDir] : [])], [flags.checkpoint]);
   if (flags.imagesDir !== undefined) {
     checkImageFolderTarget(flags.imagesDir, { channels: model.config.channels, labels: chosen && [...new Set(chosen)], classNames: model.classNames });
     const folder = path.resolve(flags.imagesDir);

@@ -70,7 +70,7 @@ describe('per-image outputs of gated-pixelcnn', () => {
     const onCheckpoint = runCli('eval', '--checkpoint', linked, ...data, '--nll-out', checkpoint.replace(/safetensors$/, 'csv'));
     expect(onCheckpoint.status, onCheckpoint.stderr).toBe(0);
     const throughLink = runCli('eval', '--checkpoint', checkpoint, ...data, '--nll-out', linked);
-    expect([throughLink.status, throughLink.stderr]).toEqual([1, expect.stringMatching(/--nll-out names the checkpoint/)]);
+    expect([throughLink.status, throughLink.stderr]).toEqual([1, expect.stringMatching(/model\.csv would overwrite the input .*model\.safetensors \(ERR_ARG\)/)]);
     const folderCsv = path.join(dir, 'folder.csv');
     mkdirSync(folderCsv);
     const onFolder = runCli('eval', '--checkpoint', checkpoint, ...data, '--nll-out', folderCsv);
@@ -120,6 +120,33 @@ describe('per-image outputs of gated-pixelcnn', () => {
     const inside = runCli('sample', '--checkpoint', checkpoint, '--labels', '1', '--out', path.join(fresh, 'grid.png'), '--images-dir', fresh);
     expect([inside.status, inside.stderr]).toEqual([1, expect.stringMatching(/grid\.png would be written into --images-dir/)]);
     expect(existsSync(grid)).toBe(false);
+  });
+});
+
+describe('outputs never overwrite inputs', () => {
+  it('refuses, before any work, an output that is the checkpoint, a data file, or a file in a data folder', () => {
+    const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-spare-inputs-');
+    expect(trained.status, trained.stderr).toBe(0);
+    const before = readFileSync(checkpoint);
+    const testImages = data[data.indexOf('--test-images') + 1];
+    const imagesBefore = readFileSync(testImages);
+    const link = path.join(dir, 'link.png');
+    symlinkSync(checkpoint, link);
+    const testDir = writePngFolder(path.join(dir, 'test-folder'), tinyDataset(3, 6, 3, 5), ['0', '1', '2']);
+    for (const [args, message] of [
+      [['sample', '--checkpoint', checkpoint, '--out', checkpoint], /model\.safetensors would overwrite the input .*model\.safetensors/],
+      [['sample', '--checkpoint', checkpoint, '--out', link], /link\.png would overwrite the input/],
+      [['sample', '--checkpoint', checkpoint, '--levels-out', checkpoint], /would overwrite the input/],
+      [['complete', '--checkpoint', checkpoint, ...data, '--out', testImages], /test-images-idx3-ubyte would overwrite the input/],
+      [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--nll-out', path.join(testDir, '0', 'x.csv')],
+        /x\.csv would overwrite a file in the input .*test-folder/],
+    ] as const) {
+      const refused = runCli(...args, '--no-progress');
+      expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
+    }
+    expect(readFileSync(checkpoint)).toEqual(before);
+    expect(readFileSync(testImages)).toEqual(imagesBefore);
+    expect(existsSync(path.join(testDir, '0', 'x.csv'))).toBe(false);
   });
 });
 
