@@ -10,7 +10,7 @@ import { pngGridTakes } from '../io/png-grid';
 import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
-import { CHECKPOINT_FILE, Trainer, type TrainerOptions } from '../train/trainer';
+import { CHECKPOINT_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { DATASET_HELP, loadDatasets, type DatasetOptions } from './datasets';
 import { CliError, integer, nonNegativeNumber, positiveNumber, unitInterval } from './parse';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
@@ -20,6 +20,7 @@ interface TrainFlags extends DatasetOptions {
   config?: string;
   out: string;
   resume?: string | true;
+  overwrite?: boolean;
   epochs?: number;
   steps?: number;
   minutes?: number;
@@ -58,6 +59,7 @@ export function registerTrain(program: Command): void {
     .option('--test-fraction <f>', 'hold out this fraction of the training images as the test set (data without a test split)', unitInterval('--test-fraction'))
     .option('--out <dir>', 'output folder', 'runs/latest')
     .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`)
+    .option('--overwrite', 'start a new run in an --out that holds one, replacing its files')
     .option('--epochs <n>', 'budget in epochs', integer('--epochs', 1))
     .option('--steps <n>', 'budget in steps', integer('--steps', 1))
     .option('--minutes <m>', 'budget in minutes of training', positiveNumber('--minutes'))
@@ -81,7 +83,16 @@ export function registerTrain(program: Command): void {
     });
 }
 
+/** Refuses to start a run over another one's files unless --overwrite says so: a forgotten --resume would lose that run. */
+function checkOutIsFree(flags: TrainFlags): void {
+  if (flags.resume && flags.overwrite) throw new CliError('--resume continues a run and --overwrite starts one over: give one of them');
+  if (flags.resume || flags.overwrite) return;
+  const held = [CHECKPOINT_FILE, MODEL_FILE].map((name) => path.join(flags.out, name)).find((file) => existsSync(file));
+  if (held) throw new CliError(`${flags.out} holds a run (${held}): give --resume to continue it, --overwrite to start over, or another --out`);
+}
+
 async function train(flags: TrainFlags): Promise<void> {
+  checkOutIsFree(flags);
   const { train, test } = loadDatasets(flags);
   const budget = flags.epochs || flags.steps || flags.minutes
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
@@ -161,10 +172,13 @@ async function train(flags: TrainFlags): Promise<void> {
         (model.classNames ? `labels: ${describeClassNames(model.classNames)}\n` : ''),
     );
   }
+  const startStep = trainer.step;
   const result = await trainer.run();
   const end = result.lastEval
     ? `test NLL ${result.lastEval.nll.toFixed(2)} nats/image (${result.lastEval.bitsPerDim.toFixed(4)} bits/dim)`
-    : `last batch ${result.lastLoss.toFixed(2)} nats/image`;
+    : result.steps === startStep
+      ? 'the run had already reached its budget'
+      : `last batch ${result.lastLoss.toFixed(2)} nats/image`;
   const peak = trainer.model.backend.memoryUsage().peakReserved / 2 ** 20;
   process.stderr.write(
     `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; ` +

@@ -106,6 +106,21 @@ describe('gated-pixelcnn CLI', () => {
     expect(readFileSync(grid)).toEqual(before);
   });
 
+  it('refuses to start a run over another one unless told to, and finds a finished run done', () => {
+    const { args, trained, checkpoint } = trainTiny('gpcnn-cli-out-taken-');
+    expect(trained.status, trained.stderr).toBe(0);
+    const before = readFileSync(checkpoint);
+    const again = runCli(...args);
+    expect([again.status, again.stderr]).toEqual([1, expect.stringMatching(/run holds a run \(.*checkpoint\.safetensors\): give --resume to continue it, --overwrite to start over/)]);
+    expect(readFileSync(checkpoint)).toEqual(before);
+    expect(runCli(...args, '--resume', '--overwrite').stderr).toMatch(/give one of them/);
+    const done = runCli(...args, '--resume');
+    expect([done.status, done.stderr]).toEqual([0, expect.stringMatching(/done after 6 steps: the run had already reached its budget/)]);
+    const over = runCli(...args, '--overwrite', '--seed', '5');
+    expect(over.status, over.stderr).toBe(0);
+    expect(readFileSync(checkpoint)).not.toEqual(before);
+  });
+
   it('completes test images: their kept top rows in every completion, one grid row an image', () => {
     const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-complete-');
     expect(trained.status, trained.stderr).toBe(0);

@@ -131,8 +131,8 @@ describe('gated-pixelcnn with --dataset folder', () => {
     expect(evals().map((e) => e.step)).toEqual([2, 4]);
     expect(heldOut()).toMatchObject({ images: 4, nll: expect.closeTo(evals()[1].nll, 6) });
     expect(runCli(...args, '--steps', '4', '--resume', '--test-fraction', '0.5').stderr).toMatch(/trained on 12 images .* this training set holds 8 images/);
-    expect(runCli(...args, '--test-dir', trainDir).stderr).toMatch(/--test-fraction holds out test images where the data has no test split/);
-    expect(runCli(...args, '--test-fraction', '0.01').stderr).toMatch(/--test-fraction 0.01: holding out 0.01 of 16 images must leave at least one test and one training image/);
+    expect(runCli(...args, '--overwrite', '--test-dir', trainDir).stderr).toMatch(/--test-fraction holds out test images where the data has no test split/);
+    expect(runCli(...args, '--overwrite', '--test-fraction', '0.01').stderr).toMatch(/--test-fraction 0.01: holding out 0.01 of 16 images must leave at least one test and one training image/);
   });
 
   it('trains a preset on folders of its image shape, with the data\'s classes (or none)', () => {
