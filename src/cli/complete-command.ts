@@ -93,6 +93,7 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   // What could fail later is checked before anything is built or sampled.
   checkSampleCount(config, flags.images * flags.perImage);
   checkSampleGrid(flags.images * columns, config, { columns });
+  if (!/\.png$/i.test(flags.out)) throw new CliError(`--out writes a PNG: give a file name ending in .png, got "${flags.out}"`);
   checkOutputsSpareInputs([flags.out], [flags.checkpoint, ...datasetInputs(flags)]);
   checkWritableFile(flags.out);
   const sources = chooseSources(model, test, flags);

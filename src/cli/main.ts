@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   registerInfo(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0; // a command's own status (train stopped by a signal)
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode; // commander printed the message
     if (process.env.GATED_PIXELCNN_DEBUG) console.error(error);

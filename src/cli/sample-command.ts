@@ -4,7 +4,6 @@
  * per label, optionally one PNG per label, the raw levels with a JSON sidecar, and a
  * folder of one PNG per image (the layout --dataset folder reads).
  */
-import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import type { BackendName } from '../backend/load';
@@ -12,11 +11,11 @@ import { createDataset } from '../data/dataset';
 import { toExactPixels } from '../data/quantize';
 import { checkImageFolderTarget, writeImageFolder } from '../data/write-image-folder';
 import { classFileNames } from '../io/class-file-names';
-import { checkOutputsSpareInputs, checkWritableFile } from '../io/directories';
+import { checkOutputsSpareInputs, checkWritableFile, liesInside, samePath } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
-import { writeLevelsFile } from '../sample/levels-file';
+import { checkLevelsTarget, writeLevelsFile } from '../sample/levels-file';
 import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { CliError, integer, positiveNumber, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
@@ -92,16 +91,18 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   checkSampleGrid(count, model.config, { columns });
   const perClass = flags.perClass && chosen ? perClassFiles(flags.out, chosen, model.classNames) : new Map<number, string>();
   const outputs = [flags.out, ...perClass.values(), ...(flags.levelsOut ? [flags.levelsOut, `${flags.levelsOut}.json`] : [])];
-  const clash = outputs.find((file, k) => outputs.findIndex((other) => path.resolve(other) === path.resolve(file)) !== k);
+  const clash = outputs.find((file, k) => outputs.findIndex((other) => samePath(other, file)) !== k);
   if (clash) throw new CliError(`${clash} is named for two outputs`);
   checkOutputsSpareInputs([...outputs, ...(flags.imagesDir !== undefined ? [flags.imagesDir] : [])], [flags.checkpoint]);
   if (flags.imagesDir !== undefined) {
     checkImageFolderTarget(flags.imagesDir, { channels: model.config.channels, labels: chosen && [...new Set(chosen)], classNames: model.classNames });
-    const folder = path.resolve(flags.imagesDir);
-    const inside = outputs.find((file) => path.resolve(file) === folder || path.resolve(file).startsWith(folder + path.sep));
+    const folder = flags.imagesDir;
+    const inside = outputs.find((file) => samePath(file, folder) || liesInside(file, folder));
     if (inside) throw new CliError(`${inside} would be written into --images-dir ${flags.imagesDir}, which must hold the images alone`);
   }
+  if (!/\.png$/i.test(flags.out)) throw new CliError(`--out writes a PNG: give a file name ending in .png, got "${flags.out}"`);
   for (const file of outputs) checkWritableFile(file);
+  if (flags.levelsOut !== undefined) checkLevelsTarget(flags.levelsOut);
   const labels = chosen && Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));
   const progress = samplingProgress(count, flags.sampler, flags.progress);
   const levels = await model.sample({

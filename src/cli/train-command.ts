@@ -6,12 +6,13 @@ import type { Command } from 'commander';
 import type { BackendName } from '../backend/load';
 import { describeClassNames } from '../data/class-names';
 import type { ImageDataset } from '../data/dataset';
+import { checkOutputsSpareInputs, samePath, statPath } from '../io/directories';
 import { pngGridTakes } from '../io/png-grid';
 import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
-import { CHECKPOINT_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
-import { DATASET_HELP, loadDatasets, type DatasetOptions } from './datasets';
+import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
+import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
 import { CliError, integer, nonNegativeNumber, positiveNumber, unitInterval } from './parse';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
 
@@ -83,12 +84,23 @@ export function registerTrain(program: Command): void {
     });
 }
 
-/** Refuses to start a run over another one's files unless --overwrite says so: a forgotten --resume would lose that run. */
+/**
+ * Refuses what would lose a run or data: starting a run over another one's files unless
+ * --overwrite says so (a forgotten --resume), resuming one run into another's folder, and
+ * an --out whose files would land on the training data.
+ */
 function checkOutIsFree(flags: TrainFlags): void {
   if (flags.resume && flags.overwrite) throw new CliError('--resume continues a run and --overwrite starts one over: give one of them');
-  if (flags.resume || flags.overwrite) return;
-  const held = [CHECKPOINT_FILE, MODEL_FILE].map((name) => path.join(flags.out, name)).find((file) => existsSync(file));
-  if (held) throw new CliError(`${flags.out} holds a run (${held}): give --resume to continue it, --overwrite to start over, or another --out`);
+  const files = [CHECKPOINT_FILE, MODEL_FILE, METRICS_FILE, SAMPLES_FILE].map((name) => path.join(flags.out, name));
+  checkOutputsSpareInputs(files, datasetInputs(flags));
+  const held = files.slice(0, 3).find((file) => statPath(file) !== undefined);
+  if (!held || flags.overwrite) return;
+  if (flags.resume) {
+    const resumed = flags.resume === true ? files[0] : flags.resume;
+    if (samePath(resumed, files[0])) return; // the run in --out itself
+    throw new CliError(`${flags.out} holds another run (${held}): give another --out to continue ${resumed} in`);
+  }
+  throw new CliError(`${flags.out} holds a run (${held}): give --resume to continue it, --overwrite to start over, or another --out`);
 }
 
 async function train(flags: TrainFlags): Promise<void> {
@@ -116,12 +128,19 @@ async function train(flags: TrainFlags): Promise<void> {
       },
     },
   };
+  // Ctrl-C, and SIGTERM (timeout, docker stop, batch schedulers), stop after the current
+  // step with a checkpoint; the status then says the run did not finish (128 + signal).
   const abort = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once)…\n');
-    abort.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
+  let stopStatus = 0;
+  for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      if (stopStatus !== 0) process.exit(stopStatus);
+      stopStatus = status;
+      process.stderr.write(`\nstopping after this step (${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit at once)…\n`);
+      abort.abort();
+      process.once(signal, () => process.exit(status));
+    });
+  }
 
   if (flags.resume) {
     const file = flags.resume === true ? path.join(flags.out, CHECKPOINT_FILE) : flags.resume;
@@ -186,6 +205,7 @@ async function train(flags: TrainFlags): Promise<void> {
   );
   trainer.dispose();
   trainer.model.dispose();
+  if (result.stoppedBy === 'signal') process.exitCode = stopStatus;
 }
 
 /**

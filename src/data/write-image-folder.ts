@@ -40,6 +40,9 @@ export interface ImageFolderPlan {
 export function checkImageFolderTarget(dir: string, plan: ImageFolderPlan): boolean {
   if (typeof dir !== 'string' || dir === '') throw new PixelCNNError('ERR_ARG', `an image folder's path must be a non-empty string, got ${JSON.stringify(dir)}`);
   gridSize({ count: 1, channels: plan.channels, height: 1, width: 1 }, { columns: 1 });
+  if (Buffer.byteLength(path.basename(path.resolve(dir))) > 200) {
+    throw new PixelCNNError('ERR_IO', `cannot write the image folder ${dir}: its name is longer than 200 bytes`);
+  }
   if (plan.labels) classFolderNames(plan.labels, plan.classNames);
   let stats: fs.Stats | undefined;
   let entries: string[] = [];
@@ -106,8 +109,12 @@ export function writeImageFolder(dir: string, dataset: ImageDataset): string[] {
       syncFolderSync(path.dirname(target), dir);
     }
   } catch (error) {
-    for (const entry of top.slice(0, moved)) fs.rmSync(path.join(target, entry), { recursive: true, force: true });
-    fs.rmSync(staging, { recursive: true, force: true });
+    try {
+      for (const entry of top.slice(0, moved)) fs.rmSync(path.join(target, entry), { recursive: true, force: true });
+      fs.rmSync(staging, { recursive: true, force: true });
+    } catch {
+      // The error worth reporting is the first one.
+    }
     throw error instanceof PixelCNNError ? error : ioError(`could not write the image folder ${dir}`, error);
   }
   return files;

@@ -1,8 +1,23 @@
 /** Output folders, made and checked before long work, so that the work is not lost at its end. */
-import { accessSync, constants, existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 
 import { PixelCNNError } from '../errors';
+
+/** The longest file name most file systems take, in bytes. */
+const NAME_MAX = 255;
+/** What the atomic writer's temporary name adds to a name: a dot, the pid, 12 hex digits, dots and ".tmp". */
+const TEMP_NAME_EXTRA = 40;
+
+/** stat() of a path, undefined where nothing is there; any other failure (a link loop, a name too long) is ERR_IO. */
+export function statPath(file: string): Stats | undefined {
+  try {
+    return statSync(file, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined; // a file where a folder would be: nothing there
+    throw new PixelCNNError('ERR_IO', `cannot use ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
 
 /** Creates `dir` (and its parents) if needed and checks that files can be written in it; ERR_IO if not. */
 export function ensureWritableDirectory(dir: string): void {
@@ -14,42 +29,47 @@ export function ensureWritableDirectory(dir: string): void {
   }
 }
 
-/** ensureWritableDirectory for the file's folder, and the file, if it exists, not a folder; ERR_IO if not. */
+/**
+ * ensureWritableDirectory for the file's folder, and the file, if it exists, not a folder,
+ * and its name short enough for the atomic writer's temporary name beside it; ERR_IO if not.
+ */
 export function checkWritableFile(file: string): void {
+  if (Buffer.byteLength(path.basename(file)) + TEMP_NAME_EXTRA > NAME_MAX) {
+    throw new PixelCNNError('ERR_IO', `cannot write ${file}: its name is longer than ${NAME_MAX - TEMP_NAME_EXTRA} bytes`);
+  }
   ensureWritableDirectory(path.dirname(file));
-  const stats = statSync(file, { throwIfNoEntry: false });
-  if (stats?.isDirectory()) throw new PixelCNNError('ERR_IO', `cannot write ${file}: it is a folder`);
+  if (statPath(file)?.isDirectory()) throw new PixelCNNError('ERR_IO', `cannot write ${file}: it is a folder`);
 }
 
-/** A path with links followed where it exists, else made absolute. */
+/** A path with links followed as far as it exists: the real path of its deepest existing folder, then the rest. */
 function realPath(file: string): string {
   try {
     return realpathSync(file);
   } catch {
-    return path.resolve(file);
+    const parent = path.dirname(path.resolve(file));
+    return parent === path.resolve(file) ? parent : path.join(realPath(parent), path.basename(file));
   }
 }
 
-/** Whether two paths name one file: their real paths (links followed) where they exist, else their absolute paths. */
+/** Whether two paths name one file, links followed. */
 export function samePath(a: string, b: string): boolean {
   return realPath(a) === realPath(b);
 }
 
-/** Whether `file` (which may not exist yet) lies inside the folder `dir`, at any depth. */
-function liesInside(file: string, dir: string): boolean {
-  const where = existsSync(file) ? realPath(file) : path.join(realPath(path.dirname(file)), path.basename(file));
-  return where.startsWith(realPath(dir) + path.sep);
+/** Whether `file` (which may not exist yet) lies inside the folder `dir`, at any depth, links followed. */
+export function liesInside(file: string, dir: string): boolean {
+  return realPath(file).startsWith(realPath(dir) + path.sep);
 }
 
 /**
  * Refuses (ERR_ARG, naming both) an output that would overwrite an input: the same file
- * (links followed), or a file inside an input folder. Checked before any work, so that
- * a mistyped flag loses nothing.
+ * (links followed), or a file inside an input folder. Checked before any work, and before
+ * any output folder is made, so that a mistyped flag loses nothing.
  */
 export function checkOutputsSpareInputs(outputs: readonly string[], inputs: readonly string[]): void {
   for (const output of outputs) {
     for (const input of inputs) {
-      const isFolder = statSync(input, { throwIfNoEntry: false })?.isDirectory() ?? false;
+      const isFolder = statPath(input)?.isDirectory() ?? false;
       if (isFolder ? liesInside(output, input) : samePath(output, input)) {
         throw new PixelCNNError('ERR_ARG', `${output} would overwrite ${isFolder ? 'a file in ' : ''}the input ${input}`);
       }

@@ -5,9 +5,11 @@
  *   count, channels, height, width, levels (K), labels?, ...what made them }.
  * Both are written atomically, after every check (so a refusal leaves both as they were).
  */
+import { readFileSync } from 'node:fs';
+
 import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
-import { checkWritableFile } from '../io/directories';
+import { checkWritableFile, statPath } from '../io/directories';
 import type { ModelConfig } from '../nn/config';
 
 export interface LevelsSidecar {
@@ -26,6 +28,26 @@ export interface LevelsSidecar {
 
 /** The sidecar's own fields, which `extra` may not set. */
 const SIDECAR_FIELDS = ['format', 'version', 'dtype', 'layout', 'count', 'channels', 'height', 'width', 'levels', 'labels'];
+
+/**
+ * Checks, before sampling, that `file` and its sidecar can be written: new files, or an
+ * earlier levels file and its sidecar, which are replaced; any other file there is the
+ * user's, and refused (ERR_IO).
+ */
+export function checkLevelsTarget(file: string): void {
+  for (const target of [file, `${file}.json`]) checkWritableFile(target);
+  const [data, sidecar] = [statPath(file), statPath(`${file}.json`)];
+  if (!data && !sidecar) return;
+  let format: unknown;
+  try {
+    format = (JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { format?: unknown }).format;
+  } catch {
+    format = undefined;
+  }
+  if (format !== 'gated-pixelcnn-levels') {
+    throw new PixelCNNError('ERR_IO', `${data ? file : `${file}.json`} exists and is not a levels file written by sample: give a new name`);
+  }
+}
 
 /**
  * Writes `file` (raw levels) and `file + '.json'` (the sidecar); returns the sidecar.

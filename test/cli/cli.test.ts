@@ -2,7 +2,7 @@
  * The command-line tool: bad arguments end with one line of explanation and a
  * non-zero status, never a stack trace; train → eval → sample works end to end.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -119,6 +119,43 @@ describe('gated-pixelcnn CLI', () => {
     const over = runCli(...args, '--overwrite', '--seed', '5');
     expect(over.status, over.stderr).toBe(0);
     expect(readFileSync(checkpoint)).not.toEqual(before);
+  });
+
+  it('never lets one run\'s files land on another run or on the data, and refuses unusable names with ERR_IO', () => {
+    const first = trainTiny('gpcnn-cli-two-runs-');
+    const second = trainTiny('gpcnn-cli-two-runs-', '--seed', '5');
+    expect([first.trained.status, second.trained.status]).toEqual([0, 0]);
+    const before = readFileSync(second.checkpoint);
+    const into = runCli(...second.args, '--resume', path.join(path.dirname(first.checkpoint), 'checkpoint.safetensors'));
+    expect([into.status, into.stderr]).toEqual([1, expect.stringMatching(/holds another run .*give another --out to continue/)]);
+    expect(readFileSync(second.checkpoint)).toEqual(before);
+
+    const levels = path.join(first.dir, 'mine.txt');
+    writeFileSync(levels, 'my notes');
+    for (const [args, message] of [
+      [['--out', path.join(first.dir, 'grid.safetensors')], /--out writes a PNG: give a file name ending in \.png/],
+      [['--levels-out', levels], /mine\.txt exists and is not a levels file written by sample/],
+      [['--out', path.join(first.dir, `${'a'.repeat(300)}.png`)], /its name is longer than 215 bytes \(ERR_IO\)/],
+    ] as const) {
+      const refused = runCli('sample', '--checkpoint', first.checkpoint, '--labels', '0', '--per-label', '1', ...args);
+      expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
+    }
+    expect(readFileSync(levels, 'utf8')).toBe('my notes');
+  });
+
+  it('stops a run on SIGTERM after the current step, with a checkpoint and status 143', async () => {
+    const { args } = trainTiny('gpcnn-cli-sigterm-');
+    const child = spawn(process.execPath, [cli, ...args, '--overwrite', '--steps', '1000000', '--checkpoint-every', '1000000']);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    child.kill('SIGTERM');
+    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect(stderr).toMatch(/stopping after this step \(SIGTERM again to quit at once\)/);
+    expect(stderr).toMatch(/stopped after \d+ steps/);
+    expect(status).toBe(143);
   });
 
   it('completes test images: their kept top rows in every completion, one grid row an image', () => {

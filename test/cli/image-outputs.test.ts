@@ -137,7 +137,9 @@ describe('outputs never overwrite inputs', () => {
       [['sample', '--checkpoint', checkpoint, '--out', checkpoint], /model\.safetensors would overwrite the input .*model\.safetensors/],
       [['sample', '--checkpoint', checkpoint, '--out', link], /link\.png would overwrite the input/],
       [['sample', '--checkpoint', checkpoint, '--levels-out', checkpoint], /would overwrite the input/],
-      [['complete', '--checkpoint', checkpoint, ...data, '--out', testImages], /test-images-idx3-ubyte would overwrite the input/],
+      [['complete', '--checkpoint', checkpoint, ...data, '--out', testImages], /--out writes a PNG/],
+      [['complete', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--out', path.join(testDir, '0', 'c.png')],
+        /c\.png would overwrite a file in the input/],
       [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--nll-out', path.join(testDir, '0', 'x.csv')],
         /x\.csv would overwrite a file in the input .*test-folder/],
     ] as const) {
