@@ -229,6 +229,7 @@ export class Trainer {
     let lastEval: Evaluation | null = null;
     let stoppedBy: TrainResult['stoppedBy'] = 'budget';
     let checkpoint: string | null = null;
+    let checkpointStep = 0;
     const recent: { time: number; images: number }[] = []; // the last steps, for images/s
     const trainingStep = new TrainingStep(model, { graph: this.#options.stepGraph });
 
@@ -245,12 +246,22 @@ export class Trainer {
         const gradNorm = settings.clipNorm === null
           ? model.backend.globalNorm(grads)
           : model.backend.clipGradNorm(grads, settings.clipNorm);
+        // A NaN or infinite loss or gradient would only spread through the weights: stop
+        // before this step's update, and write nothing, so that the last checkpoint stays.
+        const loss = nll.reduce((a, b) => a + b, 0) / nll.length;
+        if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+          throw new PixelCNNError(
+            'ERR_DIVERGED',
+            `training diverged at step ${this.#step + 1}: the loss is ${loss} and the gradient norm ${gradNorm} ` +
+              `(a lower learning rate, or clipping, may help)${checkpoint ? `; the checkpoint of step ${checkpointStep} is kept` : ''}`,
+          );
+        }
         this.#step++;
         const lr = learningRate(settings.schedule, settings.optimizer.lr, this.#step, totalSteps);
         this.#adam.step(lr);
         this.#average?.update();
 
-        lastLoss = nll.reduce((a, b) => a + b, 0) / nll.length;
+        lastLoss = loss;
         recent.push({ time: performance.now(), images: nll.length });
         if (recent.length > 50) recent.shift();
         const imagesPerSecond = recentRate(recent, started);
@@ -270,6 +281,7 @@ export class Trainer {
         }
         if (this.#options.outDir && this.#step % settings.checkpointEvery === 0) {
           checkpoint = this.#checkpoint(elapsed());
+          checkpointStep = this.#step;
           await callbacks.onCheckpoint?.({ path: checkpoint, step: this.#step });
         }
         // Let timers, signals and finalizers run between steps.

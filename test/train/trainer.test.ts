@@ -67,6 +67,30 @@ describe('Trainer', () => {
     trainer.dispose();
   });
 
+  it('stops with ERR_DIVERGED when the loss becomes NaN or infinite, keeping the last checkpoint and writing no model', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-diverged-'));
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    const trainer = new Trainer({
+      model, train, outDir, batchSize: 16, budget: { steps: 50 }, optimizer: { lr: 1e30 }, checkpointEvery: 1, progress: false,
+    });
+    const error = await trainer.run().then(() => null, (e: unknown) => e as Error & { code: string });
+    expect(error?.code, error?.message).toBe('ERR_DIVERGED');
+    expect(error!.message).toMatch(/training diverged at step (\d+): the loss is .* the checkpoint of step \d+ is kept/);
+    const step = Number(/at step (\d+)/.exec(error!.message)![1]);
+    expect(step).toBeGreaterThan(1);
+    expect(existsSync(path.join(outDir, 'model.safetensors'))).toBe(false);
+    // The checkpoint is the last step's before the divergence, and every logged loss is finite.
+    const logged = losses(path.join(outDir, 'metrics.jsonl'));
+    expect([...logged.keys()]).toEqual(Array.from({ length: step - 1 }, (_, k) => k + 1));
+    expect([...logged.values()].every(Number.isFinite)).toBe(true);
+    const resumed = Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, progress: false });
+    expect(resumed.step).toBe(step - 1);
+    resumed.dispose();
+    resumed.model.dispose();
+    trainer.dispose();
+    model.dispose();
+  });
+
   it('waits for a callback that returns a promise before the next step', async () => {
     const events: string[] = [];
     const trainer = new Trainer({
