@@ -15,7 +15,7 @@ import { completionGrid, completionInputs } from '../sample/completion';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
-import { CliError, integer, positiveNumber, samplerKind } from './parse';
+import { CliError, integer, positiveNumber, requireExtension, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
 interface CompleteFlags extends DatasetOptions {
@@ -93,7 +93,7 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   // What could fail later is checked before anything is built or sampled.
   checkSampleCount(config, flags.images * flags.perImage);
   checkSampleGrid(flags.images * columns, config, { columns });
-  if (!/\.png$/i.test(flags.out)) throw new CliError(`--out writes a PNG: give a file name ending in .png, got "${flags.out}"`);
+  requireExtension('--out', flags.out, '.png', 'a PNG');
   checkOutputsSpareInputs([flags.out], [flags.checkpoint, ...datasetInputs(flags)]);
   checkWritableFile(flags.out);
   const sources = chooseSources(model, test, flags);

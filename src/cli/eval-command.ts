@@ -10,7 +10,7 @@ import { checkOutputsSpareInputs, checkWritableFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { bitsPerDim, evaluate } from '../train/evaluate';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
-import { CliError, integer } from './parse';
+import { integer, requireExtension } from './parse';
 
 interface EvalFlags extends DatasetOptions {
   checkpoint: string;
@@ -38,7 +38,7 @@ export function registerEval(program: Command): void {
       checkTestSetFlags(flags);
       if (flags.nllOut !== undefined) {
         // A .csv name keeps the table off any input a flag does not name: a run's other checkpoint, say.
-        if (!/\.csv$/i.test(flags.nllOut)) throw new CliError(`--nll-out writes CSV: give a file name ending in .csv, got "${flags.nllOut}"`);
+        requireExtension('--nll-out', flags.nllOut, '.csv', 'CSV');
         checkOutputsSpareInputs([flags.nllOut], [flags.checkpoint, ...datasetInputs(flags)]);
         checkWritableFile(flags.nllOut);
       }

@@ -39,3 +39,8 @@ export function nonNegativeNumber(name: string): (value: string) => number {
     return n;
   };
 }
+
+/** Refuses an output file whose name does not end in `extension` (".png"): the name keeps it off files of other kinds. */
+export function requireExtension(flag: string, file: string, extension: string, what: string): void {
+  if (!file.toLowerCase().endsWith(extension)) throw new CliError(`${flag} writes ${what}: give a file name ending in ${extension}, got "${file}"`);
+}

@@ -17,7 +17,7 @@ import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { checkLevelsTarget, writeLevelsFile } from '../sample/levels-file';
 import { labelList, resolveLabels, type LabelArgument } from './labels';
-import { CliError, integer, positiveNumber, samplerKind } from './parse';
+import { CliError, integer, positiveNumber, requireExtension, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
 
 interface SampleFlags {
@@ -100,7 +100,7 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
     const inside = outputs.find((file) => samePath(file, folder) || liesInside(file, folder));
     if (inside) throw new CliError(`${inside} would be written into --images-dir ${flags.imagesDir}, which must hold the images alone`);
   }
-  if (!/\.png$/i.test(flags.out)) throw new CliError(`--out writes a PNG: give a file name ending in .png, got "${flags.out}"`);
+  requireExtension('--out', flags.out, '.png', 'a PNG');
   for (const file of outputs) checkWritableFile(file);
   if (flags.levelsOut !== undefined) checkLevelsTarget(flags.levelsOut);
   const labels = chosen && Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { PixelCNNError } from '../errors';
 import { syncFolderSync } from '../io/atomic-write';
 import { classFolderNames } from '../io/class-file-names';
-import { ensureWritableDirectory } from '../io/directories';
+import { checkNameLength, ensureWritableDirectory, statPath } from '../io/directories';
 import { encodePngGrid, gridSize } from '../io/png-grid';
 import { createDataset, type ImageDataset } from './dataset';
 
@@ -40,14 +40,11 @@ export interface ImageFolderPlan {
 export function checkImageFolderTarget(dir: string, plan: ImageFolderPlan): boolean {
   if (typeof dir !== 'string' || dir === '') throw new PixelCNNError('ERR_ARG', `an image folder's path must be a non-empty string, got ${JSON.stringify(dir)}`);
   gridSize({ count: 1, channels: plan.channels, height: 1, width: 1 }, { columns: 1 });
-  if (Buffer.byteLength(path.basename(path.resolve(dir))) > 200) {
-    throw new PixelCNNError('ERR_IO', `cannot write the image folder ${dir}: its name is longer than 200 bytes`);
-  }
+  checkNameLength(dir);
   if (plan.labels) classFolderNames(plan.labels, plan.classNames);
-  let stats: fs.Stats | undefined;
+  const stats = statPath(dir);
   let entries: string[] = [];
   try {
-    stats = fs.statSync(dir, { throwIfNoEntry: false });
     if (stats?.isDirectory()) entries = fs.readdirSync(dir);
   } catch (error) {
     throw ioError(`cannot read ${dir}`, error);

@@ -19,6 +19,13 @@ export function statPath(file: string): Stats | undefined {
   }
 }
 
+/** Refuses (ERR_IO) a name too long for a temporary name beside it, as atomic writes make, which would fail only after the work. */
+export function checkNameLength(file: string): void {
+  if (Buffer.byteLength(path.basename(path.resolve(file))) + TEMP_NAME_EXTRA > NAME_MAX) {
+    throw new PixelCNNError('ERR_IO', `cannot write ${file}: its name is longer than ${NAME_MAX - TEMP_NAME_EXTRA} bytes`);
+  }
+}
+
 /** Creates `dir` (and its parents) if needed and checks that files can be written in it; ERR_IO if not. */
 export function ensureWritableDirectory(dir: string): void {
   try {
@@ -34,9 +41,7 @@ export function ensureWritableDirectory(dir: string): void {
  * and its name short enough for the atomic writer's temporary name beside it; ERR_IO if not.
  */
 export function checkWritableFile(file: string): void {
-  if (Buffer.byteLength(path.basename(file)) + TEMP_NAME_EXTRA > NAME_MAX) {
-    throw new PixelCNNError('ERR_IO', `cannot write ${file}: its name is longer than ${NAME_MAX - TEMP_NAME_EXTRA} bytes`);
-  }
+  checkNameLength(file);
   ensureWritableDirectory(path.dirname(file));
   if (statPath(file)?.isDirectory()) throw new PixelCNNError('ERR_IO', `cannot write ${file}: it is a folder`);
 }
