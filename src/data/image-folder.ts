@@ -92,6 +92,11 @@ function imageFiles(dir: string): { file: string; className: string | null }[] {
 }
 
 /** An image as the planes it needs: gray or R, G, B, then alpha where some pixel is not opaque. */
+interface ImageSize {
+  width: number;
+  height: number;
+}
+
 interface DecodedImage {
   file: string;
   planes: Uint8Array;
@@ -101,13 +106,38 @@ interface DecodedImage {
   alpha: boolean;
 }
 
-function readPng(file: string): PNG {
-  let bytes: Buffer;
+function readBytes(file: string): Buffer {
   try {
-    bytes = fs.readFileSync(file);
+    return fs.readFileSync(file);
   } catch (error) {
     throw new PixelCNNError('ERR_IO', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Pillow's limit against decompression bombs (its DecompressionBombError), in pixels. */
+const MAX_IMAGE_PIXELS = 2 * 89_478_485;
+
+/**
+ * The size a PNG declares in its IHDR chunk, which the format puts first. It is read
+ * before the pixels are inflated, so that an image of the wrong size, or a small file
+ * declaring a huge one, is refused at once rather than after seconds and gigabytes.
+ */
+function declaredSize(file: string, bytes: Buffer): ImageSize {
+  const startsLikePng = bytes.length >= 24 && bytes.subarray(0, 8).equals(PNG_SIGNATURE) && bytes.toString('latin1', 12, 16) === 'IHDR';
+  if (!startsLikePng) throw new PixelCNNError('ERR_DATA', `${file} is not a readable PNG: it does not start with a PNG signature and header`);
+  const size = { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  if (size.width * size.height > MAX_IMAGE_PIXELS) {
+    throw new PixelCNNError(
+      'ERR_DATA',
+      `${file} declares ${size.width}×${size.height} pixels, more than the ${MAX_IMAGE_PIXELS} an image may have (Pillow's limit against decompression bombs)`,
+    );
+  }
+  return size;
+}
+
+function decodePng(file: string, bytes: Buffer): PNG {
   try {
     return PNG.sync.read(bytes);
   } catch (error) {
@@ -181,16 +211,18 @@ export function loadImageFolder(dir: string, options: ImageFolderOptions = {}): 
   let width = 0;
   let height = 0;
   for (const { file } of files) {
-    const png = readPng(file);
+    const bytes = readBytes(file);
+    const size = declaredSize(file, bytes);
     if (images.length === 0) {
-      [width, height] = [png.width, png.height];
+      ({ width, height } = size);
       checkFits(files.length * (options.channels ?? 1) * height * width, dir, `${files.length} images of ${width}×${height} pixels`);
-    } else if (png.width !== width || png.height !== height) {
+    } else if (size.width !== width || size.height !== height) {
       throw new PixelCNNError(
         'ERR_DATA',
-        `${file} is ${png.width}×${png.height} pixels, but ${images[0].file} is ${width}×${height}: every image must have the same size`,
+        `${file} is ${size.width}×${size.height} pixels, but ${images[0].file} is ${width}×${height}: every image must have the same size`,
       );
     }
+    const png = decodePng(file, bytes);
     images.push(toPlanes(file, new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length)));
   }
 

@@ -192,6 +192,34 @@ describe('loadImageFolder', () => {
     expect(() => loadImageFolder(dir)).toThrow(/b\.png is 3×2 pixels, but .*a\.png is 2×2: every image must have the same size/);
   });
 
+  /** A PNG's signature and IHDR chunk declaring `width`×`height`, then bytes that no decoder reads. */
+  function headerOnly(width: number, height: number): Uint8Array {
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(width, 0);
+    ihdr.writeUInt32BE(height, 4);
+    ihdr.set([8, 0, 0, 0, 0], 8);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(13);
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), length, Buffer.from('IHDR'), ihdr, Buffer.alloc(64, 7)]);
+  }
+
+  it('refuses an image of another size from its header, before decoding it', () => {
+    // The rest of the file is garbage: a decoder would say "not a readable PNG".
+    const dir = folderWith({ 'a.png': pixels() });
+    writeFileSync(path.join(dir, 'b.png'), headerOnly(10000, 10000));
+    expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
+    expect(() => loadImageFolder(dir)).toThrow(/b\.png is 10000×10000 pixels, but .*a\.png is 2×2: every image must have the same size/);
+  });
+
+  it("refuses an image declaring more pixels than Pillow's decompression-bomb limit, before decoding it", () => {
+    const dir = folderWith({});
+    writeFileSync(path.join(dir, 'a.png'), headerOnly(20000, 20000));
+    expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
+    expect(() => loadImageFolder(dir)).toThrow(/a\.png declares 20000×20000 pixels, more than the 178956970 an image may have/);
+    writeFileSync(path.join(dir, 'a.png'), headerOnly(2 * 89_478_485, 1));
+    expect(() => loadImageFolder(dir)).toThrow(/a\.png is not a readable PNG/); // at the limit: decoded, and found garbage
+  });
+
   it('refuses a folder that cannot be read (ERR_IO) and a bad argument (ERR_ARG)', () => {
     expect(() => loadImageFolder(path.join(root, 'missing'))).toThrow(byCode('ERR_IO'));
     expect(() => loadImageFolder('')).toThrow(byCode('ERR_ARG'));
