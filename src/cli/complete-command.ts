@@ -15,8 +15,9 @@ import { completionGrid, completionInputs } from '../sample/completion';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
-import { CliError, integer, positiveNumber, requireExtension, samplerKind } from './parse';
+import { CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
+import { terminalSafe } from './terminal-text';
 
 interface CompleteFlags extends DatasetOptions {
   checkpoint: string;
@@ -37,7 +38,7 @@ export function registerComplete(program: Command): void {
   const command = program
     .command('complete')
     .description('complete test images: keep their top rows, draw the rest; a PNG grid with one row per image')
-    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)');
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', pathName('--checkpoint'));
   addTestSetOptions(command)
     .option('--images <n>', 'test images to complete', integer('--images', 1), 8)
     .option('--first <n>', 'index of the first of them in the test set', integer('--first', 0), 0)
@@ -47,7 +48,7 @@ export function registerComplete(program: Command): void {
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
     .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
-    .option('--out <file>', 'the PNG to write', 'completions.png')
+    .option('--out <file>', 'the PNG to write', pathName('--out'), 'completions.png')
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: CompleteFlags) => {
@@ -105,8 +106,8 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   });
   const seconds = progress.stop();
   writeDisplayGrid(flags.out, completionGrid(config, sources.levels, completions, keepRows, flags.perImage), config, { columns });
-  process.stderr.write(
+  process.stderr.write(terminalSafe(
     `completed ${flags.images} images ${flags.perImage} times each, ${keepRows} of ${config.height} rows kept, ` +
       `in ${seconds.toFixed(1)} s (${flags.sampler} sampler); wrote ${flags.out}\n`,
-  );
+  ));
 }

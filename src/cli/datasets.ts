@@ -7,7 +7,7 @@ import { loadCifar10 } from '../data/cifar10';
 import { holdOut } from '../data/hold-out';
 import { loadImageFolder, type ImageFolderOptions } from '../data/image-folder';
 import { loadIdxImages, loadMnist } from '../data/mnist';
-import { CliError, unitInterval } from './parse';
+import { CliError, pathList, pathName, unitInterval } from './parse';
 
 export interface DatasetOptions {
   dataset: string;
@@ -159,13 +159,13 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): Im
 export function addTestSetOptions(command: Command): Command {
   return command
     .option('--dataset <name>', DATASET_HELP, 'mnist')
-    .option('--test-images <file>', 'IDX test images for --dataset idx')
-    .option('--test-labels <file>', 'IDX test labels for --dataset idx')
-    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
-    .option('--test-dir <dir>', 'PNG test images for --dataset folder')
+    .option('--test-images <file>', 'IDX test images for --dataset idx', pathName('--test-images'))
+    .option('--test-labels <file>', 'IDX test labels for --dataset idx', pathName('--test-labels'))
+    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', pathList('--test-files'))
+    .option('--test-dir <dir>', 'PNG test images for --dataset folder', pathName('--test-dir'))
     .option('--test-fraction <f>', 'the test images that train --test-fraction F held out of the training set given by --train-*', unitInterval('--test-fraction'))
-    .option('--train-images <file>', 'IDX training images (with --test-fraction)')
-    .option('--train-labels <file>', 'IDX training labels (with --test-fraction)')
-    .option('--train-files <files>', 'comma-separated CIFAR-10 batches (with --test-fraction)', (v: string) => v.split(','))
-    .option('--train-dir <dir>', 'PNG training images (with --test-fraction)');
+    .option('--train-images <file>', 'IDX training images (with --test-fraction)', pathName('--train-images'))
+    .option('--train-labels <file>', 'IDX training labels (with --test-fraction)', pathName('--train-labels'))
+    .option('--train-files <files>', 'comma-separated CIFAR-10 batches (with --test-fraction)', pathList('--train-files'))
+    .option('--train-dir <dir>', 'PNG training images (with --test-fraction)', pathName('--train-dir'));
 }

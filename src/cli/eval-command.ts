@@ -10,7 +10,8 @@ import { checkOutputsSpareInputs, checkWritableFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { bitsPerDim, evaluate } from '../train/evaluate';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
-import { integer, requireExtension } from './parse';
+import { integer, pathName, requireExtension } from './parse';
+import { terminalSafe } from './terminal-text';
 
 interface EvalFlags extends DatasetOptions {
   checkpoint: string;
@@ -26,12 +27,12 @@ export function registerEval(program: Command): void {
   const command = program
     .command('eval')
     .description('evaluate a checkpoint on the test set: NLL in nats per image and bits per dimension')
-    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)');
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', pathName('--checkpoint'));
   addTestSetOptions(command)
     .option('--limit <n>', 'evaluate the first N test images only', integer('--limit', 1))
     .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
     .option('--json', 'print the result as JSON')
-    .option('--nll-out <file>', "also write each image's NLL to a CSV file (index, image, label, class, nats, bits_per_dim)")
+    .option('--nll-out <file>', "also write each image's NLL to a CSV file (index, image, label, class, nats, bits_per_dim)", pathName('--nll-out'))
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
     .action((flags: EvalFlags) => {
@@ -66,15 +67,15 @@ export function registerEval(program: Command): void {
         bar?.stop();
         model.dispose();
       }
-      if (flags.nllOut !== undefined) process.stderr.write(`wrote each image's NLL to ${flags.nllOut}\n`);
+      if (flags.nllOut !== undefined) process.stderr.write(terminalSafe(`wrote each image's NLL to ${flags.nllOut}\n`));
       const { imageNlls: _, ...summary } = result;
       if (flags.json) {
         process.stdout.write(JSON.stringify({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
       } else {
-        process.stdout.write(
+        process.stdout.write(terminalSafe(
           `${flags.checkpoint} on ${flags.dataset} (${result.images} test images): ` +
             `${result.nll.toFixed(3)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim\n`,
-        );
+        ));
       }
     });
 }

@@ -3,17 +3,19 @@ import type { Command } from 'commander';
 
 import { backendReport } from '../backend/load';
 import { checkpointInfo, describeCheckpoint } from './checkpoint-info';
+import { pathName } from './parse';
+import { terminalSafe } from './terminal-text';
 
 export function registerInfo(program: Command): void {
   program
     .command('info')
     .description('show the backend in use and why, and the build features; with --checkpoint, what a checkpoint holds')
-    .option('--checkpoint <file>', 'describe this checkpoint instead: its model, class names and training state')
+    .option('--checkpoint <file>', 'describe this checkpoint instead: its model, class names and training state', pathName('--checkpoint'))
     .option('--json', 'print as JSON')
     .action((flags: { json?: boolean; checkpoint?: string }) => {
-      if (flags.checkpoint) {
+      if (flags.checkpoint !== undefined) {
         const info = checkpointInfo(flags.checkpoint);
-        process.stdout.write((flags.json ? JSON.stringify(info) : describeCheckpoint(info).join('\n')) + '\n');
+        process.stdout.write((flags.json ? JSON.stringify(info) : terminalSafe(describeCheckpoint(info).join('\n'))) + '\n');
         return;
       }
       const report = backendReport();

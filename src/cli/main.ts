@@ -13,6 +13,7 @@ import { registerInfo } from './info-command';
 import { CliError } from './parse';
 import { registerSample } from './sample-command';
 import { registerTrain } from './train-command';
+import { terminalSafe } from './terminal-text';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('gated-pixelcnn')
@@ -33,10 +34,10 @@ export async function main(argv: string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     const code = error instanceof PixelCNNError ? ` (${error.code})` : '';
     if (!(error instanceof CliError || error instanceof PixelCNNError)) {
-      process.stderr.write(`gated-pixelcnn: unexpected error: ${message}\n`);
+      process.stderr.write(`gated-pixelcnn: unexpected error: ${terminalSafe(message, { oneLine: true })}\n`);
       return 2;
     }
-    process.stderr.write(`gated-pixelcnn: ${message}${code}\n`);
+    process.stderr.write(`gated-pixelcnn: ${terminalSafe(message, { oneLine: true })}${code}\n`);
     return 1;
   }
 }

@@ -44,3 +44,20 @@ export function nonNegativeNumber(name: string): (value: string) => number {
 export function requireExtension(flag: string, file: string, extension: string, what: string): void {
   if (!file.toLowerCase().endsWith(extension)) throw new CliError(`${flag} writes ${what}: give a file name ending in ${extension}, got "${file}"`);
 }
+
+/** A file or folder name. An empty one would name the working folder, or nothing, never what was meant. */
+export function pathName(flag: string): (value: string) => string {
+  return (value) => {
+    if (value === '') throw new CliError(`${flag} needs a file or folder name, got ""`);
+    return value;
+  };
+}
+
+/** Comma-separated file names, none of them empty. */
+export function pathList(flag: string): (value: string) => string[] {
+  return (value) => {
+    const names = value.split(',');
+    if (names.includes('')) throw new CliError(`${flag} takes comma-separated file names, none of them empty, got "${value}"`);
+    return names;
+  };
+}

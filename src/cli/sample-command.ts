@@ -17,8 +17,9 @@ import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { checkLevelsTarget, writeLevelsFile } from '../sample/levels-file';
 import { labelList, resolveLabels, type LabelArgument } from './labels';
-import { CliError, integer, positiveNumber, requireExtension, samplerKind } from './parse';
+import { CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { samplingProgress } from './sampling-progress';
+import { terminalSafe } from './terminal-text';
 
 interface SampleFlags {
   checkpoint: string;
@@ -41,17 +42,17 @@ export function registerSample(program: Command): void {
   program
     .command('sample')
     .description('draw images from a checkpoint and write them as a PNG grid (one row per label)')
-    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)')
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', pathName('--checkpoint'))
     .option('--labels <list>', 'class labels, e.g. 0-9 or 1,3,5, or class names, e.g. cat,dog; may be repeated (class-conditional models; default: all)', labelList)
     .option('--per-label <n>', 'images per label (one grid row each)', integer('--per-label', 1), 8)
     .option('--count <n>', 'images, for a model without classes', integer('--count', 1))
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
-    .option('--out <file>', 'the PNG to write', 'samples.png')
+    .option('--out <file>', 'the PNG to write', pathName('--out'), 'samples.png')
     .option('--per-class', 'also write one PNG per label, named <out>-<label>.png (<out>-<class name>.png where classes have names)')
-    .option('--levels-out <file>', 'also write the raw levels (uint8 [N, C, H, W]) and <file>.json describing them')
-    .option('--images-dir <dir>', 'also write each image as a PNG file into this new (or empty) folder, in a folder per class')
+    .option('--levels-out <file>', 'also write the raw levels (uint8 [N, C, H, W]) and <file>.json describing them', pathName('--levels-out'))
+    .option('--images-dir <dir>', 'also write each image as a PNG file into this new (or empty) folder, in a folder per class', pathName('--images-dir'))
     .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
     .option('--backend <name>', 'auto, cpu or cuda', 'auto')
     .option('--no-progress', 'no progress bar')
@@ -135,7 +136,7 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
     writeImageFolder(flags.imagesDir, images);
     written.push(`${flags.imagesDir} (${count} PNG files)`);
   }
-  process.stderr.write(
+  process.stderr.write(terminalSafe(
     `sampled ${count} images in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,
-  );
+  ));
 }

@@ -13,8 +13,9 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
-import { CliError, integer, nonNegativeNumber, positiveNumber, unitInterval } from './parse';
+import { CliError, integer, nonNegativeNumber, pathList, pathName, positiveNumber, unitInterval } from './parse';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
+import { terminalSafe } from './terminal-text';
 
 interface TrainFlags extends DatasetOptions {
   preset?: string;
@@ -47,19 +48,19 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a model; writes checkpoint.safetensors, model.safetensors and metrics.jsonl to --out')
     .option('--preset <name>', `a preset: ${Object.keys(PRESETS).join(', ')}`)
-    .option('--config <file>', 'a JSON file with the model configuration (SPEC.md §2 keys)')
+    .option('--config <file>', 'a JSON file with the model configuration (SPEC.md §2 keys)', pathName('--config'))
     .option('--dataset <name>', DATASET_HELP, 'mnist')
-    .option('--train-images <file>', 'IDX images for --dataset idx')
-    .option('--train-labels <file>', 'IDX labels for --dataset idx')
-    .option('--test-images <file>', 'IDX test images for --dataset idx')
-    .option('--test-labels <file>', 'IDX test labels for --dataset idx')
-    .option('--train-files <files>', 'comma-separated CIFAR-10 batches', (v: string) => v.split(','))
-    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', (v: string) => v.split(','))
-    .option('--train-dir <dir>', 'PNG images for --dataset folder (class folders of them for labels)')
-    .option('--test-dir <dir>', 'PNG test images for --dataset folder')
+    .option('--train-images <file>', 'IDX images for --dataset idx', pathName('--train-images'))
+    .option('--train-labels <file>', 'IDX labels for --dataset idx', pathName('--train-labels'))
+    .option('--test-images <file>', 'IDX test images for --dataset idx', pathName('--test-images'))
+    .option('--test-labels <file>', 'IDX test labels for --dataset idx', pathName('--test-labels'))
+    .option('--train-files <files>', 'comma-separated CIFAR-10 batches', pathList('--train-files'))
+    .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', pathList('--test-files'))
+    .option('--train-dir <dir>', 'PNG images for --dataset folder (class folders of them for labels)', pathName('--train-dir'))
+    .option('--test-dir <dir>', 'PNG test images for --dataset folder', pathName('--test-dir'))
     .option('--test-fraction <f>', 'hold out this fraction of the training images as the test set (data without a test split)', unitInterval('--test-fraction'))
-    .option('--out <dir>', 'output folder', 'runs/latest')
-    .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`)
+    .option('--out <dir>', 'output folder', pathName('--out'), 'runs/latest')
+    .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`, pathName('--resume'))
     .option('--overwrite', 'start a new run in an --out that holds one, replacing its files')
     .option('--epochs <n>', 'budget in epochs', integer('--epochs', 1))
     .option('--steps <n>', 'budget in steps', integer('--steps', 1))
@@ -153,7 +154,7 @@ async function train(flags: TrainFlags): Promise<void> {
       trainer.model.dispose();
       throw error;
     }
-    process.stderr.write(`resuming ${file} at step ${trainer.step}\n`);
+    process.stderr.write(terminalSafe(`resuming ${file} at step ${trainer.step}\n`));
   } else {
     const config = modelConfig(flags, train, test);
     const { classes } = config;
@@ -184,12 +185,12 @@ async function train(flags: TrainFlags): Promise<void> {
       ema: flags.ema,
     });
     const c = model.config;
-    process.stderr.write(
+    process.stderr.write(terminalSafe(
       `training ${flags.config ?? flags.preset ?? 'mnist-tiny'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
         `${train.count} images${flags.testFraction && test ? ` (${test.count} held out for testing)` : ''}, ` +
         `batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n` +
         (model.classNames ? `labels: ${describeClassNames(model.classNames)}\n` : ''),
-    );
+    ));
   }
   const startStep = trainer.step;
   const result = await trainer.run();
@@ -199,10 +200,10 @@ async function train(flags: TrainFlags): Promise<void> {
       ? 'the run had already reached its budget'
       : `last batch ${result.lastLoss.toFixed(2)} nats/image`;
   const peak = trainer.model.backend.memoryUsage().peakReserved / 2 ** 20;
-  process.stderr.write(
+  process.stderr.write(terminalSafe(
     `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; ` +
       `peak ${trainer.model.backend.name} memory ${peak.toFixed(0)} MiB; wrote ${flags.out}\n`,
-  );
+  ));
   trainer.dispose();
   trainer.model.dispose();
   if (result.stoppedBy === 'signal') process.exitCode = stopStatus;

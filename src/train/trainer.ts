@@ -157,6 +157,10 @@ export class Trainer {
       this.settings = { ...this.settings, budget: checkBudget(options.budget) };
       checkScheduleFits(this.settings);
     }
+    if (options.outDir !== undefined && (typeof options.outDir !== 'string' || options.outDir === '')) {
+      // '' would silently train without writing anything: leave outDir out for that.
+      throw new PixelCNNError('ERR_ARG', `outDir must be a folder name (or left out, for no files), got ${JSON.stringify(options.outDir)}`);
+    }
     checkDatasetFits(this.model, options.train, 'training');
     if (options.test) checkDatasetFits(this.model, options.test, 'test');
     this.#adam = new Adam(this.model.parameters, this.settings.optimizer);

@@ -25,6 +25,13 @@ describe('gated-pixelcnn CLI', () => {
     [['eval', '--checkpoint', 'x', '--dataset', 'cifar10', '--test-files', 't.bin', '--test-images', 'mine.idx'], /--dataset cifar10 does not read --test-images/],
     [['eval', '--checkpoint', 'x', '--dataset', 'idx', '--test-images', 'a.idx', '--test-files', 't.bin'], /--dataset idx does not read --test-files/],
     [['sample', '--checkpoint', 'x', '--temperature', '-1'], /--temperature must be a number > 0/],
+    // An empty name would mean the working folder, or nothing: `train --out ''` used to train and keep nothing.
+    [['train', '--out', '', '--steps', '1'], /--out needs a file or folder name, got ""/],
+    [['train', '--resume', ''], /--resume needs a file or folder name/],
+    [['train', '--dataset', 'cifar10', '--train-files', 'a.bin,,b.bin'], /--train-files takes comma-separated file names, none of them empty, got "a.bin,,b.bin"/],
+    [['info', '--checkpoint', ''], /--checkpoint needs a file or folder name/],
+    [['sample', '--checkpoint', 'x', '--images-dir', ''], /--images-dir needs a file or folder name/],
+    [['eval', '--checkpoint', 'x', '--dataset', 'folder', '--test-dir', ''], /--test-dir needs a file or folder name/],
     [['frobnicate'], /unknown command/],
   ])('%j fails with one line of explanation', (args, message) => {
     const result = runCli(...args);

@@ -325,7 +325,7 @@ describe('Trainer', () => {
 
   it('refuses bad settings with ERR_ARG', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
-    const bad = [{ batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { optimizer: { beta1: 1 } }, { optimizer: { eps: 0 } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }];
+    const bad = [{ batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { optimizer: { beta1: 1 } }, { optimizer: { eps: 0 } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }, { outDir: '' }];
     for (const settings of bad) {
       expect(() => new Trainer({ model, train, progress: false, ...settings }), JSON.stringify(settings)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     }
