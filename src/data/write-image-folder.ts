@@ -10,7 +10,6 @@
  * which a rename cannot replace, so the staging folder goes inside it and its entries
  * are moved out of it at the end.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -19,10 +18,14 @@ import { syncFolderSync } from '../io/atomic-write';
 import { classFolderNames } from '../io/class-file-names';
 import { checkNameLength, ensureWritableDirectory, statPath } from '../io/directories';
 import { encodePngGrid, gridSize } from '../io/png-grid';
+import { removeStaleTemporaries, temporaryName } from '../io/temporary-names';
 import { createDataset, type ImageDataset } from './dataset';
 
 const ioError = (what: string, error: unknown): PixelCNNError =>
   new PixelCNNError('ERR_IO', `${what}: ${(error as Error).message}`, { cause: error });
+
+/** The staging folder's name inside an existing target folder. */
+const STAGING = 'staging';
 
 /** What the folder will hold, for checks made before the images exist. */
 export interface ImageFolderPlan {
@@ -36,6 +39,7 @@ export interface ImageFolderPlan {
  * Checks, before long work, that `dir` can become an image folder as `plan` says: it does
  * not exist or is an empty folder, and its parent is writable (ERR_IO); a PNG holds the
  * channels and the classes can name folders (ERR_ARG). Returns whether `dir` exists.
+ * Staging folders that killed runs left in it are removed first.
  */
 export function checkImageFolderTarget(dir: string, plan: ImageFolderPlan): boolean {
   if (typeof dir !== 'string' || dir === '') throw new PixelCNNError('ERR_ARG', `an image folder's path must be a non-empty string, got ${JSON.stringify(dir)}`);
@@ -43,6 +47,8 @@ export function checkImageFolderTarget(dir: string, plan: ImageFolderPlan): bool
   checkNameLength(dir);
   if (plan.labels) classFolderNames(plan.labels, plan.classNames);
   const stats = statPath(dir);
+  // A run killed while filling this folder left its staging folder in it.
+  if (stats?.isDirectory()) removeStaleTemporaries(dir, STAGING);
   let entries: string[] = [];
   try {
     if (stats?.isDirectory()) entries = fs.readdirSync(dir);
@@ -82,8 +88,8 @@ export function writeImageFolder(dir: string, dataset: ImageDataset): string[] {
     return labeled ? path.join(folders.get(label)!, name) : name;
   });
   const target = path.resolve(dir);
-  const hidden = `.${exists ? 'staging' : path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const staging = path.join(exists ? target : path.dirname(target), hidden);
+  if (!exists) removeStaleTemporaries(path.dirname(target), path.basename(target));
+  const staging = exists ? path.join(target, temporaryName(STAGING)) : path.join(path.dirname(target), temporaryName(path.basename(target)));
   const shape = { count: 1, channels: data.channels, height: data.height, width: data.width };
   const size = data.channels * data.height * data.width;
   const top = labeled ? [...folders.values()] : files; // the staging folder's entries

@@ -7,18 +7,19 @@
  * is flushed to disk, and is renamed over the target, which POSIX makes atomic:
  * readers see the old file or the new one, never a mix. Syncing the directory
  * afterwards makes the rename itself durable. On failure the temporary file is
- * removed and PixelCNNError('ERR_IO') names the path.
+ * removed and PixelCNNError('ERR_IO') names the path; one that a killed process left
+ * behind is removed by the next write of the same target (temporary-names.ts).
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { PixelCNNError } from '../errors';
+import { removeStaleTemporaries, temporaryName } from './temporary-names';
 
-/** A fresh name beside the target; a leading dot keeps it out of plain listings. */
+/** A fresh name beside the target, after clearing those that killed writers left there. */
 function tempPathFor(target: string): string {
-  const name = `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  return path.join(path.dirname(target), name);
+  removeStaleTemporaries(path.dirname(target), path.basename(target));
+  return path.join(path.dirname(target), temporaryName(path.basename(target)));
 }
 
 /**

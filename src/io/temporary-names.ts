@@ -1,0 +1,51 @@
+/**
+ * Names for the temporary files and staging folders that atomic writes put beside their
+ * targets: `.<name>.<pid>.<12 hex digits>.tmp`, hidden from plain listings. A process
+ * killed outright (SIGKILL, a power cut) leaves its temporaries behind; the next write of
+ * the same name removes those whose process is gone, so they neither pile up nor make
+ * an empty output folder look used.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A fresh temporary name for `name`, unique to this process and call. */
+export function temporaryName(name: string): string {
+  return `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Whether a process with this id runs on this machine (EPERM: it runs as another user). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Removes, from `folder`, the temporaries for `name` left by processes that no longer
+ * run. Best effort: a temporary that cannot be listed or removed stays, and nothing
+ * here fails the write that asked.
+ */
+export function removeStaleTemporaries(folder: string, name: string): void {
+  const pattern = new RegExp(`^\\.${escapeRegExp(name)}\\.(\\d+)\\.[0-9a-f]{12}\\.tmp$`);
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(folder);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const pid = Number(pattern.exec(entry)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || processRuns(pid)) continue;
+    try {
+      fs.rmSync(path.join(folder, entry), { recursive: true, force: true });
+    } catch {
+      // Left for a later write, or for the user.
+    }
+  }
+}
