@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { BackendName } from '../backend/load';
 import { quantize } from '../data/quantize';
 import type { ImageDataset } from '../data/dataset';
-import { checkOutputsSpareInputs, checkWritableFile } from '../io/directories';
+import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { completionGrid, completionInputs } from '../sample/completion';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
@@ -105,6 +105,7 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
     batchSize: flags.batchSize, onProgress: progress.onProgress,
   });
   const seconds = progress.stop();
+  ensureFolderOf(flags.out);
   writeDisplayGrid(flags.out, completionGrid(config, sources.levels, completions, keepRows, flags.perImage), config, { columns });
   process.stderr.write(terminalSafe(
     `completed ${flags.images} images ${flags.perImage} times each, ${keepRows} of ${config.height} rows kept, ` +

@@ -6,7 +6,7 @@ import type { BackendName } from '../backend/load';
 import type { ImageDataset } from '../data/dataset';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import { encodeCsv } from '../io/csv';
-import { checkOutputsSpareInputs, checkWritableFile } from '../io/directories';
+import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { bitsPerDim, evaluate } from '../train/evaluate';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
@@ -62,7 +62,10 @@ export function registerEval(program: Command): void {
             bar?.update(done);
           },
         });
-        if (flags.nllOut !== undefined) writeFileAtomicSync(flags.nllOut, perImageCsv(model, testSet, result.imageNlls!));
+        if (flags.nllOut !== undefined) {
+          ensureFolderOf(flags.nllOut);
+          writeFileAtomicSync(flags.nllOut, perImageCsv(model, testSet, result.imageNlls!));
+        }
       } finally {
         bar?.stop();
         model.dispose();

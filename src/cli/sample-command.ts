@@ -11,7 +11,7 @@ import { createDataset } from '../data/dataset';
 import { toExactPixels } from '../data/quantize';
 import { checkImageFolderTarget, writeImageFolder } from '../data/write-image-folder';
 import { classFileNames } from '../io/class-file-names';
-import { checkOutputsSpareInputs, checkWritableFile, liesInside, samePath } from '../io/directories';
+import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf, liesInside, samePath } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
@@ -111,6 +111,7 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
     onProgress: progress.onProgress,
   });
   const seconds = progress.stop();
+  for (const file of outputs) ensureFolderOf(file);
   writeSampleGrid(flags.out, levels, model.config, { columns });
   const written = [flags.out];
   const perImage = model.config.channels * model.config.height * model.config.width;

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { PixelCNNError } from '../errors';
 import { syncFolderSync } from '../io/atomic-write';
 import { classFolderNames } from '../io/class-file-names';
-import { checkNameLength, ensureWritableDirectory, statPath } from '../io/directories';
+import { checkCanWriteInto, checkNameLength, ensureWritableDirectory, statPath } from '../io/directories';
 import { encodePngGrid, gridSize } from '../io/png-grid';
 import { removeStaleTemporaries, temporaryName } from '../io/temporary-names';
 import { createDataset, type ImageDataset } from './dataset';
@@ -59,8 +59,7 @@ export function checkImageFolderTarget(dir: string, plan: ImageFolderPlan): bool
   if (entries.length > 0) {
     throw new PixelCNNError('ERR_IO', `cannot write the image folder ${dir}: it is not empty (give a new or empty folder)`);
   }
-  if (stats) ensureWritableDirectory(dir);
-  else ensureWritableDirectory(path.dirname(path.resolve(dir)));
+  checkCanWriteInto(stats ? dir : path.dirname(path.resolve(dir)));
   return stats !== undefined;
 }
 
@@ -95,6 +94,7 @@ export function writeImageFolder(dir: string, dataset: ImageDataset): string[] {
   const top = labeled ? [...folders.values()] : files; // the staging folder's entries
   let moved = 0;
   try {
+    if (!exists) ensureWritableDirectory(path.dirname(target));
     fs.mkdirSync(staging);
     for (const folder of folders.values()) fs.mkdirSync(path.join(staging, folder));
     files.forEach((file, n) => {

@@ -1,4 +1,4 @@
-/** Output folders, made and checked before long work, so that the work is not lost at its end. */
+/** Output folders, checked before long work, so that the work is not lost at its end, and made when written. */
 import { accessSync, constants, mkdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 
@@ -37,13 +37,40 @@ export function ensureWritableDirectory(dir: string): void {
 }
 
 /**
- * ensureWritableDirectory for the file's folder, and the file, if it exists, not a folder,
- * and its name short enough for the atomic writer's temporary name beside it; ERR_IO if not.
+ * ERR_IO unless files can be written in `dir` once it is made: its deepest existing
+ * ancestor (itself, if it exists) is a folder we may write in. Creates nothing, so that a
+ * check before work that then fails leaves no empty folders behind.
+ */
+export function checkCanWriteInto(dir: string): void {
+  let existing = path.resolve(dir);
+  let stats = statPath(existing);
+  for (let parent = path.dirname(existing); !stats && parent !== existing; parent = path.dirname(existing)) {
+    existing = parent;
+    stats = statPath(existing);
+  }
+  if (!stats?.isDirectory()) throw new PixelCNNError('ERR_IO', `cannot write into ${dir}: ${existing} is not a folder`);
+  try {
+    accessSync(existing, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new PixelCNNError('ERR_IO', `cannot write into ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Checks, creating nothing, that `file` can be written: its folder can be written in
+ * (checkCanWriteInto), the file is not a folder, and its name is short enough for the
+ * atomic writer's temporary name beside it; ERR_IO if not. The writer then makes the
+ * folder (ensureFolderOf).
  */
 export function checkWritableFile(file: string): void {
   checkNameLength(file);
-  ensureWritableDirectory(path.dirname(file));
+  checkCanWriteInto(path.dirname(file));
   if (statPath(file)?.isDirectory()) throw new PixelCNNError('ERR_IO', `cannot write ${file}: it is a folder`);
+}
+
+/** Makes the folder `file` goes in, if missing (ensureWritableDirectory). */
+export function ensureFolderOf(file: string): void {
+  ensureWritableDirectory(path.dirname(file));
 }
 
 /** A path with links followed as far as it exists: the real path of its deepest existing folder, then the rest. */

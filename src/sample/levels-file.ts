@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 
 import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
-import { checkWritableFile, statPath } from '../io/directories';
+import { checkWritableFile, ensureFolderOf, statPath } from '../io/directories';
 import type { ModelConfig } from '../nn/config';
 
 export interface LevelsSidecar {
@@ -95,6 +95,7 @@ export function writeLevelsFile(
     throw new PixelCNNError('ERR_ARG', `writeLevelsFile: extra cannot be written as JSON: ${(error as Error).message}`);
   }
   for (const target of [file, `${file}.json`]) checkWritableFile(target);
+  ensureFolderOf(file);
   writeFileAtomicSync(file, levels);
   writeFileAtomicSync(`${file}.json`, json);
   return sidecar;

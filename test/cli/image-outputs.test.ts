@@ -3,7 +3,7 @@
  * model's own, named by file for an image folder; `sample --images-dir` writes each
  * drawn image as a PNG in a class folder, which reads back as the levels drawn.
  */
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -149,6 +149,31 @@ describe('outputs never overwrite inputs', () => {
     expect(readFileSync(checkpoint)).toEqual(before);
     expect(readFileSync(testImages)).toEqual(imagesBefore);
     expect(existsSync(path.join(testDir, '0', 'x.csv'))).toBe(false);
+  });
+
+  it('makes missing output folders only when it writes: a run refused after its checks leaves none behind', () => {
+    const { dir, trained, checkpoint } = trainTiny('gpcnn-cli-output-folders-');
+    expect(trained.status, trained.stderr).toBe(0);
+    const notLevels = path.join(dir, 'notes.u8');
+    writeFileSync(notLevels, 'mine');
+    const missing = path.join(dir, 'no-such-folder');
+    for (const [args, message] of [
+      // Each fails after its outputs were checked, before anything is written.
+      [['sample', '--checkpoint', checkpoint, '--out', path.join(dir, 'new1', 'a', 'x.png'), '--levels-out', notLevels], /notes\.u8 exists and is not a levels file/],
+      [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', missing, '--nll-out', path.join(dir, 'new2', 'x.csv')], /no-such-folder/],
+      [['complete', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', missing, '--out', path.join(dir, 'new3', 'x.png')], /no-such-folder/],
+    ] as const) {
+      const refused = runCli(...args, '--no-progress');
+      expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
+    }
+    expect(readdirSync(dir).filter((name) => name.startsWith('new'))).toEqual([]);
+
+    const sampled = runCli('sample', '--checkpoint', checkpoint, '--labels', '0', '--per-label', '2', '--no-progress',
+      '--out', path.join(dir, 'new4', 'a', 'x.png'), '--levels-out', path.join(dir, 'new5', 'y.u8'), '--images-dir', path.join(dir, 'new6', 'b', 'images'));
+    expect(sampled.status, sampled.stderr).toBe(0);
+    for (const file of ['new4/a/x.png', 'new5/y.u8', 'new5/y.u8.json', 'new6/b/images/0/0.png']) expect(existsSync(path.join(dir, file)), file).toBe(true);
+    const unwritable = runCli('sample', '--checkpoint', checkpoint, '--out', path.join(notLevels, 'x.png'));
+    expect([unwritable.status, unwritable.stderr]).toEqual([1, expect.stringMatching(/cannot write into .*notes\.u8: .*notes\.u8 is not a folder \(ERR_IO\)/)]);
   });
 });
 
