@@ -92,6 +92,7 @@ set_target_properties(gated_pixelcnn_cuda PROPERTIES
   BUILD_RPATH ${cudnn_dir} INSTALL_RPATH ${cudnn_dir})
 target_include_directories(gated_pixelcnn_cuda PRIVATE ${GPCNN_CUDNN_INCLUDE})
 target_link_libraries(gated_pixelcnn_cuda PRIVATE gpcnn_napi CUDA::cudart_static ${GPCNN_CUDNN_LIBRARY} ${CMAKE_JS_LIB})
+gpcnn_stay_loaded(gated_pixelcnn_cuda)
 # Warnings are errors for the CUDA code, host and device side.
 target_compile_options(gated_pixelcnn_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CXX>:${GPCNN_WARNINGS} -Werror>

@@ -34,6 +34,7 @@ set_target_properties(gated_pixelcnn_cuda_emu PROPERTIES PREFIX "" SUFFIX ".node
 target_include_directories(gated_pixelcnn_cuda_emu BEFORE PRIVATE ${CMAKE_SOURCE_DIR}/native/cuda_emu/include)
 target_compile_definitions(gated_pixelcnn_cuda_emu PRIVATE GPCNN_CUDA_EMULATOR GPCNN_CUBLAS=1)
 target_link_libraries(gated_pixelcnn_cuda_emu PRIVATE gpcnn_napi ${CMAKE_JS_LIB})
+gpcnn_stay_loaded(gated_pixelcnn_cuda_emu)
 target_compile_options(gated_pixelcnn_cuda_emu PRIVATE ${GPCNN_WARNINGS} -Werror -O3)
 # Emulated kernels are slow code on a CPU (one thread's work at a time); vector
 # instructions cut the suite's time by a quarter.

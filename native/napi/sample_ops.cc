@@ -160,7 +160,26 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
     }
   }
 
+  // Both run on the JS thread, also while a worker thread's environment is being torn
+  // down (Worker.terminate() during a sample); there every Node-API call fails, and the
+  // Napi::Error it throws must not escape into node-addon-api, which would abort the
+  // process. Nobody can await the promise then, so there is nothing to settle.
   void OnOK() override {
+    try {
+      Resolve();
+    } catch (const Napi::Error&) {
+    }
+  }
+
+  void OnError(const Napi::Error& error) override {
+    try {
+      deferred_.Reject(coded_error(Env(), code_, error.Message()).Value());
+    } catch (const Napi::Error&) {
+    }
+  }
+
+ private:
+  void Resolve() {
     Napi::Env env = Env();
     Napi::Object result = Napi::Object::New(env);
     auto levels = Napi::Uint8Array::New(env, result_.levels.size());
@@ -177,11 +196,6 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
     deferred_.Resolve(result);
   }
 
-  void OnError(const Napi::Error& error) override {
-    deferred_.Reject(coded_error(Env(), code_, error.Message()).Value());
-  }
-
- private:
   SamplerRunner runner_;
   Napi::Promise::Deferred deferred_;
   SamplerJob job_;

@@ -1,0 +1,55 @@
+/**
+ * The addon in worker threads: a worker that alone loaded it may end, normally or by
+ * Worker.terminate() in the middle of a sample, and the process lives on. (Node unloads
+ * an addon with the last environment that loaded it; the OpenMP threads it started then
+ * crashed the process, and a sample settled during the worker's teardown aborted it.)
+ * Each case runs in a child process, so that a crash fails the test, not the runner.
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const library = path.resolve(__dirname, '../../dist/index.js');
+
+/** Runs `worker` (code with `pixelcnn` and `parentPort` in scope) in a worker thread; `main` then gets `w` and `done(text)`. */
+function runInWorker(worker: string, main: string): { status: number | null; signal: string | null; output: string } {
+  const script = `
+    const { Worker } = require('node:worker_threads');
+    const w = new Worker(${JSON.stringify(`
+      const { parentPort } = require('node:worker_threads');
+      const pixelcnn = require(${JSON.stringify(library)});
+      ${worker}
+    `)}, { eval: true });
+    const done = (text) => setTimeout(() => { console.log(text, 'main alive'); }, 1000);
+    ${main}
+  `;
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  return { status: child.status, signal: child.signal, output: child.stdout + child.stderr };
+}
+
+const MODEL = `pixelcnn.GatedPixelCNN.create({ channels: 1, height: 16, width: 16, levels: 4, hidden: 8, layers: 2 }, { backend: 'cpu' })`;
+
+describe('the addon in worker threads', () => {
+  it('a worker that computed with it ends, and the process lives on', () => {
+    const run = runInWorker(
+      `const model = ${MODEL};
+       const nll = model.nll(Uint8Array.from({ length: 2 * 256 }, (_, i) => (i * 7) % 4), {});
+       console.log('worker computed', nll.length);`,
+      `w.on('exit', (code) => done('worker exit ' + code));`,
+    );
+    expect(run, run.output).toMatchObject({ status: 0, signal: null });
+    expect(run.output).toMatch(/worker computed 2\nworker exit 0 main alive/);
+  });
+
+  it('a worker terminated while it samples ends, and the process lives on', () => {
+    const run = runInWorker(
+      `const model = ${MODEL};
+       model.sample({ count: 256, batchSize: 16 }).then(() => parentPort.postMessage('finished'));
+       parentPort.postMessage('sampling');`,
+      `w.on('message', (m) => { if (m === 'sampling') setTimeout(() => w.terminate(), 50); else console.log(m); });
+       w.on('exit', (code) => done('worker exit ' + code));`,
+    );
+    expect(run, run.output).toMatchObject({ status: 0, signal: null });
+    expect(run.output).toMatch(/worker exit 1 main alive/);
+  });
+});
