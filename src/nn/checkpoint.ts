@@ -15,6 +15,7 @@ import {
   decodeSafetensors, encodeSafetensors, rawTensor, toFloat32, type RawTensor,
 } from '../io/safetensors';
 import { CONFIG_KEYS, resolveConfig, type ModelConfig } from './config';
+import { checkFiniteWeights } from './finite-weights';
 import { parameterShapes, sameShape } from './layout';
 
 export const CHECKPOINT_FORMAT = 'gated-pixelcnn';
@@ -54,6 +55,7 @@ export function encodeCheckpoint(
     if (!values) throw new PixelCNNError('ERR_ARG', `the weights lack ${name}`);
     tensors.set(name, rawTensor(values, shape));
   }
+  checkFiniteWeights(weights, 'ERR_ARG', 'checkpoint');
   for (const [name, tensor] of extras.tensors ?? []) {
     if (!name.startsWith(OPTIMIZER_PREFIX)) {
       throw new PixelCNNError('ERR_ARG', `extra checkpoint tensor ${name} must begin with "${OPTIMIZER_PREFIX}"`);
@@ -116,6 +118,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (missing.length > 0) {
     throw new PixelCNNError('ERR_CHECKPOINT', `missing tensors: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
   }
+  checkFiniteWeights(weights, 'ERR_CHECKPOINT', 'tensor');
   const classNames = parseClassNames(classNamesJson, config);
   return { config, weights, extras: { tensors: extraTensors, metadata, classNames } };
 }

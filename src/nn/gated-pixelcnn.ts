@@ -13,6 +13,7 @@ import { PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfi
 import {
   batchTensors, disposeBatch, type BatchTensors, type Conditioning,
 } from './batch-inputs';
+import { checkFiniteWeights } from './finite-weights';
 import { disposeAll } from './forward-context';
 import { GatedBlock, disposeBlockCache, type BlockCache } from './gated-block';
 import { headBackward, headForward, disposeHeadCache, type HeadCache } from './head';
@@ -65,6 +66,7 @@ export class GatedPixelCNN {
         throw new PixelCNNError('ERR_ARG', `weights: ${name} must be a Float32Array of ${size} values ([${shape}])${value === undefined ? ', and is missing' : ''}`);
       }
     }
+    checkFiniteWeights([...shapes.keys()].map((name) => [name, values.get(name)!]), 'ERR_ARG', 'weights');
     try {
       for (const [name, shape] of shapes) this.parameters.add(name, backend.tensor(values.get(name)!, shape));
     } catch (error) {

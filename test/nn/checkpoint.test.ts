@@ -582,6 +582,20 @@ describe('malformed checkpoints are refused with ERR_CHECKPOINT and a reason', (
     expectRefused(bytes, /has shape .* expected/);
   });
 
+  it.each([NaN, Infinity, -Infinity])('a weight that is %s, naming it (it would make every logit NaN)', (bad) => {
+    expectRefused(edited((file) => {
+      const data = file.tensors.get('blocks.1.h.weight')!.data;
+      new DataView(data.buffer, data.byteOffset, data.byteLength).setFloat32(4 * 5, bad, true);
+    }), new RegExp(`tensor: blocks\\.1\\.h\\.weight\\[5\\] is ${bad}: weights must be finite`));
+    // Nor can such weights build a model or be written.
+    const model = GatedPixelCNN.create(badBaseConfig, { backend: cpu, seed: 9 });
+    const weights = model.weights();
+    weights.get('head.out.bias')![2] = bad;
+    expect(thrown(() => GatedPixelCNN.fromWeights(model.config, weights, cpu))).toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/head\.out\.bias\[2\] is/) });
+    expect(thrown(() => encodeCheckpoint(model.config, weights))).toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/head\.out\.bias\[2\] is/) });
+    model.dispose();
+  });
+
   it('a missing file is ERR_IO, not ERR_CHECKPOINT', () => {
     const file = path.join(dir, 'does-not-exist.safetensors');
     const error = thrown(() => GatedPixelCNN.load(file, { backend: cpu }));
