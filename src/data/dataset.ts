@@ -27,6 +27,7 @@ export interface ImageDataset {
 
 /** Checks that the fields agree (lengths, label range) and returns them as a dataset. */
 export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDataset {
+  if (typeof fields !== 'object' || fields === null) throw new PixelCNNError('ERR_ARG', `${source}: a dataset must be an object, got ${String(fields)}`);
   const { images, labels, count, channels, height, width, classes } = fields;
   for (const [name, value, min] of [
     ['count', count, 0],

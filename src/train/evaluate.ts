@@ -2,7 +2,7 @@
  * Test-set evaluation (SPEC.md §6): mean negative log-likelihood in nats per
  * image, and bits per dimension.
  */
-import type { ImageDataset } from '../data/dataset';
+import { createDataset, type ImageDataset } from '../data/dataset';
 import { gatherBatch } from '../data/batches';
 import { describeClassNames, sameClassNames } from '../data/class-names';
 import { PixelCNNError } from '../errors';
@@ -26,6 +26,8 @@ export function bitsPerDim(model: GatedPixelCNN, natsPerImage: number): number {
 /** Checks that a dataset fits a model: image shape, and labels when the model is class-conditional. */
 export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what: string): void {
   const c = model.config;
+  // A dataset made by hand: its fields must agree (else missing images would read as zeros).
+  createDataset(data, `the ${what} set`);
   if (data.count === 0) throw new PixelCNNError('ERR_DATA', `the ${what} set holds no images`);
   if (data.channels !== c.channels || data.height !== c.height || data.width !== c.width) {
     throw new PixelCNNError(

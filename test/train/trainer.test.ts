@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { evaluate } from '../../src/train/evaluate';
 import { Trainer, type BatchEndInfo } from '../../src/train/trainer';
 import { cpu } from '../helpers/backend';
 import { tinyDataset, writeIdx } from '../helpers/tiny-data';
@@ -331,5 +332,25 @@ describe('Trainer', () => {
     }
     const rgb = { ...train, channels: 3, images: new Uint8Array(train.images.length * 3) };
     expect(() => new Trainer({ model, train: rgb, progress: false })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+  });
+
+  it('refuses, in training and evaluation, a dataset made by hand whose fields disagree (missing images would read as zeros)', () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu });
+    const one = { ...train, count: 1, images: train.images.slice(0, 64), labels: train.labels.slice(0, 1) };
+    for (const [bad, code] of [
+      [{ ...one, count: 8 }, 'ERR_LENGTH'],
+      [{ ...one, count: 1.5 }, 'ERR_ARG'],
+      [{ ...one, count: NaN }, 'ERR_ARG'],
+      [{ ...one, images: Float32Array.from(one.images) }, 'ERR_LENGTH'],
+      [{ ...one, labels: Int32Array.of(7) }, 'ERR_RANGE'],
+      [null, 'ERR_ARG'],
+    ] as const) {
+      const data = bad as unknown as typeof train;
+      expect(() => evaluate(model, data), JSON.stringify(bad)).toThrow(expect.objectContaining({ code }));
+      expect(() => new Trainer({ model, train: data, progress: false }), JSON.stringify(bad)).toThrow(expect.objectContaining({ code }));
+      if (bad !== null) expect(() => new Trainer({ model, train, test: data, progress: false }), JSON.stringify(bad)).toThrow(expect.objectContaining({ code })); // (null: no test set)
+    }
+    expect(evaluate(model, one).images).toBe(1);
+    model.dispose();
   });
 });
