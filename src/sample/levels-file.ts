@@ -51,7 +51,8 @@ export function checkLevelsTarget(file: string): void {
 
 /**
  * Writes `file` (raw levels) and `file + '.json'` (the sidecar); returns the sidecar.
- * Everything that can be checked is checked before either is written.
+ * Everything that can be checked is checked before either is written: an existing file
+ * there is replaced only if it is an earlier levels file (checkLevelsTarget).
  */
 export function writeLevelsFile(
   file: string,
@@ -94,7 +95,7 @@ export function writeLevelsFile(
   } catch (error) {
     throw new PixelCNNError('ERR_ARG', `writeLevelsFile: extra cannot be written as JSON: ${(error as Error).message}`);
   }
-  for (const target of [file, `${file}.json`]) checkWritableFile(target);
+  checkLevelsTarget(file);
   ensureFolderOf(file);
   writeFileAtomicSync(file, levels);
   writeFileAtomicSync(`${file}.json`, json);

@@ -43,4 +43,17 @@ describe('writeLevelsFile', () => {
     expect(() => writeLevelsFile(file, Uint8Array.of(0, 1, 2, 3), config)).toThrow(expect.objectContaining({ code: 'ERR_IO' }));
     expect(readFileSync(file, 'utf8')).toBe('old');
   });
+
+  it("replaces an earlier levels file, and refuses a file of the user's or its .json sibling (ERR_IO), changing neither", () => {
+    const file = path.join(dir, 'results');
+    writeLevelsFile(file, Uint8Array.of(0, 1, 2, 3), config);
+    writeLevelsFile(file, Uint8Array.of(3, 2, 1, 0), config);
+    expect([...readFileSync(file)]).toEqual([3, 2, 1, 0]);
+    for (const [name, mine] of [['notes', 'notes'], ['notes.u8', 'notes.u8.json']]) {
+      const target = path.join(dir, name);
+      writeFileSync(path.join(dir, mine), 'mine');
+      expect(() => writeLevelsFile(target, Uint8Array.of(0, 1, 2, 3), config)).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/is not a levels file/) }));
+      expect(readFileSync(path.join(dir, mine), 'utf8')).toBe('mine');
+    }
+  });
 });
