@@ -1,5 +1,5 @@
 /** `gated-pixelcnn train`: train a preset or a configuration file on a dataset, or resume a run. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 
@@ -8,6 +8,7 @@ import { describeClassNames } from '../data/class-names';
 import type { ImageDataset } from '../data/dataset';
 import { checkOutputsSpareInputs, samePath, statPath } from '../io/directories';
 import { pngGridTakes } from '../io/png-grid';
+import { readRegularFile } from '../io/read-regular-file';
 import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
@@ -252,7 +253,7 @@ function modelConfig(flags: TrainFlags, train: ImageDataset, test?: ImageDataset
   if (flags.config) {
     let parsed: Partial<ConfigInput>;
     try {
-      parsed = JSON.parse(readFileSync(flags.config, 'utf8')) as Partial<ConfigInput>;
+      parsed = JSON.parse(readRegularFile(flags.config).toString('utf8')) as Partial<ConfigInput>;
     } catch (error) {
       throw new CliError(`cannot read the configuration ${flags.config}: ${(error as Error).message}`);
     }

@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 
 import { PixelCNNError } from '../errors';
+import { readRegularFile } from '../io/read-regular-file';
 import { checkClassNames } from './class-names';
 import { createDataset, type ImageDataset } from './dataset';
 
@@ -108,7 +109,7 @@ interface DecodedImage {
 
 function readBytes(file: string): Buffer {
   try {
-    return fs.readFileSync(file);
+    return readRegularFile(file);
   } catch (error) {
     throw new PixelCNNError('ERR_IO', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }

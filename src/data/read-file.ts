@@ -4,10 +4,10 @@
  * with two zero bytes, nor CIFAR-10, which starts with a label 0–9, can begin with
  * 0x1f 0x8b). Failures to read become ERR_IO, a corrupt gzip stream ERR_DATA.
  */
-import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 
 import { PixelCNNError } from '../errors';
+import { readRegularFile } from '../io/read-regular-file';
 
 export function readDataFile(path: string): Uint8Array {
   if (typeof path !== 'string' || path.length === 0) {
@@ -15,7 +15,7 @@ export function readDataFile(path: string): Uint8Array {
   }
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(path);
+    bytes = readRegularFile(path);
   } catch (error) {
     throw new PixelCNNError('ERR_IO', `cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }

@@ -6,11 +6,11 @@
  * checks the file against its own configuration: every tensor present, none extra,
  * F32, the right shape; anything else is ERR_CHECKPOINT with the reason.
  */
-import { readFileSync } from 'node:fs';
 
 import { checkClassNames } from '../data/class-names';
 import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
+import { readRegularFile } from '../io/read-regular-file';
 import {
   decodeSafetensors, encodeSafetensors, rawTensor, toFloat32, type RawTensor,
 } from '../io/safetensors';
@@ -77,12 +77,20 @@ export function encodeCheckpoint(
   });
 }
 
+/** A checkpoint's path must be a name: Node would take a number as an open file descriptor (0: stdin). */
+function checkPathArgument(path: unknown): void {
+  if (typeof path !== 'string' || path === '') {
+    throw new PixelCNNError('ERR_ARG', `a checkpoint's path must be a non-empty string, got ${typeof path === 'string' ? '""' : String(path)}`);
+  }
+}
+
 export function writeCheckpoint(
   path: string,
   config: ModelConfig,
   weights: Map<string, Float32Array>,
   extras?: CheckpointExtras,
 ): void {
+  checkPathArgument(path);
   writeFileAtomicSync(path, encodeCheckpoint(config, weights, extras));
 }
 
@@ -124,9 +132,10 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
 }
 
 export function readCheckpoint(path: string): Checkpoint {
+  checkPathArgument(path);
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path);
   } catch (error) {
     throw new PixelCNNError('ERR_IO', `cannot read checkpoint ${path}: ${(error as Error).message}`, { cause: error });
   }

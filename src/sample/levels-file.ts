@@ -5,11 +5,11 @@
  *   count, channels, height, width, levels (K), labels?, ...what made them }.
  * Both are written atomically, after every check (so a refusal leaves both as they were).
  */
-import { readFileSync } from 'node:fs';
 
 import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import { checkWritableFile, ensureFolderOf, statPath } from '../io/directories';
+import { readRegularFile } from '../io/read-regular-file';
 import type { ModelConfig } from '../nn/config';
 
 export interface LevelsSidecar {
@@ -40,7 +40,7 @@ export function checkLevelsTarget(file: string): void {
   if (!data && !sidecar) return;
   let format: unknown;
   try {
-    format = (JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { format?: unknown }).format;
+    format = (JSON.parse(readRegularFile(`${file}.json`).toString('utf8')) as { format?: unknown }).format;
   } catch {
     format = undefined;
   }

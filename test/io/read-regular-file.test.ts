@@ -1,0 +1,46 @@
+/**
+ * Inputs are read only from regular files: a FIFO would block the read forever and a
+ * device such as /dev/zero would fill memory, so each is refused at once, naming what
+ * it is, by every reader of inputs (data files, image folders, checkpoints).
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { loadImageFolder } from '../../src/data/image-folder';
+import { loadIdxImages } from '../../src/data/mnist';
+import { readRegularFile } from '../../src/io/read-regular-file';
+import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { cpu } from '../helpers/backend';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'read-regular-'));
+const fifo = path.join(dir, 'pipe.png');
+execFileSync('mkfifo', [fifo]);
+
+describe('readRegularFile', () => {
+  it('reads a regular file, and refuses a FIFO, a device and a folder at once, saying what each is', () => {
+    const file = path.join(dir, 'bytes');
+    fs.writeFileSync(file, Uint8Array.of(1, 2, 3));
+    expect([...readRegularFile(file)]).toEqual([1, 2, 3]);
+    expect(() => readRegularFile(fifo)).toThrow(/it is a FIFO, not a regular file/);
+    expect(() => readRegularFile('/dev/zero')).toThrow(/it is a device, not a regular file/);
+    expect(() => readRegularFile(dir)).toThrow(/it is a folder, not a regular file/);
+    expect(() => readRegularFile(path.join(dir, 'missing'))).toThrow(/ENOENT/);
+  });
+
+  it('guards every reader of inputs: ERR_IO for a FIFO or device, ERR_ARG for a path that is not a string', () => {
+    const folder = path.join(dir, 'images');
+    fs.mkdirSync(folder);
+    fs.renameSync(fifo, path.join(folder, 'a.png'));
+    expect(() => loadImageFolder(folder)).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/a\.png: it is a FIFO/) }));
+    expect(() => loadIdxImages('/dev/zero')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/it is a device/) }));
+    expect(() => GatedPixelCNN.load('/dev/zero', { backend: cpu })).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/it is a device/) }));
+    // A number would be taken as a file descriptor: 0 would wait on stdin.
+    expect(() => GatedPixelCNN.load(0 as unknown as string, { backend: cpu })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    const model = GatedPixelCNN.create({ channels: 1, height: 4, width: 4, levels: 4, hidden: 4, layers: 1 }, { backend: cpu });
+    expect(() => model.save(null as unknown as string)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    model.dispose();
+  });
+});
