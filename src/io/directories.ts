@@ -26,10 +26,30 @@ export function checkNameLength(file: string): void {
   }
 }
 
+/**
+ * mkdir -p, one level at a time from the deepest existing folder down. (Node 20's
+ * mkdirSync(dir, { recursive: true }) spins forever where mkdir fails with ENOENT on
+ * an existing parent, as under /proc.)
+ */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let at = path.resolve(dir); !statPath(at); at = path.dirname(at)) {
+    missing.push(at);
+    if (path.dirname(at) === at) break;
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      mkdirSync(folder);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error; // made meanwhile: fine
+    }
+  }
+}
+
 /** Creates `dir` (and its parents) if needed and checks that files can be written in it; ERR_IO if not. */
 export function ensureWritableDirectory(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
     accessSync(dir, constants.W_OK);
   } catch (error) {
     throw new PixelCNNError('ERR_IO', `cannot write into ${dir}: ${(error as Error).message}`, { cause: error });
