@@ -33,10 +33,10 @@ export function checkNameLength(file: string): void {
  */
 function makeFolders(dir: string): void {
   const missing: string[] = [];
-  for (let at = path.resolve(dir); !statPath(at); at = path.dirname(at)) {
-    missing.push(at);
-    if (path.dirname(at) === at) break;
-  }
+  let at = path.resolve(dir);
+  let stats = statPath(at);
+  for (; !stats && path.dirname(at) !== at; at = path.dirname(at), stats = statPath(at)) missing.push(at);
+  if (stats && !stats.isDirectory()) throw new Error(`${at} is not a folder`);
   for (const folder of missing.reverse()) {
     try {
       mkdirSync(folder);
