@@ -106,6 +106,7 @@ export class GatedPixelCNN {
 
   /** A copy of every parameter's values, by SPEC.md §8 name. */
   weights(): Map<string, Float32Array> {
+    this.#checkAlive();
     return new Map(this.parameters.list().map((p) => [p.name, p.value.toFloat32Array()]));
   }
 
@@ -248,8 +249,12 @@ export class GatedPixelCNN {
     this.parameters.dispose();
   }
 
-  #batch(images: Uint8Array, cond: Conditioning): BatchTensors {
+  #checkAlive(): void {
     if (this.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
+  }
+
+  #batch(images: Uint8Array, cond: Conditioning): BatchTensors {
+    this.#checkAlive();
     return batchTensors(this.backend, this.config, this.parameters, images, cond);
   }
 

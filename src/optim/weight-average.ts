@@ -24,6 +24,7 @@ export class WeightAverage {
   readonly #model: GatedPixelCNN;
   readonly #averages = new Map<string, Tensor>();
   #updates = 0;
+  #disposed = false;
 
   /** Starts from the model's current weights. */
   constructor(model: GatedPixelCNN, decay: number) {
@@ -43,6 +44,7 @@ export class WeightAverage {
 
   /** Moves every average towards its parameter's current value. */
   update(): void {
+    this.#checkAlive();
     const decay = Math.min(this.decay, (1 + this.#updates) / (10 + this.#updates));
     const params = this.#model.parameters.list();
     this.#model.backend.movingAverage(params.map((p) => this.#averages.get(p.name)!), params.map((p) => p.value), decay);
@@ -51,6 +53,7 @@ export class WeightAverage {
 
   /** A copy of the averaged weights, by SPEC.md §8 name. */
   weights(): Map<string, Float32Array> {
+    this.#checkAlive();
     return new Map([...this.#averages].map(([name, t]) => [name, t.toFloat32Array()]));
   }
 
@@ -61,6 +64,7 @@ export class WeightAverage {
 
   /** The averages as checkpoint tensors (`optimizer.average.<name>`: training state, which SPEC.md §8 has loaders ignore). */
   stateDict(): Map<string, RawTensor> {
+    this.#checkAlive();
     return new Map([...this.#averages].map(([name, t]) => [`optimizer.average.${name}`, rawTensor(t.toFloat32Array(), t.shape)]));
   }
 
@@ -87,5 +91,12 @@ export class WeightAverage {
   dispose(): void {
     for (const t of this.#averages.values()) t.dispose();
     this.#averages.clear();
+    this.#disposed = true;
+  }
+
+  /** ERR_DISPOSED once the average or its model is freed (the maps would be silently empty). */
+  #checkAlive(): void {
+    if (this.#disposed) throw new PixelCNNError('ERR_DISPOSED', "the weights' average was disposed");
+    if (this.#model.disposed) throw new PixelCNNError('ERR_DISPOSED', "the model of the weights' average was disposed");
   }
 }

@@ -146,6 +146,7 @@ export class Trainer {
   readonly #log: MetricsLog | null;
   #step = 0;
   #elapsedBefore = 0; // seconds trained before this process (resumed runs)
+  #disposed = false;
 
   constructor(options: TrainerOptions, resumeFrom?: TrainingState & { tensors: Parameters<Adam['loadStateDict']>[0] }) {
     this.#options = options;
@@ -221,6 +222,9 @@ export class Trainer {
 
   async run(): Promise<TrainResult> {
     const { settings, model } = this;
+    // Its optimizer's moments are freed: a run would train on from reset ones.
+    if (this.#disposed) throw new PixelCNNError('ERR_DISPOSED', 'the trainer was disposed');
+    if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model being trained was disposed');
     const { train, test, callbacks = {}, signal } = this.#options;
     const batchesPerEpoch = this.#sampler.batchesPerEpoch;
     const totalSteps = budgetSteps(settings.budget, batchesPerEpoch);
@@ -314,6 +318,7 @@ export class Trainer {
   dispose(): void {
     this.#adam.dispose();
     this.#average?.dispose();
+    this.#disposed = true;
   }
 
   /**

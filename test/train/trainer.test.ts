@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { WeightAverage } from '../../src/optim/weight-average';
 import { evaluate } from '../../src/train/evaluate';
 import { Trainer, type BatchEndInfo } from '../../src/train/trainer';
 import { cpu } from '../helpers/backend';
@@ -322,6 +323,25 @@ describe('Trainer', () => {
     const empty = { ...test, count: 0, images: new Uint8Array(0), labels: new Int32Array(0) };
     expect(() => new Trainer({ model, train, test: empty, progress: false })).toThrow(expect.objectContaining({ code: 'ERR_DATA' }));
     model.dispose();
+  });
+
+  it('refuses use after dispose with ERR_DISPOSED: the model, its average, the trainer (which would train on from reset moments)', async () => {
+    const disposed = expect.objectContaining({ code: 'ERR_DISPOSED' });
+    const model = GatedPixelCNN.create(config, { backend: cpu });
+    const trainer = new Trainer({ model, train, budget: { steps: 1 }, ema: 0.9, progress: false });
+    trainer.dispose();
+    await expect(trainer.run()).rejects.toEqual(disposed);
+    expect(() => trainer.averagedModel()).toThrow(disposed);
+    const other = new Trainer({ model, train, budget: { steps: 1 }, progress: false });
+    const average = new WeightAverage(model, 0.9);
+    model.dispose();
+    await expect(other.run()).rejects.toEqual(disposed);
+    for (const use of [() => model.weights(), () => model.save(path.join(os.tmpdir(), 'never.safetensors')), () => average.update(), () => average.model()]) {
+      expect(use).toThrow(disposed);
+    }
+    other.dispose();
+    average.dispose();
+    expect(() => average.weights()).toThrow(disposed);
   });
 
   it('refuses bad settings with ERR_ARG', () => {
