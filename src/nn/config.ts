@@ -102,6 +102,16 @@ function checkLimits(config: ModelConfig): void {
   if (config.layers > MAX_LAYERS) {
     throw new PixelCNNError('ERR_CONFIG', `layers must be at most ${MAX_LAYERS} in this implementation, got ${config.layers}`);
   }
+  // One image's logits, and a block's gate input, are tensors of their own; an image too
+  // large for them could be built but never computed.
+  const { channels, levels, hidden, height, width } = config;
+  const perImage = height * width * Math.max(channels * levels, 2 * hidden);
+  if (perImage > MAX_TENSOR_VALUES) {
+    throw new PixelCNNError(
+      'ERR_CONFIG',
+      `${height}×${width} images would need tensors of ${perImage} values for one image, more than this implementation's ${MAX_TENSOR_VALUES}`,
+    );
+  }
   let total = 0;
   for (const [name, shape] of parameterShapes(config)) {
     const values = shapeSize(shape);
