@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 
 import { PixelCNNError } from '../errors';
+import { optionsObject } from '../options';
 import { readRegularFile } from '../io/read-regular-file';
 import { checkClassNames } from './class-names';
 import { createDataset, type ImageDataset } from './dataset';
@@ -192,7 +193,8 @@ function checkChannels(channels: number | undefined): void {
 }
 
 /** Reads every PNG image of `dir` (see the file's comment for the layouts) into a dataset. */
-export function loadImageFolder(dir: string, options: ImageFolderOptions = {}): ImageDataset {
+export function loadImageFolder(dir: string, folderOptions?: ImageFolderOptions): ImageDataset {
+  const options = optionsObject(folderOptions, 'loadImageFolder: options');
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new PixelCNNError('ERR_ARG', `loadImageFolder: the folder must be a non-empty string, got ${String(dir)}`);
   }

@@ -6,6 +6,7 @@
 import type { Backend } from '../backend/backend';
 import { toUnit } from '../data/quantize';
 import { PixelCNNError } from '../errors';
+import { optionsObject } from '../options';
 import type { Tensor } from '../tensor';
 import type { ModelConfig } from './config';
 import type { ForwardContext } from './forward-context';
@@ -42,6 +43,7 @@ export function batchSizeOf(config: ModelConfig, images: Uint8Array): number {
 
 /** Checks that the conditioning fits the configuration and the batch (ERR_ARG, ERR_LENGTH, ERR_RANGE). */
 export function checkConditioning(config: ModelConfig, batch: number, cond: Conditioning): void {
+  optionsObject(cond, 'the conditioning (cond)');
   const need = (present: boolean, configured: boolean, what: string, key: string) => {
     if (configured && !present) {
       throw new PixelCNNError('ERR_ARG', `this model is conditioned on ${what}: pass cond.${key}`);

@@ -2,11 +2,12 @@
  * GatedPixelCNN: the model of SPEC.md §4 composed from the backend's ops, with
  * its parameters, forward (logits, NLL) and backward passes, and checkpoints.
  */
-import type { Backend } from '../backend/backend';
+import { Backend } from '../backend/backend';
 import { loadBackend, type BackendName } from '../backend/load';
 import { checkClassNames } from '../data/class-names';
 import { Rng } from '../data/rng';
 import { PixelCNNError } from '../errors';
+import { optionsObject } from '../options';
 import type { Tensor } from '../tensor';
 import { readCheckpoint, writeCheckpoint, type CheckpointExtras } from './checkpoint';
 import { PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from './config';
@@ -77,7 +78,8 @@ export class GatedPixelCNN {
   }
 
   /** A freshly initialized model of a configuration or preset name. */
-  static create(config: ConfigInput | keyof typeof PRESETS, options: ModelOptions = {}): GatedPixelCNN {
+  static create(config: ConfigInput | keyof typeof PRESETS, createOptions?: ModelOptions): GatedPixelCNN {
+    const options = optionsObject(createOptions, 'GatedPixelCNN.create: options');
     const resolved = typeof config === 'string' ? presetConfig(config) : resolveConfig(config);
     const rng = new Rng(options.seed ?? 0, INIT_STREAM);
     return new GatedPixelCNN(
@@ -86,7 +88,8 @@ export class GatedPixelCNN {
   }
 
   /** Loads a checkpoint file (SPEC.md §8); training state in it is ignored. */
-  static load(path: string, options: Pick<ModelOptions, 'backend'> = {}): GatedPixelCNN {
+  static load(path: string, loadOptions?: Pick<ModelOptions, 'backend'>): GatedPixelCNN {
+    const options = optionsObject(loadOptions, 'GatedPixelCNN.load: options');
     const { config, weights, extras } = readCheckpoint(path);
     return new GatedPixelCNN(config, backendOf(options.backend), weights, extras.classNames);
   }
@@ -151,8 +154,8 @@ export class GatedPixelCNN {
    * gradient of gradScale·Σ NLL (default scale 1/B: the batch mean), and returns
    * the per-image NLL in nats.
    */
-  backward(images: Uint8Array, cond: Conditioning = {}, options: { gradScale?: number } = {}): Float32Array {
-    const { gradScale } = options;
+  backward(images: Uint8Array, cond: Conditioning = {}, options?: { gradScale?: number }): Float32Array {
+    const { gradScale } = optionsObject(options, 'backward: options');
     if (gradScale !== undefined && !Number.isFinite(gradScale)) {
       throw new PixelCNNError('ERR_ARG', `gradScale must be a finite number, got ${gradScale}`);
     }
@@ -283,5 +286,9 @@ export class GatedPixelCNN {
 }
 
 function backendOf(choice: Backend | BackendName | undefined): Backend {
-  return typeof choice === 'object' ? choice : loadBackend(choice ?? 'auto');
+  if (choice instanceof Backend) return choice;
+  if (choice !== undefined && typeof choice !== 'string') {
+    throw new PixelCNNError('ERR_BACKEND', `backend must be 'auto', 'cpu', 'cuda' or a Backend, got ${choice === null ? 'null' : typeof choice}`);
+  }
+  return loadBackend(choice ?? 'auto');
 }

@@ -2,6 +2,7 @@
 import { constants } from 'node:buffer';
 
 import { PixelCNNError } from '../errors';
+import { optionalFunction } from '../options';
 import { checkConditioning, type Conditioning } from '../nn/batch-inputs';
 import type { ModelConfig } from '../nn/config';
 
@@ -50,10 +51,15 @@ export function checkSampleCount(config: ModelConfig, count: number): void {
   }
 }
 
-/** ERR_ARG unless `options` is an object (a caller from JavaScript may pass anything). */
+/** ERR_ARG unless `options` is an object (a caller from JavaScript may pass anything), with a usable onProgress and signal. */
 export function requireOptionsObject(options: unknown): void {
   if (typeof options !== 'object' || options === null) {
     throw new PixelCNNError('ERR_ARG', 'sample options must be an object with at least a count');
+  }
+  const { onProgress, signal } = options as SampleOptions;
+  optionalFunction(onProgress, 'onProgress');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new PixelCNNError('ERR_ARG', 'signal must be an AbortSignal (from an AbortController), or left out');
   }
 }
 

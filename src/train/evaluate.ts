@@ -6,6 +6,7 @@ import { createDataset, type ImageDataset } from '../data/dataset';
 import { gatherBatch } from '../data/batches';
 import { describeClassNames, sameClassNames } from '../data/class-names';
 import { PixelCNNError } from '../errors';
+import { optionsObject } from '../options';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 
 export interface Evaluation {
@@ -68,7 +69,8 @@ export interface EvaluateOptions {
 }
 
 /** Evaluates the first `limit` images (all by default) in batches of `batchSize`. */
-export function evaluate(model: GatedPixelCNN, data: ImageDataset, options: EvaluateOptions = {}): Evaluation {
+export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptions?: EvaluateOptions): Evaluation {
+  const options = optionsObject(evaluateOptions, 'evaluate: options');
   checkDatasetFits(model, data, 'test');
   for (const [key, value] of [['limit', options.limit], ['batchSize', options.batchSize]] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {

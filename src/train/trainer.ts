@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError } from '../errors';
+import { optionalFunction, optionsObject } from '../options';
 import { ensureWritableDirectory } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { readCheckpoint, type Checkpoint } from '../nn/checkpoint';
@@ -149,10 +150,14 @@ export class Trainer {
   #disposed = false;
 
   constructor(options: TrainerOptions, resumeFrom?: TrainingState & { tensors: Parameters<Adam['loadStateDict']>[0] }) {
+    optionsObject(options, 'Trainer: options');
+    const callbacks = optionsObject(options.callbacks, 'Trainer: callbacks');
+    for (const name of ['onBatchEnd', 'onEpochEnd', 'onEval', 'onCheckpoint'] as const) optionalFunction(callbacks[name], `callbacks.${name}`);
     this.#options = options;
     this.model = options.model;
     // (Checkpoints of earlier versions have no ema setting: they had no average.)
     this.settings = resumeFrom ? { ...resumeFrom.settings, ema: resumeFrom.settings.ema ?? null } : resolveSettings(options);
+    if (resumeFrom) checkResumedOptions(options, this.settings);
     // A resumed run may get a new budget (with a cosine schedule that also reshapes the rates to come).
     if (resumeFrom && options.budget) {
       this.settings = { ...this.settings, budget: checkBudget(options.budget) };
@@ -199,6 +204,7 @@ export class Trainer {
     checkpointPath: string,
     options: Omit<TrainerOptions, 'model'> & { backend?: Backend | BackendName },
   ): Trainer {
+    optionsObject(options, 'Trainer.resume: options');
     const checkpoint = readCheckpoint(checkpointPath);
     const stateJson = checkpoint.extras.metadata.training;
     if (stateJson === undefined) {
@@ -386,11 +392,34 @@ function checkBudget(budget: Budget): Budget {
   return budget;
 }
 
+/** Whether every field `given` sets (at any depth) has the value `kept` has there. */
+function agrees(given: unknown, kept: unknown): boolean {
+  if (typeof given !== 'object' || given === null) return given === kept;
+  if (typeof kept !== 'object' || kept === null) return false;
+  return Object.entries(given).every(([key, value]) => value === undefined || agrees(value, (kept as Record<string, unknown>)[key]));
+}
+
+/**
+ * A resumed run keeps the settings it was started with (only the budget may change):
+ * a setting given with another value is refused, not silently ignored.
+ */
+function checkResumedOptions(options: TrainerOptions, kept: TrainSettings): void {
+  const keys = (Object.keys(kept) as (keyof TrainSettings)[]).filter((key) => key !== 'budget');
+  const differing = keys.filter((key) => options[key] !== undefined && !agrees(options[key], kept[key]));
+  if (differing.length > 0) {
+    const shown = differing.map((key) => `${key} ${JSON.stringify(options[key])} (the run's: ${JSON.stringify(kept[key])})`);
+    throw new PixelCNNError('ERR_ARG', `a resumed run keeps the settings it was started with; only its budget may change: ${shown.join(', ')}`);
+  }
+}
+
 function resolveSettings(options: TrainerOptions): TrainSettings {
+  const optimizer = optionsObject(options.optimizer, 'optimizer');
+  const unknown = Object.keys(optimizer).filter((key) => !Object.hasOwn(ADAM_DEFAULTS, key));
+  if (unknown.length > 0) throw new PixelCNNError('ERR_ARG', `unknown optimizer settings: ${unknown.join(', ')} (known: ${Object.keys(ADAM_DEFAULTS).join(', ')})`);
   const settings: TrainSettings = {
     batchSize: options.batchSize ?? 32,
     seed: options.seed ?? 0,
-    optimizer: { ...ADAM_DEFAULTS, ...definedOnly(options.optimizer ?? {}) },
+    optimizer: { ...ADAM_DEFAULTS, ...definedOnly(optimizer) },
     clipNorm: options.clipNorm ?? null,
     schedule: options.schedule ?? { kind: 'constant' },
     budget: options.budget ?? { epochs: 1 },
@@ -410,14 +439,16 @@ function resolveSettings(options: TrainerOptions): TrainSettings {
     throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${settings.clipNorm}`);
   }
   const o = settings.optimizer;
-  const check = (ok: boolean, what: string, value: number) => {
-    if (!ok) throw new PixelCNNError('ERR_ARG', `${what}, got ${value}`);
+  // typeof: '0.5' would pass the comparisons and fail at the first step, in native code.
+  const check = (ok: boolean, what: string, value: unknown) => {
+    if (!ok) throw new PixelCNNError('ERR_ARG', `${what}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
   };
-  check(Number.isFinite(o.lr) && o.lr > 0, 'lr must be a number > 0', o.lr);
-  check(o.beta1 >= 0 && o.beta1 < 1, 'beta1 must be in [0, 1)', o.beta1);
-  check(o.beta2 >= 0 && o.beta2 < 1, 'beta2 must be in [0, 1)', o.beta2);
-  check(Number.isFinite(o.eps) && o.eps > 0, 'eps must be a number > 0', o.eps);
-  check(Number.isFinite(o.weightDecay) && o.weightDecay >= 0, 'weightDecay must be a number ≥ 0', o.weightDecay);
+  check(typeof o.lr === 'number' && Number.isFinite(o.lr) && o.lr > 0, 'lr must be a number > 0', o.lr);
+  check(typeof o.beta1 === 'number' && o.beta1 >= 0 && o.beta1 < 1, 'beta1 must be a number in [0, 1)', o.beta1);
+  check(typeof o.beta2 === 'number' && o.beta2 >= 0 && o.beta2 < 1, 'beta2 must be a number in [0, 1)', o.beta2);
+  check(typeof o.eps === 'number' && Number.isFinite(o.eps) && o.eps > 0, 'eps must be a number > 0', o.eps);
+  check(typeof o.weightDecay === 'number' && Number.isFinite(o.weightDecay) && o.weightDecay >= 0, 'weightDecay must be a number ≥ 0', o.weightDecay);
+  check(typeof o.decoupled === 'boolean', 'decoupled must be true or false', o.decoupled);
   checkSchedule(settings.schedule);
   checkScheduleFits(settings);
   return settings;

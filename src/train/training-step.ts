@@ -12,6 +12,7 @@
  */
 import type { CapturedWork } from '../backend/backend';
 import { PixelCNNError } from '../errors';
+import { optionsObject } from '../options';
 import {
   batchSizeOf, disposeBatch, writeBatch, type BatchTensors, type Conditioning,
 } from '../nn/batch-inputs';
@@ -39,9 +40,13 @@ export class TrainingStep {
   #replayed = false;
   #captures = 0;
 
-  constructor(model: GatedPixelCNN, options: TrainingStepOptions = {}) {
+  constructor(model: GatedPixelCNN, stepOptions?: TrainingStepOptions) {
+    const options = optionsObject(stepOptions, 'TrainingStep: options');
     this.model = model;
     const choice = options.graph ?? 'auto';
+    if (choice !== 'auto' && choice !== true && choice !== false) {
+      throw new PixelCNNError('ERR_ARG', `graph must be 'auto', true or false, got ${String(choice)}`);
+    }
     if (choice === true && !model.backend.canCapture) {
       throw new PixelCNNError('ERR_BACKEND', `the ${model.backend.name} backend cannot capture training steps`);
     }

@@ -13,7 +13,7 @@ import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { WeightAverage } from '../../src/optim/weight-average';
 import { evaluate } from '../../src/train/evaluate';
-import { Trainer, type BatchEndInfo } from '../../src/train/trainer';
+import { Trainer, type BatchEndInfo, type TrainerOptions } from '../../src/train/trainer';
 import { cpu } from '../helpers/backend';
 import { tinyDataset, writeIdx } from '../helpers/tiny-data';
 import { trackedBackend } from '../helpers/tracked-backend';
@@ -85,10 +85,15 @@ describe('Trainer', () => {
     const logged = losses(path.join(outDir, 'metrics.jsonl'));
     expect([...logged.keys()]).toEqual(Array.from({ length: step - 1 }, (_, k) => k + 1));
     expect([...logged.values()].every(Number.isFinite)).toBe(true);
-    const resumed = Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, progress: false });
+    const resumed = Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, progress: false, batchSize: 16, optimizer: { lr: 1e30 } });
     expect(resumed.step).toBe(step - 1);
     resumed.dispose();
     resumed.model.dispose();
+    // The run keeps its settings: another value is refused rather than ignored.
+    for (const other of [{ batchSize: 8 }, { optimizer: { lr: 1e-3 } }, { schedule: { kind: 'cosine' as const } }]) {
+      expect(() => Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, progress: false, ...other }))
+        .toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(/a resumed run keeps the settings it was started with/) }));
+    }
     trainer.dispose();
     model.dispose();
   });
@@ -346,10 +351,11 @@ describe('Trainer', () => {
 
   it('refuses bad settings with ERR_ARG', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
-    const bad = [{ batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { optimizer: { beta1: 1 } }, { optimizer: { eps: 0 } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }, { outDir: '' }];
+    const bad = [{ optimizer: { beta1: '0.5' } }, { optimizer: { decoupled: 'yes' } }, { optimizer: { lrr: 1 } }, { optimizer: null }, { callbacks: null }, { callbacks: { onBatchEnd: 1 } }, { batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { optimizer: { beta1: 1 } }, { optimizer: { eps: 0 } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }, { outDir: '' }] as Partial<TrainerOptions>[];
     for (const settings of bad) {
       expect(() => new Trainer({ model, train, progress: false, ...settings }), JSON.stringify(settings)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     }
+    expect(() => new Trainer(null as never)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     const rgb = { ...train, channels: 3, images: new Uint8Array(train.images.length * 3) };
     expect(() => new Trainer({ model, train: rgb, progress: false })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
   });

@@ -1,0 +1,44 @@
+/**
+ * Options and conditioning from JavaScript may be anything: null or a number where an
+ * object belongs is ERR_ARG naming the call (ERR_BACKEND for a backend), never a
+ * TypeError from deep inside, and left out means none.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { GatedPixelCNN } from '../../src';
+import { loadImageFolder } from '../../src/data/image-folder';
+import { evaluate } from '../../src/train/evaluate';
+import { TrainingStep } from '../../src/train/training-step';
+import { cpu } from '../helpers/backend';
+import { tinyDataset } from '../helpers/tiny-data';
+
+const config = { channels: 1, height: 8, width: 8, levels: 4, hidden: 4, layers: 1 };
+const images = Uint8Array.from({ length: 64 }, (_, i) => (i * 5) % 4);
+const code = (c: string) => expect.objectContaining({ code: c });
+
+describe('API arguments that are not objects', () => {
+  it('are refused with a code, naming the call', async () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu });
+    const data = { ...tinyDataset(4, 8, 0, 1), classes: 0, labels: new Int32Array(4).fill(-1) };
+    for (const [call, expected, message] of [
+      [() => GatedPixelCNN.create(config, null as never), 'ERR_ARG', /GatedPixelCNN\.create: options must be an object \(or left out\), got null/],
+      [() => GatedPixelCNN.load('x.safetensors', 7 as never), 'ERR_ARG', /GatedPixelCNN\.load: options must be an object/],
+      [() => GatedPixelCNN.create(config, { backend: null as never }), 'ERR_BACKEND', /backend must be 'auto', 'cpu', 'cuda' or a Backend, got null/],
+      [() => GatedPixelCNN.create(config, { backend: {} as never }), 'ERR_BACKEND', /got object/],
+      [() => model.nll(images, null as never), 'ERR_ARG', /the conditioning \(cond\) must be an object/],
+      [() => model.backward(images, {}, null as never), 'ERR_ARG', /backward: options must be an object/],
+      [() => evaluate(model, data, null as never), 'ERR_ARG', /evaluate: options must be an object/],
+      [() => new TrainingStep(model, null as never), 'ERR_ARG', /TrainingStep: options must be an object/],
+      [() => new TrainingStep(model, { graph: 'x' as never }), 'ERR_ARG', /graph must be 'auto', true or false, got x/],
+      [() => loadImageFolder('/nonexistent', 'gray' as never), 'ERR_ARG', /loadImageFolder: options must be an object/],
+    ] as const) {
+      expect(call).toThrow(expect.objectContaining({ code: expected, message: expect.stringMatching(message) }));
+    }
+    await expect(model.sample({ count: 1, signal: {} as never })).rejects.toEqual(code('ERR_ARG'));
+    await expect(model.sample({ count: 1, onProgress: 1 as never })).rejects.toEqual(code('ERR_ARG'));
+    // Left out is none.
+    expect(model.nll(images).length).toBe(1);
+    expect(evaluate(model, data).images).toBe(4);
+    model.dispose();
+  });
+});
