@@ -7,6 +7,7 @@
 import { PixelCNNError } from '../errors';
 import { toDisplay } from '../data/quantize';
 import type { ModelConfig } from '../nn/config';
+import { checkSampleCount } from './options';
 
 export interface CompletionSources {
   /** Levels [N, C, H, W], each below the model's K. */
@@ -57,6 +58,7 @@ export function completionInputs(
     throw new PixelCNNError('ERR_LENGTH', `sources.labels must be an Int32Array of one label a source (${n})`);
   }
   const count = n * perImage;
+  checkSampleCount(config, count);
   const images = new Uint8Array(count * size);
   const mask = new Uint8Array(count * size);
   const imageMask = Uint8Array.from({ length: size }, (_, k) => (kept(config, k, keepRows) ? 1 : 0));

@@ -2,6 +2,7 @@
 import { toDisplay } from '../data/quantize';
 import { gridSize, writePngGrid, type GridLayout, type GridShape } from '../io/png-grid';
 import type { ModelConfig } from '../nn/config';
+import { optionsObject } from '../options';
 
 interface SampleGridOptions {
   columns: number;
@@ -9,9 +10,10 @@ interface SampleGridOptions {
 }
 
 function shapeAndLayout(count: number, config: ModelConfig, options: SampleGridOptions): [GridShape, GridLayout] {
+  const { columns, scale } = optionsObject(options, 'a sample grid: options');
   return [
     { count, channels: config.channels, height: config.height, width: config.width },
-    { columns: options.columns, scale: options.scale ?? 2, padding: 2 },
+    { columns: columns!, scale: scale ?? 2, padding: 2 },
   ];
 }
 

@@ -173,14 +173,14 @@ export class Trainer {
     this.#average = this.settings.ema === null ? null : new WeightAverage(this.model, this.settings.ema);
     // What fails from here frees the average's copies (and loaded moments) at once.
     try {
-      this.#sampler = new BatchSampler(
-        options.train.count, this.settings.batchSize, { seed: this.settings.seed }, resumeFrom?.sampler,
-      );
       if (resumeFrom) {
         const [was, now] = [resumeFrom.data, summarize(options.train)];
         if (was && describeData(was) !== describeData(now)) {
           throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again (the same files, split as they were: train --test-fraction too)`);
         }
+      }
+      this.#sampler = samplerOf(options.train.count, this.settings, resumeFrom?.sampler);
+      if (resumeFrom) {
         this.#adam.loadStateDict(resumeFrom.tensors, resumeFrom.adamSteps);
         this.#average?.loadStateDict(resumeFrom.tensors, resumeFrom.averageUpdates ?? NaN);
         this.#step = resumeFrom.step;
@@ -218,7 +218,8 @@ export class Trainer {
       return new Trainer({ ...options, model }, { ...state, tensors: checkpoint.extras.tensors });
     } catch (error) {
       model.dispose();
-      throw error;
+      const damaged = error instanceof PixelCNNError && error.code === 'ERR_CHECKPOINT' && !error.message.includes(checkpointPath);
+      throw damaged ? new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: ${error.message}`, { cause: error }) : error;
     }
   }
 
@@ -390,6 +391,16 @@ function checkBudget(budget: Budget): Budget {
     throw new PixelCNNError('ERR_ARG', 'the budget needs epochs, steps or minutes');
   }
   return budget;
+}
+
+/** The batch order: a new one, or a resumed run's, whose saved place must fit the data (else ERR_CHECKPOINT: the file is damaged). */
+function samplerOf(count: number, settings: TrainSettings, saved?: BatchState): BatchSampler {
+  try {
+    return new BatchSampler(count, settings.batchSize, { seed: settings.seed }, saved);
+  } catch (error) {
+    if (!saved || !(error instanceof PixelCNNError)) throw error;
+    throw new PixelCNNError('ERR_CHECKPOINT', `the training state's data order is damaged: ${error.message}`, { cause: error });
+  }
 }
 
 /** Whether every field `given` sets (at any depth) has the value `kept` has there. */

@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
 
 import { GatedPixelCNN } from '../../src';
 import { loadImageFolder } from '../../src/data/image-folder';
+import { decodeSafetensors } from '../../src/io/safetensors';
+import { completionInputs } from '../../src/sample/completion';
+import { writeSampleGrid } from '../../src/sample/grid';
 import { evaluate } from '../../src/train/evaluate';
 import { TrainingStep } from '../../src/train/training-step';
 import { cpu } from '../helpers/backend';
@@ -31,6 +34,9 @@ describe('API arguments that are not objects', () => {
       [() => new TrainingStep(model, null as never), 'ERR_ARG', /TrainingStep: options must be an object/],
       [() => new TrainingStep(model, { graph: 'x' as never }), 'ERR_ARG', /graph must be 'auto', true or false, got x/],
       [() => loadImageFolder('/nonexistent', 'gray' as never), 'ERR_ARG', /loadImageFolder: options must be an object/],
+      [() => writeSampleGrid('/nonexistent/x.png', images, model.config, undefined as never), 'ERR_ARG', /columns must be an integer ≥ 1, got undefined/],
+      [() => decodeSafetensors(null as never), 'ERR_ARG', /decodeSafetensors needs the file's bytes as a Uint8Array, got null/],
+      [() => completionInputs(model.config, { levels: images }, 4, 1e9), 'ERR_ARG', /count must be at most \d+ for images of 64 values, got 1000000000/],
     ] as const) {
       expect(call).toThrow(expect.objectContaining({ code: expected, message: expect.stringMatching(message) }));
     }

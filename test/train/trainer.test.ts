@@ -257,6 +257,7 @@ describe('Trainer', () => {
       ['without its settings', (s: Record<string, unknown>) => delete s.settings, /lacks the settings batchSize/],
       ['without a batch size', (s: Record<string, unknown>) => delete (s.settings as Record<string, unknown>).batchSize, /lacks the settings batchSize$/],
       ['with an invalid learning rate', (s: Record<string, unknown>) => ((s.settings as { optimizer: { lr: number } }).optimizer.lr = -1), /invalid settings: lr/],
+      ['with a data order past the data', (s: Record<string, unknown>) => ((s.sampler as { position: number }).position = 999), /data-order-past-the-data\.safetensors: the training state's data order is damaged/],
       ['with an optimizer moment of the wrong shape', null, /optimizer\.blocks\.0\.v\.weight\.m has shape/],
     ])('%s is refused with ERR_CHECKPOINT, and the model built for it freed', (name, edit, reason) => {
       let file: string;
