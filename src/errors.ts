@@ -46,3 +46,10 @@ export function callNative<T>(what: string, call: () => T): T {
     throw error;
   }
 }
+
+/** A value for an error message: strings quoted, so that '4' and 4 read differently ("got '4'" where a number belongs). */
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  return String(value);
+}

@@ -2,7 +2,7 @@
  * The model configuration of SPEC.md §2 (these names are the JSON keys stored in
  * checkpoints), its validation, and the presets.
  */
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { parameterShapes, shapeSize } from './layout';
 
 export interface ModelConfig {
@@ -81,7 +81,7 @@ export function resolveConfig(input: ConfigInput): ModelConfig {
   for (const [key, ok, rule] of rules) {
     const value = config[key];
     if (!Number.isSafeInteger(value) || !ok(value)) {
-      throw new PixelCNNError('ERR_CONFIG', `${key} must be an integer ${rule}, got ${String(value)}`);
+      throw new PixelCNNError('ERR_CONFIG', `${key} must be an integer ${rule}, got ${shown(value)}`);
     }
   }
   checkLimits(config);

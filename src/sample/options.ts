@@ -1,7 +1,7 @@
 /** Sampling options shared by the samplers, and their validation. */
 import { constants } from 'node:buffer';
 
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { optionalFunction } from '../options';
 import { checkConditioning, type Conditioning } from '../nn/batch-inputs';
 import type { ModelConfig } from '../nn/config';
@@ -43,7 +43,7 @@ export interface ResolvedSampleOptions {
 /** Checks that `count` images fit the one array of levels a sampler returns. */
 export function checkSampleCount(config: ModelConfig, count: number): void {
   if (!Number.isInteger(count) || count < 1) {
-    throw new PixelCNNError('ERR_ARG', `count must be an integer ≥ 1, got ${count}`);
+    throw new PixelCNNError('ERR_ARG', `count must be an integer ≥ 1, got ${shown(count)}`);
   }
   const perImage = config.channels * config.height * config.width;
   if (count > Math.floor(MAX_LENGTH / perImage)) {
@@ -69,13 +69,13 @@ export function resolveSampleOptions(config: ModelConfig, options: SampleOptions
   checkSampleCount(config, count);
   const temperature = options.temperature ?? 1;
   if (!(Number.isFinite(temperature) && temperature > 0)) {
-    throw new PixelCNNError('ERR_ARG', `temperature must be a number > 0, got ${temperature}`);
+    throw new PixelCNNError('ERR_ARG', `temperature must be a number > 0, got ${shown(temperature)}`);
   }
   const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${shown(seed)}`);
   const batchSize = options.batchSize ?? count;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new PixelCNNError('ERR_ARG', `batchSize must be an integer ≥ 1, got ${batchSize}`);
+    throw new PixelCNNError('ERR_ARG', `batchSize must be an integer ≥ 1, got ${shown(batchSize)}`);
   }
   checkConditioning(config, count, options);
   const perImage = config.channels * config.height * config.width;

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { optionalFunction, optionsObject } from '../options';
 import { ensureWritableDirectory } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
@@ -376,7 +376,7 @@ export class Trainer {
 
 const positiveInt = (value: number | null | undefined, what: string): void => {
   if (value != null && !(Number.isSafeInteger(value) && value >= 1)) {
-    throw new PixelCNNError('ERR_ARG', `${what} must be an integer ≥ 1, got ${value}`);
+    throw new PixelCNNError('ERR_ARG', `${what} must be an integer ≥ 1, got ${shown(value)}`);
   }
 };
 
@@ -385,7 +385,7 @@ function checkBudget(budget: Budget): Budget {
   positiveInt(budget.steps, 'budget.steps');
   const { minutes } = budget;
   if (minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0)) {
-    throw new PixelCNNError('ERR_ARG', `budget.minutes must be a number > 0, got ${minutes}`);
+    throw new PixelCNNError('ERR_ARG', `budget.minutes must be a number > 0, got ${shown(minutes)}`);
   }
   if (budget.epochs === undefined && budget.steps === undefined && minutes === undefined) {
     throw new PixelCNNError('ERR_ARG', 'the budget needs epochs, steps or minutes');
@@ -444,15 +444,15 @@ function resolveSettings(options: TrainerOptions): TrainSettings {
   positiveInt(settings.evalLimit, 'evalLimit');
   positiveInt(settings.checkpointEvery, 'checkpointEvery');
   checkBudget(settings.budget);
-  if (!Number.isSafeInteger(settings.seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${settings.seed}`);
+  if (!Number.isSafeInteger(settings.seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${shown(settings.seed)}`);
   if (settings.ema !== null) checkAverageDecay(settings.ema);
   if (settings.clipNorm !== null && !(Number.isFinite(settings.clipNorm) && settings.clipNorm > 0)) {
-    throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${settings.clipNorm}`);
+    throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${shown(settings.clipNorm)}`);
   }
   const o = settings.optimizer;
   // typeof: '0.5' would pass the comparisons and fail at the first step, in native code.
   const check = (ok: boolean, what: string, value: unknown) => {
-    if (!ok) throw new PixelCNNError('ERR_ARG', `${what}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    if (!ok) throw new PixelCNNError('ERR_ARG', `${what}, got ${shown(value)}`);
   };
   check(typeof o.lr === 'number' && Number.isFinite(o.lr) && o.lr > 0, 'lr must be a number > 0', o.lr);
   check(typeof o.beta1 === 'number' && o.beta1 >= 0 && o.beta1 < 1, 'beta1 must be a number in [0, 1)', o.beta1);

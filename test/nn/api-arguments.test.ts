@@ -40,6 +40,9 @@ describe('API arguments that are not objects', () => {
     ] as const) {
       expect(call).toThrow(expect.objectContaining({ code: expected, message: expect.stringMatching(message) }));
     }
+    // A number given as a string is named as one, not printed as if it were the number.
+    expect(() => GatedPixelCNN.create({ ...config, hidden: '4' as never })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringMatching(/hidden must be an integer ≥ 1, got "4"/) }));
+    await expect(model.sample({ count: 1, seed: '3' as never })).rejects.toEqual(expect.objectContaining({ message: expect.stringMatching(/seed must be an integer, got "3"/) }));
     await expect(model.sample({ count: 1, signal: {} as never })).rejects.toEqual(code('ERR_ARG'));
     await expect(model.sample({ count: 1, onProgress: 1 as never })).rejects.toEqual(code('ERR_ARG'));
     // Left out is none.
