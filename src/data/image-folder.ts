@@ -110,7 +110,7 @@ interface DecodedImage {
 
 function readBytes(file: string): Buffer {
   try {
-    return readRegularFile(file);
+    return readRegularFile(file, { pipes: false }); // found in a folder, not named by the user
   } catch (error) {
     throw new PixelCNNError('ERR_IO', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }

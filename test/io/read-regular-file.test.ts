@@ -1,9 +1,10 @@
 /**
- * Inputs are read only from regular files: a FIFO would block the read forever and a
- * device such as /dev/zero would fill memory, so each is refused at once, naming what
- * it is, by every reader of inputs (data files, image folders, checkpoints).
+ * Inputs: a device such as /dev/zero would fill memory, so it is refused at once, naming
+ * what it is, by every reader of inputs (data files, image folders, checkpoints); a pipe
+ * the user names (`--config <(…)`) is read to its end, but one found in an image folder,
+ * which would hang the loader, is refused.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,24 +18,28 @@ import { cpu } from '../helpers/backend';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'read-regular-'));
 const fifo = path.join(dir, 'pipe.png');
-execFileSync('mkfifo', [fifo]);
 
-describe('readRegularFile', () => {
-  it('reads a regular file, and refuses a FIFO, a device and a folder at once, saying what each is', () => {
+describe.runIf(process.platform === 'linux')('readRegularFile', () => {
+  execFileSync('mkfifo', [fifo]);
+
+  it('reads a regular file and a pipe, and refuses a device, a folder and a pipe not to be read at once, saying what each is', () => {
     const file = path.join(dir, 'bytes');
     fs.writeFileSync(file, Uint8Array.of(1, 2, 3));
     expect([...readRegularFile(file)]).toEqual([1, 2, 3]);
-    expect(() => readRegularFile(fifo)).toThrow(/it is a FIFO, not a regular file/);
+    expect(() => readRegularFile(fifo, { pipes: false })).toThrow(/it is a pipe, not a regular file/);
+    // A pipe named on purpose is read to its end (the writer starts before the read waits).
+    spawn('sh', ['-c', `printf abc > '${fifo}'`]);
+    expect(readRegularFile(fifo).toString()).toBe('abc');
     expect(() => readRegularFile('/dev/zero')).toThrow(/it is a device, not a regular file/);
     expect(() => readRegularFile(dir)).toThrow(/it is a folder, not a regular file/);
     expect(() => readRegularFile(path.join(dir, 'missing'))).toThrow(/ENOENT/);
   });
 
-  it('guards every reader of inputs: ERR_IO for a FIFO or device, ERR_ARG for a path that is not a string', () => {
+  it('guards every reader of inputs: ERR_IO for a device or a pipe in an image folder, ERR_ARG for a path that is not a string', () => {
     const folder = path.join(dir, 'images');
     fs.mkdirSync(folder);
     fs.renameSync(fifo, path.join(folder, 'a.png'));
-    expect(() => loadImageFolder(folder)).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/a\.png: it is a FIFO/) }));
+    expect(() => loadImageFolder(folder)).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/a\.png: it is a pipe/) }));
     expect(() => loadIdxImages('/dev/zero')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/it is a device/) }));
     expect(() => GatedPixelCNN.load('/dev/zero', { backend: cpu })).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/it is a device/) }));
     // A number would be taken as a file descriptor: 0 would wait on stdin.

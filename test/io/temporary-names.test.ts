@@ -25,13 +25,16 @@ afterAll(() => {
   running.kill('SIGKILL');
 });
 
+/** The same name as made on another machine or in another PID namespace (a shared folder), where `pid` means another process. */
+const elsewhere = (name: string): string => name.replace(/\.([0-9a-f]{6})-/, (_, where: string) => `.${where === '000000' ? '111111' : '000000'}-`);
+
 /** A temporary named as `pid` would have named it. */
 const leftBy = (pid: number, name: string): string => temporaryName(name).replace(`.${process.pid}.`, `.${pid}.`);
 
 describe('temporaries of killed writers', () => {
   it('temporaryName gives a fresh hidden name with this process id', () => {
     const [a, b] = [temporaryName('model.safetensors'), temporaryName('model.safetensors')];
-    expect(a).toMatch(new RegExp(`^\\.model\\.safetensors\\.${process.pid}\\.[0-9a-f]{12}\\.tmp$`));
+    expect(a).toMatch(new RegExp(`^\\.model\\.safetensors\\.${process.pid}\\.[0-9a-f]{6}-[0-9a-f]{6}\\.tmp$`));
     expect(a).not.toBe(b);
   });
 
@@ -43,6 +46,7 @@ describe('temporaries of killed writers', () => {
       leftBy(running.pid!, 'checkpoint.safetensors'), // its writer may still be writing
       leftBy(gonePid, 'model.safetensors'), // another target's
       `.checkpoint.safetensors.${gonePid}.notours.tmp`, // not a name we make
+      elsewhere(leftBy(gonePid, 'checkpoint.safetensors')), // made on another machine or in another PID namespace
       'checkpoint.safetensors.bak',
     ];
     for (const name of [...stale, ...kept]) fs.writeFileSync(path.join(dir, name), 'x');
