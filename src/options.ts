@@ -1,23 +1,32 @@
 /**
  * Options objects of the public API. A caller from JavaScript may pass anything: left
- * out (undefined) means no options, and anything that is not an object (null, a number)
- * is ERR_ARG naming the call, rather than a TypeError from deep inside it.
+ * out (undefined or null) means no options, and anything else that is not an object (a
+ * number, a string) is ERR_ARG naming the call, rather than a TypeError from deep inside.
  */
 import { PixelCNNError } from './errors';
 
-/** `options`, or {} when it is undefined; ERR_ARG when it is not an object. */
-export function optionsObject<T extends object>(options: T | undefined, what: string): Partial<T> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options;
+/** `options`, or {} when it is undefined or null; ERR_ARG when it is not an object. */
+export function optionsObject<T extends object>(options: T | undefined | null, what: string): Partial<T> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    const got = Array.isArray(options) ? 'an array' : typeof options;
     throw new PixelCNNError('ERR_ARG', `${what} must be an object (or left out), got ${got}`);
   }
   return options;
 }
 
-/** ERR_ARG unless `value` is a function or undefined. */
+/** ERR_ARG unless `value` is a function or left out (undefined or null). */
 export function optionalFunction(value: unknown, what: string): void {
-  if (value !== undefined && typeof value !== 'function') {
-    throw new PixelCNNError('ERR_ARG', `${what} must be a function (or left out), got ${value === null ? 'null' : typeof value}`);
+  if (value != null && typeof value !== 'function') {
+    throw new PixelCNNError('ERR_ARG', `${what} must be a function (or left out), got ${typeof value}`);
+  }
+}
+
+/** ERR_ARG unless `signal` is left out or works as an AbortSignal (what is used of one: aborted and its listeners). */
+export function optionalSignal(signal: unknown, what: string): void {
+  if (signal == null) return;
+  const s = signal as Partial<AbortSignal>;
+  if (typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function' || typeof s.removeEventListener !== 'function') {
+    throw new PixelCNNError('ERR_ARG', `${what} must be an AbortSignal (from an AbortController), or left out`);
   }
 }

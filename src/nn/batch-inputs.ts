@@ -42,8 +42,8 @@ export function batchSizeOf(config: ModelConfig, images: Uint8Array): number {
 }
 
 /** Checks that the conditioning fits the configuration and the batch (ERR_ARG, ERR_LENGTH, ERR_RANGE). */
-export function checkConditioning(config: ModelConfig, batch: number, cond: Conditioning): void {
-  optionsObject(cond, 'the conditioning (cond)');
+export function checkConditioning(config: ModelConfig, batch: number, given: Conditioning): void {
+  const cond = optionsObject(given, 'the conditioning (cond)');
   const need = (present: boolean, configured: boolean, what: string, key: string) => {
     if (configured && !present) {
       throw new PixelCNNError('ERR_ARG', `this model is conditioned on ${what}: pass cond.${key}`);
@@ -83,7 +83,8 @@ export function checkConditioning(config: ModelConfig, batch: number, cond: Cond
 }
 
 /** A batch's arrays as its tensors hold them, after every check of batchSizeOf, toUnit and checkConditioning. */
-function checkedArrays(config: ModelConfig, images: Uint8Array, cond: Conditioning) {
+function checkedArrays(config: ModelConfig, images: Uint8Array, given: Conditioning) {
+  const cond = optionsObject(given, 'the conditioning (cond)');
   const batch = batchSizeOf(config, images);
   const unit = toUnit(images, config.levels); // refuses levels ≥ K
   checkConditioning(config, batch, cond);

@@ -2,7 +2,7 @@
  * Learning-rate schedules: a pure function of the step, so that a resumed run
  * gets exactly the rates an uninterrupted one would have.
  */
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 
 export type ScheduleKind = 'constant' | 'cosine' | 'step';
 
@@ -17,9 +17,12 @@ export interface Schedule {
   gamma?: number;
 }
 
+/** What a schedule that leaves a field out means by it. */
+export const SCHEDULE_DEFAULTS = { warmupSteps: 0, finalFraction: 0.01, stepSize: 1000, gamma: 0.5 } as const;
+
 /** The learning rate for 1-based `step` of `totalSteps` (cosine needs a known total). */
 export function learningRate(schedule: Schedule, baseLr: number, step: number, totalSteps: number | null): number {
-  const warmup = schedule.warmupSteps ?? 0;
+  const warmup = schedule.warmupSteps ?? SCHEDULE_DEFAULTS.warmupSteps;
   if (step <= warmup) return (baseLr * step) / warmup;
   switch (schedule.kind) {
     case 'constant':
@@ -29,11 +32,11 @@ export function learningRate(schedule: Schedule, baseLr: number, step: number, t
         throw new PixelCNNError('ERR_ARG', 'the cosine schedule needs a budget in steps or epochs, not minutes');
       }
       const progress = Math.min(1, (step - warmup) / Math.max(1, totalSteps - warmup));
-      const floor = baseLr * (schedule.finalFraction ?? 0.01);
+      const floor = baseLr * (schedule.finalFraction ?? SCHEDULE_DEFAULTS.finalFraction);
       return floor + ((baseLr - floor) * (1 + Math.cos(Math.PI * progress))) / 2;
     }
     case 'step':
-      return baseLr * (schedule.gamma ?? 0.5) ** Math.floor((step - warmup) / (schedule.stepSize ?? 1000));
+      return baseLr * (schedule.gamma ?? SCHEDULE_DEFAULTS.gamma) ** Math.floor((step - warmup) / (schedule.stepSize ?? SCHEDULE_DEFAULTS.stepSize));
     default:
       throw new PixelCNNError('ERR_ARG', `unknown schedule ${String((schedule as Schedule).kind)}`);
   }
@@ -42,16 +45,16 @@ export function learningRate(schedule: Schedule, baseLr: number, step: number, t
 export function checkSchedule(schedule: Schedule): void {
   const nonNegative = (value: number | undefined, what: string) => {
     if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-      throw new PixelCNNError('ERR_ARG', `schedule ${what} must be a finite number ≥ 0, got ${value}`);
+      throw new PixelCNNError('ERR_ARG', `schedule ${what} must be a finite number ≥ 0, got ${shown(value)}`);
     }
   };
   if (!['constant', 'cosine', 'step'].includes(schedule.kind)) {
-    throw new PixelCNNError('ERR_ARG', `schedule must be constant, cosine or step, got ${String(schedule.kind)}`);
+    throw new PixelCNNError('ERR_ARG', `schedule must be constant, cosine or step, got ${shown(schedule.kind)}`);
   }
   nonNegative(schedule.warmupSteps, 'warmupSteps');
   nonNegative(schedule.finalFraction, 'finalFraction');
   nonNegative(schedule.gamma, 'gamma');
   if (schedule.stepSize !== undefined && !(Number.isSafeInteger(schedule.stepSize) && schedule.stepSize >= 1)) {
-    throw new PixelCNNError('ERR_ARG', `schedule stepSize must be an integer ≥ 1, got ${schedule.stepSize}`);
+    throw new PixelCNNError('ERR_ARG', `schedule stepSize must be an integer ≥ 1, got ${shown(schedule.stepSize)}`);
   }
 }

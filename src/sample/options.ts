@@ -2,7 +2,7 @@
 import { constants } from 'node:buffer';
 
 import { PixelCNNError, shown } from '../errors';
-import { optionalFunction } from '../options';
+import { optionalFunction, optionalSignal } from '../options';
 import { checkConditioning, type Conditioning } from '../nn/batch-inputs';
 import type { ModelConfig } from '../nn/config';
 
@@ -58,9 +58,7 @@ export function requireOptionsObject(options: unknown): void {
   }
   const { onProgress, signal } = options as SampleOptions;
   optionalFunction(onProgress, 'onProgress');
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new PixelCNNError('ERR_ARG', 'signal must be an AbortSignal (from an AbortController), or left out');
-  }
+  optionalSignal(signal, 'signal');
 }
 
 export function resolveSampleOptions(config: ModelConfig, options: SampleOptions): ResolvedSampleOptions {

@@ -16,12 +16,12 @@ import * as path from 'node:path';
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError, shown } from '../errors';
-import { optionalFunction, optionsObject } from '../options';
+import { optionalFunction, optionalSignal, optionsObject } from '../options';
 import { ensureWritableDirectory } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { readCheckpoint, type Checkpoint } from '../nn/checkpoint';
 import { ADAM_DEFAULTS, Adam, type AdamConfig } from '../optim/adam';
-import { checkSchedule, learningRate, type Schedule } from '../optim/schedule';
+import { SCHEDULE_DEFAULTS, checkSchedule, learningRate, type Schedule } from '../optim/schedule';
 import { WeightAverage, checkAverageDecay } from '../optim/weight-average';
 import type { Backend } from '../backend/backend';
 import type { BackendName } from '../backend/load';
@@ -150,7 +150,8 @@ export class Trainer {
   #disposed = false;
 
   constructor(options: TrainerOptions, resumeFrom?: TrainingState & { tensors: Parameters<Adam['loadStateDict']>[0] }) {
-    optionsObject(options, 'Trainer: options');
+    if (typeof options !== 'object' || options === null) throw new PixelCNNError('ERR_ARG', 'Trainer needs options: at least a model and a training set');
+    optionalSignal(options.signal, 'signal');
     const callbacks = optionsObject(options.callbacks, 'Trainer: callbacks');
     for (const name of ['onBatchEnd', 'onEpochEnd', 'onEval', 'onCheckpoint'] as const) optionalFunction(callbacks[name], `callbacks.${name}`);
     this.#options = options;
@@ -163,7 +164,7 @@ export class Trainer {
       this.settings = { ...this.settings, budget: checkBudget(options.budget) };
       checkScheduleFits(this.settings);
     }
-    if (options.outDir !== undefined && (typeof options.outDir !== 'string' || options.outDir === '')) {
+    if (options.outDir != null && (typeof options.outDir !== 'string' || options.outDir === '')) {
       // '' would silently train without writing anything: leave outDir out for that.
       throw new PixelCNNError('ERR_ARG', `outDir must be a folder name (or left out, for no files), got ${JSON.stringify(options.outDir)}`);
     }
@@ -416,7 +417,9 @@ function agrees(given: unknown, kept: unknown): boolean {
  */
 function checkResumedOptions(options: TrainerOptions, kept: TrainSettings): void {
   const keys = (Object.keys(kept) as (keyof TrainSettings)[]).filter((key) => key !== 'budget');
-  const differing = keys.filter((key) => options[key] !== undefined && !agrees(options[key], kept[key]));
+  // A schedule that leaves a field out means its default, which the kept one may spell out.
+  const withDefaults = (key: keyof TrainSettings, value: unknown) => (key === 'schedule' ? { ...SCHEDULE_DEFAULTS, ...definedOnly(value as Schedule) } : value);
+  const differing = keys.filter((key) => options[key] !== undefined && !agrees(withDefaults(key, options[key]), withDefaults(key, kept[key])));
   if (differing.length > 0) {
     const shown = differing.map((key) => `${key} ${JSON.stringify(options[key])} (the run's: ${JSON.stringify(kept[key])})`);
     throw new PixelCNNError('ERR_ARG', `a resumed run keeps the settings it was started with; only its budget may change: ${shown.join(', ')}`);

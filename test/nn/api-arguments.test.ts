@@ -1,7 +1,7 @@
 /**
- * Options and conditioning from JavaScript may be anything: null or a number where an
+ * Options and conditioning from JavaScript may be anything: a number or a string where an
  * object belongs is ERR_ARG naming the call (ERR_BACKEND for a backend), never a
- * TypeError from deep inside, and left out means none.
+ * TypeError from deep inside, and left out (undefined or null) means none.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -24,14 +24,14 @@ describe('API arguments that are not objects', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
     const data = { ...tinyDataset(4, 8, 0, 1), classes: 0, labels: new Int32Array(4).fill(-1) };
     for (const [call, expected, message] of [
-      [() => GatedPixelCNN.create(config, null as never), 'ERR_ARG', /GatedPixelCNN\.create: options must be an object \(or left out\), got null/],
+      [() => GatedPixelCNN.create(config, 'cpu' as never), 'ERR_ARG', /GatedPixelCNN\.create: options must be an object \(or left out\), got string/],
       [() => GatedPixelCNN.load('x.safetensors', 7 as never), 'ERR_ARG', /GatedPixelCNN\.load: options must be an object/],
       [() => GatedPixelCNN.create(config, { backend: null as never }), 'ERR_BACKEND', /backend must be 'auto', 'cpu', 'cuda' or a Backend, got null/],
       [() => GatedPixelCNN.create(config, { backend: {} as never }), 'ERR_BACKEND', /got object/],
-      [() => model.nll(images, null as never), 'ERR_ARG', /the conditioning \(cond\) must be an object/],
-      [() => model.backward(images, {}, null as never), 'ERR_ARG', /backward: options must be an object/],
-      [() => evaluate(model, data, null as never), 'ERR_ARG', /evaluate: options must be an object/],
-      [() => new TrainingStep(model, null as never), 'ERR_ARG', /TrainingStep: options must be an object/],
+      [() => model.nll(images, 3 as never), 'ERR_ARG', /the conditioning \(cond\) must be an object/],
+      [() => model.backward(images, {}, 2 as never), 'ERR_ARG', /backward: options must be an object/],
+      [() => evaluate(model, data, [] as never), 'ERR_ARG', /evaluate: options must be an object/],
+      [() => new TrainingStep(model, true as never), 'ERR_ARG', /TrainingStep: options must be an object/],
       [() => new TrainingStep(model, { graph: 'x' as never }), 'ERR_ARG', /graph must be 'auto', true or false, got x/],
       [() => loadImageFolder('/nonexistent', 'gray' as never), 'ERR_ARG', /loadImageFolder: options must be an object/],
       [() => writeSampleGrid('/nonexistent/x.png', images, model.config, undefined as never), 'ERR_ARG', /columns must be an integer ≥ 1, got undefined/],
@@ -45,9 +45,15 @@ describe('API arguments that are not objects', () => {
     await expect(model.sample({ count: 1, seed: '3' as never })).rejects.toEqual(expect.objectContaining({ message: expect.stringMatching(/seed must be an integer, got "3"/) }));
     await expect(model.sample({ count: 1, signal: {} as never })).rejects.toEqual(code('ERR_ARG'));
     await expect(model.sample({ count: 1, onProgress: 1 as never })).rejects.toEqual(code('ERR_ARG'));
-    // Left out is none.
+    // Left out, or null, is none; a signal is judged by what is used of one.
     expect(model.nll(images).length).toBe(1);
-    expect(evaluate(model, data).images).toBe(4);
+    expect(model.nll(images, null as never).length).toBe(1);
+    expect(evaluate(model, data, null as never).images).toBe(4);
+    const { signal } = new AbortController();
+    const likeASignal = { aborted: false, addEventListener: signal.addEventListener.bind(signal), removeEventListener: signal.removeEventListener.bind(signal) };
+    for (const options of [{ signal: null, onProgress: null }, { signal: likeASignal }]) {
+      expect((await model.sample({ count: 1, ...(options as object) })).length).toBe(64);
+    }
     model.dispose();
   });
 });

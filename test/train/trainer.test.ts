@@ -90,6 +90,10 @@ describe('Trainer', () => {
     resumed.dispose();
     resumed.model.dispose();
     // The run keeps its settings: another value is refused rather than ignored.
+    // The run's schedule (constant) spelled out with its defaults is the same schedule.
+    const same = Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, progress: false, schedule: { kind: 'constant', warmupSteps: 0, gamma: 0.5 } });
+    same.dispose();
+    same.model.dispose();
     for (const other of [{ batchSize: 8 }, { optimizer: { lr: 1e-3 } }, { schedule: { kind: 'cosine' as const } }]) {
       expect(() => Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, progress: false, ...other }))
         .toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(/a resumed run keeps the settings it was started with/) }));
@@ -352,11 +356,13 @@ describe('Trainer', () => {
 
   it('refuses bad settings with ERR_ARG', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
-    const bad = [{ optimizer: { beta1: '0.5' } }, { optimizer: { decoupled: 'yes' } }, { optimizer: { lrr: 1 } }, { optimizer: null }, { callbacks: null }, { callbacks: { onBatchEnd: 1 } }, { batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { optimizer: { beta1: 1 } }, { optimizer: { eps: 0 } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }, { outDir: '' }] as Partial<TrainerOptions>[];
+    const bad = [{ optimizer: { beta1: '0.5' } }, { optimizer: { decoupled: 'yes' } }, { optimizer: { lrr: 1 } }, { optimizer: 'fast' }, { callbacks: 5 }, { callbacks: { onBatchEnd: 1 } }, { signal: {} }, { batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { optimizer: { beta1: 1 } }, { optimizer: { eps: 0 } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }, { outDir: '' }] as Partial<TrainerOptions>[];
     for (const settings of bad) {
       expect(() => new Trainer({ model, train, progress: false, ...settings }), JSON.stringify(settings)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     }
     expect(() => new Trainer(null as never)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    // null is left out: no files, no callbacks, no signal.
+    new Trainer({ model, train, progress: false, outDir: null as never, callbacks: null as never, signal: null as never, optimizer: null as never }).dispose();
     const rgb = { ...train, channels: 3, images: new Uint8Array(train.images.length * 3) };
     expect(() => new Trainer({ model, train: rgb, progress: false })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
   });
