@@ -163,11 +163,16 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
   // Both run on the JS thread, also while a worker thread's environment is being torn
   // down (Worker.terminate() during a sample); there every Node-API call fails, and the
   // Napi::Error it throws must not escape into node-addon-api, which would abort the
-  // process. Nobody can await the promise then, so there is nothing to settle.
+  // process. Nobody can await the promise then. In a live environment a failure to
+  // build the result (an allocation) rejects the promise instead.
   void OnOK() override {
     try {
       Resolve();
-    } catch (const Napi::Error&) {
+    } catch (const Napi::Error& error) {
+      try {
+        deferred_.Reject(error.Value());
+      } catch (const Napi::Error&) {
+      }
     }
   }
 

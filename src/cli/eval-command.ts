@@ -11,7 +11,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { bitsPerDim, evaluate } from '../train/evaluate';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { integer, pathName, requireExtension } from './parse';
-import { terminalSafe } from './terminal-text';
+import { terminalSafe, terminalSafeJson } from './terminal-text';
 
 interface EvalFlags extends DatasetOptions {
   checkpoint: string;
@@ -73,7 +73,7 @@ export function registerEval(program: Command): void {
       if (flags.nllOut !== undefined) process.stderr.write(terminalSafe(`wrote each image's NLL to ${flags.nllOut}\n`));
       const { imageNlls: _, ...summary } = result;
       if (flags.json) {
-        process.stdout.write(JSON.stringify({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
+        process.stdout.write(terminalSafeJson({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
       } else {
         process.stdout.write(terminalSafe(
           `${flags.checkpoint} on ${flags.dataset} (${result.images} test images): ` +

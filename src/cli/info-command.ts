@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { backendReport } from '../backend/load';
 import { checkpointInfo, describeCheckpoint } from './checkpoint-info';
 import { pathName } from './parse';
-import { terminalSafe } from './terminal-text';
+import { terminalSafe, terminalSafeJson } from './terminal-text';
 
 export function registerInfo(program: Command): void {
   program
@@ -15,12 +15,12 @@ export function registerInfo(program: Command): void {
     .action((flags: { json?: boolean; checkpoint?: string }) => {
       if (flags.checkpoint !== undefined) {
         const info = checkpointInfo(flags.checkpoint);
-        process.stdout.write((flags.json ? JSON.stringify(info) : terminalSafe(describeCheckpoint(info).join('\n'))) + '\n');
+        process.stdout.write((flags.json ? terminalSafeJson(info) : terminalSafe(describeCheckpoint(info).join('\n'))) + '\n');
         return;
       }
       const report = backendReport();
       if (flags.json) {
-        process.stdout.write(JSON.stringify(report) + '\n');
+        process.stdout.write(terminalSafeJson(report) + '\n');
         return;
       }
       const lines = [`backend: ${report.chosen} (${report.reason})`];

@@ -5,7 +5,7 @@
  * checkpoint stores it and a new sampler built from it yields exactly the batches the
  * old one would have. gatherBatch then copies and quantizes the chosen images.
  */
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import type { ImageDataset } from './dataset';
 import { checkLevels, quantize } from './quantize';
 import { Rng } from './rng';
@@ -62,13 +62,13 @@ export class BatchSampler {
 
   constructor(count: number, batchSize: number, options: BatchSamplerOptions, state?: BatchState) {
     if (!isCount(count, 1)) {
-      throw new PixelCNNError('ERR_ARG', `BatchSampler: count must be an integer ≥ 1, got ${count}`);
+      throw new PixelCNNError('ERR_ARG', `BatchSampler: count must be an integer ≥ 1, got ${shown(count)}`);
     }
     if (!isCount(batchSize, 1)) {
-      throw new PixelCNNError('ERR_ARG', `BatchSampler: batchSize must be an integer ≥ 1, got ${batchSize}`);
+      throw new PixelCNNError('ERR_ARG', `BatchSampler: batchSize must be an integer ≥ 1, got ${shown(batchSize)}`);
     }
     if (!Number.isSafeInteger(options?.seed)) {
-      throw new PixelCNNError('ERR_ARG', `BatchSampler: seed must be a safe integer, got ${options?.seed}`);
+      throw new PixelCNNError('ERR_ARG', `BatchSampler: seed must be a safe integer, got ${shown(options?.seed)}`);
     }
     this.count = count;
     this.batchSize = batchSize;

@@ -4,7 +4,7 @@
  * Every loader returns one of these, built through createDataset so that the sizes
  * are checked in one place.
  */
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { checkClassNames } from './class-names';
 
 export interface ImageDataset {
@@ -37,7 +37,7 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
     ['classes', classes, 0],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < min) {
-      throw new PixelCNNError('ERR_ARG', `${source}: ${name} must be an integer ≥ ${min}, got ${value}`);
+      throw new PixelCNNError('ERR_ARG', `${source}: ${name} must be an integer ≥ ${min}, got ${shown(value)}`);
     }
   }
   if (!(images instanceof Uint8Array) || images.length !== count * channels * height * width) {

@@ -6,7 +6,7 @@ import { Backend } from '../backend/backend';
 import { loadBackend, type BackendName } from '../backend/load';
 import { checkClassNames } from '../data/class-names';
 import { Rng } from '../data/rng';
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { optionsObject } from '../options';
 import type { Tensor } from '../tensor';
 import { readCheckpoint, writeCheckpoint, type CheckpointExtras } from './checkpoint';
@@ -157,7 +157,7 @@ export class GatedPixelCNN {
   backward(images: Uint8Array, cond: Conditioning = {}, options?: { gradScale?: number }): Float32Array {
     const { gradScale } = optionsObject(options, 'backward: options');
     if (gradScale !== undefined && !Number.isFinite(gradScale)) {
-      throw new PixelCNNError('ERR_ARG', `gradScale must be a finite number, got ${gradScale}`);
+      throw new PixelCNNError('ERR_ARG', `gradScale must be a finite number, got ${shown(gradScale)}`);
     }
     const batch = this.#batch(images, cond);
     try {

@@ -6,7 +6,7 @@
  * at the t-th update, so that early averages follow the weights instead of the
  * initialization. The averaged weights usually evaluate better than the last ones.
  */
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { sameShape } from '../nn/layout';
@@ -15,7 +15,7 @@ import type { Tensor } from '../tensor';
 /** Throws ERR_ARG unless `decay` is a number in (0, 1). */
 export function checkAverageDecay(decay: number): void {
   if (!(typeof decay === 'number' && decay > 0 && decay < 1)) {
-    throw new PixelCNNError('ERR_ARG', `the weights' average decay must be a number in (0, 1), got ${decay}`);
+    throw new PixelCNNError('ERR_ARG', `the weights' average decay must be a number in (0, 1), got ${shown(decay)}`);
   }
 }
 

@@ -4,7 +4,7 @@
  * images and mask, and the labels, for that; completionGrid() lays sources, what was
  * kept and the completions out as one grid row a source.
  */
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { toDisplay } from '../data/quantize';
 import type { ModelConfig } from '../nn/config';
 import { checkSampleCount } from './options';
@@ -25,7 +25,7 @@ function pixelsPerImage(config: ModelConfig): number {
 
 function checkKeepRows(config: ModelConfig, keepRows: number): void {
   if (!Number.isInteger(keepRows) || keepRows < 0 || keepRows >= config.height) {
-    throw new PixelCNNError('ERR_ARG', `keepRows must be an integer in 0..${config.height - 1} (the image has ${config.height} rows), got ${keepRows}`);
+    throw new PixelCNNError('ERR_ARG', `keepRows must be an integer in 0..${config.height - 1} (the image has ${config.height} rows), got ${shown(keepRows)}`);
   }
 }
 
@@ -47,7 +47,7 @@ export function completionInputs(
 ): { count: number; known: { images: Uint8Array; mask: Uint8Array }; labels?: Int32Array } {
   checkKeepRows(config, keepRows);
   if (!Number.isInteger(perImage) || perImage < 1) {
-    throw new PixelCNNError('ERR_ARG', `perImage must be an integer ≥ 1, got ${perImage}`);
+    throw new PixelCNNError('ERR_ARG', `perImage must be an integer ≥ 1, got ${shown(perImage)}`);
   }
   const size = pixelsPerImage(config);
   if (!(sources.levels instanceof Uint8Array) || sources.levels.length === 0 || sources.levels.length % size !== 0) {

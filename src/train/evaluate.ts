@@ -5,7 +5,7 @@
 import { createDataset, type ImageDataset } from '../data/dataset';
 import { gatherBatch } from '../data/batches';
 import { describeClassNames, sameClassNames } from '../data/class-names';
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { optionsObject } from '../options';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 
@@ -74,7 +74,7 @@ export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptio
   checkDatasetFits(model, data, 'test');
   for (const [key, value] of [['limit', options.limit], ['batchSize', options.batchSize]] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
-      throw new PixelCNNError('ERR_ARG', `evaluate: ${key} must be an integer ≥ 1, got ${value}`);
+      throw new PixelCNNError('ERR_ARG', `evaluate: ${key} must be an integer ≥ 1, got ${shown(value)}`);
     }
   }
   const total = Math.min(options.limit ?? data.count, data.count);

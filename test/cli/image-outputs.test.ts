@@ -152,7 +152,7 @@ describe('outputs never overwrite inputs', () => {
   });
 
   it('makes missing output folders only when it writes: a run refused after its checks leaves none behind', () => {
-    const { dir, trained, checkpoint } = trainTiny('gpcnn-cli-output-folders-');
+    const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-output-folders-');
     expect(trained.status, trained.stderr).toBe(0);
     const notLevels = path.join(dir, 'notes.u8');
     writeFileSync(notLevels, 'mine');
@@ -161,7 +161,7 @@ describe('outputs never overwrite inputs', () => {
       // Each fails after its outputs were checked, before anything is written.
       [['sample', '--checkpoint', checkpoint, '--out', path.join(dir, 'new1', 'a', 'x.png'), '--levels-out', notLevels], /notes\.u8 exists and is not a levels file/],
       [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', missing, '--nll-out', path.join(dir, 'new2', 'x.csv')], /no-such-folder/],
-      [['complete', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', missing, '--out', path.join(dir, 'new3', 'x.png')], /no-such-folder/],
+      [['complete', '--checkpoint', checkpoint, ...data, '--first', '999', '--out', path.join(dir, 'new3', 'x.png')], /--first 999 --images 8 reaches past the \d+ test images/],
     ] as const) {
       const refused = runCli(...args, '--no-progress');
       expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);

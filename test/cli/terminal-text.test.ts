@@ -33,14 +33,18 @@ describe('terminalSafe', () => {
   it("shows a checkpoint's class names escaped in info and in errors", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-terminal-'));
     const checkpoint = path.join(dir, 'model.safetensors');
-    const classNames = ['\x1b[2Jcat', 'dog\u202E'];
+    const classNames = ['\x1b[2Jcat', 'dog\u202E\u009B31m'];
     const model = GatedPixelCNN.create({ channels: 1, height: 4, width: 4, levels: 4, hidden: 4, layers: 1, classes: 2 }, { backend: cpu, classNames });
     model.save(checkpoint);
     model.dispose();
     const info = runCli('info', '--checkpoint', checkpoint);
     expect(info.status, info.stderr).toBe(0);
-    expect(info.stdout).toContain('labels: 0 \\u{1B}[2Jcat, 1 dog\\u{202E}\n');
+    expect(info.stdout).toContain('labels: 0 \\u{1B}[2Jcat, 1 dog\\u{202E}\\u{9B}31m\n');
     for (const line of info.stdout.split('\n')) expect(line).not.toMatch(UNSAFE);
+    // As JSON too: C1 controls (U+009B is an 8-bit CSI) and overrides escaped, the same names read back.
+    const json = runCli('info', '--checkpoint', checkpoint, '--json');
+    expect(json.stdout.trimEnd()).not.toMatch(UNSAFE);
+    expect((JSON.parse(json.stdout) as { classNames: string[] }).classNames).toEqual(classNames);
     const refused = runCli('sample', '--checkpoint', checkpoint, '--labels', 'bird\x1b[31m', '--out', path.join(dir, 'x.png'));
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/bird\\u\{1B\}\[31m/);
