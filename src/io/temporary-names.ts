@@ -44,8 +44,8 @@ function processRuns(pid: number): boolean {
 
 /**
  * Removes, from `folder`, the temporaries for `name` made on this machine and in this
- * PID namespace by processes that no longer run. Best effort: a temporary that cannot be listed or removed stays, and nothing
- * here fails the write that asked.
+ * PID namespace by processes that no longer run. Best effort: a temporary that cannot be
+ * listed or removed stays, and nothing here fails the write that asked.
  */
 export function removeStaleTemporaries(folder: string, name: string): void {
   const pattern = new RegExp(`^\\.${escapeRegExp(name)}\\.(\\d+)\\.${WHERE}-[0-9a-f]{6}\\.tmp$`);
