@@ -26,18 +26,26 @@ export function checkNameLength(file: string): void {
   }
 }
 
+/** The deepest of `dir` and its ancestors that exists (stats undefined if none does), and the missing ones below it, top down. */
+function deepestExisting(dir: string): { existing: string; stats: Stats | undefined; missing: string[] } {
+  const missing: string[] = [];
+  let existing = path.resolve(dir);
+  let stats = statPath(existing);
+  for (; !stats && path.dirname(existing) !== existing; existing = path.dirname(existing), stats = statPath(existing)) {
+    missing.unshift(existing);
+  }
+  return { existing, stats, missing };
+}
+
 /**
  * mkdir -p, one level at a time from the deepest existing folder down. (Node 20's
  * mkdirSync(dir, { recursive: true }) spins forever where mkdir fails with ENOENT on
  * an existing parent, as under /proc.)
  */
 function makeFolders(dir: string): void {
-  const missing: string[] = [];
-  let at = path.resolve(dir);
-  let stats = statPath(at);
-  for (; !stats && path.dirname(at) !== at; at = path.dirname(at), stats = statPath(at)) missing.push(at);
-  if (stats && !stats.isDirectory()) throw new Error(`${at} is not a folder`);
-  for (const folder of missing.reverse()) {
+  const { existing, stats, missing } = deepestExisting(dir);
+  if (stats && !stats.isDirectory()) throw new Error(`${existing} is not a folder`);
+  for (const folder of missing) {
     try {
       mkdirSync(folder);
     } catch (error) {
@@ -62,12 +70,7 @@ export function ensureWritableDirectory(dir: string): void {
  * check before work that then fails leaves no empty folders behind.
  */
 export function checkCanWriteInto(dir: string): void {
-  let existing = path.resolve(dir);
-  let stats = statPath(existing);
-  for (let parent = path.dirname(existing); !stats && parent !== existing; parent = path.dirname(existing)) {
-    existing = parent;
-    stats = statPath(existing);
-  }
+  const { existing, stats } = deepestExisting(dir);
   if (!stats?.isDirectory()) throw new PixelCNNError('ERR_IO', `cannot write into ${dir}: ${existing} is not a folder`);
   try {
     accessSync(existing, constants.W_OK | constants.X_OK);

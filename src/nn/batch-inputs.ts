@@ -41,8 +41,8 @@ export function batchSizeOf(config: ModelConfig, images: Uint8Array): number {
   return images.length / perImage;
 }
 
-/** Checks that the conditioning fits the configuration and the batch (ERR_ARG, ERR_LENGTH, ERR_RANGE). */
-export function checkConditioning(config: ModelConfig, batch: number, given: Conditioning): void {
+/** Checks that the conditioning fits the configuration and the batch (ERR_ARG, ERR_LENGTH, ERR_RANGE); returns it ({} if left out). */
+export function checkConditioning(config: ModelConfig, batch: number, given: Conditioning): Conditioning {
   const cond = optionsObject(given, 'the conditioning (cond)');
   const need = (present: boolean, configured: boolean, what: string, key: string) => {
     if (configured && !present) {
@@ -80,14 +80,14 @@ export function checkConditioning(config: ModelConfig, batch: number, given: Con
       throw new PixelCNNError('ERR_ARG', `cond.${key} holds a value that is not finite`);
     }
   }
+  return cond;
 }
 
 /** A batch's arrays as its tensors hold them, after every check of batchSizeOf, toUnit and checkConditioning. */
 function checkedArrays(config: ModelConfig, images: Uint8Array, given: Conditioning) {
-  const cond = optionsObject(given, 'the conditioning (cond)');
   const batch = batchSizeOf(config, images);
   const unit = toUnit(images, config.levels); // refuses levels ≥ K
-  checkConditioning(config, batch, cond);
+  const cond = checkConditioning(config, batch, given);
   const labels = cond.labels ? Int32Array.from(cond.labels) : null;
   return { batch, unit, labels, vectors: cond.vectors ?? null, spatial: cond.spatial ?? null };
 }

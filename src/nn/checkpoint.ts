@@ -8,7 +8,7 @@
  */
 
 import { checkClassNames } from '../data/class-names';
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import { readRegularFile } from '../io/read-regular-file';
 import {
@@ -80,7 +80,7 @@ export function encodeCheckpoint(
 /** A checkpoint's path must be a name: Node would take a number as an open file descriptor (0: stdin). */
 function checkPathArgument(path: unknown): void {
   if (typeof path !== 'string' || path === '') {
-    throw new PixelCNNError('ERR_ARG', `a checkpoint's path must be a non-empty string, got ${typeof path === 'string' ? '""' : String(path)}`);
+    throw new PixelCNNError('ERR_ARG', `a checkpoint's path must be a non-empty string, got ${shown(path)}`);
   }
 }
 

@@ -166,7 +166,7 @@ export class Trainer {
     }
     if (options.outDir != null && (typeof options.outDir !== 'string' || options.outDir === '')) {
       // '' would silently train without writing anything: leave outDir out for that.
-      throw new PixelCNNError('ERR_ARG', `outDir must be a folder name (or left out, for no files), got ${JSON.stringify(options.outDir)}`);
+      throw new PixelCNNError('ERR_ARG', `outDir must be a folder name (or left out, for no files), got ${shown(options.outDir)}`);
     }
     checkDatasetFits(this.model, options.train, 'training');
     if (options.test) checkDatasetFits(this.model, options.test, 'test');
@@ -421,8 +421,8 @@ function checkResumedOptions(options: TrainerOptions, kept: TrainSettings): void
   const withDefaults = (key: keyof TrainSettings, value: unknown) => (key === 'schedule' ? { ...SCHEDULE_DEFAULTS, ...definedOnly(value as Schedule) } : value);
   const differing = keys.filter((key) => options[key] !== undefined && !agrees(withDefaults(key, options[key]), withDefaults(key, kept[key])));
   if (differing.length > 0) {
-    const shown = differing.map((key) => `${key} ${JSON.stringify(options[key])} (the run's: ${JSON.stringify(kept[key])})`);
-    throw new PixelCNNError('ERR_ARG', `a resumed run keeps the settings it was started with; only its budget may change: ${shown.join(', ')}`);
+    const described = differing.map((key) => `${key} ${JSON.stringify(options[key])} (the run's: ${JSON.stringify(kept[key])})`);
+    throw new PixelCNNError('ERR_ARG', `a resumed run keeps the settings it was started with; only its budget may change: ${described.join(', ')}`);
   }
 }
 
