@@ -203,7 +203,7 @@ async function train(flags: TrainFlags): Promise<void> {
   const peak = trainer.model.backend.memoryUsage().peakReserved / 2 ** 20;
   process.stderr.write(terminalSafe(
     `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; ` +
-      `peak ${trainer.model.backend.name} memory ${peak.toFixed(0)} MiB; wrote ${flags.out}\n`,
+      `peak ${trainer.model.backend.name} memory ${peak.toFixed(0)} MiB; ${result.checkpoint ? `wrote ${flags.out}` : 'wrote nothing'}\n`,
   ));
   trainer.dispose();
   trainer.model.dispose();

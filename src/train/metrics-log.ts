@@ -1,7 +1,9 @@
 /**
  * The JSON-lines metrics log: one object per line, each with a `step`. When a run
  * resumes from a checkpoint, lines past the checkpoint's step are dropped, so the
- * log reads as if the run had never been interrupted.
+ * log reads as if the run had never been interrupted; a new run drops them all. The
+ * lines go at the run's first write, not when it starts, so that a run which fails
+ * before it logs anything (a refused option, an abort) leaves the old log as it was.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 
@@ -9,14 +11,23 @@ import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
 
 export class MetricsLog {
-  constructor(readonly path: string) {}
+  #keepThrough: number | null;
+
+  /** `keepThrough`: the step the run starts from (0 for a new run); later lines are dropped. */
+  constructor(readonly path: string, keepThrough: number) {
+    this.#keepThrough = keepThrough;
+  }
 
   write(entry: { type: string; step: number } & Record<string, unknown>): void {
+    if (this.#keepThrough !== null) {
+      this.#truncateAfter(this.#keepThrough);
+      this.#keepThrough = null;
+    }
     this.#io('write', () => appendFileSync(this.path, JSON.stringify(entry) + '\n'));
   }
 
   /** Keeps the entries up to and including `step`. */
-  truncateAfter(step: number): void {
+  #truncateAfter(step: number): void {
     if (!existsSync(this.path)) return;
     const kept = this.#io('read', () => readFileSync(this.path, 'utf8'))
       .split('\n')

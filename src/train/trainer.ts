@@ -100,6 +100,7 @@ export interface TrainResult {
   lastLoss: number;
   lastEval: Evaluation | null;
   stoppedBy: 'budget' | 'signal';
+  /** The last checkpoint written: null without outDir, or when a new run took no step. */
   checkpoint: string | null;
 }
 
@@ -190,9 +191,8 @@ export class Trainer {
       this.#log = null;
       if (options.outDir) {
         ensureWritableDirectory(options.outDir);
-        this.#log = new MetricsLog(path.join(options.outDir, METRICS_FILE));
-        // The log may run past the checkpoint we resume from: drop what will be redone.
-        this.#log.truncateAfter(this.#step);
+        // The log may run past the checkpoint we resume from: what will be redone is dropped.
+        this.#log = new MetricsLog(path.join(options.outDir, METRICS_FILE), this.#step);
       }
     } catch (error) {
       this.dispose();
@@ -303,7 +303,8 @@ export class Trainer {
         // Let timers, signals and finalizers run between steps.
         await new Promise((resolve) => setImmediate(resolve));
       }
-      if (this.#options.outDir) {
+      // A new run that took no step has nothing to keep, and leaves an earlier run's files as they were.
+      if (this.#options.outDir && this.#step > 0) {
         checkpoint = this.#checkpoint(elapsed());
         this.#withEvaluatedModel((evaluated) => evaluated.save(path.join(this.#options.outDir!, MODEL_FILE)));
         await callbacks.onCheckpoint?.({ path: checkpoint, step: this.#step });

@@ -69,6 +69,35 @@ describe('Trainer', () => {
     trainer.dispose();
   });
 
+  it('leaves an earlier run\'s files in its folder as they were until it takes a step, then replaces its log', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-relog-'));
+    const log = path.join(outDir, 'metrics.jsonl');
+    const checkpoint = path.join(outDir, 'checkpoint.safetensors');
+    const earlier = [1, 2, 3].map((step) => JSON.stringify({ type: 'train', step, loss: -step }) + '\n').join('');
+    writeFileSync(log, earlier);
+    writeFileSync(checkpoint, 'the earlier run\'s');
+    const options = { train, outDir, batchSize: 16, budget: { steps: 2 }, progress: false };
+    new Trainer({ ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 1 }) }).dispose();
+    const stop = new AbortController();
+    stop.abort();
+    const aborted = new Trainer({ ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 1 }), signal: stop.signal });
+    expect(await aborted.run()).toMatchObject({ steps: 0, stoppedBy: 'signal', checkpoint: null });
+    aborted.dispose();
+    expect(readFileSync(log, 'utf8')).toBe(earlier);
+    expect(readFileSync(checkpoint, 'utf8')).toBe('the earlier run\'s');
+    expect(existsSync(path.join(outDir, 'model.safetensors'))).toBe(false);
+
+    const trainer = new Trainer({ ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 1 }) });
+    expect((await trainer.run()).steps).toBe(2);
+    trainer.dispose();
+    expect([...losses(log).keys()]).toEqual([1, 2]);
+    expect([...losses(log).values()].every((loss) => loss > 0)).toBe(true); // none of the earlier run's
+    const resumed = Trainer.resume(checkpoint, { train, backend: cpu, progress: false });
+    expect(resumed.step).toBe(2);
+    resumed.dispose();
+    resumed.model.dispose();
+  });
+
   it('stops with ERR_DIVERGED when the loss becomes NaN or infinite, keeping the last checkpoint and writing no model', async () => {
     const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-diverged-'));
     const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
