@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # GPU checks in one go, for a machine with an NVIDIA GPU, the CUDA toolkit, cuDNN
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
-# test suite and the GPU benchmark, times the host work of a training step per native
+# benchmark and the GPU test suite, times the host work of a training step per native
 # function and each kernel of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks inside
 # them (ncu; the positions as graphs and as thread block clusters),
 # runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops, the
 # captured training steps and the sampler, and writes a log and a JSON summary to OUTDIR.
-#   NODE=/path/to/node [DEVICE_CHECK_STEPS="tests bench kernels sampler sanitize"] bash scripts/device-check.sh OUTDIR
+#   NODE=/path/to/node [DEVICE_CHECK_STEPS="bench tests kernels sampler sanitize"] \
+#     [DEVICE_CHECK_DEADLINE=540] bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
 # node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
+# A device's time is short and its run may be cut off: the benchmark's key numbers come
+# first, every step ends by DEVICE_CHECK_DEADLINE seconds after the start (a step that
+# would start too late is skipped), and each result is written as soon as it is known.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/device-check.sh OUTDIR}
@@ -17,6 +21,16 @@ log="$out/device-check.log"
 exec > >(tee "$log") 2>&1
 started=$(date +%s)
 step() { echo "== $* ($(( $(date +%s) - started )) s)"; }
+deadline=${DEVICE_CHECK_DEADLINE:-540}
+# Runs a command under `timeout`: its own limit of CAP seconds, or what is left before
+# the deadline (less 10 s to write the summary), whichever is less; skipped (status 124)
+# with under 20 s left.
+bounded() {
+  local cap=$1 left=$(( deadline - ($(date +%s) - started) - 10 ))
+  shift
+  if (( left < 20 )); then echo "skipped, $left s left before the deadline: ${*:1:6}"; return 124; fi
+  timeout $(( left < cap ? left : cap )) "$@"
+}
 
 NODE=${NODE:-}
 if [ -z "$NODE" ] && [ -f .device/node.xz ]; then
@@ -44,10 +58,11 @@ if ! ls /usr/lib/*/cmake/dnnl/dnnl-config.cmake >/dev/null 2>&1 && ls .device/*.
   export LD_LIBRARY_PATH="$(dirname "$(find "$PWD/.device/root/usr/lib" -name 'libdnnl.so*' | sort | head -1)"):${LD_LIBRARY_PATH:-}"
 fi
 
-# Steps to run (DEVICE_CHECK_STEPS, in this order): a rerun after a fix can skip what
-# already passed. The build always runs. summary.json is rewritten after every step, so a
-# run cut short by its time limit still reports what it finished.
-steps=" ${DEVICE_CHECK_STEPS:-tests bench kernels sampler sanitize} "
+# Steps to run (DEVICE_CHECK_STEPS; they run in the order bench, tests, kernels,
+# sampler, sanitize): a rerun after a fix can skip what already passed. The build always
+# runs. summary.json is rewritten after every step, so a run cut short by its time limit
+# still reports what it finished.
+steps=" ${DEVICE_CHECK_STEPS:-bench tests kernels sampler sanitize} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
 build_status=null tests_tf32=null tests_fp32=null tests_cluster=null bench=null profiled=null sampler_profiled=null sanitized=null
 # Passed / failed / skipped per run: a suite that skipped everything found no GPU.
@@ -68,61 +83,82 @@ JSON
 
 step "building the addons"
 cudnn=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+# The CPU and CUDA addons only (the emulator is for machines without a GPU); -k 0: one
+# failing does not stop the other.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_JS_INC="$PWD/node_modules/node-api-headers/include" \
   -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$PWD/build/Release" \
   ${cudnn:+-DCUDNN_PATH="$cudnn"} "${dnnl_args[@]}" > "$out/cmake.log" 2>&1 \
-  && cmake --build build >> "$out/cmake.log" 2>&1
+  && cmake --build build --target gated_pixelcnn_cpu gated_pixelcnn_cuda -- -k 0 >> "$out/cmake.log" 2>&1
 build_status=$?
 cat build/cuda-status.txt 2>/dev/null
 # cuDNN's legacy convolution API loads libcublasLt at run time, from the wheels' folders.
 cublas_lt=$(ls "$cudnn"/../cu13/lib/libcublasLt.so.* "$cudnn"/../cublas/lib/libcublasLt.so.* 2>/dev/null | head -1)
-echo "${cublas_lt:-no pip libcublasLt beside cuDNN: its legacy convolutions may fail to load it (pip install nvidia-cublas)}"
+if [ -n "$cublas_lt" ]; then
+  export LD_LIBRARY_PATH="$(dirname "$cublas_lt"):${LD_LIBRARY_PATH:-}"
+  echo "cuBLAS from $cublas_lt"
+else
+  echo "no pip libcublasLt beside cuDNN: its legacy convolutions may fail to load it (pip install nvidia-cublas)"
+fi
 "$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 summary
+if [ ! -f build/Release/gated_pixelcnn_cuda.node ]; then
+  echo "no CUDA addon was built; the end of $out/cmake.log:"
+  tail -40 "$out/cmake.log"
+  steps=" "
+fi
+
+if wants bench; then
+  # Training (ours, then PyTorch's) and sampling (PyTorch's naive sampler, then each of
+  # our designs in a process of its own) first, then the rest; bench-gpu.json is
+  # rewritten after every measurement.
+  step "GPU benchmark"
+  bounded 240 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 6
+  bench=$?
+  summary
+fi
 
 if wants tests; then
+  # The benchmark scripts' own tests (bench-scripts.test.ts) run once: the benchmark
+  # above has run the real ones.
   step "GPU tests (TF32 on, as PyTorch's default)"
-  timeout 240 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --reporter=default --reporter=json \
+  bounded 240 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --reporter=default --reporter=json \
     --outputFile.json="$out/tests-tf32.json"
   tests_tf32=$?
+  summary
   step "GPU tests (fp32 math: GATED_PIXELCNN_TF32=0; convolution algorithms timed: GATED_PIXELCNN_CONV_SEARCH=1)"
-  GATED_PIXELCNN_TF32=0 GATED_PIXELCNN_CONV_SEARCH=1 timeout 120 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
-    --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
+  GATED_PIXELCNN_TF32=0 GATED_PIXELCNN_CONV_SEARCH=1 bounded 150 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
+    --exclude test/cuda/bench-scripts.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
   tests_fp32=$?
+  summary
   step "GPU sampler tests with the positions as thread block clusters and the vertical stacks on cuBLAS (fp32)"
-  GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cublas GATED_PIXELCNN_TF32=0 timeout 90 "$NODE" node_modules/vitest/vitest.mjs run \
+  GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cublas GATED_PIXELCNN_TF32=0 bounded 90 "$NODE" node_modules/vitest/vitest.mjs run \
     test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-cluster.json"
   tests_cluster=$?
   summary
 fi
 
 if wants bench; then
-  step "GPU benchmark"
-  timeout 200 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 8
-  bench=$?
-  # The sampler's designs: positions as a graph of launches or as thread block
-  # clusters, vertical stacks on cuDNN or cuBLAS, each batch as one job or two at once;
-  # interleaved (the host's speed drifts), then mnist-256's, whose head draws 256 levels.
-  for run in "mnist-quick graph cudnn 1" "mnist-quick cluster cudnn 1" "mnist-quick cluster cublas 1" \
-             "mnist-quick graph cublas 1" "mnist-quick cluster cublas 2" "mnist-quick graph cudnn 1" \
-             "mnist-quick cluster cublas 1" "mnist-quick cluster cublas 2" \
-             "mnist-256 graph cudnn 1" "mnist-256 cluster cublas 1" "mnist-256 cluster cublas 2"; do
+  # Second readings, each in a process of its own: the sampler's designs, positions
+  # as a graph of launches or as thread block clusters, vertical stacks on cuDNN or
+  # cuBLAS, each batch as one job or two at once, then mnist-256's, whose head draws
+  # 256 levels; then training with the convolution algorithms of cuDNN's heuristics and
+  # of its timed search (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the host's speed drifts.
+  step "the sampler's designs and the convolution search, again"
+  for run in "mnist-quick graph cudnn 1" "mnist-quick cluster cublas 1" "mnist-quick graph cublas 1" \
+             "mnist-quick cluster cublas 2" "mnist-256 graph cudnn 1" "mnist-256 cluster cublas 1"; do
     read -r model design vertical jobs <<< "$run"
     echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design" \
       "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs:"
     GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs \
-      timeout 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 4
+      bounded 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 3
   done
-  # Training with the convolution algorithms of cuDNN's heuristics and of its timed
-  # search (GATED_PIXELCNN_CONV_SEARCH), interleaved: the host's speed drifts.
-  for run in "mnist-quick 0" "mnist-quick 1" "mnist-256 0" "mnist-256 1" "mnist-quick 0" "mnist-quick 1"; do
+  for run in "mnist-quick 0" "mnist-quick 1" "mnist-256 0" "mnist-256 1"; do
     read -r model search <<< "$run"
     echo -n "GATED_PIXELCNN_CONV_SEARCH=$search: "
-    GATED_PIXELCNN_CONV_SEARCH=$search timeout 60 "$NODE" scripts/bench/train-speed.mjs "$model" 64 3 cuda
+    GATED_PIXELCNN_CONV_SEARCH=$search bounded 60 "$NODE" scripts/bench/train-speed.mjs "$model" 64 3 cuda
   done
-  summary
 fi
 
 # The profilers come last, each with its own limit: where they cannot use the GPU (a
@@ -132,14 +168,14 @@ if wants kernels; then
   step "host and kernel times of a training step: ours (host, then ncu) and PyTorch's (ncu), mnist-quick (then mnist-256) at batch 64"
   # The host time per step of each native function (GATED_PIXELCNN_HOST_TIMING), into the
   # log: set beside the kernel times, it says whether the host keeps the GPU waiting.
-  "$NODE" scripts/bench/host-times.mjs mnist-quick 64 10 60 cuda
+  bounded 60 "$NODE" scripts/bench/host-times.mjs mnist-quick 64 10 60 cuda
   # Single ops on a mnist-quick block's shapes: host time a call against the whole.
-  timeout 60 "$NODE" scripts/bench/host-calls.mjs cuda 200 64
+  bounded 60 "$NODE" scripts/bench/host-calls.mjs cuda 200 64
   # ncu: four steps each; PyTorch's run is 2 warm-up steps and 2 timed ones.
   if [ -n "$ncu" ]; then
     quick=$("$NODE" -p "JSON.stringify(require('./dist').PRESETS['mnist-quick'])")
     kernel_times() {
-      timeout 100 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --log-file "$1" "${@:2}" >/dev/null \
+      bounded 100 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --log-file "$1" "${@:2}" >/dev/null \
         && "$NODE" scripts/bench/kernel-times.mjs "$1"
     }
     kernel_times "$out/kernels-ours.csv" "$NODE" scripts/bench/train-steps.mjs mnist-quick 64 4 cuda \
@@ -164,13 +200,13 @@ if wants sampler; then
   # row's launch of clusters (GATED_PIXELCNN_SAMPLER=cluster). All print into the log.
   if [ -n "$ncu" ]; then
     sampler_csv=$(mktemp)
-    timeout 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \
+    bounded 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \
       --log-file "$sampler_csv" "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda >/dev/null \
       && "$NODE" scripts/bench/kernel-times.mjs "$sampler_csv" 20 \
-      && timeout 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:PreActivation --launch-skip 300 --launch-count 1 \
+      && bounded 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:PreActivation --launch-skip 300 --launch-count 1 \
         --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
         "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda \
-      && GATED_PIXELCNN_SAMPLER=cluster timeout 100 "$ncu" --clock-control none --kernel-name regex:positions_cluster \
+      && GATED_PIXELCNN_SAMPLER=cluster bounded 100 "$ncu" --clock-control none --kernel-name regex:positions_cluster \
         --launch-skip 2 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section Occupancy \
         --section LaunchStats "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
     sampler_profiled=$?
@@ -185,7 +221,7 @@ if wants sanitize; then
   sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)
   if [ -n "$sanitizer" ]; then
     sanitize() {
-      GATED_PIXELCNN_TF32=0 timeout 150 "$sanitizer" --tool "$1" --target-processes all --error-exitcode 9 \
+      GATED_PIXELCNN_TF32=0 bounded 150 "$sanitizer" --tool "$1" --target-processes all --error-exitcode 9 \
         "$NODE" node_modules/vitest/vitest.mjs run "${@:2}"
     }
     # The sampler's abort test samples a large model, too slow under memcheck.

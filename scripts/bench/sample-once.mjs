@@ -2,16 +2,20 @@
 // (scripts/device-check.sh times the sampler's kernels and looks inside one with it),
 // or REPEAT of them one after another, each timed, to compare settings (the first one
 // includes the sampler's one-time setup), with how the sampler ran (its designs,
-// GATED_PIXELCNN_SAMPLER and GATED_PIXELCNN_SAMPLER_VERTICAL, and the images per cluster):
-//   node scripts/bench/sample-once.mjs PRESET|CONFIG-JSON BATCH [BACKEND] [REPEAT]
+// GATED_PIXELCNN_SAMPLER and GATED_PIXELCNN_SAMPLER_VERTICAL, and the images per cluster).
+// With --json each run is one JSON line instead ({ seconds, imagesPerSecond, design,
+// vertical, clusterImages }), for gpu.mjs, which runs each design in a process of its own.
+//   node scripts/bench/sample-once.mjs PRESET|CONFIG-JSON BATCH [BACKEND] [REPEAT] [--json]
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
 const dist = path.resolve(import.meta.dirname, '..', '..', 'dist');
 const lib = require(dist);
 const { runCachedSampler } = require(path.join(dist, 'sample', 'cached'));
-const [preset = 'mnist-quick', batch = '256', backend = 'auto', repeat = '1'] = process.argv.slice(2);
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+const [preset = 'mnist-quick', batch = '256', backend = 'auto', repeat = '1'] = positionals;
 const model = lib.GatedPixelCNN.create(preset.startsWith('{') ? JSON.parse(preset) : preset, {
   seed: 0,
   backend: lib.loadBackend(backend),
@@ -22,7 +26,12 @@ for (let run = 0; run < Number(repeat); run++) {
   const started = performance.now();
   const result = await runCachedSampler(model, { count, labels, seed: 1 + run, batchSize: count }, { keepLogits: false });
   const seconds = (performance.now() - started) / 1000;
-  const how = `${result.design}${result.clusterImages ? ` of ${result.clusterImages} images` : ''}, vertical ${result.vertical}`;
-  process.stdout.write(`sampled ${count} images in ${seconds.toFixed(3)} s (${(count / seconds).toFixed(1)} images/s; ${how})\n`);
+  const { design, vertical, clusterImages } = result;
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ seconds, imagesPerSecond: count / seconds, design, vertical, clusterImages }) + '\n');
+  } else {
+    const how = `${design}${clusterImages ? ` of ${clusterImages} images` : ''}, vertical ${vertical}`;
+    process.stdout.write(`sampled ${count} images in ${seconds.toFixed(3)} s (${(count / seconds).toFixed(1)} images/s; ${how})\n`);
+  }
 }
 model.dispose();

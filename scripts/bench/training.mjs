@@ -14,8 +14,9 @@ export function torchAvailable() {
 }
 
 export function torchBench(args) {
-  const result = spawnSync('python3', [torchScript, ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`PyTorch bench failed: ${result.stderr}`);
+  // Ten minutes: far more than any of its runs takes, so that a hang cannot stop a benchmark.
+  const result = spawnSync('python3', [torchScript, ...args], { encoding: 'utf8', timeout: 600_000 });
+  if (result.status !== 0) throw new Error(`PyTorch bench ${result.signal ? `was killed (${result.signal})` : 'failed'}: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop());
 }
 
@@ -39,6 +40,10 @@ function trainingRig(lib, preset, batch, backend, graph) {
   const { images, cond } = randomBatch(model.config, batch);
   return {
     model,
+    /** Whether the last step replayed a captured CUDA graph. */
+    get replayed() {
+      return step.replayed;
+    },
     trainStep() {
       step.run(images, cond);
       adam.step();
@@ -53,11 +58,21 @@ function trainingRig(lib, preset, batch, backend, graph) {
 
 /** Training steps per second × batch (see trainingRig). */
 export function oursTraining(lib, preset, batch, seconds, backend = 'auto', graph = 'auto') {
+  return oursTrainingRun(lib, preset, batch, seconds, backend, graph).imagesPerSecond;
+}
+
+/**
+ * As oursTraining, with whether its last step replayed a captured graph: a capture that
+ * fails leaves training eager with a warning, which a benchmark must not take for a
+ * graph's speed.
+ */
+export function oursTrainingRun(lib, preset, batch, seconds, backend = 'auto', graph = 'auto') {
   const rig = trainingRig(lib, preset, batch, backend, graph);
   rig.trainStep(); // untimed, as timePerRun's own first call: the first step of a size runs eagerly, the next is captured
   const secs = timePerRun(rig.trainStep, seconds);
+  const { replayed } = rig;
   rig.dispose();
-  return batch / secs;
+  return { imagesPerSecond: batch / secs, replayed };
 }
 
 /** Exactly `steps` training steps, then a read-back: for kernel profilers, which slow every kernel down. */

@@ -22,19 +22,27 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
   it('gpu.mjs measures our training and sampling and writes its result', () => {
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpcnn-bench-')), 'bench.json');
     const run = spawnSync(process.execPath, [path.join(scripts, 'gpu.mjs'), out, '--seconds', '0.2',
-      '--sample-batch', '4', '--models', JSON.stringify({ small })], { encoding: 'utf8' });
+      '--sample-batch', '4', '--models', JSON.stringify({ small })], { encoding: 'utf8', timeout: 170_000 });
     const result = JSON.parse(readFileSync(out, 'utf8'));
     const [row] = result.rows;
     expect(row.oursError, run.stderr).toBeUndefined();
     expect(row.ours).toBeGreaterThan(0);
+    expect(row.oursReplayed).toBe(true); // the steps timed were captured graphs
     expect(row.oursEager).toBeGreaterThan(0);
     for (const part of ['forward', 'forwardBackward', 'step']) expect(row.breakdownMs[part]).toBeGreaterThan(0);
     // A training step holds at least the parameters, their gradients and Adam's two moments.
     const parameterBytes = 4 * 4 * 2000;
     expect(row.memory.ours.peakAllocated).toBeGreaterThan(parameterBytes);
     expect(row.memory.ours.peakReserved).toBeGreaterThanOrEqual(row.memory.ours.peakAllocated);
-    for (const design of ['oursCached', 'oursCachedCluster', 'oursCachedClusterCublas', 'oursCachedClusterCublas2Jobs'])
+    // Each design, with how it ran (in a process of its own).
+    const designs = {
+      oursCached: ['graph', 'cudnn'], oursCachedCublas: ['graph', 'cublas'], oursCachedCluster: ['cluster', 'cudnn'],
+      oursCachedClusterCublas: ['cluster', 'cublas'], oursCachedClusterCublas2Jobs: ['cluster', 'cublas'],
+    };
+    for (const [design, [positions, vertical]] of Object.entries(designs)) {
       expect(result.sampling[0][design], design).toBeGreaterThan(0);
+      expect(result.sampling[0][`${design}Ran`]).toMatchObject({ design: positions, vertical });
+    }
     // Only PyTorch's side may have failed (a build without CUDA), and then it says why.
     const torchFailed = row.torchError !== undefined || result.sampling[0].torchNaiveError !== undefined;
     expect(run.status).toBe(torchFailed ? 1 : 0);
@@ -42,11 +50,11 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
   }, 180_000);
 
   it('train-steps.mjs runs a fixed number of training steps', () => {
-    execFileSync(process.execPath, [path.join(scripts, 'train-steps.mjs'), JSON.stringify(small), '4', '2', 'cuda']);
+    execFileSync(process.execPath, [path.join(scripts, 'train-steps.mjs'), JSON.stringify(small), '4', '2', 'cuda'], { timeout: 60_000 });
   });
 
   it('host-times.mjs reports the host time per training step of each native function (GATED_PIXELCNN_HOST_TIMING)', () => {
-    const output = execFileSync(process.execPath, [path.join(scripts, 'host-times.mjs'), JSON.stringify(small), '4', '1', '3', 'cuda'], { encoding: 'utf8' });
+    const output = execFileSync(process.execPath, [path.join(scripts, 'host-times.mjs'), JSON.stringify(small), '4', '1', '3', 'cuda'], { encoding: 'utf8', timeout: 60_000 });
     expect(output).toMatch(/^host time in native calls per training step \(.*steps 1 to 3\): -?[0-9.]+ ms$/m);
     // A step of 2 blocks has at least 4 convolutions a block (v, h, vh, skip; res below the last).
     const conv = output.match(/^ +-?[0-9.]+ +([0-9.]+) +-?[0-9.]+  convForward$/m);
@@ -55,15 +63,18 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
   });
 
   it('host-calls.mjs times the host and the whole of single ops', () => {
-    const output = execFileSync(process.execPath, [path.join(scripts, 'host-calls.mjs'), 'cuda', '2', '2', '4', '5']).toString();
+    const output = execFileSync(process.execPath, [path.join(scripts, 'host-calls.mjs'), 'cuda', '2', '2', '4', '5'], { timeout: 60_000 }).toString();
     for (const op of ['conv2d 1×1 (vh)', 'conv2dBackwardWeights 2×3, padded, with bias', 'gateBackward (no terms)', 'add'])
       expect(output, output).toMatch(new RegExp(`^ +[0-9.]+ +[0-9.]+  ${op.replace(/[()×]/g, '.')}$`, 'm'));
   });
 
   it('sample-once.mjs samples one batch, or several, each timed', () => {
-    const once = execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda']);
-    expect(once.toString()).toMatch(/^sampled 3 images in [0-9.]+ s \([0-9.]+ images\/s; graph, vertical cudnn\)\n$/);
-    const twice = execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda', '2']);
-    expect(twice.toString().match(/^sampled 3 images in /gm)).toHaveLength(2);
+    const sampleOnce = (...args: string[]) =>
+      execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda', ...args], { timeout: 60_000 }).toString();
+    expect(sampleOnce()).toMatch(/^sampled 3 images in [0-9.]+ s \([0-9.]+ images\/s; graph, vertical cudnn\)\n$/);
+    expect(sampleOnce('2').match(/^sampled 3 images in /gm)).toHaveLength(2);
+    const lines = sampleOnce('2', '--json').trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).toMatchObject({ imagesPerSecond: expect.any(Number), design: 'graph', vertical: 'cudnn', clusterImages: 0 });
   });
 });
