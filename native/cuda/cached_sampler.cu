@@ -49,12 +49,11 @@ using VerticalProducts = cublasHandle_t;
 constexpr bool kHaveCublas = true;
 
 // This worker thread's cuBLAS handle, on `stream`: kept for the thread's later jobs
-// and never destroyed, since destroying a handle synchronizes the whole device (and
-// the thread pool's threads live as long as the process).
+// and never destroyed, as thread_cudnn()'s (cuda_resources.h).
 cublasHandle_t thread_cublas(cudaStream_t stream) {
   thread_local const cublasHandle_t handle = [] {
     cublasHandle_t created = nullptr;
-    GPCNN_CUBLAS_CALL(cublasCreate(&created));
+    GPCNN_CUBLAS_CALL(synchronizing([&created] { return cublasCreate(&created); }));
     return created;
   }();
   GPCNN_CUBLAS_CALL(cublasSetStream(handle, stream));
@@ -194,7 +193,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   // Everything is allocated before anything is queued, and the drain guard comes after
   // the buffers: whatever stops the job, queued work ends before its memory is freed.
   Stream stream;
-  const CudnnHandle cudnn(stream);
+  const cudnnHandle_t cudnn = thread_cudnn(stream);
   std::vector<BlockRowConvolutions> convolutions;
   size_t workspace_bytes = 0;
   VerticalProducts products = nullptr;

@@ -27,7 +27,7 @@ namespace {
 // counts as allocated in the backend's memory usage.
 std::unique_ptr<CachingAllocator> capture_allocator_for_graph(std::shared_ptr<MemoryCounter> counter) {
   return std::make_unique<CachingAllocator>(
-      device_allocate, [](void* data) { synchronize_device(), cudaFree(data), (void)cudaGetLastError(); },
+      device_allocate, [](void* data) { synchronize_and_free(data), (void)cudaGetLastError(); },
       ~size_t{0}, codes::kCudaOutOfMemory, "device", CachingAllocator::Guards{},
       /*idle_blocks_in_use=*/true, std::move(counter));
 }
@@ -73,7 +73,8 @@ CachingAllocator* CudaBackend::capture_allocator() const {
 void CudaBackend::begin_capture() {
   ensure_device_usable();
   if (capture_) fail(codes::kArg, "a capture is already in progress");
-  auto capture = std::make_unique<Capture>(Capture{std::this_thread::get_id(), capture_allocator_for_graph(allocator_.memory()), {}});
+  auto capture = std::make_unique<Capture>(Capture{exclude_device_synchronization(), std::this_thread::get_id(),
+                                                   capture_allocator_for_graph(allocator_.memory()), {}});
   // The graph's memory is its own: the pool's idle blocks go back to the device first,
   // so that a step's memory is not held twice.
   allocator_.release_cached();

@@ -73,7 +73,7 @@ static CachingAllocator::Guards device_guards() {
 CudaBackend::CudaBackend()
     // Idle blocks are freed rarely (out of memory, or over the cache's limit): wait for
     // any work still queued on them first.
-    : allocator_(device_allocate, [](void* data) { synchronize_device(), cudaFree(data); }, kMaxCachedDeviceBytes,
+    : allocator_(device_allocate, [](void* data) { synchronize_and_free(data); }, kMaxCachedDeviceBytes,
                  codes::kCudaOutOfMemory, "device", device_guards()) {
   probe_device(device_name_, compute_capability_);
   try {

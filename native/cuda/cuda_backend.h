@@ -8,6 +8,7 @@
 #include <cudnn.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +83,8 @@ class CudaBackend final : public Backend {
   std::unique_ptr<CapturedWork> end_capture() override;
   void abort_capture() override;
   void retain_for_capture(const std::shared_ptr<Buffer>& buffer) override;
+  // Whether this thread is capturing the backend's work.
+  bool capturing_here() const { return capture_allocator() != nullptr; }
 
   cudaStream_t stream() const { return stream_; }
   // Range checks on the device: reset the flag, launch a kernel that atomicMin()s
@@ -102,9 +105,11 @@ class CudaBackend final : public Backend {
   int* range_flag_ = nullptr;  // device int: the lowest index found out of range, or kNoneFlagged
   CachingAllocator allocator_;
   std::unique_ptr<CudnnConvolutions> convolutions_;
-  // While capturing (captured_step.cc): the thread whose ops are recorded, and the
-  // captured work's own memory.
+  // While capturing (captured_step.cc): no device-wide synchronization on other threads
+  // (device_sync.h; released last), the thread whose ops are recorded, and the captured
+  // work's own memory.
   struct Capture {
+    std::unique_lock<std::recursive_mutex> no_device_synchronization;
     std::thread::id thread;
     std::unique_ptr<CachingAllocator> allocator;
     std::vector<std::shared_ptr<Buffer>> retained;  // the recorded ops' tensors

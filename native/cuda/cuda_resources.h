@@ -1,6 +1,6 @@
 // RAII owners of the CUDA and cuDNN resources of a job that runs on its own stream
-// (the cached sampler): device arrays, the stream, events, a drain on exit, a cuDNN
-// handle, and a captured graph. Each releases what it holds when it goes, whatever
+// (the cached sampler): device arrays, the stream, events, a drain on exit, the thread's
+// cuDNN handle, and a captured graph. Each releases what it holds when it goes, whatever
 // stopped the job.
 #pragma once
 
@@ -26,7 +26,8 @@ class DeviceArray {
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
   ~DeviceArray() {
-    if (data_) cudaFree(data_);  // nothing to report from a destructor; a fault already threw
+    // Nothing to report from a destructor (a fault already threw); cudaFree synchronizes the device.
+    if (data_) synchronizing([this] { return cudaFree(data_); });
   }
   T* get() const { return data_; }
   // `host` must hold count() values and stay alive until the stream is synchronized.
@@ -85,25 +86,19 @@ class DrainOnExit {
   cudaStream_t stream_;
 };
 
-// The job's own cuDNN handle, on its stream: a sampling job runs on a worker thread,
-// beside whatever the backend's handle is doing.
-class CudnnHandle {
- public:
-  explicit CudnnHandle(cudaStream_t stream) {
-    GPCNN_CUDNN(cudnnCreate(&handle_));
-    if (const cudnnStatus_t status = cudnnSetStream(handle_, stream); status != CUDNN_STATUS_SUCCESS) {
-      cudnnDestroy(handle_);
-      cudnn_fail(status, "cudnnSetStream", __FILE__, __LINE__);
-    }
-  }
-  CudnnHandle(const CudnnHandle&) = delete;
-  CudnnHandle& operator=(const CudnnHandle&) = delete;
-  ~CudnnHandle() { cudnnDestroy(handle_); }
-  operator cudnnHandle_t() const { return handle_; }
-
- private:
-  cudnnHandle_t handle_ = nullptr;
-};
+// This worker thread's cuDNN handle, set to `stream`: a sampling job runs on a worker
+// thread, beside whatever the backend's handle is doing. Made once per thread and never
+// destroyed, as cuDNN advises: creating and destroying a handle synchronize the device
+// (device_sync.h), and the thread pool's threads live as long as the process.
+inline cudnnHandle_t thread_cudnn(cudaStream_t stream) {
+  thread_local const cudnnHandle_t handle = [] {
+    cudnnHandle_t created = nullptr;
+    GPCNN_CUDNN(synchronizing([&created] { return cudnnCreate(&created); }));
+    return created;
+  }();
+  GPCNN_CUDNN(cudnnSetStream(handle, stream));
+  return handle;
+}
 
 // The work that `record` queues on `stream`, captured once as a CUDA graph and then
 // launched as often as wanted: a replay spares the host a launch per kernel and the

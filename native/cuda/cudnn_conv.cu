@@ -10,6 +10,7 @@
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "cudnn_util.h"
+#include "device_sync.h"
 #include "launch.cuh"
 #include "quads.cuh"
 #include "reduce.cuh"
@@ -124,22 +125,25 @@ struct CudnnConvolutions::Plan {
   }
 };
 
+// Creating and destroying a handle synchronize the device: not during a sampler job's capture.
 CudnnConvolutions::CudnnConvolutions(CudaBackend& backend, bool tf32) : backend_(backend), tf32_(tf32) {
-  GPCNN_CUDNN(cudnnCreate(&handle_));
+  GPCNN_CUDNN(synchronizing([this] { return cudnnCreate(&handle_); }));
   GPCNN_CUDNN(cudnnSetStream(handle_, backend_.stream()));
 }
 
 CudnnConvolutions::~CudnnConvolutions() {
   plans_.clear();
   workspace_.reset();
-  if (handle_) cudnnDestroy(handle_);
+  if (handle_) synchronizing([this] { return cudnnDestroy(handle_); });
 }
 
 void* CudnnConvolutions::workspace(size_t bytes) {
   if (bytes == 0) return nullptr;
   if (!workspace_ || workspace_->bytes() < bytes) {
     // The stream may still use the old workspace: let it finish before the pool reuses it.
-    GPCNN_CUDA(cudaStreamSynchronize(backend_.stream()));
+    // Not while this thread captures, which nothing runs during and a synchronization
+    // would end: a block freed then stays parked while the graph lives (captured_step.cc).
+    if (!backend_.capturing_here()) GPCNN_CUDA(cudaStreamSynchronize(backend_.stream()));
     workspace_.reset();
     workspace_ = backend_.allocate(bytes);
   }
@@ -173,28 +177,35 @@ CudnnConvolutions::Plan& CudnnConvolutions::plan(int64_t batch, int64_t in_chann
   // cuDNN's heuristics rank the algorithms, or, with GATED_PIXELCNN_CONV_SEARCH=1, its
   // finders time them (as torch.backends.cudnn.benchmark): perhaps faster steps, but the
   // choice may differ between processes, so a resumed run is no longer exact to the bit.
+  // A search synchronizes the device, so it waits for a sampler job's capture to end.
   const bool timed = timed_search();
   int count = 0;
   std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
   if (timed)
-    GPCNN_CUDNN(cudnnFindConvolutionForwardAlgorithm(handle_, pl.input, pl.filter, pl.conv, pl.output,
-                                                     int(fwd.size()), &count, fwd.data()));
+    GPCNN_CUDNN(synchronizing([&] {
+      return cudnnFindConvolutionForwardAlgorithm(handle_, pl.input, pl.filter, pl.conv, pl.output, int(fwd.size()),
+                                                  &count, fwd.data());
+    }));
   else
     GPCNN_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(handle_, pl.input, pl.filter, pl.conv, pl.output,
                                                        int(fwd.size()), &count, fwd.data()));
   pl.forward_algo = pick_deterministic(fwd, count);
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
   if (timed)
-    GPCNN_CUDNN(cudnnFindConvolutionBackwardDataAlgorithm(handle_, pl.filter, pl.output, pl.conv, pl.input,
-                                                          int(data.size()), &count, data.data()));
+    GPCNN_CUDNN(synchronizing([&] {
+      return cudnnFindConvolutionBackwardDataAlgorithm(handle_, pl.filter, pl.output, pl.conv, pl.input,
+                                                       int(data.size()), &count, data.data());
+    }));
   else
     GPCNN_CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle_, pl.filter, pl.output, pl.conv, pl.input,
                                                             int(data.size()), &count, data.data()));
   pl.data_algo = pick_deterministic(data, count);
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
   if (timed)
-    GPCNN_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithm(handle_, pl.input, pl.output, pl.conv, pl.filter,
-                                                            int(filter.size()), &count, filter.data()));
+    GPCNN_CUDNN(synchronizing([&] {
+      return cudnnFindConvolutionBackwardFilterAlgorithm(handle_, pl.input, pl.output, pl.conv, pl.filter,
+                                                         int(filter.size()), &count, filter.data());
+    }));
   else
     GPCNN_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle_, pl.input, pl.output, pl.conv, pl.filter,
                                                               int(filter.size()), &count, filter.data()));

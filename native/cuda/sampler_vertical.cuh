@@ -24,6 +24,7 @@
 #include "../core/sampler_layout.h"
 #include "cuda_check.h"
 #include "cudnn_util.h"
+#include "device_sync.h"
 #include "launch.cuh"
 
 namespace gpcnn {
@@ -172,8 +173,10 @@ class RowConvolution {
     if (found != chosen.end()) return found->second;
     int count = 0;
     std::vector<cudnnConvolutionFwdAlgoPerf_t> timed(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
-    GPCNN_CUDNN(cudnnFindConvolutionForwardAlgorithm(handle_, input_, filter_, conv_, output_, int(timed.size()),
-                                                     &count, timed.data()));
+    GPCNN_CUDNN(synchronizing([&] {  // the search allocates, and waits for its timings
+      return cudnnFindConvolutionForwardAlgorithm(handle_, input_, filter_, conv_, output_, int(timed.size()), &count,
+                                                  timed.data());
+    }));
     return chosen[key] = pick_deterministic(timed, count);
   }
 

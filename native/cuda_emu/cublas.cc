@@ -40,9 +40,12 @@ const char* cublasGetStatusString(cublasStatus_t status) {
   return "CUBLAS_STATUS_UNKNOWN";
 }
 
+// Creating and destroying a handle synchronize the device: refused while any stream
+// captures, whose captures that invalidates.
 cublasStatus_t cublasCreate(cublasHandle_t* handle) {
   if (!handle) return CUBLAS_STATUS_INVALID_VALUE;
   if (gpcnn::emulator::sticky_fault() != cudaSuccess) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (gpcnn::emulator::synchronize_whole_device() != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
   *handle = new cublasContext;
   return CUBLAS_STATUS_SUCCESS;
 }
@@ -50,7 +53,8 @@ cublasStatus_t cublasCreate(cublasHandle_t* handle) {
 cublasStatus_t cublasDestroy(cublasHandle_t handle) {
   if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
   delete handle;
-  return CUBLAS_STATUS_SUCCESS;
+  return gpcnn::emulator::synchronize_whole_device() == cudaSuccess ? CUBLAS_STATUS_SUCCESS
+                                                                     : CUBLAS_STATUS_EXECUTION_FAILED;
 }
 
 cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {

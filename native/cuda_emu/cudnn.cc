@@ -186,8 +186,17 @@ const char* cudnnGetErrorString(cudnnStatus_t status) {
   }
 }
 
-cudnnStatus_t cudnnCreate(cudnnHandle_t* handle) { return create(handle); }
-cudnnStatus_t cudnnDestroy(cudnnHandle_t handle) { return destroy(handle); }
+// Creating and destroying a handle, and the finders' timings, synchronize the device:
+// refused while any stream captures, whose captures that invalidates.
+static cudnnStatus_t synchronized(cudnnStatus_t status) {
+  return gpcnn::emulator::synchronize_whole_device() == cudaSuccess ? status : CUDNN_STATUS_INTERNAL_ERROR;
+}
+
+cudnnStatus_t cudnnCreate(cudnnHandle_t* handle) {
+  if (const cudnnStatus_t refused = synchronized(CUDNN_STATUS_SUCCESS); refused != CUDNN_STATUS_SUCCESS) return refused;
+  return create(handle);
+}
+cudnnStatus_t cudnnDestroy(cudnnHandle_t handle) { return synchronized(destroy(handle)); }
 cudnnStatus_t cudnnSetStream(cudnnHandle_t handle, cudaStream_t stream) {
   handle->stream = stream;
   return CUDNN_STATUS_SUCCESS;
@@ -248,7 +257,7 @@ cudnnStatus_t cudnnFindConvolutionForwardAlgorithm(cudnnHandle_t, cudnnTensorDes
                                                    cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv,
                                                    cudnnTensorDescriptor_t y, int requested, int* returned,
                                                    cudnnConvolutionFwdAlgoPerf_t* results) {
-  return offer(Pass::kForward, requested, returned, results, Geometry{*x, *w, *conv, *y});
+  return synchronized(offer(Pass::kForward, requested, returned, results, Geometry{*x, *w, *conv, *y}));
 }
 
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFilterDescriptor_t w,
@@ -272,14 +281,14 @@ cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithm(cudnnHandle_t, cudnnFilt
                                                         cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t conv,
                                                         cudnnTensorDescriptor_t dx, int requested, int* returned,
                                                         cudnnConvolutionBwdDataAlgoPerf_t* results) {
-  return offer(Pass::kBackwardData, requested, returned, results, Geometry{*dx, *w, *conv, *dy});
+  return synchronized(offer(Pass::kBackwardData, requested, returned, results, Geometry{*dx, *w, *conv, *dy}));
 }
 
 cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(cudnnHandle_t, cudnnTensorDescriptor_t x,
                                                           cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t conv,
                                                           cudnnFilterDescriptor_t dw, int requested, int* returned,
                                                           cudnnConvolutionBwdFilterAlgoPerf_t* results) {
-  return offer(Pass::kBackwardFilter, requested, returned, results, Geometry{*x, *dw, *conv, *dy});
+  return synchronized(offer(Pass::kBackwardFilter, requested, returned, results, Geometry{*x, *dw, *conv, *dy}));
 }
 
 cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t, cudnnTensorDescriptor_t x,

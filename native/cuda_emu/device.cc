@@ -561,6 +561,18 @@ cudaError_t sticky_fault() {
   return state().sticky;
 }
 
+// Called with the state's mutex held.
+static cudaError_t refuse_while_any_captures() {
+  if (state().capturing.empty()) return cudaSuccess;
+  for (EmulatedStream* stream : state().capturing) stream->invalidated = true;
+  return result(cudaErrorStreamCaptureUnsupported);
+}
+
+cudaError_t synchronize_whole_device() {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return refuse_while_any_captures();
+}
+
 }  // namespace gpcnn::emulator
 
 // The runtime's API, outside any namespace as in cuda_runtime.h.
@@ -664,10 +676,7 @@ cudaError_t emulated_func_set_attribute(const void* kernel, cudaFuncAttribute at
 // captures, as on a device.
 cudaError_t cudaDeviceSynchronize() {
   std::lock_guard<std::mutex> lock(state().mutex);
-  if (!state().capturing.empty()) {
-    for (EmulatedStream* stream : state().capturing) stream->invalidated = true;
-    return result(cudaErrorStreamCaptureUnsupported);
-  }
+  if (const cudaError_t refused = refuse_while_any_captures(); refused != cudaSuccess) return refused;
   return state().sticky;
 }
 
@@ -697,9 +706,11 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
   return cudaSuccess;
 }
 
+// It synchronizes the device first (refused while any stream captures).
 cudaError_t cudaFree(void* pointer) {
   std::lock_guard<std::mutex> lock(state().mutex);
   if (!pointer) return cudaSuccess;
+  if (const cudaError_t refused = refuse_while_any_captures(); refused != cudaSuccess) return refused;
   auto found = state().allocations.find(static_cast<const char*>(pointer));
   if (found == state().allocations.end()) return result(cudaErrorInvalidDevicePointer);
   const size_t bytes = found->second, rounded = padded_bytes(bytes);

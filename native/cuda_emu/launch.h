@@ -40,6 +40,11 @@ void* cluster_shared_memory(const void* local, unsigned rank);
 bool device_holds(const void* at, size_t bytes);
 // The fault that has made the device unusable, or cudaSuccess.
 cudaError_t sticky_fault();
+// What a device-wide synchronization meets (cudaDeviceSynchronize's, and the one within
+// cudaFree, cuDNN's and cuBLAS's handle creation and destruction, and cuDNN's timed
+// searches): while any stream captures, on any thread, it fails and invalidates every
+// capture, as on a device.
+cudaError_t synchronize_whole_device();
 
 // A pointer passed to a kernel must be null or point into device memory: a device
 // cannot read host memory. A struct argument's pointers are checked when it lists them
