@@ -159,19 +159,19 @@ std::optional<ClusterPlan> cluster_positions(const SamplerPlan& p, const std::ve
   // The kernel may use all of it, whatever this job's plan: the attribute is the
   // process's, and jobs on other threads may be planning at the same time.
   GPCNN_CUDA(cudaFuncSetAttribute(positions_cluster_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit));
-  ClusterPlan plan = cluster_plan(p, blocks.data(), kGemmRows);
-  if (plan.bytes > limit) return std::nullopt;
   // A tile of kGemmRows images per cluster, or a few times that where the device runs
   // too few clusters at once for the batch: a second wave of clusters would double
-  // the row's time, more images per cluster only lengthen each product.
-  const int active = max_active_clusters(positions_cluster_kernel, kGemmThreads, kClusterRanks, size_t(plan.bytes));
-  if (active < 1) return std::nullopt;
+  // the row's time, more images per cluster only lengthen each product. A larger tile
+  // takes more shared memory, with which fewer clusters may fit: asked again.
   const int64_t tiles = ceil_div(p.B, kGemmRows);
-  if (tiles > active) {
-    plan = cluster_plan(p, blocks.data(), kGemmRows * ceil_div(tiles, active));
+  for (int64_t images = kGemmRows;;) {
+    const ClusterPlan plan = cluster_plan(p, blocks.data(), images);
     if (plan.bytes > limit) return std::nullopt;
+    const int active = max_active_clusters(positions_cluster_kernel, kGemmThreads, kClusterRanks, size_t(plan.bytes));
+    if (active < 1) return std::nullopt;
+    if (ceil_div(p.B, images) <= active) return plan;
+    images = kGemmRows * ceil_div(tiles, active);  // more than before, as `active` can only have shrunk
   }
-  return plan;
 }
 
 }  // namespace
