@@ -23,13 +23,13 @@ started=$(date +%s)
 step() { echo "== $* ($(( $(date +%s) - started )) s)"; }
 deadline=${DEVICE_CHECK_DEADLINE:-480}
 # Runs a command under `timeout`: its own limit of CAP seconds, or what is left before
-# the deadline (less 10 s to write the summary), whichever is less; skipped (status 124)
-# with under 20 s left.
+# the deadline (less 10 s to write the summary), whichever is less, killed 5 s after it
+# is asked to stop (status 124, or 137); skipped (status 99) with under 20 s left.
 bounded() {
   local cap=$1 left=$(( deadline - ($(date +%s) - started) - 10 ))
   shift
-  if (( left < 20 )); then echo "skipped, $left s left before the deadline: ${*:1:6}"; return 124; fi
-  timeout $(( left < cap ? left : cap )) "$@"
+  if (( left < 20 )); then echo "skipped, $(( left + 10 )) s left before the deadline: ${*:1:6}"; return 99; fi
+  timeout -k 5 $(( left < cap ? left - 5 : cap )) "$@"
 }
 
 NODE=${NODE:-}
@@ -61,7 +61,8 @@ fi
 # Steps to run (DEVICE_CHECK_STEPS; they run in the order bench, tests, kernels,
 # sampler, sanitize): a rerun after a fix can skip what already passed. The build always
 # runs. summary.json is rewritten after every step, so a run cut short by its time limit
-# still reports what it finished.
+# still reports what it finished; a step's status there is 124 or 137 where its limit
+# cut it, 99 where the deadline skipped it.
 steps=" ${DEVICE_CHECK_STEPS:-bench tests kernels sampler sanitize} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
 build_status=null tests_tf32=null tests_fp32=null tests_cluster=null bench=null profiled=null sampler_profiled=null sanitized=null
@@ -84,7 +85,9 @@ JSON
 step "building the addons"
 cudnn=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null || true)
 # The CPU and CUDA addons only (the emulator is for machines without a GPU); -k 0: one
-# failing does not stop the other.
+# failing does not stop the other. An addon left by an earlier run must not stand in for
+# one that fails to build.
+rm -f build/Release/gated_pixelcnn_cuda.node
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_JS_INC="$PWD/node_modules/node-api-headers/include" \
   -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$PWD/build/Release" \
@@ -114,18 +117,19 @@ if wants bench; then
   # our designs in a process of its own) first, then the rest; bench-gpu.json is
   # rewritten after every measurement.
   step "GPU benchmark"
+  rm -f "$out/bench-gpu.json"
   bounded 240 "$NODE" scripts/bench/gpu.mjs "$out/bench-gpu.json" --seconds 6
   bench=$?
   summary
 fi
 
 if wants tests; then
-  # The benchmark scripts' own tests (bench-scripts.test.ts) run once: the benchmark
-  # above has run the real ones. The sampler's clusters, never run on a GPU yet, before
-  # the fp32 rerun.
+  # Not the benchmark scripts' own tests (bench-scripts.test.ts): the benchmark above has
+  # run the real ones. The sampler's clusters, never run on a GPU yet, before the fp32 rerun.
+  rm -f "$out"/tests-*.json
   step "GPU tests (TF32 on, as PyTorch's default)"
-  bounded 240 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --reporter=default --reporter=json \
-    --outputFile.json="$out/tests-tf32.json"
+  bounded 200 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --exclude test/cuda/bench-scripts.test.ts \
+    --reporter=default --reporter=json --outputFile.json="$out/tests-tf32.json"
   tests_tf32=$?
   summary
   step "GPU sampler tests with the positions as thread block clusters and the vertical stacks on cuBLAS (fp32)"

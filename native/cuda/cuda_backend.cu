@@ -82,16 +82,17 @@ CudaBackend::CudaBackend()
     convolutions_ = std::make_unique<CudnnConvolutions>(*this, tf32());
   } catch (...) {
     // The destructor does not run for a constructor that throws.
-    if (range_flag_) cudaFree(range_flag_);
+    if (range_flag_) synchronizing([this] { return cudaFree(range_flag_); });
     if (stream_) cudaStreamDestroy(stream_);
     throw;
   }
 }
 
 CudaBackend::~CudaBackend() {
+  abort_capture();  // one left open (a worker thread terminated mid-capture) holds the device lock
   convolutions_.reset();
   allocator_.release_cached();
-  if (range_flag_) cudaFree(range_flag_);
+  if (range_flag_) synchronizing([this] { return cudaFree(range_flag_); });
   if (stream_) cudaStreamDestroy(stream_);
 }
 

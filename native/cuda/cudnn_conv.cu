@@ -125,7 +125,7 @@ struct CudnnConvolutions::Plan {
   }
 };
 
-// Creating and destroying a handle synchronize the device: not during a sampler job's capture.
+// Creating and destroying a handle synchronize the device: not during another thread's capture.
 CudnnConvolutions::CudnnConvolutions(CudaBackend& backend, bool tf32) : backend_(backend), tf32_(tf32) {
   GPCNN_CUDNN(synchronizing([this] { return cudnnCreate(&handle_); }));
   GPCNN_CUDNN(cudnnSetStream(handle_, backend_.stream()));
@@ -177,7 +177,7 @@ CudnnConvolutions::Plan& CudnnConvolutions::plan(int64_t batch, int64_t in_chann
   // cuDNN's heuristics rank the algorithms, or, with GATED_PIXELCNN_CONV_SEARCH=1, its
   // finders time them (as torch.backends.cudnn.benchmark): perhaps faster steps, but the
   // choice may differ between processes, so a resumed run is no longer exact to the bit.
-  // A search synchronizes the device, so it waits for a sampler job's capture to end.
+  // A search synchronizes the device, so it waits for another thread's capture to end.
   const bool timed = timed_search();
   int count = 0;
   std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);

@@ -20,17 +20,17 @@ inline std::recursive_mutex& device_sync_mutex() {
   return mutex;
 }
 
-// call(), which may synchronize the device, never during a worker thread's capture.
+// call(), which may synchronize the device, never during another thread's capture.
 template <typename Call>
 auto synchronizing(Call&& call) {
   std::lock_guard<std::recursive_mutex> lock(device_sync_mutex());
   return call();
 }
 
-// cudaDeviceSynchronize(), never during a worker thread's capture.
+// cudaDeviceSynchronize(), never during another thread's capture.
 inline cudaError_t synchronize_device() { return synchronizing(cudaDeviceSynchronize); }
 
-// Waits for all queued work, then cudaFree(data), never during a worker thread's capture.
+// Waits for all queued work, then cudaFree(data), never during another thread's capture.
 inline cudaError_t synchronize_and_free(void* data) {
   return synchronizing([data] {
     const cudaError_t synchronized = cudaDeviceSynchronize();

@@ -197,9 +197,11 @@ async function train(flags: TrainFlags): Promise<void> {
   const result = await trainer.run();
   const end = result.lastEval
     ? `test NLL ${result.lastEval.nll.toFixed(2)} nats/image (${result.lastEval.bitsPerDim.toFixed(4)} bits/dim)`
-    : result.steps === startStep
-      ? 'the run had already reached its budget'
-      : `last batch ${result.lastLoss.toFixed(2)} nats/image`;
+    : result.steps > startStep
+      ? `last batch ${result.lastLoss.toFixed(2)} nats/image`
+      : result.stoppedBy === 'signal'
+        ? 'no step was taken'
+        : 'the run had already reached its budget';
   const peak = trainer.model.backend.memoryUsage().peakReserved / 2 ** 20;
   process.stderr.write(terminalSafe(
     `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; ` +

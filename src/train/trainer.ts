@@ -11,6 +11,7 @@
  * a pure function of (seed, step), so a run resumed from any checkpoint, after a
  * kill -9 or not, computes bit for bit the losses an uninterrupted run computes.
  */
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
@@ -149,6 +150,7 @@ export class Trainer {
   #step = 0;
   #elapsedBefore = 0; // seconds trained before this process (resumed runs)
   #disposed = false;
+  #folderClaimed: boolean; // false until a new run's first step (see #claimFolder)
 
   constructor(options: TrainerOptions, resumeFrom?: TrainingState & { tensors: Parameters<Adam['loadStateDict']>[0] }) {
     if (typeof options !== 'object' || options === null) throw new PixelCNNError('ERR_ARG', 'Trainer needs options: at least a model and a training set');
@@ -189,6 +191,7 @@ export class Trainer {
         this.#elapsedBefore = resumeFrom.elapsedSeconds;
       }
       this.#log = null;
+      this.#folderClaimed = Boolean(resumeFrom) || !options.outDir;
       if (options.outDir) {
         ensureWritableDirectory(options.outDir);
         // The log may run past the checkpoint we resume from: what will be redone is dropped.
@@ -285,6 +288,7 @@ export class Trainer {
           step: this.#step, epoch, loss: lastLoss, bitsPerDim: bitsPerDim(model, lastLoss), lr, gradNorm,
           imagesPerSecond, elapsedSeconds: elapsed(),
         };
+        if (!this.#folderClaimed) this.#claimFolder();
         this.#log?.write({ type: 'train', ...info });
         await callbacks.onBatchEnd?.(info);
         progress.update({ ...info, totalSteps });
@@ -356,6 +360,23 @@ export class Trainer {
       `step ${this.#step}: test NLL ${result.nll.toFixed(2)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim (${result.images} images)`,
     );
     return result;
+  }
+
+  /**
+   * At a new run's first step its folder becomes its own: an earlier run's checkpoint
+   * and model go (and its log is cut at this step's entry), so that a run stopped before
+   * its first checkpoint cannot be resumed as the earlier run beside this one's log.
+   */
+  #claimFolder(): void {
+    for (const name of [CHECKPOINT_FILE, MODEL_FILE]) {
+      const file = path.join(this.#options.outDir!, name);
+      try {
+        rmSync(file, { force: true });
+      } catch (error) {
+        throw new PixelCNNError('ERR_IO', `could not remove ${file}, an earlier run's: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    this.#folderClaimed = true;
   }
 
   #checkpoint(elapsedSeconds: number): string {

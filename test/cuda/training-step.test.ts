@@ -89,14 +89,17 @@ describe.skipIf(!cudaAvailable)('while a capture records', () => {
 });
 
 describe.skipIf(!cudaAvailable)('a sampler job on its worker thread', () => {
-  it('records its row graph while the main thread drops captured work (device-wide synchronizations wait for it)', async () => {
+  it('records its row graph while the main thread captures work and drops it (device-wide synchronizations wait for captures)', async () => {
     const be = loadBackend('cuda');
     const model = GatedPixelCNN.create({ channels: 1, height: 2, width: 32, levels: 4, hidden: 4, layers: 2, firstKernel: 3, kernel: 3, skip: 4, headHidden: 4 }, { backend: be, seed: 1 });
     const x = be.tensor(new Float32Array(8), [8]);
     const expected = await model.sample({ count: 1, seed: 1 });
-    for (let round = 0; round < 4; round++) {
-      const works = Array.from({ length: 1000 }, () => be.capture(() => be.relu(x)).work);
+    for (let round = 0; round < 10; round++) {
+      const works = Array.from({ length: 500 }, () => be.capture(() => be.relu(x)).work);
+      // The jobs start at once, on worker threads: the main thread's captures below meet
+      // their handles made and memory freed, and the main thread's drops their captures.
       const sampling = Array.from({ length: 3 }, () => model.sample({ count: 1, seed: 1 }));
+      works.push(...Array.from({ length: 500 }, () => be.capture(() => be.relu(x)).work));
       for (const work of works) work.dispose();
       for (const levels of await Promise.all(sampling)) expect(levels).toEqual(expected);
     }

@@ -69,7 +69,7 @@ describe('Trainer', () => {
     trainer.dispose();
   });
 
-  it('leaves an earlier run\'s files in its folder as they were until it takes a step, then replaces its log', async () => {
+  it('leaves an earlier run\'s files in its folder as they were until it takes a step, then replaces them', async () => {
     const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-relog-'));
     const log = path.join(outDir, 'metrics.jsonl');
     const checkpoint = path.join(outDir, 'checkpoint.safetensors');
@@ -86,6 +86,19 @@ describe('Trainer', () => {
     expect(readFileSync(log, 'utf8')).toBe(earlier);
     expect(readFileSync(checkpoint, 'utf8')).toBe('the earlier run\'s');
     expect(existsSync(path.join(outDir, 'model.safetensors'))).toBe(false);
+
+    // A run that takes steps but stops before its first checkpoint removes the earlier
+    // run's, which could otherwise be resumed beside this run's log.
+    writeFileSync(path.join(outDir, 'model.safetensors'), 'the earlier run\'s');
+    const failing = new Trainer({
+      ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 1 }), checkpointEvery: 1000,
+      callbacks: { onBatchEnd: ({ step }) => { if (step === 1) throw new Error('stop'); } },
+    });
+    await expect(failing.run()).rejects.toThrow('stop');
+    failing.dispose();
+    expect(existsSync(checkpoint)).toBe(false);
+    expect(existsSync(path.join(outDir, 'model.safetensors'))).toBe(false);
+    expect([...losses(log).keys()]).toEqual([1]);
 
     const trainer = new Trainer({ ...options, model: GatedPixelCNN.create(config, { backend: cpu, seed: 1 }) });
     expect((await trainer.run()).steps).toBe(2);
