@@ -39,8 +39,11 @@ if [ -z "$NODE" ] && [ -f .device/node.xz ]; then
 fi
 NODE=${NODE:-node}
 "$NODE" --version || { echo "no node: set NODE= or run scripts/device-pack.sh"; exit 1; }
-# CMake asks `node` where node-addon-api lives.
-export PATH="$(dirname "$(readlink -f "$(command -v "$NODE")")"):$PATH"
+# CMake asks `node` where node-addon-api lives: this one, alone in a folder put first on
+# PATH (node's own folder may hold another python3, without cuDNN's wheel).
+node_dir=$(mktemp -d)
+ln -s "$(readlink -f "$(command -v "$NODE")")" "$node_dir/node"
+export PATH="$node_dir:$PATH"
 
 if [ ! -d node_modules ] && [ -f .device/node_modules.tar.xz ]; then
   step "unpacking node_modules"
