@@ -82,7 +82,10 @@ export function loadBackend(name: BackendName = 'auto'): Backend {
       return 'backend' in cuda ? cuda.backend : loadOrThrow('cpu');
     }
     default:
-      throw new PixelCNNError('ERR_BACKEND', `unknown backend '${chosen}' (choose auto, cpu or cuda)`);
+      throw new PixelCNNError(
+        'ERR_BACKEND',
+        `unknown backend '${chosen}'${name === 'auto' ? ' in GATED_PIXELCNN_BACKEND' : ''} (choose auto, cpu or cuda)`,
+      );
   }
 }
 

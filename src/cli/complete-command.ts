@@ -15,9 +15,10 @@ import { completionGrid, completionInputs } from '../sample/completion';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
+import { sampleInterruptibly } from './interruptible-sample';
 import { CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
-import { samplingProgress } from './sampling-progress';
 import { terminalSafe } from './terminal-text';
+import { counted } from './wording';
 
 interface CompleteFlags extends DatasetOptions {
   checkpoint: string;
@@ -99,16 +100,14 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   checkWritableFile(flags.out);
   const sources = chooseSources(model, test, flags);
   const { count, known, labels } = completionInputs(config, sources, keepRows, flags.perImage);
-  const progress = samplingProgress(count, flags.sampler, flags.progress);
-  const completions = await model.sample({
+  const { levels: completions, seconds } = await sampleInterruptibly(model, {
     sampler: flags.sampler, count, labels, known, temperature: flags.temperature, seed: flags.seed,
-    batchSize: flags.batchSize, onProgress: progress.onProgress,
-  });
-  const seconds = progress.stop();
+    batchSize: flags.batchSize,
+  }, flags.progress);
   ensureFolderOf(flags.out);
   writeDisplayGrid(flags.out, completionGrid(config, sources.levels, completions, keepRows, flags.perImage), config, { columns });
   process.stderr.write(terminalSafe(
-    `completed ${flags.images} images ${flags.perImage} times each, ${keepRows} of ${config.height} rows kept, ` +
+    `completed ${counted(flags.images, 'image')} ${flags.perImage === 1 ? 'once' : `${flags.perImage} times`} each, ${keepRows} of ${config.height} rows kept, ` +
       `in ${seconds.toFixed(1)} s (${flags.sampler} sampler); wrote ${flags.out}\n`,
   ));
 }

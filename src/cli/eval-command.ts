@@ -4,6 +4,7 @@ import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
 import type { ImageDataset } from '../data/dataset';
+import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import { encodeCsv } from '../io/csv';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../io/directories';
@@ -12,6 +13,7 @@ import { bitsPerDim, evaluate } from '../train/evaluate';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { integer, pathName, requireExtension } from './parse';
 import { terminalSafe, terminalSafeJson } from './terminal-text';
+import { counted } from './wording';
 
 interface EvalFlags extends DatasetOptions {
   checkpoint: string;
@@ -62,6 +64,12 @@ export function registerEval(program: Command): void {
             bar?.update(done);
           },
         });
+        if (!Number.isFinite(result.nll)) {
+          throw new PixelCNNError(
+            'ERR_DIVERGED',
+            `${flags.checkpoint} gives a test NLL of ${result.nll}: its logits overflow, as the weights of a run that diverged do`,
+          );
+        }
         if (flags.nllOut !== undefined) {
           ensureFolderOf(flags.nllOut);
           writeFileAtomicSync(flags.nllOut, perImageCsv(model, testSet, result.imageNlls!));
@@ -76,7 +84,7 @@ export function registerEval(program: Command): void {
         process.stdout.write(terminalSafeJson({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
       } else {
         process.stdout.write(terminalSafe(
-          `${flags.checkpoint} on ${flags.dataset} (${result.images} test images): ` +
+          `${flags.checkpoint} on ${flags.dataset} (${counted(result.images, 'test image')}): ` +
             `${result.nll.toFixed(3)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim\n`,
         ));
       }

@@ -32,13 +32,12 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) return error.exitCode; // commander printed the message
     if (process.env.GATED_PIXELCNN_DEBUG) console.error(error);
     const message = error instanceof Error ? error.message : String(error);
-    const code = error instanceof PixelCNNError ? ` (${error.code})` : '';
-    if (!(error instanceof CliError || error instanceof PixelCNNError)) {
+    if (!(error instanceof PixelCNNError)) {
       process.stderr.write(`gated-pixelcnn: unexpected error: ${terminalSafe(message, { oneLine: true })}\n`);
       return 2;
     }
-    process.stderr.write(`gated-pixelcnn: ${terminalSafe(message, { oneLine: true })}${code}\n`);
-    return 1;
+    process.stderr.write(`gated-pixelcnn: ${terminalSafe(message, { oneLine: true })} (${error.code})\n`);
+    return error instanceof CliError ? error.exitStatus : 1;
   }
 }
 

@@ -1,5 +1,16 @@
 /** Parsers for command-line values: each throws a CliError with a one-line explanation. */
-export class CliError extends Error {}
+import { PixelCNNError, type ErrorCode } from '../errors';
+
+/**
+ * What ends a command with a one-line message: a bad command line (a flag's value, flags
+ * that do not go together: ERR_ARG unless said), and the exit status it asks for.
+ */
+export class CliError extends PixelCNNError {
+  constructor(message: string, code: ErrorCode = 'ERR_ARG', readonly exitStatus = 1) {
+    super(code, message);
+    this.name = 'CliError';
+  }
+}
 
 export function integer(name: string, min = 0): (value: string) => number {
   return (value) => {

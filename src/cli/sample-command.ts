@@ -16,10 +16,11 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { checkLevelsTarget, writeLevelsFile } from '../sample/levels-file';
+import { sampleInterruptibly } from './interruptible-sample';
 import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
-import { samplingProgress } from './sampling-progress';
 import { terminalSafe } from './terminal-text';
+import { counted } from './wording';
 
 interface SampleFlags {
   checkpoint: string;
@@ -84,6 +85,8 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
     if (bad !== undefined) throw new CliError(`label ${bad} is outside this model's 0-${classes - 1}`);
   } else if (flags.labels) {
     throw new CliError('this model has no classes: use --count instead of --labels');
+  } else if (flags.perClass) {
+    throw new CliError('this model has no classes: --per-class has no classes to write grids of');
   }
   const count = chosen ? chosen.length * flags.perLabel : flags.count ?? flags.perLabel;
   const columns = chosen ? flags.perLabel : Math.ceil(Math.sqrt(count));
@@ -105,12 +108,9 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   for (const file of outputs) checkWritableFile(file);
   if (flags.levelsOut !== undefined) checkLevelsTarget(flags.levelsOut);
   const labels = chosen && Int32Array.from(chosen.flatMap((y) => Array<number>(flags.perLabel).fill(y)));
-  const progress = samplingProgress(count, flags.sampler, flags.progress);
-  const levels = await model.sample({
+  const { levels, seconds } = await sampleInterruptibly(model, {
     sampler: flags.sampler, count, labels, temperature: flags.temperature, seed: flags.seed, batchSize: flags.batchSize,
-    onProgress: progress.onProgress,
-  });
-  const seconds = progress.stop();
+  }, flags.progress);
   for (const file of outputs) ensureFolderOf(file);
   writeSampleGrid(flags.out, levels, model.config, { columns });
   const written = [flags.out];
@@ -138,6 +138,6 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
     written.push(`${flags.imagesDir} (${count} PNG files)`);
   }
   process.stderr.write(terminalSafe(
-    `sampled ${count} images in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,
+    `sampled ${counted(count, 'image')} in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,
   ));
 }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { BackendName } from '../backend/load';
 import { describeClassNames } from '../data/class-names';
 import type { ImageDataset } from '../data/dataset';
-import { checkOutputsSpareInputs, samePath, statPath } from '../io/directories';
+import { checkOutputsSpareInputs, removeEarlierRunFile, samePath, statPath } from '../io/directories';
 import { pngGridTakes } from '../io/png-grid';
 import { readRegularFile } from '../io/read-regular-file';
 import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from '../nn/config';
@@ -17,6 +17,7 @@ import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from '
 import { CliError, integer, nonNegativeNumber, pathList, pathName, positiveNumber, unitInterval } from './parse';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
 import { terminalSafe } from './terminal-text';
+import { counted, mebibytes } from './wording';
 
 interface TrainFlags extends DatasetOptions {
   preset?: string;
@@ -95,7 +96,12 @@ function checkOutIsFree(flags: TrainFlags): void {
   if (flags.resume && flags.overwrite) throw new CliError('--resume continues a run and --overwrite starts one over: give one of them');
   const files = [CHECKPOINT_FILE, MODEL_FILE, METRICS_FILE, SAMPLES_FILE].map((name) => path.join(flags.out, name));
   checkOutputsSpareInputs(files, datasetInputs(flags));
-  const held = files.slice(0, 3).find((file) => statPath(file) !== undefined);
+  // A log without a checkpoint or model is a run stopped before its first checkpoint:
+  // nothing of it can be resumed, so a new run may start over it.
+  const held = files.slice(0, 2).find((file) => statPath(file) !== undefined);
+  if (!held && !flags.resume && !flags.overwrite && statPath(files[2]) !== undefined) {
+    process.stderr.write(terminalSafe(`${flags.out} holds the log of a run stopped before its first checkpoint: starting over\n`));
+  }
   if (!held || flags.overwrite) return;
   if (flags.resume) {
     const resumed = flags.resume === true ? files[0] : flags.resume;
@@ -112,12 +118,19 @@ async function train(flags: TrainFlags): Promise<void> {
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
     : undefined;
   let trainer: Trainer;
+  let sharesFolder = Boolean(flags.resume); // with the earlier run's files
   // Models conditioned on vectors or maps cannot be sampled without them (the CLI has
   // none), nor images of more than 4 channels shown as a PNG.
   const sampleable = ({ config }: GatedPixelCNN) => config.condDim === 0 && config.spatialCond === 0 && pngGridTakes(config.channels);
   const common: Omit<TrainerOptions, 'model'> = {
     train, test, outDir: flags.out, budget, progress: flags.progress ? 'auto' : false,
     callbacks: {
+      // A new run's first step makes the folder its own (as the trainer does with the
+      // checkpoint and model): an earlier run's grid would pass for this run's.
+      onBatchEnd: () => {
+        if (!sharesFolder) removeEarlierRunFile(path.join(flags.out, SAMPLES_FILE));
+        sharesFolder = true;
+      },
       onEval: async () => {
         if (!flags.samples || !sampleable(trainer.model)) return;
         // The weights that evaluations measure: the average, with --ema.
@@ -138,7 +151,7 @@ async function train(flags: TrainFlags): Promise<void> {
     process.once(signal, () => {
       if (stopStatus !== 0) process.exit(stopStatus);
       stopStatus = status;
-      process.stderr.write(`\nstopping after this step (${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit at once)…\n`);
+      process.stderr.write(`\nstopping after this step (${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit without a checkpoint)…\n`);
       abort.abort();
       process.once(signal, () => process.exit(status));
     });
@@ -146,7 +159,10 @@ async function train(flags: TrainFlags): Promise<void> {
 
   if (flags.resume) {
     const file = flags.resume === true ? path.join(flags.out, CHECKPOINT_FILE) : flags.resume;
-    if (!existsSync(file)) throw new CliError(`no checkpoint to resume at ${file}`);
+    if (!existsSync(file)) {
+      const unsaved = flags.resume === true && existsSync(path.join(flags.out, METRICS_FILE));
+      throw new CliError(`no checkpoint to resume at ${file}${unsaved ? ': the run there stopped before its first checkpoint; run without --resume to start it over' : ''}`);
+    }
     trainer = Trainer.resume(file, { ...common, backend: flags.backend, signal: abort.signal });
     try {
       checkResumedSettings(flags, trainer, train, test);
@@ -188,7 +204,7 @@ async function train(flags: TrainFlags): Promise<void> {
     const c = model.config;
     process.stderr.write(terminalSafe(
       `training ${flags.config ?? flags.preset ?? 'mnist-tiny'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
-        `${train.count} images${flags.testFraction && test ? ` (${test.count} held out for testing)` : ''}, ` +
+        `${counted(train.count, 'image')}${flags.testFraction && test ? ` (${test.count} held out for testing)` : ''}, ` +
         `batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n` +
         (model.classNames ? `labels: ${describeClassNames(model.classNames)}\n` : ''),
     ));
@@ -202,10 +218,10 @@ async function train(flags: TrainFlags): Promise<void> {
       : result.stoppedBy === 'signal'
         ? 'no step was taken'
         : 'the run had already reached its budget';
-  const peak = trainer.model.backend.memoryUsage().peakReserved / 2 ** 20;
+  const peak = mebibytes(trainer.model.backend.memoryUsage().peakReserved);
   process.stderr.write(terminalSafe(
-    `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${result.steps} steps: ${end}; ` +
-      `peak ${trainer.model.backend.name} memory ${peak.toFixed(0)} MiB; ${result.checkpoint ? `wrote ${flags.out}` : 'wrote nothing'}\n`,
+    `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${counted(result.steps, 'step')}: ${end}; ` +
+      `peak ${trainer.model.backend.name} memory ${peak}; ${result.checkpoint ? `wrote ${flags.out}` : 'wrote nothing'}\n`,
   ));
   trainer.dispose();
   trainer.model.dispose();
@@ -228,7 +244,7 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, train: ImageD
   ];
   const differing = asked
     .filter(([, given, kept]) => given !== undefined && given !== kept)
-    .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept ?? 'none')})`);
+    .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept ?? (flag === '--eval-every' ? 'each epoch' : 'none'))})`);
   if (flags.preset || flags.config) {
     const [wanted, run] = [modelConfig(flags, train, test), trainer.model.config];
     const keys = CONFIG_KEYS.filter((key) => wanted[key] !== run[key]);

@@ -143,7 +143,7 @@ function decodePng(file: string, bytes: Buffer): PNG {
   try {
     return PNG.sync.read(bytes);
   } catch (error) {
-    const why = error instanceof RangeError ? 'is too large to decode' : 'is not a readable PNG';
+    const why = error instanceof RangeError ? 'is too large to decode' : 'is not a readable PNG (truncated or corrupt)';
     throw new PixelCNNError('ERR_DATA', `${file} ${why}: ${(error as Error).message}`, { cause: error });
   }
 }

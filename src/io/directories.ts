@@ -1,5 +1,5 @@
 /** Output folders, checked before long work, so that the work is not lost at its end, and made when written. */
-import { accessSync, constants, mkdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, mkdirSync, realpathSync, rmSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 
 import { PixelCNNError } from '../errors';
@@ -16,6 +16,15 @@ export function statPath(file: string): Stats | undefined {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined; // a file where a folder would be: nothing there
     throw new PixelCNNError('ERR_IO', `cannot use ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Removes an earlier run's file that a new run replaces (nothing if none is there); a failure is ERR_IO. */
+export function removeEarlierRunFile(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch (error) {
+    throw new PixelCNNError('ERR_IO', `could not remove ${file}, an earlier run's: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -168,7 +168,7 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const declared = view.getBigUint64(0, true);
   if (declared > BigInt(MAX_HEADER_SIZE)) {
-    fail(`header length ${declared} is larger than the ${MAX_HEADER_SIZE}-byte limit`);
+    fail(`header length ${declared} is larger than the ${MAX_HEADER_SIZE}-byte limit (is it a safetensors file?)`);
   }
   const headerLength = Number(declared);
   if (8 + headerLength > bytes.byteLength) {

@@ -91,7 +91,18 @@ export class Adam {
           );
         }
       }
-      loaded.push([name, toFloat32(m, `optimizer.${name}.m`), toFloat32(v, `optimizer.${name}.v`), count]);
+      const [first, second] = [toFloat32(m, `optimizer.${name}.m`), toFloat32(v, `optimizer.${name}.v`)];
+      // A NaN, an infinity or a negative second moment would turn the weights to NaN at the first step.
+      const bad = first.findIndex((x) => !Number.isFinite(x));
+      const badSecond = second.findIndex((x) => !(x >= 0 && x < Infinity));
+      if (bad >= 0 || badSecond >= 0) {
+        const [moment, at, value] = bad >= 0 ? ['m', bad, first[bad]] : ['v', badSecond, second[badSecond]];
+        throw new PixelCNNError(
+          'ERR_CHECKPOINT',
+          `optimizer.${name}.${moment}[${at}] is ${value}: the optimizer's moments must be finite${moment === 'v' ? ' and ≥ 0' : ''}`,
+        );
+      }
+      loaded.push([name, first, second, count]);
     }
     const backend = this.#params.backend;
     const moments = new Map<string, Moments>();

@@ -8,6 +8,7 @@
  */
 import { PixelCNNError, shown } from '../errors';
 import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
+import { checkFiniteWeights } from '../nn/finite-weights';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { sameShape } from '../nn/layout';
 import type { Tensor } from '../tensor';
@@ -84,6 +85,7 @@ export class WeightAverage {
       }
       loaded.set(name, toFloat32(saved, `optimizer.average.${name}`));
     }
+    checkFiniteWeights([...loaded].map(([name, values]) => [`optimizer.average.${name}`, values]), 'ERR_CHECKPOINT', "the weights' average");
     for (const [name, values] of loaded) this.#model.backend.write(this.#averages.get(name)!, values);
     this.#updates = updates;
   }

@@ -11,14 +11,13 @@
  * a pure function of (seed, step), so a run resumed from any checkpoint, after a
  * kill -9 or not, computes bit for bit the losses an uninterrupted run computes.
  */
-import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError, shown } from '../errors';
 import { optionalFunction, optionalSignal, optionsObject } from '../options';
-import { ensureWritableDirectory } from '../io/directories';
+import { ensureWritableDirectory, removeEarlierRunFile } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { readCheckpoint, type Checkpoint } from '../nn/checkpoint';
 import { ADAM_DEFAULTS, Adam, type AdamConfig } from '../optim/adam';
@@ -251,6 +250,12 @@ export class Trainer {
     let checkpointStep = 0;
     const recent: { time: number; images: number }[] = []; // the last steps, for images/s
     const trainingStep = new TrainingStep(model, { graph: this.#options.stepGraph });
+    // Stops the run on non-finite numbers, writing nothing more, so that the last checkpoint stays.
+    const diverged = (step: number, what: string) => new PixelCNNError(
+      'ERR_DIVERGED',
+      `training diverged at step ${step}: ${what} (a lower learning rate, or clipping, may help)` +
+        `${checkpoint ? `; the checkpoint of step ${checkpointStep} is kept` : ''}`,
+    );
 
     try {
       while ((totalSteps === null || this.#step < totalSteps) && elapsed() < deadline) {
@@ -266,14 +271,10 @@ export class Trainer {
           ? model.backend.globalNorm(grads)
           : model.backend.clipGradNorm(grads, settings.clipNorm);
         // A NaN or infinite loss or gradient would only spread through the weights: stop
-        // before this step's update, and write nothing, so that the last checkpoint stays.
+        // before this step's update.
         const loss = nll.reduce((a, b) => a + b, 0) / nll.length;
         if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-          throw new PixelCNNError(
-            'ERR_DIVERGED',
-            `training diverged at step ${this.#step + 1}: the loss is ${loss} and the gradient norm ${gradNorm} ` +
-              `(a lower learning rate, or clipping, may help)${checkpoint ? `; the checkpoint of step ${checkpointStep} is kept` : ''}`,
-          );
+          throw diverged(this.#step + 1, `the loss is ${loss} and the gradient norm ${gradNorm}`);
         }
         this.#step++;
         const lr = learningRate(settings.schedule, settings.optimizer.lr, this.#step, totalSteps);
@@ -297,6 +298,8 @@ export class Trainer {
         if (epochEnded) await callbacks.onEpochEnd?.({ epoch, step: this.#step });
         if (test && this.#step % evalEvery === 0) {
           lastEval = this.#evaluate(test, epoch, progress);
+          // An update can leave the weights finite but so large that the logits overflow.
+          if (!Number.isFinite(lastEval.nll)) throw diverged(this.#step, `the test NLL is ${lastEval.nll}`);
           await callbacks.onEval?.({ ...lastEval, step: this.#step, epoch });
         }
         if (this.#options.outDir && this.#step % settings.checkpointEvery === 0) {
@@ -368,14 +371,7 @@ export class Trainer {
    * its first checkpoint cannot be resumed as the earlier run beside this one's log.
    */
   #claimFolder(): void {
-    for (const name of [CHECKPOINT_FILE, MODEL_FILE]) {
-      const file = path.join(this.#options.outDir!, name);
-      try {
-        rmSync(file, { force: true });
-      } catch (error) {
-        throw new PixelCNNError('ERR_IO', `could not remove ${file}, an earlier run's: ${(error as Error).message}`, { cause: error });
-      }
-    }
+    for (const name of [CHECKPOINT_FILE, MODEL_FILE]) removeEarlierRunFile(path.join(this.#options.outDir!, name));
     this.#folderClaimed = true;
   }
 

@@ -3,7 +3,7 @@
  * non-zero status, never a stack trace; train → eval → sample works end to end.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
@@ -52,7 +52,7 @@ describe('gated-pixelcnn CLI', () => {
   it('trains, evaluates and samples a grid end to end', () => {
     const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-');
     expect(trained.status, trained.stderr).toBe(0);
-    expect(trained.stderr).toMatch(/done after \d+ steps: .*; peak cpu memory \d+ MiB; wrote /);
+    expect(trained.stderr).toMatch(/done after \d+ steps: .*; peak cpu memory \d+(\.\d)? MiB; wrote /);
     expect(existsSync(checkpoint)).toBe(true);
 
     const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--json', '--no-progress');
@@ -160,7 +160,7 @@ describe('gated-pixelcnn CLI', () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     child.kill('SIGTERM');
     const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    expect(stderr).toMatch(/stopping after this step \(SIGTERM again to quit at once\)/);
+    expect(stderr).toMatch(/stopping after this step \(SIGTERM again to quit without a checkpoint\)/);
     expect(stderr).toMatch(/stopped after \d+ steps/);
     expect(status).toBe(143);
   });
@@ -207,6 +207,34 @@ describe('gated-pixelcnn CLI', () => {
     const { dir: quiet, trained: quietly } = trainTiny('gpcnn-cli-no-samples-', '--eval-every', '3', '--no-samples');
     expect(quietly.status, quietly.stderr).toBe(0);
     expect(existsSync(path.join(quiet, 'run', 'samples.png'))).toBe(false);
+    // A run started over in the folder takes the earlier run's grid away with its checkpoint.
+    const { dir: overDir, args } = trainTiny('gpcnn-cli-samples-over-', '--eval-every', '3');
+    expect(existsSync(path.join(overDir, 'run', 'samples.png'))).toBe(true);
+    const over = runCli(...args, '--overwrite', '--no-samples');
+    expect(over.status, over.stderr).toBe(0);
+    expect(existsSync(path.join(overDir, 'run', 'samples.png'))).toBe(false);
+  });
+
+  it('starts over a run that stopped before its first checkpoint, which --resume cannot continue', () => {
+    const { dir, args, trained } = trainTiny('gpcnn-cli-unsaved-');
+    expect(trained.status, trained.stderr).toBe(0);
+    // What a run killed before its first checkpoint leaves: its log alone.
+    for (const name of ['checkpoint.safetensors', 'model.safetensors']) rmSync(path.join(dir, 'run', name));
+    expect(runCli(...args, '--resume').stderr)
+      .toMatch(/no checkpoint to resume at .*: the run there stopped before its first checkpoint; run without --resume to start it over \(ERR_ARG\)/);
+    const again = runCli(...args);
+    expect(again.stderr).toMatch(/holds the log of a run stopped before its first checkpoint: starting over/);
+    expect(again.status, again.stderr).toBe(0);
+    expect(existsSync(path.join(dir, 'run', 'checkpoint.safetensors'))).toBe(true);
+  });
+
+  it('fails eval with ERR_DIVERGED on a model whose logits overflow', () => {
+    // One step at a huge learning rate leaves finite weights that overflow the logits.
+    const { data, trained, checkpoint } = trainTiny('gpcnn-cli-overflow-', '--steps', '1', '--lr', '1e30');
+    expect(trained.status, trained.stderr).toBe(0);
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--no-progress');
+    expect([evaluated.status, evaluated.stdout]).toEqual([1, '']);
+    expect(evaluated.stderr).toMatch(/gives a test NLL of (NaN|Infinity): its logits overflow.* \(ERR_DIVERGED\)/);
   });
 
   it('resumes with the same flags given again, and refuses flags that ask for other settings', () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { Adam, GatedPixelCNN } from '../../src';
+import { rawTensor, toFloat32, type RawTensor } from '../../src/io/safetensors';
 import { cpu } from '../helpers/backend';
 import { integers, makeRng } from '../helpers/random';
 
@@ -23,6 +24,13 @@ function stepped(): { model: GatedPixelCNN; adam: Adam } {
   return { model, adam };
 }
 
+/** Sets an entry in the middle of the tensor `name` to `value`, in a copy. */
+function corrupt(tensors: Map<string, RawTensor>, name: string, value: number): void {
+  const values = Float32Array.from(toFloat32(tensors.get(name)!, name));
+  values[values.length >> 1] = value;
+  tensors.set(name, rawTensor(values, tensors.get(name)!.shape));
+}
+
 describe('Adam state', () => {
   it('loads what it saved: the next steps match', () => {
     const { model, adam } = stepped();
@@ -39,6 +47,9 @@ describe('Adam state', () => {
       const m = tensors.get('optimizer.blocks.1.v.weight.m')!;
       tensors.set('optimizer.blocks.1.v.weight.m', { ...m, shape: [m.shape.reduce((a, b) => a * b, 1)] });
     }, /optimizer\.blocks\.1\.v\.weight\.m has shape/],
+    // Either would turn the weights to NaN at the first step of a resumed run.
+    ['a NaN first moment', (tensors: Map<string, RawTensor>) => corrupt(tensors, 'optimizer.blocks.0.h.weight.m', NaN), /optimizer\.blocks\.0\.h\.weight\.m\[\d+\] is NaN: the optimizer's moments must be finite/],
+    ['a negative second moment', (tensors: Map<string, RawTensor>) => corrupt(tensors, 'optimizer.head.out.weight.v', -1), /optimizer\.head\.out\.weight\.v\[\d+\] is -1: the optimizer's moments must be finite and ≥ 0/],
   ])('with %s is refused with ERR_CHECKPOINT, and the state before stays', (_, edit, reason) => {
     const { model, adam } = stepped();
     const before = adam.stateDict();

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { GatedPixelCNN } from '../../src';
-import { rawTensor } from '../../src/io/safetensors';
+import { rawTensor, toFloat32 } from '../../src/io/safetensors';
 import { WeightAverage } from '../../src/optim/weight-average';
 import { cpu } from '../helpers/backend';
 import { expectClose } from '../helpers/compare';
@@ -46,7 +46,10 @@ describe('WeightAverage', () => {
     const missing = new Map(state);
     missing.delete(first);
     const reshaped = new Map(state).set(first, rawTensor(new Float32Array(1), [1]));
-    for (const [damaged, updates, message] of [[missing, 1, /missing/], [reshaped, 1, /another shape/], [state, -1, /update count/]] as const) {
+    const infinite = Float32Array.from(toFloat32(state.get(first)!, first));
+    infinite[infinite.length - 1] = Infinity;
+    const overflowed = new Map(state).set(first, rawTensor(infinite, state.get(first)!.shape));
+    for (const [damaged, updates, message] of [[missing, 1, /missing/], [reshaped, 1, /another shape/], [state, -1, /update count/], [overflowed, 1, /is Infinity: weights must be finite/]] as const) {
       expect(() => other.loadStateDict(damaged, updates)).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT', message: expect.stringMatching(message) }));
       expect(other.weights()).toEqual(before);
     }

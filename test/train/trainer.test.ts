@@ -111,6 +111,24 @@ describe('Trainer', () => {
     resumed.model.dispose();
   });
 
+  it('stops with ERR_DIVERGED when an update leaves weights whose test NLL is not finite, writing nothing', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-overflow-'));
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    let evaluations = 0;
+    const trainer = new Trainer({
+      model, train, test, outDir, batchSize: 16, budget: { steps: 1 }, evalEvery: 1, optimizer: { lr: 1e30 }, progress: false,
+      callbacks: { onEval: () => evaluations++ },
+    });
+    // The step's loss and gradient are finite; the weights after it overflow the logits.
+    await expect(trainer.run()).rejects.toMatchObject({
+      code: 'ERR_DIVERGED', message: expect.stringMatching(/^training diverged at step 1: the test NLL is (NaN|Infinity) /),
+    });
+    expect(evaluations).toBe(0); // no grid of samples drawn from such weights
+    for (const name of ['checkpoint.safetensors', 'model.safetensors']) expect(existsSync(path.join(outDir, name))).toBe(false);
+    trainer.dispose();
+    model.dispose();
+  });
+
   it('stops with ERR_DIVERGED when the loss becomes NaN or infinite, keeping the last checkpoint and writing no model', async () => {
     const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-diverged-'));
     const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });

@@ -1,0 +1,12 @@
+/** Numbers as the commands' reports say them. */
+
+/** "1 step", "2 steps". */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** A size in MiB, with a decimal below 10 (a small run's peak is not "0 MiB"). */
+export function mebibytes(bytes: number): string {
+  const mib = bytes / 2 ** 20;
+  return `${mib.toFixed(mib < 10 ? 1 : 0)} MiB`;
+}
