@@ -77,7 +77,7 @@ export class BatchSampler {
     if (this.dropLast && batchSize > count) {
       throw new PixelCNNError(
         'ERR_ARG',
-        `BatchSampler: batchSize ${batchSize} exceeds the ${count} images, so dropLast would leave no batch`,
+        `the batch size ${batchSize} is more than the ${count} images: batches are whole (dropLast), so there would be none`,
       );
     }
     this.batchesPerEpoch = this.dropLast ? Math.floor(count / batchSize) : Math.ceil(count / batchSize);

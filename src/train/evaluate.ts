@@ -39,7 +39,8 @@ export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what:
   if (c.classes > 0 && (data.classes === 0 || data.classes > c.classes)) {
     throw new PixelCNNError(
       'ERR_ARG',
-      `the model has ${c.classes} classes but the ${what} set has ${data.classes === 0 ? 'no labels' : `${data.classes}`}`,
+      `the model has ${c.classes} classes (labels 0-${c.classes - 1}) but the ${what} set has ` +
+        (data.classes === 0 ? 'no labels' : `labels up to ${data.classes - 1}`),
     );
   }
   if (c.classes > 0 && !sameClassNames(model.classNames, data.classNames)) {
