@@ -8,10 +8,7 @@ import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { SampleOptions } from '../sample/options';
 import { CliError } from './parse';
 import { samplingProgress } from './sampling-progress';
-
-/** Exit statuses of a command stopped by a signal (128 + its number), as a shell reports them. */
-const SIGNAL_STATUS = { SIGINT: 130, SIGTERM: 143 } as const;
-type StopSignal = keyof typeof SIGNAL_STATUS;
+import { STOP_SIGNALS, stopSignals, type StopSignal } from './stop-signals';
 
 /**
  * Draws the images; the first signal aborts the sampling, which then throws ERR_ABORTED
@@ -28,12 +25,12 @@ export async function sampleInterruptibly(
   const stop = (signal: StopSignal) => {
     if (stoppedBy) {
       progress.stop(); // gives the terminal back its line wrapping
-      process.exit(SIGNAL_STATUS[signal]);
+      process.exit(STOP_SIGNALS[signal].status);
     }
     stoppedBy = signal;
     abort.abort();
   };
-  const handlers = (Object.keys(SIGNAL_STATUS) as StopSignal[]).map((signal) => [signal, () => stop(signal)] as const);
+  const handlers = stopSignals.map((signal) => [signal, () => stop(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   let levels: Uint8Array;
   let seconds: number;
@@ -41,8 +38,8 @@ export async function sampleInterruptibly(
     levels = await model.sample({ ...options, onProgress: progress.onProgress, signal: abort.signal });
   } catch (error) {
     if (stoppedBy && error instanceof PixelCNNError && error.code === 'ERR_ABORTED') {
-      const by = stoppedBy === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
-      throw new CliError(`sampling stopped by ${by}: nothing was written`, 'ERR_ABORTED', SIGNAL_STATUS[stoppedBy]);
+      const { shown, status } = STOP_SIGNALS[stoppedBy];
+      throw new CliError(`sampling stopped by ${shown}: nothing was written`, 'ERR_ABORTED', status);
     }
     throw error;
   } finally {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { BackendName } from '../backend/load';
 import { describeClassNames } from '../data/class-names';
 import type { ImageDataset } from '../data/dataset';
-import { checkOutputsSpareInputs, removeEarlierRunFile, samePath, statPath } from '../io/directories';
+import { checkOutputsSpareInputs, samePath, statPath } from '../io/directories';
 import { pngGridTakes } from '../io/png-grid';
 import { readRegularFile } from '../io/read-regular-file';
 import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from '../nn/config';
@@ -15,6 +15,7 @@ import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
 import { CliError, integer, nonNegativeNumber, pathList, pathName, positiveNumber, unitInterval } from './parse';
+import { STOP_SIGNALS, stopSignals } from './stop-signals';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
 import { terminalSafe } from './terminal-text';
 import { counted, mebibytes } from './wording';
@@ -118,19 +119,13 @@ async function train(flags: TrainFlags): Promise<void> {
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
     : undefined;
   let trainer: Trainer;
-  let sharesFolder = Boolean(flags.resume); // with the earlier run's files
   // Models conditioned on vectors or maps cannot be sampled without them (the CLI has
   // none), nor images of more than 4 channels shown as a PNG.
   const sampleable = ({ config }: GatedPixelCNN) => config.condDim === 0 && config.spatialCond === 0 && pngGridTakes(config.channels);
   const common: Omit<TrainerOptions, 'model'> = {
-    train, test, outDir: flags.out, budget, progress: flags.progress ? 'auto' : false,
+    // An earlier run's grid would pass for this run's: a new run removes it with the checkpoint.
+    train, test, outDir: flags.out, runFiles: [SAMPLES_FILE], budget, progress: flags.progress ? 'auto' : false,
     callbacks: {
-      // A new run's first step makes the folder its own (as the trainer does with the
-      // checkpoint and model): an earlier run's grid would pass for this run's.
-      onBatchEnd: () => {
-        if (!sharesFolder) removeEarlierRunFile(path.join(flags.out, SAMPLES_FILE));
-        sharesFolder = true;
-      },
       onEval: async () => {
         if (!flags.samples || !sampleable(trainer.model)) return;
         // The weights that evaluations measure: the average, with --ema.
@@ -143,15 +138,16 @@ async function train(flags: TrainFlags): Promise<void> {
       },
     },
   };
-  // Ctrl-C, and SIGTERM (timeout, docker stop, batch schedulers), stop after the current
-  // step with a checkpoint; the status then says the run did not finish (128 + signal).
+  // A stop signal ends the run after the current step with a checkpoint; the status then
+  // says the run did not finish.
   const abort = new AbortController();
   let stopStatus = 0;
-  for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const signal of stopSignals) {
+    const { status, shown } = STOP_SIGNALS[signal];
     process.once(signal, () => {
       if (stopStatus !== 0) process.exit(stopStatus);
       stopStatus = status;
-      process.stderr.write(`\nstopping after this step (${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to quit without a checkpoint)…\n`);
+      process.stderr.write(`\nstopping after this step (${shown} again to quit without a checkpoint)…\n`);
       abort.abort();
       process.once(signal, () => process.exit(status));
     });
@@ -239,12 +235,12 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, train: ImageD
     ['--weight-decay', flags.weightDecay, s.optimizer.weightDecay], ['--adamw', flags.adamw, s.optimizer.decoupled],
     ['--clip', flags.clip, s.clipNorm], ['--schedule', flags.schedule, s.schedule.kind],
     ['--warmup', flags.warmup, s.schedule.warmupSteps ?? 0], ['--seed', flags.seed, s.seed],
-    ['--eval-every', flags.evalEvery, s.evalEvery], ['--eval-limit', flags.evalLimit, s.evalLimit],
+    ['--eval-every', flags.evalEvery, s.evalEvery ?? 'each epoch'], ['--eval-limit', flags.evalLimit, s.evalLimit],
     ['--checkpoint-every', flags.checkpointEvery, s.checkpointEvery], ['--ema', flags.ema, s.ema],
   ];
   const differing = asked
     .filter(([, given, kept]) => given !== undefined && given !== kept)
-    .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept ?? (flag === '--eval-every' ? 'each epoch' : 'none'))})`);
+    .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept ?? 'none')})`);
   if (flags.preset || flags.config) {
     const [wanted, run] = [modelConfig(flags, train, test), trainer.model.config];
     const keys = CONFIG_KEYS.filter((key) => wanted[key] !== run[key]);

@@ -93,14 +93,14 @@ export class Adam {
       }
       const [first, second] = [toFloat32(m, `optimizer.${name}.m`), toFloat32(v, `optimizer.${name}.v`)];
       // A NaN, an infinity or a negative second moment would turn the weights to NaN at the first step.
-      const bad = first.findIndex((x) => !Number.isFinite(x));
-      const badSecond = second.findIndex((x) => !(x >= 0 && x < Infinity));
-      if (bad >= 0 || badSecond >= 0) {
-        const [moment, at, value] = bad >= 0 ? ['m', bad, first[bad]] : ['v', badSecond, second[badSecond]];
-        throw new PixelCNNError(
-          'ERR_CHECKPOINT',
-          `optimizer.${name}.${moment}[${at}] is ${value}: the optimizer's moments must be finite${moment === 'v' ? ' and ≥ 0' : ''}`,
-        );
+      for (const [moment, values] of [['m', first], ['v', second]] as const) {
+        const at = values.findIndex((x) => !Number.isFinite(x) || (moment === 'v' && x < 0));
+        if (at >= 0) {
+          throw new PixelCNNError(
+            'ERR_CHECKPOINT',
+            `optimizer.${name}.${moment}[${at}] is ${values[at]}: the optimizer's moments must be finite${moment === 'v' ? ' and ≥ 0' : ''}`,
+          );
+        }
       }
       loaded.push([name, first, second, count]);
     }

@@ -85,6 +85,8 @@ export interface TrainerOptions extends Partial<Omit<TrainSettings, 'optimizer'>
   optimizer?: Partial<AdamConfig>;
   /** Folder for checkpoint.safetensors, model.safetensors and metrics.jsonl (none: no files). */
   outDir?: string;
+  /** Names of the caller's own files of a run in outDir (the CLI's samples.png), which a new run removes as it does an earlier run's checkpoint and model. */
+  runFiles?: readonly string[];
   /** Progress on stderr: a bar on a terminal ('auto', the default), true, or false. */
   progress?: boolean | 'auto';
   callbacks?: TrainerCallbacks;
@@ -169,6 +171,10 @@ export class Trainer {
     if (options.outDir != null && (typeof options.outDir !== 'string' || options.outDir === '')) {
       // '' would silently train without writing anything: leave outDir out for that.
       throw new PixelCNNError('ERR_ARG', `outDir must be a folder name (or left out, for no files), got ${shown(options.outDir)}`);
+    }
+    const runFiles = options.runFiles ?? [];
+    if (!Array.isArray(runFiles) || !runFiles.every((name) => typeof name === 'string' && name !== '' && path.basename(name) === name)) {
+      throw new PixelCNNError('ERR_ARG', `runFiles must be a list of file names in outDir, got ${shown(options.runFiles)}`);
     }
     checkDatasetFits(this.model, options.train, 'training');
     if (options.test) checkDatasetFits(this.model, options.test, 'test');
@@ -366,12 +372,14 @@ export class Trainer {
   }
 
   /**
-   * At a new run's first step its folder becomes its own: an earlier run's checkpoint
-   * and model go (and its log is cut at this step's entry), so that a run stopped before
-   * its first checkpoint cannot be resumed as the earlier run beside this one's log.
+   * At a new run's first step its folder becomes its own: an earlier run's checkpoint,
+   * model and runFiles go (and its log is cut at this step's entry), so that a run stopped
+   * before its first checkpoint cannot be resumed as the earlier run beside this one's log.
    */
   #claimFolder(): void {
-    for (const name of [CHECKPOINT_FILE, MODEL_FILE]) removeEarlierRunFile(path.join(this.#options.outDir!, name));
+    for (const name of [CHECKPOINT_FILE, MODEL_FILE, ...(this.#options.runFiles ?? [])]) {
+      removeEarlierRunFile(path.join(this.#options.outDir!, name));
+    }
     this.#folderClaimed = true;
   }
 

@@ -416,7 +416,7 @@ describe('Trainer', () => {
 
   it('refuses bad settings with ERR_ARG', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
-    const bad = [{ optimizer: { beta1: '0.5' } }, { optimizer: { decoupled: 'yes' } }, { optimizer: { lrr: 1 } }, { optimizer: 'fast' }, { callbacks: 5 }, { callbacks: { onBatchEnd: 1 } }, { signal: {} }, { batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { optimizer: { beta1: 1 } }, { optimizer: { eps: 0 } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }, { outDir: '' }] as Partial<TrainerOptions>[];
+    const bad = [{ optimizer: { beta1: '0.5' } }, { optimizer: { decoupled: 'yes' } }, { optimizer: { lrr: 1 } }, { optimizer: 'fast' }, { callbacks: 5 }, { callbacks: { onBatchEnd: 1 } }, { signal: {} }, { batchSize: 0 }, { budget: {} }, { budget: { minutes: -1 } }, { clipNorm: -1 }, { optimizer: { lr: NaN } }, { optimizer: { beta1: 1 } }, { optimizer: { eps: 0 } }, { schedule: { kind: 'cosine' as const }, budget: { minutes: 1 } }, { outDir: '' }, { runFiles: ['../elsewhere.png'] }, { runFiles: 'samples.png' }] as Partial<TrainerOptions>[];
     for (const settings of bad) {
       expect(() => new Trainer({ model, train, progress: false, ...settings }), JSON.stringify(settings)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     }
