@@ -10,6 +10,7 @@ import type { BackendName } from '../backend/load';
 import { createDataset } from '../data/dataset';
 import { toExactPixels } from '../data/quantize';
 import { checkImageFolderTarget, writeImageFolder } from '../data/write-image-folder';
+import { PixelCNNError } from '../errors';
 import { classFileNames } from '../io/class-file-names';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf, liesInside, samePath } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
@@ -111,33 +112,45 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   const { levels, seconds } = await sampleInterruptibly(model, {
     sampler: flags.sampler, count, labels, temperature: flags.temperature, seed: flags.seed, batchSize: flags.batchSize,
   }, flags.progress);
-  for (const file of outputs) ensureFolderOf(file);
-  writeSampleGrid(flags.out, levels, model.config, { columns });
-  const written = [flags.out];
-  const perImage = model.config.channels * model.config.height * model.config.width;
-  for (const [y, file] of perClass) {
-    const mine = Array.from(labels!).flatMap((label, n) => (label === y ? [n] : []));
-    const images = new Uint8Array(mine.length * perImage);
-    mine.forEach((n, k) => images.set(levels.subarray(n * perImage, (n + 1) * perImage), k * perImage));
-    writeSampleGrid(file, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
-    written.push(file);
-  }
-  if (flags.levelsOut) {
-    writeLevelsFile(flags.levelsOut, levels, model.config, {
-      labels, ...(model.classNames ? { classNames: model.classNames } : {}), checkpoint: flags.checkpoint, sampler: flags.sampler, temperature: flags.temperature, seed: flags.seed,
-    });
-    written.push(flags.levelsOut, `${flags.levelsOut}.json`);
-  }
-  if (flags.imagesDir !== undefined) {
-    const { channels, height, width } = model.config;
-    const images = createDataset({
-      images: toExactPixels(levels, model.config.levels), labels: labels ?? new Int32Array(count).fill(-1), count, channels, height, width,
-      classes, classNames: model.classNames,
-    }, 'the samples');
-    writeImageFolder(flags.imagesDir, images);
-    written.push(`${flags.imagesDir} (${count} PNG files)`);
+  const written: string[] = [];
+  try {
+    writeOutputs(written);
+  } catch (error) {
+    // Each file is written whole or not at all, but not the set: say which are there.
+    if (written.length === 0 || !(error instanceof PixelCNNError)) throw error;
+    throw new CliError(`${error.message} (already written: ${written.join(', ')})`, error.code);
   }
   process.stderr.write(terminalSafe(
     `sampled ${counted(count, 'image')} in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,
   ));
+
+  /** Writes every output asked for, in turn, adding each to `written` once it is in place. */
+  function writeOutputs(written: string[]): void {
+    for (const file of outputs) ensureFolderOf(file);
+    writeSampleGrid(flags.out, levels, model.config, { columns });
+    written.push(flags.out);
+    const perImage = model.config.channels * model.config.height * model.config.width;
+    for (const [y, file] of perClass) {
+      const mine = Array.from(labels!).flatMap((label, n) => (label === y ? [n] : []));
+      const images = new Uint8Array(mine.length * perImage);
+      mine.forEach((n, k) => images.set(levels.subarray(n * perImage, (n + 1) * perImage), k * perImage));
+      writeSampleGrid(file, images, model.config, { columns: Math.ceil(Math.sqrt(mine.length)) });
+      written.push(file);
+    }
+    if (flags.levelsOut) {
+      writeLevelsFile(flags.levelsOut, levels, model.config, {
+        labels, ...(model.classNames ? { classNames: model.classNames } : {}), checkpoint: flags.checkpoint, sampler: flags.sampler, temperature: flags.temperature, seed: flags.seed,
+      });
+      written.push(flags.levelsOut, `${flags.levelsOut}.json`);
+    }
+    if (flags.imagesDir !== undefined) {
+      const { channels, height, width } = model.config;
+      const images = createDataset({
+        images: toExactPixels(levels, model.config.levels), labels: labels ?? new Int32Array(count).fill(-1), count, channels, height, width,
+        classes, classNames: model.classNames,
+      }, 'the samples');
+      writeImageFolder(flags.imagesDir, images);
+      written.push(`${flags.imagesDir} (${count} PNG files)`);
+    }
+  }
 }
