@@ -16,7 +16,7 @@ import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { sampleInterruptibly } from './interruptible-sample';
-import { CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
+import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { terminalSafe } from './terminal-text';
 import { counted } from './wording';
 
@@ -50,7 +50,7 @@ export function registerComplete(program: Command): void {
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
     .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
     .option('--out <file>', 'the PNG to write', pathName('--out'), 'completions.png')
-    .option('--backend <name>', 'auto, cpu or cuda', 'auto')
+    .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: CompleteFlags) => {
       checkTestSetFlags(flags);

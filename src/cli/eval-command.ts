@@ -11,7 +11,7 @@ import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../i
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { bitsPerDim, evaluate } from '../train/evaluate';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
-import { integer, pathName, requireExtension } from './parse';
+import { backendName, integer, pathName, requireExtension } from './parse';
 import { terminalSafe, terminalSafeJson } from './terminal-text';
 import { counted } from './wording';
 
@@ -35,7 +35,7 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
     .option('--json', 'print the result as JSON')
     .option('--nll-out <file>', "also write each image's NLL to a CSV file (index, image, label, class, nats, bits_per_dim)", pathName('--nll-out'))
-    .option('--backend <name>', 'auto, cpu or cuda', 'auto')
+    .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')
     .action((flags: EvalFlags) => {
       checkTestSetFlags(flags);

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 
 import { backendReport } from '../backend/load';
 import { checkpointInfo, describeCheckpoint } from './checkpoint-info';
+import { packageVersion } from './package-version';
 import { pathName } from './parse';
 import { terminalSafe, terminalSafeJson } from './terminal-text';
 
@@ -25,7 +26,7 @@ export function registerInfo(program: Command): void {
       }
       const lines = [`backend: ${report.chosen} (${report.reason})`];
       for (const c of report.candidates) lines.push(`  ${c.name}: ${c.available ? 'available' : 'unavailable'} — ${c.detail}`);
-      lines.push(`node ${process.version}, ${process.platform}-${process.arch}`);
+      lines.push(`gated-pixelcnn ${packageVersion}, node ${process.version}, ${process.platform}-${process.arch}`);
       process.stdout.write(lines.join('\n') + '\n');
     });
 }

@@ -10,16 +10,23 @@ import { PixelCNNError } from '../errors';
 import { registerComplete } from './complete-command';
 import { registerEval } from './eval-command';
 import { registerInfo } from './info-command';
+import { packageVersion } from './package-version';
 import { CliError } from './parse';
 import { registerSample } from './sample-command';
 import { registerTrain } from './train-command';
 import { terminalSafe } from './terminal-text';
 
+/** Commander's "error: …" message (perhaps with a suggestion on a second line) as one line. */
+const usageError = (message: string): string =>
+  `gated-pixelcnn: ${terminalSafe(message.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' '), { oneLine: true })}; see --help (ERR_ARG)\n`;
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('gated-pixelcnn')
     .description('Conditional Gated PixelCNNs: train, evaluate, sample and complete')
+    .version(packageVersion, '-V, --version', 'print the version')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    // Commander's own errors (an unknown option, a missing value) read as ours do: one line ending in the code.
+    .configureOutput({ outputError: (message, write) => write(usageError(message)) });
   registerTrain(program);
   registerEval(program);
   registerSample(program);

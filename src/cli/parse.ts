@@ -1,4 +1,5 @@
 /** Parsers for command-line values: each throws a CliError with a one-line explanation. */
+import type { BackendName } from '../backend/load';
 import { PixelCNNError, type ErrorCode } from '../errors';
 
 /**
@@ -27,6 +28,12 @@ export function positiveNumber(name: string): (value: string) => number {
     if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be a number > 0, got "${value}"`);
     return n;
   };
+}
+
+/** A backend's name, as `--backend` takes it. */
+export function backendName(value: string): BackendName {
+  if (value !== 'auto' && value !== 'cpu' && value !== 'cuda') throw new CliError(`--backend must be auto, cpu or cuda, got "${value}"`);
+  return value;
 }
 
 export function samplerKind(value: string): 'cached' | 'naive' {

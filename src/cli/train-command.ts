@@ -14,7 +14,7 @@ import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
-import { CliError, integer, nonNegativeNumber, pathList, pathName, positiveNumber, unitInterval } from './parse';
+import { backendName, CliError, integer, nonNegativeNumber, pathList, pathName, positiveNumber, unitInterval } from './parse';
 import { STOP_SIGNALS, stopSignals } from './stop-signals';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
 import { terminalSafe } from './terminal-text';
@@ -80,7 +80,7 @@ export function registerTrain(program: Command): void {
     .option('--eval-limit <n>', 'test images per evaluation (default 2000)', integer('--eval-limit', 1))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (default 500)', integer('--checkpoint-every', 1))
     .option('--ema <decay>', 'evaluate and save a moving average of the weights with this decay, e.g. 0.999', unitInterval('--ema'))
-    .option('--backend <name>', 'auto, cpu or cuda', 'auto')
+    .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')
     .option('--no-samples', `no grid of samples (${SAMPLES_FILE} in --out) at each evaluation`)
     .action(async (flags: TrainFlags) => {
@@ -114,6 +114,7 @@ function checkOutIsFree(flags: TrainFlags): void {
 
 async function train(flags: TrainFlags): Promise<void> {
   checkOutIsFree(flags);
+  const modelConfig = flags.resume && !flags.preset && !flags.config ? undefined : modelChoice(flags);
   const { train, test } = loadDatasets(flags);
   const budget = flags.epochs || flags.steps || flags.minutes
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
@@ -161,7 +162,7 @@ async function train(flags: TrainFlags): Promise<void> {
     }
     trainer = Trainer.resume(file, { ...common, backend: flags.backend, signal: abort.signal });
     try {
-      checkResumedSettings(flags, trainer, train, test);
+      checkResumedSettings(flags, trainer, modelConfig?.(train, test));
     } catch (error) {
       trainer.dispose();
       trainer.model.dispose();
@@ -169,7 +170,7 @@ async function train(flags: TrainFlags): Promise<void> {
     }
     process.stderr.write(terminalSafe(`resuming ${file} at step ${trainer.step}\n`));
   } else {
-    const config = modelConfig(flags, train, test);
+    const config = modelConfig!(train, test);
     const { classes } = config;
     if (train.classNames && classes > 0 && classes !== train.classes) {
       // Labels past the named ones would have no names, and a test folder could not be labeled as training was.
@@ -228,7 +229,7 @@ async function train(flags: TrainFlags): Promise<void> {
  * A resumed run keeps the model and the settings it was started with: the same command
  * may be given again with --resume, but a flag asking for another value is refused.
  */
-function checkResumedSettings(flags: TrainFlags, trainer: Trainer, train: ImageDataset, test?: ImageDataset): void {
+function checkResumedSettings(flags: TrainFlags, trainer: Trainer, wanted?: ModelConfig): void {
   const s = trainer.settings;
   const asked: [string, unknown, unknown][] = [
     ['--batch-size', flags.batchSize, s.batchSize], ['--lr', flags.lr, s.optimizer.lr],
@@ -241,8 +242,8 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, train: ImageD
   const differing = asked
     .filter(([, given, kept]) => given !== undefined && given !== kept)
     .map(([flag, given, kept]) => `${flag} ${String(given)} (the run's: ${String(kept ?? 'none')})`);
-  if (flags.preset || flags.config) {
-    const [wanted, run] = [modelConfig(flags, train, test), trainer.model.config];
+  if (wanted) {
+    const run = trainer.model.config;
     const keys = CONFIG_KEYS.filter((key) => wanted[key] !== run[key]);
     // Runs started before presets took the data's classes have the preset's own.
     const presetClasses = flags.preset && keys.length === 1 && keys[0] === 'classes' && run.classes === presetConfig(flags.preset).classes;
@@ -259,29 +260,48 @@ function checkResumedSettings(flags: TrainFlags, trainer: Trainer, train: ImageD
 /**
  * The model to train: --config's (the image shape and classes default to the data's), or
  * a preset's, which fixes the image shape and takes the data's classes (those of the
- * training and the test labels, the larger).
+ * training and the test labels, the larger). The file is read and the preset's name
+ * checked at once, before the data loads; the configuration is made once it has.
  */
-function modelConfig(flags: TrainFlags, train: ImageDataset, test?: ImageDataset): ModelConfig {
-  const classes = Math.max(train.classes, test?.classes ?? 0);
+function modelChoice(flags: TrainFlags): (train: ImageDataset, test?: ImageDataset) => ModelConfig {
   if (flags.preset && flags.config) throw new CliError('give --preset or --config, not both');
   if (flags.config) {
-    let parsed: Partial<ConfigInput>;
-    try {
-      parsed = JSON.parse(readRegularFile(flags.config).toString('utf8')) as Partial<ConfigInput>;
-    } catch (error) {
-      throw new CliError(`cannot read the configuration ${flags.config}: ${(error as Error).message}`);
-    }
-    return resolveConfig({ channels: train.channels, height: train.height, width: train.width, classes, ...parsed });
+    const parsed = readConfigFile(flags.config);
+    return (train, test) => resolveConfig({ channels: train.channels, height: train.height, width: train.width, classes: dataClasses(train, test), ...parsed });
   }
   const preset = flags.preset ?? 'mnist-tiny';
   if (!Object.hasOwn(PRESETS, preset)) throw new CliError(`unknown preset "${preset}" (choose ${Object.keys(PRESETS).join(', ')})`);
   const c = PRESETS[preset as keyof typeof PRESETS];
-  if (c.channels !== train.channels || c.height !== train.height || c.width !== train.width) {
-    throw new CliError(
-      `the preset ${preset} is for ${c.channels}×${c.height}×${c.width} images, the training images are ` +
-        `${train.channels}×${train.height}×${train.width}: give --config with a JSON file of the architecture ` +
-        '(levels, hidden, layers, ...; the image shape and classes follow the data)',
-    );
+  return (train, test) => {
+    if (c.channels !== train.channels || c.height !== train.height || c.width !== train.width) {
+      throw new CliError(
+        `the preset ${preset} is for ${c.channels}×${c.height}×${c.width} images, the training images are ` +
+          `${train.channels}×${train.height}×${train.width}: give --config with a JSON file of the architecture ` +
+          '(levels, hidden, layers, ...; the image shape and classes follow the data)',
+      );
+    }
+    return resolveConfig({ ...c, classes: dataClasses(train, test) });
+  };
+}
+
+const dataClasses = (train: ImageDataset, test?: ImageDataset): number => Math.max(train.classes, test?.classes ?? 0);
+
+/** The JSON object of a configuration file: ERR_IO if it cannot be read, ERR_ARG if it is not such an object. */
+function readConfigFile(file: string): Partial<ConfigInput> {
+  let text: string;
+  try {
+    text = readRegularFile(file).toString('utf8');
+  } catch (error) {
+    throw new CliError(`cannot read the configuration ${file}: ${(error as Error).message}`, 'ERR_IO');
   }
-  return resolveConfig({ ...c, classes });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`the configuration ${file} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CliError(`the configuration ${file} must be a JSON object of SPEC.md §2 keys, got ${Array.isArray(parsed) ? 'an array' : String(parsed)}`);
+  }
+  return parsed as Partial<ConfigInput>;
 }

@@ -3,12 +3,23 @@
  * non-zero status, never a stack trace; train → eval → sample works end to end.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 
 import { cli, runCli, trainTiny } from '../helpers/cli';
+
+/** Training data that does not exist: what fails first must be something else. */
+const idxData = ['--dataset', 'idx', '--train-images', '/nonexistent/train.idx', '--train-labels', '/nonexistent/labels.idx', '--steps', '1'];
+
+/** A configuration file holding `text`. */
+function jsonFile(text: string): string {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-config-')), 'config.json');
+  writeFileSync(file, text);
+  return file;
+}
 
 describe('gated-pixelcnn CLI', () => {
   it.each([
@@ -32,12 +43,30 @@ describe('gated-pixelcnn CLI', () => {
     [['info', '--checkpoint', ''], /--checkpoint needs a file or folder name/],
     [['sample', '--checkpoint', 'x', '--images-dir', ''], /--images-dir needs a file or folder name/],
     [['eval', '--checkpoint', 'x', '--dataset', 'folder', '--test-dir', ''], /--test-dir needs a file or folder name/],
-    [['frobnicate'], /unknown command/],
-  ])('%j fails with one line of explanation', (args, message) => {
+    [['frobnicate'], /unknown command 'frobnicate'; see --help \(ERR_ARG\)/],
+    // Commander's own errors, a suggestion included, read as ours do.
+    [['sample', '--checkpoint', 'x', '--per-lable', '2'], /unknown option '--per-lable' \(Did you mean --per-label\?\); see --help \(ERR_ARG\)/],
+    [['train', '--steps'], /option '--steps <n>' argument missing; see --help \(ERR_ARG\)/],
+    [['sample', '--checkpoint', 'x', '--backend', 'gpu'], /--backend must be auto, cpu or cuda, got "gpu" \(ERR_ARG\)/],
+    // The configuration is read before the data (which here does not exist) loads.
+    [['train', '--config', '/dev/zero', ...idxData], /cannot read the configuration \/dev\/zero: it is a device, not a regular file \(ERR_IO\)/],
+    [['train', '--config', '/nonexistent/config.json', ...idxData], /cannot read the configuration \/nonexistent\/config.json: ENOENT.* \(ERR_IO\)/],
+    [['train', '--config', jsonFile('[1, 2]'), ...idxData], /the configuration .* must be a JSON object of SPEC.md §2 keys, got an array \(ERR_ARG\)/],
+    [['train', '--config', jsonFile('{"levels": 4,'), ...idxData], /the configuration .* is not JSON: .* \(ERR_ARG\)/],
+    [['train', '--config', jsonFile('{}'), '--preset', 'mnist-tiny', ...idxData], /give --preset or --config, not both \(ERR_ARG\)/],
+  ])('%j fails with one line of explanation ending in its code', (args, message) => {
     const result = runCli(...args);
-    expect(result.status).not.toBe(0);
+    expect(result.status).toBe(1);
     expect(result.stderr).toMatch(message);
-    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(result.stderr).toMatch(/^gated-pixelcnn: [^\n]* \(ERR_[A-Z_]+\)\n$/); // one line, no stack trace
+  });
+
+  it('prints its version', () => {
+    const result = runCli('--version');
+    expect(result.status).toBe(0);
+    const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect(result.stdout).toBe(`${version}\n`);
+    expect(runCli('info').stdout).toContain(`gated-pixelcnn ${version}, node ${process.version}`);
   });
 
   it('info names the backend and why', () => {

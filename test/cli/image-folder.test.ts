@@ -177,11 +177,13 @@ describe('gated-pixelcnn with --dataset folder', () => {
 
   it.each([
     [['--steps', '1'], /the preset mnist-tiny is for 1×28×28 images, the training images are 1×6×6: give --config/],
-    [['--config', 'x.json', '--test-dir', '/nonexistent'], /cannot read the image folder \/nonexistent/],
+    [['--config', 'config.json', '--test-dir', '/nonexistent'], /cannot read the image folder \/nonexistent/],
   ])('train %j on a folder of 6×6 images fails with one line', (flags, message) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-folder-bad-'));
     const trainDir = writePngFolder(path.join(dir, 'train'), tinyDataset(4, 6, 2, 1));
-    const result = runCli('train', '--dataset', 'folder', '--train-dir', trainDir, '--out', path.join(dir, 'run'), ...flags);
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ levels: 4, hidden: 4, layers: 1 }));
+    const named = flags.map((flag) => (flag === 'config.json' ? path.join(dir, flag) : flag));
+    const result = runCli('train', '--dataset', 'folder', '--train-dir', trainDir, '--out', path.join(dir, 'run'), ...named);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(message);
   });
