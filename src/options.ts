@@ -30,3 +30,17 @@ export function optionalSignal(signal: unknown, what: string): void {
     throw new PixelCNNError('ERR_ARG', `${what} must be an AbortSignal (from an AbortController), or left out`);
   }
 }
+
+/**
+ * Calls a progress callback. What it throws, or the promise it returns rejects with
+ * (an async callback), is dropped: a progress display that fails must not stop the
+ * work, nor, unhandled, the process.
+ */
+export function reportProgress(onProgress: ((done: number, total: number) => unknown) | null | undefined, done: number, total: number): void {
+  try {
+    const result = onProgress?.(done, total);
+    if (result instanceof Promise) result.catch(() => undefined);
+  } catch {
+    // Dropped, as above.
+  }
+}

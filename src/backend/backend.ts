@@ -101,7 +101,7 @@ export class Backend {
 
   /** A tensor holding a copy of `data` (Float32Array, Int32Array or Uint8Array), laid out row-major. */
   tensor(data: Data, shape: readonly number[]): Tensor {
-    return this.#wrap(callNative('tensor', () => this.#addon.tensorFromArray(data, [...shape])));
+    return this.#wrap(callNative('tensor', () => this.#addon.tensorFromArray(data, this.#shape(shape))));
   }
 
   /** Copies `data` (the tensor's element type and count) into `t`, in place. */
@@ -110,12 +110,12 @@ export class Backend {
   }
 
   zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    return this.#wrap(callNative('zeros', () => this.#addon.tensorZeros([...shape], dtype)));
+    return this.#wrap(callNative('zeros', () => this.#addon.tensorZeros(this.#shape(shape), dtype)));
   }
 
   /** The same memory under another shape with the same element count (a view: writes show in both). */
   reshape(t: Tensor, shape: readonly number[]): Tensor {
-    return this.#op('reshape', () => this.#addon.tensorReshape(this.#h(t, 'tensor'), [...shape]));
+    return this.#op('reshape', () => this.#addon.tensorReshape(this.#h(t, 'tensor'), this.#shape(shape)));
   }
 
   // ---- offset convolution (SPEC.md §3) ----
@@ -319,7 +319,11 @@ export class Backend {
    * Every update is checked before any is applied.
    */
   adamStep(updates: readonly AdamUpdate[], options: AdamOptions): void {
-    const list = (key: 'param' | 'grad' | 'm' | 'v') => updates.map((u, i) => this.#h(u[key], `updates[${i}].${key}`));
+    this.#list(updates, 'updates');
+    if (typeof options !== 'object' || options === null || typeof options.lr !== 'number') {
+      throw new PixelCNNError('ERR_ARG', 'adamStep: options.lr must be a number (the other options have defaults)');
+    }
+    const list = (key: 'param' | 'grad' | 'm' | 'v') => updates.map((u, i) => this.#h(u?.[key], `updates[${i}].${key}`));
     callNative('adamStep', () =>
       this.#addon.adamStep(
         list('param'), list('grad'), list('m'), list('v'), updates.map((u) => u.step),
@@ -338,7 +342,7 @@ export class Backend {
   /** sqrt of the sum of squares of every element of every tensor. */
   globalNorm(tensors: readonly Tensor[]): number {
     return callNative('globalNorm', () =>
-      this.#addon.globalNorm(tensors.map((t, i) => this.#h(t, `tensors[${i}]`))),
+      this.#addon.globalNorm(this.#list(tensors, 'tensors').map((t, i) => this.#h(t, `tensors[${i}]`))),
     );
   }
 
@@ -348,7 +352,7 @@ export class Backend {
    */
   clipGradNorm(tensors: readonly Tensor[], maxNorm: number): number {
     return callNative('clipGradNorm', () =>
-      this.#addon.clipGradNorm(tensors.map((t, i) => this.#h(t, `tensors[${i}]`)), maxNorm),
+      this.#addon.clipGradNorm(this.#list(tensors, 'tensors').map((t, i) => this.#h(t, `tensors[${i}]`)), maxNorm),
     );
   }
 
@@ -359,7 +363,9 @@ export class Backend {
   movingAverage(averages: readonly Tensor[], values: readonly Tensor[], decay: number): void {
     callNative('movingAverage', () =>
       this.#addon.movingAverage(
-        averages.map((t, i) => this.#h(t, `averages[${i}]`)), values.map((t, i) => this.#h(t, `values[${i}]`)), decay,
+        this.#list(averages, 'averages').map((t, i) => this.#h(t, `averages[${i}]`)),
+        this.#list(values, 'values').map((t, i) => this.#h(t, `values[${i}]`)),
+        decay,
       ),
     );
   }
@@ -459,11 +465,24 @@ export class Backend {
     return t.handle;
   }
 
+  /** An array argument (of tensors, updates), checked before it is mapped over. */
+  #list<T>(value: readonly T[], name: string): readonly T[] {
+    if (!Array.isArray(value)) throw new PixelCNNError('ERR_TYPE', `${name} must be an array, got ${value === null ? 'null' : typeof value}`);
+    return value;
+  }
+
+  /** A shape argument: an array of sizes (the native side checks the sizes). */
+  #shape(shape: readonly number[]): number[] {
+    if (!Array.isArray(shape)) throw new PixelCNNError('ERR_TYPE', `shape must be an array of sizes, got ${shape === null ? 'null' : typeof shape}`);
+    return [...shape];
+  }
+
   #opt(t: Tensor | null | undefined, name: string): NativeTensor | null {
     return t == null ? null : this.#h(t, name);
   }
 
   #gateTerms(terms: GateTerms): [NativeTensor | null, NativeTensor | null, NativeTensor | null] {
+    if (typeof terms !== 'object' || terms === null) throw new PixelCNNError('ERR_TYPE', `the gate's terms must be an object ({ extra, bias, spatial }), got ${terms === null ? 'null' : typeof terms}`);
     return [
       this.#opt(terms.extra, 'extra'),
       this.#opt(terms.bias, 'bias'),

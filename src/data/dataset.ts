@@ -42,16 +42,16 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
   }
   if (!(images instanceof Uint8Array) || images.length !== count * channels * height * width) {
     throw new PixelCNNError(
-      'ERR_LENGTH',
+      images instanceof Uint8Array ? 'ERR_LENGTH' : 'ERR_TYPE',
       `${source}: images must be a Uint8Array of ${count}×${channels}×${height}×${width} pixels, ` +
-        `got ${images instanceof Uint8Array ? images.length : typeof images}`,
+        `got ${images instanceof Uint8Array ? images.length : describeValue(images)}`,
     );
   }
   if (!(labels instanceof Int32Array) || labels.length !== count) {
     throw new PixelCNNError(
-      'ERR_LENGTH',
+      labels instanceof Int32Array ? 'ERR_LENGTH' : 'ERR_TYPE',
       `${source}: labels must be an Int32Array of ${count}, ` +
-        `got ${labels instanceof Int32Array ? labels.length : typeof labels}`,
+        `got ${labels instanceof Int32Array ? labels.length : describeValue(labels)}`,
     );
   }
   for (let i = 0; i < count; i++) {
@@ -74,4 +74,11 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
     ...(classNames ? { classNames } : {}),
     ...(imageNames ? { imageNames } : {}),
   };
+}
+
+/** What a value of the wrong type is, for a message: its class where it has one (a Uint8Array), else its type. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
+  return typeof value;
 }

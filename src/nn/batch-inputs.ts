@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend/backend';
 import { toUnit } from '../data/quantize';
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, shown } from '../errors';
 import { optionsObject } from '../options';
 import type { Tensor } from '../tensor';
 import type { ModelConfig } from './config';
@@ -66,6 +66,7 @@ export function checkConditioning(config: ModelConfig, batch: number, given: Con
   if (cond.labels) {
     for (let i = 0; i < batch; i++) {
       const y = cond.labels[i];
+      if (typeof y !== 'number') throw new PixelCNNError('ERR_TYPE', `cond.labels[${i}] is ${shown(y)}, not a number`);
       if (!Number.isInteger(y) || y < 0 || y >= config.classes) {
         throw new PixelCNNError('ERR_RANGE', `cond.labels[${i}] is ${y}, outside [0, ${config.classes})`);
       }

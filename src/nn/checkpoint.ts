@@ -67,6 +67,9 @@ export function encodeCheckpoint(
   if (extras.metadata && Object.hasOwn(extras.metadata, CLASS_NAMES_KEY)) {
     throw new PixelCNNError('ERR_ARG', `give class names as extras.classNames, not as metadata "${CLASS_NAMES_KEY}"`);
   }
+  for (const [key, value] of Object.entries(extras.metadata ?? {})) {
+    if (typeof value !== 'string') throw new PixelCNNError('ERR_ARG', `metadata "${key}" must be a string, got ${typeof value}`);
+  }
   return encodeSafetensors({
     metadata: {
       ...extras.metadata,

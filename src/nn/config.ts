@@ -52,6 +52,13 @@ const DEFAULTS: Omit<ModelConfig, 'skip' | 'channels' | 'height' | 'width'> = {
 
 export type ConfigInput = Partial<ModelConfig> & Pick<ModelConfig, 'channels' | 'height' | 'width'>;
 
+/** ERR_TYPE unless `config` is an object, for functions that take a model's configuration (model.config). */
+export function requireConfigObject(config: unknown, what: string): asserts config is ModelConfig {
+  if (typeof config !== 'object' || config === null) {
+    throw new PixelCNNError('ERR_TYPE', `${what} must be a model configuration (model.config), got ${config === null ? 'null' : typeof config}`);
+  }
+}
+
 /** A complete, validated configuration: defaults filled in, every constraint of SPEC.md §2 checked. */
 export function resolveConfig(input: ConfigInput): ModelConfig {
   if (typeof input !== 'object' || input === null) {
@@ -61,8 +68,10 @@ export function resolveConfig(input: ConfigInput): ModelConfig {
   if (unknown.length > 0) {
     throw new PixelCNNError('ERR_CONFIG', `unknown configuration keys: ${unknown.join(', ')}`);
   }
-  const hidden = input.hidden ?? DEFAULTS.hidden;
-  const config: ModelConfig = { ...DEFAULTS, skip: hidden, ...input } as ModelConfig;
+  // A key given as undefined takes its default, as options do elsewhere (`{ levels: opts.levels }`).
+  const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as Partial<ModelConfig>;
+  const hidden = given.hidden ?? DEFAULTS.hidden;
+  const config: ModelConfig = { ...DEFAULTS, skip: hidden, ...given } as ModelConfig;
   const rules: [keyof ModelConfig, (v: number) => boolean, string][] = [
     ['channels', (v) => v >= 1, '≥ 1'],
     ['height', (v) => v >= 1, '≥ 1'],
@@ -125,8 +134,8 @@ function checkLimits(config: ModelConfig): void {
   }
 }
 
-/** Named configurations. */
-export const PRESETS = {
+/** Named configurations (frozen: a change anywhere in the process would change every later model of the name). */
+export const PRESETS = freezePresets({
   /**
    * Small enough to train into recognizable digits on 2 CPU cores in under 10 minutes
    * (4,000 steps of 32). Chosen by experiment: with kernel 3 (receptive radius 7) the
@@ -146,7 +155,12 @@ export const PRESETS = {
     channels: 1, height: 28, width: 28, levels: 256, hidden: 128, layers: 8, firstKernel: 7,
     kernel: 3, skip: 128, headHidden: 16, classes: 10, condDim: 0, spatialCond: 0,
   },
-} as const satisfies Record<string, ModelConfig>;
+} as const satisfies Record<string, ModelConfig>);
+
+function freezePresets<T extends Record<string, ModelConfig>>(presets: T): T {
+  for (const preset of Object.values(presets)) Object.freeze(preset);
+  return Object.freeze(presets);
+}
 
 export type PresetName = keyof typeof PRESETS;
 

@@ -1,7 +1,8 @@
 /**
  * Weights must be finite numbers. A NaN or an infinity in any weight makes every logit
  * NaN: the NLL is NaN and every sampled pixel is the top level, with no error. So a model
- * refuses such weights when built, a checkpoint when written, and a file when read.
+ * refuses such weights when built, a checkpoint when written, a file when read, and the
+ * samplers when asked to draw (ERR_DIVERGED: the weights a diverged run left).
  */
 import { PixelCNNError, type ErrorCode } from '../errors';
 

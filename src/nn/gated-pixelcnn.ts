@@ -285,6 +285,13 @@ export class GatedPixelCNN {
   }
 }
 
+/** ERR_TYPE unless `value` is a model (a caller from JavaScript may pass anything). */
+export function requireModel(value: unknown, what: string): asserts value is GatedPixelCNN {
+  if (!(value instanceof GatedPixelCNN)) {
+    throw new PixelCNNError('ERR_TYPE', `${what} must be a GatedPixelCNN, got ${value === null ? 'null' : typeof value}`);
+  }
+}
+
 function backendOf(choice: Backend | BackendName | undefined): Backend {
   if (choice instanceof Backend) return choice;
   if (choice !== undefined && typeof choice !== 'string') {

@@ -23,7 +23,7 @@ export const SCHEDULE_DEFAULTS = { warmupSteps: 0, finalFraction: 0.01, stepSize
 /** The learning rate for 1-based `step` of `totalSteps` (cosine needs a known total). */
 export function learningRate(schedule: Schedule, baseLr: number, step: number, totalSteps: number | null): number {
   const warmup = schedule.warmupSteps ?? SCHEDULE_DEFAULTS.warmupSteps;
-  if (step <= warmup) return (baseLr * step) / warmup;
+  if (warmup > 0 && step <= warmup) return (baseLr * step) / warmup;
   switch (schedule.kind) {
     case 'constant':
       return baseLr;
@@ -48,6 +48,11 @@ export function checkSchedule(schedule: Schedule): void {
       throw new PixelCNNError('ERR_ARG', `schedule ${what} must be a finite number ≥ 0, got ${shown(value)}`);
     }
   };
+  if (typeof schedule !== 'object' || schedule === null) throw new PixelCNNError('ERR_ARG', `schedule must be an object ({ kind, ... }), got ${shown(schedule)}`);
+  const unknown = Object.keys(schedule).filter((key) => key !== 'kind' && !Object.hasOwn(SCHEDULE_DEFAULTS, key));
+  if (unknown.length > 0) {
+    throw new PixelCNNError('ERR_ARG', `unknown schedule settings: ${unknown.join(', ')} (known: kind, ${Object.keys(SCHEDULE_DEFAULTS).join(', ')})`);
+  }
   if (!['constant', 'cosine', 'step'].includes(schedule.kind)) {
     throw new PixelCNNError('ERR_ARG', `schedule must be constant, cosine or step, got ${shown(schedule.kind)}`);
   }

@@ -7,8 +7,10 @@
 import { loadBackend } from '../backend/load';
 import type { NativeSampleResult } from '../backend/native';
 import { CONFIG_KEYS } from '../nn/config';
+import { checkFiniteWeights } from '../nn/finite-weights';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { PixelCNNError } from '../errors';
+import { reportProgress } from '../options';
 import { requireOptionsObject, resolveSampleOptions, type SampleOptions } from './options';
 
 export interface CachedSampleResult {
@@ -47,7 +49,10 @@ export async function runCachedSampler(
   const { config } = model;
   const perImage = config.channels * config.height * config.width;
   // The sampler takes host copies of the weights; it runs on the GPU when the model lives there.
-  const weights = Object.fromEntries(model.weights());
+  const hostWeights = model.weights();
+  // NaN weights would draw the top level everywhere, with no error.
+  checkFiniteWeights(hostWeights, 'ERR_DIVERGED', 'cannot sample this model');
+  const weights = Object.fromEntries(hostWeights);
   const sampler = onGpu ? model.backend : loadBackend('cpu');
   const levels = new Uint8Array(o.count * perImage);
   const logits = keepLogits ? new Float32Array(o.count * config.levels * perImage) : undefined;
@@ -81,11 +86,7 @@ export async function runCachedSampler(
         knownMask: slice(o.known?.mask),
         onRow: (rows) => {
           rowsDone[part] = rows;
-          try {
-            options.onProgress?.(rowsBefore + Math.min(...rowsDone), totalRows);
-          } catch {
-            // A failing progress callback must not stop the sampling.
-          }
+          reportProgress(options.onProgress, rowsBefore + Math.min(...rowsDone), totalRows);
         },
       });
     };

@@ -6,7 +6,7 @@
  */
 import { PixelCNNError, shown } from '../errors';
 import { toDisplay } from '../data/quantize';
-import type { ModelConfig } from '../nn/config';
+import { requireConfigObject, type ModelConfig } from '../nn/config';
 import { checkSampleCount } from './options';
 
 export interface CompletionSources {
@@ -45,6 +45,8 @@ export function completionInputs(
   keepRows: number,
   perImage: number,
 ): { count: number; known: { images: Uint8Array; mask: Uint8Array }; labels?: Int32Array } {
+  requireConfigObject(config, 'completionInputs: config');
+  if (typeof sources !== 'object' || sources === null) throw new PixelCNNError('ERR_TYPE', 'completionInputs: sources must be an object ({ levels, labels })');
   checkKeepRows(config, keepRows);
   if (!Number.isInteger(perImage) || perImage < 1) {
     throw new PixelCNNError('ERR_ARG', `perImage must be an integer ≥ 1, got ${shown(perImage)}`);

@@ -1,7 +1,7 @@
 /** Writing sampled levels as a PNG grid (levels → 8-bit display values, SPEC.md §1). */
 import { toDisplay } from '../data/quantize';
 import { gridSize, writePngGrid, type GridLayout, type GridShape } from '../io/png-grid';
-import type { ModelConfig } from '../nn/config';
+import { requireConfigObject, type ModelConfig } from '../nn/config';
 import { optionsObject } from '../options';
 
 interface SampleGridOptions {
@@ -10,6 +10,7 @@ interface SampleGridOptions {
 }
 
 function shapeAndLayout(count: number, config: ModelConfig, options: SampleGridOptions): [GridShape, GridLayout] {
+  requireConfigObject(config, 'a sample grid: config');
   const { columns, scale } = optionsObject(options, 'a sample grid: options');
   return [
     { count, channels: config.channels, height: config.height, width: config.width },
@@ -24,6 +25,7 @@ export function checkSampleGrid(count: number, config: ModelConfig, options: Sam
 
 /** Writes `levels` [count, C, H, W] as a grid of `columns` images per row, scaled up `scale` times. */
 export function writeSampleGrid(file: string, levels: Uint8Array, config: ModelConfig, options: SampleGridOptions): void {
+  requireConfigObject(config, 'writeSampleGrid: config');
   writeDisplayGrid(file, toDisplay(levels, config.levels), config, options);
 }
 

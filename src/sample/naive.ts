@@ -4,6 +4,8 @@
  * and simple enough to trust; faster samplers are checked against it.
  */
 import { PixelCNNError } from '../errors';
+import { reportProgress } from '../options';
+import { checkFiniteWeights } from '../nn/finite-weights';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { drawLevel } from './draw';
 import { sampleUniform } from './philox';
@@ -34,6 +36,8 @@ export async function sampleNaiveAsync(model: GatedPixelCNN, options: SampleOpti
 /** The sampling, yielding after each row of each batch. */
 function* naiveSteps(model: GatedPixelCNN, options: SampleOptions): Generator<void, Uint8Array> {
   const o = resolveSampleOptions(model.config, options);
+  // NaN weights would draw the top level everywhere, with no error.
+  checkFiniteWeights(model.weights(), 'ERR_DIVERGED', 'cannot sample this model');
   const { channels: C, height: H, width: W, levels: K } = model.config;
   const plane = H * W;
   const perImage = C * plane;
@@ -65,11 +69,7 @@ function* naiveSteps(model: GatedPixelCNN, options: SampleOptions): Generator<vo
             images[b * perImage + position] = drawLevel(values, offset, plane, K, o.temperature, u);
           }
           done += 1;
-          try {
-            options.onProgress?.(done, total);
-          } catch {
-            // A failing progress callback must not stop the sampling (as in the cached sampler).
-          }
+          reportProgress(options.onProgress, done, total);
         }
       yield;
     }

@@ -6,8 +6,8 @@ import { createDataset, type ImageDataset } from '../data/dataset';
 import { gatherBatch } from '../data/batches';
 import { describeClassNames, sameClassNames } from '../data/class-names';
 import { PixelCNNError, shown } from '../errors';
-import { optionsObject } from '../options';
-import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { optionalFunction, optionsObject, reportProgress } from '../options';
+import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 
 export interface Evaluation {
   /** Mean NLL in nats per image. */
@@ -71,7 +71,9 @@ export interface EvaluateOptions {
 
 /** Evaluates the first `limit` images (all by default) in batches of `batchSize`. */
 export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptions?: EvaluateOptions): Evaluation {
+  requireModel(model, 'evaluate: model');
   const options = optionsObject(evaluateOptions, 'evaluate: options');
+  optionalFunction(options.onProgress, 'evaluate: onProgress');
   checkDatasetFits(model, data, 'test');
   for (const [key, value] of [['limit', options.limit], ['batchSize', options.batchSize]] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
@@ -85,7 +87,7 @@ export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptio
     const indices = Int32Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
     const batch = gatherBatch(data, indices, model.config.levels);
     imageNlls.set(model.nll(batch.images, labelsFor(model, batch.labels)), start);
-    options.onProgress?.(start + indices.length, total);
+    reportProgress(options.onProgress, start + indices.length, total);
   }
   let sum = 0;
   for (const v of imageNlls) sum += v;

@@ -18,7 +18,7 @@ import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError, shown } from '../errors';
 import { optionalFunction, optionalSignal, optionsObject } from '../options';
 import { ensureWritableDirectory, removeEarlierRunFile } from '../io/directories';
-import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { GatedPixelCNN, requireModel } from '../nn/gated-pixelcnn';
 import { readCheckpoint, type Checkpoint } from '../nn/checkpoint';
 import { ADAM_DEFAULTS, Adam, type AdamConfig } from '../optim/adam';
 import { SCHEDULE_DEFAULTS, checkSchedule, learningRate, type Schedule } from '../optim/schedule';
@@ -151,10 +151,13 @@ export class Trainer {
   #step = 0;
   #elapsedBefore = 0; // seconds trained before this process (resumed runs)
   #disposed = false;
+  #running = false;
   #folderClaimed: boolean; // false until a new run's first step (see #claimFolder)
 
   constructor(options: TrainerOptions, resumeFrom?: TrainingState & { tensors: Parameters<Adam['loadStateDict']>[0] }) {
     if (typeof options !== 'object' || options === null) throw new PixelCNNError('ERR_ARG', 'Trainer needs options: at least a model and a training set');
+    requireModel(options.model, 'Trainer: model');
+    checkOptionKeys(options, Boolean(resumeFrom));
     optionalSignal(options.signal, 'signal');
     const callbacks = optionsObject(options.callbacks, 'Trainer: callbacks');
     for (const name of ['onBatchEnd', 'onEpochEnd', 'onEval', 'onCheckpoint'] as const) optionalFunction(callbacks[name], `callbacks.${name}`);
@@ -213,7 +216,7 @@ export class Trainer {
     checkpointPath: string,
     options: Omit<TrainerOptions, 'model'> & { backend?: Backend | BackendName },
   ): Trainer {
-    optionsObject(options, 'Trainer.resume: options');
+    const resumeOptions = optionsObject(options, 'Trainer.resume: options');
     const checkpoint = readCheckpoint(checkpointPath);
     const stateJson = checkpoint.extras.metadata.training;
     if (stateJson === undefined) {
@@ -221,10 +224,10 @@ export class Trainer {
     }
     const state = parseTrainingState(stateJson, checkpointPath);
     const model = GatedPixelCNN.fromWeights(
-      checkpoint.config, checkpoint.weights, options.backend, checkpoint.extras.classNames,
+      checkpoint.config, checkpoint.weights, resumeOptions.backend, checkpoint.extras.classNames,
     );
     try {
-      return new Trainer({ ...options, model }, { ...state, tensors: checkpoint.extras.tensors });
+      return new Trainer({ ...resumeOptions, model } as TrainerOptions, { ...state, tensors: checkpoint.extras.tensors });
     } catch (error) {
       model.dispose();
       const damaged = error instanceof PixelCNNError && error.code === 'ERR_CHECKPOINT' && !error.message.includes(checkpointPath);
@@ -241,6 +244,9 @@ export class Trainer {
     // Its optimizer's moments are freed: a run would train on from reset ones.
     if (this.#disposed) throw new PixelCNNError('ERR_DISPOSED', 'the trainer was disposed');
     if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model being trained was disposed');
+    // Two loops would interleave their steps on one optimizer and each report the whole budget.
+    if (this.#running) throw new PixelCNNError('ERR_ARG', 'this trainer is already running: await its run() before starting another');
+    this.#running = true;
     const { train, test, callbacks = {}, signal } = this.#options;
     const batchesPerEpoch = this.#sampler.batchesPerEpoch;
     const totalSteps = budgetSteps(settings.budget, batchesPerEpoch);
@@ -265,6 +271,7 @@ export class Trainer {
 
     try {
       while ((totalSteps === null || this.#step < totalSteps) && elapsed() < deadline) {
+        this.#checkLive();
         if (signal?.aborted) {
           stoppedBy = 'signal';
           break;
@@ -298,15 +305,20 @@ export class Trainer {
         if (!this.#folderClaimed) this.#claimFolder();
         this.#log?.write({ type: 'train', ...info });
         await callbacks.onBatchEnd?.(info);
+        this.#checkLive();
         progress.update({ ...info, totalSteps });
 
         const epochEnded = this.#sampler.state.epoch > epoch;
-        if (epochEnded) await callbacks.onEpochEnd?.({ epoch, step: this.#step });
+        if (epochEnded) {
+          await callbacks.onEpochEnd?.({ epoch, step: this.#step });
+          this.#checkLive();
+        }
         if (test && this.#step % evalEvery === 0) {
           lastEval = this.#evaluate(test, epoch, progress);
           // An update can leave the weights finite but so large that the logits overflow.
           if (!Number.isFinite(lastEval.nll)) throw diverged(this.#step, `the test NLL is ${lastEval.nll}`);
           await callbacks.onEval?.({ ...lastEval, step: this.#step, epoch });
+          this.#checkLive();
         }
         if (this.#options.outDir && this.#step % settings.checkpointEvery === 0) {
           checkpoint = this.#checkpoint(elapsed());
@@ -317,6 +329,7 @@ export class Trainer {
         await new Promise((resolve) => setImmediate(resolve));
       }
       // A new run that took no step has nothing to keep, and leaves an earlier run's files as they were.
+      this.#checkLive();
       if (this.#options.outDir && this.#step > 0) {
         checkpoint = this.#checkpoint(elapsed());
         this.#withEvaluatedModel((evaluated) => evaluated.save(path.join(this.#options.outDir!, MODEL_FILE)));
@@ -325,6 +338,8 @@ export class Trainer {
     } finally {
       trainingStep.dispose();
       progress.stop();
+      this.#running = false;
+      if (this.#disposed) this.#free();
     }
     return {
       steps: this.#step,
@@ -336,11 +351,26 @@ export class Trainer {
     };
   }
 
-  /** Frees the optimizer's state and the weights' average (the model stays the caller's). */
+  /**
+   * Frees the optimizer's state and the weights' average (the model stays the caller's).
+   * A run in progress stops at its next step with ERR_DISPOSED, writing nothing more, and
+   * frees them then: freed at once, its optimizer would go on from zeroed moments.
+   */
   dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (!this.#running) this.#free();
+  }
+
+  #free(): void {
     this.#adam.dispose();
     this.#average?.dispose();
-    this.#disposed = true;
+  }
+
+  /** Stops a run whose trainer or model was disposed meanwhile (by a callback, say). */
+  #checkLive(): void {
+    if (this.#disposed) throw new PixelCNNError('ERR_DISPOSED', 'the trainer was disposed during its run');
+    if (this.model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model being trained was disposed during its run');
   }
 
   /**
@@ -398,6 +428,26 @@ export class Trainer {
     };
     this.model.save(file, { tensors, metadata: { training: JSON.stringify(state) } });
     return file;
+  }
+}
+
+/** Every option a Trainer takes: a misspelt one (batchsize) would be dropped without a word. */
+const TRAINER_OPTIONS = [
+  'model', 'train', 'test', 'outDir', 'runFiles', 'progress', 'callbacks', 'signal', 'stepGraph', 'optimizer',
+  'batchSize', 'seed', 'clipNorm', 'schedule', 'budget', 'evalEvery', 'evalLimit', 'checkpointEvery', 'ema',
+] as const satisfies readonly (keyof TrainerOptions)[];
+// An option added to TrainerOptions but not above fails to compile here.
+const everyOptionListed: Record<Exclude<keyof TrainerOptions, (typeof TRAINER_OPTIONS)[number]>, never> = {};
+void everyOptionListed;
+
+function checkOptionKeys(options: TrainerOptions, resumed: boolean): void {
+  // Trainer.resume also takes the backend to load the model onto.
+  const known: readonly string[] = resumed ? [...TRAINER_OPTIONS, 'backend'] : TRAINER_OPTIONS;
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw new PixelCNNError('ERR_ARG', `unknown Trainer options: ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  const { progress } = options;
+  if (progress !== undefined && progress !== true && progress !== false && progress !== 'auto') {
+    throw new PixelCNNError('ERR_ARG', `progress must be true, false or 'auto', got ${shown(progress)}`);
   }
 }
 

@@ -16,7 +16,7 @@ import { optionsObject } from '../options';
 import {
   batchSizeOf, disposeBatch, writeBatch, type BatchTensors, type Conditioning,
 } from '../nn/batch-inputs';
-import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { Parameter } from '../nn/parameters';
 import type { Tensor } from '../tensor';
 
@@ -41,6 +41,7 @@ export class TrainingStep {
   #captures = 0;
 
   constructor(model: GatedPixelCNN, stepOptions?: TrainingStepOptions) {
+    requireModel(model, 'TrainingStep: model');
     const options = optionsObject(stepOptions, 'TrainingStep: options');
     this.model = model;
     const choice = options.graph ?? 'auto';

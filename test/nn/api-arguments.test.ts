@@ -1,16 +1,19 @@
 /**
  * Options and conditioning from JavaScript may be anything: a number or a string where an
- * object belongs is ERR_ARG naming the call (ERR_BACKEND for a backend), never a
- * TypeError from deep inside, and left out (undefined or null) means none.
+ * object belongs is ERR_ARG naming the call (ERR_BACKEND for a backend), a value of the
+ * wrong type ERR_TYPE, never a TypeError from deep inside, and left out (undefined or
+ * null) means none.
  */
 import { describe, expect, it } from 'vitest';
 
-import { GatedPixelCNN } from '../../src';
+import { GatedPixelCNN, PRESETS } from '../../src';
 import { loadImageFolder } from '../../src/data/image-folder';
 import { decodeSafetensors } from '../../src/io/safetensors';
 import { completionInputs } from '../../src/sample/completion';
 import { writeSampleGrid } from '../../src/sample/grid';
+import { learningRate } from '../../src/optim/schedule';
 import { evaluate } from '../../src/train/evaluate';
+import { Trainer } from '../../src/train/trainer';
 import { TrainingStep } from '../../src/train/training-step';
 import { cpu } from '../helpers/backend';
 import { tinyDataset } from '../helpers/tiny-data';
@@ -55,5 +58,58 @@ describe('API arguments that are not objects', () => {
       expect((await model.sample({ count: 1, ...(options as object) })).length).toBe(64);
     }
     model.dispose();
+  });
+});
+
+describe('API arguments of the wrong type or kind', () => {
+  it('are refused with ERR_TYPE or ERR_ARG naming what is wrong', () => {
+    const model = GatedPixelCNN.create({ ...config, classes: 3 }, { backend: cpu });
+    const data = tinyDataset(4, 8, 3, 1);
+    const t = cpu.tensor(Float32Array.of(1, 2), [2]);
+    for (const [call, expected, message] of [
+      [() => new Trainer({ train: data } as never), 'ERR_TYPE', /Trainer: model must be a GatedPixelCNN, got undefined/],
+      [() => new Trainer({ model: {}, train: data } as never), 'ERR_TYPE', /Trainer: model must be a GatedPixelCNN, got object/],
+      [() => evaluate(null as never, data), 'ERR_TYPE', /evaluate: model must be a GatedPixelCNN, got null/],
+      [() => evaluate(model, data, { onProgress: 5 as never }), 'ERR_ARG', /evaluate: onProgress must be a function/],
+      [() => new TrainingStep(undefined as never), 'ERR_TYPE', /TrainingStep: model must be a GatedPixelCNN/],
+      [() => completionInputs(model.config, null as never, 4, 1), 'ERR_TYPE', /completionInputs: sources must be an object/],
+      [() => completionInputs(null as never, { levels: images }, 4, 1), 'ERR_TYPE', /completionInputs: config must be a model configuration/],
+      [() => writeSampleGrid('/nonexistent/x.png', images, null as never, { columns: 1 }), 'ERR_TYPE', /writeSampleGrid: config must be a model configuration/],
+      [() => cpu.tensor(Float32Array.of(1), null as never), 'ERR_TYPE', /shape must be an array of sizes, got null/],
+      [() => cpu.globalNorm(t as never), 'ERR_TYPE', /tensors must be an array, got object/],
+      [() => cpu.adamStep({} as never, { lr: 1e-3 }), 'ERR_TYPE', /updates must be an array/],
+      [() => cpu.adamStep([{}] as never, { lr: 1e-3 }), 'ERR_TYPE', /updates\[0\]\.param must be a Tensor/],
+      [() => cpu.adamStep([], {} as never), 'ERR_ARG', /options\.lr must be a number/],
+      [() => cpu.gate(t, 5 as never), 'ERR_TYPE', /the gate's terms must be an object/],
+      [() => model.nll(images, { labels: ['0'] as never }), 'ERR_TYPE', /cond\.labels\[0\] is "0", not a number/],
+      [() => model.nll(images, { labels: BigInt64Array.of(0n) as never }), 'ERR_TYPE', /cond\.labels\[0\] is 0n, not a number/],
+      [() => evaluate(model, { ...data, labels: Uint8Array.from(data.labels) as never }), 'ERR_TYPE', /labels must be an Int32Array of 4, got a Uint8Array/],
+      [() => model.save('/nonexistent/x.safetensors', { metadata: { note: 5 as never } }), 'ERR_ARG', /metadata "note" must be a string, got number/],
+      [() => new Trainer({ model, train: data, batchsize: 4 } as never), 'ERR_ARG', /unknown Trainer options: batchsize/],
+      [() => new Trainer({ model, train: data, progress: 'yes' as never }), 'ERR_ARG', /progress must be true, false or 'auto', got "yes"/],
+      [() => new Trainer({ model, train: data, schedule: { kind: 'step', step_size: 3 } as never }), 'ERR_ARG', /unknown schedule settings: step_size/],
+    ] as const) {
+      expect(call).toThrow(expect.objectContaining({ code: expected, message: expect.stringMatching(message) }));
+    }
+    t.dispose();
+    model.dispose();
+  });
+
+  it('takes a configuration key given as undefined as left out, and keeps the presets as they are', () => {
+    const given: { levels?: number; hidden?: number } = {};
+    const model = GatedPixelCNN.create({ ...config, levels: given.levels, hidden: given.hidden }, { backend: cpu });
+    expect(model.config.levels).toBe(256);
+    expect(model.config.hidden).toBe(64);
+    expect(model.config.skip).toBe(64);
+    model.dispose();
+    expect(() => {
+      (PRESETS['mnist-tiny'] as { levels: number }).levels = 256;
+    }).toThrow(TypeError);
+    expect(PRESETS['mnist-tiny'].levels).toBe(4);
+  });
+
+  it('gives the base rate, not NaN, at step 0 without warm-up', () => {
+    expect(learningRate({ kind: 'constant' }, 1e-3, 0, 10)).toBe(1e-3);
+    expect(learningRate({ kind: 'constant', warmupSteps: 4 }, 1e-3, 2, 10)).toBeCloseTo(5e-4, 12);
   });
 });

@@ -67,6 +67,42 @@ describe('cached sampler, as a user runs it', () => {
     await expect(model.sample({ count: 2, labels: [0, 1], signal: already.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
   });
 
+  it('draws the same images whatever a progress callback throws, or rejects with (an async one), and the process goes on', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const small = GatedPixelCNN.create({ channels: 1, height: 6, width: 6, levels: 4, hidden: 8, layers: 2, classes: 10 }, { backend: cpu, seed: 2 });
+      for (const sampler of ['cached', 'naive'] as const) {
+        const options = { sampler, count: 2, labels: [3, 7], seed: 5 };
+        const plain = await small.sample(options);
+        const thrown = await small.sample({ ...options, onProgress: () => { throw new Error('display gone'); } });
+        const rejected = await small.sample({ ...options, onProgress: async () => { throw new Error('display gone'); } });
+        expect(thrown).toEqual(plain);
+        expect(rejected).toEqual(plain);
+      }
+      small.dispose();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('refuses, with ERR_DIVERGED, a model whose weights are not finite (every draw would be the top level)', async () => {
+    const broken = GatedPixelCNN.create({ channels: 1, height: 4, width: 4, levels: 4, hidden: 4, layers: 1 }, { backend: cpu });
+    const bias = broken.parameters.list().find((p) => p.name === 'head.out.bias')!;
+    const values = bias.value.toFloat32Array();
+    values[2] = NaN;
+    cpu.write(bias.value, values);
+    for (const sampler of ['cached', 'naive'] as const) {
+      await expect(broken.sample({ sampler, count: 1 })).rejects.toMatchObject({
+        code: 'ERR_DIVERGED', message: expect.stringMatching(/cannot sample this model: head\.out\.bias\[2\] is NaN/),
+      });
+    }
+    broken.dispose();
+  });
+
   it('refuses a disposed model with ERR_DISPOSED', async () => {
     const gone = GatedPixelCNN.create({ channels: 1, height: 3, width: 3, levels: 2, hidden: 2, layers: 1, firstKernel: 3, kernel: 3 }, { backend: cpu });
     gone.dispose();

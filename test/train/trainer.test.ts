@@ -427,6 +427,33 @@ describe('Trainer', () => {
     expect(() => new Trainer({ model, train: rgb, progress: false })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
   });
 
+  it('stops a run whose trainer is disposed during it with ERR_DISPOSED, writing nothing more, and frees its state then', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-disposed-'));
+    const before = cpu.memoryUsage().allocated; // the addon's, which other tests' models share
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    const trainer: Trainer = new Trainer({
+      model, train, outDir, progress: false, budget: { steps: 6 }, checkpointEvery: 1,
+      callbacks: { onBatchEnd: ({ step }) => { if (step === 2) trainer.dispose(); } },
+    });
+    await expect(trainer.run()).rejects.toMatchObject({ code: 'ERR_DISPOSED', message: expect.stringMatching(/disposed during its run/) });
+    const state = JSON.parse(decodeSafetensors(readFileSync(path.join(outDir, 'checkpoint.safetensors'))).metadata.training) as { step: number };
+    expect(state.step).toBe(1); // the checkpoint of step 1 stays; step 2's was never written
+    await expect(trainer.run()).rejects.toMatchObject({ code: 'ERR_DISPOSED' });
+    model.dispose();
+    expect(cpu.memoryUsage().allocated).toBe(before); // Adam's moments freed, none rebuilt
+  });
+
+  it('refuses a second run() while one is running, which goes on undisturbed', async () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    const trainer = new Trainer({ model, train, progress: false, budget: { steps: 3 } });
+    const first = trainer.run();
+    await expect(trainer.run()).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/already running/) });
+    expect((await first).steps).toBe(3);
+    expect((await trainer.run()).steps).toBe(3); // the budget is spent: a later run takes no step
+    trainer.dispose();
+    model.dispose();
+  });
+
   it('refuses, in training and evaluation, a dataset made by hand whose fields disagree (missing images would read as zeros)', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
     const one = { ...train, count: 1, images: train.images.slice(0, 64), labels: train.labels.slice(0, 1) };
@@ -434,7 +461,7 @@ describe('Trainer', () => {
       [{ ...one, count: 8 }, 'ERR_LENGTH'],
       [{ ...one, count: 1.5 }, 'ERR_ARG'],
       [{ ...one, count: NaN }, 'ERR_ARG'],
-      [{ ...one, images: Float32Array.from(one.images) }, 'ERR_LENGTH'],
+      [{ ...one, images: Float32Array.from(one.images) }, 'ERR_TYPE'],
       [{ ...one, labels: Int32Array.of(7) }, 'ERR_RANGE'],
       [null, 'ERR_ARG'],
     ] as const) {
