@@ -246,7 +246,6 @@ export class Trainer {
     if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model being trained was disposed');
     // Two loops would interleave their steps on one optimizer and each report the whole budget.
     if (this.#running) throw new PixelCNNError('ERR_ARG', 'this trainer is already running: await its run() before starting another');
-    this.#running = true;
     const { train, test, callbacks = {}, signal } = this.#options;
     const batchesPerEpoch = this.#sampler.batchesPerEpoch;
     const totalSteps = budgetSteps(settings.budget, batchesPerEpoch);
@@ -269,6 +268,7 @@ export class Trainer {
         `${checkpoint ? `; the checkpoint of step ${checkpointStep} is kept` : ''}`,
     );
 
+    this.#running = true;
     try {
       while ((totalSteps === null || this.#step < totalSteps) && elapsed() < deadline) {
         this.#checkLive();
