@@ -11,7 +11,6 @@ import { loadImageFolder } from '../../src/data/image-folder';
 import { decodeSafetensors } from '../../src/io/safetensors';
 import { completionInputs } from '../../src/sample/completion';
 import { writeSampleGrid } from '../../src/sample/grid';
-import { learningRate } from '../../src/optim/schedule';
 import { evaluate } from '../../src/train/evaluate';
 import { Trainer } from '../../src/train/trainer';
 import { TrainingStep } from '../../src/train/training-step';
@@ -106,10 +105,5 @@ describe('API arguments of the wrong type or kind', () => {
       (PRESETS['mnist-tiny'] as { levels: number }).levels = 256;
     }).toThrow(TypeError);
     expect(PRESETS['mnist-tiny'].levels).toBe(4);
-  });
-
-  it('gives the base rate, not NaN, at step 0 without warm-up', () => {
-    expect(learningRate({ kind: 'constant' }, 1e-3, 0, 10)).toBe(1e-3);
-    expect(learningRate({ kind: 'constant', warmupSteps: 4 }, 1e-3, 2, 10)).toBeCloseTo(5e-4, 12);
   });
 });

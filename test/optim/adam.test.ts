@@ -35,10 +35,32 @@ describe('Adam state', () => {
   it('loads what it saved: the next steps match', () => {
     const { model, adam } = stepped();
     const saved = adam.stateDict();
-    const other = new Adam(model.parameters, { lr: 0.01 });
+    // A second model of the same weights, whose optimizer starts from the saved state.
+    const twin = GatedPixelCNN.fromWeights(model.config, model.weights(), cpu);
+    const other = new Adam(twin.parameters, { lr: 0.01 });
     other.loadStateDict(saved.tensors, saved.steps);
     expect(other.stateDict()).toEqual(saved);
-    model.dispose();
+    const rng = makeRng(7);
+    for (let step = 0; step < 2; step++) {
+      const images = Uint8Array.from(integers(rng, 3 * 16, 4));
+      for (const [m, optimizer] of [[model, adam], [twin, other]] as const) {
+        m.parameters.zeroGrad();
+        m.backward(images);
+        optimizer.step();
+      }
+    }
+    // Bias correction and moments carried over: fresh moments (step counts 0) would step differently.
+    expect(twin.weights()).toEqual(model.weights());
+    const fresh = GatedPixelCNN.fromWeights(model.config, model.weights(), cpu);
+    const restarted = new Adam(fresh.parameters, { lr: 0.01 });
+    fresh.parameters.zeroGrad();
+    fresh.backward(Uint8Array.from(integers(makeRng(8), 3 * 16, 4)));
+    restarted.step();
+    model.parameters.zeroGrad();
+    model.backward(Uint8Array.from(integers(makeRng(8), 3 * 16, 4)));
+    adam.step();
+    expect(fresh.weights()).not.toEqual(model.weights());
+    for (const m of [model, twin, fresh]) m.dispose();
   });
 
   it.each([

@@ -11,6 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { BatchSampler, gatherBatch } from '../../src/data/batches';
+import { Adam } from '../../src/optim/adam';
 import { WeightAverage } from '../../src/optim/weight-average';
 import { evaluate } from '../../src/train/evaluate';
 import { Trainer, type BatchEndInfo, type TrainerOptions } from '../../src/train/trainer';
@@ -67,6 +69,46 @@ describe('Trainer', () => {
     const images = Uint8Array.from(test.images.subarray(0, 64), (p) => Math.floor((p * 4) / 256));
     expect(loaded.nll(images, { labels: [0] })).toEqual(model.nll(images, { labels: [0] }));
     trainer.dispose();
+  });
+
+  it('updates the weights as a loop written here does: Adam at the scheduled rate on clipped gradients', async () => {
+    const lr = 2e-3;
+    const clipNorm = 0.05; // small enough to bind at every step
+    const steps = 5;
+    const schedule = { kind: 'cosine', warmupSteps: 2, finalFraction: 0.1 } as const;
+    const trained = GatedPixelCNN.create(config, { backend: cpu, seed: 7 });
+    const reported: BatchEndInfo[] = [];
+    const trainer = new Trainer({
+      model: trained, train, batchSize: 16, seed: 3, optimizer: { lr }, clipNorm, schedule, budget: { steps }, progress: false,
+      callbacks: { onBatchEnd: (info) => reported.push(info) },
+    });
+    await trainer.run();
+    trainer.dispose();
+
+    const mine = GatedPixelCNN.create(config, { backend: cpu, seed: 7 });
+    const adam = new Adam(mine.parameters, { lr });
+    const batches = new BatchSampler(train.count, 16, { seed: 3 });
+    for (let step = 1; step <= steps; step++) {
+      const batch = gatherBatch(train, batches.next().indices, config.levels);
+      mine.parameters.zeroGrad();
+      mine.backward(batch.images, { labels: batch.labels });
+      const grads = mine.parameters.list().flatMap((p) => (p.grad ? [p.grad] : []));
+      const norm = Math.sqrt(grads.reduce((sum, g) => sum + g.toFloat32Array().reduce((a, v) => a + v * v, 0), 0));
+      expect(norm).toBeGreaterThan(clipNorm);
+      for (const g of grads) cpu.write(g, g.toFloat32Array().map((v) => (v * clipNorm) / norm));
+      // Warm-up over 2 steps, then half a cosine over the other 3 down to 0.1·lr.
+      const rate = step <= 2 ? (lr * step) / 2 : 0.1 * lr + (0.9 * lr * (1 + Math.cos((Math.PI * (step - 2)) / 3))) / 2;
+      expect(reported[step - 1].lr).toBeCloseTo(rate, 12);
+      expect(reported[step - 1].gradNorm / norm).toBeCloseTo(1, 5); // the norm before clipping
+      adam.step(rate);
+    }
+    for (const [name, values] of mine.weights()) {
+      const theirs = trained.weights().get(name)!;
+      const scale = Math.max(...values.map(Math.abs), 1e-3);
+      expect(Math.max(...values.map((v, i) => Math.abs(v - theirs[i]))) / scale, name).toBeLessThan(1e-5);
+    }
+    trained.dispose();
+    mine.dispose();
   });
 
   it('leaves an earlier run\'s files in its folder as they were until it takes a step, then replaces them', async () => {
