@@ -21,7 +21,7 @@ export function registerInfo(program: Command): void {
       }
       const report = backendReport();
       if (flags.json) {
-        process.stdout.write(terminalSafeJson(report) + '\n');
+        process.stdout.write(terminalSafeJson({ version: packageVersion, ...report }) + '\n');
         return;
       }
       const lines = [`backend: ${report.chosen} (${report.reason})`];

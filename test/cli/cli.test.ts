@@ -67,6 +67,7 @@ describe('gated-pixelcnn CLI', () => {
     const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
     expect(result.stdout).toBe(`${version}\n`);
     expect(runCli('info').stdout).toContain(`gated-pixelcnn ${version}, node ${process.version}`);
+    expect(JSON.parse(runCli('info', '--json').stdout)).toMatchObject({ version, chosen: 'cpu' });
   });
 
   it('info names the backend and why', () => {
