@@ -9,7 +9,10 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 
+import { quantize, toDisplay } from '../../src/data/quantize';
 import { cli, runCli, trainTiny } from '../helpers/cli';
+import { checkGrid } from '../helpers/png-grid-check';
+import { tinyDataset } from '../helpers/tiny-data';
 
 /** Training data that does not exist: what fails first must be something else. */
 const idxData = ['--dataset', 'idx', '--train-images', '/nonexistent/train.idx', '--train-labels', '/nonexistent/labels.idx', '--steps', '1'];
@@ -107,6 +110,13 @@ describe('gated-pixelcnn CLI', () => {
     const levels = readFileSync(levelsFile);
     expect(levels.length).toBe(12 * 36);
     expect(levels.every((v) => v < 4)).toBe(true);
+    // The grids show what was drawn: a row a label, and each label's images in its own grid.
+    const layout = { padding: 2, scale: 2 };
+    const shown = toDisplay(levels, 4);
+    checkGrid(PNG.sync.read(readFileSync(grid)), shown, [12, 1, 6, 6], { ...layout, columns: 4 });
+    for (const y of [0, 1, 2]) {
+      checkGrid(PNG.sync.read(readFileSync(path.join(dir, `grid-${y}.png`))), shown.subarray(y * 4 * 36, (y + 1) * 4 * 36), [4, 1, 6, 6], { ...layout, columns: 2 });
+    }
     // Same seed: the cached sampler (default) draws what the naive one drew.
     const cachedLevels = path.join(dir, 'cached.u8');
     expect(runCli('sample', '--checkpoint', checkpoint, '--labels', '0-2', '--per-label', '4', '--out', grid, '--levels-out', cachedLevels).status).toBe(0);
@@ -191,8 +201,12 @@ describe('gated-pixelcnn CLI', () => {
     child.kill('SIGTERM');
     const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     expect(stderr).toMatch(/stopping after this step \(SIGTERM again to quit without a checkpoint\)/);
-    expect(stderr).toMatch(/stopped after \d+ steps/);
+    const steps = Number(/stopped after (\d+) steps/.exec(stderr)?.[1]);
+    expect(steps).toBeGreaterThan(0);
     expect(status).toBe(143);
+    // The checkpoint written on the way out holds the last step (the folder's earlier one, trainTiny's, held step 6).
+    const checkpoint = path.join(args[args.indexOf('--out') + 1], 'checkpoint.safetensors');
+    expect(JSON.parse(runCli('info', '--checkpoint', checkpoint, '--json').stdout)).toMatchObject({ training: { step: steps } });
   });
 
   it('completes test images: their kept top rows in every completion, one grid row an image', () => {
@@ -208,8 +222,12 @@ describe('gated-pixelcnn CLI', () => {
     const red = (x: number, y: number) => png.data[4 * (y * png.width + x)];
     const tile = (row: number, column: number, top: number) =>
       Array.from({ length: top * 12 }, (_, k) => red(column * 14 + (k % 12), row * 14 + Math.floor(k / 12)));
+    const testImages = tinyDataset(12, 6, 3, 2).images; // trainTiny's test set
     for (let row = 0; row < 3; row++) {
       const source = tile(row, 0, 12);
+      // Test image 2 + row (--first 2), quantized and shown ×2.
+      const shown = toDisplay(quantize(testImages.subarray((2 + row) * 36, (3 + row) * 36), 4), 4);
+      expect(source).toEqual(Array.from({ length: 144 }, (_, k) => shown[Math.floor(k / 24) * 6 + Math.floor((k % 12) / 2)]));
       expect(tile(row, 1, 6)).toEqual(source.slice(0, 6 * 12)); // the kept rows, ×2
       expect(tile(row, 1, 12).slice(6 * 12).every((v) => v === 128)).toBe(true); // the rest gray
       for (const column of [2, 3]) expect(tile(row, column, 6)).toEqual(source.slice(0, 6 * 12));
