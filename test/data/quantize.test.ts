@@ -61,11 +61,12 @@ describe('toDisplay and toUnit', () => {
     expect(toDisplay(allPixels, 256)).toEqual(allPixels);
   });
 
-  it('quantize then toDisplay stays within half a level of the input', () => {
-    for (const K of [2, 4, 16, 256]) {
+  it('quantize then toDisplay stays within one level (256 / K) of the input, and is exact at K = 256', () => {
+    for (const K of [2, 4, 16]) {
       const back = toDisplay(quantize(allPixels, K), K);
       for (let p = 0; p < 256; p++) expect(Math.abs(back[p] - p)).toBeLessThanOrEqual(256 / K);
     }
+    expect(toDisplay(quantize(allPixels, 256), 256)).toEqual(allPixels);
   });
 
   it('refuses a level ≥ K (ERR_RANGE)', () => {

@@ -70,6 +70,20 @@ describe.each(versions)('%s', (_name, write) => {
     expect(fs.readdirSync(dir)).toEqual(['ckpt']);
   });
 
+  it('puts a new file in the old one\'s place instead of writing into it (a reader holding the old one keeps it whole)', async () => {
+    const target = path.join(dir, 'replaced');
+    const old = randomBytes(7, 3000);
+    fs.writeFileSync(target, old);
+    // A second name for the old file: a write into it in place would show through this name.
+    const oldName = path.join(dir, 'old-name');
+    fs.linkSync(target, oldName);
+    const fresh = randomBytes(8, 2000);
+    await write(target, fresh);
+    expect(new Uint8Array(fs.readFileSync(oldName))).toEqual(old);
+    expect(new Uint8Array(fs.readFileSync(target))).toEqual(fresh);
+    expect(fs.statSync(target).ino).not.toBe(fs.statSync(oldName).ino);
+  });
+
   it('throws ERR_IO and leaves nothing when the directory does not exist', async () => {
     const missing = path.join(dir, 'no-such-dir');
     const target = path.join(missing, 'model.safetensors');

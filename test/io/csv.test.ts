@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 
 import { encodeCsv } from '../../src/io/csv';
 
-/** An RFC 4180 reader, written from the RFC for this test: fields, quoted or not, records ended by \n. */
+/**
+ * An RFC 4180 reader, written from the RFC for this test: fields, quoted or not, records
+ * ended outside quotes by \n, \r\n or a bare \r (as spreadsheets and pandas read them).
+ */
 function parseCsv(text: string): string[][] {
   const records: string[][] = [];
   let record: string[] = [];
@@ -18,10 +21,12 @@ function parseCsv(text: string): string[][] {
       }
       i++;
     } else {
-      while (text[i] !== ',' && text[i] !== '\n') field += text[i++];
+      while (text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') field += text[i++];
     }
     record.push(field);
-    if (text[i++] === '\n') {
+    const end = text[i++];
+    if (end === '\r' && text[i] === '\n') i++;
+    if (end === '\n' || end === '\r') {
       records.push(record);
       record = [];
     }
@@ -31,8 +36,8 @@ function parseCsv(text: string): string[][] {
 
 describe('encodeCsv', () => {
   it('quotes fields with commas, quotes and line breaks, and leaves others bare', () => {
-    expect(encodeCsv([['index', 'image'], [0, 'cat/a.png'], [1.5, 'a,b'], [2, 'say "hi"'], [3, 'two\nlines'], [4, '']]))
-      .toBe('index,image\n0,cat/a.png\n1.5,"a,b"\n2,"say ""hi"""\n3,"two\nlines"\n4,\n');
+    expect(encodeCsv([['index', 'image'], [0, 'cat/a.png'], [1.5, 'a,b'], [2, 'say "hi"'], [3, 'two\nlines'], [4, ''], [5, 'a\rb']]))
+      .toBe('index,image\n0,cat/a.png\n1.5,"a,b"\n2,"say ""hi"""\n3,"two\nlines"\n4,\n5,"a\rb"\n');
   });
 
   it('reads back as the fields it was given, whatever characters they hold', () => {

@@ -22,6 +22,11 @@ describe('output folders', () => {
     expect(() => checkCanWriteInto(path.join(file, 'sub'))).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/a-file is not a folder/) }));
   });
 
+  it.runIf(fs.existsSync('/proc/self'))('checkCanWriteInto refuses a folder no one may write in, root included', () => {
+    // Permissions of a folder of our own would not stop root; /proc/self refuses every writer.
+    expect(() => checkCanWriteInto('/proc/self/new')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/cannot write into \/proc\/self\/new/) }));
+  });
+
   it('ensureWritableDirectory makes every missing level, accepts an existing folder, and refuses one under a file', () => {
     const deep = path.join(root, 'made', 'b', 'c');
     ensureWritableDirectory(deep);
