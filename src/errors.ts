@@ -53,3 +53,12 @@ export function shown(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   return String(value);
 }
+
+/** What kind of value a caller passed where another belongs, for a message: "null", "a Uint8Array", "an array", "number". */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value !== 'object') return typeof value;
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== 'Object' ? `a ${name}` : 'an object';
+}

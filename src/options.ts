@@ -3,14 +3,13 @@
  * out (undefined or null) means no options, and anything else that is not an object (a
  * number, a string) is ERR_ARG naming the call, rather than a TypeError from deep inside.
  */
-import { PixelCNNError } from './errors';
+import { PixelCNNError, kindOf } from './errors';
 
 /** `options`, or {} when it is undefined or null; ERR_ARG when it is not an object. */
 export function optionsObject<T extends object>(options: T | undefined | null, what: string): Partial<T> {
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object' || Array.isArray(options)) {
-    const got = Array.isArray(options) ? 'an array' : typeof options;
-    throw new PixelCNNError('ERR_ARG', `${what} must be an object (or left out), got ${got}`);
+    throw new PixelCNNError('ERR_ARG', `${what} must be an object (or left out), got ${kindOf(options)}`);
   }
   return options;
 }

@@ -3,7 +3,7 @@
  * backward, with the semantics of SPEC.md. Arguments are checked here for
  * friendly messages and again in native code for safety.
  */
-import { PixelCNNError, callNative } from '../errors';
+import { PixelCNNError, callNative, kindOf } from '../errors';
 import { Tensor, type DType } from '../tensor';
 import type { MemoryUsage, NativeAddon, NativeCapture, NativeSampleRequest, NativeSampleResult, NativeTensor } from './native';
 
@@ -467,13 +467,13 @@ export class Backend {
 
   /** An array argument (of tensors, updates), checked before it is mapped over. */
   #list<T>(value: readonly T[], name: string): readonly T[] {
-    if (!Array.isArray(value)) throw new PixelCNNError('ERR_TYPE', `${name} must be an array, got ${value === null ? 'null' : typeof value}`);
+    if (!Array.isArray(value)) throw new PixelCNNError('ERR_TYPE', `${name} must be an array, got ${kindOf(value)}`);
     return value;
   }
 
   /** A shape argument: an array of sizes (the native side checks the sizes). */
   #shape(shape: readonly number[]): number[] {
-    if (!Array.isArray(shape)) throw new PixelCNNError('ERR_TYPE', `shape must be an array of sizes, got ${shape === null ? 'null' : typeof shape}`);
+    if (!Array.isArray(shape)) throw new PixelCNNError('ERR_TYPE', `shape must be an array of sizes, got ${kindOf(shape)}`);
     return [...shape];
   }
 
@@ -482,7 +482,7 @@ export class Backend {
   }
 
   #gateTerms(terms: GateTerms): [NativeTensor | null, NativeTensor | null, NativeTensor | null] {
-    if (typeof terms !== 'object' || terms === null) throw new PixelCNNError('ERR_TYPE', `the gate's terms must be an object ({ extra, bias, spatial }), got ${terms === null ? 'null' : typeof terms}`);
+    if (typeof terms !== 'object' || terms === null) throw new PixelCNNError('ERR_TYPE', `the gate's terms must be an object ({ extra, bias, spatial }), got ${kindOf(terms)}`);
     return [
       this.#opt(terms.extra, 'extra'),
       this.#opt(terms.bias, 'bias'),

@@ -4,7 +4,7 @@
  * Every loader returns one of these, built through createDataset so that the sizes
  * are checked in one place.
  */
-import { PixelCNNError, shown } from '../errors';
+import { PixelCNNError, kindOf, shown } from '../errors';
 import { checkClassNames } from './class-names';
 
 export interface ImageDataset {
@@ -44,14 +44,14 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
     throw new PixelCNNError(
       images instanceof Uint8Array ? 'ERR_LENGTH' : 'ERR_TYPE',
       `${source}: images must be a Uint8Array of ${count}×${channels}×${height}×${width} pixels, ` +
-        `got ${images instanceof Uint8Array ? images.length : describeValue(images)}`,
+        `got ${images instanceof Uint8Array ? images.length : kindOf(images)}`,
     );
   }
   if (!(labels instanceof Int32Array) || labels.length !== count) {
     throw new PixelCNNError(
       labels instanceof Int32Array ? 'ERR_LENGTH' : 'ERR_TYPE',
       `${source}: labels must be an Int32Array of ${count}, ` +
-        `got ${labels instanceof Int32Array ? labels.length : describeValue(labels)}`,
+        `got ${labels instanceof Int32Array ? labels.length : kindOf(labels)}`,
     );
   }
   for (let i = 0; i < count; i++) {
@@ -74,11 +74,4 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
     ...(classNames ? { classNames } : {}),
     ...(imageNames ? { imageNames } : {}),
   };
-}
-
-/** What a value of the wrong type is, for a message: its class where it has one (a Uint8Array), else its type. */
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
-  return typeof value;
 }

@@ -9,7 +9,7 @@
  * from disk that anyone may have written, so nothing in it is trusted. Every
  * malformation throws PixelCNNError('ERR_CHECKPOINT') with a reason a user can act on.
  */
-import { PixelCNNError } from '../errors';
+import { PixelCNNError, kindOf } from '../errors';
 
 export type SafetensorsDType =
   | 'F64'
@@ -161,7 +161,7 @@ interface Entry {
 
 /** Parses and validates; throws ERR_CHECKPOINT with a reason on any malformation. Returned data may be views into `bytes`. */
 export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (!(bytes instanceof Uint8Array)) throw new PixelCNNError('ERR_ARG', `decodeSafetensors needs the file's bytes as a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
+  if (!(bytes instanceof Uint8Array)) throw new PixelCNNError('ERR_ARG', `decodeSafetensors needs the file's bytes as a Uint8Array, got ${kindOf(bytes)}`);
   if (bytes.byteLength < 8) {
     fail(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   }

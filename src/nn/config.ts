@@ -2,7 +2,7 @@
  * The model configuration of SPEC.md §2 (these names are the JSON keys stored in
  * checkpoints), its validation, and the presets.
  */
-import { PixelCNNError, shown } from '../errors';
+import { PixelCNNError, kindOf, shown } from '../errors';
 import { parameterShapes, shapeSize } from './layout';
 
 export interface ModelConfig {
@@ -55,7 +55,7 @@ export type ConfigInput = Partial<ModelConfig> & Pick<ModelConfig, 'channels' | 
 /** ERR_TYPE unless `config` is an object, for functions that take a model's configuration (model.config). */
 export function requireConfigObject(config: unknown, what: string): asserts config is ModelConfig {
   if (typeof config !== 'object' || config === null) {
-    throw new PixelCNNError('ERR_TYPE', `${what} must be a model configuration (model.config), got ${config === null ? 'null' : typeof config}`);
+    throw new PixelCNNError('ERR_TYPE', `${what} must be a model configuration (model.config), got ${kindOf(config)}`);
   }
 }
 

@@ -6,7 +6,7 @@ import { Backend } from '../backend/backend';
 import { loadBackend, type BackendName } from '../backend/load';
 import { checkClassNames } from '../data/class-names';
 import { Rng } from '../data/rng';
-import { PixelCNNError, shown } from '../errors';
+import { PixelCNNError, kindOf, shown } from '../errors';
 import { optionsObject } from '../options';
 import type { Tensor } from '../tensor';
 import { readCheckpoint, writeCheckpoint, type CheckpointExtras } from './checkpoint';
@@ -288,14 +288,14 @@ export class GatedPixelCNN {
 /** ERR_TYPE unless `value` is a model (a caller from JavaScript may pass anything). */
 export function requireModel(value: unknown, what: string): asserts value is GatedPixelCNN {
   if (!(value instanceof GatedPixelCNN)) {
-    throw new PixelCNNError('ERR_TYPE', `${what} must be a GatedPixelCNN, got ${value === null ? 'null' : typeof value}`);
+    throw new PixelCNNError('ERR_TYPE', `${what} must be a GatedPixelCNN, got ${kindOf(value)}`);
   }
 }
 
 function backendOf(choice: Backend | BackendName | undefined): Backend {
   if (choice instanceof Backend) return choice;
   if (choice !== undefined && typeof choice !== 'string') {
-    throw new PixelCNNError('ERR_BACKEND', `backend must be 'auto', 'cpu', 'cuda' or a Backend, got ${choice === null ? 'null' : typeof choice}`);
+    throw new PixelCNNError('ERR_BACKEND', `backend must be 'auto', 'cpu', 'cuda' or a Backend, got ${kindOf(choice)}`);
   }
   return loadBackend(choice ?? 'auto');
 }
