@@ -54,7 +54,8 @@ export class GatedPixelCNN {
   private constructor(
     config: ModelConfig, backend: Backend, values: Map<string, Float32Array>, classNames?: readonly string[] | null,
   ) {
-    this.config = config;
+    // Frozen: the blocks were built for it, so a change would only make later calls fail.
+    this.config = Object.freeze({ ...config });
     this.classNames = checkClassNames(classNames, config.classes, 'ERR_ARG', 'model');
     this.backend = backend;
     this.parameters = new ParameterSet(backend);

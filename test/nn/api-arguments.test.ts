@@ -94,12 +94,15 @@ describe('API arguments of the wrong type or kind', () => {
     model.dispose();
   });
 
-  it('takes a configuration key given as undefined as left out, and keeps the presets as they are', () => {
+  it('takes a configuration key given as undefined as left out, and keeps the presets and a model\'s configuration as they are', () => {
     const given: { levels?: number; hidden?: number } = {};
     const model = GatedPixelCNN.create({ ...config, levels: given.levels, hidden: given.hidden }, { backend: cpu });
     expect(model.config.levels).toBe(256);
     expect(model.config.hidden).toBe(64);
     expect(model.config.skip).toBe(64);
+    expect(() => {
+      (model.config as { levels: number }).levels = 4; // the blocks were built for 256
+    }).toThrow(TypeError);
     model.dispose();
     expect(() => {
       (PRESETS['mnist-tiny'] as { levels: number }).levels = 256;
