@@ -90,7 +90,7 @@ export function loadBackend(name: BackendName = 'auto'): Backend {
 }
 
 export interface BackendReport {
-  /** The backend 'auto' picks, and why. */
+  /** The backend 'auto' picks ('none' where neither is available), and why. */
   chosen: string;
   reason: string;
   candidates: { name: string; available: boolean; detail: string }[];
@@ -118,8 +118,8 @@ export function backendReport(): BackendReport {
         : `GATED_PIXELCNN_BACKEND=${override}, which is unavailable, so backend 'auto' fails`;
     return { chosen: override, reason, candidates };
   }
-  const cuda = candidates[0];
-  return cuda.available
-    ? { chosen: 'cuda', reason: 'a CUDA device answers', candidates }
-    : { chosen: 'cpu', reason: `CUDA is unavailable: ${cuda.detail}`, candidates };
+  const [cuda, cpu] = candidates;
+  if (cuda.available) return { chosen: 'cuda', reason: 'a CUDA device answers', candidates };
+  if (cpu.available) return { chosen: 'cpu', reason: `CUDA is unavailable: ${cuda.detail}`, candidates };
+  return { chosen: 'none', reason: "neither addon is available, so backend 'auto' fails", candidates };
 }

@@ -3,7 +3,7 @@
  * non-zero status, never a stack trace; train → eval → sample works end to end.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -80,6 +80,21 @@ describe('gated-pixelcnn CLI', () => {
     expect(result.stdout).toMatch(/oneDNN/);
     const unknown = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, GATED_PIXELCNN_BACKEND: 'tpu' } });
     expect(unknown.stdout).toMatch(/backend: tpu \(GATED_PIXELCNN_BACKEND=tpu names no backend .* so backend 'auto' fails\)/);
+  });
+
+  it('info, in an install whose addons were never built, says so and how to build them', () => {
+    // The package without build/: what an install whose install script did not run holds.
+    const unbuilt = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-unbuilt-'));
+    const root = path.resolve(__dirname, '..', '..');
+    cpSync(path.join(root, 'dist'), path.join(unbuilt, 'dist'), { recursive: true });
+    cpSync(path.join(root, 'package.json'), path.join(unbuilt, 'package.json'));
+    symlinkSync(path.join(root, 'node_modules'), path.join(unbuilt, 'node_modules'));
+    const env = { ...process.env, GATED_PIXELCNN_CUDA_EMULATOR: '' };
+    const info = spawnSync(process.execPath, [path.join(unbuilt, 'dist', 'cli', 'main.js'), 'info'], { encoding: 'utf8', env });
+    expect(info.status).toBe(0);
+    expect(info.stdout).toMatch(/^backend: none \(neither addon is available, so backend 'auto' fails\)\n/);
+    expect(info.stdout).toMatch(/cpu: unavailable — the CPU addon is not built: run `npm rebuild gated-pixelcnn` after installing oneDNN/);
+    rmSync(unbuilt, { recursive: true, force: true });
   });
 
   it('trains, evaluates and samples a grid end to end', () => {
