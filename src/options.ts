@@ -43,3 +43,9 @@ export function reportProgress(onProgress: ((done: number, total: number) => unk
     // Dropped, as above.
   }
 }
+
+/** ERR_ARG naming the keys of `options` not in `known` (a misspelt one would be dropped without a word). */
+export function refuseUnknownKeys(options: object, known: readonly string[], what: string): void {
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw new PixelCNNError('ERR_ARG', `unknown ${what}: ${unknown.join(', ')} (known: ${known.join(', ')})`);
+}

@@ -114,7 +114,7 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   }, flags.progress);
   const written: string[] = [];
   try {
-    writeOutputs(written);
+    writeOutputs();
   } catch (error) {
     // Each file is written whole or not at all, but not the set: say which are there.
     if (written.length === 0 || !(error instanceof PixelCNNError)) throw error;
@@ -125,7 +125,7 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   ));
 
   /** Writes every output asked for, in turn, adding each to `written` once it is in place. */
-  function writeOutputs(written: string[]): void {
+  function writeOutputs(): void {
     for (const file of outputs) ensureFolderOf(file);
     writeSampleGrid(flags.out, levels, model.config, { columns });
     written.push(flags.out);

@@ -3,6 +3,7 @@
  * gets exactly the rates an uninterrupted one would have.
  */
 import { PixelCNNError, shown } from '../errors';
+import { refuseUnknownKeys } from '../options';
 
 export type ScheduleKind = 'constant' | 'cosine' | 'step';
 
@@ -49,10 +50,7 @@ export function checkSchedule(schedule: Schedule): void {
     }
   };
   if (typeof schedule !== 'object' || schedule === null) throw new PixelCNNError('ERR_ARG', `schedule must be an object ({ kind, ... }), got ${shown(schedule)}`);
-  const unknown = Object.keys(schedule).filter((key) => key !== 'kind' && !Object.hasOwn(SCHEDULE_DEFAULTS, key));
-  if (unknown.length > 0) {
-    throw new PixelCNNError('ERR_ARG', `unknown schedule settings: ${unknown.join(', ')} (known: kind, ${Object.keys(SCHEDULE_DEFAULTS).join(', ')})`);
-  }
+  refuseUnknownKeys(schedule, ['kind', ...Object.keys(SCHEDULE_DEFAULTS)], 'schedule settings');
   if (!['constant', 'cosine', 'step'].includes(schedule.kind)) {
     throw new PixelCNNError('ERR_ARG', `schedule must be constant, cosine or step, got ${shown(schedule.kind)}`);
   }

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError, shown } from '../errors';
-import { optionalFunction, optionalSignal, optionsObject } from '../options';
+import { optionalFunction, optionalSignal, optionsObject, refuseUnknownKeys } from '../options';
 import { ensureWritableDirectory, removeEarlierRunFile } from '../io/directories';
 import { GatedPixelCNN, requireModel } from '../nn/gated-pixelcnn';
 import { readCheckpoint, type Checkpoint } from '../nn/checkpoint';
@@ -443,8 +443,7 @@ void everyOptionListed;
 function checkOptionKeys(options: TrainerOptions, resumed: boolean): void {
   // Trainer.resume also takes the backend to load the model onto.
   const known: readonly string[] = resumed ? [...TRAINER_OPTIONS, 'backend'] : TRAINER_OPTIONS;
-  const unknown = Object.keys(options).filter((key) => !known.includes(key));
-  if (unknown.length > 0) throw new PixelCNNError('ERR_ARG', `unknown Trainer options: ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  refuseUnknownKeys(options, known, 'Trainer options');
   const { progress } = options;
   if (progress !== undefined && progress !== true && progress !== false && progress !== 'auto') {
     throw new PixelCNNError('ERR_ARG', `progress must be true, false or 'auto', got ${shown(progress)}`);
@@ -504,8 +503,7 @@ function checkResumedOptions(options: TrainerOptions, kept: TrainSettings): void
 
 function resolveSettings(options: TrainerOptions): TrainSettings {
   const optimizer = optionsObject(options.optimizer, 'optimizer');
-  const unknown = Object.keys(optimizer).filter((key) => !Object.hasOwn(ADAM_DEFAULTS, key));
-  if (unknown.length > 0) throw new PixelCNNError('ERR_ARG', `unknown optimizer settings: ${unknown.join(', ')} (known: ${Object.keys(ADAM_DEFAULTS).join(', ')})`);
+  refuseUnknownKeys(optimizer, Object.keys(ADAM_DEFAULTS), 'optimizer settings');
   const settings: TrainSettings = {
     batchSize: options.batchSize ?? 32,
     seed: options.seed ?? 0,
