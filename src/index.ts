@@ -36,7 +36,8 @@ export type { LevelsSidecar } from './sample/levels-file';
 export type { SampleOptions } from './sample/options';
 export { writeSampleGrid } from './sample/grid';
 export { completionInputs } from './sample/completion';
-export type { CompletionSources } from './sample/completion';
+export type { CompletionSources, KeptPixels } from './sample/completion';
+export { readKeepMask } from './sample/keep-mask';
 
 export { loadMnist, loadIdxImages } from './data/mnist';
 export { loadCifar10 } from './data/cifar10';

@@ -1,8 +1,8 @@
 /**
  * `gated-pixelcnn complete`: image completion. Takes test images, keeps their top rows
- * and draws the rest several times, into a PNG grid with one row a source: the
- * source, what was kept (the rest gray), then its completions. A class-conditional
- * model draws each completion with its source's label.
+ * (or the pixels a mask image marks) and draws the rest several times, into a PNG grid
+ * with one row a source: the source, what was kept (the rest gray), then its
+ * completions. A class-conditional model draws each completion with its source's label.
  */
 import type { Command } from 'commander';
 
@@ -11,7 +11,8 @@ import { quantize } from '../data/quantize';
 import type { ImageDataset } from '../data/dataset';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../io/directories';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
-import { completionGrid, completionInputs } from '../sample/completion';
+import { completionGrid, completionInputs, type KeptPixels } from '../sample/completion';
+import { readKeepMask } from '../sample/keep-mask';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
@@ -25,6 +26,7 @@ interface CompleteFlags extends DatasetOptions {
   images: number;
   first: number;
   keepRows?: number;
+  keepMask?: string;
   perImage: number;
   temperature: number;
   seed: number;
@@ -38,12 +40,13 @@ interface CompleteFlags extends DatasetOptions {
 export function registerComplete(program: Command): void {
   const command = program
     .command('complete')
-    .description('complete test images: keep their top rows, draw the rest; a PNG grid with one row per image')
+    .description('complete test images: keep their top rows (or the white pixels of a mask), draw the rest; a PNG grid with one row per image')
     .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', pathName('--checkpoint'));
   addTestSetOptions(command)
     .option('--images <n>', 'test images to complete', integer('--images', 1), 8)
     .option('--first <n>', 'index of the first of them in the test set', integer('--first', 0), 0)
     .option('--keep-rows <n>', 'rows kept from the top of each image (default: half its height)', integer('--keep-rows', 0))
+    .option('--keep-mask <file>', 'instead of rows, a PNG mask as large as the images: its white pixels are kept, its black ones drawn', pathName('--keep-mask'))
     .option('--per-image <n>', 'completions drawn per image', integer('--per-image', 1), 4)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
@@ -54,6 +57,7 @@ export function registerComplete(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .action(async (flags: CompleteFlags) => {
       checkTestSetFlags(flags);
+      if (flags.keepRows !== undefined && flags.keepMask !== undefined) throw new CliError('give --keep-rows or --keep-mask, not both');
       const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
       try {
         const test = loadTestSet(flags, testSetFit(model));
@@ -86,28 +90,42 @@ function chooseSources(model: GatedPixelCNN, test: ImageDataset, flags: Complete
   return { levels: quantize(pixels, levels), labels };
 }
 
+/** The pixels to keep, as --keep-rows or --keep-mask says, and how to say so. */
+function keptPixels(model: GatedPixelCNN, flags: CompleteFlags): { kept: KeptPixels; described: string } {
+  const { height, width } = model.config;
+  if (flags.keepMask !== undefined) {
+    const mask = readKeepMask(flags.keepMask, { height, width });
+    const count = mask.reduce((sum, v) => sum + v, 0);
+    if (count === mask.length) throw new CliError(`the mask ${flags.keepMask} keeps every pixel: nothing is left to draw (black marks the pixels to draw)`, 'ERR_DATA');
+    return { kept: mask, described: `${count} of ${mask.length} pixels kept` };
+  }
+  const keepRows = flags.keepRows ?? Math.floor(height / 2);
+  if (keepRows >= height) throw new CliError(`--keep-rows must be below the image's ${height} rows, got ${keepRows}`);
+  return { kept: keepRows, described: `${keepRows} of ${height} rows kept` };
+}
+
 /** Draws the completions and writes the grid; the caller disposes the model. */
 async function complete(model: GatedPixelCNN, test: ImageDataset, flags: CompleteFlags): Promise<void> {
   const { config } = model;
-  const keepRows = flags.keepRows ?? Math.floor(config.height / 2);
-  if (keepRows >= config.height) throw new CliError(`--keep-rows must be below the image's ${config.height} rows, got ${keepRows}`);
   const columns = flags.perImage + 2;
   // What could fail later is checked before anything is built or sampled.
   checkSampleCount(config, flags.images * flags.perImage);
   checkSampleGrid(flags.images * columns, config, { columns });
   requireExtension('--out', flags.out, '.png', 'a PNG');
-  checkOutputsSpareInputs([flags.out], [flags.checkpoint, ...datasetInputs(flags)]);
+  const inputs = [flags.checkpoint, ...datasetInputs(flags), ...(flags.keepMask === undefined ? [] : [flags.keepMask])];
+  checkOutputsSpareInputs([flags.out], inputs);
   checkWritableFile(flags.out);
+  const { kept, described } = keptPixels(model, flags);
   const sources = chooseSources(model, test, flags);
-  const { count, known, labels } = completionInputs(config, sources, keepRows, flags.perImage);
+  const { count, known, labels } = completionInputs(config, sources, kept, flags.perImage);
   const { levels: completions, seconds } = await sampleInterruptibly(model, {
     sampler: flags.sampler, count, labels, known, temperature: flags.temperature, seed: flags.seed,
     batchSize: flags.batchSize,
   }, flags.progress);
   ensureFolderOf(flags.out);
-  writeDisplayGrid(flags.out, completionGrid(config, sources.levels, completions, keepRows, flags.perImage), config, { columns });
+  writeDisplayGrid(flags.out, completionGrid(config, sources.levels, completions, kept, flags.perImage), config, { columns });
   process.stderr.write(terminalSafe(
-    `completed ${counted(flags.images, 'image')} ${flags.perImage === 1 ? 'once' : `${flags.perImage} times`} each, ${keepRows} of ${config.height} rows kept, ` +
+    `completed ${counted(flags.images, 'image')} ${flags.perImage === 1 ? 'once' : `${flags.perImage} times`} each, ${described}, ` +
       `in ${seconds.toFixed(1)} s (${flags.sampler} sampler); wrote ${flags.out}\n`,
   ));
 }

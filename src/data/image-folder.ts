@@ -15,11 +15,10 @@
 import { constants as bufferConstants } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PNG } from 'pngjs';
 
 import { PixelCNNError } from '../errors';
 import { optionsObject } from '../options';
-import { readRegularFile } from '../io/read-regular-file';
+import { declaredPngSize, decodePngPixels, readPngBytes } from '../io/png-read';
 import { checkClassNames } from './class-names';
 import { createDataset, type ImageDataset } from './dataset';
 
@@ -94,11 +93,6 @@ function imageFiles(dir: string): { file: string; className: string | null }[] {
 }
 
 /** An image as the planes it needs: gray or R, G, B, then alpha where some pixel is not opaque. */
-interface ImageSize {
-  width: number;
-  height: number;
-}
-
 interface DecodedImage {
   file: string;
   planes: Uint8Array;
@@ -106,46 +100,6 @@ interface DecodedImage {
   color: boolean;
   /** Some pixel is not opaque: the last plane is alpha. */
   alpha: boolean;
-}
-
-function readBytes(file: string): Buffer {
-  try {
-    return readRegularFile(file, { pipes: false }); // found in a folder, not named by the user
-  } catch (error) {
-    throw new PixelCNNError('ERR_IO', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** Pillow's limit against decompression bombs (its DecompressionBombError), in pixels. */
-const MAX_IMAGE_PIXELS = 2 * 89_478_485;
-
-/**
- * The size a PNG declares in its IHDR chunk, which the format puts first. It is read
- * before the pixels are inflated, so that an image of the wrong size, or a small file
- * declaring a huge one, is refused at once rather than after seconds and gigabytes.
- */
-function declaredSize(file: string, bytes: Buffer): ImageSize {
-  const startsLikePng = bytes.length >= 24 && bytes.subarray(0, 8).equals(PNG_SIGNATURE) && bytes.toString('latin1', 12, 16) === 'IHDR';
-  if (!startsLikePng) throw new PixelCNNError('ERR_DATA', `${file} is not a readable PNG: it does not start with a PNG signature and header`);
-  const size = { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
-  if (size.width * size.height > MAX_IMAGE_PIXELS) {
-    throw new PixelCNNError(
-      'ERR_DATA',
-      `${file} declares ${size.width}×${size.height} pixels, more than the ${MAX_IMAGE_PIXELS} an image may have (Pillow's limit against decompression bombs)`,
-    );
-  }
-  return size;
-}
-
-function decodePng(file: string, bytes: Buffer): PNG {
-  try {
-    return PNG.sync.read(bytes);
-  } catch (error) {
-    const why = error instanceof RangeError ? 'is too large to decode' : 'is not a readable PNG (truncated or corrupt)';
-    throw new PixelCNNError('ERR_DATA', `${file} ${why}: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 /** RGBA interleaved → the planes the image needs. */
@@ -214,8 +168,8 @@ export function loadImageFolder(dir: string, folderOptions?: ImageFolderOptions)
   let width = 0;
   let height = 0;
   for (const { file } of files) {
-    const bytes = readBytes(file);
-    const size = declaredSize(file, bytes);
+    const bytes = readPngBytes(file, { pipes: false }); // found in a folder, not named by the user
+    const size = declaredPngSize(file, bytes);
     if (images.length === 0) {
       ({ width, height } = size);
       checkFits(files.length * (options.channels ?? 1) * height * width, dir, `${files.length} images of ${width}×${height} pixels`);
@@ -225,8 +179,7 @@ export function loadImageFolder(dir: string, folderOptions?: ImageFolderOptions)
         `${file} is ${size.width}×${size.height} pixels, but ${images[0].file} is ${width}×${height}: every image must have the same size`,
       );
     }
-    const png = decodePng(file, bytes);
-    images.push(toPlanes(file, new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length)));
+    images.push(toPlanes(file, decodePngPixels(file, bytes)));
   }
 
   const channels = options.channels ?? (images.some((i) => i.color) ? 3 : 1) + (images.some((i) => i.alpha) ? 1 : 0);

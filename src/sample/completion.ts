@@ -1,8 +1,9 @@
 /**
- * Image completion (SPEC.md §7): each source image's top rows are kept and the rest
- * drawn, several times an image. completionInputs() makes the sampler's `known`
- * images and mask, and the labels, for that; completionGrid() lays sources, what was
- * kept and the completions out as one grid row a source.
+ * Image completion (SPEC.md §7): each source image's kept pixels (its top rows, or the
+ * pixels a mask marks) are kept and the rest drawn, several times an image.
+ * completionInputs() makes the sampler's `known` images and mask, and the labels, for
+ * that; completionGrid() lays sources, what was kept and the completions out as one grid
+ * row a source.
  */
 import { PixelCNNError, shown } from '../errors';
 import { toDisplay } from '../data/quantize';
@@ -16,6 +17,12 @@ export interface CompletionSources {
   labels?: Int32Array;
 }
 
+/**
+ * The pixels kept from every source: its top rows (a number), or a mask [H, W] with 1
+ * where a pixel is kept and 0 where it is drawn. A kept pixel keeps all its channels.
+ */
+export type KeptPixels = number | Uint8Array;
+
 /** The gray that marks pixels not kept in the grid's second column. */
 const UNKNOWN_DISPLAY = 128;
 
@@ -23,31 +30,45 @@ function pixelsPerImage(config: ModelConfig): number {
   return config.channels * config.height * config.width;
 }
 
-function checkKeepRows(config: ModelConfig, keepRows: number): void {
-  if (!Number.isInteger(keepRows) || keepRows < 0 || keepRows >= config.height) {
-    throw new PixelCNNError('ERR_ARG', `keepRows must be an integer in 0..${config.height - 1} (the image has ${config.height} rows), got ${shown(keepRows)}`);
+/** The kept pixels as a mask [H, W] of 0 and 1, checked: some pixel must be left to draw. */
+function keptMask(config: ModelConfig, kept: KeptPixels): Uint8Array {
+  const { height, width } = config;
+  if (typeof kept === 'number') {
+    if (!Number.isInteger(kept) || kept < 0 || kept >= height) {
+      throw new PixelCNNError('ERR_ARG', `keepRows must be an integer in 0..${height - 1} (the image has ${height} rows), got ${shown(kept)}`);
+    }
+    return Uint8Array.from({ length: height * width }, (_, k) => (k < kept * width ? 1 : 0));
   }
+  if (!(kept instanceof Uint8Array) || kept.length !== height * width) {
+    throw new PixelCNNError('ERR_ARG', `the kept pixels must be a number of rows or a Uint8Array mask of ${height}×${width} = ${height * width} values`);
+  }
+  const bad = kept.findIndex((v) => v > 1);
+  if (bad >= 0) throw new PixelCNNError('ERR_ARG', `a mask of kept pixels holds 0 (drawn) and 1 (kept) only, got ${kept[bad]} at index ${bad}`);
+  if (!kept.includes(0)) throw new PixelCNNError('ERR_ARG', 'the mask keeps every pixel: there is nothing to draw');
+  return kept;
 }
 
-/** Whether pixel index `k` of an image [C, H, W] lies in its top `keepRows` rows. */
-function kept(config: ModelConfig, k: number, keepRows: number): boolean {
-  return Math.floor(k / config.width) % config.height < keepRows;
+/** A mask [H, W] repeated for every channel of an image [C, H, W]. */
+function channelMask(config: ModelConfig, pixelMask: Uint8Array): Uint8Array {
+  const mask = new Uint8Array(pixelsPerImage(config));
+  for (let c = 0; c < config.channels; c++) mask.set(pixelMask, c * pixelMask.length);
+  return mask;
 }
 
 /**
  * The sampler's inputs for `perImage` completions of each source, source by source:
- * known images (the sources repeated), a mask of their top `keepRows` rows (every
- * channel), and each completion's label.
+ * known images (the sources repeated), a mask of their kept pixels (every channel), and
+ * each completion's label.
  */
 export function completionInputs(
   config: ModelConfig,
   sources: CompletionSources,
-  keepRows: number,
+  kept: KeptPixels,
   perImage: number,
 ): { count: number; known: { images: Uint8Array; mask: Uint8Array }; labels?: Int32Array } {
   requireConfigObject(config, 'completionInputs: config');
   if (typeof sources !== 'object' || sources === null) throw new PixelCNNError('ERR_TYPE', 'completionInputs: sources must be an object ({ levels, labels })');
-  checkKeepRows(config, keepRows);
+  const pixelMask = keptMask(config, kept);
   if (!Number.isInteger(perImage) || perImage < 1) {
     throw new PixelCNNError('ERR_ARG', `perImage must be an integer ≥ 1, got ${shown(perImage)}`);
   }
@@ -63,7 +84,7 @@ export function completionInputs(
   checkSampleCount(config, count);
   const images = new Uint8Array(count * size);
   const mask = new Uint8Array(count * size);
-  const imageMask = Uint8Array.from({ length: size }, (_, k) => (kept(config, k, keepRows) ? 1 : 0));
+  const imageMask = channelMask(config, pixelMask);
   for (let c = 0; c < count; c++) {
     const source = Math.floor(c / perImage);
     images.set(sources.levels.subarray(source * size, (source + 1) * size), c * size);
@@ -75,10 +96,10 @@ export function completionInputs(
 
 /**
  * Display pixels (SPEC.md §1) of a grid with one row a source: the source, its kept
- * rows with the rest gray, then its `perImage` completions. [N·(perImage + 2), C, H, W].
+ * pixels with the rest gray, then its `perImage` completions. [N·(perImage + 2), C, H, W].
  */
-export function completionGrid(config: ModelConfig, sources: Uint8Array, completions: Uint8Array, keepRows: number, perImage: number): Uint8Array {
-  checkKeepRows(config, keepRows);
+export function completionGrid(config: ModelConfig, sources: Uint8Array, completions: Uint8Array, kept: KeptPixels, perImage: number): Uint8Array {
+  const imageMask = channelMask(config, keptMask(config, kept));
   const size = pixelsPerImage(config);
   const n = sources.length / size;
   if (completions.length !== n * perImage * size) {
@@ -92,7 +113,7 @@ export function completionGrid(config: ModelConfig, sources: Uint8Array, complet
     const source = shownSources.subarray(s * size, (s + 1) * size);
     const row = s * columns * size;
     grid.set(source, row);
-    for (let k = 0; k < size; k++) grid[row + size + k] = kept(config, k, keepRows) ? source[k] : UNKNOWN_DISPLAY;
+    for (let k = 0; k < size; k++) grid[row + size + k] = imageMask[k] === 1 ? source[k] : UNKNOWN_DISPLAY;
     grid.set(shownCompletions.subarray(s * perImage * size, (s + 1) * perImage * size), row + 2 * size);
   }
   return grid;

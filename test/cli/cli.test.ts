@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 import { quantize, toDisplay } from '../../src/data/quantize';
 import { cli, runCli, trainTiny } from '../helpers/cli';
+import { writePng } from '../helpers/png-folder';
 import { checkGrid } from '../helpers/png-grid-check';
 import { tinyDataset } from '../helpers/tiny-data';
 
@@ -259,6 +260,57 @@ describe('gated-pixelcnn CLI', () => {
       .toMatch(/the test images are 1×28×28; this model's are 1×6×6/);
     expect(runCli('complete', '--checkpoint', checkpoint, ...data.slice(0, 4), '--out', grid).stderr) // no --test-labels
       .toMatch(/this model has classes, and the test images have no labels/);
+  });
+
+  it('completes test images keeping the pixels of a --keep-mask PNG: white kept, black drawn', () => {
+    const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-complete-mask-');
+    expect(trained.status, trained.stderr).toBe(0);
+    // A 6×6 mask: a checkerboard of 2×2 squares, gray-scale, so that kept and drawn pixels mix in every row.
+    const mask = Uint8Array.from({ length: 36 }, (_, k) => ((Math.floor(k / 12) + Math.floor((k % 6) / 2)) % 2 === 0 ? 255 : 0));
+    const maskFile = path.join(dir, 'mask.png');
+    writePng(maskFile, mask, 1, 6, 6);
+    const maskBytes = readFileSync(maskFile);
+    const grid = path.join(dir, 'completions.png');
+    const completed = runCli('complete', '--checkpoint', checkpoint, ...data, '--images', '2', '--per-image', '3', '--keep-mask', maskFile,
+      '--out', grid, '--no-progress', '--seed', '4');
+    expect(completed.status, completed.stderr).toBe(0);
+    expect(completed.stderr).toMatch(/completed 2 images 3 times each, 20 of 36 pixels kept/);
+    const png = PNG.sync.read(readFileSync(grid));
+    expect([png.width, png.height]).toEqual([5 * 12 + 4 * 2, 2 * 12 + 2]);
+    // Tile (row, column) at display scale 2, as its 36 pixels (the top-left of each 2×2 block).
+    const tile = (row: number, column: number) =>
+      Array.from({ length: 36 }, (_, k) => png.data[4 * ((row * 14 + 2 * Math.floor(k / 6)) * png.width + column * 14 + 2 * (k % 6))]);
+    const testImages = tinyDataset(12, 6, 3, 2).images;
+    let drawnDiffering = 0;
+    for (let row = 0; row < 2; row++) {
+      const source = toDisplay(quantize(testImages.subarray(row * 36, (row + 1) * 36), 4), 4);
+      expect(tile(row, 0)).toEqual([...source]);
+      expect(tile(row, 1)).toEqual([...source].map((v, k) => (mask[k] === 255 ? v : 128)));
+      for (const column of [2, 3, 4]) {
+        tile(row, column).forEach((v, k) => {
+          if (mask[k] === 255) expect(v, `row ${row}, column ${column}, kept pixel ${k}`).toBe(source[k]);
+          else if (v !== source[k]) drawnDiffering++;
+        });
+      }
+    }
+    expect(drawnDiffering).toBeGreaterThan(0); // the black pixels were drawn, not kept
+
+    const white = path.join(dir, 'white.png');
+    writePng(white, new Uint8Array(36).fill(255), 1, 6, 6);
+    const small = path.join(dir, 'small.png');
+    writePng(small, new Uint8Array(30), 1, 5, 6);
+    for (const [args, message] of [
+      [['--keep-mask', maskFile, '--keep-rows', '2'], /give --keep-rows or --keep-mask, not both \(ERR_ARG\)/],
+      [['--keep-mask', white], /the mask .*white\.png keeps every pixel: nothing is left to draw .*\(ERR_DATA\)/],
+      [['--keep-mask', small], /the mask .*small\.png is 6×5 pixels; the model's images are 6×6 \(ERR_DATA\)/],
+      [['--keep-mask', path.join(dir, 'none.png')], /cannot read .*none\.png.*\(ERR_IO\)/],
+      [['--keep-mask', maskFile, '--out', maskFile], /mask\.png would overwrite the input .*mask\.png \(ERR_ARG\)/],
+    ] as const) {
+      const refused = runCli('complete', '--checkpoint', checkpoint, ...data, '--out', path.join(dir, 'refused.png'), ...args);
+      expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
+    }
+    expect(existsSync(path.join(dir, 'refused.png'))).toBe(false);
+    expect(readFileSync(maskFile).equals(maskBytes)).toBe(true);
   });
 
   it('writes a grid of samples at each evaluation, unless --no-samples', () => {

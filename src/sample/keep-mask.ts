@@ -1,0 +1,28 @@
+/**
+ * A completion mask drawn as a PNG image, as large as the model's images: its light
+ * pixels (red, green and blue all ≥ 128, and opaque: alpha ≥ 128) are kept from the
+ * source images, its dark or transparent ones are drawn. The light/dark split is the
+ * same 128 threshold as binarization (SPEC.md §1, K = 2), so a gray-scale brush
+ * stroke means one thing or the other, never something in between.
+ */
+import { PixelCNNError } from '../errors';
+import { declaredPngSize, decodePngPixels, readPngBytes, type ImageSize } from '../io/png-read';
+
+const LIGHT = 128;
+
+/** The mask [H, W] of `file`: 1 where a pixel is kept, 0 where it is drawn. */
+export function readKeepMask(file: string, size: ImageSize): Uint8Array {
+  const bytes = readPngBytes(file, { pipes: true });
+  const declared = declaredPngSize(file, bytes);
+  if (declared.width !== size.width || declared.height !== size.height) {
+    throw new PixelCNNError(
+      'ERR_DATA',
+      `the mask ${file} is ${declared.width}×${declared.height} pixels; the model's images are ${size.width}×${size.height}`,
+    );
+  }
+  const rgba = decodePngPixels(file, bytes);
+  return Uint8Array.from({ length: size.width * size.height }, (_, i) => {
+    const [r, g, b, a] = rgba.subarray(4 * i, 4 * i + 4);
+    return Math.min(r, g, b, a) >= LIGHT ? 1 : 0;
+  });
+}
