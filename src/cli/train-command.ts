@@ -267,6 +267,12 @@ function modelChoice(flags: TrainFlags): (train: ImageDataset, test?: ImageDatas
   if (flags.preset && flags.config) throw new CliError('give --preset or --config, not both');
   if (flags.config) {
     const parsed = readConfigFile(flags.config);
+    if (Number(parsed.condDim) > 0 || Number(parsed.spatialCond) > 0) {
+      throw new CliError(
+        `the configuration ${flags.config} conditions the model on global vectors or spatial maps (condDim, spatialCond), which the command ` +
+          "line's datasets do not hold (images and labels only): train such a model through the API, with a dataset's vectors and spatial maps",
+      );
+    }
     return (train, test) => resolveConfig({ channels: train.channels, height: train.height, width: train.width, classes: dataClasses(train, test), ...parsed });
   }
   const preset = flags.preset ?? 'mnist-tiny';

@@ -3,10 +3,11 @@
  * permutation that depends on (seed, e) alone (Fisher–Yates driven by an Rng stream
  * derived from both), so the sampler's whole state is { seed, epoch, position }: a
  * checkpoint stores it and a new sampler built from it yields exactly the batches the
- * old one would have. gatherBatch then copies and quantizes the chosen images.
+ * old one would have. gatherBatch then copies and quantizes the chosen images (with
+ * their labels, vectors and maps).
  */
 import { PixelCNNError, shown } from '../errors';
-import type { ImageDataset } from './dataset';
+import { conditioningSizes, type ImageDataset } from './dataset';
 import { checkLevels, quantize } from './quantize';
 import { Rng } from './rng';
 
@@ -131,19 +132,33 @@ export class BatchSampler {
   }
 }
 
-/** The images `indices` of `ds`, quantized to `levels`, as [B, C, H, W], with their labels. */
-export function gatherBatch(
-  ds: ImageDataset,
-  indices: Int32Array,
-  levels: number,
-): { images: Uint8Array; labels: Int32Array } {
-  checkLevels(levels);
-  const { pixels, labels } = gatherImages(ds, indices);
-  return { images: quantize(pixels, levels), labels };
+/** What a batch of a dataset holds: its images, their labels, and their vectors and maps where the dataset has them. */
+export interface GatheredImages {
+  /** [B, C, H, W]. */
+  images: Uint8Array;
+  labels: Int32Array;
+  /** [B, D], where the dataset has vectors. */
+  vectors?: Float32Array;
+  /** [B, S, H, W], where the dataset has spatial maps. */
+  spatial?: Float32Array;
 }
 
-/** The 8-bit images `indices` of `ds` as [B, C, H, W], with their labels. */
-export function gatherImages(ds: ImageDataset, indices: ArrayLike<number>): { pixels: Uint8Array; labels: Int32Array } {
+/** The images `indices` of `ds`, quantized to `levels`, as [B, C, H, W], with their labels, vectors and maps. */
+export function gatherBatch(ds: ImageDataset, indices: Int32Array, levels: number): GatheredImages {
+  checkLevels(levels);
+  const gathered = gatherImages(ds, indices);
+  return { ...gathered, images: quantize(gathered.images, levels) };
+}
+
+/** Rows `indices` of `values`, `width` values a row. */
+function gatherRows(values: Float32Array, width: number, indices: ArrayLike<number>): Float32Array {
+  const rows = new Float32Array(indices.length * width);
+  for (let b = 0; b < indices.length; b++) rows.set(values.subarray(indices[b] * width, (indices[b] + 1) * width), b * width);
+  return rows;
+}
+
+/** The 8-bit images `indices` of `ds` as [B, C, H, W], with their labels, vectors and maps. */
+export function gatherImages(ds: ImageDataset, indices: ArrayLike<number>): GatheredImages {
   const size = ds.channels * ds.height * ds.width;
   const pixels = new Uint8Array(indices.length * size);
   const labels = new Int32Array(indices.length);
@@ -155,5 +170,11 @@ export function gatherImages(ds: ImageDataset, indices: ArrayLike<number>): { pi
     pixels.set(ds.images.subarray(i * size, (i + 1) * size), b * size);
     labels[b] = ds.labels[i];
   }
-  return { pixels, labels };
+  const { condDim, spatialCond } = conditioningSizes(ds);
+  return {
+    images: pixels,
+    labels,
+    ...(ds.vectors ? { vectors: gatherRows(ds.vectors, condDim, indices) } : {}),
+    ...(ds.spatial ? { spatial: gatherRows(ds.spatial, spatialCond * ds.height * ds.width, indices) } : {}),
+  };
 }

@@ -1,8 +1,9 @@
 /**
  * An in-memory image dataset: 8-bit pixels laid out [N, C, H, W] (the layout the
- * network's tensors use, so a batch is a plain gather) and one int32 label per image.
- * Every loader returns one of these, built through createDataset so that the sizes
- * are checked in one place.
+ * network's tensors use, so a batch is a plain gather), one int32 label per image, and,
+ * for models conditioned on them (SPEC.md §3), a global vector and a spatial map per
+ * image. Every loader returns one of these, built through createDataset so that the
+ * sizes are checked in one place.
  */
 import { PixelCNNError, kindOf, shown } from '../errors';
 import { checkClassNames } from './class-names';
@@ -23,6 +24,30 @@ export interface ImageDataset {
   classNames?: readonly string[] | null;
   /** The name of each image, where the source names them (an image folder's files, as paths relative to it). */
   imageNames?: readonly string[] | null;
+  /** A global conditioning vector per image, [N, D] (D: the model's condDim). */
+  vectors?: Float32Array | null;
+  /** A spatial conditioning map per image, [N, S, H, W] (S: the model's spatialCond). */
+  spatial?: Float32Array | null;
+}
+
+/** The length of each image's global vector (condDim) and its spatial map's channels (spatialCond); 0 where the dataset has none. */
+export function conditioningSizes(ds: ImageDataset): { condDim: number; spatialCond: number } {
+  const per = (values: Float32Array | null | undefined, unit: number) => (values && ds.count > 0 ? values.length / (ds.count * unit) : 0);
+  return { condDim: per(ds.vectors, 1), spatialCond: per(ds.spatial, ds.height * ds.width) };
+}
+
+/** Checks a per-image conditioning array: a Float32Array of whole, non-empty rows of `unit` values per image, all finite. */
+function checkConditioningArray(values: unknown, key: string, count: number, unit: number, shape: string, source: string): void {
+  if (values == null) return;
+  if (!(values instanceof Float32Array)) {
+    throw new PixelCNNError('ERR_TYPE', `${source}: ${key} must be a Float32Array laid out ${shape}, got ${kindOf(values)}`);
+  }
+  const perImage = count > 0 ? values.length / (count * unit) : 0;
+  if (count > 0 ? !(Number.isInteger(perImage) && perImage >= 1) : values.length !== 0) {
+    throw new PixelCNNError('ERR_LENGTH', `${source}: ${key} has ${values.length} values, not ${shape} for ${count} images`);
+  }
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new PixelCNNError('ERR_ARG', `${source}: ${key}[${bad}] is ${values[bad]}, not a finite number`);
 }
 
 /** Checks that the fields agree (lengths, label range) and returns them as a dataset. */
@@ -69,9 +94,14 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
   if (imageNames != null && !(Array.isArray(imageNames) && imageNames.length === count && imageNames.every((n) => typeof n === 'string'))) {
     throw new PixelCNNError('ERR_ARG', `${source}: imageNames must be an array of ${count} strings`);
   }
+  const { vectors, spatial } = fields;
+  checkConditioningArray(vectors, 'vectors', count, 1, '[N, D]', source);
+  checkConditioningArray(spatial, 'spatial', count, height * width, `[N, S, ${height}, ${width}]`, source);
   return {
     images, labels, count, channels, height, width, classes,
     ...(classNames ? { classNames } : {}),
     ...(imageNames ? { imageNames } : {}),
+    ...(vectors ? { vectors } : {}),
+    ...(spatial ? { spatial } : {}),
   };
 }

@@ -14,10 +14,10 @@ const HOLD_OUT_STREAM = 0x484f_4c44; // 'HOLD'
 
 /** The images `indices` (ascending) of `data`, as a dataset. */
 function subset(data: ImageDataset, indices: number[], source: string): ImageDataset {
-  const { pixels, labels } = gatherImages(data, indices);
+  const gathered = gatherImages(data, indices);
   // Images without names are named by their place in the data ("#17"), so that a split's image can be found there.
   const imageNames = indices.map((i) => data.imageNames?.[i] ?? `#${i}`);
-  return createDataset({ ...data, images: pixels, labels, count: indices.length, imageNames }, source);
+  return createDataset({ ...data, ...gathered, count: indices.length, imageNames }, source);
 }
 
 /** Splits `fraction` (in (0, 1)) of `data`'s images off as a test set; the rest is the training set. */

@@ -2,11 +2,12 @@
  * Test-set evaluation (SPEC.md §6): mean negative log-likelihood in nats per
  * image, and bits per dimension.
  */
-import { createDataset, type ImageDataset } from '../data/dataset';
-import { gatherBatch } from '../data/batches';
+import { conditioningSizes, createDataset, type ImageDataset } from '../data/dataset';
+import { gatherBatch, type GatheredImages } from '../data/batches';
 import { describeClassNames, sameClassNames } from '../data/class-names';
 import { PixelCNNError, shown } from '../errors';
 import { optionalFunction, optionsObject, reportProgress } from '../options';
+import type { Conditioning } from '../nn/batch-inputs';
 import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 
 export interface Evaluation {
@@ -24,7 +25,23 @@ export function bitsPerDim(model: GatedPixelCNN, natsPerImage: number): number {
   return natsPerImage / (channels * height * width * Math.LN2);
 }
 
-/** Checks that a dataset fits a model: image shape, and labels when the model is class-conditional. */
+/** Checks that a dataset gives the global vectors and spatial maps a model takes, of the model's sizes, and no others. */
+function checkConditioningFits(model: GatedPixelCNN, data: ImageDataset, what: string): void {
+  const sizes = conditioningSizes(data);
+  for (const [key, name, unit] of [['condDim', 'global vectors', 'value'], ['spatialCond', 'spatial maps', 'channel']] as const) {
+    const [needed, given] = [model.config[key], sizes[key]];
+    if (needed === given) continue;
+    const takes = `this model takes ${name} of ${needed} ${unit}${needed === 1 ? '' : 's'} (${key})`;
+    throw new PixelCNNError(
+      'ERR_ARG',
+      needed === 0 ? `the ${what} set gives ${name}, which this model does not take (its ${key} is 0)`
+        : given === 0 ? `${takes}, which the ${what} set does not give`
+          : `${takes}, the ${what} set's have ${given}`,
+    );
+  }
+}
+
+/** Checks that a dataset fits a model: image shape, labels when the model is class-conditional, vectors and maps when it takes them. */
 export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what: string): void {
   const c = model.config;
   // A dataset made by hand: its fields must agree (else missing images would read as zeros).
@@ -49,14 +66,13 @@ export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what:
       `the ${what} set's classes are ${describeClassNames(data.classNames!)}, the model's ${describeClassNames(model.classNames!)}`,
     );
   }
-  if (c.condDim > 0 || c.spatialCond > 0) {
-    throw new PixelCNNError('ERR_ARG', `the ${what} set gives no global vectors or spatial maps, which this model needs`);
-  }
+  checkConditioningFits(model, data, what);
 }
 
-/** The conditioning a model takes for a batch of dataset labels. */
-export function labelsFor(model: GatedPixelCNN, labels: Int32Array): { labels?: Int32Array } {
-  return model.config.classes > 0 ? { labels } : {};
+/** The conditioning a model takes for a batch of a dataset that fits it: labels where it has classes, vectors and maps where it takes them. */
+export function conditioningFor(model: GatedPixelCNN, batch: GatheredImages): Conditioning {
+  const { vectors, spatial } = batch;
+  return { ...(model.config.classes > 0 ? { labels: batch.labels } : {}), ...(vectors ? { vectors } : {}), ...(spatial ? { spatial } : {}) };
 }
 
 export interface EvaluateOptions {
@@ -86,7 +102,7 @@ export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptio
   for (let start = 0; start < total; start += batchSize) {
     const indices = Int32Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
     const batch = gatherBatch(data, indices, model.config.levels);
-    imageNlls.set(model.nll(batch.images, labelsFor(model, batch.labels)), start);
+    imageNlls.set(model.nll(batch.images, conditioningFor(model, batch)), start);
     reportProgress(options.onProgress, start + indices.length, total);
   }
   let sum = 0;

@@ -25,7 +25,7 @@ import { SCHEDULE_DEFAULTS, checkSchedule, learningRate, type Schedule } from '.
 import { WeightAverage, checkAverageDecay } from '../optim/weight-average';
 import type { Backend } from '../backend/backend';
 import type { BackendName } from '../backend/load';
-import { bitsPerDim, checkDatasetFits, evaluate, labelsFor, type Evaluation } from './evaluate';
+import { bitsPerDim, checkDatasetFits, evaluate, conditioningFor, type Evaluation } from './evaluate';
 import { MetricsLog } from './metrics-log';
 import { createProgress, type ProgressReporter } from './progress';
 import { TrainingStep, type TrainingStepOptions } from './training-step';
@@ -278,7 +278,7 @@ export class Trainer {
         }
         const { indices, epoch } = this.#sampler.next();
         const batch = gatherBatch(train, indices, model.config.levels);
-        const nll = trainingStep.run(batch.images, labelsFor(model, batch.labels));
+        const nll = trainingStep.run(batch.images, conditioningFor(model, batch));
         const grads = model.parameters.list().flatMap((p) => (p.grad ? [p.grad] : []));
         const gradNorm = settings.clipNorm === null
           ? model.backend.globalNorm(grads)

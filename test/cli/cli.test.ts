@@ -34,6 +34,7 @@ describe('gated-pixelcnn CLI', () => {
     [['eval', '--checkpoint', '/nonexistent/model.safetensors'], /cannot read checkpoint .*ERR_IO/],
     [['sample'], /required option '--checkpoint <file>'/],
     [['train', '--seed', ''], /--seed must be an integer ≥ 0, got ""/],
+    [['train', '--config', jsonFile('{"levels": 2, "spatialCond": 1}'), ...idxData], /conditions the model on global vectors or spatial maps .*train such a model through the API/],
     [['train', '--warmup', '0x10'], /--warmup must be an integer ≥ 0/],
     [['train', '--steps', '1e3'], /--steps must be an integer ≥ 1/],
     [['train', '--train-images', 'mine.idx', '--steps', '1'], /--dataset mnist does not read --train-images \(give --dataset idx/],

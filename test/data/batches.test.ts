@@ -122,6 +122,21 @@ describe('gatherBatch', () => {
     });
   });
 
+  it('copies the chosen images\' vectors and spatial maps, row for row', () => {
+    const [D, S] = [3, 2];
+    const conditioned = createDataset({
+      ...ds,
+      vectors: Float32Array.from({ length: N * D }, () => rng()),
+      spatial: Float32Array.from({ length: N * S * H * W }, () => rng()),
+    });
+    const indices = Int32Array.from([5, 1, 1, 3]);
+    const batch = gatherBatch(conditioned, indices, 4);
+    const rows = (values: Float32Array, width: number) => [...indices].flatMap((i) => [...values.subarray(i * width, (i + 1) * width)]);
+    expect([...batch.vectors!]).toEqual(rows(conditioned.vectors!, D));
+    expect([...batch.spatial!]).toEqual(rows(conditioned.spatial!, S * H * W));
+    expect(gatherBatch(ds, indices, 4)).not.toHaveProperty('vectors');
+  });
+
   it('refuses an index outside the dataset (ERR_RANGE) and bad levels (ERR_ARG)', () => {
     expect(() => gatherBatch(ds, Int32Array.from([0, 6]), 2)).toThrow(byCode('ERR_RANGE'));
     expect(() => gatherBatch(ds, Int32Array.from([-1]), 2)).toThrow(byCode('ERR_RANGE'));

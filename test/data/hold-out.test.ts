@@ -37,6 +37,19 @@ describe('holdOut', () => {
     expect(sources(data, holdOut(data, fraction).test)).toEqual(fromTest); // the same images every time
   });
 
+  it('splits global vectors and spatial maps with their images', () => {
+    const data = indexed(40);
+    const rng = makeRng(4);
+    const vectors = Float32Array.from({ length: 40 * 2 }, () => rng());
+    const spatial = Float32Array.from({ length: 40 * 6 }, () => rng()); // one 3×2 map an image
+    const { train, test } = holdOut({ ...data, vectors, spatial }, 0.25);
+    for (const split of [train, test]) {
+      const from = sources(data, split);
+      expect([...split.vectors!]).toEqual(from.flatMap((i) => [...vectors.subarray(2 * i, 2 * i + 2)]));
+      expect([...split.spatial!]).toEqual(from.flatMap((i) => [...spatial.subarray(6 * i, 6 * i + 6)]));
+    }
+  });
+
   it('names the images of data without names by their place in it', () => {
     const { imageNames: _, ...unnamed } = indexed(50);
     const { train, test } = holdOut(unnamed, 0.2);

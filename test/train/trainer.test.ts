@@ -12,11 +12,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { BatchSampler, gatherBatch } from '../../src/data/batches';
+import { createDataset, type ImageDataset } from '../../src/data/dataset';
 import { Adam } from '../../src/optim/adam';
 import { WeightAverage } from '../../src/optim/weight-average';
 import { evaluate } from '../../src/train/evaluate';
 import { Trainer, type BatchEndInfo, type TrainerOptions } from '../../src/train/trainer';
 import { cpu } from '../helpers/backend';
+import { makeRng } from '../helpers/random';
 import { tinyDataset, writeIdx } from '../helpers/tiny-data';
 import { trackedBackend } from '../helpers/tracked-backend';
 
@@ -109,6 +111,57 @@ describe('Trainer', () => {
     }
     trained.dispose();
     mine.dispose();
+  });
+
+  it('trains and evaluates a model conditioned on global vectors and spatial maps with each image\'s own', async () => {
+    const conditioned = { ...config, condDim: 2, spatialCond: 1 };
+    const rng = makeRng(29);
+    const withConditioning = (data: ImageDataset): ImageDataset => createDataset({
+      ...data,
+      vectors: Float32Array.from({ length: data.count * 2 }, () => rng() * 2 - 1),
+      spatial: Float32Array.from({ length: data.count * 64 }, () => rng() * 2 - 1),
+    });
+    const [conditionedTrain, conditionedTest] = [withConditioning(train), withConditioning(test)];
+    const lr = 3e-3;
+    const trained = GatedPixelCNN.create(conditioned, { backend: cpu, seed: 8 });
+    const trainer = new Trainer({ model: trained, train: conditionedTrain, batchSize: 16, seed: 5, optimizer: { lr }, budget: { steps: 4 }, progress: false });
+    await trainer.run();
+    trainer.dispose();
+
+    const mine = GatedPixelCNN.create(conditioned, { backend: cpu, seed: 8 });
+    const adam = new Adam(mine.parameters, { lr });
+    const batches = new BatchSampler(train.count, 16, { seed: 5 });
+    for (let step = 1; step <= 4; step++) {
+      const indices = batches.next().indices;
+      const batch = gatherBatch(train, indices, config.levels);
+      const rows = (values: Float32Array, width: number) =>
+        Float32Array.from([...indices].flatMap((i) => [...values.subarray(i * width, (i + 1) * width)]));
+      mine.parameters.zeroGrad();
+      mine.backward(batch.images, { labels: batch.labels, vectors: rows(conditionedTrain.vectors!, 2), spatial: rows(conditionedTrain.spatial!, 64) });
+      adam.step(lr);
+    }
+    for (const [name, values] of mine.weights()) {
+      const theirs = trained.weights().get(name)!;
+      const scale = Math.max(...values.map(Math.abs), 1e-3);
+      expect(Math.max(...values.map((v, i) => Math.abs(v - theirs[i]))) / scale, name).toBeLessThan(1e-5);
+    }
+
+    const evaluation = evaluate(trained, conditionedTest, { batchSize: 7, perImage: true });
+    const images = Uint8Array.from(conditionedTest.images, (p) => Math.floor((p * config.levels) / 256));
+    const expected = trained.nll(images, { labels: conditionedTest.labels, vectors: conditionedTest.vectors!, spatial: conditionedTest.spatial! });
+    expect([...evaluation.imageNlls!].map((v, i) => Math.abs(v - expected[i]) / expected[i]).every((e) => e < 1e-5)).toBe(true);
+
+    for (const [data, message] of [
+      [test, /this model takes global vectors of 2 values \(condDim\), which the test set does not give/],
+      [{ ...conditionedTest, spatial: null }, /this model takes spatial maps of 1 channel \(spatialCond\), which the test set does not give/],
+      [{ ...conditionedTest, vectors: conditionedTest.vectors!.subarray(0, 30) }, /this model takes global vectors of 2 values \(condDim\), the test set's have 1/],
+    ] as const) {
+      expect(() => evaluate(trained, data), String(message)).toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(message) }));
+    }
+    const plain = GatedPixelCNN.create(config, { backend: cpu, seed: 8 });
+    expect(() => new Trainer({ model: plain, train: conditionedTrain, batchSize: 16, progress: false }))
+      .toThrow(/the training set gives global vectors, which this model does not take \(its condDim is 0\)/);
+    for (const model of [trained, mine, plain]) model.dispose();
   });
 
   it('leaves an earlier run\'s files in its folder as they were until it takes a step, then replaces them', async () => {
