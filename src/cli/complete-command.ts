@@ -10,11 +10,12 @@ import type { BackendName } from '../backend/load';
 import { quantize } from '../data/quantize';
 import type { ImageDataset } from '../data/dataset';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../io/directories';
-import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { completionGrid, completionInputs, type KeptPixels } from '../sample/completion';
 import { readKeepMask } from '../sample/keep-mask';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
+import { loadCommandModel } from './command-model';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { sampleInterruptibly } from './interruptible-sample';
 import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
@@ -58,7 +59,7 @@ export function registerComplete(program: Command): void {
     .action(async (flags: CompleteFlags) => {
       checkTestSetFlags(flags);
       if (flags.keepRows !== undefined && flags.keepMask !== undefined) throw new CliError('give --keep-rows or --keep-mask, not both');
-      const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
+      const model = loadCommandModel(flags.checkpoint, flags.backend);
       try {
         const test = loadTestSet(flags, testSetFit(model));
         await complete(model, test, flags);

@@ -8,8 +8,9 @@ import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import { encodeCsv } from '../io/csv';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../io/directories';
-import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { bitsPerDim, evaluate } from '../train/evaluate';
+import { loadCommandModel } from './command-model';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { backendName, integer, pathName, requireExtension } from './parse';
 import { terminalSafe, terminalSafeJson } from './terminal-text';
@@ -45,7 +46,7 @@ export function registerEval(program: Command): void {
         checkOutputsSpareInputs([flags.nllOut], [flags.checkpoint, ...datasetInputs(flags)]);
         checkWritableFile(flags.nllOut);
       }
-      const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
+      const model = loadCommandModel(flags.checkpoint, flags.backend);
       // Redrawn from within the loop (synchronousUpdate), which keeps the event loop's timers waiting.
       const bar = flags.progress && process.stderr.isTTY
         ? new SingleBar({ format: 'evaluating {bar} {value}/{total} images | ETA {eta_formatted}', stream: process.stderr, synchronousUpdate: true })

@@ -13,10 +13,11 @@ import { checkImageFolderTarget, writeImageFolder } from '../data/write-image-fo
 import { PixelCNNError } from '../errors';
 import { classFileNames } from '../io/class-file-names';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf, liesInside, samePath } from '../io/directories';
-import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { checkLevelsTarget, writeLevelsFile } from '../sample/levels-file';
+import { loadCommandModel } from './command-model';
 import { sampleInterruptibly } from './interruptible-sample';
 import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
@@ -59,7 +60,7 @@ export function registerSample(program: Command): void {
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: SampleFlags) => {
-      const model = GatedPixelCNN.load(flags.checkpoint, { backend: flags.backend });
+      const model = loadCommandModel(flags.checkpoint, flags.backend);
       try {
         await sample(model, flags);
       } finally {

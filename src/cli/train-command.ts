@@ -13,6 +13,7 @@ import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, ty
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
+import { refuseConditioned } from './command-model';
 import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
 import { backendName, CliError, integer, nonNegativeNumber, pathList, pathName, positiveNumber, unitInterval } from './parse';
 import { STOP_SIGNALS, stopSignals } from './stop-signals';
@@ -267,12 +268,9 @@ function modelChoice(flags: TrainFlags): (train: ImageDataset, test?: ImageDatas
   if (flags.preset && flags.config) throw new CliError('give --preset or --config, not both');
   if (flags.config) {
     const parsed = readConfigFile(flags.config);
-    if (Number(parsed.condDim) > 0 || Number(parsed.spatialCond) > 0) {
-      throw new CliError(
-        `the configuration ${flags.config} conditions the model on global vectors or spatial maps (condDim, spatialCond), which the command ` +
-          "line's datasets do not hold (images and labels only): train such a model through the API, with a dataset's vectors and spatial maps",
-      );
-    }
+    // Only valid sizes are refused here; resolveConfig explains what is wrong with others.
+    const asked = (size: unknown) => (Number.isSafeInteger(size) ? (size as number) : 0);
+    refuseConditioned({ condDim: asked(parsed.condDim), spatialCond: asked(parsed.spatialCond) }, `the configuration ${flags.config}`);
     return (train, test) => resolveConfig({ channels: train.channels, height: train.height, width: train.width, classes: dataClasses(train, test), ...parsed });
   }
   const preset = flags.preset ?? 'mnist-tiny';

@@ -7,7 +7,7 @@
  * their labels, vectors and maps).
  */
 import { PixelCNNError, shown } from '../errors';
-import { conditioningSizes, type ImageDataset } from './dataset';
+import { checkDatasetArrays, conditioningSizes, type ImageDataset } from './dataset';
 import { checkLevels, quantize } from './quantize';
 import { Rng } from './rng';
 
@@ -159,6 +159,7 @@ function gatherRows(values: Float32Array, width: number, indices: ArrayLike<numb
 
 /** The 8-bit images `indices` of `ds` as [B, C, H, W], with their labels, vectors and maps. */
 export function gatherImages(ds: ImageDataset, indices: ArrayLike<number>): GatheredImages {
+  checkDatasetArrays(ds, 'gatherBatch: the dataset');
   const size = ds.channels * ds.height * ds.width;
   const pixels = new Uint8Array(indices.length * size);
   const labels = new Int32Array(indices.length);

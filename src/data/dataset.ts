@@ -36,8 +36,8 @@ export function conditioningSizes(ds: ImageDataset): { condDim: number; spatialC
   return { condDim: per(ds.vectors, 1), spatialCond: per(ds.spatial, ds.height * ds.width) };
 }
 
-/** Checks a per-image conditioning array: a Float32Array of whole, non-empty rows of `unit` values per image, all finite. */
-function checkConditioningArray(values: unknown, key: string, count: number, unit: number, shape: string, source: string): void {
+/** Checks a per-image conditioning array's kind and length: a Float32Array of whole, non-empty rows of `unit` values per image. */
+function checkConditioningShape(values: unknown, key: string, count: number, unit: number, shape: string, source: string): void {
   if (values == null) return;
   if (!(values instanceof Float32Array)) {
     throw new PixelCNNError('ERR_TYPE', `${source}: ${key} must be a Float32Array laid out ${shape}, got ${kindOf(values)}`);
@@ -46,12 +46,20 @@ function checkConditioningArray(values: unknown, key: string, count: number, uni
   if (count > 0 ? !(Number.isInteger(perImage) && perImage >= 1) : values.length !== 0) {
     throw new PixelCNNError('ERR_LENGTH', `${source}: ${key} has ${values.length} values, not ${shape} for ${count} images`);
   }
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new PixelCNNError('ERR_ARG', `${source}: ${key}[${bad}] is ${values[bad]}, not a finite number`);
 }
 
-/** Checks that the fields agree (lengths, label range) and returns them as a dataset. */
-export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDataset {
+/** ERR_ARG unless every value of a conditioning array is finite. */
+function checkFinite(values: Float32Array | null | undefined, key: string, source: string): void {
+  const bad = values ? values.findIndex((v) => !Number.isFinite(v)) : -1;
+  if (bad >= 0) throw new PixelCNNError('ERR_ARG', `${source}: ${key}[${bad}] is ${values![bad]}, not a finite number`);
+}
+
+/**
+ * Checks what a dataset's sizes say against its arrays' kinds and lengths, in constant
+ * time (what a batch's gather relies on): a short array would otherwise gather zeros,
+ * or rows of the wrong images.
+ */
+export function checkDatasetArrays(fields: ImageDataset, source = 'dataset'): void {
   if (typeof fields !== 'object' || fields === null) throw new PixelCNNError('ERR_ARG', `${source}: a dataset must be an object, got ${String(fields)}`);
   const { images, labels, count, channels, height, width, classes } = fields;
   for (const [name, value, min] of [
@@ -79,6 +87,14 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
         `got ${labels instanceof Int32Array ? labels.length : kindOf(labels)}`,
     );
   }
+  checkConditioningShape(fields.vectors, 'vectors', count, 1, '[N, D]', source);
+  checkConditioningShape(fields.spatial, 'spatial', count, height * width, `[N, S, ${height}, ${width}]`, source);
+}
+
+/** Checks that the fields agree (kinds and lengths, label range, finite vectors and maps) and returns them as a dataset. */
+export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDataset {
+  checkDatasetArrays(fields, source);
+  const { images, labels, count, channels, height, width, classes } = fields;
   for (let i = 0; i < count; i++) {
     const y = labels[i];
     const ok = classes === 0 ? y === -1 : y >= 0 && y < classes;
@@ -95,8 +111,8 @@ export function createDataset(fields: ImageDataset, source = 'dataset'): ImageDa
     throw new PixelCNNError('ERR_ARG', `${source}: imageNames must be an array of ${count} strings`);
   }
   const { vectors, spatial } = fields;
-  checkConditioningArray(vectors, 'vectors', count, 1, '[N, D]', source);
-  checkConditioningArray(spatial, 'spatial', count, height * width, `[N, S, ${height}, ${width}]`, source);
+  checkFinite(vectors, 'vectors', source);
+  checkFinite(spatial, 'spatial', source);
   return {
     images, labels, count, channels, height, width, classes,
     ...(classNames ? { classNames } : {}),

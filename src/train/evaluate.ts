@@ -28,15 +28,16 @@ export function bitsPerDim(model: GatedPixelCNN, natsPerImage: number): number {
 /** Checks that a dataset gives the global vectors and spatial maps a model takes, of the model's sizes, and no others. */
 function checkConditioningFits(model: GatedPixelCNN, data: ImageDataset, what: string): void {
   const sizes = conditioningSizes(data);
+  const counted = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
   for (const [key, name, unit] of [['condDim', 'global vectors', 'value'], ['spatialCond', 'spatial maps', 'channel']] as const) {
     const [needed, given] = [model.config[key], sizes[key]];
     if (needed === given) continue;
-    const takes = `this model takes ${name} of ${needed} ${unit}${needed === 1 ? '' : 's'} (${key})`;
+    const takes = `this model takes ${name} of ${counted(needed, unit)} (${key})`;
     throw new PixelCNNError(
       'ERR_ARG',
-      needed === 0 ? `the ${what} set gives ${name}, which this model does not take (its ${key} is 0)`
+      needed === 0 ? `the ${what} set gives ${name}, which this model does not take (its ${key} is 0): leave them out of the dataset`
         : given === 0 ? `${takes}, which the ${what} set does not give`
-          : `${takes}, the ${what} set's have ${given}`,
+          : `${takes}, but the ${what} set's have ${counted(given, unit)}`,
     );
   }
 }

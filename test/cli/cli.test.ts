@@ -10,6 +10,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 
 import { quantize, toDisplay } from '../../src/data/quantize';
+import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { cli, runCli, trainTiny } from '../helpers/cli';
 import { writePng } from '../helpers/png-folder';
 import { checkGrid } from '../helpers/png-grid-check';
@@ -34,7 +35,8 @@ describe('gated-pixelcnn CLI', () => {
     [['eval', '--checkpoint', '/nonexistent/model.safetensors'], /cannot read checkpoint .*ERR_IO/],
     [['sample'], /required option '--checkpoint <file>'/],
     [['train', '--seed', ''], /--seed must be an integer ≥ 0, got ""/],
-    [['train', '--config', jsonFile('{"levels": 2, "spatialCond": 1}'), ...idxData], /conditions the model on global vectors or spatial maps .*train such a model through the API/],
+    [['train', '--config', jsonFile('{"levels": 2, "spatialCond": 1}'), ...idxData], /the configuration .* is conditioned on global vectors or spatial maps \(condDim 0, spatialCond 1\), which the command line cannot give .*use the API/],
+    [['train', '--config', jsonFile('{"condDim": 3}'), ...idxData], /the configuration .* is conditioned on global vectors or spatial maps \(condDim 3, spatialCond 0\)/],
     [['train', '--warmup', '0x10'], /--warmup must be an integer ≥ 0/],
     [['train', '--steps', '1e3'], /--steps must be an integer ≥ 1/],
     [['train', '--train-images', 'mine.idx', '--steps', '1'], /--dataset mnist does not read --train-images \(give --dataset idx/],
@@ -64,6 +66,21 @@ describe('gated-pixelcnn CLI', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toMatch(/^gated-pixelcnn: [^\n]* \(ERR_[A-Z_]+\)\n$/); // one line, no stack trace
+  });
+
+  it('refuses a model conditioned on global vectors or spatial maps in eval, sample and complete, before any data loads', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-conditioned-'));
+    const checkpoint = path.join(dir, 'model.safetensors');
+    const model = GatedPixelCNN.create({ channels: 1, height: 6, width: 6, levels: 2, hidden: 4, layers: 1, headHidden: 4, condDim: 2 }, { backend: 'cpu' });
+    model.save(checkpoint);
+    model.dispose();
+    const missingData = ['--dataset', 'idx', '--test-images', '/nonexistent/t.idx', '--test-labels', '/nonexistent/l.idx'];
+    for (const args of [['eval', ...missingData], ['complete', ...missingData, '--out', path.join(dir, 'c.png')], ['sample', '--out', path.join(dir, 's.png')]]) {
+      const refused = runCli(...args, '--checkpoint', checkpoint);
+      expect([refused.status, refused.stderr], args[0]).toEqual([1, expect.stringMatching(
+        /^gated-pixelcnn: the model .*model\.safetensors is conditioned on global vectors or spatial maps \(condDim 2, spatialCond 0\), which the command line cannot give .*use the API.* \(ERR_ARG\)\n$/,
+      )]);
+    }
   });
 
   it('prints its version', () => {
@@ -303,7 +320,7 @@ describe('gated-pixelcnn CLI', () => {
     for (const [args, message] of [
       [['--keep-mask', maskFile, '--keep-rows', '2'], /give --keep-rows or --keep-mask, not both \(ERR_ARG\)/],
       [['--keep-mask', white], /the mask .*white\.png keeps every pixel: nothing is left to draw .*\(ERR_DATA\)/],
-      [['--keep-mask', small], /the mask .*small\.png is 6×5 pixels; the model's images are 6×6 \(ERR_DATA\)/],
+      [['--keep-mask', small], /the mask .*small\.png is 6×5 pixels \(width × height\); the model's images are 6×6 \(ERR_DATA\)/],
       [['--keep-mask', path.join(dir, 'none.png')], /cannot read .*none\.png.*\(ERR_IO\)/],
       [['--keep-mask', maskFile, '--out', maskFile], /mask\.png would overwrite the input .*mask\.png \(ERR_ARG\)/],
     ] as const) {

@@ -137,6 +137,18 @@ describe('gatherBatch', () => {
     expect(gatherBatch(ds, indices, 4)).not.toHaveProperty('vectors');
   });
 
+  it('refuses a dataset made by hand whose arrays are short or of the wrong kind, rather than gather zeros or other rows', () => {
+    for (const [change, code] of [
+      [{ images: ds.images.subarray(1) }, 'ERR_LENGTH'],
+      [{ labels: ds.labels.subarray(1) }, 'ERR_LENGTH'],
+      [{ vectors: new Float32Array(N * 2 - 1) }, 'ERR_LENGTH'],
+      [{ spatial: new Float32Array(N * H * W - 2) }, 'ERR_LENGTH'],
+      [{ vectors: [1, 2, 3, 4, 5, 6] }, 'ERR_TYPE'],
+    ] as const) {
+      expect(() => gatherBatch({ ...ds, ...change } as typeof ds, Int32Array.from([0, 2]), 4), JSON.stringify(Object.keys(change))).toThrow(byCode(code));
+    }
+  });
+
   it('refuses an index outside the dataset (ERR_RANGE) and bad levels (ERR_ARG)', () => {
     expect(() => gatherBatch(ds, Int32Array.from([0, 6]), 2)).toThrow(byCode('ERR_RANGE'));
     expect(() => gatherBatch(ds, Int32Array.from([-1]), 2)).toThrow(byCode('ERR_RANGE'));

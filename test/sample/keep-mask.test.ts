@@ -50,10 +50,17 @@ describe('readKeepMask', () => {
     expect(expected).toContain(1);
   });
 
+  it('refuses a file name or a size that is not one (ERR_ARG)', () => {
+    const file = written(randomPixels(1), 1);
+    for (const [name, size] of [[file, undefined], [file, '6x5'], [file, { height: 6 }], [file, { height: 6, width: 0 }], [42, { height, width }], ['', { height, width }]]) {
+      expect(() => readKeepMask(name as string, size as never), `${String(name)} ${JSON.stringify(size)}`).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    }
+  });
+
   it('refuses a mask of another size, a file that is no PNG, and a missing file', () => {
     const wide = written(randomPixels(1).subarray(0, 6 * 6), 1, [6, 6]);
     expect(() => readKeepMask(wide, { height, width })).toThrow(expect.objectContaining({
-      code: 'ERR_DATA', message: expect.stringContaining(`the mask ${wide} is 6×6 pixels; the model's images are 5×6`),
+      code: 'ERR_DATA', message: expect.stringContaining(`the mask ${wide} is 6×6 pixels (width × height); the model's images are 5×6`),
     }));
     const text = path.join(dir, 'notes.png');
     writeFileSync(text, 'not a png at all, but long enough to be read');

@@ -154,7 +154,7 @@ describe('Trainer', () => {
     for (const [data, message] of [
       [test, /this model takes global vectors of 2 values \(condDim\), which the test set does not give/],
       [{ ...conditionedTest, spatial: null }, /this model takes spatial maps of 1 channel \(spatialCond\), which the test set does not give/],
-      [{ ...conditionedTest, vectors: conditionedTest.vectors!.subarray(0, 30) }, /this model takes global vectors of 2 values \(condDim\), the test set's have 1/],
+      [{ ...conditionedTest, vectors: conditionedTest.vectors!.subarray(0, 30) }, /this model takes global vectors of 2 values \(condDim\), but the test set's have 1 value/],
     ] as const) {
       expect(() => evaluate(trained, data), String(message)).toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(message) }));
     }
