@@ -22,9 +22,12 @@ import { backendName, CliError, integer, pathName, positiveNumber, requireExtens
 import { terminalSafe } from './terminal-text';
 import { counted } from './wording';
 
+/** Test images completed when --images is not given (fewer where the test set ends sooner). */
+const DEFAULT_IMAGES = 8;
+
 interface CompleteFlags extends DatasetOptions {
   checkpoint: string;
-  images: number;
+  images?: number;
   first: number;
   keepRows?: number;
   keepMask?: string;
@@ -44,7 +47,7 @@ export function registerComplete(program: Command): void {
     .description('complete test images: keep their top rows (or the white pixels of a mask), draw the rest; a PNG grid with one row per image')
     .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', pathName('--checkpoint'));
   addTestSetOptions(command)
-    .option('--images <n>', 'test images to complete', integer('--images', 1), 8)
+    .option('--images <n>', 'test images to complete (default: 8, or those from --first on where fewer)', integer('--images', 1))
     .option('--first <n>', 'index of the first of them in the test set', integer('--first', 0), 0)
     .option('--keep-rows <n>', 'rows kept from the top of each image (default: half its height)', integer('--keep-rows', 0))
     .option('--keep-mask <file>', 'instead of rows, a PNG mask as large as the images: its white pixels are kept, its black ones drawn', pathName('--keep-mask'))
@@ -69,19 +72,26 @@ export function registerComplete(program: Command): void {
     });
 }
 
-/** The chosen test images as levels of the model, and their labels where the model takes classes. */
-function chooseSources(model: GatedPixelCNN, test: ImageDataset, flags: CompleteFlags): { levels: Uint8Array; labels?: Int32Array } {
+/** How many test images to complete: --images, else 8 or as many as there are from --first on. */
+function imageCount(test: ImageDataset, flags: CompleteFlags): number {
+  if (flags.first >= test.count) throw new CliError(`--first ${flags.first} is past the last of the ${test.count} test images`);
+  const images = flags.images ?? Math.min(DEFAULT_IMAGES, test.count - flags.first);
+  if (flags.first + images > test.count) {
+    throw new CliError(`--first ${flags.first} --images ${images} reaches past the ${test.count} test images`);
+  }
+  return images;
+}
+
+/** Test images first…first + images − 1 as levels of the model, and their labels where the model takes classes. */
+function chooseSources(model: GatedPixelCNN, test: ImageDataset, first: number, images: number): { levels: Uint8Array; labels?: Int32Array } {
   const { channels, height, width, levels, classes } = model.config;
   if (test.channels !== channels || test.height !== height || test.width !== width) {
     throw new CliError(`the test images are ${test.channels}×${test.height}×${test.width}; this model's are ${channels}×${height}×${width}`);
   }
-  if (flags.first + flags.images > test.count) {
-    throw new CliError(`--first ${flags.first} --images ${flags.images} reaches past the ${test.count} test images`);
-  }
   const size = channels * height * width;
-  const pixels = test.images.subarray(flags.first * size, (flags.first + flags.images) * size);
+  const pixels = test.images.subarray(first * size, (first + images) * size);
   if (classes === 0) return { levels: quantize(pixels, levels) };
-  const labels = test.labels.slice(flags.first, flags.first + flags.images);
+  const labels = test.labels.slice(first, first + images);
   const bad = labels.find((y) => y < 0 || y >= classes);
   if (bad !== undefined) {
     throw new CliError(bad < 0
@@ -109,15 +119,16 @@ function keptPixels(model: GatedPixelCNN, flags: CompleteFlags): { kept: KeptPix
 async function complete(model: GatedPixelCNN, test: ImageDataset, flags: CompleteFlags): Promise<void> {
   const { config } = model;
   const columns = flags.perImage + 2;
+  const images = imageCount(test, flags);
   // What could fail later is checked before anything is built or sampled.
-  checkSampleCount(config, flags.images * flags.perImage);
-  checkSampleGrid(flags.images * columns, config, { columns });
+  checkSampleCount(config, images * flags.perImage);
+  checkSampleGrid(images * columns, config, { columns });
   requireExtension('--out', flags.out, '.png', 'a PNG');
   const inputs = [flags.checkpoint, ...datasetInputs(flags), ...(flags.keepMask === undefined ? [] : [flags.keepMask])];
   checkOutputsSpareInputs([flags.out], inputs);
   checkWritableFile(flags.out);
   const { kept, described } = keptPixels(model, flags);
-  const sources = chooseSources(model, test, flags);
+  const sources = chooseSources(model, test, flags.first, images);
   const { count, known, labels } = completionInputs(config, sources, kept, flags.perImage);
   const { levels: completions, seconds } = await sampleInterruptibly(model, {
     sampler: flags.sampler, count, labels, known, temperature: flags.temperature, seed: flags.seed,
@@ -126,7 +137,7 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   ensureFolderOf(flags.out);
   writeDisplayGrid(flags.out, completionGrid(config, sources.levels, completions, kept, flags.perImage), config, { columns });
   process.stderr.write(terminalSafe(
-    `completed ${counted(flags.images, 'image')} ${flags.perImage === 1 ? 'once' : `${flags.perImage} times`} each, ${described}, ` +
+    `completed ${counted(images, 'image')} ${flags.perImage === 1 ? 'once' : `${flags.perImage} times`} each, ${described}, ` +
       `in ${seconds.toFixed(1)} s (${flags.sampler} sampler); wrote ${flags.out}\n`,
   ));
 }

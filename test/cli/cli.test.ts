@@ -274,6 +274,12 @@ describe('gated-pixelcnn CLI', () => {
       .toMatch(/--keep-rows must be below the image's 6 rows, got 6/);
     expect(runCli('complete', '--checkpoint', checkpoint, ...data, '--first', '11', '--images', '2', '--out', grid).stderr)
       .toMatch(/--first 11 --images 2 reaches past the 12 test images/);
+    expect(runCli('complete', '--checkpoint', checkpoint, ...data, '--first', '12', '--out', grid).stderr)
+      .toMatch(/--first 12 is past the last of the 12 test images/);
+    // Without --images: 8, or those left from --first on.
+    const rest = runCli('complete', '--checkpoint', checkpoint, ...data, '--first', '9', '--per-image', '1', '--out', grid, '--no-progress');
+    expect([rest.status, rest.stderr]).toEqual([0, expect.stringMatching(/completed 3 images once each/)]);
+    expect(PNG.sync.read(readFileSync(grid)).height).toBe(3 * 12 + 2 * 2);
     expect(runCli('complete', '--checkpoint', checkpoint, '--out', grid).stderr)
       .toMatch(/the test images are 1×28×28; this model's are 1×6×6/);
     expect(runCli('complete', '--checkpoint', checkpoint, ...data.slice(0, 4), '--out', grid).stderr) // no --test-labels

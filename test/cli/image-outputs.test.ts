@@ -161,7 +161,7 @@ describe('outputs never overwrite inputs', () => {
       // Each fails after its outputs were checked, before anything is written.
       [['sample', '--checkpoint', checkpoint, '--out', path.join(dir, 'new1', 'a', 'x.png'), '--levels-out', notLevels], /notes\.u8 exists and is not a levels file/],
       [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', missing, '--nll-out', path.join(dir, 'new2', 'x.csv')], /no-such-folder/],
-      [['complete', '--checkpoint', checkpoint, ...data, '--first', '999', '--out', path.join(dir, 'new3', 'x.png')], /--first 999 --images 8 reaches past the \d+ test images/],
+      [['complete', '--checkpoint', checkpoint, ...data, '--first', '999', '--out', path.join(dir, 'new3', 'x.png')], /--first 999 is past the last of the \d+ test images/],
     ] as const) {
       const refused = runCli(...args, '--no-progress');
       expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
