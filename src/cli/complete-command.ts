@@ -16,6 +16,7 @@ import { readKeepMask } from '../sample/keep-mask';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { loadCommandModel } from './command-model';
+import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { sampleInterruptibly } from './interruptible-sample';
 import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
@@ -31,6 +32,7 @@ interface CompleteFlags extends DatasetOptions {
   first: number;
   keepRows?: number;
   keepMask?: string;
+  label?: LabelArgument[];
   perImage: number;
   temperature: number;
   seed: number;
@@ -52,6 +54,7 @@ export function registerComplete(program: Command): void {
     .option('--keep-rows <n>', 'rows kept from the top of each image (default: half its height)', integer('--keep-rows', 0))
     .option('--keep-mask <file>', 'instead of rows, a PNG mask as large as the images: its white pixels are kept, its black ones drawn', pathName('--keep-mask'))
     .option('--per-image <n>', 'completions drawn per image', integer('--per-image', 1), 4)
+    .option('--label <class>', 'draw every completion as this class (a label or a class name) instead of its image\'s own (class-conditional models)', labelList)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
@@ -64,8 +67,9 @@ export function registerComplete(program: Command): void {
       if (flags.keepRows !== undefined && flags.keepMask !== undefined) throw new CliError('give --keep-rows or --keep-mask, not both');
       const model = loadCommandModel(flags.checkpoint, flags.backend);
       try {
+        const label = chosenLabel(model, flags); // checked before the data loads
         const test = loadTestSet(flags, testSetFit(model));
-        await complete(model, test, flags);
+        await complete(model, test, flags, label);
       } finally {
         model.dispose();
       }
@@ -82,8 +86,24 @@ function imageCount(test: ImageDataset, flags: CompleteFlags): number {
   return images;
 }
 
-/** Test images first…first + images − 1 as levels of the model, and their labels where the model takes classes. */
-function chooseSources(model: GatedPixelCNN, test: ImageDataset, first: number, images: number): { levels: Uint8Array; labels?: Int32Array } {
+/** --label's class, or null to draw each completion with its image's own label. */
+function chosenLabel(model: GatedPixelCNN, flags: CompleteFlags): number | null {
+  if (flags.label === undefined) return null;
+  const { classes } = model.config;
+  if (classes === 0) throw new CliError('this model has no classes: --label has nothing to choose');
+  const labels = resolveLabels(flags.label, model.classNames);
+  if (labels.length !== 1) throw new CliError(`--label takes one class, got ${labels.length} (${flags.label.map((l) => l.text).join(', ')})`);
+  if (labels[0] >= classes) throw new CliError(`label ${labels[0]} is outside this model's 0-${classes - 1}`);
+  return labels[0];
+}
+
+/**
+ * Test images first…first + images − 1 as levels of the model, and the labels to draw
+ * them with where the model takes classes: `label` for all, or else each image's own.
+ */
+function chooseSources(
+  model: GatedPixelCNN, test: ImageDataset, first: number, images: number, label: number | null,
+): { levels: Uint8Array; labels?: Int32Array } {
   const { channels, height, width, levels, classes } = model.config;
   if (test.channels !== channels || test.height !== height || test.width !== width) {
     throw new CliError(`the test images are ${test.channels}×${test.height}×${test.width}; this model's are ${channels}×${height}×${width}`);
@@ -91,11 +111,12 @@ function chooseSources(model: GatedPixelCNN, test: ImageDataset, first: number, 
   const size = channels * height * width;
   const pixels = test.images.subarray(first * size, (first + images) * size);
   if (classes === 0) return { levels: quantize(pixels, levels) };
+  if (label !== null) return { levels: quantize(pixels, levels), labels: new Int32Array(images).fill(label) };
   const labels = test.labels.slice(first, first + images);
   const bad = labels.find((y) => y < 0 || y >= classes);
   if (bad !== undefined) {
     throw new CliError(bad < 0
-      ? 'this model has classes, and the test images have no labels'
+      ? 'this model has classes, and the test images have no labels: give --label to draw them as one class'
       : `label ${bad} of a test image is outside this model's 0-${classes - 1}`);
   }
   return { levels: quantize(pixels, levels), labels };
@@ -116,7 +137,7 @@ function keptPixels(model: GatedPixelCNN, flags: CompleteFlags): { kept: KeptPix
 }
 
 /** Draws the completions and writes the grid; the caller disposes the model. */
-async function complete(model: GatedPixelCNN, test: ImageDataset, flags: CompleteFlags): Promise<void> {
+async function complete(model: GatedPixelCNN, test: ImageDataset, flags: CompleteFlags, label: number | null): Promise<void> {
   const { config } = model;
   const columns = flags.perImage + 2;
   const images = imageCount(test, flags);
@@ -128,7 +149,7 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   checkOutputsSpareInputs([flags.out], inputs);
   checkWritableFile(flags.out);
   const { kept, described } = keptPixels(model, flags);
-  const sources = chooseSources(model, test, flags.first, images);
+  const sources = chooseSources(model, test, flags.first, images, label);
   const { count, known, labels } = completionInputs(config, sources, kept, flags.perImage);
   const { levels: completions, seconds } = await sampleInterruptibly(model, {
     sampler: flags.sampler, count, labels, known, temperature: flags.temperature, seed: flags.seed,

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 import { quantize, toDisplay } from '../../src/data/quantize';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { completionInputs } from '../../src/sample/completion';
 import { cli, runCli, trainTiny } from '../helpers/cli';
 import { writePng } from '../helpers/png-folder';
 import { checkGrid } from '../helpers/png-grid-check';
@@ -283,7 +284,46 @@ describe('gated-pixelcnn CLI', () => {
     expect(runCli('complete', '--checkpoint', checkpoint, '--out', grid).stderr)
       .toMatch(/the test images are 1×28×28; this model's are 1×6×6/);
     expect(runCli('complete', '--checkpoint', checkpoint, ...data.slice(0, 4), '--out', grid).stderr) // no --test-labels
-      .toMatch(/this model has classes, and the test images have no labels/);
+      .toMatch(/this model has classes, and the test images have no labels: give --label to draw them as one class/);
+    const unlabeled = runCli('complete', '--checkpoint', checkpoint, ...data.slice(0, 4), '--label', '1', '--images', '2', '--out', grid, '--no-progress');
+    expect([unlabeled.status, unlabeled.stderr]).toEqual([0, expect.stringMatching(/completed 2 images 4 times each/)]);
+  });
+
+  it('completes test images as the class --label names, whatever their own labels', async () => {
+    const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-complete-label-');
+    expect(trained.status, trained.stderr).toBe(0);
+    const grid = path.join(dir, 'completions.png');
+    const completed = runCli('complete', '--checkpoint', checkpoint, ...data, '--images', '2', '--per-image', '2', '--keep-rows', '2',
+      '--label', '2', '--seed', '5', '--out', grid, '--no-progress');
+    expect(completed.status, completed.stderr).toBe(0);
+    const png = PNG.sync.read(readFileSync(grid));
+    const tile = (row: number, column: number) =>
+      Array.from({ length: 36 }, (_, k) => png.data[4 * ((row * 14 + 2 * Math.floor(k / 6)) * png.width + column * 14 + 2 * (k % 6))]);
+    // The same completions drawn here with label 2 for both images (test images 0 and 1 are labeled 0 and 1).
+    const model = GatedPixelCNN.load(checkpoint, { backend: 'cpu' });
+    const levels = quantize(tinyDataset(12, 6, 3, 2).images.subarray(0, 72), 4);
+    const draw = (labels: Int32Array) => model.sample({ ...completionInputs(model.config, { levels, labels }, 2, 2), seed: 5 });
+    const asTwo = toDisplay(await draw(Int32Array.of(2, 2)), 4);
+    const asOwn = toDisplay(await draw(Int32Array.of(0, 1)), 4);
+    model.dispose();
+    const shown = [0, 1].flatMap((row) => [2, 3].flatMap((column) => tile(row, column)));
+    expect(shown).toEqual([...asTwo]);
+    expect(shown).not.toEqual([...asOwn]); // the label changes the draws, so the check above means something
+
+    for (const [args, message] of [
+      [['--label', '7'], /label 7 is outside this model's 0-2/],
+      [['--label', '0-1'], /--label takes one class, got 2 \(0-1\)/],
+      [['--label', 'cat'], /"cat" is not a label/],
+    ] as const) {
+      const refused = runCli('complete', '--checkpoint', checkpoint, ...data, '--out', path.join(dir, 'refused.png'), ...args);
+      expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
+    }
+    const classless = path.join(dir, 'classless.safetensors');
+    const plain = GatedPixelCNN.create({ channels: 1, height: 6, width: 6, levels: 4, hidden: 4, layers: 1, headHidden: 4 }, { backend: 'cpu' });
+    plain.save(classless);
+    plain.dispose();
+    expect(runCli('complete', '--checkpoint', classless, ...data, '--label', '1', '--out', path.join(dir, 'refused.png')).stderr)
+      .toMatch(/this model has no classes: --label has nothing to choose \(ERR_ARG\)/);
   });
 
   it('completes test images keeping the pixels of a --keep-mask PNG: white kept, black drawn', () => {
