@@ -3,16 +3,19 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
+import { gatherBatch } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
 import { encodeCsv } from '../io/csv';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../io/directories';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
-import { bitsPerDim, evaluate } from '../train/evaluate';
+import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
+import { bitsPerDim, conditioningFor, evaluate } from '../train/evaluate';
+import { nllHeatmapGrid } from '../train/nll-heatmap';
 import { loadCommandModel } from './command-model';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
-import { backendName, integer, pathName, requireExtension } from './parse';
+import { backendName, CliError, integer, pathName, requireExtension } from './parse';
 import { terminalSafe, terminalSafeJson } from './terminal-text';
 import { counted } from './wording';
 
@@ -20,6 +23,8 @@ interface EvalFlags extends DatasetOptions {
   checkpoint: string;
   json?: boolean;
   nllOut?: string;
+  heatmap?: string;
+  heatmapImages?: number;
   limit?: number;
   batchSize: number;
   backend: BackendName;
@@ -36,17 +41,23 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
     .option('--json', 'print the result as JSON')
     .option('--nll-out <file>', "also write each image's NLL to a CSV file (index, image, label, class, nats, bits_per_dim)", pathName('--nll-out'))
+    .option('--heatmap <file>', 'also write a PNG grid of the first test images, each beside a map of its per-pixel NLL (black: expected, white: surprising)', pathName('--heatmap'))
+    .option('--heatmap-images <n>', `images in the --heatmap grid (default ${HEATMAP_IMAGES})`, integer('--heatmap-images', 1))
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')
     .action((flags: EvalFlags) => {
       checkTestSetFlags(flags);
-      if (flags.nllOut !== undefined) {
-        // A .csv name keeps the table off any input a flag does not name: a run's other checkpoint, say.
-        requireExtension('--nll-out', flags.nllOut, '.csv', 'CSV');
-        checkOutputsSpareInputs([flags.nllOut], [flags.checkpoint, ...datasetInputs(flags)]);
-        checkWritableFile(flags.nllOut);
-      }
+      checkOutputFlags(flags);
       const model = loadCommandModel(flags.checkpoint, flags.backend);
+      const heatmapImages = flags.heatmapImages ?? HEATMAP_IMAGES;
+      if (flags.heatmap !== undefined) {
+        try {
+          checkSampleGrid(2 * heatmapImages, model.config, { columns: 2 });
+        } catch (error) {
+          model.dispose();
+          throw error;
+        }
+      }
       // Redrawn from within the loop (synchronousUpdate), which keeps the event loop's timers waiting.
       const bar = flags.progress && process.stderr.isTTY
         ? new SingleBar({ format: 'evaluating {bar} {value}/{total} images | ETA {eta_formatted}', stream: process.stderr, synchronousUpdate: true })
@@ -75,11 +86,13 @@ export function registerEval(program: Command): void {
           ensureFolderOf(flags.nllOut);
           writeFileAtomicSync(flags.nllOut, perImageCsv(model, testSet, result.imageNlls!));
         }
+        if (flags.heatmap !== undefined) writeHeatmap(model, testSet, Math.min(heatmapImages, result.images), flags.heatmap);
       } finally {
         bar?.stop();
         model.dispose();
       }
       if (flags.nllOut !== undefined) process.stderr.write(terminalSafe(`wrote each image's NLL to ${flags.nllOut}\n`));
+      if (flags.heatmap !== undefined) process.stderr.write(terminalSafe(`wrote the per-pixel NLL of ${counted(Math.min(heatmapImages, result.images), 'image')} to ${flags.heatmap}\n`));
       const { imageNlls: _, ...summary } = result;
       if (flags.json) {
         process.stdout.write(terminalSafeJson({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
@@ -90,6 +103,28 @@ export function registerEval(program: Command): void {
         ));
       }
     });
+}
+
+/** Images in the --heatmap grid when --heatmap-images is not given. */
+const HEATMAP_IMAGES = 8;
+
+/** Checks, before anything loads, the files --nll-out and --heatmap will write. */
+function checkOutputFlags(flags: EvalFlags): void {
+  if (flags.heatmapImages !== undefined && flags.heatmap === undefined) throw new CliError('--heatmap-images sets the images of --heatmap: give --heatmap too');
+  // An extension keeps each output off any input a flag does not name: a run's other checkpoint, say.
+  if (flags.nllOut !== undefined) requireExtension('--nll-out', flags.nllOut, '.csv', 'CSV');
+  if (flags.heatmap !== undefined) requireExtension('--heatmap', flags.heatmap, '.png', 'a PNG');
+  const outputs = [flags.nllOut, flags.heatmap].filter((file): file is string => file !== undefined);
+  checkOutputsSpareInputs(outputs, [flags.checkpoint, ...datasetInputs(flags)]);
+  outputs.forEach((file) => checkWritableFile(file));
+}
+
+/** --heatmap's grid: the first `images` test images, each beside its per-pixel NLL. */
+function writeHeatmap(model: GatedPixelCNN, data: ImageDataset, images: number, file: string): void {
+  const batch = gatherBatch(data, Int32Array.from({ length: images }, (_, i) => i), model.config.levels);
+  const pixelNll = model.pixelNll(batch.images, conditioningFor(model, batch));
+  ensureFolderOf(file);
+  writeDisplayGrid(file, nllHeatmapGrid(model.config, batch.images, pixelNll), model.config, { columns: 2 });
 }
 
 /**

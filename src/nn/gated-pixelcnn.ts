@@ -21,6 +21,7 @@ import { headBackward, headForward, disposeHeadCache, type HeadCache } from './h
 import { initialParameters } from './init';
 import { parameterShapes, shapeSize } from './layout';
 import { ParameterSet } from './parameters';
+import { pixelNllFromLogits } from './pixel-nll';
 import { sampleCached } from '../sample/cached';
 import { sampleNaiveAsync } from '../sample/naive';
 import type { SampleOptions } from '../sample/options';
@@ -148,6 +149,14 @@ export class GatedPixelCNN {
     } finally {
       disposeBatch(batch);
     }
+  }
+
+  /**
+   * Per-sub-pixel negative log-likelihood in nats, [B, C, H, W]: how surprised the
+   * model is by each level of each image; an image's values sum to its nll().
+   */
+  pixelNll(images: Uint8Array, cond: Conditioning = {}): Float32Array {
+    return pixelNllFromLogits(this.logits(images, cond), images, this.config);
   }
 
   /**

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { quantize, toDisplay } from '../../src/data/quantize';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { completionInputs } from '../../src/sample/completion';
+import { nllHeatmapGrid } from '../../src/train/nll-heatmap';
 import { cli, runCli, trainTiny } from '../helpers/cli';
 import { writePng } from '../helpers/png-folder';
 import { checkGrid } from '../helpers/png-grid-check';
@@ -287,6 +288,41 @@ describe('gated-pixelcnn CLI', () => {
       .toMatch(/this model has classes, and the test images have no labels: give --label to draw them as one class/);
     const unlabeled = runCli('complete', '--checkpoint', checkpoint, ...data.slice(0, 4), '--label', '1', '--images', '2', '--out', grid, '--no-progress');
     expect([unlabeled.status, unlabeled.stderr]).toEqual([0, expect.stringMatching(/completed 2 images 4 times each/)]);
+  });
+
+  it('eval --heatmap draws the first test images beside their per-pixel NLL', () => {
+    const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-heatmap-');
+    expect(trained.status, trained.stderr).toBe(0);
+    const heatmap = path.join(dir, 'heat.png');
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--heatmap-images', '3', '--no-progress');
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    expect(evaluated.stderr).toMatch(/wrote the per-pixel NLL of 3 images to .*heat\.png/);
+    const png = PNG.sync.read(readFileSync(heatmap));
+    expect([png.width, png.height]).toEqual([2 * 12 + 2, 3 * 12 + 2 * 2]); // 6×6 tiles ×2, 2-pixel gaps
+    const tile = (row: number, column: number) =>
+      Array.from({ length: 36 }, (_, k) => png.data[4 * ((row * 14 + 2 * Math.floor(k / 6)) * png.width + column * 14 + 2 * (k % 6))]);
+    const test = tinyDataset(12, 6, 3, 2);
+    const levels = quantize(test.images.subarray(0, 3 * 36), 4);
+    const model = GatedPixelCNN.load(checkpoint, { backend: 'cpu' });
+    const expected = nllHeatmapGrid(model.config, levels, model.pixelNll(levels, { labels: test.labels.subarray(0, 3) }));
+    model.dispose();
+    for (let row = 0; row < 3; row++) {
+      for (const column of [0, 1]) expect(tile(row, column), `row ${row}, column ${column}`).toEqual([...expected.subarray((2 * row + column) * 36, (2 * row + column + 1) * 36)]);
+    }
+    expect(new Set(tile(0, 1)).size).toBeGreaterThan(3); // a map, not one flat gray
+
+    for (const [args, message] of [
+      [['--heatmap-images', '2'], /--heatmap-images sets the images of --heatmap: give --heatmap too/],
+      [['--heatmap', path.join(dir, 'heat.jpg')], /--heatmap writes a PNG: give a file name ending in \.png/],
+      [['--heatmap', heatmap, '--heatmap-images', '0'], /--heatmap-images must be an integer ≥ 1/],
+    ] as const) {
+      const refused = runCli('eval', '--checkpoint', checkpoint, ...data, ...args);
+      expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
+    }
+    // --limit 2 leaves 2 images to draw.
+    const limited = runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--limit', '2', '--no-progress');
+    expect([limited.status, limited.stderr]).toEqual([0, expect.stringMatching(/per-pixel NLL of 2 images/)]);
+    expect(PNG.sync.read(readFileSync(heatmap)).height).toBe(2 * 12 + 2);
   });
 
   it('completes test images as the class --label names, whatever their own labels', async () => {
