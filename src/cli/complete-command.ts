@@ -158,7 +158,8 @@ async function complete(model: GatedPixelCNN, test: ImageDataset, flags: Complet
   ensureFolderOf(flags.out);
   writeDisplayGrid(flags.out, completionGrid(config, sources.levels, completions, kept, flags.perImage), config, { columns });
   process.stderr.write(terminalSafe(
-    `completed ${counted(images, 'image')} ${flags.perImage === 1 ? 'once' : `${flags.perImage} times`} each, ${described}, ` +
+    `completed ${counted(images, 'image')} ${flags.perImage === 1 ? 'once' : `${flags.perImage} times`} each` +
+      `${label === null ? '' : ` as class ${model.classNames?.[label] ?? label}`}, ${described}, ` +
       `in ${seconds.toFixed(1)} s (${flags.sampler} sampler); wrote ${flags.out}\n`,
   ));
 }

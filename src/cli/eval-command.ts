@@ -18,6 +18,7 @@ import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testS
 import { backendName, CliError, integer, pathName, requireExtension } from './parse';
 import { terminalSafe, terminalSafeJson } from './terminal-text';
 import { counted } from './wording';
+import { writeInTurn } from './written-outputs';
 
 interface EvalFlags extends DatasetOptions {
   checkpoint: string;
@@ -50,14 +51,6 @@ export function registerEval(program: Command): void {
       checkOutputFlags(flags);
       const model = loadCommandModel(flags.checkpoint, flags.backend);
       const heatmapImages = flags.heatmapImages ?? HEATMAP_IMAGES;
-      if (flags.heatmap !== undefined) {
-        try {
-          checkSampleGrid(2 * heatmapImages, model.config, { columns: 2 });
-        } catch (error) {
-          model.dispose();
-          throw error;
-        }
-      }
       // Redrawn from within the loop (synchronousUpdate), which keeps the event loop's timers waiting.
       const bar = flags.progress && process.stderr.isTTY
         ? new SingleBar({ format: 'evaluating {bar} {value}/{total} images | ETA {eta_formatted}', stream: process.stderr, synchronousUpdate: true })
@@ -65,6 +58,7 @@ export function registerEval(program: Command): void {
       let result: ReturnType<typeof evaluate>;
       let started = false;
       try {
+        if (flags.heatmap !== undefined) checkHeatmapGrid(model, heatmapImages);
         const testSet = loadTestSet(flags, testSetFit(model));
         result = evaluate(model, testSet, {
           limit: flags.limit,
@@ -82,11 +76,21 @@ export function registerEval(program: Command): void {
             `${flags.checkpoint} gives a test NLL of ${result.nll}: its logits overflow, as the weights of a run that diverged do`,
           );
         }
-        if (flags.nllOut !== undefined) {
-          ensureFolderOf(flags.nllOut);
-          writeFileAtomicSync(flags.nllOut, perImageCsv(model, testSet, result.imageNlls!));
-        }
-        if (flags.heatmap !== undefined) writeHeatmap(model, testSet, Math.min(heatmapImages, result.images), flags.heatmap);
+        // Everything is computed before the first file is written.
+        const heatmap = flags.heatmap === undefined ? null : heatmapGrid(model, testSet, Math.min(heatmapImages, result.images), flags.batchSize);
+        const table = flags.nllOut === undefined ? null : perImageCsv(model, testSet, result.imageNlls!);
+        writeInTurn((written) => {
+          if (flags.nllOut !== undefined) {
+            ensureFolderOf(flags.nllOut);
+            writeFileAtomicSync(flags.nllOut, table!);
+            written.push(flags.nllOut);
+          }
+          if (flags.heatmap !== undefined) {
+            ensureFolderOf(flags.heatmap);
+            writeDisplayGrid(flags.heatmap, heatmap!, model.config, { columns: 2 });
+            written.push(flags.heatmap);
+          }
+        });
       } finally {
         bar?.stop();
         model.dispose();
@@ -119,12 +123,29 @@ function checkOutputFlags(flags: EvalFlags): void {
   outputs.forEach((file) => checkWritableFile(file));
 }
 
-/** --heatmap's grid: the first `images` test images, each beside its per-pixel NLL. */
-function writeHeatmap(model: GatedPixelCNN, data: ImageDataset, images: number, file: string): void {
-  const batch = gatherBatch(data, Int32Array.from({ length: images }, (_, i) => i), model.config.levels);
-  const pixelNll = model.pixelNll(batch.images, conditioningFor(model, batch));
-  ensureFolderOf(file);
-  writeDisplayGrid(file, nllHeatmapGrid(model.config, batch.images, pixelNll), model.config, { columns: 2 });
+/** Refuses, before anything loads, a --heatmap grid of `images` rows too large for a PNG. */
+function checkHeatmapGrid(model: GatedPixelCNN, images: number): void {
+  try {
+    checkSampleGrid(2 * images, model.config, { columns: 2 });
+  } catch (error) {
+    if (!(error instanceof PixelCNNError)) throw error;
+    throw new CliError(`--heatmap-images ${images}: ${error.message}`, error.code);
+  }
+}
+
+/** --heatmap's grid: the first `images` test images, each beside its per-pixel NLL, computed `batchSize` images at a time. */
+function heatmapGrid(model: GatedPixelCNN, data: ImageDataset, images: number, batchSize: number): Uint8Array {
+  const { channels, height, width, levels } = model.config;
+  const size = channels * height * width;
+  const shown = new Uint8Array(images * size);
+  const pixelNll = new Float32Array(images * size);
+  for (let start = 0; start < images; start += batchSize) {
+    const indices = Int32Array.from({ length: Math.min(batchSize, images - start) }, (_, i) => start + i);
+    const batch = gatherBatch(data, indices, levels);
+    shown.set(batch.images, start * size);
+    pixelNll.set(model.pixelNll(batch.images, conditioningFor(model, batch)), start * size);
+  }
+  return nllHeatmapGrid(model.config, shown, pixelNll);
 }
 
 /**

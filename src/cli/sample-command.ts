@@ -10,7 +10,6 @@ import type { BackendName } from '../backend/load';
 import { createDataset } from '../data/dataset';
 import { toExactPixels } from '../data/quantize';
 import { checkImageFolderTarget, writeImageFolder } from '../data/write-image-folder';
-import { PixelCNNError } from '../errors';
 import { classFileNames } from '../io/class-file-names';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf, liesInside, samePath } from '../io/directories';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
@@ -23,6 +22,7 @@ import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { terminalSafe } from './terminal-text';
 import { counted } from './wording';
+import { writeInTurn } from './written-outputs';
 
 interface SampleFlags {
   checkpoint: string;
@@ -113,20 +113,13 @@ async function sample(model: GatedPixelCNN, flags: SampleFlags): Promise<void> {
   const { levels, seconds } = await sampleInterruptibly(model, {
     sampler: flags.sampler, count, labels, temperature: flags.temperature, seed: flags.seed, batchSize: flags.batchSize,
   }, flags.progress);
-  const written: string[] = [];
-  try {
-    writeOutputs();
-  } catch (error) {
-    // Each file is written whole or not at all, but not the set: say which are there.
-    if (written.length === 0 || !(error instanceof PixelCNNError)) throw error;
-    throw new CliError(`${error.message} (already written: ${written.join(', ')})`, error.code);
-  }
+  const written = writeInTurn(writeOutputs);
   process.stderr.write(terminalSafe(
     `sampled ${counted(count, 'image')} in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(2)} images/s, ${flags.sampler} sampler); wrote ${written.join(', ')}\n`,
   ));
 
   /** Writes every output asked for, in turn, adding each to `written` once it is in place. */
-  function writeOutputs(): void {
+  function writeOutputs(written: string[]): void {
     for (const file of outputs) ensureFolderOf(file);
     writeSampleGrid(flags.out, levels, model.config, { columns });
     written.push(flags.out);

@@ -279,6 +279,8 @@ describe('gated-pixelcnn CLI', () => {
     expect(runCli('complete', '--checkpoint', checkpoint, ...data, '--first', '12', '--out', grid).stderr)
       .toMatch(/--first 12 is past the last of the 12 test images/);
     // Without --images: 8, or those left from --first on.
+    const eight = runCli('complete', '--checkpoint', checkpoint, ...data, '--per-image', '1', '--out', grid, '--no-progress');
+    expect([eight.status, eight.stderr]).toEqual([0, expect.stringMatching(/completed 8 images once each/)]);
     const rest = runCli('complete', '--checkpoint', checkpoint, ...data, '--first', '9', '--per-image', '1', '--out', grid, '--no-progress');
     expect([rest.status, rest.stderr]).toEqual([0, expect.stringMatching(/completed 3 images once each/)]);
     expect(PNG.sync.read(readFileSync(grid)).height).toBe(3 * 12 + 2 * 2);
@@ -319,6 +321,10 @@ describe('gated-pixelcnn CLI', () => {
       const refused = runCli('eval', '--checkpoint', checkpoint, ...data, ...args);
       expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
     }
+    // A write failing after another: the message names the one in place.
+    const table = path.join(dir, 'nll.csv');
+    const failed = runCli('eval', '--checkpoint', checkpoint, ...data, '--nll-out', table, '--heatmap', '/proc/heat.png', '--no-progress');
+    expect([failed.status, failed.stderr]).toEqual([1, expect.stringMatching(/heat\.png.* \(already written: .*nll\.csv\) \(ERR_IO\)\n$/)]);
     // --limit 2 leaves 2 images to draw.
     const limited = runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--limit', '2', '--no-progress');
     expect([limited.status, limited.stderr]).toEqual([0, expect.stringMatching(/per-pixel NLL of 2 images/)]);

@@ -6,11 +6,14 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 
 import type { ImageDataset } from '../../src/data/dataset';
 import { loadImageFolder } from '../../src/data/image-folder';
+import { quantize, toDisplay } from '../../src/data/quantize';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { completionInputs } from '../../src/sample/completion';
 import { evaluate } from '../../src/train/evaluate';
 import { cpu } from '../helpers/backend';
 import { runCli, trainTiny } from '../helpers/cli';
@@ -41,7 +44,7 @@ function only(data: ImageDataset, keep: number[]): ImageDataset {
 }
 
 describe('gated-pixelcnn with --dataset folder', () => {
-  it('trains on class folders, and evaluates, samples and completes with the run\'s labels', () => {
+  it('trains on class folders, and evaluates, samples and completes with the run\'s labels', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-folder-'));
     const classNames = ['cat', 'dog', 'fox'];
     const trainDir = writePngFolder(path.join(dir, 'train'), rgb(tinyDataset(48, 6, 3, 1)), classNames);
@@ -88,6 +91,22 @@ describe('gated-pixelcnn with --dataset folder', () => {
       '--images', '2', '--per-image', '1', '--out', completions, '--no-progress');
     expect(completed.status, completed.stderr).toBe(0);
     expect(existsSync(completions)).toBe(true);
+    // --label by class name: the completions are drawn as a fox, as the model draws them when asked here.
+    const asFox = runCli('complete', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir,
+      '--images', '2', '--per-image', '1', '--keep-rows', '1', '--label', 'fox', '--seed', '3', '--out', completions, '--no-progress');
+    expect([asFox.status, asFox.stderr]).toEqual([0, expect.stringMatching(/completed 2 images once each as class fox, 1 of 6 rows kept/)]);
+    const png = PNG.sync.read(readFileSync(completions));
+    const red = (row: number) => Array.from({ length: 36 }, (_, k) => png.data[4 * ((row * 14 + 2 * Math.floor(k / 6)) * png.width + 2 * 14 + 2 * (k % 6))]);
+    const again = GatedPixelCNN.load(checkpoint, { backend: cpu });
+    const sources = loadImageFolder(testDir, { classNames });
+    const levels = quantize(sources.images.subarray(0, 2 * 108), again.config.levels);
+    const draw = async (labels: Int32Array) => {
+      const drawn = await again.sample({ ...completionInputs(again.config, { levels, labels }, 1, 1), seed: 3 });
+      return [0, 1].flatMap((n) => [...toDisplay(drawn, again.config.levels).subarray(n * 108, n * 108 + 36)]); // red planes
+    };
+    expect([...red(0), ...red(1)]).toEqual(await draw(Int32Array.of(2, 2)));
+    expect([...red(0), ...red(1)]).not.toEqual(await draw(Int32Array.of(1, 1))); // their own label, dog, draws others
+    again.dispose();
   });
 
   it('trains a model without classes on class folders when the configuration says classes 0', () => {

@@ -142,6 +142,8 @@ describe('outputs never overwrite inputs', () => {
         /c\.png would overwrite a file in the input/],
       [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--nll-out', path.join(testDir, '0', 'x.csv')],
         /x\.csv would overwrite a file in the input .*test-folder/],
+      [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--heatmap', path.join(testDir, '0', 'img0.png')],
+        /img0\.png would overwrite a file in the input .*test-folder/],
     ] as const) {
       const refused = runCli(...args, '--no-progress');
       expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);

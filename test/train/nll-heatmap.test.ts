@@ -18,11 +18,12 @@ describe('nllHeatmapGrid', () => {
     const rng = makeRng(channels);
     const levels = Uint8Array.from({ length: 2 * size }, () => Math.floor(rng() * 6));
     const white = channels * Math.log(6);
-    // Per pixel, channel 0 carries the chosen total (the others 0): spread over the scale, with two beyond it.
+    // Per pixel, a total spread over the scale (two beyond it), shared unevenly by the channels: the last takes half.
     const totals = Array.from({ length: 2 * plane }, (_, k) => (k === 3 ? 2 * white : k === 5 ? -1 : (white * (k % plane)) / (plane - 1)));
+    const shares = Array.from({ length: channels }, (_, c) => (channels === 1 ? 1 : c === channels - 1 ? 0.5 : 0.5 / (channels - 1)));
     const pixelNll = new Float32Array(2 * size);
     totals.forEach((nats, k) => {
-      pixelNll[Math.floor(k / plane) * size + (k % plane)] = nats;
+      for (let c = 0; c < channels; c++) pixelNll[Math.floor(k / plane) * size + c * plane + (k % plane)] = nats * shares[c];
     });
     const grid = nllHeatmapGrid(config, levels, pixelNll);
     expect(grid.length).toBe(4 * size);
@@ -32,6 +33,7 @@ describe('nllHeatmapGrid', () => {
       const map = grid.subarray((2 * n + 1) * size, (2 * n + 2) * size);
       for (let k = 0; k < plane; k++) {
         const gray = Math.round(255 * Math.min(1, Math.max(0, totals[n * plane + k]) / white));
+        if (k === 6) expect(gray).toBeGreaterThan(100); // a mid-scale pixel, to which every channel adds
         for (let c = 0; c < channels; c++) {
           const alpha = (channels === 2 || channels === 4) && c === channels - 1;
           expect(map[c * plane + k], `image ${n}, pixel ${k}, channel ${c}`).toBe(alpha ? 255 : gray);
@@ -45,7 +47,7 @@ describe('nllHeatmapGrid', () => {
   it('sums the channels of a pixel', () => {
     const config = resolveConfig({ channels: 3, height: 1, width: 1, levels: 2 });
     const white = 3 * Math.log(2);
-    const grid = nllHeatmapGrid(config, Uint8Array.of(0, 1, 0), Float32Array.of(white / 4, white / 4, 0));
+    const grid = nllHeatmapGrid(config, Uint8Array.of(0, 1, 0), Float32Array.of(white / 8, white / 8, white / 4));
     expect([...grid.subarray(3)]).toEqual([128, 128, 128]);
   });
 });
