@@ -60,6 +60,9 @@ export function registerEval(program: Command): void {
       try {
         if (flags.heatmap !== undefined) checkHeatmapGrid(model, heatmapImages);
         const testSet = loadTestSet(flags, testSetFit(model));
+        if (flags.heatmap !== undefined && model.config.classes > 0 && testSet.classes === 0) {
+          throw new CliError('--heatmap draws the per-pixel NLL under each image\'s class, and these test images have no labels (give them in class folders, or as IDX images with labels)');
+        }
         result = evaluate(model, testSet, {
           limit: flags.limit,
           batchSize: flags.batchSize,
@@ -102,7 +105,8 @@ export function registerEval(program: Command): void {
         process.stdout.write(terminalSafeJson({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
       } else {
         process.stdout.write(terminalSafe(
-          `${flags.checkpoint} on ${flags.dataset} (${counted(result.images, 'test image')}): ` +
+          `${flags.checkpoint} on ${flags.dataset} (${counted(result.images, 'test image')}` +
+            `${result.marginal ? `, without labels: the NLL marginal over the model's ${model.config.classes} classes` : ''}): ` +
             `${result.nll.toFixed(3)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim\n`,
         ));
       }
@@ -160,7 +164,7 @@ function perImageCsv(model: GatedPixelCNN, data: ImageDataset, nlls: Float64Arra
   const records = Array.from(nlls, (nats, n) => {
     const label = data.labels[n];
     return [
-      n, data.imageNames?.[n] ?? '', model.config.classes > 0 ? label : '', (label >= 0 && names?.[label]) || '',
+      n, data.imageNames?.[n] ?? '', model.config.classes > 0 && label >= 0 ? label : '', (label >= 0 && names?.[label]) || '',
       digits(nats), digits(bitsPerDim(model, nats)),
     ];
   });

@@ -12,7 +12,7 @@ import type { Tensor } from '../tensor';
 import { readCheckpoint, writeCheckpoint, type CheckpointExtras } from './checkpoint';
 import { PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from './config';
 import {
-  batchTensors, disposeBatch, type BatchTensors, type Conditioning,
+  batchSizeOf, batchTensors, disposeBatch, type BatchTensors, type Conditioning,
 } from './batch-inputs';
 import { checkFiniteWeights } from './finite-weights';
 import { disposeAll } from './forward-context';
@@ -21,6 +21,7 @@ import { headBackward, headForward, disposeHeadCache, type HeadCache } from './h
 import { initialParameters } from './init';
 import { parameterShapes, shapeSize } from './layout';
 import { ParameterSet } from './parameters';
+import { marginalNll } from './marginal-nll';
 import { pixelNllFromLogits } from './pixel-nll';
 import { sampleCached } from '../sample/cached';
 import { sampleNaiveAsync } from '../sample/naive';
@@ -149,6 +150,21 @@ export class GatedPixelCNN {
     } finally {
       disposeBatch(batch);
     }
+  }
+
+  /**
+   * For a class-conditional model, each image's NLL in nats with its class unknown:
+   * −log p(x), p(x) = (1/N) Σ_y p(x | y) over the N classes, equally likely a priori
+   * (N forward passes). `cond` gives the other conditioning, not labels.
+   */
+  marginalNll(images: Uint8Array, cond: Conditioning = {}): Float32Array {
+    const { classes } = this.config;
+    if (classes === 0) throw new PixelCNNError('ERR_ARG', 'marginalNll: this model has no classes, so nll() is already the NLL of an image alone');
+    if (optionsObject(cond, 'marginalNll: cond').labels != null) {
+      throw new PixelCNNError('ERR_ARG', 'marginalNll sums over the classes: give no cond.labels (nll() takes them)');
+    }
+    const batch = batchSizeOf(this.config, images);
+    return marginalNll(Array.from({ length: classes }, (_, y) => this.nll(images, { ...cond, labels: new Int32Array(batch).fill(y) })));
   }
 
   /**

@@ -13,6 +13,8 @@ import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 export interface Evaluation {
   /** Mean NLL in nats per image. */
   nll: number;
+  /** The images had no labels and the model has classes: each NLL is the marginal one (model.marginalNll). */
+  marginal?: true;
   /** NLL / (C·H·W·ln 2). */
   bitsPerDim: number;
   images: number;
@@ -42,8 +44,12 @@ function checkConditioningFits(model: GatedPixelCNN, data: ImageDataset, what: s
   }
 }
 
-/** Checks that a dataset fits a model: image shape, labels when the model is class-conditional, vectors and maps when it takes them. */
-export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what: string): void {
+/**
+ * Checks that a dataset fits a model: image shape, labels when the model is
+ * class-conditional (unless `unlabeled` allows a set without any: evaluation's
+ * marginal NLL), vectors and maps when it takes them.
+ */
+export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what: string, { unlabeled = false } = {}): void {
   const c = model.config;
   // A dataset made by hand: its fields must agree (else missing images would read as zeros).
   createDataset(data, `the ${what} set`);
@@ -54,14 +60,14 @@ export function checkDatasetFits(model: GatedPixelCNN, data: ImageDataset, what:
       `${what} images are ${data.channels}×${data.height}×${data.width}, the model expects ${c.channels}×${c.height}×${c.width}`,
     );
   }
-  if (c.classes > 0 && (data.classes === 0 || data.classes > c.classes)) {
+  if (c.classes > 0 && ((data.classes === 0 && !unlabeled) || data.classes > c.classes)) {
     throw new PixelCNNError(
       'ERR_ARG',
       `the model has ${c.classes} classes (labels 0-${c.classes - 1}) but the ${what} set has ` +
         (data.classes === 0 ? 'no labels' : `labels up to ${data.classes - 1}`),
     );
   }
-  if (c.classes > 0 && !sameClassNames(model.classNames, data.classNames)) {
+  if (c.classes > 0 && data.classes > 0 && !sameClassNames(model.classNames, data.classNames)) {
     throw new PixelCNNError(
       'ERR_ARG',
       `the ${what} set's classes are ${describeClassNames(data.classNames!)}, the model's ${describeClassNames(model.classNames!)}`,
@@ -86,12 +92,17 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Evaluates the first `limit` images (all by default) in batches of `batchSize`. */
+/**
+ * Evaluates the first `limit` images (all by default) in batches of `batchSize`. A
+ * class-conditional model given images without labels is scored by each image's
+ * marginal NLL (`marginal` says so), at a forward pass per class.
+ */
 export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptions?: EvaluateOptions): Evaluation {
   requireModel(model, 'evaluate: model');
   const options = optionsObject(evaluateOptions, 'evaluate: options');
   optionalFunction(options.onProgress, 'evaluate: onProgress');
-  checkDatasetFits(model, data, 'test');
+  checkDatasetFits(model, data, 'test', { unlabeled: true });
+  const marginal = model.config.classes > 0 && data.classes === 0;
   for (const [key, value] of [['limit', options.limit], ['batchSize', options.batchSize]] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
       throw new PixelCNNError('ERR_ARG', `evaluate: ${key} must be an integer ≥ 1, got ${shown(value)}`);
@@ -103,11 +114,15 @@ export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptio
   for (let start = 0; start < total; start += batchSize) {
     const indices = Int32Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
     const batch = gatherBatch(data, indices, model.config.levels);
-    imageNlls.set(model.nll(batch.images, conditioningFor(model, batch)), start);
+    const cond = conditioningFor(model, batch);
+    imageNlls.set(marginal ? model.marginalNll(batch.images, { ...cond, labels: undefined }) : model.nll(batch.images, cond), start);
     reportProgress(options.onProgress, start + indices.length, total);
   }
   let sum = 0;
   for (const v of imageNlls) sum += v;
   const nll = sum / total;
-  return { nll, bitsPerDim: bitsPerDim(model, nll), images: total, ...(options.perImage ? { imageNlls } : {}) };
+  return {
+    nll, bitsPerDim: bitsPerDim(model, nll), images: total,
+    ...(marginal ? { marginal: true as const } : {}), ...(options.perImage ? { imageNlls } : {}),
+  };
 }

@@ -325,6 +325,20 @@ describe('gated-pixelcnn CLI', () => {
     const table = path.join(dir, 'nll.csv');
     const failed = runCli('eval', '--checkpoint', checkpoint, ...data, '--nll-out', table, '--heatmap', '/proc/heat.png', '--no-progress');
     expect([failed.status, failed.stderr]).toEqual([1, expect.stringMatching(/heat\.png.* \(already written: .*nll\.csv\) \(ERR_IO\)\n$/)]);
+    // Test images without labels: the marginal NLL (over the model's 3 classes), and no heatmap.
+    const unlabeledData = data.slice(0, 4);
+    const unlabeled = runCli('eval', '--checkpoint', checkpoint, ...unlabeledData, '--limit', '3', '--nll-out', table, '--json', '--no-progress');
+    expect(unlabeled.status, unlabeled.stderr).toBe(0);
+    const loaded = GatedPixelCNN.load(checkpoint, { backend: 'cpu' });
+    const marginal = loaded.marginalNll(quantize(test.images.subarray(0, 3 * 36), 4));
+    loaded.dispose();
+    const summary = JSON.parse(unlabeled.stdout) as { nll: number; marginal?: boolean };
+    expect(summary.marginal).toBe(true);
+    expect(summary.nll).toBeCloseTo(marginal.reduce((a, v) => a + v, 0) / 3, 3);
+    const rows = readFileSync(table, 'utf8').trim().split('\n').slice(1).map((line) => line.split(','));
+    expect(rows.map((r) => [r[2], Number(r[4])])).toEqual([...marginal].map((v) => ['', Number(v.toPrecision(9))]));
+    expect(runCli('eval', '--checkpoint', checkpoint, ...unlabeledData, '--heatmap', heatmap).stderr)
+      .toMatch(/--heatmap draws the per-pixel NLL under each image's class, and these test images have no labels/);
     // --limit 2 leaves 2 images to draw.
     const limited = runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--limit', '2', '--no-progress');
     expect([limited.status, limited.stderr]).toEqual([0, expect.stringMatching(/per-pixel NLL of 2 images/)]);
