@@ -55,9 +55,10 @@ export function datasetInputs(o: DatasetOptions): string[] {
   return ALL_FILE_FLAGS.flatMap(([key]) => o[key] ?? []).filter((input): input is string => typeof input === 'string');
 }
 
-export function loadDatasets(o: DatasetOptions): { train: ImageDataset; test?: ImageDataset } {
+/** The training split and the test split (held out with --test-fraction); a training folder is read as `fit` says. */
+export function loadDatasets(o: DatasetOptions, fit: ImageFolderOptions = {}): { train: ImageDataset; test?: ImageDataset } {
   refuseUnusedFlags(o, 'both');
-  const { train, test } = loadSplits(o);
+  const { train, test } = loadSplits(o, fit);
   if (o.testFraction === undefined) return { train, test };
   if (test) {
     throw new CliError(`--test-fraction holds out test images where the data has no test split, and --dataset ${o.dataset} has one here`);
@@ -69,7 +70,7 @@ export function loadDatasets(o: DatasetOptions): { train: ImageDataset; test?: I
   }
 }
 
-function loadSplits(o: DatasetOptions): { train: ImageDataset; test?: ImageDataset } {
+function loadSplits(o: DatasetOptions, fit: ImageFolderOptions): { train: ImageDataset; test?: ImageDataset } {
   switch (o.dataset) {
     case 'mnist':
       return { train: loadMnist('train'), test: loadMnist('test') };
@@ -86,7 +87,7 @@ function loadSplits(o: DatasetOptions): { train: ImageDataset; test?: ImageDatas
     }
     case 'folder': {
       if (!o.trainDir) throw new CliError('--dataset folder needs --train-dir (a folder of PNG images, or of class folders of them)');
-      const train = loadImageFolder(o.trainDir);
+      const train = loadImageFolder(o.trainDir, fit);
       // The test images in the training set's channels, and its class folders under the training set's labels.
       const test = o.testDir ? loadImageFolder(o.testDir, { channels: train.channels, classNames: train.classNames }) : undefined;
       return { train, test };
@@ -134,7 +135,8 @@ export function testSetFit(model: GatedPixelCNN): ImageFolderOptions {
 /** The test split alone (eval, complete); an image folder is read as `fit` says (testSetFit). */
 export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): ImageDataset {
   checkTestSetFlags(o);
-  if (o.testFraction !== undefined) return loadDatasets(o).test!;
+  // The held-out images labeled as a test folder would be: by the model's class names.
+  if (o.testFraction !== undefined) return loadDatasets(o, fit).test!;
   switch (o.dataset) {
     case 'mnist':
       return loadMnist('test');

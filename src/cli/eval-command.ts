@@ -61,7 +61,7 @@ export function registerEval(program: Command): void {
         if (flags.heatmap !== undefined) checkHeatmapGrid(model, heatmapImages);
         const testSet = loadTestSet(flags, testSetFit(model));
         if (flags.heatmap !== undefined && model.config.classes > 0 && testSet.classes === 0) {
-          throw new CliError('--heatmap draws the per-pixel NLL under each image\'s class, and these test images have no labels (give them in class folders, or as IDX images with labels)');
+          throw new CliError('--heatmap draws the per-pixel NLL under each image\'s class, and these test images have no labels (give them in class folders, or IDX labels with --test-labels)');
         }
         result = evaluate(model, testSet, {
           limit: flags.limit,

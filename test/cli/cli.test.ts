@@ -296,7 +296,7 @@ describe('gated-pixelcnn CLI', () => {
     const { dir, data, trained, checkpoint } = trainTiny('gpcnn-cli-heatmap-');
     expect(trained.status, trained.stderr).toBe(0);
     const heatmap = path.join(dir, 'heat.png');
-    const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--heatmap-images', '3', '--no-progress');
+    const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--heatmap-images', '3', '--batch-size', '2', '--no-progress');
     expect(evaluated.status, evaluated.stderr).toBe(0);
     expect(evaluated.stderr).toMatch(/wrote the per-pixel NLL of 3 images to .*heat\.png/);
     const png = PNG.sync.read(readFileSync(heatmap));
@@ -337,8 +337,12 @@ describe('gated-pixelcnn CLI', () => {
     expect(summary.nll).toBeCloseTo(marginal.reduce((a, v) => a + v, 0) / 3, 3);
     const rows = readFileSync(table, 'utf8').trim().split('\n').slice(1).map((line) => line.split(','));
     expect(rows.map((r) => [r[2], Number(r[4])])).toEqual([...marginal].map((v) => ['', Number(v.toPrecision(9))]));
-    expect(runCli('eval', '--checkpoint', checkpoint, ...unlabeledData, '--heatmap', heatmap).stderr)
-      .toMatch(/--heatmap draws the per-pixel NLL under each image's class, and these test images have no labels/);
+    const said = runCli('eval', '--checkpoint', checkpoint, ...unlabeledData, '--limit', '3', '--no-progress');
+    expect(said.stdout).toMatch(/\(3 test images, without labels: the NLL marginal over the model's 3 classes\): /);
+    const noMap = runCli('eval', '--checkpoint', checkpoint, ...unlabeledData, '--heatmap', heatmap);
+    expect([noMap.status, noMap.stderr]).toEqual([1, expect.stringMatching(/--heatmap draws the per-pixel NLL under each image's class, and these test images have no labels .*\(ERR_ARG\)\n$/)]);
+    expect(runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--heatmap-images', '100000000').stderr)
+      .toMatch(/--heatmap-images 100000000: a .* PNG grid is too large \(ERR_ARG\)/);
     // --limit 2 leaves 2 images to draw.
     const limited = runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--limit', '2', '--no-progress');
     expect([limited.status, limited.stderr]).toEqual([0, expect.stringMatching(/per-pixel NLL of 2 images/)]);

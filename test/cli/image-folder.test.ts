@@ -192,6 +192,14 @@ describe('gated-pixelcnn with --dataset folder', () => {
     const named = writePngFolder(path.join(dir, 'named'), testSet, ['zero', 'one', 'two']);
     expect(runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', named).stderr)
       .toMatch(/the class folder "two" is none of the classes "0", "1", "2"/);
+    // The same folder as a training set, with images held out of it: labeled as a test folder is, by name.
+    const heldOut = runCli('eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--train-dir', testDir, '--test-fraction', '0.5',
+      '--no-progress', '--nll-out', table);
+    expect(heldOut.status, heldOut.stderr).toBe(0);
+    const rows = readFileSync(table, 'utf8').trim().split('\n').slice(1).map((line) => line.split(',').slice(1, 4));
+    expect(rows.length).toBeGreaterThan(1);
+    for (const [image, label, name] of rows) expect([label, name], image).toEqual([image.split('/')[0], image.split('/')[0]]);
+    expect(rows.some(([image]) => image.startsWith('2/'))).toBe(true); // a folder whose place (1) is not its label
   });
 
   it.each([

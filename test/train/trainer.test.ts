@@ -164,6 +164,18 @@ describe('Trainer', () => {
     for (const model of [trained, mine, plain]) model.dispose();
   });
 
+  it('refuses, for a class-conditional model, a training or test set without labels (evaluate() alone scores those)', () => {
+    const unlabeled = { ...test, labels: new Int32Array(test.count).fill(-1), classes: 0 };
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    for (const [sets, which] of [[{ train, test: unlabeled }, 'test'], [{ train: { ...unlabeled, count: 30 }, test }, 'training']] as const) {
+      expect(() => new Trainer({ model, ...sets, batchSize: 8, progress: false }), which).toThrow(expect.objectContaining({
+        code: 'ERR_ARG', message: expect.stringMatching(new RegExp(`the model has 3 classes \\(labels 0-2\\) but the ${which} set has no labels`)),
+      }));
+    }
+    expect(evaluate(model, unlabeled).marginal).toBe(true);
+    model.dispose();
+  });
+
   it('leaves an earlier run\'s files in its folder as they were until it takes a step, then replaces them', async () => {
     const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-relog-'));
     const log = path.join(outDir, 'metrics.jsonl');
