@@ -7,18 +7,18 @@
 import type { Command } from 'commander';
 
 import type { BackendName } from '../backend/load';
-import { quantize } from '../data/quantize';
 import type { ImageDataset } from '../data/dataset';
+import { quantize } from '../data/quantize';
 import { checkOutputsSpareInputs, checkWritableFile, ensureFolderOf } from '../io/directories';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { completionGrid, completionInputs, type KeptPixels } from '../sample/completion';
-import { readKeepMask } from '../sample/keep-mask';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
+import { readKeepMask } from '../sample/keep-mask';
 import { checkSampleCount } from '../sample/options';
 import { loadCommandModel } from './command-model';
-import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { sampleInterruptibly } from './interruptible-sample';
+import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { terminalSafe } from './terminal-text';
 import { counted } from './wording';
