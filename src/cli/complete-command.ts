@@ -52,7 +52,7 @@ export function registerComplete(program: Command): void {
     .option('--images <n>', 'test images to complete (default: 8, or those from --first on where fewer)', integer('--images', 1))
     .option('--first <n>', 'index of the first of them in the test set', integer('--first', 0), 0)
     .option('--keep-rows <n>', 'rows kept from the top of each image (default: half its height)', integer('--keep-rows', 0))
-    .option('--keep-mask <file>', 'instead of rows, a PNG mask as large as the images: its white pixels are kept, its black ones drawn', pathName('--keep-mask'))
+    .option('--keep-mask <file>', 'instead of rows, a PNG mask as large as the images: its light pixels (≥ 128) are kept, its dark or transparent ones drawn', pathName('--keep-mask'))
     .option('--per-image <n>', 'completions drawn per image', integer('--per-image', 1), 4)
     .option('--label <class>', 'draw every completion as this class (a label or a class name) instead of its image\'s own (class-conditional models)', labelList)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)

@@ -9,6 +9,7 @@ import type { ImageDataset } from '../data/dataset';
 import { checkOutputsSpareInputs, samePath, statPath } from '../io/directories';
 import { pngGridTakes } from '../io/png-grid';
 import { readRegularFile } from '../io/read-regular-file';
+import { readCheckpoint } from '../nn/checkpoint';
 import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
@@ -113,9 +114,24 @@ function checkOutIsFree(flags: TrainFlags): void {
   throw new CliError(`${flags.out} holds a run (${held}): give --resume to continue it, --overwrite to start over, or another --out`);
 }
 
+/**
+ * The checkpoint --resume continues, checked before the data loads: it must exist, and
+ * hold a model the command line can train (not one conditioned on vectors or maps).
+ */
+function checkpointToResume(flags: TrainFlags): string {
+  const file = flags.resume === true ? path.join(flags.out, CHECKPOINT_FILE) : flags.resume!;
+  if (!existsSync(file)) {
+    const unsaved = flags.resume === true && existsSync(path.join(flags.out, METRICS_FILE));
+    throw new CliError(`no checkpoint to resume at ${file}${unsaved ? ': the run there stopped before its first checkpoint; run without --resume to start it over' : ''}`);
+  }
+  refuseConditioned(readCheckpoint(file).config, `the checkpoint ${file}`);
+  return file;
+}
+
 async function train(flags: TrainFlags): Promise<void> {
   checkOutIsFree(flags);
   const modelConfig = flags.resume && !flags.preset && !flags.config ? undefined : modelChoice(flags);
+  const resumed = flags.resume ? checkpointToResume(flags) : null;
   const { train, test } = loadDatasets(flags);
   const budget = flags.epochs || flags.steps || flags.minutes
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
@@ -155,13 +171,8 @@ async function train(flags: TrainFlags): Promise<void> {
     });
   }
 
-  if (flags.resume) {
-    const file = flags.resume === true ? path.join(flags.out, CHECKPOINT_FILE) : flags.resume;
-    if (!existsSync(file)) {
-      const unsaved = flags.resume === true && existsSync(path.join(flags.out, METRICS_FILE));
-      throw new CliError(`no checkpoint to resume at ${file}${unsaved ? ': the run there stopped before its first checkpoint; run without --resume to start it over' : ''}`);
-    }
-    trainer = Trainer.resume(file, { ...common, backend: flags.backend, signal: abort.signal });
+  if (resumed !== null) {
+    trainer = Trainer.resume(resumed, { ...common, backend: flags.backend, signal: abort.signal });
     try {
       checkResumedSettings(flags, trainer, modelConfig?.(train, test));
     } catch (error) {
@@ -169,7 +180,7 @@ async function train(flags: TrainFlags): Promise<void> {
       trainer.model.dispose();
       throw error;
     }
-    process.stderr.write(terminalSafe(`resuming ${file} at step ${trainer.step}\n`));
+    process.stderr.write(terminalSafe(`resuming ${resumed} at step ${trainer.step}\n`));
   } else {
     const config = modelConfig!(train, test);
     const { classes } = config;

@@ -83,6 +83,10 @@ describe('gated-pixelcnn CLI', () => {
         /^gated-pixelcnn: the model .*model\.safetensors is conditioned on global vectors or spatial maps \(condDim 2, spatialCond 0\), which the command line cannot give .*use the API.* \(ERR_ARG\)\n$/,
       )]);
     }
+    const resumed = runCli('train', '--resume', checkpoint, '--out', path.join(dir, 'run'), ...idxData);
+    expect([resumed.status, resumed.stderr]).toEqual([1, expect.stringMatching(
+      /^gated-pixelcnn: the checkpoint .*model\.safetensors is conditioned on global vectors or spatial maps \(condDim 2, spatialCond 0\).* \(ERR_ARG\)\n$/,
+    )]);
   });
 
   it('prints its version', () => {
