@@ -18,7 +18,7 @@ import { checkSampleCount } from '../sample/options';
 import { loadCommandModel } from './command-model';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { sampleInterruptibly } from './interruptible-sample';
-import { labelList, resolveLabels, type LabelArgument } from './labels';
+import { labelList, singleLabel, type LabelArgument } from './labels';
 import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { terminalSafe } from './terminal-text';
 import { counted } from './wording';
@@ -67,7 +67,7 @@ export function registerComplete(program: Command): void {
       if (flags.keepRows !== undefined && flags.keepMask !== undefined) throw new CliError('give --keep-rows or --keep-mask, not both');
       const model = loadCommandModel(flags.checkpoint, flags.backend);
       try {
-        const label = chosenLabel(model, flags); // checked before the data loads
+        const label = singleLabel(flags.label, model.config.classes, model.classNames); // checked before the data loads
         const test = loadTestSet(flags, testSetFit(model));
         await complete(model, test, flags, label);
       } finally {
@@ -84,17 +84,6 @@ function imageCount(test: ImageDataset, flags: CompleteFlags): number {
     throw new CliError(`--first ${flags.first} --images ${images} reaches past the ${test.count} test images`);
   }
   return images;
-}
-
-/** --label's class, or null to draw each completion with its image's own label. */
-function chosenLabel(model: GatedPixelCNN, flags: CompleteFlags): number | null {
-  if (flags.label === undefined) return null;
-  const { classes } = model.config;
-  if (classes === 0) throw new CliError('this model has no classes: --label has nothing to choose');
-  const labels = resolveLabels(flags.label, model.classNames);
-  if (labels.length !== 1) throw new CliError(`--label takes one class, got ${labels.length} (${flags.label.map((l) => l.text).join(', ')})`);
-  if (labels[0] >= classes) throw new CliError(`label ${labels[0]} is outside this model's 0-${classes - 1}`);
-  return labels[0];
 }
 
 /**

@@ -15,6 +15,7 @@ import { bitsPerDim, conditioningFor, evaluate } from '../train/evaluate';
 import { nllHeatmapGrid } from '../train/nll-heatmap';
 import { loadCommandModel } from './command-model';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
+import { labelList, singleLabel, type LabelArgument } from './labels';
 import { backendName, CliError, integer, pathName, requireExtension } from './parse';
 import { terminalSafe, terminalSafeJson } from './terminal-text';
 import { counted } from './wording';
@@ -26,6 +27,7 @@ interface EvalFlags extends DatasetOptions {
   nllOut?: string;
   heatmap?: string;
   heatmapImages?: number;
+  label?: LabelArgument[];
   limit?: number;
   batchSize: number;
   backend: BackendName;
@@ -44,6 +46,7 @@ export function registerEval(program: Command): void {
     .option('--nll-out <file>', "also write each image's NLL to a CSV file (index, image, label, class, nats, bits_per_dim)", pathName('--nll-out'))
     .option('--heatmap <file>', 'also write a PNG grid of the first test images, each beside a map of its per-pixel NLL (black: expected, white: surprising)', pathName('--heatmap'))
     .option('--heatmap-images <n>', `images in the --heatmap grid (default ${HEATMAP_IMAGES})`, integer('--heatmap-images', 1))
+    .option('--label <class>', 'score every image as this class (a label or a class name) instead of its own (class-conditional models)', labelList)
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')
     .action((flags: EvalFlags) => {
@@ -56,12 +59,15 @@ export function registerEval(program: Command): void {
         ? new SingleBar({ format: 'evaluating {bar} {value}/{total} images | ETA {eta_formatted}', stream: process.stderr, synchronousUpdate: true })
         : null;
       let result: ReturnType<typeof evaluate>;
+      let label: number | null = null;
       let started = false;
       try {
         if (flags.heatmap !== undefined) checkHeatmapGrid(model, heatmapImages);
-        const testSet = loadTestSet(flags, testSetFit(model));
+        label = singleLabel(flags.label, model.config.classes, model.classNames);
+        const loaded = loadTestSet(flags, testSetFit(model));
+        const testSet = label === null ? loaded : labeledAs(loaded, label, model);
         if (flags.heatmap !== undefined && model.config.classes > 0 && testSet.classes === 0) {
-          throw new CliError('--heatmap draws the per-pixel NLL under each image\'s class, and these test images have no labels (give them in class folders, or IDX labels with --test-labels)');
+          throw new CliError('--heatmap draws the per-pixel NLL under each image\'s class, and these test images have no labels (give --label, class folders, or IDX labels with --test-labels)');
         }
         result = evaluate(model, testSet, {
           limit: flags.limit,
@@ -102,11 +108,12 @@ export function registerEval(program: Command): void {
       if (flags.heatmap !== undefined) process.stderr.write(terminalSafe(`wrote the per-pixel NLL of ${counted(Math.min(heatmapImages, result.images), 'image')} to ${flags.heatmap}\n`));
       const { imageNlls: _, ...summary } = result;
       if (flags.json) {
-        process.stdout.write(terminalSafeJson({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...summary }) + '\n');
+        process.stdout.write(terminalSafeJson({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...(label === null ? {} : { label }), ...summary }) + '\n');
       } else {
         process.stdout.write(terminalSafe(
           `${flags.checkpoint} on ${flags.dataset} (${counted(result.images, 'test image')}` +
-            `${result.marginal ? `, without labels: the NLL marginal over the model's ${model.config.classes} classes` : ''}): ` +
+            `${result.marginal ? `, without labels: the NLL marginal over the model's ${model.config.classes} classes` : ''}` +
+            `${label === null ? '' : `, each as class ${model.classNames?.[label] ?? label}`}): ` +
             `${result.nll.toFixed(3)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim\n`,
         ));
       }
@@ -125,6 +132,12 @@ function checkOutputFlags(flags: EvalFlags): void {
   const outputs = [flags.nllOut, flags.heatmap].filter((file): file is string => file !== undefined);
   checkOutputsSpareInputs(outputs, [flags.checkpoint, ...datasetInputs(flags)]);
   outputs.forEach((file) => checkWritableFile(file));
+}
+
+/** The test set with every image labeled `label` (--label), under the model's classes. */
+function labeledAs(data: ImageDataset, label: number, model: GatedPixelCNN): ImageDataset {
+  const { classes } = model.config;
+  return { ...data, labels: new Int32Array(data.count).fill(label), classes, classNames: model.classNames };
 }
 
 /** Refuses, before anything loads, a --heatmap grid of `images` rows too large for a PNG. */

@@ -92,3 +92,13 @@ export function resolveLabels(list: LabelArgument[], classNames: readonly string
     return parts.flatMap(resolvePart);
   });
 }
+
+/** The one class a `--label` flag names, for a model with `classes` (null where the flag is not given). */
+export function singleLabel(list: LabelArgument[] | undefined, classes: number, classNames: readonly string[] | null): number | null {
+  if (list === undefined) return null;
+  if (classes === 0) throw new CliError('this model has no classes: --label has nothing to choose');
+  const labels = resolveLabels(list, classNames);
+  if (labels.length !== 1) throw new CliError(`--label takes one class, got ${labels.length} (${list.map((l) => l.text).join(', ')})`);
+  if (labels[0] >= classes) throw new CliError(`label ${labels[0]} is outside this model's 0-${classes - 1}`);
+  return labels[0];
+}

@@ -347,6 +347,15 @@ describe('gated-pixelcnn CLI', () => {
     expect([noMap.status, noMap.stderr]).toEqual([1, expect.stringMatching(/--heatmap draws the per-pixel NLL under each image's class, and these test images have no labels .*\(ERR_ARG\)\n$/)]);
     expect(runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--heatmap-images', '100000000').stderr)
       .toMatch(/--heatmap-images 100000000: a .* PNG grid is too large \(ERR_ARG\)/);
+    // --label scores every image as one class: the unlabeled ones too, heatmap and all.
+    const asTwo = runCli('eval', '--checkpoint', checkpoint, ...unlabeledData, '--label', '2', '--limit', '3', '--json', '--heatmap', heatmap, '--no-progress');
+    expect(asTwo.status, asTwo.stderr).toBe(0);
+    const two = GatedPixelCNN.load(checkpoint, { backend: 'cpu' });
+    const underTwo = two.nll(quantize(test.images.subarray(0, 3 * 36), 4), { labels: Int32Array.of(2, 2, 2) });
+    two.dispose();
+    expect(JSON.parse(asTwo.stdout)).toMatchObject({ label: 2, nll: expect.closeTo(underTwo.reduce((a, v) => a + v, 0) / 3, 3) });
+    expect(JSON.parse(asTwo.stdout)).not.toHaveProperty('marginal');
+    expect(runCli('eval', '--checkpoint', checkpoint, ...data, '--label', '5').stderr).toMatch(/label 5 is outside this model's 0-2 \(ERR_ARG\)/);
     // --limit 2 leaves 2 images to draw.
     const limited = runCli('eval', '--checkpoint', checkpoint, ...data, '--heatmap', heatmap, '--limit', '2', '--no-progress');
     expect([limited.status, limited.stderr]).toEqual([0, expect.stringMatching(/per-pixel NLL of 2 images/)]);
