@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 
 import type { BackendName } from '../backend/load';
-import { gatherBatch } from '../data/batches';
+import { batchesInOrder, gatherBatch } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
@@ -156,8 +156,7 @@ function heatmapGrid(model: GatedPixelCNN, data: ImageDataset, images: number, b
   const size = channels * height * width;
   const shown = new Uint8Array(images * size);
   const pixelNll = new Float32Array(images * size);
-  for (let start = 0; start < images; start += batchSize) {
-    const indices = Int32Array.from({ length: Math.min(batchSize, images - start) }, (_, i) => start + i);
+  for (const { start, indices } of batchesInOrder(images, batchSize)) {
     const batch = gatherBatch(data, indices, levels);
     shown.set(batch.images, start * size);
     pixelNll.set(model.pixelNll(batch.images, conditioningFor(model, batch)), start * size);

@@ -132,6 +132,13 @@ export class BatchSampler {
   }
 }
 
+/** Images 0 … total − 1 in order, `batchSize` at a time (the last batch may be short): each batch's first index and its indices. */
+export function* batchesInOrder(total: number, batchSize: number): Generator<{ start: number; indices: Int32Array }> {
+  for (let start = 0; start < total; start += batchSize) {
+    yield { start, indices: Int32Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i) };
+  }
+}
+
 /** What a batch of a dataset holds: its images, their labels, and their vectors and maps where the dataset has them. */
 export interface GatheredImages {
   /** [B, C, H, W]. */

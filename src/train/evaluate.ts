@@ -3,7 +3,7 @@
  * image, and bits per dimension.
  */
 import { conditioningSizes, createDataset, type ImageDataset } from '../data/dataset';
-import { gatherBatch, type GatheredImages } from '../data/batches';
+import { batchesInOrder, gatherBatch, type GatheredImages } from '../data/batches';
 import { describeClassNames, sameClassNames } from '../data/class-names';
 import { PixelCNNError, shown } from '../errors';
 import { optionalFunction, optionsObject, reportProgress } from '../options';
@@ -111,8 +111,7 @@ export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptio
   const total = Math.min(options.limit ?? data.count, data.count);
   const batchSize = options.batchSize ?? 100;
   const imageNlls = new Float64Array(total);
-  for (let start = 0; start < total; start += batchSize) {
-    const indices = Int32Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
+  for (const { start, indices } of batchesInOrder(total, batchSize)) {
     const batch = gatherBatch(data, indices, model.config.levels);
     const cond = conditioningFor(model, batch);
     imageNlls.set(marginal ? model.marginalNll(batch.images, { ...cond, labels: undefined }) : model.nll(batch.images, cond), start);
