@@ -38,6 +38,7 @@ struct SamplerResult {
   std::string design;           // how its positions ran: "cpu", or on CUDA "graph" or "cluster"
   std::string vertical;         // how its vertical stacks ran: "cpu", or on CUDA "cudnn" or "cublas"
   int64_t cluster_images = 0;   // with "cluster": the images each cluster took
+  bool row_graph = false;       // on CUDA: each row one graph, vertical stage and positions
 };
 
 // Runs a job. `on_row(rows done)` is called after each row; when `cancel` becomes

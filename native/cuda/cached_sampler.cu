@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,18 +65,18 @@ using VerticalProducts = void*;  // an addon built without cuBLAS never has one
 constexpr bool kHaveCublas = false;
 #endif
 
-// Every block's vertical stack at row i, and the horizontal pre-activations' h_base,
+// Every block's vertical stack at row *row, and the horizontal pre-activations' h_base,
 // for the whole batch (sampler_vertical.cuh): cuDNN's convolutions, or cuBLAS's
 // products where `products` is given.
 void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
                   const std::vector<BlockRowConvolutions>& convolutions, VerticalProducts products,
-                  float* gathered, void* workspace, int i, cudaStream_t stream) {
+                  float* gathered, void* workspace, const int* row, cudaStream_t stream) {
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
     const float* in = l == 0 ? p.xt : p.v_hist + (l - 1) * p.B * p.P * p.H * p.W;
     // The rows it reads as they are (cuDNN's input), or their windows (cuBLAS's).
     launch(products ? gather_columns_kernel : gather_rows_kernel, unsigned(p.B), kRowThreads, 0, stream, in, gathered,
-           int(bl.cin), int(p.H), int(p.W), int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), i);
+           int(bl.cin), int(p.H), int(p.W), int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), row);
 #if GPCNN_CUBLAS
     if (products) {
       row_product(products, p.B * p.W, bl.cin * bl.vkh * bl.vkw, 2 * p.P, gathered, p.w + bl.v_w, p.v_conv);
@@ -87,7 +88,7 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
       convolutions[l].vh->run(p.v_conv, p.w + bl.vh_w, p.vh_conv, workspace);
     }
     const RowLayout layout{products != nullptr, int(2 * p.P), int(p.W)};
-    launch(finish_vertical_kernel, unsigned(p.B), kRowThreads, 0, stream, p, bl, l, i, layout);
+    launch(finish_vertical_kernel, unsigned(p.B), kRowThreads, 0, stream, p, bl, l, row, layout);
   }
 }
 
@@ -120,6 +121,22 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
   const unsigned draw_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
   launch_overlapped(overlap, head_draw_kernel, draw_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double),
                     stream, head);
+}
+
+// The graph of `record`'s work, or nothing where the device refused to capture some of
+// it (the capture's error is then cleared), so that the caller can queue that part
+// call by call. Ours are kernels only; cuDNN's and cuBLAS's calls are captured as
+// PyTorch captures them, but a version of either that copies from the host or
+// synchronizes in a call must not stop every sample.
+std::unique_ptr<CapturedGraph> capture_if_possible(cudaStream_t stream, const std::function<void()>& record) {
+  try {
+    return std::make_unique<CapturedGraph>(stream, record);
+  } catch (const Error& error) {
+    if (error.code() != codes::kCuda) throw;
+    (void)cudaGetLastError();
+    ensure_device_usable();  // a fault is no refusal to capture
+    return nullptr;
+  }
 }
 
 int compute_capability_major() {
@@ -239,28 +256,50 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
 
   launch(conditioning_kernel, unsigned(B), kRowThreads, 0, stream, p);
   const std::optional<ClusterPlan> clusters = cluster_positions(p, arranged.blocks);
-  // Otherwise a row's positions are one graph, launched for every row: the kernels read
-  // the row from the device, and the graph's last kernel advances it.
-  std::unique_ptr<CapturedGraph> positions;
-  if (!clusters)
-    positions = std::make_unique<CapturedGraph>(stream, [&] {
+  // A row is one graph, launched for every row: the vertical stage, then the positions
+  // as a few launches each or as one launch of clusters, then a kernel that advances
+  // the row, which every kernel reads from the device. So a row costs the host one
+  // launch, however many kernels and cuDNN or cuBLAS calls it holds: on a slow host
+  // those calls took longer than the GPU's work. Where the device refuses to capture
+  // the vertical stage's library calls, they are queued call by call before each
+  // launch of a graph of the positions.
+  const auto queue_vertical = [&] {
+    vertical_row(p, arranged.blocks, convolutions, products, gathered.get(), workspace.get(), row.get(), stream);
+  };
+  const auto queue_positions = [&] {
+    if (clusters) {
+      launch_clustered(positions_cluster_kernel, unsigned(ceil_div(B, clusters->tile) * kClusterRanks), kGemmThreads,
+                       kClusterRanks, size_t(clusters->bytes), stream, p, *clusters, row.get());
+      launch(advance_row_kernel, 1, 1, 0, stream, row.get());
+    } else {
       const bool overlap = overlap_launches();
       for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, overlap, stream);
       launch_overlapped(overlap, advance_row_kernel, 1, 1, 0, stream, row.get());
-    });
+    }
+  };
+  // Row 0's vertical stage once before the capture, as PyTorch warms up before it
+  // captures: cuDNN and cuBLAS may set themselves up at a geometry's first call, in ways
+  // a capture cannot record. (The graph computes the same row again.)
+  queue_vertical();
+  const std::unique_ptr<CapturedGraph> row_graph = capture_if_possible(stream, [&] {
+    queue_vertical();
+    queue_positions();
+  });
+  const std::unique_ptr<CapturedGraph> positions_graph =
+      row_graph ? nullptr : std::make_unique<CapturedGraph>(stream, queue_positions);
 
   // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
   // host between rows; each row's end is reported as it is reached.
   Event row_done[2];
-  const DrainOnExit drain_rows(stream);  // before the graph and events go, if a row fails
+  const DrainOnExit drain_rows(stream);  // before the graphs and events go, if a row fails
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
-    vertical_row(p, arranged.blocks, convolutions, products, gathered.get(), workspace.get(), i, stream);
-    if (clusters)
-      launch_clustered(positions_cluster_kernel, unsigned(ceil_div(B, clusters->tile) * kClusterRanks), kGemmThreads,
-                       kClusterRanks, size_t(clusters->bytes), stream, p, *clusters, i);
-    else
-      positions->launch(stream);
+    if (row_graph) {
+      row_graph->launch(stream);
+    } else {
+      queue_vertical();
+      positions_graph->launch(stream);
+    }
     row_done[i % 2].record(stream);
     if (i > 0) row_done[(i - 1) % 2].wait(), on_row(i);
   }
@@ -270,6 +309,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   result.design = clusters ? "cluster" : "graph";
   result.vertical = products ? "cublas" : "cudnn";
   result.cluster_images = clusters ? clusters->tile : 0;
+  result.row_graph = row_graph != nullptr;
   levels.download(result.levels, stream);
   if (job.keep_logits) logits.download(result.logits, stream);
   GPCNN_CUDA(cudaStreamSynchronize(stream));

@@ -3,8 +3,8 @@
 // is one cuDNN convolution of output height 1 (sampler_vertical.cuh); at each
 // position, every block's horizontal stack is two batched products, then the head's
 // products and the Philox draws, which write the levels into the image on the device
-// (sampler_position.cuh), all of a row's positions one CUDA graph. The host only
-// launches, reports progress after each row and copies the levels back.
+// (sampler_position.cuh); a whole row, vertical stage and positions, is one CUDA graph.
+// The host only launches, reports progress after each row and copies the levels back.
 #pragma once
 
 #include "../core/sampler_job.h"

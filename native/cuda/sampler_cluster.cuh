@@ -196,10 +196,11 @@ __device__ inline void gather_head(const ClusterStep& at, int first_drawn, int c
   }
 }
 
-// Row i's positions, one cluster per tile of images. The cluster's barriers are split
+// Row i = *row's positions, one cluster per tile of images. The cluster's barriers are split
 // (launch.cuh): each product waits for the last one after its first weights are on
 // their way.
-__global__ void __launch_bounds__(kGemmThreads) positions_cluster_kernel(SamplerPlan p, ClusterPlan c, int i) {
+__global__ void __launch_bounds__(kGemmThreads) positions_cluster_kernel(SamplerPlan p, ClusterPlan c, const int* row) {
+  const int i = *row;
   float* shared = dynamic_shared<float>();
   // The blocks' plans in shared memory: the products read them for every operand.
   const auto* blocks = reinterpret_cast<const float*>(p.blocks);

@@ -30,9 +30,10 @@
 namespace gpcnn {
 
 // gathered[b, c, a, e] = in[b, c, i − dy + a, e − dx] for a < kh, e < W + kw − 1 (zero
-// outside in); one thread block per image.
+// outside in), i = *row; one thread block per image.
 __global__ void gather_rows_kernel(const float* in, float* gathered, int channels, int H, int W, int kh, int kw, int dy,
-                                   int dx, int i) {
+                                   int dx, const int* row) {
+  const int i = *row;
   const float* from = in + int64_t(blockIdx.x) * channels * H * W;
   const int wide = W + kw - 1, plane = kh * wide;
   float* to = gathered + int64_t(blockIdx.x) * channels * plane;
@@ -44,9 +45,10 @@ __global__ void gather_rows_kernel(const float* in, float* gathered, int channel
 
 // cols[b·W + j][(c·kh + a)·kw + e] = in[b, c, i − dy + a, j − dx + e] (zero outside in):
 // the rows' windows as the left operand of a matrix product with the filters
-// [outputs][cin·kh·kw]; one thread block per image.
+// [outputs][cin·kh·kw]; i = *row; one thread block per image.
 __global__ void gather_columns_kernel(const float* in, float* cols, int channels, int H, int W, int kh, int kw, int dy,
-                                      int dx, int i) {
+                                      int dx, const int* row) {
+  const int i = *row;
   const float* from = in + int64_t(blockIdx.x) * channels * H * W;
   const int depth = channels * kh * kw;
   float* to = cols + int64_t(blockIdx.x) * W * depth;
@@ -69,9 +71,9 @@ struct RowLayout {
 
 // Below the last block, v_hist row i = gate(v_conv + v.bias + the vertical conditioning);
 // h_base = vh_conv + the horizontal constant (sampler_layout.h) + its conditioning, per
-// image and column. One thread block per image.
-__global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, int i, RowLayout layout) {
-  const int b = blockIdx.x, P = int(p.P), W = int(p.W);
+// image and column, i = *row. One thread block per image.
+__global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, const int* row, RowLayout layout) {
+  const int b = blockIdx.x, P = int(p.P), W = int(p.W), i = *row;
   const float* conv = p.v_conv + int64_t(b) * 2 * P * W;
   const float* cond = p.cond_bias + (int64_t(l) * p.B + b) * 2 * 2 * P;  // [2][2P]: vertical, horizontal
   if (l < p.L - 1) {

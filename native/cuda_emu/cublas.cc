@@ -81,6 +81,8 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cubl
       (k > 0 && (!device_holds(A, a_bytes) || !device_holds(B, b_bytes))) || !device_holds(C, c_bytes) ||
       (k > 0 && (overlaps(C, c_bytes, A, a_bytes) || overlaps(C, c_bytes, B, b_bytes))))
     return CUBLAS_STATUS_INVALID_VALUE;
+  if (gpcnn::emulator::refuse_uncaptured("cublas", handle->stream) != cudaSuccess)
+    return CUBLAS_STATUS_EXECUTION_FAILED;
   const double scale = *alpha, keep = *beta;
   const cudaError_t error = gpcnn::emulator::run_or_record(handle->stream, [=]() {
     for (int col = 0; col < n; ++col)

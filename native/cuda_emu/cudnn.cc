@@ -112,6 +112,7 @@ bool overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
 template <typename Call>
 cudnnStatus_t run_or_record(cudnnHandle_t handle, Call call) {
   if (!gpcnn::emulator::capturing(handle->stream)) return call();
+  if (gpcnn::emulator::refuse_uncaptured("cudnn", handle->stream) != cudaSuccess) return CUDNN_STATUS_EXECUTION_FAILED;
   const cudaError_t recorded = gpcnn::emulator::run_or_record(handle->stream, [call] {
     return call() == CUDNN_STATUS_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
   });

@@ -133,4 +133,10 @@ export interface NativeSampleResult {
   vertical: 'cpu' | 'cudnn' | 'cublas';
   /** With design 'cluster': the images each cluster took (16, more where the device runs too few clusters at once). */
   clusterImages: number;
+  /**
+   * On CUDA, whether each row ran as one CUDA graph, vertical stage and positions; false
+   * where the device refused to capture the vertical stage's cuDNN or cuBLAS calls, which
+   * were then queued call by call before a graph of the positions (and on the CPU).
+   */
+  rowGraph: boolean;
 }

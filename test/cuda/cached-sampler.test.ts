@@ -20,12 +20,13 @@ import { cudaAvailable, emulatorRequested, tf32 } from '../helpers/cuda';
 import { randomKnown, samplerConditioning, samplerConfigs } from '../helpers/sampler-configs';
 
 /** The designs asked for, as they run on this device, for models whose share fits a block. */
-function expected(): { design: 'graph' | 'cluster'; vertical: 'cudnn' | 'cublas' } {
+function expected(): { design: 'graph' | 'cluster'; vertical: 'cudnn' | 'cublas'; rowGraph: true } {
   const capability = Number(loadBackend('cuda').features.computeCapability);
   const cublas = loadBackend('cuda').features.cublas === true;
   return {
     design: process.env.GATED_PIXELCNN_SAMPLER === 'cluster' && capability >= 9 ? 'cluster' : 'graph',
     vertical: process.env.GATED_PIXELCNN_SAMPLER_VERTICAL === 'cublas' && cublas ? 'cublas' : 'cudnn',
+    rowGraph: true, // each row one graph: the vertical stage's library calls captured with the positions
   };
 }
 
@@ -38,8 +39,8 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     it('a full forward pass on the result reproduces the logits of every draw', async () => {
       const model = onGpu();
       const cond = samplerConditioning(model, count, 1);
-      const { levels, logits, design, vertical } = await runCachedSampler(model, { count, ...cond, seed: 3 }, { keepLogits: true });
-      expect({ design, vertical }).toEqual(expected());
+      const { levels, logits, design, vertical, rowGraph } = await runCachedSampler(model, { count, ...cond, seed: 3 }, { keepLogits: true });
+      expect({ design, vertical, rowGraph }).toEqual(expected());
       expect(normalizedError(logits!, model.logits(levels, cond))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
       model.dispose();
     });
@@ -108,9 +109,31 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     const config = { channels: 1, height: 3, width: 4, levels: 4, hidden: 136, layers: 2, firstKernel: 3, kernel: 3, skip: 24, headHidden: 40, classes: 0 };
     await expectCpuDraws(config, 3, { count: 3, seed: 4 });
     const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 3 });
-    const { levels, logits, design, vertical } = await runCachedSampler(model, { count: 3, seed: 4 }, { keepLogits: true });
-    expect({ design, vertical }).toEqual(expected());
+    const { levels, logits, design, vertical, rowGraph } = await runCachedSampler(model, { count: 3, seed: 4 }, { keepLogits: true });
+    expect({ design, vertical, rowGraph }).toEqual(expected());
     expect(normalizedError(logits!, model.logits(levels, {}))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
+    model.dispose();
+  });
+
+  it.skipIf(!emulatorRequested)('queues the vertical stage call by call where the device refuses to capture its library calls, with the same draws', async () => {
+    const [{ name, ...config }] = samplerConfigs;
+    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: name.length });
+    const options = { count: 5, ...samplerConditioning(model, 5, 3), seed: 6, temperature: 0.9 };
+    const captured = await runCachedSampler(model, options, { keepLogits: true });
+    expect(captured.rowGraph).toBe(true);
+    // The emulated cuDNN and cuBLAS fail on a capturing stream and invalidate its capture.
+    process.env.GATED_PIXELCNN_EMULATOR_UNCAPTURED = 'cudnn,cublas';
+    let queued;
+    try {
+      queued = await runCachedSampler(model, options, { keepLogits: true });
+    } finally {
+      delete process.env.GATED_PIXELCNN_EMULATOR_UNCAPTURED;
+    }
+    expect(queued.rowGraph).toBe(false);
+    expect(queued.levels).toEqual(captured.levels);
+    expect(queued.logits).toEqual(captured.logits);
+    // Nothing is left behind: the next sample captures its rows again.
+    expect((await runCachedSampler(model, options, { keepLogits: false })).rowGraph).toBe(true);
     model.dispose();
   });
 
