@@ -39,6 +39,7 @@ struct SamplerResult {
   std::string vertical;         // how its vertical stacks ran: "cpu", or on CUDA "cudnn" or "cublas"
   int64_t cluster_images = 0;   // with "cluster": the images each cluster took
   bool row_graph = false;       // on CUDA: each row one graph, vertical stage and positions
+  std::string capture_refused;  // else on CUDA: why the device refused to capture a row
 };
 
 // Runs a job. `on_row(rows done)` is called after each row; when `cancel` becomes

@@ -123,19 +123,27 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
                     stream, head);
 }
 
-// The graph of `record`'s work, or nothing where the device refused to capture some of
-// it (the capture's error is then cleared), so that the caller can queue that part
-// call by call. Ours are kernels only; cuDNN's and cuBLAS's calls are captured as
-// PyTorch captures them, but a version of either that copies from the host or
-// synchronizes in a call must not stop every sample.
-std::unique_ptr<CapturedGraph> capture_if_possible(cudaStream_t stream, const std::function<void()>& record) {
+// The graph of a capture, or, where the device refused to capture some of the work,
+// no graph and the refusal's message (its error cleared), so that the caller can queue
+// that work call by call.
+struct Capture {
+  std::unique_ptr<CapturedGraph> graph;
+  std::string refusal;
+};
+
+// Ours are kernels only; cuDNN's and cuBLAS's calls are captured as PyTorch captures
+// them, but a version of either that copies from the host, synchronizes or allocates in
+// a call must not stop every sample. Such a refusal may come as a library's own status,
+// an allocation's among them (ERR_CUDA_OOM): memory that truly runs out shows again
+// when the work is queued call by call.
+Capture capture_if_possible(cudaStream_t stream, const std::function<void()>& record) {
   try {
-    return std::make_unique<CapturedGraph>(stream, record);
+    return {std::make_unique<CapturedGraph>(stream, record), {}};
   } catch (const Error& error) {
-    if (error.code() != codes::kCuda) throw;
+    if (error.code() != codes::kCuda && error.code() != codes::kCudaOutOfMemory) throw;
     (void)cudaGetLastError();
     ensure_device_usable();  // a fault is no refusal to capture
-    return nullptr;
+    return {nullptr, error.what()};
   }
 }
 
@@ -239,7 +247,14 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<float> pre(B * 2 * P), skip(B * p.S), zs(B * p.Q), z(B * p.Q), channel_logits(B * p.K);
   DeviceArray<uint8_t> levels(sizes.levels), workspace{int64_t(workspace_bytes)};
   DeviceArray<int> row(1);
+  // cuBLAS's workspace, the size its documentation recommends: with its own pool, the
+  // captured products would allocate and free in the graph at every row.
+  const int64_t cublas_workspace_bytes = products ? (compute_capability_major() >= 9 ? 32 : 4) << 20 : 0;
+  DeviceArray<uint8_t> cublas_workspace(cublas_workspace_bytes);
   const DrainOnExit drain(stream);
+#if GPCNN_CUBLAS
+  if (products) GPCNN_CUBLAS_CALL(cublasSetWorkspace(products, cublas_workspace.get(), size_t(cublas_workspace_bytes)));
+#endif
   weights.upload(arranged.flat, stream);
   blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
@@ -262,7 +277,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   // launch, however many kernels and cuDNN or cuBLAS calls it holds: on a slow host
   // those calls took longer than the GPU's work. Where the device refuses to capture
   // the vertical stage's library calls, they are queued call by call before each
-  // launch of a graph of the positions.
+  // launch of a graph of the positions (or, refused too, of the positions' launches).
   const auto queue_vertical = [&] {
     vertical_row(p, arranged.blocks, convolutions, products, gathered.get(), workspace.get(), row.get(), stream);
   };
@@ -281,12 +296,11 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   // captures: cuDNN and cuBLAS may set themselves up at a geometry's first call, in ways
   // a capture cannot record. (The graph computes the same row again.)
   queue_vertical();
-  const std::unique_ptr<CapturedGraph> row_graph = capture_if_possible(stream, [&] {
+  const Capture row_graph = capture_if_possible(stream, [&] {
     queue_vertical();
     queue_positions();
   });
-  const std::unique_ptr<CapturedGraph> positions_graph =
-      row_graph ? nullptr : std::make_unique<CapturedGraph>(stream, queue_positions);
+  const Capture positions_graph = row_graph.graph ? Capture{} : capture_if_possible(stream, queue_positions);
 
   // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
   // host between rows; each row's end is reported as it is reached.
@@ -294,11 +308,14 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const DrainOnExit drain_rows(stream);  // before the graphs and events go, if a row fails
   for (int i = 0; i < int(p.H); ++i) {
     if (cancel.load()) fail(codes::kAborted, "sampling was aborted");
-    if (row_graph) {
-      row_graph->launch(stream);
+    if (row_graph.graph) {
+      row_graph.graph->launch(stream);
     } else {
       queue_vertical();
-      positions_graph->launch(stream);
+      if (positions_graph.graph)
+        positions_graph.graph->launch(stream);
+      else
+        queue_positions();
     }
     row_done[i % 2].record(stream);
     if (i > 0) row_done[(i - 1) % 2].wait(), on_row(i);
@@ -309,7 +326,8 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   result.design = clusters ? "cluster" : "graph";
   result.vertical = products ? "cublas" : "cudnn";
   result.cluster_images = clusters ? clusters->tile : 0;
-  result.row_graph = row_graph != nullptr;
+  result.row_graph = row_graph.graph != nullptr;
+  result.capture_refused = row_graph.refusal;
   levels.download(result.levels, stream);
   if (job.keep_logits) logits.download(result.logits, stream);
   GPCNN_CUDA(cudaStreamSynchronize(stream));

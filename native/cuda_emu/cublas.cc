@@ -10,6 +10,7 @@
 
 struct cublasContext {
   cudaStream_t stream = nullptr;
+  void* workspace = nullptr;  // null: the library's own pool
 };
 
 namespace {
@@ -36,6 +37,7 @@ const char* cublasGetStatusString(cublasStatus_t status) {
     case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
     case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
     case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
   }
   return "CUBLAS_STATUS_UNKNOWN";
 }
@@ -60,6 +62,15 @@ cublasStatus_t cublasDestroy(cublasHandle_t handle) {
 cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {
   if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
   handle->stream = stream;
+  handle->workspace = nullptr;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void* workspace, size_t bytes) {
+  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (reinterpret_cast<uintptr_t>(workspace) % 256 != 0 || (bytes > 0 && !device_holds(workspace, bytes)))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  handle->workspace = bytes > 0 ? workspace : nullptr;
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -83,6 +94,7 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cubl
     return CUBLAS_STATUS_INVALID_VALUE;
   if (gpcnn::emulator::refuse_uncaptured("cublas", handle->stream) != cudaSuccess)
     return CUBLAS_STATUS_EXECUTION_FAILED;
+  if (gpcnn::emulator::capturing(handle->stream) && !handle->workspace) return CUBLAS_STATUS_NOT_SUPPORTED;
   const double scale = *alpha, keep = *beta;
   const cudaError_t error = gpcnn::emulator::run_or_record(handle->stream, [=]() {
     for (int col = 0; col < n; ++col)

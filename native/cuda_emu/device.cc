@@ -513,7 +513,7 @@ void run_grid(const void* kernel, dim3 grid, dim3 block, unsigned cluster, size_
   }
   RecordedLaunch launch{kernel, grid, block, cluster, shared_bytes, pointers_on_device, std::move(thread), {}};
   if (stream && stream->capturing) {
-    stream->captured.push_back(std::move(launch));
+    if (refuse_uncaptured("kernels", stream) == cudaSuccess) stream->captured.push_back(std::move(launch));
     return;
   }
   execute(launch);

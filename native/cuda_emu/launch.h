@@ -27,11 +27,11 @@ bool capturing(cudaStream_t stream);
 // once, or, while the stream captures, recorded to run when the graph is launched (a
 // failure then becomes the launch's error).
 cudaError_t run_or_record(cudaStream_t stream, std::function<cudaError_t()> work);
-// With GATED_PIXELCNN_EMULATOR_UNCAPTURED naming `library` ("cudnn" or "cublas", a
-// comma-separated list), that library's calls on a capturing stream fail and
-// invalidate the capture, as a call that copies from the host or synchronizes would on
-// a device, so that tests can check what follows a refused capture. Returns the error
-// such a call fails with, or cudaSuccess.
+// With GATED_PIXELCNN_EMULATOR_UNCAPTURED naming `library` ("cudnn", "cublas" or
+// "kernels", a comma-separated list), that library's calls (or kernel launches) on a
+// capturing stream fail and invalidate the capture, as a call that copies from the host
+// or synchronizes would on a device, so that tests can check what follows a refused
+// capture. Returns the error such a call fails with, or cudaSuccess.
 cudaError_t refuse_uncaptured(const char* library, cudaStream_t stream);
 // The running block's dynamic shared memory.
 void* dynamic_shared_memory();

@@ -194,6 +194,7 @@ class SampleWorker : public Napi::AsyncProgressWorker<int64_t> {
     result.Set("vertical", result_.vertical);
     result.Set("clusterImages", Napi::Number::New(Env(), double(result_.cluster_images)));
     result.Set("rowGraph", Napi::Boolean::New(Env(), result_.row_graph));
+    result.Set("captureRefused", result_.capture_refused);
     if (job_.keep_logits) {
       auto logits = Napi::Float32Array::New(env, result_.logits.size());
       std::copy(result_.logits.begin(), result_.logits.end(), logits.Data());

@@ -75,8 +75,8 @@ function designSampling(config, batch, variables) {
     throw new Error(`sample-once.mjs ${run.signal ? `was killed (${run.signal})` : `failed (status ${run.status})`}: ${run.stderr}`);
   }
   const runs = run.stdout.trim().split('\n').map((line) => JSON.parse(line)).slice(1);
-  const { design, vertical, clusterImages, rowGraph } = runs[runs.length - 1];
-  return { imagesPerSecond: runs.reduce((sum, r) => sum + r.imagesPerSecond, 0) / runs.length, ran: { design, vertical, clusterImages, rowGraph } };
+  const { design, vertical, clusterImages, rowGraph, captureRefused } = runs[runs.length - 1];
+  return { imagesPerSecond: runs.reduce((sum, r) => sum + r.imagesPerSecond, 0) / runs.length, ran: { design, vertical, clusterImages, rowGraph, captureRefused } };
 }
 
 // Training, ours (steps replayed as graphs) beside PyTorch's, for every model.

@@ -4,7 +4,8 @@
 // includes the sampler's one-time setup), with how the sampler ran (its designs,
 // GATED_PIXELCNN_SAMPLER and GATED_PIXELCNN_SAMPLER_VERTICAL, and the images per cluster).
 // With --json each run is one JSON line instead ({ seconds, imagesPerSecond, design,
-// vertical, clusterImages, rowGraph }), for gpu.mjs, which runs each design in a process of its own.
+// vertical, clusterImages, rowGraph, captureRefused }), for gpu.mjs, which runs each
+// design in a process of its own.
 //   node scripts/bench/sample-once.mjs PRESET|CONFIG-JSON BATCH [BACKEND] [REPEAT] [--json]
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -26,11 +27,12 @@ for (let run = 0; run < Number(repeat); run++) {
   const started = performance.now();
   const result = await runCachedSampler(model, { count, labels, seed: 1 + run, batchSize: count }, { keepLogits: false });
   const seconds = (performance.now() - started) / 1000;
-  const { design, vertical, clusterImages, rowGraph } = result;
+  const { design, vertical, clusterImages, rowGraph, captureRefused } = result;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ seconds, imagesPerSecond: count / seconds, design, vertical, clusterImages, rowGraph }) + '\n');
+    process.stdout.write(JSON.stringify({ seconds, imagesPerSecond: count / seconds, design, vertical, clusterImages, rowGraph, captureRefused }) + '\n');
   } else {
-    const how = `${design}${clusterImages ? ` of ${clusterImages} images` : ''}, vertical ${vertical}${rowGraph ? '' : ' queued call by call'}`;
+    const queued = captureRefused ? ` queued call by call, as the device refused to capture it: ${captureRefused}` : '';
+    const how = `${design}${clusterImages ? ` of ${clusterImages} images` : ''}, vertical ${vertical}${queued}`;
     process.stdout.write(`sampled ${count} images in ${seconds.toFixed(3)} s (${(count / seconds).toFixed(1)} images/s; ${how})\n`);
   }
 }

@@ -139,4 +139,6 @@ export interface NativeSampleResult {
    * were then queued call by call before a graph of the positions (and on the CPU).
    */
   rowGraph: boolean;
+  /** Without a row graph on CUDA: the error with which the device refused to capture a row ('' otherwise). */
+  captureRefused: string;
 }

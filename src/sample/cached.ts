@@ -17,11 +17,12 @@ export interface CachedSampleResult {
   levels: Uint8Array;
   /** With keepLogits: the logits each draw used, laid out [count, C, K, H, W]. */
   logits?: Float32Array;
-  /** How the native sampler ran the positions and the vertical stacks (the last batch's; rowGraph: every batch's): see NativeSampleResult. */
+  /** How the native sampler ran the positions and the vertical stacks (the last batch's; rowGraph: every batch's; captureRefused: the first refusal): see NativeSampleResult. */
   design: NativeSampleResult['design'];
   vertical: NativeSampleResult['vertical'];
   clusterImages: number;
   rowGraph: boolean;
+  captureRefused: string;
 }
 
 /** Draws `count` images with the cached sampler; resolves to their levels [count, C, H, W]. */
@@ -64,6 +65,7 @@ export async function runCachedSampler(
   let vertical: NativeSampleResult['vertical'] = onGpu ? 'cudnn' : 'cpu';
   let clusterImages = 0;
   let rowGraph = onGpu;
+  let captureRefused = '';
   for (let start = 0; start < o.count; start += o.batchSize) {
     if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
     const end = Math.min(o.count, start + o.batchSize);
@@ -110,13 +112,14 @@ export async function runCachedSampler(
         if (logits && result.logits) logits.set(result.logits, first * config.levels * perImage);
         ({ design, vertical, clusterImages } = result);
         rowGraph &&= result.rowGraph;
+        captureRefused ||= result.captureRefused;
       });
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
     rowsBefore += config.height;
   }
-  return { levels, logits, design, vertical, clusterImages, rowGraph };
+  return { levels, logits, design, vertical, clusterImages, rowGraph, captureRefused };
 }
 
 /**

@@ -163,7 +163,7 @@ describe('allOrNone (the jobs of one batch)', () => {
   function job(ms: number, ended: string[], name: string) {
     let cancel = () => {};
     const promise = new Promise<NativeSampleResult>((resolve, reject) => {
-      const timer = setTimeout(() => resolve({ levels: Uint8Array.of(ms), design: 'graph', vertical: 'cudnn', clusterImages: 0, rowGraph: true }), ms);
+      const timer = setTimeout(() => resolve({ levels: Uint8Array.of(ms), design: 'graph', vertical: 'cudnn', clusterImages: 0, rowGraph: true, captureRefused: '' }), ms);
       cancel = () => {
         clearTimeout(timer);
         setTimeout(() => reject(new PixelCNNError('ERR_ABORTED', 'stopped')), 20);
