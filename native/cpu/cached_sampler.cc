@@ -275,6 +275,9 @@ SamplerResult run_cached_sampler(const SamplerJob& job, const std::function<void
   std::string failure_code;
 #pragma omp parallel num_threads(threads) reduction(&& : completed)
   {
+    // sgemm on this thread alone, also in a team of one: such a region is inactive, and
+    // oneDNN would fork every thread for each tiny product (40 times slower for one image).
+    omp_set_num_threads(1);
     const int64_t t = omp_get_thread_num();
     const int64_t first = job.batch * t / threads, last = job.batch * (t + 1) / threads;
     try {

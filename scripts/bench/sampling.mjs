@@ -1,6 +1,8 @@
 // Benchmark suite: sampling images/s on the CPU, cached against naive (ours) and
-// against PyTorch's naive sampler on the same model, at batch 8 and 64; and how the
-// cached sampler's cost grows with the number of pixels (14×14, 28×28, 56×56).
+// against PyTorch's naive sampler on the same model, at batch 8 and 64; a single image
+// beside a batch of 8 (the cost per image should not grow: a batch of one once took
+// 40 times as long an image); and how the cached sampler's cost grows with the number
+// of pixels (14×14, 28×28, 56×56).
 import { oursNaiveSampling, torchAvailable, torchBench } from './training.mjs';
 
 /** Cached sampling images/s for a configuration or preset at a batch size, on `backend`. */
@@ -31,11 +33,17 @@ export async function runSamplingSuite(lib, { threads }) {
       process.stderr.write(`  ${preset} batch ${batch}: cached ${cached.toFixed(1)} img/s, naive ${naive.toFixed(3)}, PyTorch naive ${torchNaive?.toFixed(3) ?? 'n/a'}\n`);
     }
   }
+  const single = [];
+  for (const preset of ['mnist-tiny', 'mnist-quick']) {
+    const imagesPerSecond = await cachedSampling(lib, preset, 1, { repeats: 4 });
+    const batchOf8 = rows.find((r) => r.preset === preset && r.batch === 8).cached;
+    single.push({ preset, imagesPerSecond, batchOf8, ratio: imagesPerSecond / batchOf8 });
+  }
   const scaling = [];
   for (const size of [14, 28, 56]) {
     const config = { ...lib.PRESETS['mnist-quick'], height: size, width: size };
     const imagesPerSecond = await cachedSampling(lib, config, 8);
     scaling.push({ size, pixels: size * size, imagesPerSecond, microsecondsPerPixel: 1e6 / imagesPerSecond / (size * size) });
   }
-  return { rows, scaling };
+  return { rows, single, scaling };
 }
