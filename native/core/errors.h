@@ -22,6 +22,7 @@ inline constexpr const char* kOutOfMemory = "ERR_OOM";    // a host allocation f
 inline constexpr const char* kAborted = "ERR_ABORTED";    // the caller stopped the work
 inline constexpr const char* kCuda = "ERR_CUDA";          // a CUDA, cuDNN or kernel failure
 inline constexpr const char* kCudaOutOfMemory = "ERR_CUDA_OOM";  // device memory ran out
+inline constexpr const char* kDiverged = "ERR_DIVERGED";  // logits that are not finite: diverged weights
 }  // namespace codes
 
 class Error : public std::runtime_error {

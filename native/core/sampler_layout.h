@@ -52,13 +52,14 @@ struct SamplerPlan {
   // State and outputs.
   float *xt, *v_hist, *v_conv, *vh_conv, *h_base, *h_row, *cond_bias, *logits_out;  // logits_out may be null
   uint8_t* levels;
+  int32_t* diverged;  // set to 1 where a draw's logits are not finite (sample_draw.h)
 };
 
 // Every pointer a plan holds; on the GPU all must be device memory, which the CUDA
 // emulator checks at each launch (native/cuda_emu/launch.h).
-inline std::array<const void*, 16> device_pointers(const SamplerPlan& p) {
-  return {p.blocks, p.w,      p.labels,  p.vectors, p.spatial,   p.known,      p.known_mask, p.xt,
-          p.v_hist, p.v_conv, p.vh_conv, p.h_base,  p.h_row,     p.cond_bias,  p.logits_out, p.levels};
+inline std::array<const void*, 17> device_pointers(const SamplerPlan& p) {
+  return {p.blocks, p.w,      p.labels,  p.vectors, p.spatial,  p.known,      p.known_mask, p.xt,    p.v_hist,
+          p.v_conv, p.vh_conv, p.h_base, p.h_row,   p.cond_bias, p.logits_out, p.levels,     p.diverged};
 }
 
 GPCNN_HD inline float sigmoid_f(float a) { return 1.f / (1.f + ::expf(-a)); }

@@ -233,6 +233,9 @@ class Sampler {
       } else {
         const double u = sample_uniform(job_.seed, job_.first_image + image, position);
         level = draw_level(logits + b, B, K, job_.temperature, u, scratch(weights_, K).data());
+        if (level == kNoLevel)
+          fail(codes::kDiverged, "the logits of image ", job_.first_image + image, " at row ", i, ", column ", j,
+               " are not finite: the model's weights overflow them, as those of a run that diverged do");
       }
       result_.levels[at] = uint8_t(level);
       xt_[((b * C + c) * H + i) * W + j] = float(2.0 * level / double(K - 1) - 1.0);  // as toUnit() rounds it

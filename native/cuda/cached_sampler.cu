@@ -247,6 +247,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   DeviceArray<float> pre(B * 2 * P), skip(B * p.S), zs(B * p.Q), z(B * p.Q), channel_logits(B * p.K);
   DeviceArray<uint8_t> levels(sizes.levels), workspace{int64_t(workspace_bytes)};
   DeviceArray<int> row(1);
+  DeviceArray<int32_t> diverged(1);
   // cuBLAS's workspace, the size its documentation recommends: with its own pool, the
   // captured products would allocate and free in the graph at every row.
   const int64_t cublas_workspace_bytes = products ? (compute_capability_major() >= 9 ? 32 : 4) << 20 : 0;
@@ -260,13 +261,13 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
   if (any_known) known.upload(job.known, stream);
   for (DeviceArray<float>* state : {&xt, &v_hist, &v_conv, &vh_conv, &h_base, &h_row, &cond_bias}) state->zero(stream);
-  levels.zero(stream), row.zero(stream);
+  levels.zero(stream), row.zero(stream), diverged.zero(stream);
 
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
   p.xt = xt.get(), p.v_hist = v_hist.get(), p.v_conv = v_conv.get(), p.vh_conv = vh_conv.get();
   p.h_base = h_base.get(), p.h_row = h_row.get();
-  p.cond_bias = cond_bias.get(), p.logits_out = logits.get(), p.levels = levels.get();
+  p.cond_bias = cond_bias.get(), p.logits_out = logits.get(), p.levels = levels.get(), p.diverged = diverged.get();
   const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 
   launch(conditioning_kernel, unsigned(B), kRowThreads, 0, stream, p);
@@ -330,7 +331,12 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   result.capture_refused = row_graph.refusal;
   levels.download(result.levels, stream);
   if (job.keep_logits) logits.download(result.logits, stream);
+  std::vector<int32_t> any_diverged;
+  diverged.download(any_diverged, stream);
   GPCNN_CUDA(cudaStreamSynchronize(stream));
+  if (any_diverged[0])
+    fail(codes::kDiverged, "a draw's logits are not finite: the model's weights overflow them, as those of a run that "
+                           "diverged do");
   return result;
 }
 

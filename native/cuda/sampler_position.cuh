@@ -155,6 +155,7 @@ __device__ inline void draw_pixel(const SamplerPlan& p, int64_t first, int64_t c
       } else {
         const int64_t position = (int64_t(i) * p.W + j) * C + c;  // generation order, as the naive sampler counts
         level = level_from_weights(weights + g * (K + 1), K, sample_uniform(p.seed, p.first_image + b, position));
+        if (level == kNoLevel) *p.diverged = 1, level = 0;  // reported when the job ends
       }
       p.levels[at] = uint8_t(level);
       p.xt[at] = float(2.0 * level / double(K - 1) - 1.0);  // as toUnit() rounds it

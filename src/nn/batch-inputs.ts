@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend/backend';
 import { toUnit } from '../data/quantize';
-import { PixelCNNError, shown } from '../errors';
+import { kindOf, PixelCNNError, shown } from '../errors';
 import { optionsObject } from '../options';
 import type { Tensor } from '../tensor';
 import type { ModelConfig } from './config';
@@ -60,6 +60,9 @@ export function checkConditioning(config: ModelConfig, batch: number, given: Con
       throw new PixelCNNError('ERR_LENGTH', `cond.${key} has ${value.length} values, expected ${expected} for ${batch} images`);
     }
   };
+  if (cond.labels != null && !Array.isArray(cond.labels) && !(ArrayBuffer.isView(cond.labels) && !(cond.labels instanceof DataView))) {
+    throw new PixelCNNError('ERR_TYPE', `cond.labels must be an Int32Array or an array of numbers, got ${kindOf(cond.labels)}`);
+  }
   length(cond.labels, batch, 'labels');
   length(cond.vectors, batch * config.condDim, 'vectors');
   length(cond.spatial, batch * config.spatialCond * config.height * config.width, 'spatial');

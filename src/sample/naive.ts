@@ -66,7 +66,14 @@ function* naiveSteps(model: GatedPixelCNN, options: SampleOptions): Generator<vo
             if (o.known?.mask[at]) continue;
             const offset = (b * C + c) * K * plane + i * W + j;
             const u = sampleUniform(o.seed, start + b, (i * W + j) * C + c);
-            images[b * perImage + position] = drawLevel(values, offset, plane, K, o.temperature, u);
+            const level = drawLevel(values, offset, plane, K, o.temperature, u);
+            if (level < 0) {
+              throw new PixelCNNError(
+                'ERR_DIVERGED',
+                `the logits of image ${start + b} at row ${i}, column ${j} are not finite: the model's weights overflow them, as those of a run that diverged do`,
+              );
+            }
+            images[b * perImage + position] = level;
           }
           done += 1;
           reportProgress(options.onProgress, done, total);

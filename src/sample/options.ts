@@ -22,9 +22,13 @@ export interface SampleOptions {
   seed?: number;
   /** Completion: levels [count, C, H, W] and a mask (nonzero = known) of the same shape. */
   known?: { images: Uint8Array; mask: Uint8Array };
-  /** Images computed together (default: all of them). */
+  /** Images computed together (default: the cached sampler's min(count, 64) on the CPU and min(count, 256) on a GPU; the naive sampler's all of them). */
   batchSize?: number;
-  /** Called after each position with (positions done, positions in all). */
+  /**
+   * Called as sampling goes with (done, total): rows of every batch for the cached
+   * sampler, positions of every batch for the naive one. Reports may be merged, so not
+   * every row need have one; the last says total.
+   */
   onProgress?: (done: number, total: number) => void;
   /** Stops the sampling: it then throws ERR_ABORTED. */
   signal?: AbortSignal;
@@ -91,6 +95,11 @@ export function resolveSampleOptions(config: ModelConfig, options: SampleOptions
       }
     }
   }
+  // Copies, taken now: sampling runs on after the call returns, while the caller may
+  // change its arrays or hand their memory to a worker.
+  const labels = options.labels ? Int32Array.from(options.labels) : undefined;
+  const vectors = options.vectors?.slice(), spatial = options.spatial?.slice();
+  const known = options.known && { images: options.known.images.slice(), mask: options.known.mask.slice() };
   const slice = <T extends { slice(a: number, b: number): T }>(values: T | undefined, width: number, a: number, b: number) =>
     values?.slice(a * width, b * width);
   const spatialWidth = config.spatialCond * config.height * config.width;
@@ -99,11 +108,11 @@ export function resolveSampleOptions(config: ModelConfig, options: SampleOptions
     temperature,
     seed,
     batchSize,
-    known: options.known,
+    known,
     conditioning: (start, end) => ({
-      labels: options.labels ? Int32Array.from(options.labels).slice(start, end) : undefined,
-      vectors: slice(options.vectors, config.condDim, start, end),
-      spatial: slice(options.spatial, spatialWidth, start, end),
+      labels: labels?.slice(start, end),
+      vectors: slice(vectors, config.condDim, start, end),
+      spatial: slice(spatial, spatialWidth, start, end),
     }),
   };
 }

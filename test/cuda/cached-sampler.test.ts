@@ -174,6 +174,16 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     model.dispose();
   });
 
+  it('fails with ERR_DIVERGED where finite weights overflow the logits, and samples again after', async () => {
+    const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 4, layers: 1 };
+    const backend = loadBackend('cuda');
+    const huge = GatedPixelCNN.create(config, { backend, seed: 1 });
+    for (const p of huge.parameters.list()) backend.write(p.value, p.value.toFloat32Array().fill(1e30));
+    await expect(huge.sample({ count: 3 })).rejects.toMatchObject({ code: 'ERR_DIVERGED', message: expect.stringMatching(/logits are not finite/) });
+    huge.dispose();
+    await expectCpuDraws(config, 2, { count: 3, seed: 1 });
+  });
+
   it('reports progress per row and stops on an AbortSignal with ERR_ABORTED', async () => {
     const model = GatedPixelCNN.create({ channels: 1, height: 16, width: 16, levels: 4, hidden: 32, layers: 4, firstKernel: 7, kernel: 3, headHidden: 16 }, { backend: loadBackend('cuda'), seed: 1 });
     const progress: number[] = [];

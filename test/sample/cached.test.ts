@@ -33,6 +33,17 @@ describe.each(configs)('cached sampler: $name', ({ name, ...config }) => {
     expect(await model.sample({ count, ...cond, seed: 9, temperature: 0.8 })).not.toEqual(naive);
   });
 
+  it('takes its arrays when called: changing them while it runs changes nothing, with either sampler', async () => {
+    for (const sampler of ['cached', 'naive'] as const) {
+      const options = () => ({ count, ...conditioning(model, count, 1), known: randomKnown(model.config, count, 6), seed: 4, batchSize: 2, sampler });
+      const expected = await model.sample(options());
+      const changed = options();
+      const running = model.sample(changed);
+      for (const values of [changed.labels, changed.vectors, changed.spatial, changed.known.images, changed.known.mask]) values?.fill(0);
+      expect(await running).toEqual(expected);
+    }
+  });
+
   it('keeps known pixels and completes the rest as the naive sampler does', async () => {
     const known = randomKnown(model.config, count, 4);
     const out = await model.sample({ count, ...cond, seed: 2, known });
@@ -101,6 +112,17 @@ describe('cached sampler, as a user runs it', () => {
       });
     }
     broken.dispose();
+  });
+
+  it('fails with ERR_DIVERGED where finite weights overflow the logits, as a diverged run leaves them', async () => {
+    const huge = GatedPixelCNN.create({ channels: 1, height: 4, width: 4, levels: 4, hidden: 4, layers: 1 }, { backend: cpu });
+    for (const p of huge.parameters.list()) cpu.write(p.value, p.value.toFloat32Array().fill(1e30));
+    for (const sampler of ['cached', 'naive'] as const) {
+      await expect(huge.sample({ sampler, count: 2 })).rejects.toMatchObject({
+        code: 'ERR_DIVERGED', message: expect.stringMatching(/the logits of image [01] at row 0, column 0 are not finite/),
+      });
+    }
+    huge.dispose();
   });
 
   it('refuses a disposed model with ERR_DISPOSED', async () => {
