@@ -19,7 +19,7 @@ import { loadCommandModel } from './command-model';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { sampleInterruptibly } from './interruptible-sample';
 import { labelList, singleLabel, type LabelArgument } from './labels';
-import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
+import { backendName, CliError, integer, fileName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { terminalSafe } from './terminal-text';
 import { counted } from './wording';
 
@@ -47,19 +47,19 @@ export function registerComplete(program: Command): void {
   const command = program
     .command('complete')
     .description('complete test images: keep their top rows (or the white pixels of a mask), draw the rest; a PNG grid with one row per image')
-    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', pathName('--checkpoint'));
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', fileName('--checkpoint'));
   addTestSetOptions(command)
     .option('--images <n>', 'test images to complete (default: 8, or those from --first on where fewer)', integer('--images', 1))
     .option('--first <n>', 'index of the first of them in the test set', integer('--first', 0), 0)
     .option('--keep-rows <n>', 'rows kept from the top of each image (default: half its height)', integer('--keep-rows', 0))
-    .option('--keep-mask <file>', 'instead of rows, a PNG mask as large as the images: its light pixels (≥ 128) are kept, its dark or transparent ones drawn', pathName('--keep-mask'))
+    .option('--keep-mask <file>', 'instead of rows, a PNG mask as large as the images: its light pixels (≥ 128) are kept, its dark or transparent ones drawn', fileName('--keep-mask'))
     .option('--per-image <n>', 'completions drawn per image', integer('--per-image', 1), 4)
     .option('--label <class>', 'draw every completion as this class (a label or a class name) instead of its image\'s own (class-conditional models)', labelList)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
     .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
-    .option('--out <file>', 'the PNG to write', pathName('--out'), 'completions.png')
+    .option('--out <file>', 'the PNG to write', fileName('--out'), 'completions.png')
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: CompleteFlags) => {

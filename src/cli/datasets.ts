@@ -7,7 +7,7 @@ import { loadCifar10 } from '../data/cifar10';
 import { holdOut } from '../data/hold-out';
 import { loadImageFolder, type ImageFolderOptions } from '../data/image-folder';
 import { loadIdxImages, loadMnist } from '../data/mnist';
-import { CliError, pathList, pathName, unitInterval } from './parse';
+import { CliError, pathList, fileName, folderName, unitInterval } from './parse';
 
 export interface DatasetOptions {
   dataset: string;
@@ -42,10 +42,16 @@ function refuseUnusedFlags(o: DatasetOptions, splits: 'both' | 'test'): void {
   const known = Object.hasOwn(FILE_FLAGS, o.dataset) ? FILE_FLAGS[o.dataset] : undefined;
   if (!known) throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
   const used = known.filter(([key]) => splits === 'both' || key.startsWith('test')).map(([key]) => key);
-  const unused = ALL_FILE_FLAGS.filter(([key]) => o[key] !== undefined && !used.includes(key)).map(([, flag]) => flag);
+  const given = ALL_FILE_FLAGS.filter(([key]) => o[key] !== undefined && !used.includes(key));
+  const trainingFlags = given.filter(([key]) => known.some(([own]) => own === key)).map(([, flag]) => flag);
+  if (trainingFlags.length > 0) {
+    throw new CliError(`${trainingFlags.join(', ')} ${trainingFlags.length === 1 ? 'is' : 'are'} read only with --test-fraction, to find a run's held-out images again`);
+  }
+  const unused = given.map(([, flag]) => flag);
   if (unused.length > 0) {
-    const hint = o.dataset === 'mnist' ? ' (give --dataset idx or --dataset cifar10 to use your files)' : '';
-    throw new CliError(`--dataset ${o.dataset} does not read ${unused.join(', ')}${hint}`);
+    const readers = Object.keys(FILE_FLAGS).filter((name) => FILE_FLAGS[name].some(([, flag]) => unused.includes(flag)));
+    const hint = `give --dataset ${readers.join(' or --dataset ')} to use ${unused.length === 1 ? 'it' : 'them'}`;
+    throw new CliError(`--dataset ${o.dataset} does not read ${unused.join(', ')} (${hint})`);
   }
   if (o.testLabels !== undefined && o.testImages === undefined) throw new CliError('--test-labels needs --test-images');
 }
@@ -161,13 +167,13 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): Im
 export function addTestSetOptions(command: Command): Command {
   return command
     .option('--dataset <name>', DATASET_HELP, 'mnist')
-    .option('--test-images <file>', 'IDX test images for --dataset idx', pathName('--test-images'))
-    .option('--test-labels <file>', 'IDX test labels for --dataset idx', pathName('--test-labels'))
+    .option('--test-images <file>', 'IDX test images for --dataset idx', fileName('--test-images'))
+    .option('--test-labels <file>', 'IDX test labels for --dataset idx', fileName('--test-labels'))
     .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', pathList('--test-files'))
-    .option('--test-dir <dir>', 'PNG test images for --dataset folder', pathName('--test-dir'))
+    .option('--test-dir <dir>', 'PNG test images for --dataset folder', folderName('--test-dir'))
     .option('--test-fraction <f>', 'the test images that train --test-fraction F held out of the training set given by --train-*', unitInterval('--test-fraction'))
-    .option('--train-images <file>', 'IDX training images (with --test-fraction)', pathName('--train-images'))
-    .option('--train-labels <file>', 'IDX training labels (with --test-fraction)', pathName('--train-labels'))
+    .option('--train-images <file>', 'IDX training images (with --test-fraction)', fileName('--train-images'))
+    .option('--train-labels <file>', 'IDX training labels (with --test-fraction)', fileName('--train-labels'))
     .option('--train-files <files>', 'comma-separated CIFAR-10 batches (with --test-fraction)', pathList('--train-files'))
-    .option('--train-dir <dir>', 'PNG training images (with --test-fraction)', pathName('--train-dir'));
+    .option('--train-dir <dir>', 'PNG training images (with --test-fraction)', folderName('--train-dir'));
 }

@@ -4,14 +4,14 @@ import type { Command } from 'commander';
 import { backendReport } from '../backend/load';
 import { checkpointInfo, describeCheckpoint } from './checkpoint-info';
 import { packageVersion } from './package-version';
-import { pathName } from './parse';
+import { fileName } from './parse';
 import { terminalSafe, terminalSafeJson } from './terminal-text';
 
 export function registerInfo(program: Command): void {
   program
     .command('info')
     .description('show the backend in use and why, and the build features; with --checkpoint, what a checkpoint holds')
-    .option('--checkpoint <file>', 'describe this checkpoint instead: its model, class names and training state', pathName('--checkpoint'))
+    .option('--checkpoint <file>', 'describe this checkpoint instead: its model, class names and training state', fileName('--checkpoint'))
     .option('--json', 'print as JSON')
     .action((flags: { json?: boolean; checkpoint?: string }) => {
       if (flags.checkpoint !== undefined) {

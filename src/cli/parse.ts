@@ -1,4 +1,6 @@
 /** Parsers for command-line values: each throws a CliError with a one-line explanation. */
+import * as path from 'node:path';
+
 import type { BackendName } from '../backend/load';
 import { PixelCNNError, type ErrorCode } from '../errors';
 
@@ -63,10 +65,20 @@ export function requireExtension(flag: string, file: string, extension: string, 
   if (!file.toLowerCase().endsWith(extension)) throw new CliError(`${flag} writes ${what}: give a file name ending in ${extension}, got "${file}"`);
 }
 
-/** A file or folder name. An empty one would name the working folder, or nothing, never what was meant. */
-export function pathName(flag: string): (value: string) => string {
+/** A file flag's value: not empty (that names the working folder, or nothing, never what was meant), nor a folder's name (a trailing /). */
+export function fileName(flag: string): (value: string) => string {
   return (value) => {
-    if (value === '') throw new CliError(`${flag} needs a file or folder name, got ""`);
+    if (value === '') throw new CliError(`${flag} needs a file name, got ""`);
+    // Refused before any work: a write would make the folder and fail after it.
+    if (value.endsWith('/') || value.endsWith(path.sep)) throw new CliError(`${flag} needs a file name, got the folder name "${value}"`);
+    return value;
+  };
+}
+
+/** A folder flag's value: not empty. */
+export function folderName(flag: string): (value: string) => string {
+  return (value) => {
+    if (value === '') throw new CliError(`${flag} needs a folder name, got ""`);
     return value;
   };
 }

@@ -19,7 +19,7 @@ import { checkLevelsTarget, writeLevelsFile } from '../sample/levels-file';
 import { loadCommandModel } from './command-model';
 import { sampleInterruptibly } from './interruptible-sample';
 import { labelList, resolveLabels, type LabelArgument } from './labels';
-import { backendName, CliError, integer, pathName, positiveNumber, requireExtension, samplerKind } from './parse';
+import { backendName, CliError, integer, fileName, folderName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { terminalSafe } from './terminal-text';
 import { counted } from './wording';
 import { writeInTurn } from './written-outputs';
@@ -45,17 +45,17 @@ export function registerSample(program: Command): void {
   program
     .command('sample')
     .description('draw images from a checkpoint and write them as a PNG grid (one row per label)')
-    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', pathName('--checkpoint'))
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', fileName('--checkpoint'))
     .option('--labels <list>', 'class labels, e.g. 0-9 or 1,3,5, or class names, e.g. cat,dog; may be repeated (class-conditional models; default: all)', labelList)
     .option('--per-label <n>', 'images per label (one grid row each)', integer('--per-label', 1), 8)
     .option('--count <n>', 'images, for a model without classes (default: --per-label, 8)', integer('--count', 1))
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
     .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
-    .option('--out <file>', 'the PNG to write', pathName('--out'), 'samples.png')
+    .option('--out <file>', 'the PNG to write', fileName('--out'), 'samples.png')
     .option('--per-class', 'also write one PNG per label: samples-3.png for --out samples.png and label 3 (samples-<class name>.png where classes have names)')
-    .option('--levels-out <file>', 'also write the raw levels (uint8 [N, C, H, W]) and <file>.json describing them', pathName('--levels-out'))
-    .option('--images-dir <dir>', 'also write each image as a PNG file into this new (or empty) folder, in a folder per class', pathName('--images-dir'))
+    .option('--levels-out <file>', 'also write the raw levels (uint8 [N, C, H, W]) and <file>.json describing them', fileName('--levels-out'))
+    .option('--images-dir <dir>', 'also write each image as a PNG file into this new (or empty) folder, in a folder per class', folderName('--images-dir'))
     .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')

@@ -16,7 +16,7 @@ import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { refuseConditioned } from './command-model';
 import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
-import { backendName, CliError, integer, nonNegativeNumber, pathList, pathName, positiveNumber, unitInterval } from './parse';
+import { backendName, CliError, integer, nonNegativeNumber, pathList, fileName, folderName, positiveNumber, unitInterval } from './parse';
 import { STOP_SIGNALS, stopSignals } from './stop-signals';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
 import { terminalSafe } from './terminal-text';
@@ -53,19 +53,19 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a model; writes checkpoint.safetensors, model.safetensors and metrics.jsonl to --out')
     .option('--preset <name>', `a preset: ${Object.keys(PRESETS).join(', ')}`)
-    .option('--config <file>', 'a JSON file with the model configuration (SPEC.md §2 keys)', pathName('--config'))
+    .option('--config <file>', 'a JSON file with the model configuration (SPEC.md §2 keys)', fileName('--config'))
     .option('--dataset <name>', DATASET_HELP, 'mnist')
-    .option('--train-images <file>', 'IDX images for --dataset idx', pathName('--train-images'))
-    .option('--train-labels <file>', 'IDX labels for --dataset idx', pathName('--train-labels'))
-    .option('--test-images <file>', 'IDX test images for --dataset idx', pathName('--test-images'))
-    .option('--test-labels <file>', 'IDX test labels for --dataset idx', pathName('--test-labels'))
+    .option('--train-images <file>', 'IDX images for --dataset idx', fileName('--train-images'))
+    .option('--train-labels <file>', 'IDX labels for --dataset idx', fileName('--train-labels'))
+    .option('--test-images <file>', 'IDX test images for --dataset idx', fileName('--test-images'))
+    .option('--test-labels <file>', 'IDX test labels for --dataset idx', fileName('--test-labels'))
     .option('--train-files <files>', 'comma-separated CIFAR-10 batches', pathList('--train-files'))
     .option('--test-files <files>', 'comma-separated CIFAR-10 test batches', pathList('--test-files'))
-    .option('--train-dir <dir>', 'PNG images for --dataset folder (class folders of them for labels)', pathName('--train-dir'))
-    .option('--test-dir <dir>', 'PNG test images for --dataset folder', pathName('--test-dir'))
+    .option('--train-dir <dir>', 'PNG images for --dataset folder (class folders of them for labels)', folderName('--train-dir'))
+    .option('--test-dir <dir>', 'PNG test images for --dataset folder', folderName('--test-dir'))
     .option('--test-fraction <f>', 'hold out this fraction of the training images as the test set (data without a test split)', unitInterval('--test-fraction'))
-    .option('--out <dir>', 'output folder', pathName('--out'), 'runs/latest')
-    .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`, pathName('--resume'))
+    .option('--out <dir>', 'output folder', folderName('--out'), 'runs/latest')
+    .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`, fileName('--resume'))
     .option('--overwrite', 'start a new run in an --out that holds one, replacing its files')
     .option('--epochs <n>', 'budget in epochs', integer('--epochs', 1))
     .option('--steps <n>', 'budget in steps', integer('--steps', 1))

@@ -227,7 +227,9 @@ describe('gated-pixelcnn with --dataset folder', () => {
   });
 
   it('refuses folder flags with another dataset, and a folder dataset without its folder', () => {
-    expect(runCli('train', '--train-dir', 'x', '--steps', '1').stderr).toMatch(/--dataset mnist does not read --train-dir/);
+    expect(runCli('train', '--train-dir', 'x', '--steps', '1').stderr).toMatch(/--dataset mnist does not read --train-dir \(give --dataset folder to use it\)/);
+    // eval reads a training folder only to find a run's held-out images again.
+    expect(runCli('eval', '--checkpoint', 'x', '--dataset', 'folder', '--train-dir', 'x').stderr).toMatch(/--train-dir is read only with --test-fraction/);
     expect(runCli('train', '--dataset', 'folder', '--steps', '1').stderr).toMatch(/--dataset folder needs --train-dir/);
   });
 });
