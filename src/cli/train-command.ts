@@ -221,7 +221,8 @@ async function train(flags: TrainFlags): Promise<void> {
   const startStep = trainer.step;
   const result = await trainer.run();
   const end = result.lastEval
-    ? `test NLL ${result.lastEval.nll.toFixed(2)} nats/image (${result.lastEval.bitsPerDim.toFixed(4)} bits/dim)`
+    ? `test NLL ${result.lastEval.nll.toFixed(2)} nats/image (${result.lastEval.bitsPerDim.toFixed(4)} bits/dim)` +
+      (result.lastEvalStep === result.steps ? '' : ` at step ${result.lastEvalStep}`)
     : result.steps > startStep
       ? `last batch ${result.lastLoss.toFixed(2)} nats/image`
       : result.stoppedBy === 'signal'

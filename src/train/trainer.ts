@@ -100,7 +100,10 @@ export interface TrainResult {
   steps: number;
   epochs: number;
   lastLoss: number;
+  /** The last evaluation: at the run's last step, unless the run was stopped by its signal. */
   lastEval: Evaluation | null;
+  /** The step of lastEval (null with it). */
+  lastEvalStep: number | null;
   stoppedBy: 'budget' | 'signal';
   /** The last checkpoint written: null without outDir, or when a new run took no step. */
   checkpoint: string | null;
@@ -256,6 +259,9 @@ export class Trainer {
     const elapsed = () => this.#elapsedBefore + (performance.now() - started) / 1000;
     let lastLoss = NaN;
     let lastEval: Evaluation | null = null;
+    let lastEvalStep: number | null = null;
+    const firstStep = this.#step;
+    let lastStepEpoch = 0;
     let stoppedBy: TrainResult['stoppedBy'] = 'budget';
     let checkpoint: string | null = null;
     let checkpointStep = 0;
@@ -268,6 +274,15 @@ export class Trainer {
         `${checkpoint ? `; the checkpoint of step ${checkpointStep} is kept` : ''}`,
     );
 
+    const evaluateNow = async (epoch: number) => {
+      lastEval = this.#evaluate(test!, epoch, progress);
+      lastEvalStep = this.#step;
+      // An update can leave the weights finite but so large that the logits overflow.
+      if (!Number.isFinite(lastEval.nll)) throw diverged(this.#step, `the test NLL is ${lastEval.nll}`);
+      await callbacks.onEval?.({ ...lastEval, step: this.#step, epoch });
+      this.#checkLive();
+    };
+
     this.#running = true;
     try {
       while ((totalSteps === null || this.#step < totalSteps) && elapsed() < deadline) {
@@ -277,6 +292,7 @@ export class Trainer {
           break;
         }
         const { indices, epoch } = this.#sampler.next();
+        lastStepEpoch = epoch;
         const batch = gatherBatch(train, indices, model.config.levels);
         const nll = trainingStep.run(batch.images, conditioningFor(model, batch));
         const grads = model.parameters.list().flatMap((p) => (p.grad ? [p.grad] : []));
@@ -313,13 +329,7 @@ export class Trainer {
           await callbacks.onEpochEnd?.({ epoch, step: this.#step });
           this.#checkLive();
         }
-        if (test && this.#step % evalEvery === 0) {
-          lastEval = this.#evaluate(test, epoch, progress);
-          // An update can leave the weights finite but so large that the logits overflow.
-          if (!Number.isFinite(lastEval.nll)) throw diverged(this.#step, `the test NLL is ${lastEval.nll}`);
-          await callbacks.onEval?.({ ...lastEval, step: this.#step, epoch });
-          this.#checkLive();
-        }
+        if (test && this.#step % evalEvery === 0) await evaluateNow(epoch);
         if (this.#options.outDir && this.#step % settings.checkpointEvery === 0) {
           checkpoint = this.#checkpoint(elapsed());
           checkpointStep = this.#step;
@@ -327,6 +337,10 @@ export class Trainer {
         }
         // Let timers, signals and finalizers run between steps.
         await new Promise((resolve) => setImmediate(resolve));
+      }
+      // The result's evaluation is of the final weights, unless a signal asked for a quick stop.
+      if (test && stoppedBy === 'budget' && this.#step > firstStep && lastEvalStep !== this.#step) {
+        await evaluateNow(lastStepEpoch);
       }
       // A new run that took no step has nothing to keep, and leaves an earlier run's files as they were.
       this.#checkLive();
@@ -346,6 +360,7 @@ export class Trainer {
       epochs: this.#step / batchesPerEpoch,
       lastLoss,
       lastEval,
+      lastEvalStep,
       stoppedBy,
       checkpoint,
     };

@@ -482,10 +482,20 @@ describe('gated-pixelcnn CLI', () => {
     expect(existsSync(path.join(dir, 'run', 'checkpoint.safetensors'))).toBe(true);
   });
 
-  it('fails eval with ERR_DIVERGED on a model whose logits overflow', () => {
-    // One step at a huge learning rate leaves finite weights that overflow the logits.
+  it('train and eval fail with ERR_DIVERGED on a model whose logits overflow', () => {
+    // One step at a huge learning rate leaves finite weights that overflow the logits:
+    // the run's final evaluation finds it, and writes nothing.
     const { data, trained, checkpoint } = trainTiny('gpcnn-cli-overflow-', '--steps', '1', '--lr', '1e30');
-    expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.status).toBe(1);
+    expect(trained.stderr).toMatch(/training diverged at step 1: the test NLL is (NaN|Infinity).* \(ERR_DIVERGED\)/);
+    expect(existsSync(checkpoint)).toBe(false);
+    // Such weights, saved by hand.
+    const trainedOnce = trainTiny('gpcnn-cli-overflow-', '--steps', '1');
+    expect(trainedOnce.trained.status, trainedOnce.trained.stderr).toBe(0);
+    const model = GatedPixelCNN.load(trainedOnce.checkpoint, { backend: 'cpu' });
+    for (const p of model.parameters.list()) model.backend.write(p.value, p.value.toFloat32Array().map((v) => v * 1e30));
+    model.save(checkpoint);
+    model.dispose();
     const evaluated = runCli('eval', '--checkpoint', checkpoint, ...data, '--no-progress');
     expect([evaluated.status, evaluated.stdout]).toEqual([1, '']);
     expect(evaluated.stderr).toMatch(/gives a test NLL of (NaN|Infinity): its logits overflow.* \(ERR_DIVERGED\)/);

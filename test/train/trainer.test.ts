@@ -289,6 +289,27 @@ describe('Trainer', () => {
     trainer.model.dispose();
   });
 
+  it('evaluates the final weights when its budget ends between evaluations, not after a stop by its signal', async () => {
+    const run = async (steps: number, stopAt?: number) => {
+      const stop = new AbortController();
+      const evals: number[] = [];
+      const model = GatedPixelCNN.create(config, { backend: cpu, seed: 2 });
+      const trainer = new Trainer({
+        model, train, test, batchSize: 16, budget: { steps }, evalEvery: 2, evalLimit: 8, progress: false, signal: stop.signal,
+        callbacks: { onEval: ({ step }) => { evals.push(step); }, onBatchEnd: ({ step }) => { if (step === stopAt) stop.abort(); } },
+      });
+      const result = await trainer.run();
+      // An evaluation at the last step is of the weights the run ended with.
+      if (result.lastEvalStep === result.steps) expect(result.lastEval.nll).toBeCloseTo(evaluate(model, test, { limit: 8 }).nll, 4);
+      trainer.dispose();
+      model.dispose();
+      return { evals, lastEvalStep: result.lastEvalStep, steps: result.steps };
+    };
+    expect(await run(5)).toEqual({ evals: [2, 4, 5], lastEvalStep: 5, steps: 5 });
+    expect(await run(4)).toEqual({ evals: [2, 4], lastEvalStep: 4, steps: 4 });
+    expect(await run(10, 3)).toEqual({ evals: [2], lastEvalStep: 2, steps: 3 });
+  });
+
   it('resumed from a checkpoint, continues with exactly the same losses', async () => {
     const options = { train, batchSize: 16, optimizer: { lr: 3e-3, weightDecay: 0.01, decoupled: true }, clipNorm: 50, schedule: { kind: 'cosine' as const, warmupSteps: 3 }, progress: false as const };
     const record = (into: Map<number, number>) => ({ onBatchEnd: (i: BatchEndInfo) => into.set(i.step, i.loss) });
