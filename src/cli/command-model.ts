@@ -4,7 +4,10 @@
  * is refused before any data loads, with a pointer to the API, which takes them.
  */
 import type { BackendName } from '../backend/load';
+import { readCheckpoint } from '../nn/checkpoint';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { averagedWeightsOf } from '../optim/weight-average';
+import { trainingDataOf, type DataSummary } from '../train/trainer';
 import { CliError } from './parse';
 
 /** Refuses `what` (a model, a configuration) when it conditions on what the command line cannot give. */
@@ -16,14 +19,30 @@ export function refuseConditioned(config: { condDim: number; spatialCond: number
   );
 }
 
-/** The model of `checkpoint` on `backend`, for eval, sample and complete. */
-export function loadCommandModel(checkpoint: string, backend: BackendName): GatedPixelCNN {
-  const model = GatedPixelCNN.load(checkpoint, { backend });
-  try {
-    refuseConditioned(model.config, `the model ${checkpoint}`);
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-  return model;
+/** A command's model, with what its file says of the run that wrote it. */
+export interface CommandModel {
+  model: GatedPixelCNN;
+  /** The weights are the run's moving average (a checkpoint of a run with --ema), as its evaluations used. */
+  averaged: boolean;
+  /** The run's training set (null where the file has no summary of it). */
+  trainedOn: DataSummary | null;
+}
+
+/**
+ * The model of `checkpoint` on `backend`, for eval, sample and complete: from a run's
+ * checkpoint.safetensors with --ema, its weights' average, which the run evaluated and
+ * wrote to model.safetensors (its raw weights are for resuming).
+ */
+export function loadCommandModel(checkpoint: string, backend: BackendName): CommandModel {
+  const read = readCheckpoint(checkpoint);
+  refuseConditioned(read.config, `the model ${checkpoint}`);
+  const averaged = averagedWeightsOf(read, checkpoint);
+  const trainedOn = trainingDataOf(read, checkpoint);
+  const model = GatedPixelCNN.fromWeights(read.config, averaged ?? read.weights, backend, read.extras.classNames);
+  return { model, averaged: averaged !== null, trainedOn };
+}
+
+/** The line a command writes about its weights when they are a run's average. */
+export function averagedNote(checkpoint: string): string {
+  return `using the weights' moving average in ${checkpoint} (the run's --ema), as its evaluations did\n`;
 }

@@ -15,7 +15,7 @@ import { completionGrid, completionInputs, type KeptPixels } from '../sample/com
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { readKeepMask } from '../sample/keep-mask';
 import { checkSampleCount } from '../sample/options';
-import { loadCommandModel } from './command-model';
+import { averagedNote, loadCommandModel } from './command-model';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { sampleInterruptibly } from './interruptible-sample';
 import { labelList, singleLabel, type LabelArgument } from './labels';
@@ -65,10 +65,11 @@ export function registerComplete(program: Command): void {
     .action(async (flags: CompleteFlags) => {
       checkTestSetFlags(flags);
       if (flags.keepRows !== undefined && flags.keepMask !== undefined) throw new CliError('give --keep-rows or --keep-mask, not both');
-      const model = loadCommandModel(flags.checkpoint, flags.backend);
+      const { model, averaged, trainedOn } = loadCommandModel(flags.checkpoint, flags.backend);
+      if (averaged) process.stderr.write(averagedNote(flags.checkpoint));
       try {
         const label = singleLabel(flags.label, model.config.classes, model.classNames); // checked before the data loads
-        const test = loadTestSet(flags, testSetFit(model));
+        const test = loadTestSet(flags, testSetFit(model), trainedOn);
         await complete(model, test, flags, label);
       } finally {
         model.dispose();

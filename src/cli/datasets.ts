@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 
 import type { ImageDataset } from '../data/dataset';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import type { DataSummary } from '../train/trainer';
 import { loadCifar10 } from '../data/cifar10';
 import { holdOut } from '../data/hold-out';
 import { loadImageFolder, type ImageFolderOptions } from '../data/image-folder';
@@ -138,11 +139,25 @@ export function testSetFit(model: GatedPixelCNN): ImageFolderOptions {
   return { channels, classNames };
 }
 
-/** The test split alone (eval, complete); an image folder is read as `fit` says (testSetFit). */
-export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}): ImageDataset {
+/**
+ * The test split alone (eval, complete); an image folder is read as `fit` says
+ * (testSetFit). With --test-fraction, `trainedOn` (the run's training set, where its
+ * file says) must be the training split left: another fraction would score training
+ * images as test images.
+ */
+export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}, trainedOn: DataSummary | null = null): ImageDataset {
   checkTestSetFlags(o);
-  // The held-out images labeled as a test folder would be: by the model's class names.
-  if (o.testFraction !== undefined) return loadDatasets(o, fit).test!;
+  if (o.testFraction !== undefined) {
+    // The held-out images labeled as a test folder would be: by the model's class names.
+    const { train, test } = loadDatasets(o, fit);
+    if (trainedOn && trainedOn.count !== train.count) {
+      throw new CliError(
+        `--test-fraction ${o.testFraction} leaves ${train.count} of these images for training, and the run trained on ${trainedOn.count}: ` +
+          'give the --test-fraction and data flags the run was trained with, so that its test images are held out as they were',
+      );
+    }
+    return test!;
+  }
   switch (o.dataset) {
     case 'mnist':
       return loadMnist('test');

@@ -13,7 +13,7 @@ import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeDisplayGrid } from '../sample/grid';
 import { bitsPerDim, conditioningFor, evaluate } from '../train/evaluate';
 import { nllHeatmapGrid } from '../train/nll-heatmap';
-import { loadCommandModel } from './command-model';
+import { averagedNote, loadCommandModel } from './command-model';
 import { addTestSetOptions, checkTestSetFlags, datasetInputs, loadTestSet, testSetFit, type DatasetOptions } from './datasets';
 import { labelList, singleLabel, type LabelArgument } from './labels';
 import { backendName, CliError, integer, fileName, requireExtension } from './parse';
@@ -52,7 +52,8 @@ export function registerEval(program: Command): void {
     .action((flags: EvalFlags) => {
       checkTestSetFlags(flags);
       checkOutputFlags(flags);
-      const model = loadCommandModel(flags.checkpoint, flags.backend);
+      const { model, averaged, trainedOn } = loadCommandModel(flags.checkpoint, flags.backend);
+      if (averaged) process.stderr.write(averagedNote(flags.checkpoint));
       const heatmapImages = flags.heatmapImages ?? HEATMAP_IMAGES;
       // Redrawn from within the loop (synchronousUpdate), which keeps the event loop's timers waiting.
       const bar = flags.progress && process.stderr.isTTY
@@ -64,7 +65,7 @@ export function registerEval(program: Command): void {
       try {
         if (flags.heatmap !== undefined) checkHeatmapGrid(model, heatmapImages);
         label = singleLabel(flags.label, model.config.classes, model.classNames);
-        const loaded = loadTestSet(flags, testSetFit(model));
+        const loaded = loadTestSet(flags, testSetFit(model), trainedOn);
         const testSet = label === null ? loaded : labeledAs(loaded, label, model);
         if (flags.heatmap !== undefined && model.config.classes > 0 && testSet.classes === 0) {
           throw new CliError('--heatmap draws the per-pixel NLL under each image\'s class, and these test images have no labels (give --label, class folders, or IDX labels with --test-labels)');
@@ -108,7 +109,9 @@ export function registerEval(program: Command): void {
       if (flags.heatmap !== undefined) process.stderr.write(terminalSafe(`wrote the per-pixel NLL of ${counted(Math.min(heatmapImages, result.images), 'image')} to ${flags.heatmap}\n`));
       const { imageNlls: _, ...summary } = result;
       if (flags.json) {
-        process.stdout.write(terminalSafeJson({ checkpoint: flags.checkpoint, dataset: flags.dataset, ...(label === null ? {} : { label }), ...summary }) + '\n');
+        process.stdout.write(terminalSafeJson({
+          checkpoint: flags.checkpoint, dataset: flags.dataset, ...(label === null ? {} : { label }), ...(averaged ? { averaged } : {}), ...summary,
+        }) + '\n');
       } else {
         process.stdout.write(terminalSafe(
           `${flags.checkpoint} on ${flags.dataset} (${counted(result.images, 'test image')}` +

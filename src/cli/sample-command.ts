@@ -16,7 +16,7 @@ import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { checkSampleGrid, writeSampleGrid } from '../sample/grid';
 import { checkSampleCount } from '../sample/options';
 import { checkLevelsTarget, writeLevelsFile } from '../sample/levels-file';
-import { loadCommandModel } from './command-model';
+import { averagedNote, loadCommandModel } from './command-model';
 import { sampleInterruptibly } from './interruptible-sample';
 import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { backendName, CliError, integer, fileName, folderName, positiveNumber, requireExtension, samplerKind } from './parse';
@@ -60,7 +60,8 @@ export function registerSample(program: Command): void {
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: SampleFlags) => {
-      const model = loadCommandModel(flags.checkpoint, flags.backend);
+      const { model, averaged } = loadCommandModel(flags.checkpoint, flags.backend);
+      if (averaged) process.stderr.write(averagedNote(flags.checkpoint));
       try {
         await sample(model, flags);
       } finally {

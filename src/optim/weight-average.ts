@@ -8,6 +8,7 @@
  */
 import { PixelCNNError, shown } from '../errors';
 import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
+import type { Checkpoint } from '../nn/checkpoint';
 import { checkFiniteWeights } from '../nn/finite-weights';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { sameShape } from '../nn/layout';
@@ -18,6 +19,29 @@ export function checkAverageDecay(decay: number): void {
   if (!(typeof decay === 'number' && decay > 0 && decay < 1)) {
     throw new PixelCNNError('ERR_ARG', `the weights' average decay must be a number in (0, 1), got ${shown(decay)}`);
   }
+}
+
+const AVERAGE_PREFIX = 'optimizer.average.';
+
+/**
+ * The averaged weights a checkpoint of a run with an average holds (`optimizer.average.*`),
+ * or null for one without: all of them, each as large as its weight and finite, or
+ * ERR_CHECKPOINT naming what is wrong.
+ */
+export function averagedWeightsOf(checkpoint: Checkpoint, file: string): Map<string, Float32Array> | null {
+  const { weights, extras } = checkpoint;
+  if (![...extras.tensors.keys()].some((name) => name.startsWith(AVERAGE_PREFIX))) return null;
+  const averaged = new Map<string, Float32Array>();
+  for (const [name, values] of weights) {
+    const saved = extras.tensors.get(AVERAGE_PREFIX + name);
+    const size = saved?.shape.reduce((n, d) => n * d, 1);
+    if (!saved || size !== values.length) {
+      throw new PixelCNNError('ERR_CHECKPOINT', `${file}: ${AVERAGE_PREFIX}${name} is missing or not as large as ${name}`);
+    }
+    averaged.set(name, toFloat32(saved, AVERAGE_PREFIX + name));
+  }
+  checkFiniteWeights([...averaged].map(([name, values]) => [AVERAGE_PREFIX + name, values]), 'ERR_CHECKPOINT', `${file}: the weights' average`);
+  return averaged;
 }
 
 export class WeightAverage {
@@ -66,7 +90,7 @@ export class WeightAverage {
   /** The averages as checkpoint tensors (`optimizer.average.<name>`: training state, which SPEC.md §8 has loaders ignore). */
   stateDict(): Map<string, RawTensor> {
     this.#checkAlive();
-    return new Map([...this.#averages].map(([name, t]) => [`optimizer.average.${name}`, rawTensor(t.toFloat32Array(), t.shape)]));
+    return new Map([...this.#averages].map(([name, t]) => [`${AVERAGE_PREFIX}${name}`, rawTensor(t.toFloat32Array(), t.shape)]));
   }
 
   /**
@@ -79,13 +103,13 @@ export class WeightAverage {
     }
     const loaded = new Map<string, Float32Array>();
     for (const [name, current] of this.#averages) {
-      const saved = tensors.get(`optimizer.average.${name}`);
+      const saved = tensors.get(`${AVERAGE_PREFIX}${name}`);
       if (!saved || !sameShape(saved.shape, current.shape)) {
         throw new PixelCNNError('ERR_CHECKPOINT', `optimizer.average.${name} is missing or has another shape than [${current.shape}]`);
       }
-      loaded.set(name, toFloat32(saved, `optimizer.average.${name}`));
+      loaded.set(name, toFloat32(saved, `${AVERAGE_PREFIX}${name}`));
     }
-    checkFiniteWeights([...loaded].map(([name, values]) => [`optimizer.average.${name}`, values]), 'ERR_CHECKPOINT', "the weights' average");
+    checkFiniteWeights([...loaded].map(([name, values]) => [`${AVERAGE_PREFIX}${name}`, values]), 'ERR_CHECKPOINT', "the weights' average");
     for (const [name, values] of loaded) this.#model.backend.write(this.#averages.get(name)!, values);
     this.#updates = updates;
   }

@@ -346,7 +346,9 @@ export class Trainer {
       this.#checkLive();
       if (this.#options.outDir && this.#step > 0) {
         checkpoint = this.#checkpoint(elapsed());
-        this.#withEvaluatedModel((evaluated) => evaluated.save(path.join(this.#options.outDir!, MODEL_FILE)));
+        // The training set's summary too, so that eval --test-fraction can tell the run's split from another.
+        const metadata = { [DATA_KEY]: JSON.stringify(summarize(train)) };
+        this.#withEvaluatedModel((evaluated) => evaluated.save(path.join(this.#options.outDir!, MODEL_FILE), { metadata }));
         await callbacks.onCheckpoint?.({ path: checkpoint, step: this.#step });
       }
     } finally {
@@ -576,6 +578,33 @@ export interface TrainingRun {
 }
 
 /** The run that wrote a checkpoint (ERR_CHECKPOINT if its state is damaged), or null for a model file without one. */
+/** The metadata key of a model file's training-set summary. */
+const DATA_KEY = 'trainingData';
+
+/**
+ * The training set's summary a checkpoint or model file of a run records (null where it
+ * has none: a file of an earlier version, or one saved by hand); ERR_CHECKPOINT if it is
+ * malformed.
+ */
+export function trainingDataOf(checkpoint: Checkpoint, checkpointPath: string): DataSummary | null {
+  const fromModel = checkpoint.extras.metadata[DATA_KEY];
+  const data = fromModel === undefined ? trainingRunOf(checkpoint, checkpointPath)?.data ?? null : parseJson(fromModel);
+  if (data === null) return null;
+  const counts = ['count', 'channels', 'height', 'width', 'classes'] as const;
+  if (typeof data !== 'object' || !counts.every((key) => Number.isSafeInteger((data as DataSummary)[key]) && (data as DataSummary)[key] >= 0)) {
+    throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training data's summary is malformed`);
+  }
+  return data as DataSummary;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export function trainingRunOf(checkpoint: Checkpoint, checkpointPath: string): TrainingRun | null {
   const json = checkpoint.extras.metadata.training;
   if (json === undefined) return null;

@@ -501,6 +501,41 @@ describe('gated-pixelcnn CLI', () => {
     expect(evaluated.stderr).toMatch(/gives a test NLL of (NaN|Infinity): its logits overflow.* \(ERR_DIVERGED\)/);
   });
 
+  it('eval and complete with --test-fraction refuse a fraction other than the run\'s (training images would be scored as test images)', () => {
+    const { dir, args } = trainTiny('gpcnn-cli-fraction-', '--steps', '0'); // only its files and flags
+    const config = args[args.indexOf('--config') + 1];
+    const files = ['--dataset', 'idx', '--train-images', args[args.indexOf('--train-images') + 1], '--train-labels', args[args.indexOf('--train-labels') + 1]];
+    const out = path.join(dir, 'held-out-run');
+    const trained = runCli('train', '--config', config, ...files, '--test-fraction', '0.25', '--steps', '2', '--batch-size', '8', '--out', out, '--no-progress');
+    expect(trained.status, trained.stderr).toBe(0);
+    for (const file of ['model.safetensors', 'checkpoint.safetensors']) {
+      const checkpoint = path.join(out, file);
+      const other = runCli('eval', '--checkpoint', checkpoint, ...files, '--test-fraction', '0.5', '--no-progress');
+      expect(other.status).toBe(1);
+      expect(other.stderr).toMatch(/--test-fraction 0.5 leaves 32 of these images for training, and the run trained on 48: give the --test-fraction .* \(ERR_ARG\)/);
+      expect(runCli('complete', '--checkpoint', checkpoint, ...files, '--test-fraction', '0.5', '--out', path.join(dir, 'c.png')).stderr)
+        .toMatch(/and the run trained on 48/);
+      const same = runCli('eval', '--checkpoint', checkpoint, ...files, '--test-fraction', '0.25', '--json', '--no-progress');
+      expect(same.status, same.stderr).toBe(0);
+      expect(JSON.parse(same.stdout)).toMatchObject({ images: 16 });
+    }
+  });
+
+  it('eval, sample and complete use an --ema run\'s average from its checkpoint, as its evaluations and model file do, and say so', () => {
+    const { data, trained, checkpoint, dir } = trainTiny('gpcnn-cli-ema-', '--ema', '0.9');
+    expect(trained.status, trained.stderr).toBe(0);
+    const runCheckpoint = path.join(path.dirname(checkpoint), 'checkpoint.safetensors');
+    const scores = [checkpoint, runCheckpoint].map((file) => runCli('eval', '--checkpoint', file, ...data, '--json', '--no-progress'));
+    for (const scored of scores) expect(scored.status, scored.stderr).toBe(0);
+    const [fromModel, fromCheckpoint] = scores.map((scored) => JSON.parse(scored.stdout) as { nll: number; averaged?: true });
+    expect(fromCheckpoint.nll).toBe(fromModel.nll);
+    expect([fromModel.averaged, fromCheckpoint.averaged]).toEqual([undefined, true]);
+    expect(scores[1].stderr).toMatch(/using the weights' moving average in .*checkpoint\.safetensors \(the run's --ema\)/);
+    const sampled = runCli('sample', '--checkpoint', runCheckpoint, '--labels', '0', '--per-label', '1', '--out', path.join(dir, 's.png'));
+    expect(sampled.status, sampled.stderr).toBe(0);
+    expect(sampled.stderr).toMatch(/using the weights' moving average/);
+  });
+
   it('resumes with the same flags given again, and refuses flags that ask for other settings', () => {
     const { trained, args } = trainTiny('gpcnn-cli-resume-');
     expect(trained.status, trained.stderr).toBe(0);

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { tinyDataset, writeIdx } from './tiny-data';
 
 /** The built command's entry point. */
@@ -29,4 +30,13 @@ export function trainTiny(prefix: string, ...extra: string[]) {
     trainFiles.labels, '--steps', '6', '--batch-size', '8', '--out', out, '--no-progress', ...extra];
   const trained = runCli(...args);
   return { dir, data, args, trained, checkpoint: path.join(out, 'model.safetensors') };
+}
+
+/** A copy of a run's model saved through the API, which records nothing of the run's training set. */
+export function savedByHand(checkpoint: string): string {
+  const copy = checkpoint.replace(/\.safetensors$/, '-by-hand.safetensors');
+  const model = GatedPixelCNN.load(checkpoint, { backend: 'cpu' });
+  model.save(copy);
+  model.dispose();
+  return copy;
 }

@@ -300,7 +300,7 @@ describe('Trainer', () => {
       });
       const result = await trainer.run();
       // An evaluation at the last step is of the weights the run ended with.
-      if (result.lastEvalStep === result.steps) expect(result.lastEval.nll).toBeCloseTo(evaluate(model, test, { limit: 8 }).nll, 4);
+      if (result.lastEvalStep === result.steps) expect(result.lastEval!.nll).toBeCloseTo(evaluate(model, test, { limit: 8 }).nll, 4);
       trainer.dispose();
       model.dispose();
       return { evals, lastEvalStep: result.lastEvalStep, steps: result.steps };
