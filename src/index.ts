@@ -44,6 +44,7 @@ export { loadCifar10 } from './data/cifar10';
 export { loadImageFolder } from './data/image-folder';
 export type { ImageFolderOptions } from './data/image-folder';
 export { writeImageFolder } from './data/write-image-folder';
+export { createDataset } from './data/dataset';
 export type { ImageDataset } from './data/dataset';
 export { quantize, toDisplay, toExactPixels, toUnit } from './data/quantize';
 export { BatchSampler, gatherBatch } from './data/batches';

@@ -49,3 +49,8 @@ export function refuseUnknownKeys(options: object, known: readonly string[], wha
   const unknown = Object.keys(options).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new PixelCNNError('ERR_ARG', `unknown ${what}: ${unknown.join(', ')} (known: ${known.join(', ')})`);
 }
+
+/** The entries whose value is not undefined, so that spreading them keeps defaults. */
+export function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -7,10 +7,11 @@
  */
 import type { AdamUpdate } from '../backend/backend';
 import type { NativeAdamOptions } from '../backend/native';
-import { PixelCNNError } from '../errors';
+import { kindOf, PixelCNNError, shown } from '../errors';
+import { definedOnly, optionsObject, refuseUnknownKeys } from '../options';
 import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
 import { sameShape } from '../nn/layout';
-import type { ParameterSet } from '../nn/parameters';
+import { ParameterSet } from '../nn/parameters';
 import type { Tensor } from '../tensor';
 
 /** lr, beta1, beta2, eps, weightDecay, and decoupled (true: AdamW; false: Adam's L2 penalty). */
@@ -19,6 +20,27 @@ export type AdamConfig = NativeAdamOptions;
 export const ADAM_DEFAULTS: AdamConfig = {
   lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false,
 };
+
+/**
+ * Settings over the defaults, checked (ERR_ARG): known keys, numbers in range and a
+ * boolean `decoupled` (typeof: '0.5' would pass the comparisons and fail at the first
+ * step, in native code).
+ */
+export function resolveAdamConfig(given: Partial<AdamConfig> | undefined, what = 'optimizer settings'): AdamConfig {
+  const settings = optionsObject(given, what);
+  refuseUnknownKeys(settings, Object.keys(ADAM_DEFAULTS), what);
+  const o: AdamConfig = { ...ADAM_DEFAULTS, ...definedOnly(settings as Partial<AdamConfig>) };
+  const check = (ok: boolean, message: string, value: unknown) => {
+    if (!ok) throw new PixelCNNError('ERR_ARG', `${message}, got ${shown(value)}`);
+  };
+  check(typeof o.lr === 'number' && Number.isFinite(o.lr) && o.lr > 0, 'lr must be a number > 0', o.lr);
+  check(typeof o.beta1 === 'number' && o.beta1 >= 0 && o.beta1 < 1, 'beta1 must be a number in [0, 1)', o.beta1);
+  check(typeof o.beta2 === 'number' && o.beta2 >= 0 && o.beta2 < 1, 'beta2 must be a number in [0, 1)', o.beta2);
+  check(typeof o.eps === 'number' && Number.isFinite(o.eps) && o.eps > 0, 'eps must be a number > 0', o.eps);
+  check(typeof o.weightDecay === 'number' && Number.isFinite(o.weightDecay) && o.weightDecay >= 0, 'weightDecay must be a number ≥ 0', o.weightDecay);
+  check(typeof o.decoupled === 'boolean', 'decoupled must be true or false', o.decoupled);
+  return o;
+}
 
 interface Moments {
   m: Tensor;
@@ -32,8 +54,11 @@ export class Adam {
   readonly #moments = new Map<string, Moments>();
 
   constructor(params: ParameterSet, config: Partial<AdamConfig> = {}) {
+    if (!(params instanceof ParameterSet)) {
+      throw new PixelCNNError('ERR_TYPE', `Adam: params must be a model's parameters (model.parameters), got ${kindOf(params)}`);
+    }
     this.#params = params;
-    this.config = { ...ADAM_DEFAULTS, ...config };
+    this.config = resolveAdamConfig(config, 'Adam settings');
   }
 
   /** One update of every parameter that has a gradient, at learning rate `lr`. */

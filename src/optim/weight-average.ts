@@ -10,7 +10,7 @@ import { PixelCNNError, shown } from '../errors';
 import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
 import type { Checkpoint } from '../nn/checkpoint';
 import { checkFiniteWeights } from '../nn/finite-weights';
-import { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { GatedPixelCNN, requireModel } from '../nn/gated-pixelcnn';
 import { sameShape } from '../nn/layout';
 import type { Tensor } from '../tensor';
 
@@ -53,6 +53,7 @@ export class WeightAverage {
 
   /** Starts from the model's current weights. */
   constructor(model: GatedPixelCNN, decay: number) {
+    requireModel(model, 'WeightAverage: model');
     checkAverageDecay(decay);
     this.decay = decay;
     this.#model = model;

@@ -8,7 +8,7 @@ import { loadBackend } from '../backend/load';
 import type { NativeSampleResult } from '../backend/native';
 import { CONFIG_KEYS } from '../nn/config';
 import { checkFiniteWeights } from '../nn/finite-weights';
-import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { PixelCNNError } from '../errors';
 import { reportProgress } from '../options';
 import { requireOptionsObject, resolveSampleOptions, type SampleOptions } from './options';
@@ -42,6 +42,7 @@ export async function runCachedSampler(
   options: SampleOptions,
   { keepLogits }: CachedSamplerSettings,
 ): Promise<CachedSampleResult> {
+  requireModel(model, 'sampleCached: model');
   if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
   requireOptionsObject(options);
   const onGpu = model.backend.name === 'cuda';

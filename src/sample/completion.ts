@@ -5,7 +5,7 @@
  * that; completionGrid() lays sources, what was kept and the completions out as one grid
  * row a source.
  */
-import { PixelCNNError, shown } from '../errors';
+import { kindOf, PixelCNNError, shown } from '../errors';
 import { toDisplay } from '../data/quantize';
 import { requireConfigObject, type ModelConfig } from '../nn/config';
 import { checkSampleCount } from './options';
@@ -14,7 +14,7 @@ export interface CompletionSources {
   /** Levels [N, C, H, W], each below the model's K. */
   levels: Uint8Array;
   /** The class of each source, for a class-conditional model. */
-  labels?: Int32Array;
+  labels?: Int32Array | readonly number[];
 }
 
 /**
@@ -77,8 +77,21 @@ export function completionInputs(
     throw new PixelCNNError('ERR_LENGTH', `sources must be a Uint8Array of whole images of ${size} levels`);
   }
   const n = sources.levels.length / size;
-  if (sources.labels !== undefined && (!(sources.labels instanceof Int32Array) || sources.labels.length !== n)) {
-    throw new PixelCNNError('ERR_LENGTH', `sources.labels must be an Int32Array of one label a source (${n})`);
+  const outside = sources.levels.findIndex((level) => level >= config.levels);
+  if (outside >= 0) {
+    throw new PixelCNNError('ERR_RANGE', `sources.levels[${outside}] is level ${sources.levels[outside]}, outside [0, ${config.levels})`);
+  }
+  const { labels: given } = sources;
+  if (given !== undefined) {
+    if (!(given instanceof Int32Array) && !Array.isArray(given)) {
+      throw new PixelCNNError('ERR_TYPE', `sources.labels must be an Int32Array or an array of numbers, got ${kindOf(given)}`);
+    }
+    if (given.length !== n) throw new PixelCNNError('ERR_LENGTH', `sources.labels must hold one label a source (${n}), got ${given.length}`);
+    given.forEach((label: unknown, i: number) => {
+      if (!Number.isInteger(label) || (label as number) < 0 || (label as number) >= config.classes) {
+        throw new PixelCNNError('ERR_RANGE', `sources.labels[${i}] is ${shown(label)}, not a class of this model (0 to ${config.classes - 1})`);
+      }
+    });
   }
   const count = n * perImage;
   checkSampleCount(config, count);
@@ -90,7 +103,7 @@ export function completionInputs(
     images.set(sources.levels.subarray(source * size, (source + 1) * size), c * size);
     mask.set(imageMask, c * size);
   }
-  const labels = sources.labels && Int32Array.from({ length: count }, (_, c) => sources.labels![Math.floor(c / perImage)]);
+  const labels = given && Int32Array.from({ length: count }, (_, c) => given[Math.floor(c / perImage)]);
   return { count, known: { images, mask }, labels };
 }
 

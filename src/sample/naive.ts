@@ -6,7 +6,7 @@
 import { PixelCNNError } from '../errors';
 import { reportProgress } from '../options';
 import { checkFiniteWeights } from '../nn/finite-weights';
-import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
+import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { drawLevel } from './draw';
 import { sampleUniform } from './philox';
 import { resolveSampleOptions, type SampleOptions } from './options';
@@ -35,6 +35,7 @@ export async function sampleNaiveAsync(model: GatedPixelCNN, options: SampleOpti
 
 /** The sampling, yielding after each row of each batch. */
 function* naiveSteps(model: GatedPixelCNN, options: SampleOptions): Generator<void, Uint8Array> {
+  requireModel(model, 'sampleNaive: model');
   const o = resolveSampleOptions(model.config, options);
   // NaN weights would draw the top level everywhere, with no error.
   checkFiniteWeights(model.weights(), 'ERR_DIVERGED', 'cannot sample this model');

@@ -16,11 +16,11 @@ import * as path from 'node:path';
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError, shown } from '../errors';
-import { optionalFunction, optionalSignal, optionsObject, refuseUnknownKeys } from '../options';
+import { definedOnly, optionalFunction, optionalSignal, optionsObject, refuseUnknownKeys } from '../options';
 import { ensureWritableDirectory, removeEarlierRunFile } from '../io/directories';
 import { GatedPixelCNN, requireModel } from '../nn/gated-pixelcnn';
 import { readCheckpoint, type Checkpoint } from '../nn/checkpoint';
-import { ADAM_DEFAULTS, Adam, type AdamConfig } from '../optim/adam';
+import { Adam, resolveAdamConfig, type AdamConfig } from '../optim/adam';
 import { SCHEDULE_DEFAULTS, checkSchedule, learningRate, type Schedule } from '../optim/schedule';
 import { WeightAverage, checkAverageDecay } from '../optim/weight-average';
 import type { Backend } from '../backend/backend';
@@ -519,12 +519,10 @@ function checkResumedOptions(options: TrainerOptions, kept: TrainSettings): void
 }
 
 function resolveSettings(options: TrainerOptions): TrainSettings {
-  const optimizer = optionsObject(options.optimizer, 'optimizer');
-  refuseUnknownKeys(optimizer, Object.keys(ADAM_DEFAULTS), 'optimizer settings');
   const settings: TrainSettings = {
     batchSize: options.batchSize ?? 32,
     seed: options.seed ?? 0,
-    optimizer: { ...ADAM_DEFAULTS, ...definedOnly(optimizer) },
+    optimizer: resolveAdamConfig(options.optimizer),
     clipNorm: options.clipNorm ?? null,
     schedule: options.schedule ?? { kind: 'constant' },
     budget: options.budget ?? { epochs: 1 },
@@ -543,17 +541,6 @@ function resolveSettings(options: TrainerOptions): TrainSettings {
   if (settings.clipNorm !== null && !(Number.isFinite(settings.clipNorm) && settings.clipNorm > 0)) {
     throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${shown(settings.clipNorm)}`);
   }
-  const o = settings.optimizer;
-  // typeof: '0.5' would pass the comparisons and fail at the first step, in native code.
-  const check = (ok: boolean, what: string, value: unknown) => {
-    if (!ok) throw new PixelCNNError('ERR_ARG', `${what}, got ${shown(value)}`);
-  };
-  check(typeof o.lr === 'number' && Number.isFinite(o.lr) && o.lr > 0, 'lr must be a number > 0', o.lr);
-  check(typeof o.beta1 === 'number' && o.beta1 >= 0 && o.beta1 < 1, 'beta1 must be a number in [0, 1)', o.beta1);
-  check(typeof o.beta2 === 'number' && o.beta2 >= 0 && o.beta2 < 1, 'beta2 must be a number in [0, 1)', o.beta2);
-  check(typeof o.eps === 'number' && Number.isFinite(o.eps) && o.eps > 0, 'eps must be a number > 0', o.eps);
-  check(typeof o.weightDecay === 'number' && Number.isFinite(o.weightDecay) && o.weightDecay >= 0, 'weightDecay must be a number ≥ 0', o.weightDecay);
-  check(typeof o.decoupled === 'boolean', 'decoupled must be true or false', o.decoupled);
   checkSchedule(settings.schedule);
   checkScheduleFits(settings);
   return settings;
@@ -657,10 +644,6 @@ function recentRate(recent: { time: number; images: number }[], started: number)
   return (images * 1000) / Math.max(1e-3, recent[recent.length - 1].time - from);
 }
 
-/** The entries whose value is not undefined, so that spreading them keeps defaults. */
-function definedOnly<T extends object>(values: T): Partial<T> {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 /** The step budget implied by epochs and steps (the smaller), or null for minutes alone. */
 function budgetSteps(budget: Budget, batchesPerEpoch: number): number | null {

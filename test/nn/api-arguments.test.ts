@@ -6,10 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { GatedPixelCNN, PRESETS } from '../../src';
+import { createDataset, GatedPixelCNN, PRESETS } from '../../src';
 import { loadImageFolder } from '../../src/data/image-folder';
 import { decodeSafetensors } from '../../src/io/safetensors';
+import { Adam } from '../../src/optim/adam';
+import { WeightAverage } from '../../src/optim/weight-average';
+import { sampleCached } from '../../src/sample/cached';
 import { completionInputs } from '../../src/sample/completion';
+import { sampleNaive } from '../../src/sample/naive';
 import { writeSampleGrid } from '../../src/sample/grid';
 import { evaluate } from '../../src/train/evaluate';
 import { Trainer } from '../../src/train/trainer';
@@ -61,6 +65,12 @@ describe('API arguments that are not objects', () => {
 });
 
 describe('API arguments of the wrong type or kind', () => {
+  it('a sampler given something other than a model rejects with ERR_TYPE', async () => {
+    await expect(sampleCached({} as never, { count: 1 })).rejects.toMatchObject({
+      code: 'ERR_TYPE', message: expect.stringMatching(/sampleCached: model must be a GatedPixelCNN, got an object/),
+    });
+  });
+
   it('are refused with ERR_TYPE or ERR_ARG naming what is wrong', () => {
     const model = GatedPixelCNN.create({ ...config, classes: 3 }, { backend: cpu });
     const data = tinyDataset(4, 8, 3, 1);
@@ -71,6 +81,13 @@ describe('API arguments of the wrong type or kind', () => {
       [() => evaluate(null as never, data), 'ERR_TYPE', /evaluate: model must be a GatedPixelCNN, got null/],
       [() => evaluate(model, data, { onProgress: 5 as never }), 'ERR_ARG', /evaluate: onProgress must be a function/],
       [() => new TrainingStep(undefined as never), 'ERR_TYPE', /TrainingStep: model must be a GatedPixelCNN/],
+      [() => createDataset({ ...data, labels: Uint8Array.from(data.labels) } as never), 'ERR_TYPE', /dataset: labels must be an Int32Array of 4, got a Uint8Array/],
+      [() => new WeightAverage(null as never, 0.5), 'ERR_TYPE', /WeightAverage: model must be a GatedPixelCNN, got null/],
+      [() => new WeightAverage({} as never, 0.5), 'ERR_TYPE', /WeightAverage: model must be a GatedPixelCNN, got an object/],
+      [() => sampleNaive({} as never, { count: 1 }), 'ERR_TYPE', /sampleNaive: model must be a GatedPixelCNN, got an object/],
+      [() => new Adam({} as never), 'ERR_TYPE', /Adam: params must be a model's parameters \(model\.parameters\), got an object/],
+      [() => new Adam(model.parameters, { lr: '1' as never }), 'ERR_ARG', /lr must be a number > 0, got "1"/],
+      [() => new Adam(model.parameters, { momentum: 0.9 } as never), 'ERR_ARG', /unknown Adam settings: momentum/],
       [() => completionInputs(model.config, null as never, 4, 1), 'ERR_TYPE', /completionInputs: sources must be an object/],
       [() => completionInputs(null as never, { levels: images }, 4, 1), 'ERR_TYPE', /completionInputs: config must be a model configuration/],
       [() => writeSampleGrid('/nonexistent/x.png', images, null as never, { columns: 1 }), 'ERR_TYPE', /writeSampleGrid: config must be a model configuration/],

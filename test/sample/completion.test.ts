@@ -87,6 +87,19 @@ describe('completionInputs', () => {
       expect(() => completionInputs(config, { levels: randomLevels(2, 3), labels }, 2, 2)).toThrow(expect.objectContaining({ code: 'ERR_LENGTH' }));
     }
   });
+
+  it('takes labels as an array too, and refuses labels and levels the model does not have, and labels of another kind', () => {
+    const levels = randomLevels(2, 2); // two sources
+    expect(completionInputs(config, { levels, labels: [2, 0] }, 2, 2)).toEqual(completionInputs(config, { levels, labels: Int32Array.of(2, 0) }, 2, 2));
+    for (const [sources, code, message] of [
+      [{ levels, labels: [0, config.classes] }, 'ERR_RANGE', /sources\.labels\[1\] is \d+, not a class of this model/],
+      [{ levels, labels: [0, 0.5] }, 'ERR_RANGE', /sources\.labels\[1\] is 0.5/],
+      [{ levels, labels: Float64Array.of(0, 1) }, 'ERR_TYPE', /sources\.labels must be an Int32Array or an array of numbers, got a Float64Array/],
+      [{ levels: Uint8Array.from(levels, (v, i) => (i === 5 ? config.levels : v)) }, 'ERR_RANGE', /sources\.levels\[5\] is level \d+, outside/],
+    ] as const) {
+      expect(() => completionInputs(config, sources as never, 2, 2)).toThrow(expect.objectContaining({ code, message: expect.stringMatching(message) }));
+    }
+  });
 });
 
 describe('completionGrid', () => {
