@@ -7,7 +7,7 @@ import { loadBackend, type BackendName } from '../backend/load';
 import { checkClassNames } from '../data/class-names';
 import { Rng } from '../data/rng';
 import { PixelCNNError, kindOf, shown } from '../errors';
-import { optionsObject } from '../options';
+import { optionsObject, refuseUnknownKeys } from '../options';
 import type { Tensor } from '../tensor';
 import { readCheckpoint, writeCheckpoint, type CheckpointExtras } from './checkpoint';
 import { PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from './config';
@@ -83,6 +83,10 @@ export class GatedPixelCNN {
   /** A freshly initialized model of a configuration or preset name. */
   static create(config: ConfigInput | keyof typeof PRESETS, createOptions?: ModelOptions): GatedPixelCNN {
     const options = optionsObject(createOptions, 'GatedPixelCNN.create: options');
+    refuseUnknownKeys(options, ['backend', 'seed', 'classNames'], 'GatedPixelCNN.create options');
+    if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) {
+      throw new PixelCNNError('ERR_ARG', `GatedPixelCNN.create: seed must be an integer, got ${shown(options.seed)}`);
+    }
     const resolved = typeof config === 'string' ? presetConfig(config) : resolveConfig(config);
     const rng = new Rng(options.seed ?? 0, INIT_STREAM);
     return new GatedPixelCNN(
@@ -93,6 +97,7 @@ export class GatedPixelCNN {
   /** Loads a checkpoint file (SPEC.md §8); training state in it is ignored. */
   static load(path: string, loadOptions?: Pick<ModelOptions, 'backend'>): GatedPixelCNN {
     const options = optionsObject(loadOptions, 'GatedPixelCNN.load: options');
+    refuseUnknownKeys(options, ['backend'], 'GatedPixelCNN.load options');
     const { config, weights, extras } = readCheckpoint(path);
     return new GatedPixelCNN(config, backendOf(options.backend), weights, extras.classNames);
   }

@@ -2,7 +2,7 @@
 import { constants } from 'node:buffer';
 
 import { PixelCNNError, shown } from '../errors';
-import { optionalFunction, optionalSignal } from '../options';
+import { optionalFunction, optionalSignal, refuseUnknownKeys } from '../options';
 import { checkConditioning, type Conditioning } from '../nn/batch-inputs';
 import type { ModelConfig } from '../nn/config';
 
@@ -55,12 +55,22 @@ export function checkSampleCount(config: ModelConfig, count: number): void {
   }
 }
 
-/** ERR_ARG unless `options` is an object (a caller from JavaScript may pass anything), with a usable onProgress and signal. */
+/** What sample options may hold (the model's sample() also takes which sampler). */
+const SAMPLE_OPTION_KEYS = [
+  'count', 'labels', 'vectors', 'spatial', 'temperature', 'seed', 'known', 'batchSize', 'onProgress', 'signal', 'sampler',
+];
+
+/** ERR_ARG unless `options` is an object (a caller from JavaScript may pass anything) of known keys, with a usable onProgress and signal. */
 export function requireOptionsObject(options: unknown): void {
   if (typeof options !== 'object' || options === null) {
     throw new PixelCNNError('ERR_ARG', 'sample options must be an object with at least a count');
   }
-  const { onProgress, signal } = options as SampleOptions;
+  refuseUnknownKeys(options, SAMPLE_OPTION_KEYS, 'sample options');
+  const { onProgress, signal, known } = options as SampleOptions;
+  if (known !== undefined && known !== null) {
+    if (typeof known !== 'object') throw new PixelCNNError('ERR_TYPE', 'known must be an object { images, mask }');
+    refuseUnknownKeys(known, ['images', 'mask'], 'keys of known');
+  }
   optionalFunction(onProgress, 'onProgress');
   optionalSignal(signal, 'signal');
 }

@@ -6,7 +6,7 @@ import { conditioningSizes, createDataset, type ImageDataset } from '../data/dat
 import { batchesInOrder, gatherBatch, type GatheredImages } from '../data/batches';
 import { describeClassNames, sameClassNames } from '../data/class-names';
 import { PixelCNNError, shown } from '../errors';
-import { optionalFunction, optionsObject, reportProgress } from '../options';
+import { optionalFunction, optionsObject, refuseUnknownKeys, reportProgress } from '../options';
 import type { Conditioning } from '../nn/batch-inputs';
 import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 
@@ -100,6 +100,7 @@ export interface EvaluateOptions {
 export function evaluate(model: GatedPixelCNN, data: ImageDataset, evaluateOptions?: EvaluateOptions): Evaluation {
   requireModel(model, 'evaluate: model');
   const options = optionsObject(evaluateOptions, 'evaluate: options');
+  refuseUnknownKeys(options, ['limit', 'batchSize', 'perImage', 'onProgress'], 'evaluate options');
   optionalFunction(options.onProgress, 'evaluate: onProgress');
   checkDatasetFits(model, data, 'test', { unlabeled: true });
   const marginal = model.config.classes > 0 && data.classes === 0;

@@ -163,7 +163,10 @@ export class Trainer {
     checkOptionKeys(options, Boolean(resumeFrom));
     optionalSignal(options.signal, 'signal');
     const callbacks = optionsObject(options.callbacks, 'Trainer: callbacks');
-    for (const name of ['onBatchEnd', 'onEpochEnd', 'onEval', 'onCheckpoint'] as const) optionalFunction(callbacks[name], `callbacks.${name}`);
+    const callbackNames = ['onBatchEnd', 'onEpochEnd', 'onEval', 'onCheckpoint'] as const;
+    refuseUnknownKeys(callbacks, callbackNames, 'Trainer callbacks');
+    for (const name of callbackNames) optionalFunction(callbacks[name], `callbacks.${name}`);
+    if (options.model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'Trainer: the model was disposed');
     this.#options = options;
     this.model = options.model;
     // (Checkpoints of earlier versions have no ema setting: they had no average.)

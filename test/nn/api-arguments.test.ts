@@ -65,6 +65,24 @@ describe('API arguments that are not objects', () => {
 });
 
 describe('API arguments of the wrong type or kind', () => {
+  it('sample() refuses options it does not know, which would silently be their defaults', async () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu });
+    const known = { images: new Uint8Array(64), mask: new Uint8Array(64) };
+    for (const [options, message] of [
+      [{ count: 1, temprature: 0.1 }, /unknown sample options: temprature/],
+      [{ count: 1, known: { ...known, masks: known.mask } }, /unknown keys of known: masks/],
+    ] as const) {
+      await expect(model.sample(options as never)).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(message) });
+    }
+    model.dispose();
+  });
+
+  it('a Trainer refuses a disposed model when made, not at its first step', () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu });
+    model.dispose();
+    expect(() => new Trainer({ model, train: tinyDataset(4, 8, 3, 1) })).toThrow(expect.objectContaining({ code: 'ERR_DISPOSED' }));
+  });
+
   it('a sampler given something other than a model rejects with ERR_TYPE', async () => {
     await expect(sampleCached({} as never, { count: 1 })).rejects.toMatchObject({
       code: 'ERR_TYPE', message: expect.stringMatching(/sampleCached: model must be a GatedPixelCNN, got an object/),
@@ -82,6 +100,12 @@ describe('API arguments of the wrong type or kind', () => {
       [() => evaluate(model, data, { onProgress: 5 as never }), 'ERR_ARG', /evaluate: onProgress must be a function/],
       [() => new TrainingStep(undefined as never), 'ERR_TYPE', /TrainingStep: model must be a GatedPixelCNN/],
       [() => createDataset({ ...data, labels: Uint8Array.from(data.labels) } as never), 'ERR_TYPE', /dataset: labels must be an Int32Array of 4, got a Uint8Array/],
+      // A misspelled option would silently be its default.
+      [() => GatedPixelCNN.create(config, { sed: 1 } as never), 'ERR_ARG', /unknown GatedPixelCNN\.create options: sed/],
+      [() => GatedPixelCNN.create(config, { seed: '1' as never }), 'ERR_ARG', /GatedPixelCNN\.create: seed must be an integer, got "1"/],
+      [() => GatedPixelCNN.load('x.safetensors', { backnd: 'cpu' } as never), 'ERR_ARG', /unknown GatedPixelCNN\.load options: backnd/],
+      [() => evaluate(model, data, { limt: 1 } as never), 'ERR_ARG', /unknown evaluate options: limt/],
+      [() => new Trainer({ model, train: data, callbacks: { onStep: () => {} } as never }), 'ERR_ARG', /unknown Trainer callbacks: onStep/],
       [() => new WeightAverage(null as never, 0.5), 'ERR_TYPE', /WeightAverage: model must be a GatedPixelCNN, got null/],
       [() => new WeightAverage({} as never, 0.5), 'ERR_TYPE', /WeightAverage: model must be a GatedPixelCNN, got an object/],
       [() => sampleNaive({} as never, { count: 1 }), 'ERR_TYPE', /sampleNaive: model must be a GatedPixelCNN, got an object/],
