@@ -6,6 +6,7 @@ import { describeClassNames } from '../data/class-names';
 import { readCheckpoint } from '../nn/checkpoint';
 import type { ModelConfig } from '../nn/config';
 import { trainingRunOf, type TrainingRun } from '../train/trainer';
+import { counted } from './wording';
 
 export interface CheckpointInfo {
   checkpoint: string;
@@ -34,7 +35,7 @@ function duration(seconds: number): string {
 export function describeCheckpoint(info: CheckpointInfo): string[] {
   const c = info.config;
   const conditioning = [
-    c.classes ? `${c.classes} classes` : '', c.condDim ? `vectors of ${c.condDim}` : '', c.spatialCond ? `${c.spatialCond} spatial maps` : '',
+    c.classes ? counted(c.classes, 'class', 'classes') : '', c.condDim ? `vectors of ${c.condDim}` : '', c.spatialCond ? `${c.spatialCond} spatial maps` : '',
   ].filter(Boolean);
   const lines = [
     info.checkpoint,

@@ -18,7 +18,7 @@ import { terminalSafe } from './terminal-text';
 
 /** Commander's "error: …" message (perhaps with a suggestion on a second line) as one line. */
 const usageError = (message: string): string =>
-  `gated-pixelcnn: ${terminalSafe(message.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' '), { oneLine: true })}; see --help (ERR_ARG)\n`;
+  `gated-pixelcnn: ${terminalSafe(message.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''), { oneLine: true })}; see --help (ERR_ARG)\n`;
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('gated-pixelcnn')

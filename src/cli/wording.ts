@@ -1,8 +1,8 @@
 /** Numbers as the commands' reports say them. */
 
-/** "1 step", "2 steps". */
-export function counted(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** "1 step", "2 steps" ("1 class", "2 classes" with the plural given). */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }
 
 /** A size in MiB, with a decimal below 10 (a small run's peak is not "0 MiB"). */

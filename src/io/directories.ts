@@ -135,7 +135,9 @@ export function checkOutputsSpareInputs(outputs: readonly string[], inputs: read
     for (const input of inputs) {
       const isFolder = statPath(input)?.isDirectory() ?? false;
       if (isFolder ? liesInside(output, input) : samePath(output, input)) {
-        throw new PixelCNNError('ERR_ARG', `${output} would overwrite ${isFolder ? 'a file in ' : ''}the input ${input}`);
+        throw new PixelCNNError('ERR_ARG', isFolder
+          ? `${output} would be written into the input folder ${input} (outputs stay out of the data)`
+          : `${output} would overwrite the input ${input}`);
       }
     }
   }

@@ -48,8 +48,10 @@ export function decodePngPixels(file: string, bytes: Buffer): Uint8Array {
   try {
     png = PNG.sync.read(bytes);
   } catch (error) {
+    // pngjs's own words for a file that ends early say nothing of the file ("read requests waiting on finished stream").
+    const truncated = /finished stream/.test((error as Error).message);
     const why = error instanceof RangeError ? 'is too large to decode' : 'is not a readable PNG (truncated or corrupt)';
-    throw new PixelCNNError('ERR_DATA', `${file} ${why}: ${(error as Error).message}`, { cause: error });
+    throw new PixelCNNError('ERR_DATA', `${file} ${why}${truncated ? ': it ends early' : `: ${(error as Error).message}`}`, { cause: error });
   }
   return new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length);
 }

@@ -137,7 +137,7 @@ function summarize(data: ImageDataset): DataSummary {
 }
 
 const describeData = (d: DataSummary): string =>
-  `${d.count} images of ${d.channels}×${d.height}×${d.width}${d.classes ? ` in ${d.classes} classes` : ''}`;
+  `${d.count} images of ${d.channels}×${d.height}×${d.width}${d.classes ? ` in ${d.classes} ${d.classes === 1 ? 'class' : 'classes'}` : ''}`;
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const MODEL_FILE = 'model.safetensors';

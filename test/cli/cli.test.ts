@@ -55,6 +55,7 @@ describe('gated-pixelcnn CLI', () => {
     [['sample', '--checkpoint', 'x', '--images-dir', ''], /--images-dir needs a folder name/],
     [['eval', '--checkpoint', 'x', '--dataset', 'folder', '--test-dir', ''], /--test-dir needs a folder name/],
     [['frobnicate'], /unknown command 'frobnicate'; see --help \(ERR_ARG\)/],
+    [['info', 'extra'], /too many arguments for 'info'\. Expected 0 arguments but got 1; see --help \(ERR_ARG\)/],
     // Commander's own errors, a suggestion included, read as ours do.
     [['sample', '--checkpoint', 'x', '--per-lable', '2'], /unknown option '--per-lable' \(Did you mean --per-label\?\); see --help \(ERR_ARG\)/],
     [['train', '--steps'], /option '--steps <n>' argument missing; see --help \(ERR_ARG\)/],
@@ -519,6 +520,13 @@ describe('gated-pixelcnn CLI', () => {
       expect(same.status, same.stderr).toBe(0);
       expect(JSON.parse(same.stdout)).toMatchObject({ images: 16 });
     }
+  });
+
+  it('sample names the flag that asks for more images than one array holds', () => {
+    const { trained, checkpoint, dir } = trainTiny('gpcnn-cli-too-many-', '--steps', '1');
+    expect(trained.status, trained.stderr).toBe(0);
+    const asked = runCli('sample', '--checkpoint', checkpoint, '--labels', '0,1', '--per-label', '100000000', '--out', path.join(dir, 's.png'));
+    expect([asked.status, asked.stderr]).toEqual([1, expect.stringMatching(/--per-label 100000000 for 2 labels asks for 200000000 images: count must be at most \d+ for images of 36 values \(ERR_ARG\)/)]);
   });
 
   it('eval, sample and complete use an --ema run\'s average from its checkpoint, as its evaluations and model file do, and say so', () => {

@@ -120,7 +120,7 @@ describe('gated-pixelcnn with --dataset folder', () => {
     expect(trained.stderr).not.toMatch(/labels:/);
     // A run's files never land in the training data.
     const intoData = runCli('train', '--dataset', 'folder', '--train-dir', trainDir, '--config', config, '--steps', '1', '--out', path.join(trainDir, 'a'));
-    expect([intoData.status, intoData.stderr]).toEqual([1, expect.stringMatching(/checkpoint\.safetensors would overwrite a file in the input/)]);
+    expect([intoData.status, intoData.stderr]).toEqual([1, expect.stringMatching(/checkpoint\.safetensors would be written into the input folder/)]);
     const model = GatedPixelCNN.load(path.join(out, 'model.safetensors'), { backend: cpu });
     expect([model.config.classes, model.classNames]).toEqual([0, null]);
     model.dispose();

@@ -141,11 +141,11 @@ describe('outputs never overwrite inputs', () => {
       [['sample', '--checkpoint', checkpoint, '--levels-out', checkpoint], /would overwrite the input/],
       [['complete', '--checkpoint', checkpoint, ...data, '--out', testImages], /--out writes a PNG/],
       [['complete', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--out', path.join(testDir, '0', 'c.png')],
-        /c\.png would overwrite a file in the input/],
+        /c\.png would be written into the input folder/],
       [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--nll-out', path.join(testDir, '0', 'x.csv')],
-        /x\.csv would overwrite a file in the input .*test-folder/],
+        /x\.csv would be written into the input folder .*test-folder/],
       [['eval', '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', testDir, '--heatmap', path.join(testDir, '0', 'img0.png')],
-        /img0\.png would overwrite a file in the input .*test-folder/],
+        /img0\.png would be written into the input folder .*test-folder/],
     ] as const) {
       const refused = runCli(...args, '--no-progress');
       expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);

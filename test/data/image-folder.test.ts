@@ -3,7 +3,7 @@
  * class folder, in name order, in the channels they need; what would be lost or left out
  * is refused with the file named.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,13 @@ describe('loadImageFolder', () => {
     const dir = folderWith(files as Record<string, Uint8Array | string | null>);
     expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
     expect(() => loadImageFolder(dir)).toThrow(message);
+  });
+
+  it('refuses a PNG cut short, saying so (ERR_DATA)', () => {
+    const dir = folderWith({ 'a.png': pixels(), 'b.png': pixels() });
+    truncateSync(path.join(dir, 'b.png'), 50); // inside its image data
+    expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
+    expect(() => loadImageFolder(dir)).toThrow(/b\.png is not a readable PNG \(truncated or corrupt\): it ends early$/);
   });
 
   it('refuses images of different sizes, naming both', () => {
