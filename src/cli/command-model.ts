@@ -24,8 +24,11 @@ export interface CommandModel {
   model: GatedPixelCNN;
   /** The weights are the run's moving average (a checkpoint of a run with --ema), as its evaluations used. */
   averaged: boolean;
-  /** The run's training set (null where the file has no summary of it). */
-  trainedOn: DataSummary | null;
+  /**
+   * The run's training set (null where the file has no summary of it), read when asked
+   * for (eval and complete, for --test-fraction), so that sample never fails on it.
+   */
+  trainedOn(): DataSummary | null;
 }
 
 /**
@@ -37,9 +40,10 @@ export function loadCommandModel(checkpoint: string, backend: BackendName): Comm
   const read = readCheckpoint(checkpoint);
   refuseConditioned(read.config, `the model ${checkpoint}`);
   const averaged = averagedWeightsOf(read, checkpoint);
-  const trainedOn = trainingDataOf(read, checkpoint);
   const model = GatedPixelCNN.fromWeights(read.config, averaged ?? read.weights, backend, read.extras.classNames);
-  return { model, averaged: averaged !== null, trainedOn };
+  // The metadata alone is kept for trainedOn(): not the weights, nor the optimizer's state.
+  const metadataOnly = { config: read.config, weights: new Map(), extras: { ...read.extras, tensors: new Map() } };
+  return { model, averaged: averaged !== null, trainedOn: () => trainingDataOf(metadataOnly, checkpoint) };
 }
 
 /** The line a command writes about its weights when they are a run's average. */

@@ -69,7 +69,7 @@ export function registerComplete(program: Command): void {
       if (averaged) process.stderr.write(averagedNote(flags.checkpoint));
       try {
         const label = singleLabel(flags.label, model.config.classes, model.classNames); // checked before the data loads
-        const test = loadTestSet(flags, testSetFit(model), trainedOn);
+        const test = loadTestSet(flags, testSetFit(model), trainedOn());
         await complete(model, test, flags, label);
       } finally {
         model.dispose();

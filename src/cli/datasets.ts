@@ -151,10 +151,10 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}, tra
     // The held-out images labeled as a test folder would be: by the model's class names.
     const { train, test } = loadDatasets(o, fit);
     if (trainedOn && trainedOn.count !== train.count) {
-      throw new CliError(
-        `--test-fraction ${o.testFraction} leaves ${train.count} of these images for training, and the run trained on ${trainedOn.count}: ` +
-          'give the --test-fraction and data flags the run was trained with, so that its test images are held out as they were',
-      );
+      const why = trainedOn.count === train.count + test!.count
+        ? `the run trained on all ${trainedOn.count} of these images, holding none out: score it on others (--test-dir, --test-images)`
+        : `the run trained on ${trainedOn.count}: give the --test-fraction and data flags the run was trained with, so that its test images are held out as they were`;
+      throw new CliError(`--test-fraction ${o.testFraction} leaves ${train.count} of these images for training, and ${why}`);
     }
     return test!;
   }

@@ -65,7 +65,7 @@ export function registerEval(program: Command): void {
       try {
         if (flags.heatmap !== undefined) checkHeatmapGrid(model, heatmapImages);
         label = singleLabel(flags.label, model.config.classes, model.classNames);
-        const loaded = loadTestSet(flags, testSetFit(model), trainedOn);
+        const loaded = loadTestSet(flags, testSetFit(model), trainedOn());
         const testSet = label === null ? loaded : labeledAs(loaded, label, model);
         if (flags.heatmap !== undefined && model.config.classes > 0 && testSet.classes === 0) {
           throw new CliError('--heatmap draws the per-pixel NLL under each image\'s class, and these test images have no labels (give --label, class folders, or IDX labels with --test-labels)');

@@ -11,7 +11,7 @@ import { rawTensor, toFloat32, type RawTensor } from '../io/safetensors';
 import type { Checkpoint } from '../nn/checkpoint';
 import { checkFiniteWeights } from '../nn/finite-weights';
 import { GatedPixelCNN, requireModel } from '../nn/gated-pixelcnn';
-import { sameShape } from '../nn/layout';
+import { parameterShapes, sameShape } from '../nn/layout';
 import type { Tensor } from '../tensor';
 
 /** Throws ERR_ARG unless `decay` is a number in (0, 1). */
@@ -29,14 +29,13 @@ const AVERAGE_PREFIX = 'optimizer.average.';
  * ERR_CHECKPOINT naming what is wrong.
  */
 export function averagedWeightsOf(checkpoint: Checkpoint, file: string): Map<string, Float32Array> | null {
-  const { weights, extras } = checkpoint;
+  const { config, extras } = checkpoint;
   if (![...extras.tensors.keys()].some((name) => name.startsWith(AVERAGE_PREFIX))) return null;
   const averaged = new Map<string, Float32Array>();
-  for (const [name, values] of weights) {
+  for (const [name, shape] of parameterShapes(config)) {
     const saved = extras.tensors.get(AVERAGE_PREFIX + name);
-    const size = saved?.shape.reduce((n, d) => n * d, 1);
-    if (!saved || size !== values.length) {
-      throw new PixelCNNError('ERR_CHECKPOINT', `${file}: ${AVERAGE_PREFIX}${name} is missing or not as large as ${name}`);
+    if (!saved || !sameShape(saved.shape, shape)) {
+      throw new PixelCNNError('ERR_CHECKPOINT', `${file}: ${AVERAGE_PREFIX}${name} is missing or has another shape than [${shape}]`);
     }
     averaged.set(name, toFloat32(saved, AVERAGE_PREFIX + name));
   }

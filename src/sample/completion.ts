@@ -87,6 +87,7 @@ export function completionInputs(
       throw new PixelCNNError('ERR_TYPE', `sources.labels must be an Int32Array or an array of numbers, got ${kindOf(given)}`);
     }
     if (given.length !== n) throw new PixelCNNError('ERR_LENGTH', `sources.labels must hold one label a source (${n}), got ${given.length}`);
+    if (config.classes === 0) throw new PixelCNNError('ERR_ARG', 'sources.labels were given, and this model has no classes');
     given.forEach((label: unknown, i: number) => {
       if (!Number.isInteger(label) || (label as number) < 0 || (label as number) >= config.classes) {
         throw new PixelCNNError('ERR_RANGE', `sources.labels[${i}] is ${shown(label)}, not a class of this model (0 to ${config.classes - 1})`);

@@ -109,7 +109,8 @@ export function resolveSampleOptions(config: ModelConfig, options: SampleOptions
   // change its arrays or hand their memory to a worker.
   const labels = options.labels ? Int32Array.from(options.labels) : undefined;
   const vectors = options.vectors?.slice(), spatial = options.spatial?.slice();
-  const known = options.known && { images: options.known.images.slice(), mask: options.known.mask.slice() };
+  // (new Uint8Array: a Buffer's slice() is a view of the same memory.)
+  const known = options.known && { images: new Uint8Array(options.known.images), mask: new Uint8Array(options.known.mask) };
   const slice = <T extends { slice(a: number, b: number): T }>(values: T | undefined, width: number, a: number, b: number) =>
     values?.slice(a * width, b * width);
   const spatialWidth = config.spatialCond * config.height * config.width;

@@ -263,8 +263,6 @@ export class Trainer {
     let lastLoss = NaN;
     let lastEval: Evaluation | null = null;
     let lastEvalStep: number | null = null;
-    const firstStep = this.#step;
-    let lastStepEpoch = 0;
     let stoppedBy: TrainResult['stoppedBy'] = 'budget';
     let checkpoint: string | null = null;
     let checkpointStep = 0;
@@ -288,14 +286,18 @@ export class Trainer {
 
     this.#running = true;
     try {
-      while ((totalSteps === null || this.#step < totalSteps) && elapsed() < deadline) {
+      const budgetLeft = () => (totalSteps === null || this.#step < totalSteps) && elapsed() < deadline;
+      // Once started, the loop ends at the step that uses the budget up (or at a stop by
+      // the signal), so that this last step is evaluated, and its checkpoint written after
+      // the loop, however the time runs out.
+      let more = budgetLeft();
+      while (more) {
         this.#checkLive();
         if (signal?.aborted) {
           stoppedBy = 'signal';
           break;
         }
         const { indices, epoch } = this.#sampler.next();
-        lastStepEpoch = epoch;
         const batch = gatherBatch(train, indices, model.config.levels);
         const nll = trainingStep.run(batch.images, conditioningFor(model, batch));
         const grads = model.parameters.list().flatMap((p) => (p.grad ? [p.grad] : []));
@@ -332,7 +334,12 @@ export class Trainer {
           await callbacks.onEpochEnd?.({ epoch, step: this.#step });
           this.#checkLive();
         }
-        if (test && this.#step % evalEvery === 0) await evaluateNow(epoch);
+        // The last step is evaluated too, before any checkpoint of it, so that the result's
+        // evaluation is of the final weights and weights that overflow are never written;
+        // not after a stop by the signal, which asks for a quick one.
+        more = budgetLeft();
+        if (test && (this.#step % evalEvery === 0 || (!more && !signal?.aborted))) await evaluateNow(epoch);
+        if (!more) break; // its checkpoint is the run's final one, below
         if (this.#options.outDir && this.#step % settings.checkpointEvery === 0) {
           checkpoint = this.#checkpoint(elapsed());
           checkpointStep = this.#step;
@@ -340,10 +347,6 @@ export class Trainer {
         }
         // Let timers, signals and finalizers run between steps.
         await new Promise((resolve) => setImmediate(resolve));
-      }
-      // The result's evaluation is of the final weights, unless a signal asked for a quick stop.
-      if (test && stoppedBy === 'budget' && this.#step > firstStep && lastEvalStep !== this.#step) {
-        await evaluateNow(lastStepEpoch);
       }
       // A new run that took no step has nothing to keep, and leaves an earlier run's files as they were.
       this.#checkLive();
@@ -567,7 +570,6 @@ export interface TrainingRun {
   data: DataSummary | null;
 }
 
-/** The run that wrote a checkpoint (ERR_CHECKPOINT if its state is damaged), or null for a model file without one. */
 /** The metadata key of a model file's training-set summary. */
 const DATA_KEY = 'trainingData';
 
@@ -595,6 +597,7 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** The run that wrote a checkpoint (ERR_CHECKPOINT if its state is damaged), or null for a model file without one. */
 export function trainingRunOf(checkpoint: Checkpoint, checkpointPath: string): TrainingRun | null {
   const json = checkpoint.extras.metadata.training;
   if (json === undefined) return null;

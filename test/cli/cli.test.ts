@@ -10,6 +10,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 
 import { quantize, toDisplay } from '../../src/data/quantize';
+import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { completionInputs } from '../../src/sample/completion';
 import { nllHeatmapGrid } from '../../src/train/nll-heatmap';
@@ -520,6 +521,17 @@ describe('gated-pixelcnn CLI', () => {
       expect(same.status, same.stderr).toBe(0);
       expect(JSON.parse(same.stdout)).toMatchObject({ images: 16 });
     }
+    // A run that held nothing out has no test images among its training files.
+    const { trained: whole, checkpoint: wholeModel } = trainTiny('gpcnn-cli-fraction-', '--steps', '1');
+    expect(whole.status, whole.stderr).toBe(0);
+    expect(runCli('eval', '--checkpoint', wholeModel, ...files, '--test-fraction', '0.25').stderr)
+      .toMatch(/leaves 48 of these images for training, and the run trained on all 64 of these images, holding none out: score it on others/);
+    // sample reads no summary: a malformed one fails only the commands that use it.
+    const model = GatedPixelCNN.load(wholeModel, { backend: 'cpu' });
+    model.save(wholeModel, { metadata: { trainingData: 'not JSON' } });
+    model.dispose();
+    expect(runCli('sample', '--checkpoint', wholeModel, '--labels', '0', '--per-label', '1', '--out', path.join(dir, 's.png')).status).toBe(0);
+    expect(runCli('eval', '--checkpoint', wholeModel, ...files, '--test-fraction', '0.25').stderr).toMatch(/the training data's summary is malformed \(ERR_CHECKPOINT\)/);
   });
 
   it('sample names the flag that asks for more images than one array holds', () => {
@@ -542,6 +554,13 @@ describe('gated-pixelcnn CLI', () => {
     const sampled = runCli('sample', '--checkpoint', runCheckpoint, '--labels', '0', '--per-label', '1', '--out', path.join(dir, 's.png'));
     expect(sampled.status, sampled.stderr).toBe(0);
     expect(sampled.stderr).toMatch(/using the weights' moving average/);
+    // An average of another shape than its weight (as many values) is refused, as a resume refuses it.
+    const { metadata, tensors } = decodeSafetensors(readFileSync(runCheckpoint));
+    const average = tensors.get('optimizer.average.head.out.bias')!;
+    tensors.set('optimizer.average.head.out.bias', { ...average, shape: [1, ...average.shape] });
+    const reshaped = path.join(dir, 'reshaped.safetensors');
+    writeFileSync(reshaped, encodeSafetensors({ tensors, metadata }));
+    expect(runCli('eval', '--checkpoint', reshaped, ...data).stderr).toMatch(/optimizer\.average\.head\.out\.bias is missing or has another shape than \[\d+\] \(ERR_CHECKPOINT\)/);
   });
 
   it('resumes with the same flags given again, and refuses flags that ask for other settings', () => {

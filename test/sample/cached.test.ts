@@ -35,7 +35,12 @@ describe.each(configs)('cached sampler: $name', ({ name, ...config }) => {
 
   it('takes its arrays when called: changing them while it runs changes nothing, with either sampler', async () => {
     for (const sampler of ['cached', 'naive'] as const) {
-      const options = () => ({ count, ...conditioning(model, count, 1), known: randomKnown(model.config, count, 6), seed: 4, batchSize: 2, sampler });
+      // Known pixels as Buffers, as a levels file reads: a Buffer's slice() shares its memory.
+      const known = () => {
+        const { images, mask } = randomKnown(model.config, count, 6);
+        return { images: Buffer.from(images), mask: Buffer.from(mask) };
+      };
+      const options = () => ({ count, ...conditioning(model, count, 1), known: known(), seed: 4, batchSize: 2, sampler });
       const expected = await model.sample(options());
       const changed = options();
       const running = model.sample(changed);

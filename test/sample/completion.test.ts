@@ -95,9 +95,11 @@ describe('completionInputs', () => {
       [{ levels, labels: [0, config.classes] }, 'ERR_RANGE', /sources\.labels\[1\] is \d+, not a class of this model/],
       [{ levels, labels: [0, 0.5] }, 'ERR_RANGE', /sources\.labels\[1\] is 0.5/],
       [{ levels, labels: Float64Array.of(0, 1) }, 'ERR_TYPE', /sources\.labels must be an Int32Array or an array of numbers, got a Float64Array/],
+      [{ levels, labels: [0, 0], classless: true }, 'ERR_ARG', /sources\.labels were given, and this model has no classes/],
       [{ levels: Uint8Array.from(levels, (v, i) => (i === 5 ? config.levels : v)) }, 'ERR_RANGE', /sources\.levels\[5\] is level \d+, outside/],
     ] as const) {
-      expect(() => completionInputs(config, sources as never, 2, 2)).toThrow(expect.objectContaining({ code, message: expect.stringMatching(message) }));
+      const model = 'classless' in sources ? { ...config, classes: 0 } : config;
+      expect(() => completionInputs(model, sources as never, 2, 2)).toThrow(expect.objectContaining({ code, message: expect.stringMatching(message) }));
     }
   });
 });

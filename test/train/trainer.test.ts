@@ -299,15 +299,33 @@ describe('Trainer', () => {
         callbacks: { onEval: ({ step }) => { evals.push(step); }, onBatchEnd: ({ step }) => { if (step === stopAt) stop.abort(); } },
       });
       const result = await trainer.run();
-      // An evaluation at the last step is of the weights the run ended with.
-      if (result.lastEvalStep === result.steps) expect(result.lastEval!.nll).toBeCloseTo(evaluate(model, test, { limit: 8 }).nll, 4);
+      const finalNll = evaluate(model, test, { limit: 8 }).nll;
       trainer.dispose();
       model.dispose();
-      return { evals, lastEvalStep: result.lastEvalStep, steps: result.steps };
+      return { evals, lastEvalStep: result.lastEvalStep, steps: result.steps, evaluatedFinal: result.lastEval!.nll === finalNll };
     };
-    expect(await run(5)).toEqual({ evals: [2, 4, 5], lastEvalStep: 5, steps: 5 });
-    expect(await run(4)).toEqual({ evals: [2, 4], lastEvalStep: 4, steps: 4 });
-    expect(await run(10, 3)).toEqual({ evals: [2], lastEvalStep: 2, steps: 3 });
+    expect(await run(5)).toEqual({ evals: [2, 4, 5], lastEvalStep: 5, steps: 5, evaluatedFinal: true });
+    expect(await run(4)).toEqual({ evals: [2, 4], lastEvalStep: 4, steps: 4, evaluatedFinal: true });
+    // Stopped by the signal: quickly, in the middle of the budget or at its last step.
+    expect(await run(10, 3)).toEqual({ evals: [2], lastEvalStep: 2, steps: 3, evaluatedFinal: false });
+    expect(await run(5, 5)).toEqual({ evals: [2, 4], lastEvalStep: 4, steps: 5, evaluatedFinal: false });
+  });
+
+  it('a last step whose weights overflow the logits is found by its evaluation before any checkpoint of it is written', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-last-step-'));
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 2 });
+    const trainer = new Trainer({
+      model, train, test, batchSize: 16, budget: { steps: 3 }, evalEvery: 2, checkpointEvery: 3, evalLimit: 8, outDir, progress: false,
+      callbacks: {
+        onBatchEnd: ({ step }) => {
+          if (step === 3) for (const p of model.parameters.list()) cpu.write(p.value, p.value.toFloat32Array().map((v) => v * 1e30));
+        },
+      },
+    });
+    await expect(trainer.run()).rejects.toMatchObject({ code: 'ERR_DIVERGED', message: expect.stringMatching(/training diverged at step 3: the test NLL is/) });
+    expect(existsSync(path.join(outDir, 'checkpoint.safetensors'))).toBe(false);
+    trainer.dispose();
+    model.dispose();
   });
 
   it('resumed from a checkpoint, continues with exactly the same losses', async () => {
