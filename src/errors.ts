@@ -47,10 +47,16 @@ export function callNative<T>(what: string, call: () => T): T {
   }
 }
 
-/** A value for an error message: strings quoted, so that '4' and 4 read differently ("got '4'" where a number belongs). */
+/**
+ * A value for an error message: strings quoted, so that '4' and 4 read differently ("got
+ * '4'" where a number belongs), and a whole number too large to be exact said to be so
+ * (an integer check refuses it, and "must be an integer, got 1152921504606847000" reads
+ * as a contradiction).
+ */
 export function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) return `${String(value)}, beyond the largest exact integer 2^53 − 1`;
   return String(value);
 }
 

@@ -105,6 +105,8 @@ describe('API arguments of the wrong type or kind', () => {
       [() => GatedPixelCNN.create(config, { seed: '1' as never }), 'ERR_ARG', /GatedPixelCNN\.create: seed must be an integer, got "1"/],
       [() => GatedPixelCNN.load('x.safetensors', { backnd: 'cpu' } as never), 'ERR_ARG', /unknown GatedPixelCNN\.load options: backnd/],
       [() => evaluate(model, data, { limt: 1 } as never), 'ERR_ARG', /unknown evaluate options: limt/],
+      // A whole number too large to be exact is said to be so, not only "not an integer".
+      [() => evaluate(model, data, { limit: 2 ** 60 }), 'ERR_ARG', /limit must be an integer ≥ 1, got 1152921504606847000, beyond the largest exact integer 2\^53 − 1/],
       [() => new Trainer({ model, train: data, callbacks: { onStep: () => {} } as never }), 'ERR_ARG', /unknown Trainer callbacks: onStep/],
       [() => new WeightAverage(null as never, 0.5), 'ERR_TYPE', /WeightAverage: model must be a GatedPixelCNN, got null/],
       [() => new WeightAverage({} as never, 0.5), 'ERR_TYPE', /WeightAverage: model must be a GatedPixelCNN, got an object/],
