@@ -29,20 +29,20 @@ export function mnistFiles(split: 'train' | 'test'): { images: string; labels: s
   };
 }
 
-function readImages(file: string): { images: Uint8Array; count: number; height: number; width: number } {
+/** Images u8 [N, H, W] (one channel) or [N, C, H, W], as a dataset holds them. */
+function readImages(file: string): { images: Uint8Array; count: number; channels: number; height: number; width: number } {
   const idx = readIdxFile(file);
-  if (idx.type !== 'u8' || idx.dims.length !== 3) {
+  if (idx.type !== 'u8' || (idx.dims.length !== 3 && idx.dims.length !== 4)) {
     throw new PixelCNNError(
       'ERR_DATA',
-      `${file}: an IDX image file must hold u8 [N, H, W], found ${idx.type} [${idx.dims.join(', ')}]`,
+      `${file}: an IDX image file must hold u8 [N, H, W] or [N, C, H, W], found ${idx.type} [${idx.dims.join(', ')}]`,
     );
   }
-  const [count, height, width] = idx.dims;
-  if (height === 0 || width === 0) {
-    throw new PixelCNNError('ERR_DATA', `${file}: images of ${height}×${width} pixels are empty`);
+  const [count, channels, height, width] = idx.dims.length === 4 ? idx.dims : [idx.dims[0], 1, idx.dims[1], idx.dims[2]];
+  if (channels === 0 || height === 0 || width === 0) {
+    throw new PixelCNNError('ERR_DATA', `${file}: images of ${channels}×${height}×${width} values are empty`);
   }
-  // [N, H, W] and [N, 1, H, W] are the same bytes.
-  return { images: idx.data as Uint8Array, count, height, width };
+  return { images: idx.data as Uint8Array, count, channels, height, width };
 }
 
 function readLabels(file: string, count: number, imagesFile: string): Int32Array {
@@ -66,11 +66,11 @@ function readLabels(file: string, count: number, imagesFile: string): Int32Array
 }
 
 /**
- * An IDX image file (u8 [N, H, W]) and, optionally, its label file (integers [N]).
+ * An IDX image file (u8 [N, H, W], or [N, C, H, W]) and, optionally, its label file (integers [N]).
  * classes = largest label + 1; without labels, every label is −1 and classes is 0.
  */
 export function loadIdxImages(imagesPath: string, labelsPath?: string): ImageDataset {
-  const { images, count, height, width } = readImages(imagesPath);
+  const { images, count, channels, height, width } = readImages(imagesPath);
   let labels: Int32Array;
   let classes = 0;
   if (labelsPath === undefined) {
@@ -79,7 +79,7 @@ export function loadIdxImages(imagesPath: string, labelsPath?: string): ImageDat
     labels = readLabels(labelsPath, count, imagesPath);
     for (const y of labels) if (y + 1 > classes) classes = y + 1;
   }
-  return createDataset({ images, labels, count, channels: 1, height, width, classes }, imagesPath);
+  return createDataset({ images, labels, count, channels, height, width, classes }, imagesPath);
 }
 
 /**

@@ -91,11 +91,20 @@ describe('other IDX image sets', () => {
     expect(load).toThrow(/l32: image 2 has label 27, outside MNIST's 0\.\.9/);
   });
 
+  it('loadIdxImages reads images [N, C, H, W] as C channels', () => {
+    const planes = Uint8Array.from({ length: N * 3 * H * W }, () => Math.floor(rng() * 256));
+    const ds = loadIdxImages(file('rgb', idx(0x08, [N, 3, H, W], planes)), labelsPath);
+    expect([ds.count, ds.channels, ds.height, ds.width, ds.classes]).toEqual([N, 3, H, W, 10]);
+    expect(ds.images).toEqual(planes);
+    expect(loadIdxImages(file('one', idx(0x08, [N, 1, H, W], pixels))).images).toEqual(loadIdxImages(imagesPath).images);
+  });
+
   const withLabels = (name: string, bytes: Uint8Array) => () => loadIdxImages(imagesPath, file(name, bytes));
   const imagesOnly = (name: string, bytes: Uint8Array) => () => loadIdxImages(file(name, bytes));
   it.each([
     ['a count mismatch', withLabels('short', idx(0x08, [N - 1], labels.subarray(1))), /4 labels but .* 5 images/],
-    ['2-D images', imagesOnly('flat', idx(0x08, [N, H * W], pixels)), /u8 \[N, H, W\], found u8 \[5, 24\]/],
+    ['2-D images', imagesOnly('flat', idx(0x08, [N, H * W], pixels)), /u8 \[N, H, W\] or \[N, C, H, W\], found u8 \[5, 24\]/],
+    ['images of no channels', imagesOnly('none', idx(0x08, [N, 0, H, W], new Uint8Array(0))), /images of 0×4×6 values are empty/],
     ['float images', imagesOnly('float', idx(0x0d, [1, 1, 1], new Uint8Array(4))), /found f32/],
     ['2-D labels', withLabels('labels2d', idx(0x08, [N, 1], labels)), /integers \[N\]/],
     ['negative labels', withLabels('neg', idx(0x09, [N], Uint8Array.from([0, 1, 255, 2, 3]))), /neg: image 2 .* \(-1\)/],
