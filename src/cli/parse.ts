@@ -67,7 +67,9 @@ export function requireExtension(flag: string, file: string, extension: string, 
 
 /** A file flag's value: not empty (that names the working folder, or nothing, never what was meant), nor a folder's name (a trailing /). */
 export function fileName(flag: string): (value: string) => string {
+  const once = givenOnce(flag);
   return (value) => {
+    once(value);
     if (value === '') throw new CliError(`${flag} needs a file name, got ""`);
     // Refused before any work: a write would make the folder and fail after it.
     if (value.endsWith('/') || value.endsWith(path.sep)) throw new CliError(`${flag} needs a file name, got the folder name "${value}"`);
@@ -77,17 +79,31 @@ export function fileName(flag: string): (value: string) => string {
 
 /** A folder flag's value: not empty. */
 export function folderName(flag: string): (value: string) => string {
+  const once = givenOnce(flag);
   return (value) => {
+    once(value);
     if (value === '') throw new CliError(`${flag} needs a folder name, got ""`);
     return value;
   };
 }
 
-/** Comma-separated file names, none of them empty. */
-export function pathList(flag: string): (value: string) => string[] {
+/**
+ * A check that a file or folder flag is given once: commander keeps the last of a
+ * repeated flag, and a second --train-images or --out would silently replace the first.
+ */
+function givenOnce(flag: string): (value: string) => void {
+  let first: string | undefined;
   return (value) => {
+    if (first !== undefined) throw new CliError(`${flag} was given twice ("${first}", then "${value}"): give it once`);
+    first = value;
+  };
+}
+
+/** Comma-separated file names, none of them empty; a repeated flag adds its names to the earlier ones'. */
+export function pathList(flag: string): (value: string, earlier?: string[]) => string[] {
+  return (value, earlier) => {
     const names = value.split(',');
     if (names.includes('')) throw new CliError(`${flag} takes comma-separated file names, none of them empty, got "${value}"`);
-    return names;
+    return [...(earlier ?? []), ...names];
   };
 }

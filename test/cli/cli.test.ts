@@ -52,6 +52,9 @@ describe('gated-pixelcnn CLI', () => {
     [['train', '--resume', 'runs/'], /--resume needs a file name, got the folder name "runs\/"/],
     [['sample', '--checkpoint', 'x', '--levels-out', 'new/'], /--levels-out needs a file name, got the folder name "new\/"/],
     [['train', '--dataset', 'cifar10', '--train-files', 'a.bin,,b.bin'], /--train-files takes comma-separated file names, none of them empty, got "a.bin,,b.bin"/],
+    // Commander keeps the last of a repeated flag: a second file would silently replace the first.
+    [['train', '--out', 'a', '--out', 'b'], /--out was given twice \("a", then "b"\): give it once/],
+    [['eval', '--checkpoint', 'x', '--dataset', 'idx', '--test-images', 'a.idx', '--test-images', 'b.idx'], /--test-images was given twice/],
     [['info', '--checkpoint', ''], /--checkpoint needs a file name/],
     [['sample', '--checkpoint', 'x', '--images-dir', ''], /--images-dir needs a folder name/],
     [['eval', '--checkpoint', 'x', '--dataset', 'folder', '--test-dir', ''], /--test-dir needs a folder name/],
@@ -447,7 +450,8 @@ describe('gated-pixelcnn CLI', () => {
       [['--keep-mask', path.join(dir, 'none.png')], /cannot read .*none\.png.*\(ERR_IO\)/],
       [['--keep-mask', maskFile, '--out', maskFile], /mask\.png would overwrite the input .*mask\.png \(ERR_ARG\)/],
     ] as const) {
-      const refused = runCli('complete', '--checkpoint', checkpoint, ...data, '--out', path.join(dir, 'refused.png'), ...args);
+      const out = (args as readonly string[]).includes('--out') ? [] : ['--out', path.join(dir, 'refused.png')];
+      const refused = runCli('complete', '--checkpoint', checkpoint, ...data, ...out, ...args);
       expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
     }
     expect(existsSync(path.join(dir, 'refused.png'))).toBe(false);
@@ -532,6 +536,20 @@ describe('gated-pixelcnn CLI', () => {
     model.dispose();
     expect(runCli('sample', '--checkpoint', wholeModel, '--labels', '0', '--per-label', '1', '--out', path.join(dir, 's.png')).status).toBe(0);
     expect(runCli('eval', '--checkpoint', wholeModel, ...files, '--test-fraction', '0.25').stderr).toMatch(/the training data's summary is malformed \(ERR_CHECKPOINT\)/);
+  });
+
+  it('a repeated --train-files adds its files to the earlier ones', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-cifar-'));
+    const record = (label: number) => Uint8Array.from({ length: 3073 }, (_, i) => (i === 0 ? label : (i * 7 + label) % 256));
+    const [first, second] = ['a.bin', 'b.bin'].map((name, k) => path.join(dir, name));
+    writeFileSync(first, record(1));
+    writeFileSync(second, Buffer.concat([record(2), record(3)]));
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ channels: 3, height: 32, width: 32, levels: 2, hidden: 2, layers: 1, firstKernel: 3, kernel: 3, skip: 2, headHidden: 2 }));
+    const trained = runCli('train', '--dataset', 'cifar10', '--train-files', first, '--train-files', second, '--config', config,
+      '--steps', '1', '--batch-size', '1', '--out', path.join(dir, 'run'), '--no-progress', '--no-samples');
+    expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/on cifar10: 3 images/);
   });
 
   it('sample names the flag that asks for more images than one array holds', () => {

@@ -24,10 +24,13 @@ export function trainTiny(prefix: string, ...extra: string[]) {
   const testFiles = writeIdx(dir, 'test', tinyDataset(12, 6, 3, 2));
   const config = path.join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({ levels: 4, hidden: 4, layers: 2, firstKernel: 3, kernel: 3, headHidden: 4 }));
-  const out = path.join(dir, 'run');
+  // An --out among `extra` replaces the run's folder (a flag may be given once).
+  const at = extra.indexOf('--out');
+  const out = at >= 0 ? extra[at + 1] : path.join(dir, 'run');
+  const rest = at >= 0 ? [...extra.slice(0, at), ...extra.slice(at + 2)] : extra;
   const data = ['--dataset', 'idx', '--test-images', testFiles.images, '--test-labels', testFiles.labels];
   const args = ['train', '--config', config, ...data, '--train-images', trainFiles.images, '--train-labels',
-    trainFiles.labels, '--steps', '6', '--batch-size', '8', '--out', out, '--no-progress', ...extra];
+    trainFiles.labels, '--steps', '6', '--batch-size', '8', '--out', out, '--no-progress', ...rest];
   const trained = runCli(...args);
   return { dir, data, args, trained, checkpoint: path.join(out, 'model.safetensors') };
 }
