@@ -186,7 +186,8 @@ export class Trainer {
       throw new PixelCNNError('ERR_ARG', `runFiles must be a list of file names in outDir, got ${shown(options.runFiles)}`);
     }
     checkDatasetFits(this.model, options.train, 'training');
-    if (options.test) checkDatasetFits(this.model, options.test, 'test');
+    // Test images without labels are scored as evaluate() scores them: by the marginal NLL.
+    if (options.test) checkDatasetFits(this.model, options.test, 'test', { unlabeled: true });
     this.#adam = new Adam(this.model.parameters, this.settings.optimizer);
     this.#average = this.settings.ema === null ? null : new WeightAverage(this.model, this.settings.ema);
     // What fails from here frees the average's copies (and loaded moments) at once.
@@ -419,7 +420,8 @@ export class Trainer {
     const result = this.#withEvaluatedModel((model) => evaluate(model, test, { limit }));
     this.#log?.write({ type: 'eval', step: this.#step, epoch, ...result });
     progress.message(
-      `step ${this.#step}: test NLL ${result.nll.toFixed(2)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim (${result.images} images)`,
+      `step ${this.#step}: test NLL ${result.nll.toFixed(2)} nats/image, ${result.bitsPerDim.toFixed(4)} bits/dim ` +
+        `(${result.images} images${result.marginal ? ', without labels: marginal over the classes' : ''})`,
     );
     return result;
   }
