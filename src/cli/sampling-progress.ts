@@ -17,8 +17,9 @@ export function samplingProgress(count: number, sampler: 'cached' | 'naive', sho
   return {
     onProgress(done: number, total: number): void {
       const ips = ((count * done) / total / seconds()).toFixed(2);
-      // The first report may be several rows in: the native worker merges reports.
-      if (!shown) bar?.start(total, 0, { ips });
+      // The first report may be several rows in (the native worker merges reports): the
+      // bar starts there, so that it never shows a rate beside 0 rows done.
+      if (!shown) bar?.start(total, done, { ips });
       shown = true;
       bar?.update(done, { ips });
     },

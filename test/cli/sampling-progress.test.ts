@@ -25,6 +25,7 @@ describe('samplingProgress', () => {
     expect(progress.stop()).toBeGreaterThanOrEqual(0);
     await new Promise((resolve) => setImmediate(resolve));
     expect(terminal.written()).toMatch(/sampling .* 28\/28 rows/);
+    expect(terminal.written()).not.toMatch(/ 0\/28 rows/); // no rate beside nothing done
   });
 
   it('draws nothing off a terminal, or when not asked to', async () => {
