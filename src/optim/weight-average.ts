@@ -31,16 +31,24 @@ const AVERAGE_PREFIX = 'optimizer.average.';
 export function averagedWeightsOf(checkpoint: Checkpoint, file: string): Map<string, Float32Array> | null {
   const { config, extras } = checkpoint;
   if (![...extras.tensors.keys()].some((name) => name.startsWith(AVERAGE_PREFIX))) return null;
-  const averaged = new Map<string, Float32Array>();
-  for (const [name, shape] of parameterShapes(config)) {
-    const saved = extras.tensors.get(AVERAGE_PREFIX + name);
+  return readAverages(extras.tensors, parameterShapes(config), `${file}: `);
+}
+
+/**
+ * Each weight's average among checkpoint tensors, by the weights' names and shapes: all of
+ * them, of those shapes and finite, or ERR_CHECKPOINT (its message after `where`).
+ */
+function readAverages(tensors: Map<string, RawTensor>, shapes: Iterable<[string, readonly number[]]>, where: string): Map<string, Float32Array> {
+  const averages = new Map<string, Float32Array>();
+  for (const [name, shape] of shapes) {
+    const saved = tensors.get(AVERAGE_PREFIX + name);
     if (!saved || !sameShape(saved.shape, shape)) {
-      throw new PixelCNNError('ERR_CHECKPOINT', `${file}: ${AVERAGE_PREFIX}${name} is missing or has another shape than [${shape}]`);
+      throw new PixelCNNError('ERR_CHECKPOINT', `${where}${AVERAGE_PREFIX}${name} is missing or has another shape than [${shape}]`);
     }
-    averaged.set(name, toFloat32(saved, AVERAGE_PREFIX + name));
+    averages.set(name, toFloat32(saved, AVERAGE_PREFIX + name));
   }
-  checkFiniteWeights([...averaged].map(([name, values]) => [AVERAGE_PREFIX + name, values]), 'ERR_CHECKPOINT', `${file}: the weights' average`);
-  return averaged;
+  checkFiniteWeights([...averages].map(([name, values]) => [AVERAGE_PREFIX + name, values]), 'ERR_CHECKPOINT', `${where}the weights' average`);
+  return averages;
 }
 
 export class WeightAverage {
@@ -101,15 +109,8 @@ export class WeightAverage {
     if (!Number.isSafeInteger(updates) || updates < 0) {
       throw new PixelCNNError('ERR_CHECKPOINT', `the weights' average has no valid update count (got ${updates})`);
     }
-    const loaded = new Map<string, Float32Array>();
-    for (const [name, current] of this.#averages) {
-      const saved = tensors.get(`${AVERAGE_PREFIX}${name}`);
-      if (!saved || !sameShape(saved.shape, current.shape)) {
-        throw new PixelCNNError('ERR_CHECKPOINT', `optimizer.average.${name} is missing or has another shape than [${current.shape}]`);
-      }
-      loaded.set(name, toFloat32(saved, `${AVERAGE_PREFIX}${name}`));
-    }
-    checkFiniteWeights([...loaded].map(([name, values]) => [`${AVERAGE_PREFIX}${name}`, values]), 'ERR_CHECKPOINT', "the weights' average");
+    const shapes = [...this.#averages].map(([name, t]): [string, readonly number[]] => [name, t.shape]);
+    const loaded = readAverages(tensors, shapes, '');
     for (const [name, values] of loaded) this.#model.backend.write(this.#averages.get(name)!, values);
     this.#updates = updates;
   }

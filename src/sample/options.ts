@@ -44,14 +44,19 @@ export interface ResolvedSampleOptions {
   conditioning(start: number, end: number): Conditioning;
 }
 
-/** Checks that `count` images fit the one array of levels a sampler returns. */
-export function checkSampleCount(config: ModelConfig, count: number): void {
+/**
+ * Checks that `count` images fit the one array of levels a sampler returns; `asked`
+ * names what asked for them (a command's flags), for the message.
+ */
+export function checkSampleCount(config: ModelConfig, count: number, asked?: string): void {
   if (!Number.isInteger(count) || count < 1) {
     throw new PixelCNNError('ERR_ARG', `count must be an integer ≥ 1, got ${shown(count)}`);
   }
   const perImage = config.channels * config.height * config.width;
-  if (count > Math.floor(MAX_LENGTH / perImage)) {
-    throw new PixelCNNError('ERR_ARG', `count must be at most ${Math.floor(MAX_LENGTH / perImage)} for images of ${perImage} values, got ${count}`);
+  const largest = Math.floor(MAX_LENGTH / perImage);
+  if (count > largest) {
+    const limit = `count must be at most ${largest} for images of ${perImage} values`;
+    throw new PixelCNNError('ERR_ARG', asked ? `${asked} asks for ${count} images: ${limit}` : `${limit}, got ${count}`);
   }
 }
 
