@@ -3,9 +3,11 @@
 // instead of parsing messages. Native code never aborts: it throws these.
 #pragma once
 
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace gpcnn {
 
@@ -35,11 +37,28 @@ class Error : public std::runtime_error {
   std::string code_;
 };
 
+// A message part as written; numbers that are not finite as JavaScript writes them
+// (NaN, Infinity), since these messages reach JavaScript callers, not C++ ones.
+template <typename Part>
+void write_part(std::ostringstream& message, const Part& part) {
+  if constexpr (std::is_floating_point_v<Part>) {
+    if (std::isnan(part)) {
+      message << "NaN";
+      return;
+    }
+    if (std::isinf(part)) {
+      message << (part < 0 ? "-Infinity" : "Infinity");
+      return;
+    }
+  }
+  message << part;
+}
+
 // fail(codes::kShape, "x has ", n, " channels") builds the message from its parts.
 template <typename... Parts>
 [[noreturn]] void fail(const char* code, const Parts&... parts) {
   std::ostringstream message;
-  (message << ... << parts);
+  (write_part(message, parts), ...);
   throw Error(code, message.str());
 }
 

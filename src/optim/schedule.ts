@@ -11,9 +11,9 @@ export interface Schedule {
   kind: ScheduleKind;
   /** Steps of linear warm-up from 0 to the base rate (default 0). */
   warmupSteps?: number;
-  /** cosine: the rate reached at the last step, as a fraction of the base rate (default 0.01). */
+  /** cosine: the rate reached at the last step, as a fraction of the base rate, 0…1 (default 0.01). */
   finalFraction?: number;
-  /** step: multiply the rate by `gamma` every `stepSize` steps. */
+  /** step: multiply the rate by `gamma` (above 0, at most 1) every `stepSize` steps. */
   stepSize?: number;
   gamma?: number;
 }
@@ -55,8 +55,16 @@ export function checkSchedule(schedule: Schedule): void {
     throw new PixelCNNError('ERR_ARG', `schedule must be constant, cosine or step, got ${shown(schedule.kind)}`);
   }
   nonNegative(schedule.warmupSteps, 'warmupSteps');
-  nonNegative(schedule.finalFraction, 'finalFraction');
-  nonNegative(schedule.gamma, 'gamma');
+  // Both schedules decay: a fraction above 1 would raise the rate past the one asked
+  // for, and a gamma of 0 would stop training silently after the first stepSize steps.
+  const fraction = (value: number | undefined, what: string, lowest: '≥ 0' | 'above 0') => {
+    const inRange = (v: number) => (lowest === '≥ 0' ? v >= 0 : v > 0) && v <= 1;
+    if (value !== undefined && !(typeof value === 'number' && inRange(value))) {
+      throw new PixelCNNError('ERR_ARG', `schedule ${what} must be a number ${lowest} and ≤ 1, got ${shown(value)}`);
+    }
+  };
+  fraction(schedule.finalFraction, 'finalFraction', '≥ 0');
+  fraction(schedule.gamma, 'gamma', 'above 0');
   if (schedule.stepSize !== undefined && !(Number.isSafeInteger(schedule.stepSize) && schedule.stepSize >= 1)) {
     throw new PixelCNNError('ERR_ARG', `schedule stepSize must be an integer ≥ 1, got ${shown(schedule.stepSize)}`);
   }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { learningRate, type Schedule } from '../../src/optim/schedule';
+import { checkSchedule, learningRate, type Schedule } from '../../src/optim/schedule';
 
 const base = 1e-3;
 const rates = (schedule: Schedule, total: number | null, steps: number[]) => steps.map((step) => learningRate(schedule, base, step, total));
@@ -44,5 +44,27 @@ describe('learningRate', () => {
 
   it('needs a known total for the cosine schedule', () => {
     expect(() => learningRate({ kind: 'cosine' }, base, 3, null)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+  });
+});
+
+describe('checkSchedule', () => {
+  it('takes decaying settings at their ends', () => {
+    for (const schedule of [
+      { kind: 'cosine', finalFraction: 0 }, { kind: 'cosine', finalFraction: 1 },
+      { kind: 'step', gamma: 1 }, { kind: 'step', gamma: 1e-9, stepSize: 1 }, { kind: 'constant', warmupSteps: 0 },
+    ] as Schedule[]) expect(() => checkSchedule(schedule)).not.toThrow();
+  });
+
+  it.each([
+    [{ kind: 'cosine', finalFraction: 1.5 }, /finalFraction must be a number ≥ 0 and ≤ 1, got 1.5/],
+    [{ kind: 'cosine', finalFraction: -0.1 }, /finalFraction must be a number ≥ 0 and ≤ 1/],
+    [{ kind: 'cosine', finalFraction: Number.NaN }, /finalFraction must be/],
+    [{ kind: 'step', gamma: 0 }, /gamma must be a number above 0 and ≤ 1, got 0/],
+    [{ kind: 'step', gamma: 2 }, /gamma must be a number above 0 and ≤ 1, got 2/],
+    [{ kind: 'step', gamma: '0.5' }, /gamma must be/],
+    [{ kind: 'step', stepSize: 0 }, /stepSize must be an integer ≥ 1/],
+    [{ kind: 'constant', warmupSteps: -1 }, /warmupSteps must be a finite number ≥ 0/],
+  ])('refuses %o', (schedule, message) => {
+    expect(() => checkSchedule(schedule as unknown as Schedule)).toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(message) }));
   });
 });
