@@ -38,7 +38,8 @@ export function optionalSignal(signal: unknown, what: string): void {
 export function reportProgress(onProgress: ((done: number, total: number) => unknown) | null | undefined, done: number, total: number): void {
   try {
     const result = onProgress?.(done, total);
-    if (result instanceof Promise) result.catch(() => undefined);
+    // Any thenable, not only this realm's Promise: an async function from a vm context returns another's.
+    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') Promise.resolve(result).catch(() => undefined);
   } catch {
     // Dropped, as above.
   }

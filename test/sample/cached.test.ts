@@ -4,6 +4,7 @@
  * same images as the naive sampler; known pixels are kept; it runs off the event
  * loop, reports progress, and an AbortSignal cancels it.
  */
+import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
@@ -94,8 +95,12 @@ describe('cached sampler, as a user runs it', () => {
         const plain = await small.sample(options);
         const thrown = await small.sample({ ...options, onProgress: () => { throw new Error('display gone'); } });
         const rejected = await small.sample({ ...options, onProgress: async () => { throw new Error('display gone'); } });
+        // A promise of another realm (a vm context, as test runners use) is no instance of this one's Promise.
+        const otherRealm = vm.runInNewContext('async () => { throw new Error("display gone"); }') as () => Promise<void>;
+        const rejectedElsewhere = await small.sample({ ...options, onProgress: otherRealm });
         expect(thrown).toEqual(plain);
         expect(rejected).toEqual(plain);
+        expect(rejectedElsewhere).toEqual(plain);
       }
       small.dispose();
       await new Promise((resolve) => setTimeout(resolve, 20));
