@@ -264,8 +264,17 @@ export class GatedPixelCNN {
     if (sampler !== 'cached' && sampler !== 'naive') {
       throw new PixelCNNError('ERR_ARG', `sampler must be 'cached' or 'naive', got ${JSON.stringify(sampler)}`);
     }
-    if (sampler === 'naive') return sampleNaiveAsync(this, options);
-    return sampleCached(this, options);
+    if (sampler === 'cached') return sampleCached(this, options); // copies the weights when called
+    // The naive sampler reads the weights at every position, between which a Trainer
+    // running on this model may take steps: it samples a copy taken now, as the cached one does.
+    const weights = this.weights();
+    checkFiniteWeights(weights, 'ERR_DIVERGED', 'cannot sample this model'); // before the copy refuses them otherwise
+    const copy = GatedPixelCNN.fromWeights(this.config, weights, this.backend, this.classNames);
+    try {
+      return await sampleNaiveAsync(copy, options);
+    } finally {
+      copy.dispose();
+    }
   }
 
   /** @internal The logits tensor of a prepared batch (samplers use it). */

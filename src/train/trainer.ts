@@ -143,6 +143,9 @@ export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const MODEL_FILE = 'model.safetensors';
 export const METRICS_FILE = 'metrics.jsonl';
 
+/** The models a trainer's run() is training now: one trainer at a time on each. */
+const MODELS_IN_TRAINING = new WeakSet<GatedPixelCNN>();
+
 export class Trainer {
   readonly model: GatedPixelCNN;
   readonly settings: TrainSettings;
@@ -253,6 +256,8 @@ export class Trainer {
     if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model being trained was disposed');
     // Two loops would interleave their steps on one optimizer and each report the whole budget.
     if (this.#running) throw new PixelCNNError('ERR_ARG', 'this trainer is already running: await its run() before starting another');
+    // Nor may two trainers' steps interleave on one model, each from its own moments.
+    if (MODELS_IN_TRAINING.has(model)) throw new PixelCNNError('ERR_ARG', 'another trainer is running on this model: await its run() before starting another');
     const { train, test, callbacks = {}, signal } = this.#options;
     const batchesPerEpoch = this.#sampler.batchesPerEpoch;
     const totalSteps = budgetSteps(settings.budget, batchesPerEpoch);
@@ -286,6 +291,7 @@ export class Trainer {
     };
 
     this.#running = true;
+    MODELS_IN_TRAINING.add(model);
     try {
       const budgetLeft = () => (totalSteps === null || this.#step < totalSteps) && elapsed() < deadline;
       // Once started, the loop ends at the step that uses the budget up (or at a stop by
@@ -362,6 +368,7 @@ export class Trainer {
       trainingStep.dispose();
       progress.stop();
       this.#running = false;
+      MODELS_IN_TRAINING.delete(model);
       if (this.#disposed) this.#free();
     }
     return {

@@ -601,6 +601,45 @@ describe('Trainer', () => {
     model.dispose();
   });
 
+  it('refuses a second trainer on a model that one is training, and trains it again once that run ends', async () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    const [one, other] = [1, 2].map(() => new Trainer({ model, train, progress: false, budget: { steps: 3 } }));
+    const first = one.run();
+    await expect(other.run()).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/another trainer is running on this model/) });
+    expect((await first).steps).toBe(3);
+    expect((await other.run()).steps).toBe(3);
+    // A run that failed frees the model too.
+    const failing = new Trainer({ model, train, progress: false, budget: { steps: 3 }, callbacks: { onBatchEnd: () => { throw new Error('callback failed'); } } });
+    await expect(failing.run()).rejects.toThrow('callback failed');
+    expect((await new Trainer({ model, train, progress: false, budget: { steps: 1 } }).run()).steps).toBe(1);
+    for (const trainer of [one, other, failing]) trainer.dispose();
+    model.dispose();
+  });
+
+  it('samples, with either sampler, the weights a model has when sample() is called, while a trainer goes on training it', async () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
+    const options = { count: 3, labels: [0, 1, 2], seed: 4 };
+    let started: { weights: Map<string, Float32Array>; samples: Promise<Uint8Array>[] } | undefined;
+    const trainer = new Trainer({
+      model, train, progress: false, budget: { steps: 12 }, batchSize: 8, optimizer: { lr: 1e-2 },
+      callbacks: {
+        onBatchEnd: ({ step }) => {
+          // Not awaited: the run goes on while both sample.
+          if (step === 2) started = { weights: model.weights(), samples: (['naive', 'cached'] as const).map((sampler) => model.sample({ ...options, sampler })) };
+        },
+      },
+    });
+    await trainer.run();
+    const [naive, cached] = await Promise.all(started!.samples);
+    const atStepTwo = GatedPixelCNN.fromWeights(model.config, started!.weights, cpu);
+    const expected = await atStepTwo.sample({ ...options, sampler: 'naive' });
+    expect(naive).toEqual(expected);
+    expect(cached).toEqual(expected);
+    // The run went on meanwhile: the final weights draw other images.
+    expect(await model.sample({ ...options, sampler: 'naive' })).not.toEqual(expected);
+    for (const disposable of [trainer, model, atStepTwo]) disposable.dispose();
+  });
+
   it('refuses, in training and evaluation, a dataset made by hand whose fields disagree (missing images would read as zeros)', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
     const one = { ...train, count: 1, images: train.images.slice(0, 64), labels: train.labels.slice(0, 1) };
