@@ -57,14 +57,14 @@ export function checkSchedule(schedule: Schedule): void {
   nonNegative(schedule.warmupSteps, 'warmupSteps');
   // Both schedules decay: a fraction above 1 would raise the rate past the one asked
   // for, and a gamma of 0 would stop training silently after the first stepSize steps.
-  const fraction = (value: number | undefined, what: string, lowest: '≥ 0' | 'above 0') => {
-    const inRange = (v: number) => (lowest === '≥ 0' ? v >= 0 : v > 0) && v <= 1;
-    if (value !== undefined && !(typeof value === 'number' && inRange(value))) {
-      throw new PixelCNNError('ERR_ARG', `schedule ${what} must be a number ${lowest} and ≤ 1, got ${shown(value)}`);
+  const fraction = (value: number | undefined, what: string, zeroAllowed: boolean) => {
+    if (value === undefined) return;
+    if (!(typeof value === 'number' && (zeroAllowed ? value >= 0 : value > 0) && value <= 1)) {
+      throw new PixelCNNError('ERR_ARG', `schedule ${what} must be a number ${zeroAllowed ? '≥ 0' : 'above 0'} and ≤ 1, got ${shown(value)}`);
     }
   };
-  fraction(schedule.finalFraction, 'finalFraction', '≥ 0');
-  fraction(schedule.gamma, 'gamma', 'above 0');
+  fraction(schedule.finalFraction, 'finalFraction', true);
+  fraction(schedule.gamma, 'gamma', false);
   if (schedule.stepSize !== undefined && !(Number.isSafeInteger(schedule.stepSize) && schedule.stepSize >= 1)) {
     throw new PixelCNNError('ERR_ARG', `schedule stepSize must be an integer ≥ 1, got ${shown(schedule.stepSize)}`);
   }
