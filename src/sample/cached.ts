@@ -11,7 +11,7 @@ import { checkFiniteWeights } from '../nn/finite-weights';
 import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { PixelCNNError } from '../errors';
 import { reportProgress } from '../options';
-import { requireOptionsObject, resolveSampleOptions, type SampleOptions } from './options';
+import { checkNotAborted, requireOptionsObject, resolveSampleOptions, type SampleOptions } from './options';
 
 export interface CachedSampleResult {
   levels: Uint8Array;
@@ -68,7 +68,7 @@ export async function runCachedSampler(
   let rowGraph = onGpu;
   let captureRefused = '';
   for (let start = 0; start < o.count; start += o.batchSize) {
-    if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
+    checkNotAborted(options.signal);
     const end = Math.min(o.count, start + o.batchSize);
     // The batch's images, in `jobs` parts that run at once; each reports the rows it has done.
     const parts = splitRange(start, end, jobs);
@@ -120,6 +120,8 @@ export async function runCachedSampler(
     }
     rowsBefore += config.height;
   }
+  // An abort that came after the last batch's work ended, but before it resolved, still counts.
+  checkNotAborted(options.signal);
   return { levels, logits, design, vertical, clusterImages, rowGraph, captureRefused };
 }
 

@@ -9,7 +9,7 @@ import { checkFiniteWeights } from '../nn/finite-weights';
 import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { drawLevel } from './draw';
 import { sampleUniform } from './philox';
-import { resolveSampleOptions, type SampleOptions } from './options';
+import { checkNotAborted, resolveSampleOptions, type SampleOptions } from './options';
 
 /** Draws `count` images; returns their levels [count, C, H, W]. */
 export function sampleNaive(model: GatedPixelCNN, options: SampleOptions): Uint8Array {
@@ -28,7 +28,10 @@ export async function sampleNaiveAsync(model: GatedPixelCNN, options: SampleOpti
   const steps = naiveSteps(model, options);
   for (;;) {
     const step = steps.next();
-    if (step.done) return step.value;
+    if (step.done) {
+      checkNotAborted(options.signal); // aborted during the last turn the event loop had
+      return step.value;
+    }
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
@@ -53,7 +56,7 @@ function* naiveSteps(model: GatedPixelCNN, options: SampleOptions): Generator<vo
     for (let i = 0; i < H; i++) {
       for (let j = 0; j < W; j++)
         for (let c = 0; c < C; c++) {
-          if (options.signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
+          checkNotAborted(options.signal);
           const logits = model.logitsTensor(images, cond);
           let values: Float32Array;
           try {

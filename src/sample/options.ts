@@ -30,7 +30,7 @@ export interface SampleOptions {
    * every row need have one; the last says total.
    */
   onProgress?: (done: number, total: number) => void;
-  /** Stops the sampling: it then throws ERR_ABORTED. */
+  /** Stops the sampling: it then throws ERR_ABORTED (so does a sample() aborted before it resolves). */
   signal?: AbortSignal;
 }
 
@@ -131,4 +131,9 @@ export function resolveSampleOptions(config: ModelConfig, options: SampleOptions
       spatial: slice(spatial, spatialWidth, start, end),
     }),
   };
+}
+
+/** ERR_ABORTED once `signal` has fired. */
+export function checkNotAborted(signal: AbortSignal | null | undefined): void {
+  if (signal?.aborted) throw new PixelCNNError('ERR_ABORTED', 'sampling was aborted');
 }

@@ -84,6 +84,21 @@ describe('cached sampler, as a user runs it', () => {
     await expect(model.sample({ count: 2, labels: [0, 1], signal: already.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
   });
 
+  it('an abort before sample() resolves rejects it, however soon its work ends', async () => {
+    // One 2×2 image: the native job may well end before the abort reaches it.
+    const tiny = GatedPixelCNN.create({ channels: 1, height: 2, width: 2, levels: 4, hidden: 4, layers: 1 }, { backend: cpu, seed: 3 });
+    for (const sampler of ['cached', 'naive'] as const) {
+      for (let round = 0; round < 20; round++) {
+        const stop = new AbortController();
+        const run = tiny.sample({ sampler, count: 1, seed: round, signal: stop.signal });
+        stop.abort();
+        await expect(run).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+      }
+      expect(await tiny.sample({ sampler, count: 1, signal: new AbortController().signal })).toHaveLength(4);
+    }
+    tiny.dispose();
+  });
+
   it('draws the same images whatever a progress callback throws, or rejects with (an async one), and the process goes on', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
