@@ -6,11 +6,12 @@
 import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { ImageDataset } from '../../src/data/dataset';
 import { loadImageFolder } from '../../src/data/image-folder';
-import { gray16Png, writePng, writePngFolder } from '../helpers/png-folder';
+import { gray16Png, pngChunk, rawPng, writePng, writePngFolder } from '../helpers/png-folder';
 import { makeRng } from '../helpers/random';
 
 const byCode = (code: string) => expect.objectContaining({ code });
@@ -190,7 +191,52 @@ describe('loadImageFolder', () => {
     const dir = folderWith({ 'a.png': pixels(), 'b.png': pixels() });
     truncateSync(path.join(dir, 'b.png'), 50); // inside its image data
     expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
-    expect(() => loadImageFolder(dir)).toThrow(/b\.png is not a readable PNG \(truncated or corrupt\): it ends early$/);
+    expect(() => loadImageFolder(dir)).toThrow(/b\.png is not a readable PNG: it ends early, in its IDAT chunk$/);
+  });
+
+  /** A folder holding `png` as a.png. */
+  const folderOf = (png: Buffer) => {
+    const dir = freshDir();
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'a.png'), png);
+    return dir;
+  };
+  const grayRows = (rows: number) => Array.from({ length: rows }, () => Buffer.from(Array.from({ length: 8 }, () => Math.floor(rng() * 256))));
+  const gray8 = { width: 8, height: 8, bitDepth: 8, colorType: 0 };
+
+  it.each([
+    // Whole chunks and checksums, but too little image data: pngjs read the missing pixels as 0.
+    ['image data for half its rows', rawPng({ ...gray8, rows: grayRows(4) }), /its image data ends early: 36 of the 72 bytes its size needs/],
+    ['image data one byte short', rawPng({ ...gray8, idat: zlib.deflateSync(Buffer.concat(grayRows(8).map((row) => Buffer.concat([Buffer.from([0]), row]))).subarray(0, 71)) }), /ends early: 71 of the 72 bytes/],
+    ['no image data at all', rawPng({ ...gray8, idat: zlib.deflateSync(Buffer.alloc(0)) }), /ends early: 0 of the 72 bytes/],
+    ['a compressed stream cut short', rawPng({ ...gray8, idat: zlib.deflateSync(Buffer.alloc(72)).subarray(0, 6) }), /its image data does not inflate \(unexpected end of file\)/],
+    ['image data that is not a compressed stream', rawPng({ ...gray8, idat: Buffer.alloc(40, 0x55) }), /its image data does not inflate/],
+    ['a damaged chunk', (() => {
+      const png = rawPng({ ...gray8, rows: grayRows(8) });
+      png[png.length - 20] ^= 0x10; // a byte of IDAT's data
+      return png;
+    })(), /its IDAT chunk's checksum \(CRC\) is wrong: the file is damaged/],
+    ['RGB at 4 bits a sample', rawPng({ width: 2, height: 1, bitDepth: 4, colorType: 2, rows: [Buffer.alloc(3)] }), /an RGB image cannot have 4 bits a sample \(PNG allows 8, 16\)/],
+    ['a palette at 16 bits a sample', rawPng({ width: 1, height: 1, bitDepth: 16, colorType: 3, rows: [Buffer.alloc(2)] }), /a palette image cannot have 16 bits a sample/],
+    ['no pixels', rawPng({ ...gray8, width: 0, rows: [] }), /a\.png declares 0×8 pixels: a PNG has at least one/],
+  ])('refuses a PNG with %s, naming it (ERR_DATA)', (_, png, message) => {
+    const dir = folderOf(png);
+    expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
+    expect(() => loadImageFolder(dir)).toThrow(message);
+    expect(() => loadImageFolder(dir)).toThrow(/a\.png/);
+  });
+
+  it('reads the pixels of a colour key (tRNS) as transparent, keeping their colour', () => {
+    const keyChunk = (...samples: number[]) => pngChunk('tRNS', Buffer.from(samples.flatMap((v) => [v >> 8, v & 255])));
+    // Gray, 8 bits: pixel 1 has the key's value.
+    const gray = loadImageFolder(folderOf(rawPng({ width: 3, height: 1, bitDepth: 8, colorType: 0, rows: [Buffer.from([10, 133, 200])], before: [keyChunk(133)] })));
+    expect(gray).toMatchObject({ channels: 2, images: Uint8Array.from([10, 133, 200, 255, 0, 255]) });
+    // RGB, 8 bits.
+    const rgb = loadImageFolder(folderOf(rawPng({ width: 2, height: 1, bitDepth: 8, colorType: 2, rows: [Buffer.from([129, 7, 64, 1, 2, 3])], before: [keyChunk(129, 7, 64)] })));
+    expect(rgb).toMatchObject({ channels: 4, images: Uint8Array.from([129, 1, 7, 2, 64, 3, 0, 255]) });
+    // Gray, 16 bits: the key's value at 8 bits, rounded as every sample is.
+    const deep = loadImageFolder(folderOf(rawPng({ width: 2, height: 1, bitDepth: 16, colorType: 0, rows: [Buffer.from([0x12, 0x34, 0xab, 0xcd])], before: [keyChunk(0xabcd)] })));
+    expect(deep).toMatchObject({ channels: 2, images: Uint8Array.from([Math.round((0x1234 * 255) / 65535), Math.round((0xabcd * 255) / 65535), 255, 0]) });
   });
 
   it('refuses images of different sizes, naming both', () => {

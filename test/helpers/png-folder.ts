@@ -42,23 +42,46 @@ export function writePngFolder(dir: string, data: ImageDataset, classNames?: str
   return dir;
 }
 
-/** A 16-bit gray PNG built byte by byte (pngjs writes 8 bits from 8-bit input): `values` row-major. */
-export function gray16Png(width: number, height: number, values: Uint16Array): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
+/** One PNG chunk: length, type, data and its CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlib.crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+export interface RawPng {
+  width: number;
+  height: number;
+  bitDepth: number;
+  colorType: number;
+  /** Each row's bytes (filter 0 is put before each); a raw stream given as `idat` replaces them. */
+  rows?: Buffer[];
+  /** The IDAT chunk's data as given, instead of the rows deflated. */
+  idat?: Buffer;
+  /** Chunks between IHDR and IDAT (PLTE, tRNS...). */
+  before?: Buffer[];
+}
+
+/** A PNG built byte by byte, to make what pngjs would not write (16 bits, colour keys, damage). */
+export function rawPng({ width, height, bitDepth, colorType, rows = [], idat, before = [] }: RawPng): Buffer {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
-  header.set([16, 0, 0, 0, 0], 8); // 16 bits, gray, deflate, no filter, no interlace
-  const rows = Buffer.alloc(height * (1 + 2 * width)); // each row: filter 0, then big-endian samples
-  for (let i = 0; i < height; i++)
-    for (let j = 0; j < width; j++) rows.writeUInt16BE(values[i * width + j], i * (1 + 2 * width) + 1 + 2 * j);
+  header.set([bitDepth, colorType, 0, 0, 0], 8); // deflate, no filter, no interlace
+  const data = idat ?? zlib.deflateSync(Buffer.concat(rows.flatMap((row) => [Buffer.from([0]), row])));
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([signature, pngChunk('IHDR', header), ...before, pngChunk('IDAT', data), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A 16-bit gray PNG: `values` row-major. */
+export function gray16Png(width: number, height: number, values: Uint16Array): Buffer {
+  const rows = Array.from({ length: height }, (_, i) => {
+    const row = Buffer.alloc(2 * width);
+    for (let j = 0; j < width; j++) row.writeUInt16BE(values[i * width + j], 2 * j);
+    return row;
+  });
+  return rawPng({ width, height, bitDepth: 16, colorType: 0, rows });
 }
