@@ -93,12 +93,21 @@ set_target_properties(gated_pixelcnn_cuda PROPERTIES
 target_include_directories(gated_pixelcnn_cuda PRIVATE ${GPCNN_CUDNN_INCLUDE})
 target_link_libraries(gated_pixelcnn_cuda PRIVATE gpcnn_napi CUDA::cudart_static ${GPCNN_CUDNN_LIBRARY} ${CMAKE_JS_LIB})
 gpcnn_stay_loaded(gated_pixelcnn_cuda)
-# Warnings are errors for the CUDA code, host and device side.
-target_compile_options(gated_pixelcnn_cuda PRIVATE
-  $<$<COMPILE_LANGUAGE:CXX>:${GPCNN_WARNINGS} -Werror>
-  $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-Werror>
-  # A kernel that spills registers to local memory is a slow kernel: fail the build.
-  $<$<COMPILE_LANGUAGE:CUDA>:-Xptxas=-warn-spills,-Werror>)
+# Warnings are errors for the CUDA code, host and device side (every CI run builds so).
+# scripts/device-check.sh turns this off only to rebuild where a device's own toolkit
+# warns where CI's does not, so that its short time still measures something.
+option(GPCNN_CUDA_WERROR "Treat the CUDA addon's warnings, register spills included, as errors" ON)
+if(GPCNN_CUDA_WERROR)
+  target_compile_options(gated_pixelcnn_cuda PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:${GPCNN_WARNINGS} -Werror>
+    $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-Werror>
+    # A kernel that spills registers to local memory is a slow kernel: fail the build.
+    $<$<COMPILE_LANGUAGE:CUDA>:-Xptxas=-warn-spills,-Werror>)
+else()
+  target_compile_options(gated_pixelcnn_cuda PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:${GPCNN_WARNINGS}>
+    $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter -Xptxas=-warn-spills>)
+endif()
 if(GPCNN_CUBLAS_INCLUDE AND GPCNN_CUBLAS_LIBRARY)
   get_filename_component(cublas_dir ${GPCNN_CUBLAS_LIBRARY} DIRECTORY)
   # cuBLAS's headers alone: a wheel's include folder may also hold another CUDA

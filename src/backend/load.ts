@@ -56,7 +56,7 @@ export function loadAddon(name: 'cpu' | 'cuda'): NativeAddon {
 
 function whyUnavailable(name: 'cpu' | 'cuda', error: Error): string {
   if (/Could not locate the bindings file/.test(error.message)) {
-    if (name === 'cpu') return 'the CPU addon is not built: run `npm rebuild gated-pixelcnn` after installing oneDNN (libdnnl-dev)';
+    if (name === 'cpu') return 'the CPU addon is not built (install scripts turned off, or oneDNN missing when it was installed): run `npm rebuild gated-pixelcnn`, with oneDNN installed (libdnnl-dev)';
     if (addonFile(name) !== `gated_pixelcnn_${name}`) return 'the CUDA emulator addon is not built (cmake option GPCNN_CUDA_EMULATOR)';
     const status = path.join(packageRoot, 'build', 'cuda-status.txt');
     return existsSync(status) ? readFileSync(status, 'utf8').trim() : 'not built';

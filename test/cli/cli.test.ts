@@ -125,7 +125,7 @@ describe('gated-pixelcnn CLI', () => {
     const info = spawnSync(process.execPath, [path.join(unbuilt, 'dist', 'cli', 'main.js'), 'info'], { encoding: 'utf8', env });
     expect(info.status).toBe(0);
     expect(info.stdout).toMatch(/^backend: none \(neither addon is available, so backend 'auto' fails\)\n/);
-    expect(info.stdout).toMatch(/cpu: unavailable — the CPU addon is not built: run `npm rebuild gated-pixelcnn` after installing oneDNN/);
+    expect(info.stdout).toMatch(/cpu: unavailable — the CPU addon is not built \(install scripts turned off, or oneDNN missing when it was installed\): run `npm rebuild gated-pixelcnn`, with oneDNN installed/);
     rmSync(unbuilt, { recursive: true, force: true });
   });
 

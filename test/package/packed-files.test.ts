@@ -27,6 +27,15 @@ describe('the packed package', () => {
     for (const entry of [manifest.main, manifest.types, ...Object.values(manifest.bin)]) expect(files).toContain(entry);
   });
 
+  it('holds every file its README links to and its licence, without source maps or the CUDA emulator', () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const linked = [...readme.matchAll(/\]\(([^)#:]+)\)/g)].map((link) => link[1]);
+    expect(linked.length).toBeGreaterThan(0);
+    for (const file of [...linked, 'README.md', 'LICENSE']) expect(files).toContain(file);
+    // Maps point to TypeScript sources the package does not hold; the emulator is for this repository's tests.
+    expect(files.filter((file) => file.endsWith('.map') || (file.startsWith('native/cuda_emu/') && file !== 'native/cuda_emu/README.md'))).toEqual([]);
+  });
+
   it('configures with CMake from its files alone', () => {
     const unpacked = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-packed-'));
     for (const file of files) {
