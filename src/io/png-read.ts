@@ -56,7 +56,8 @@ export function decodePngPixels(file: string, bytes: Buffer): Uint8Array {
     png = PNG.sync.read(bytes);
   } catch (error) {
     // A file cut short was refused above; what pngjs finds here is wrong inside a chunk (a filter type, a palette index).
-    const why = error instanceof RangeError ? 'is too large to decode' : 'is not a readable PNG (corrupt)';
+    const tooLarge = error instanceof RangeError && /allocation|too large|Invalid (typed )?array length/i.test(error.message);
+    const why = tooLarge ? 'is too large to decode' : 'is not a readable PNG (corrupt)';
     throw new PixelCNNError('ERR_DATA', `${file} ${why}: ${(error as Error).message}`, { cause: error });
   }
   const rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length);

@@ -54,29 +54,35 @@ export function checkPngStructure(file: string, bytes: Buffer): PngStructure {
     const [columns, rows] = [Math.ceil(Math.max(0, width - x0) / dx), Math.ceil(Math.max(0, height - y0) / dy)];
     return columns === 0 || rows === 0 ? sum : sum + rows * rowBytes(columns);
   }, 0);
+  const tooMuch = `its image data holds more than the ${needed} bytes its size needs`; // which pngjs refuses
   let inflated: Buffer;
   try {
-    // Some slack beyond the bytes needed, as decoders ignore a little extra; no more (a zip bomb).
-    inflated = zlib.inflateSync(compressed, { maxOutputLength: 2 * needed + 1024 });
+    // One byte beyond those needed tells too much from enough, and bounds a zip bomb.
+    inflated = zlib.inflateSync(compressed, { maxOutputLength: needed + 1 });
   } catch (error) {
-    const tooMuch = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-    return refuse(tooMuch ? `its image data inflates to far more than the ${needed} bytes its size needs` : `its image data does not inflate (${(error as Error).message})`);
+    return refuse((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? tooMuch : `its image data does not inflate (${(error as Error).message})`);
   }
+  if (inflated.length > needed) refuse(tooMuch);
   if (inflated.length < needed) refuse(`its image data ends early: ${inflated.length} of the ${needed} bytes its size needs`);
 
   const key = chunks.find((c) => c.type === 'tRNS');
-  const colorKey = key && (colorType === 0 || colorType === 2) && key.data.length === 2 * kind.samples
-    ? Array.from({ length: kind.samples }, (_, i) => key.data.readUInt16BE(2 * i))
-    : null;
+  let colorKey: number[] | null = null;
+  if (key && (colorType === 0 || colorType === 2)) {
+    if (key.data.length !== 2 * kind.samples) refuse(`its tRNS chunk is ${key.data.length} bytes long; ${kind.name} image's is ${2 * kind.samples}`);
+    colorKey = Array.from({ length: kind.samples }, (_, i) => key.data.readUInt16BE(2 * i));
+  }
   return { width, height, bitDepth, colorType, colorKey };
 }
+
+/** The ancillary chunks pngjs reads: transparency and gamma. */
+const READ_ANCILLARY = ['tRNS', 'gAMA'];
 
 interface Chunk {
   type: string;
   data: Buffer;
 }
 
-/** The chunks from IHDR to IEND, each whole, critical ones with the right checksum. */
+/** The chunks from IHDR to IEND, each whole, those read with the right checksum. */
 function readChunks(bytes: Buffer, refuse: (why: string) => never): Chunk[] {
   const chunks: Chunk[] = [];
   let at = 8; // after the signature
@@ -86,9 +92,10 @@ function readChunks(bytes: Buffer, refuse: (why: string) => never): Chunk[] {
     const type = bytes.toString('latin1', at + 4, at + 8);
     if (at + 12 + length > bytes.length) refuse(`it ends early, in its ${type} chunk`);
     const data = bytes.subarray(at + 8, at + 8 + length);
-    // A reader may skip an ancillary chunk (lowercase first letter) it cannot trust, not a critical one.
+    // A reader may skip an ancillary chunk (lowercase first letter) it cannot trust, not a
+    // critical one; pngjs reads two ancillary ones, and refuses them damaged.
     const critical = (type.charCodeAt(0) & 0x20) === 0;
-    if (critical && zlib.crc32(bytes.subarray(at + 4, at + 8 + length)) !== bytes.readUInt32BE(at + 8 + length)) {
+    if ((critical || READ_ANCILLARY.includes(type)) && zlib.crc32(bytes.subarray(at + 4, at + 8 + length)) !== bytes.readUInt32BE(at + 8 + length)) {
       refuse(`its ${type} chunk's checksum (CRC) is wrong: the file is damaged`);
     }
     chunks.push({ type, data });

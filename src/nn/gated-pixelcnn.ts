@@ -25,7 +25,7 @@ import { ParameterSet } from './parameters';
 import { pixelNllFromLogits } from './pixel-nll';
 import { sampleCached } from '../sample/cached';
 import { sampleNaiveAsync } from '../sample/naive';
-import type { SampleOptions } from '../sample/options';
+import { requireOptionsObject, type SampleOptions } from '../sample/options';
 
 export interface ModelOptions {
   /** A Backend, or 'auto' (default) / 'cpu'. */
@@ -265,16 +265,22 @@ export class GatedPixelCNN {
       throw new PixelCNNError('ERR_ARG', `sampler must be 'cached' or 'naive', got ${JSON.stringify(sampler)}`);
     }
     if (sampler === 'cached') return sampleCached(this, options); // copies the weights when called
+    requireOptionsObject(options); // before a copy is made for nothing
     // The naive sampler reads the weights at every position, between which a Trainer
     // running on this model may take steps: it samples a copy taken now, as the cached one does.
-    const weights = this.weights();
-    checkFiniteWeights(weights, 'ERR_DIVERGED', 'cannot sample this model'); // before the copy refuses them otherwise
-    const copy = GatedPixelCNN.fromWeights(this.config, weights, this.backend, this.classNames);
+    const copy = this.#copyToSample();
     try {
       return await sampleNaiveAsync(copy, options);
     } finally {
       copy.dispose();
     }
+  }
+
+  /** A copy of this model on its backend, refused (ERR_DIVERGED) if its weights are not finite. */
+  #copyToSample(): GatedPixelCNN {
+    const weights = this.weights();
+    checkFiniteWeights(weights, 'ERR_DIVERGED', 'cannot sample this model'); // before the copy refuses them otherwise
+    return GatedPixelCNN.fromWeights(this.config, weights, this.backend, this.classNames);
   }
 
   /** @internal The logits tensor of a prepared batch (samplers use it). */

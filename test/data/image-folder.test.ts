@@ -216,6 +216,14 @@ describe('loadImageFolder', () => {
       png[png.length - 20] ^= 0x10; // a byte of IDAT's data
       return png;
     })(), /its IDAT chunk's checksum \(CRC\) is wrong: the file is damaged/],
+    ['more image data than its size needs (pngjs refuses it)', rawPng({ ...gray8, idat: zlib.deflateSync(Buffer.alloc(73)) }), /its image data holds more than the 72 bytes its size needs/],
+    ['far more image data than its size needs', rawPng({ ...gray8, idat: zlib.deflateSync(Buffer.alloc(100_000)) }), /its image data holds more than the 72 bytes its size needs/],
+    ['a colour key of the wrong length', rawPng({ ...gray8, rows: grayRows(8), before: [pngChunk('tRNS', Buffer.alloc(4))] }), /its tRNS chunk is 4 bytes long; a gray image's is 2/],
+    ['a damaged colour key (an ancillary chunk pngjs reads)', (() => {
+      const key = pngChunk('tRNS', Buffer.from([0, 9]));
+      key[9] ^= 1; // its value, not its CRC
+      return rawPng({ ...gray8, rows: grayRows(8), before: [key] });
+    })(), /its tRNS chunk's checksum \(CRC\) is wrong/],
     ['RGB at 4 bits a sample', rawPng({ width: 2, height: 1, bitDepth: 4, colorType: 2, rows: [Buffer.alloc(3)] }), /an RGB image cannot have 4 bits a sample \(PNG allows 8, 16\)/],
     ['a palette at 16 bits a sample', rawPng({ width: 1, height: 1, bitDepth: 16, colorType: 3, rows: [Buffer.alloc(2)] }), /a palette image cannot have 16 bits a sample/],
     ['no pixels', rawPng({ ...gray8, width: 0, rows: [] }), /a\.png declares 0×8 pixels: a PNG has at least one/],
@@ -224,6 +232,13 @@ describe('loadImageFolder', () => {
     expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
     expect(() => loadImageFolder(dir)).toThrow(message);
     expect(() => loadImageFolder(dir)).toThrow(/a\.png/);
+  });
+
+  it('reads a PNG whose ancillary chunk that nothing reads is damaged, as pngjs does', () => {
+    const note = pngChunk('tEXt', Buffer.from('Comment\0hello', 'latin1'));
+    note[note.length - 1] ^= 1; // its CRC
+    const rows = grayRows(8);
+    expect(loadImageFolder(folderOf(rawPng({ ...gray8, rows, before: [note] }))).images).toEqual(Uint8Array.from(Buffer.concat(rows)));
   });
 
   it('reads the pixels of a colour key (tRNS) as transparent, keeping their colour', () => {
