@@ -48,12 +48,7 @@ export function checkPngStructure(file: string, bytes: Buffer): PngStructure {
 
   const compressed = Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.data));
   if (compressed.length === 0) refuse('it has no image data (IDAT chunk)');
-  const rowBytes = (pixels: number) => 1 + Math.ceil((pixels * kind.samples * bitDepth) / 8);
-  const passes = interlace === 1 ? ADAM7 : [[0, 0, 1, 1]];
-  const needed = passes.reduce((sum, [x0, y0, dx, dy]) => {
-    const [columns, rows] = [Math.ceil(Math.max(0, width - x0) / dx), Math.ceil(Math.max(0, height - y0) / dy)];
-    return columns === 0 || rows === 0 ? sum : sum + rows * rowBytes(columns);
-  }, 0);
+  const needed = imageDataBytes(width, height, kind.samples * bitDepth, interlace === 1);
   const tooMuch = `its image data holds more than the ${needed} bytes its size needs`; // which pngjs refuses
   let inflated: Buffer;
   try {
@@ -72,6 +67,15 @@ export function checkPngStructure(file: string, bytes: Buffer): PngStructure {
     colorKey = Array.from({ length: kind.samples }, (_, i) => key.data.readUInt16BE(2 * i));
   }
   return { width, height, bitDepth, colorType, colorKey };
+}
+
+/** The bytes of image data a PNG of this size needs: each row of each pass, with its filter byte. */
+function imageDataBytes(width: number, height: number, bitsPerPixel: number, interlaced: boolean): number {
+  const passes = interlaced ? ADAM7 : [[0, 0, 1, 1]];
+  return passes.reduce((sum, [x0, y0, dx, dy]) => {
+    const [columns, rows] = [Math.ceil(Math.max(0, width - x0) / dx), Math.ceil(Math.max(0, height - y0) / dy)];
+    return columns === 0 || rows === 0 ? sum : sum + rows * (1 + Math.ceil((columns * bitsPerPixel) / 8));
+  }, 0);
 }
 
 /** The ancillary chunks pngjs reads: transparency and gamma. */

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import type { ImageDataset } from '../../src/data/dataset';
 import { loadImageFolder } from '../../src/data/image-folder';
-import { gray16Png, pngChunk, rawPng, writePng, writePngFolder } from '../helpers/png-folder';
+import { adam7Gray8, gray16Png, pngChunk, rawPng, writePng, writePngFolder } from '../helpers/png-folder';
 import { makeRng } from '../helpers/random';
 
 const byCode = (code: string) => expect.objectContaining({ code });
@@ -232,6 +232,12 @@ describe('loadImageFolder', () => {
     expect(() => loadImageFolder(dir)).toThrow(byCode('ERR_DATA'));
     expect(() => loadImageFolder(dir)).toThrow(message);
     expect(() => loadImageFolder(dir)).toThrow(/a\.png/);
+  });
+
+  it.each([[1, 1], [5, 3], [9, 10], [16, 2]])('reads an interlaced (Adam7) %i×%i PNG, every pixel exact', (width, height) => {
+    const pixels = Uint8Array.from({ length: width * height }, () => Math.floor(rng() * 256));
+    const png = rawPng({ width, height, bitDepth: 8, colorType: 0, interlaced: true, idat: adam7Gray8(width, height, pixels) });
+    expect(loadImageFolder(folderOf(png))).toMatchObject({ channels: 1, height, width, images: pixels });
   });
 
   it('reads a PNG whose ancillary chunk that nothing reads is damaged, as pngjs does', () => {

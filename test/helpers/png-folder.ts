@@ -61,16 +61,18 @@ export interface RawPng {
   rows?: Buffer[];
   /** The IDAT chunk's data as given, instead of the rows deflated. */
   idat?: Buffer;
+  /** Adam7 (IHDR's interlace method 1): `idat` must then hold the passes. */
+  interlaced?: boolean;
   /** Chunks between IHDR and IDAT (PLTE, tRNS...). */
   before?: Buffer[];
 }
 
 /** A PNG built byte by byte, to make what pngjs would not write (16 bits, colour keys, damage). */
-export function rawPng({ width, height, bitDepth, colorType, rows = [], idat, before = [] }: RawPng): Buffer {
+export function rawPng({ width, height, bitDepth, colorType, rows = [], idat, interlaced = false, before = [] }: RawPng): Buffer {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
-  header.set([bitDepth, colorType, 0, 0, 0], 8); // deflate, no filter, no interlace
+  header.set([bitDepth, colorType, 0, 0, interlaced ? 1 : 0], 8); // deflate, no filter
   const data = idat ?? zlib.deflateSync(Buffer.concat(rows.flatMap((row) => [Buffer.from([0]), row])));
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   return Buffer.concat([signature, pngChunk('IHDR', header), ...before, pngChunk('IDAT', data), pngChunk('IEND', Buffer.alloc(0))]);
@@ -84,4 +86,18 @@ export function gray16Png(width: number, height: number, values: Uint16Array): B
     return row;
   });
   return rawPng({ width, height, bitDepth: 16, colorType: 0, rows });
+}
+
+/** The Adam7 passes of 8-bit gray `pixels` [height, width], each row with filter byte 0, deflated. */
+export function adam7Gray8(width: number, height: number, pixels: Uint8Array): Buffer {
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  const bytes: number[] = [];
+  for (const [x0, y0, dx, dy] of passes) {
+    for (let y = y0; y < height; y += dy) {
+      if (x0 >= width) break;
+      bytes.push(0);
+      for (let x = x0; x < width; x += dx) bytes.push(pixels[y * width + x]);
+    }
+  }
+  return zlib.deflateSync(Buffer.from(bytes));
 }
