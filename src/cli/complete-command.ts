@@ -46,8 +46,8 @@ interface CompleteFlags extends DatasetOptions {
 export function registerComplete(program: Command): void {
   const command = program
     .command('complete')
-    .description('complete test images: keep their top rows (or the white pixels of a mask), draw the rest; a PNG grid with one row per image')
-    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', fileName('--checkpoint'));
+    .description('complete test images: keep their top rows (or the light pixels of a mask), draw the rest; a PNG grid with one row per image')
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors); required', fileName('--checkpoint'));
   addTestSetOptions(command)
     .option('--images <n>', 'test images to complete (default: 8, or those from --first on where fewer)', integer('--images', 1))
     .option('--first <n>', 'index of the first of them in the test set', integer('--first', 0), 0)
@@ -57,8 +57,8 @@ export function registerComplete(program: Command): void {
     .option('--label <class>', 'draw every completion as this class (a label or a class name) instead of its image\'s own (class-conditional models)', labelList)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
-    .option('--batch-size <n>', 'images computed together', integer('--batch-size', 1))
-    .option('--sampler <kind>', 'cached (fast, default) or naive (one forward pass per position)', samplerKind, 'cached')
+    .option('--batch-size <n>', 'images computed together (default: 64 on the CPU, 256 on CUDA; the naive sampler: all)', integer('--batch-size', 1))
+    .option('--sampler <kind>', 'cached (fast) or naive (one forward pass per position)', samplerKind, 'cached')
     .option('--out <file>', 'the PNG to write', fileName('--out'), 'completions.png')
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')

@@ -38,14 +38,14 @@ export function registerEval(program: Command): void {
   const command = program
     .command('eval')
     .description('evaluate a checkpoint on the test set: NLL in nats per image and bits per dimension')
-    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors)', fileName('--checkpoint'));
+    .requiredOption('--checkpoint <file>', 'a checkpoint (.safetensors); required', fileName('--checkpoint'));
   addTestSetOptions(command)
     .option('--limit <n>', 'evaluate the first N test images only', integer('--limit', 1))
     .option('--batch-size <n>', 'images per forward pass', integer('--batch-size', 1), 100)
     .option('--json', 'print the result as JSON')
     .option('--nll-out <file>', "also write each image's NLL to a CSV file (index, image, label, class, nats, bits_per_dim)", fileName('--nll-out'))
     .option('--heatmap <file>', 'also write a PNG grid of the first test images, each beside a map of its per-pixel NLL (black: expected, white: surprising)', fileName('--heatmap'))
-    .option('--heatmap-images <n>', `images in the --heatmap grid (default ${HEATMAP_IMAGES})`, integer('--heatmap-images', 1))
+    .option('--heatmap-images <n>', `images in the --heatmap grid (default: ${HEATMAP_IMAGES})`, integer('--heatmap-images', 1))
     .option('--label <class>', 'score every image as this class (a label or a class name) instead of its own (class-conditional models)', labelList)
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')

@@ -10,7 +10,7 @@ import { terminalSafe, terminalSafeJson } from './terminal-text';
 export function registerInfo(program: Command): void {
   program
     .command('info')
-    .description('show the backend in use and why, and the build features; with --checkpoint, what a checkpoint holds')
+    .description('show the version, the backend in use and why, and the build features; with --checkpoint, what a checkpoint holds')
     .option('--checkpoint <file>', 'describe this checkpoint instead: its model, class names and training state', fileName('--checkpoint'))
     .option('--json', 'print as JSON')
     .action((flags: { json?: boolean; checkpoint?: string }) => {

@@ -22,7 +22,7 @@ const usageError = (message: string): string =>
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('gated-pixelcnn')
-    .description('Conditional Gated PixelCNNs: train, evaluate, sample and complete')
+    .description('Conditional Gated PixelCNNs: train, evaluate, sample and complete; info on the backend and checkpoints')
     .version(packageVersion, '-V, --version', 'print the version')
     .exitOverride()
     // Commander's own errors (an unknown option, a missing value) read as ours do: one line ending in the code.

@@ -32,16 +32,20 @@ export function positiveNumber(name: string): (value: string) => number {
   };
 }
 
-/** A backend's name, as `--backend` takes it. */
-export function backendName(value: string): BackendName {
-  if (value !== 'auto' && value !== 'cpu' && value !== 'cuda') throw new CliError(`--backend must be auto, cpu or cuda, got "${value}"`);
-  return value;
+/** One of `choices`, named so in the refusal ("--backend must be auto, cpu or cuda"). */
+export function oneOf<Choice extends string>(flag: string, choices: readonly Choice[]): (value: string) => Choice {
+  return (value) => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new CliError(`${flag} must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, got "${value}"`);
+    }
+    return value as Choice;
+  };
 }
 
-export function samplerKind(value: string): 'cached' | 'naive' {
-  if (value !== 'cached' && value !== 'naive') throw new CliError(`--sampler must be cached or naive, got "${value}"`);
-  return value;
-}
+/** A backend's name, as `--backend` takes it. */
+export const backendName = oneOf<BackendName>('--backend', ['auto', 'cpu', 'cuda']);
+
+export const samplerKind = oneOf('--sampler', ['cached', 'naive'] as const);
 
 /** A number strictly between 0 and 1 (a decay). */
 export function unitInterval(name: string): (value: string) => number {

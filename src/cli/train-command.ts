@@ -16,7 +16,7 @@ import type { ScheduleKind } from '../optim/schedule';
 import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { refuseConditioned } from './command-model';
 import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
-import { backendName, CliError, integer, nonNegativeNumber, pathList, fileName, folderName, positiveNumber, unitInterval } from './parse';
+import { backendName, CliError, integer, nonNegativeNumber, oneOf, pathList, fileName, folderName, positiveNumber, unitInterval } from './parse';
 import { STOP_SIGNALS, stopSignals } from './stop-signals';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
 import { terminalSafe } from './terminal-text';
@@ -52,7 +52,7 @@ export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('train a model; writes checkpoint.safetensors, model.safetensors and metrics.jsonl to --out')
-    .option('--preset <name>', `a preset: ${Object.keys(PRESETS).join(', ')}`)
+    .option('--preset <name>', `a preset: ${Object.keys(PRESETS).join(', ')} (default: mnist-tiny, without --config)`)
     .option('--config <file>', 'a JSON file with the model configuration (SPEC.md §2 keys)', fileName('--config'))
     .option('--dataset <name>', DATASET_HELP, 'mnist')
     .option('--train-images <file>', 'IDX images for --dataset idx', fileName('--train-images'))
@@ -67,20 +67,20 @@ export function registerTrain(program: Command): void {
     .option('--out <dir>', 'output folder', folderName('--out'), 'runs/latest')
     .option('--resume [checkpoint]', `continue a run (default: <out>/${CHECKPOINT_FILE})`, fileName('--resume'))
     .option('--overwrite', 'start a new run in an --out that holds one, replacing its files')
-    .option('--epochs <n>', 'budget in epochs', integer('--epochs', 1))
+    .option('--epochs <n>', 'budget in epochs (default: 1, without --steps or --minutes)', integer('--epochs', 1))
     .option('--steps <n>', 'budget in steps', integer('--steps', 1))
     .option('--minutes <m>', 'budget in minutes of training', positiveNumber('--minutes'))
-    .option('--batch-size <n>', 'images per step (default 32)', integer('--batch-size', 1))
-    .option('--lr <rate>', 'learning rate (default 1e-3)', positiveNumber('--lr'))
-    .option('--weight-decay <w>', 'weight decay (default 0)', nonNegativeNumber('--weight-decay'))
+    .option('--batch-size <n>', 'images per step (default: 32)', integer('--batch-size', 1))
+    .option('--lr <rate>', 'learning rate (default: 1e-3)', positiveNumber('--lr'))
+    .option('--weight-decay <w>', 'weight decay (default: 0)', nonNegativeNumber('--weight-decay'))
     .option('--adamw', 'decoupled weight decay (AdamW) instead of an L2 penalty')
     .option('--clip <norm>', 'clip the global gradient norm', positiveNumber('--clip'))
-    .option('--schedule <kind>', 'learning-rate schedule: constant, cosine or step (default constant)')
-    .option('--warmup <steps>', 'linear warm-up steps', integer('--warmup', 0))
-    .option('--seed <n>', 'seed of the weights and the data order (default 0)', integer('--seed', 0))
+    .option('--schedule <kind>', 'learning-rate schedule: constant, cosine or step (default: constant)', oneOf('--schedule', ['constant', 'cosine', 'step'] as const))
+    .option('--warmup <steps>', 'linear warm-up steps (default: 0)', integer('--warmup', 0))
+    .option('--seed <n>', 'seed of the weights and the data order (default: 0)', integer('--seed', 0))
     .option('--eval-every <steps>', 'evaluate on the test set every N steps (default: each epoch)', integer('--eval-every', 1))
-    .option('--eval-limit <n>', 'test images per evaluation (default 2000)', integer('--eval-limit', 1))
-    .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (default 500)', integer('--checkpoint-every', 1))
+    .option('--eval-limit <n>', 'test images per evaluation (default: 2000)', integer('--eval-limit', 1))
+    .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (default: 500)', integer('--checkpoint-every', 1))
     .option('--ema <decay>', 'evaluate and save a moving average of the weights with this decay, e.g. 0.999', unitInterval('--ema'))
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')
     .option('--no-progress', 'no progress bar')

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { checkpointInfo, describeCheckpoint, type CheckpointInfo } from '../../src/cli/checkpoint-info';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { cpu } from '../helpers/backend';
 import { runCli, trainTiny } from '../helpers/cli';
@@ -25,6 +26,10 @@ describe('gated-pixelcnn info --checkpoint', () => {
       '',
     ]);
     expect(runCli('info', '--checkpoint', checkpoint).stdout).toMatch(/\ntraining state: none \(a model file/);
+    // One of a unit is said in the singular.
+    const oneEpoch = JSON.parse(JSON.stringify(checkpointInfo(state))) as CheckpointInfo;
+    oneEpoch.training!.settings.budget = { epochs: 1, minutes: 1.5 };
+    expect(describeCheckpoint(oneEpoch)[2]).toMatch(/, budget 1 epoch or 1\.5 minutes, /);
 
     const json = JSON.parse(runCli('info', '--checkpoint', state, '--json').stdout) as Record<string, unknown>;
     expect(json).toMatchObject({

@@ -168,7 +168,8 @@ describe('gated-pixelcnn CLI', () => {
     const cachedLevels = path.join(dir, 'cached.u8');
     expect(runCli('sample', '--checkpoint', checkpoint, '--labels', '0-2', '--per-label', '4', '--out', grid, '--levels-out', cachedLevels).status).toBe(0);
     expect(readFileSync(cachedLevels)).toEqual(levels);
-    expect(runCli('sample', '--checkpoint', checkpoint, '--sampler', 'fast').stderr).toMatch(/--sampler must be cached or naive/);
+    expect(runCli('sample', '--checkpoint', checkpoint, '--sampler', 'fast').stderr).toMatch(/--sampler must be cached or naive, got "fast"/);
+    expect(runCli('train', '--schedule', 'linear').stderr).toMatch(/--schedule must be constant, cosine or step, got "linear"/);
 
     const unknownLabel = runCli('sample', '--checkpoint', checkpoint, '--labels', '7', '--out', grid);
     expect(unknownLabel.status).toBe(1);
