@@ -51,7 +51,7 @@ export function describeCheckpoint(info: CheckpointInfo): string[] {
   }
   const s = run.settings;
   const schedule = `${s.schedule.kind}${s.schedule.warmupSteps ? `, warm-up ${s.schedule.warmupSteps}` : ''}`;
-  const budget = Object.entries(s.budget).filter(([, v]) => v !== undefined).map(([k, v]) => `${v} ${v === 1 ? k.replace(/s$/, '') : k}`).join(' or ');
+  const budget = Object.entries(s.budget).filter(([, v]) => v !== undefined).map(([unit, n]) => counted(n as number, unit.replace(/s$/, ''), unit)).join(' or ');
   lines.push(
     `training state: step ${run.step} after ${duration(run.elapsedSeconds)}; batch ${s.batchSize}, ` +
       `lr ${s.optimizer.lr} (${schedule}), budget ${budget}, seed ${s.seed}${s.ema ? `, ema ${s.ema}` : ''}` +

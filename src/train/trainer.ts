@@ -659,7 +659,6 @@ function recentRate(recent: { time: number; images: number }[], started: number)
   return (images * 1000) / Math.max(1e-3, recent[recent.length - 1].time - from);
 }
 
-
 /** The step budget implied by epochs and steps (the smaller), or null for minutes alone. */
 function budgetSteps(budget: Budget, batchesPerEpoch: number): number | null {
   const limits = [budget.steps, budget.epochs === undefined ? undefined : budget.epochs * batchesPerEpoch]
