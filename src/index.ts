@@ -23,7 +23,8 @@ export { learningRate } from './optim/schedule';
 export type { Schedule, ScheduleKind } from './optim/schedule';
 
 export { Trainer } from './train/trainer';
-export type { BatchEndInfo, Budget, TrainerCallbacks, TrainerOptions, TrainResult, TrainSettings } from './train/trainer';
+export type { BatchEndInfo, TrainerCallbacks, TrainerOptions, TrainResult } from './train/trainer';
+export type { Budget, TrainSettings } from './train/settings';
 export { TrainingStep } from './train/training-step';
 export type { TrainingStepOptions } from './train/training-step';
 export { evaluate } from './train/evaluate';

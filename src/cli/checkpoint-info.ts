@@ -5,7 +5,7 @@
 import { describeClassNames } from '../data/class-names';
 import { readCheckpoint } from '../nn/checkpoint';
 import type { ModelConfig } from '../nn/config';
-import { trainingRunOf, type TrainingRun } from '../train/trainer';
+import { trainingRunOf, type TrainingRun } from '../train/training-state';
 import { counted } from './wording';
 
 export interface CheckpointInfo {

@@ -7,7 +7,7 @@ import type { BackendName } from '../backend/load';
 import { readCheckpoint } from '../nn/checkpoint';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { averagedWeightsOf } from '../optim/weight-average';
-import { trainingDataOf, type DataSummary } from '../train/trainer';
+import { trainingDataOf, type DataSummary } from '../train/training-state';
 import { CliError } from './parse';
 
 /** Refuses `what` (a model, a configuration) when it conditions on what the command line cannot give. */

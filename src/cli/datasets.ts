@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 
 import type { ImageDataset } from '../data/dataset';
 import type { GatedPixelCNN } from '../nn/gated-pixelcnn';
-import type { DataSummary } from '../train/trainer';
+import type { DataSummary } from '../train/training-state';
 import { loadCifar10 } from '../data/cifar10';
 import { holdOut } from '../data/hold-out';
 import { loadImageFolder, type ImageFolderOptions } from '../data/image-folder';

@@ -16,47 +16,25 @@ import * as path from 'node:path';
 import { BatchSampler, gatherBatch, type BatchState } from '../data/batches';
 import type { ImageDataset } from '../data/dataset';
 import { PixelCNNError, shown } from '../errors';
-import { definedOnly, optionalFunction, optionalSignal, optionsObject, refuseUnknownKeys } from '../options';
+import { optionalFunction, optionalSignal, optionsObject, refuseUnknownKeys } from '../options';
 import { ensureWritableDirectory, removeEarlierRunFile } from '../io/directories';
 import { GatedPixelCNN, requireModel } from '../nn/gated-pixelcnn';
-import { readCheckpoint, type Checkpoint } from '../nn/checkpoint';
-import { Adam, resolveAdamConfig, type AdamConfig } from '../optim/adam';
-import { SCHEDULE_DEFAULTS, checkSchedule, learningRate, type Schedule } from '../optim/schedule';
-import { WeightAverage, checkAverageDecay } from '../optim/weight-average';
+import { readCheckpoint } from '../nn/checkpoint';
+import { Adam } from '../optim/adam';
+import { learningRate } from '../optim/schedule';
+import { WeightAverage } from '../optim/weight-average';
 import type { Backend } from '../backend/backend';
 import type { BackendName } from '../backend/load';
 import { bitsPerDim, checkDatasetFits, evaluate, conditioningFor, type Evaluation } from './evaluate';
 import { MetricsLog } from './metrics-log';
 import { createProgress, type ProgressReporter } from './progress';
+import {
+  budgetSteps, checkBudget, checkResumedOptions, checkScheduleFits, resolveSettings, type SettingsOptions, type TrainSettings,
+} from './settings';
+import {
+  describeData, summarize, trainingDataMetadata, trainingStateMetadata, trainingStateOf, type TrainingState,
+} from './training-state';
 import { TrainingStep, type TrainingStepOptions } from './training-step';
-
-export interface Budget {
-  epochs?: number;
-  steps?: number;
-  minutes?: number;
-}
-
-/** The settings that decide what a run computes; a checkpoint keeps them for resume. */
-export interface TrainSettings {
-  batchSize: number;
-  seed: number;
-  optimizer: AdamConfig;
-  /** Clip the global gradient norm to this (null: no clipping). */
-  clipNorm: number | null;
-  schedule: Schedule;
-  budget: Budget;
-  /** Evaluate on the test set every this many steps (default: once per epoch). */
-  evalEvery: number | null;
-  /** Test images per evaluation (default 2000; null: all). */
-  evalLimit: number | null;
-  /** Write a checkpoint every this many steps. */
-  checkpointEvery: number;
-  /**
-   * Decay of an exponential moving average of the weights, in (0, 1), e.g. 0.999: what
-   * evaluations measure and model.safetensors holds (null, the default: the weights themselves).
-   */
-  ema: number | null;
-}
 
 export interface BatchEndInfo {
   step: number;
@@ -78,11 +56,10 @@ export interface TrainerCallbacks {
   onCheckpoint?(info: { path: string; step: number }): unknown;
 }
 
-export interface TrainerOptions extends Partial<Omit<TrainSettings, 'optimizer'>> {
+export interface TrainerOptions extends SettingsOptions {
   model: GatedPixelCNN;
   train: ImageDataset;
   test?: ImageDataset;
-  optimizer?: Partial<AdamConfig>;
   /** Folder for checkpoint.safetensors, model.safetensors and metrics.jsonl (none: no files). */
   outDir?: string;
   /** Names of the caller's own files of a run in outDir (the CLI's samples.png), which a new run removes as it does an earlier run's checkpoint and model. */
@@ -108,36 +85,6 @@ export interface TrainResult {
   /** The last checkpoint written: null without outDir, or when a new run took no step. */
   checkpoint: string | null;
 }
-
-/** What a checkpoint stores beside the weights (metadata key "training"). */
-interface TrainingState {
-  step: number;
-  sampler: BatchState;
-  adamSteps: Record<string, number>;
-  /** Updates of the weights' average (with settings.ema). */
-  averageUpdates?: number;
-  elapsedSeconds: number;
-  settings: TrainSettings;
-  /** The training set's size and image shape (absent in checkpoints of earlier versions). */
-  data?: DataSummary;
-}
-
-/** What a resumed run checks of its training set: a checkpoint does not hold the data itself. */
-export interface DataSummary {
-  count: number;
-  channels: number;
-  height: number;
-  width: number;
-  classes: number;
-}
-
-function summarize(data: ImageDataset): DataSummary {
-  const { count, channels, height, width, classes } = data;
-  return { count, channels, height, width, classes };
-}
-
-const describeData = (d: DataSummary): string =>
-  `${d.count} images of ${d.channels}×${d.height}×${d.width}${d.classes ? ` in ${d.classes} ${d.classes === 1 ? 'class' : 'classes'}` : ''}`;
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const MODEL_FILE = 'model.safetensors';
@@ -228,11 +175,10 @@ export class Trainer {
   ): Trainer {
     const resumeOptions = optionsObject(options, 'Trainer.resume: options');
     const checkpoint = readCheckpoint(checkpointPath);
-    const stateJson = checkpoint.extras.metadata.training;
-    if (stateJson === undefined) {
+    const state = trainingStateOf(checkpoint, checkpointPath);
+    if (state === null) {
       throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath} holds a model but no training state to resume`);
     }
-    const state = parseTrainingState(stateJson, checkpointPath);
     const model = GatedPixelCNN.fromWeights(
       checkpoint.config, checkpoint.weights, resumeOptions.backend, checkpoint.extras.classNames,
     );
@@ -359,8 +305,7 @@ export class Trainer {
       this.#checkLive();
       if (this.#options.outDir && this.#step > 0) {
         checkpoint = this.#checkpoint(elapsed());
-        // The training set's summary too, so that eval --test-fraction can tell the run's split from another.
-        const metadata = { [DATA_KEY]: JSON.stringify(summarize(train)) };
+        const metadata = trainingDataMetadata(train);
         this.#withEvaluatedModel((evaluated) => evaluated.save(path.join(this.#options.outDir!, MODEL_FILE), { metadata }));
         await callbacks.onCheckpoint?.({ path: checkpoint, step: this.#step });
       }
@@ -458,7 +403,7 @@ export class Trainer {
       settings: this.settings,
       data: summarize(this.#options.train),
     };
-    this.model.save(file, { tensors, metadata: { training: JSON.stringify(state) } });
+    this.model.save(file, { tensors, metadata: trainingStateMetadata(state) });
     return file;
   }
 }
@@ -482,25 +427,6 @@ function checkOptionKeys(options: TrainerOptions, resumed: boolean): void {
   }
 }
 
-const positiveInt = (value: number | null | undefined, what: string): void => {
-  if (value != null && !(Number.isSafeInteger(value) && value >= 1)) {
-    throw new PixelCNNError('ERR_ARG', `${what} must be an integer ≥ 1, got ${shown(value)}`);
-  }
-};
-
-function checkBudget(budget: Budget): Budget {
-  positiveInt(budget.epochs, 'budget.epochs');
-  positiveInt(budget.steps, 'budget.steps');
-  const { minutes } = budget;
-  if (minutes !== undefined && !(Number.isFinite(minutes) && minutes > 0)) {
-    throw new PixelCNNError('ERR_ARG', `budget.minutes must be a number > 0, got ${shown(minutes)}`);
-  }
-  if (budget.epochs === undefined && budget.steps === undefined && minutes === undefined) {
-    throw new PixelCNNError('ERR_ARG', 'the budget needs epochs, steps or minutes');
-  }
-  return budget;
-}
-
 /** The batch order: a new one, or a resumed run's, whose saved place must fit the data (else ERR_CHECKPOINT: the file is damaged). */
 function samplerOf(count: number, settings: TrainSettings, saved?: BatchState): BatchSampler {
   try {
@@ -511,157 +437,9 @@ function samplerOf(count: number, settings: TrainSettings, saved?: BatchState): 
   }
 }
 
-/** Whether every field `given` sets (at any depth) has the value `kept` has there. */
-function agrees(given: unknown, kept: unknown): boolean {
-  if (typeof given !== 'object' || given === null) return given === kept;
-  if (typeof kept !== 'object' || kept === null) return false;
-  return Object.entries(given).every(([key, value]) => value === undefined || agrees(value, (kept as Record<string, unknown>)[key]));
-}
-
-/**
- * A resumed run keeps the settings it was started with (only the budget may change):
- * a setting given with another value is refused, not silently ignored.
- */
-function checkResumedOptions(options: TrainerOptions, kept: TrainSettings): void {
-  const keys = (Object.keys(kept) as (keyof TrainSettings)[]).filter((key) => key !== 'budget');
-  // A schedule that leaves a field out means its default, which the kept one may spell out.
-  const withDefaults = (key: keyof TrainSettings, value: unknown) => (key === 'schedule' ? { ...SCHEDULE_DEFAULTS, ...definedOnly(value as Schedule) } : value);
-  const differing = keys.filter((key) => options[key] !== undefined && !agrees(withDefaults(key, options[key]), withDefaults(key, kept[key])));
-  if (differing.length > 0) {
-    const described = differing.map((key) => `${key} ${JSON.stringify(options[key])} (the run's: ${JSON.stringify(kept[key])})`);
-    throw new PixelCNNError('ERR_ARG', `a resumed run keeps the settings it was started with; only its budget may change: ${described.join(', ')}`);
-  }
-}
-
-function resolveSettings(options: TrainerOptions): TrainSettings {
-  const settings: TrainSettings = {
-    batchSize: options.batchSize ?? 32,
-    seed: options.seed ?? 0,
-    optimizer: resolveAdamConfig(options.optimizer),
-    clipNorm: options.clipNorm ?? null,
-    schedule: options.schedule ?? { kind: 'constant' },
-    budget: options.budget ?? { epochs: 1 },
-    evalEvery: options.evalEvery ?? null,
-    evalLimit: options.evalLimit === undefined ? 2000 : options.evalLimit,
-    checkpointEvery: options.checkpointEvery ?? 500,
-    ema: options.ema ?? null,
-  };
-  positiveInt(settings.batchSize, 'batchSize');
-  positiveInt(settings.evalEvery, 'evalEvery');
-  positiveInt(settings.evalLimit, 'evalLimit');
-  positiveInt(settings.checkpointEvery, 'checkpointEvery');
-  checkBudget(settings.budget);
-  if (!Number.isSafeInteger(settings.seed)) throw new PixelCNNError('ERR_ARG', `seed must be an integer, got ${shown(settings.seed)}`);
-  if (settings.ema !== null) checkAverageDecay(settings.ema);
-  if (settings.clipNorm !== null && !(Number.isFinite(settings.clipNorm) && settings.clipNorm > 0)) {
-    throw new PixelCNNError('ERR_ARG', `clipNorm must be a number > 0, got ${shown(settings.clipNorm)}`);
-  }
-  checkSchedule(settings.schedule);
-  checkScheduleFits(settings);
-  return settings;
-}
-
-/** The schedule can run on the budget (a cosine schedule needs a number of steps). */
-function checkScheduleFits(settings: TrainSettings): void {
-  learningRate(settings.schedule, settings.optimizer.lr, 1, budgetSteps(settings.budget, 1));
-}
-
-/**
- * A checkpoint's training state, checked for every field a resume reads (ERR_CHECKPOINT
- * naming what is wrong): a missing setting must not quietly become a default.
- */
-/** What a checkpoint says of the run that wrote it. */
-export interface TrainingRun {
-  step: number;
-  elapsedSeconds: number;
-  settings: TrainSettings;
-  /** The training set's size and image shape (null in checkpoints of earlier versions). */
-  data: DataSummary | null;
-}
-
-/** The metadata key of a model file's training-set summary. */
-const DATA_KEY = 'trainingData';
-
-/**
- * The training set's summary a checkpoint or model file of a run records (null where it
- * has none: a file of an earlier version, or one saved by hand); ERR_CHECKPOINT if it is
- * malformed.
- */
-export function trainingDataOf(checkpoint: Checkpoint, checkpointPath: string): DataSummary | null {
-  const fromModel = checkpoint.extras.metadata[DATA_KEY];
-  const data = fromModel === undefined ? trainingRunOf(checkpoint, checkpointPath)?.data ?? null : parseJson(fromModel);
-  if (data === null) return null;
-  const counts = ['count', 'channels', 'height', 'width', 'classes'] as const;
-  if (typeof data !== 'object' || !counts.every((key) => Number.isSafeInteger((data as DataSummary)[key]) && (data as DataSummary)[key] >= 0)) {
-    throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training data's summary is malformed`);
-  }
-  return data as DataSummary;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The run that wrote a checkpoint (ERR_CHECKPOINT if its state is damaged), or null for a model file without one. */
-export function trainingRunOf(checkpoint: Checkpoint, checkpointPath: string): TrainingRun | null {
-  const json = checkpoint.extras.metadata.training;
-  if (json === undefined) return null;
-  const { step, elapsedSeconds, settings, data } = parseTrainingState(json, checkpointPath);
-  return { step, elapsedSeconds, settings, data: data ?? null };
-}
-
-function parseTrainingState(json: string, checkpointPath: string): TrainingState {
-  const bad = (what: string) => new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training state ${what}`);
-  let state: unknown;
-  try {
-    state = JSON.parse(json);
-  } catch {
-    throw bad('is not valid JSON');
-  }
-  const isObject = (value: unknown): value is Record<string, unknown> =>
-    typeof value === 'object' && value !== null && !Array.isArray(value);
-  const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
-  if (!isObject(state)) throw bad('is not a JSON object');
-  if (!isCount(state.step)) throw bad(`has no step count (got ${JSON.stringify(state.step)})`);
-  if (!(Number.isFinite(state.elapsedSeconds) && (state.elapsedSeconds as number) >= 0)) {
-    throw bad(`has no elapsed time (got ${JSON.stringify(state.elapsedSeconds)})`);
-  }
-  if (!isObject(state.sampler)) throw bad('has no data order');
-  if (!isObject(state.adamSteps) || !Object.values(state.adamSteps).every(isCount)) {
-    throw bad('has no optimizer step counts');
-  }
-  const settings = state.settings;
-  const missing = SETTING_KEYS.filter((key) => !isObject(settings) || !(key in settings));
-  if (missing.length > 0) throw bad(`lacks the settings ${missing.join(', ')}`);
-  if (!isObject((settings as Record<string, unknown>).optimizer)) throw bad('has no optimizer settings');
-  const ema = (settings as Record<string, unknown>).ema;
-  if (ema !== undefined && ema !== null && !isCount(state.averageUpdates)) throw bad('has no update count of the weights\' average');
-  try {
-    resolveSettings(settings as unknown as TrainerOptions); // the checks a new run's settings pass
-  } catch (error) {
-    throw bad(`has invalid settings: ${(error as Error).message}`);
-  }
-  return state as unknown as TrainingState;
-}
-
-const SETTING_KEYS: readonly (keyof TrainSettings)[] = [
-  'batchSize', 'seed', 'optimizer', 'clipNorm', 'schedule', 'budget', 'evalEvery', 'evalLimit', 'checkpointEvery',
-];
-
 /** Images per second over the recorded steps (the first measured from the run's start). */
 function recentRate(recent: { time: number; images: number }[], started: number): number {
   const from = recent.length > 1 ? recent[0].time : started;
   const images = recent.slice(recent.length > 1 ? 1 : 0).reduce((n, r) => n + r.images, 0);
   return (images * 1000) / Math.max(1e-3, recent[recent.length - 1].time - from);
-}
-
-/** The step budget implied by epochs and steps (the smaller), or null for minutes alone. */
-function budgetSteps(budget: Budget, batchesPerEpoch: number): number | null {
-  const limits = [budget.steps, budget.epochs === undefined ? undefined : budget.epochs * batchesPerEpoch]
-    .filter((v): v is number => v !== undefined);
-  return limits.length ? Math.min(...limits) : null;
 }
