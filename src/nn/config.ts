@@ -137,9 +137,10 @@ function checkLimits(config: ModelConfig): void {
 /** Named configurations (frozen: a change anywhere in the process would change every later model of the name). */
 export const PRESETS = freezePresets({
   /**
-   * Small enough to train into recognizable digits on 2 CPU cores in under 10 minutes
-   * (4,000 steps of 32). Chosen by experiment: with kernel 3 (receptive radius 7) the
-   * strokes are right but whole digits often are not; kernel 5 (radius 11) draws them.
+   * Small enough to train into recognizable digits on 2 CPU cores in 10 to 20 minutes
+   * (4,000 steps of 32, as scripts/main-job.sh trains it). Chosen by experiment: with
+   * kernel 3 (receptive radius 7) the strokes are right but whole digits often are not;
+   * kernel 5 (radius 11) draws them.
    */
   'mnist-tiny': {
     channels: 1, height: 28, width: 28, levels: 4, hidden: 32, layers: 5, firstKernel: 7,
