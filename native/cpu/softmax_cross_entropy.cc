@@ -48,8 +48,9 @@ void cross_entropy(const Tensor& logits, const Level* targets, float grad_scale,
     for (int64_t k = 0; k < levels; ++k)
       for (int64_t i = 0; i < plane; ++i) sum[i] += fast_exp(zs[k * plane + i] - max_logit[i]);
     double total = 0;
+    // max − z first: with logits far from 0 (diverged weights) log(sum) would vanish beside max.
     for (int64_t i = 0; i < plane; ++i)
-      total += double(std::log(sum[i])) + max_logit[i] - zs[target[i] * plane + i];
+      total += double(max_logit[i] - zs[target[i] * plane + i]) + std::log(sum[i]);
     per_slice[slice] = total;
     if (!grad) continue;
     float* gs = grad + slice * levels * plane;

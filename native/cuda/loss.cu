@@ -32,7 +32,8 @@ __global__ void cross_entropy_kernel(const float* logits, const Level* targets, 
     for (int64_t k = 1; k < levels; ++k) max = fmaxf(max, z[k * plane]);
     float sum = 0;
     for (int64_t k = 0; k < levels; ++k) sum += expf(z[k * plane] - max);
-    position_nll[at] = logf(sum) + max - z[target * plane];
+    // max − z first: with logits far from 0 (diverged weights) logf(sum) would vanish beside max.
+    position_nll[at] = (max - z[target * plane]) + logf(sum);
     if (!grad) continue;
     float* g = grad + slice * levels * plane + i;
     const float inv = grad_scale / sum;

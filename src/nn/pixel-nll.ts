@@ -20,7 +20,8 @@ export function pixelNllFromLogits(logits: Float32Array, images: Uint8Array, con
         let sum = 0;
         for (let level = 0; level < K; level++) sum += Math.exp(logits[at + level * plane + k] - max);
         const x = images[(b * C + c) * plane + k];
-        out[(b * C + c) * plane + k] = max + Math.log(sum) - logits[at + x * plane + k];
+        // max − logit first: beside a max far from 0, log(sum) would vanish.
+        out[(b * C + c) * plane + k] = (max - logits[at + x * plane + k]) + Math.log(sum);
       }
     }
   }

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { backendReport, loadBackend, type Backend, type Tensor } from '../../src';
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { normalizedError } from '../helpers/compare';
+import { farLogits } from '../helpers/far-logits';
 import { cudaAvailable, emulatorRequested, tf32 } from '../helpers/cuda';
 import { integers, makeRng, numel, uniform } from '../helpers/random';
 
@@ -149,6 +150,18 @@ describe.skipIf(!cudaAvailable)('CPU vs CUDA, op by op', () => {
       const r = be.softmaxCrossEntropy(t(logits), t(targets), { gradScale: 0.5 });
       return [r.nll, r.gradLogits];
     }, 1e-5);
+  });
+
+  it('softmax cross-entropy with logits far from zero (diverged weights)', () => {
+    const shape: [number, number, number, number, number] = [2, 3, 4, 3, 5];
+    const { logits, targets, nll } = farLogits(rng, shape);
+    const perImage = [0, 1].map((n) => nll.subarray(n * 45, (n + 1) * 45).reduce((a, b) => a + b, 0));
+    const be = loadBackend('cuda');
+    const [lt, tt] = [be.tensor(logits, shape), be.tensor(targets, [2, 3, 3, 5])];
+    const result = be.softmaxCrossEntropy(lt, tt);
+    const error = normalizedError(Array.from(result.nll.toArray()), perImage);
+    for (const t of [lt, tt, result.nll]) t.dispose();
+    expect(error, `normalized error ${error.toExponential(2)}`).toBeLessThanOrEqual(1e-6);
   });
 
   it('adam, adamw, global norm and clipping', () => {

@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
+import { pixelNllFromLogits } from '../../src/nn/pixel-nll';
+import { farLogits } from '../helpers/far-logits';
 import { cpu } from '../helpers/backend';
 import { integers, makeRng, uniform } from '../helpers/random';
 
@@ -46,6 +48,12 @@ describe('model.pixelNll', () => {
         if (b2 !== b || earlier) expect(after[n], `sub-pixel ${[b2, c2, i2, j2]}`).toBe(before[n]);
       }
     }
+  });
+
+  it('keeps log Σ exp beside logits far from zero (diverged weights)', () => {
+    const tiny = { ...config, channels: 2, height: 3, width: 4, levels: 6 };
+    const { logits, targets, nll } = farLogits(rng, [2, 2, 6, 3, 4]);
+    expect(Array.from(pixelNllFromLogits(logits, Uint8Array.from(targets), tiny))).toEqual(Array.from(nll, Math.fround));
   });
 
   it('refuses what nll() refuses (levels ≥ K)', () => {

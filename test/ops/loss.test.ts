@@ -1,12 +1,13 @@
 /**
  * Fused softmax cross-entropy: per-image NLL in nats against the oracle, the
  * logits' gradient against finite differences, K = 2 and K = 256, uint8 and int32
- * targets, and stability with huge logits at K = 256.
+ * targets, and stability with huge logits at K = 256 and with logits far from zero.
  */
 import { describe, expect, it } from 'vitest';
 
 import { cpu, f32, read } from '../helpers/backend';
 import { expectClose } from '../helpers/compare';
+import { farLogits } from '../helpers/far-logits';
 import { expectGradient } from '../helpers/finite-diff';
 import { integers, makeRng, numel, uniform } from '../helpers/random';
 import { crossEntropy } from '../oracle/loss';
@@ -54,4 +55,14 @@ it('stays finite and exact with logits in the thousands at K = 256', () => {
     for (let k = 0; k < 256; k++) sum += grad[(n * 256 + k) * 4 + (i % 4)];
     expect(Math.abs(sum)).toBeLessThan(1e-5);
   }
+});
+
+it('keeps log Σ exp beside logits far from zero (diverged weights): the NLL of tied top levels is log(their number)', () => {
+  const shape: [number, number, number, number, number] = [2, 3, 4, 3, 5];
+  const { logits, targets, nll } = farLogits(makeRng(10), shape);
+  const got = read(cpu.softmaxCrossEntropy(cpu.tensor(logits, shape), cpu.tensor(targets, [2, 3, 3, 5])).nll);
+  const perImage = [0, 1].map((n) => nll.subarray(n * 45, (n + 1) * 45).reduce((a, b) => a + b, 0));
+  expect(perImage.every((v) => v > 10)).toBe(true);
+  expectClose(got, perImage, 1e-6, 'nll');
+  expectClose(got, crossEntropy(logits, targets, shape), 1e-6, 'nll against the oracle');
 });

@@ -15,7 +15,7 @@ export function crossEntropy(
         for (let k = 0; k < levels; k++) max = Math.max(max, logits[at(k)]);
         let sum = 0;
         for (let k = 0; k < levels; k++) sum += Math.exp(logits[at(k)] - max);
-        nll[n] += Math.log(sum) + max - logits[at(targets[(n * channels + c) * plane + i])];
+        nll[n] += max - logits[at(targets[(n * channels + c) * plane + i])] + Math.log(sum);
       }
   return nll;
 }
