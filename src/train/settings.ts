@@ -15,6 +15,7 @@ export interface Budget {
   minutes?: number;
 }
 
+/** The settings that decide what a run computes; a checkpoint keeps them for resume. */
 export interface TrainSettings {
   batchSize: number;
   seed: number;

@@ -51,7 +51,7 @@ describe('model.pixelNll', () => {
   });
 
   it('keeps log Σ exp beside logits far from zero (diverged weights)', () => {
-    const tiny = { ...config, channels: 2, height: 3, width: 4, levels: 6 };
+    const tiny = { ...model.config, channels: 2, height: 3, width: 4, levels: 6 };
     const { logits, targets, nll } = farLogits(rng, [2, 2, 6, 3, 4]);
     expect(Array.from(pixelNllFromLogits(logits, Uint8Array.from(targets), tiny))).toEqual(Array.from(nll, Math.fround));
   });
