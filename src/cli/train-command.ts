@@ -160,14 +160,15 @@ async function train(flags: TrainFlags): Promise<void> {
   // says the run did not finish.
   const abort = new AbortController();
   let stopStatus = 0;
+  // One listener a signal for the whole run: a once() listener re-armed from its own call
+  // missed a second signal that came during the same step (Node delivered both at once).
   for (const signal of stopSignals) {
     const { status, shown } = STOP_SIGNALS[signal];
-    process.once(signal, () => {
+    process.on(signal, () => {
       if (stopStatus !== 0) process.exit(stopStatus);
       stopStatus = status;
       process.stderr.write(`\nstopping after this step (${shown} again to quit without a checkpoint)…\n`);
       abort.abort();
-      process.once(signal, () => process.exit(status));
     });
   }
 

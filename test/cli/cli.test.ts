@@ -17,7 +17,7 @@ import { nllHeatmapGrid } from '../../src/train/nll-heatmap';
 import { cli, runCli, trainTiny } from '../helpers/cli';
 import { writePng } from '../helpers/png-folder';
 import { checkGrid } from '../helpers/png-grid-check';
-import { tinyDataset } from '../helpers/tiny-data';
+import { tinyDataset, writeIdx } from '../helpers/tiny-data';
 
 /** Training data that does not exist: what fails first must be something else. */
 const idxData = ['--dataset', 'idx', '--train-images', '/nonexistent/train.idx', '--train-labels', '/nonexistent/labels.idx', '--steps', '1'];
@@ -255,6 +255,29 @@ describe('gated-pixelcnn CLI', () => {
     // The checkpoint written on the way out holds the last step (the folder's earlier one, trainTiny's, held step 6).
     const checkpoint = path.join(args[args.indexOf('--out') + 1], 'checkpoint.safetensors');
     expect(JSON.parse(runCli('info', '--checkpoint', checkpoint, '--json').stdout)).toMatchObject({ training: { step: steps } });
+  });
+
+  it('quits at a second SIGTERM that comes during the same step as the first, without a checkpoint', async () => {
+    // Steps of about a second, so that both signals land while one runs.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-sigterm2-'));
+    const files = writeIdx(dir, 'train', tinyDataset(64, 28, 3, 1));
+    const config = jsonFile(JSON.stringify({ levels: 4, hidden: 64, layers: 4, firstKernel: 7, kernel: 5, headHidden: 16 }));
+    const out = path.join(dir, 'run');
+    const child = spawn(process.execPath, [cli, 'train', '--config', config, '--dataset', 'idx', '--train-images', files.images,
+      '--train-labels', files.labels, '--batch-size', '64', '--steps', '1000', '--out', out, '--no-progress']);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    while (!stderr.includes('training ')) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill('SIGTERM');
+    child.kill('SIGTERM');
+    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect(stderr).toMatch(/stopping after this step/);
+    expect(stderr).not.toMatch(/stopped after/);
+    expect(status).toBe(143);
+    expect(existsSync(path.join(out, 'checkpoint.safetensors'))).toBe(false);
   });
 
   it('completes test images: their kept top rows in every completion, one grid row an image', () => {
