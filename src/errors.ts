@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_DATA' // a dataset file is malformed
   | 'ERR_IO' // a file could not be read or written
   | 'ERR_ABORTED' // the caller's AbortSignal stopped the work
+  | 'ERR_BUSY' // another training run is writing to the folder
   | 'ERR_DIVERGED' // training's loss or gradients became NaN or infinite
   | 'ERR_INTERNAL'; // a bug: please report it
 

@@ -25,6 +25,7 @@ inline constexpr const char* kAborted = "ERR_ABORTED";    // the caller stopped 
 inline constexpr const char* kCuda = "ERR_CUDA";          // a CUDA, cuDNN or kernel failure
 inline constexpr const char* kCudaOutOfMemory = "ERR_CUDA_OOM";  // device memory ran out
 inline constexpr const char* kDiverged = "ERR_DIVERGED";  // logits that are not finite: diverged weights
+inline constexpr const char* kIo = "ERR_IO";              // a file could not be opened or locked
 }  // namespace codes
 
 class Error : public std::runtime_error {

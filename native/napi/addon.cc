@@ -27,6 +27,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports, std::unique_ptr<Bac
   register_optimizer_ops(env, exports);
   register_capture_ops(env, exports);
   register_memory_ops(env, exports);
+  register_file_lock(env, exports);
   return exports;
 }
 

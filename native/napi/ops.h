@@ -16,6 +16,7 @@ void register_loss_ops(Napi::Env env, Napi::Object exports);
 void register_optimizer_ops(Napi::Env env, Napi::Object exports);
 void register_capture_ops(Napi::Env env, Napi::Object exports);
 void register_memory_ops(Napi::Env env, Napi::Object exports);
+void register_file_lock(Napi::Env env, Napi::Object exports);
 // sampleCached, running `runner` (the addon's cached sampler) on a worker thread.
 void register_sample_ops(Napi::Env env, Napi::Object exports, SamplerRunner runner);
 

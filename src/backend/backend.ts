@@ -97,6 +97,18 @@ export class Backend {
     callNative('releaseCachedMemory', () => this.#addon.releaseCachedMemory());
   }
 
+  // ---- files ----
+
+  /**
+   * An exclusive advisory lock on `path` (flock; the file is created if missing), held
+   * until release() or the end of the process, however it ends; null while another
+   * holder, in this process or another, has it. The Trainer keeps one run per folder with it.
+   */
+  lockFile(path: string): { release(): void } | null {
+    const lock = callNative('lockFile', () => this.#addon.lockFile(path));
+    return lock && { release: () => callNative('unlockFile', () => this.#addon.unlockFile(lock)) };
+  }
+
   // ---- tensors ----
 
   /** A tensor holding a copy of `data` (Float32Array, Int32Array or Uint8Array), laid out row-major. */

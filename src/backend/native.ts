@@ -27,6 +27,11 @@ export interface MemoryUsage {
   peakReserved: number;
 }
 
+/** A held lock from lockFile(): an opaque handle. */
+export interface NativeFileLock {
+  readonly __nativeFileLock: never;
+}
+
 /** Work captured by endCapture(): an opaque handle. */
 export interface NativeCapture {
   readonly __nativeCapture: never;
@@ -43,6 +48,9 @@ export interface NativeAddon {
   memoryUsage(): MemoryUsage;
   resetPeakMemory(): void;
   releaseCachedMemory(): void;
+  /** An exclusive flock on the file (created if missing), or null where another holder has it. */
+  lockFile(path: string): NativeFileLock | null;
+  unlockFile(lock: NativeFileLock): void;
 
   tensorFromArray(data: Float32Array | Int32Array | Uint8Array, shape: number[]): T;
   /** Copies data (same element type and count) into the tensor, in place. */

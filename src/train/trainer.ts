@@ -28,6 +28,7 @@ import type { BackendName } from '../backend/load';
 import { bitsPerDim, checkDatasetFits, evaluate, conditioningFor, type Evaluation } from './evaluate';
 import { MetricsLog } from './metrics-log';
 import { createProgress, type ProgressReporter } from './progress';
+import { lockRunFolder } from './run-folder-lock';
 import {
   budgetSteps, checkBudget, checkResumedOptions, checkScheduleFits, resolveSettings, type SettingsOptions, type TrainSettings,
 } from './settings';
@@ -236,6 +237,7 @@ export class Trainer {
       this.#checkLive();
     };
 
+    const folderLock = this.#options.outDir ? lockRunFolder(model.backend, this.#options.outDir) : null;
     this.#running = true;
     MODELS_IN_TRAINING.add(model);
     try {
@@ -310,6 +312,7 @@ export class Trainer {
         await callbacks.onCheckpoint?.({ path: checkpoint, step: this.#step });
       }
     } finally {
+      folderLock?.release();
       trainingStep.dispose();
       progress.stop();
       this.#running = false;

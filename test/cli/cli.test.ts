@@ -3,7 +3,7 @@
  * non-zero status, never a stack trace; train → eval → sample works end to end.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -257,14 +257,27 @@ describe('gated-pixelcnn CLI', () => {
     expect(JSON.parse(runCli('info', '--checkpoint', checkpoint, '--json').stdout)).toMatchObject({ training: { step: steps } });
   });
 
+  it('refuses with ERR_BUSY to train into a folder that another process is training into, writing nothing', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-busy-'));
+    const holder = spawn(process.execPath, ['-e', `
+      const lock = require(${JSON.stringify(path.resolve(cli, '..', '..'))}).loadBackend('cpu').lockFile(${JSON.stringify(path.join(out, '.training.lock'))});
+      console.log(lock ? 'locked' : 'busy');
+      setInterval(() => {}, 1000);`]);
+    expect(await new Promise<string>((resolve) => holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())))).toBe('locked');
+    const { trained } = trainTiny('gpcnn-cli-busy-data-', '--out', out);
+    holder.kill('SIGKILL');
+    expect([trained.status, trained.stderr]).toEqual([1, expect.stringMatching(new RegExp(`another run is training into ${out} now.*\\(ERR_BUSY\\)`))]);
+    expect(readdirSync(out)).toEqual(['.training.lock']);
+  });
+
   it('quits at a second SIGTERM that comes during the same step as the first, without a checkpoint', async () => {
-    // Steps of about a second, so that both signals land while one runs.
+    // Steps of about two seconds, so that both signals land while one runs.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-sigterm2-'));
-    const files = writeIdx(dir, 'train', tinyDataset(64, 28, 3, 1));
+    const files = writeIdx(dir, 'train', tinyDataset(128, 28, 3, 1));
     const config = jsonFile(JSON.stringify({ levels: 4, hidden: 64, layers: 4, firstKernel: 7, kernel: 5, headHidden: 16 }));
     const out = path.join(dir, 'run');
     const child = spawn(process.execPath, [cli, 'train', '--config', config, '--dataset', 'idx', '--train-images', files.images,
-      '--train-labels', files.labels, '--batch-size', '64', '--steps', '1000', '--out', out, '--no-progress']);
+      '--train-labels', files.labels, '--batch-size', '128', '--steps', '1000', '--out', out, '--no-progress']);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -272,6 +285,8 @@ describe('gated-pixelcnn CLI', () => {
     while (!stderr.includes('training ')) await new Promise((resolve) => setTimeout(resolve, 20));
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGTERM');
+    // Apart, as a user's are: two signals sent before the child runs again would arrive as one.
+    await new Promise((resolve) => setTimeout(resolve, 150));
     child.kill('SIGTERM');
     const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     expect(stderr).toMatch(/stopping after this step/);

@@ -616,6 +616,34 @@ describe('Trainer', () => {
     model.dispose();
   });
 
+  it('refuses with ERR_BUSY a run into a folder another run is training into, from this process or another, until that run ends', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-busy-'));
+    const [a, b] = [1, 2].map((seed) => GatedPixelCNN.create(config, { backend: cpu, seed }));
+    const one = new Trainer({ model: a, train, outDir, progress: false, budget: { steps: 3 }, checkpointEvery: 1 });
+    const other = new Trainer({ model: b, train, outDir, progress: false, budget: { steps: 2 } });
+    const first = one.run();
+    await expect(other.run()).rejects.toMatchObject({ code: 'ERR_BUSY', message: expect.stringContaining(outDir) });
+    expect((await first).steps).toBe(3);
+    expect([...losses(path.join(outDir, 'metrics.jsonl')).keys()]).toEqual([1, 2, 3]); // the first run's alone
+    expect((await other.run()).steps).toBe(2); // free once the first run ended
+
+    // A process holding the folder, then killed: the kernel drops its lock with it.
+    const holder = spawn(process.execPath, ['-e', `
+      const lock = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'dist'))}).loadBackend('cpu').lockFile(${JSON.stringify(path.join(outDir, '.training.lock'))});
+      console.log(lock ? 'locked' : 'busy');
+      setInterval(() => {}, 1000);`]);
+    const said = await new Promise<string>((resolve) => holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
+    expect(said).toBe('locked');
+    const third = new Trainer({ model: b, train, outDir, progress: false, budget: { steps: 1 } });
+    await expect(third.run()).rejects.toMatchObject({ code: 'ERR_BUSY' });
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.on('exit', resolve));
+    expect((await third.run()).steps).toBe(1);
+    for (const trainer of [one, other, third]) trainer.dispose();
+    a.dispose();
+    b.dispose();
+  });
+
   it('samples, with either sampler, the weights a model has when sample() is called, while a trainer goes on training it', async () => {
     const model = GatedPixelCNN.create(config, { backend: cpu, seed: 1 });
     const options = { count: 3, labels: [0, 1, 2], seed: 4 };
