@@ -175,6 +175,10 @@ export class Trainer {
     options: Omit<TrainerOptions, 'model'> & { backend?: Backend | BackendName },
   ): Trainer {
     const resumeOptions = optionsObject(options, 'Trainer.resume: options');
+    if ('model' in resumeOptions) {
+      // It would be ignored: the run's model is the checkpoint's.
+      throw new PixelCNNError('ERR_ARG', 'Trainer.resume takes its model from the checkpoint: leave out model (backend chooses where it loads)');
+    }
     const checkpoint = readCheckpoint(checkpointPath);
     const state = trainingStateOf(checkpoint, checkpointPath);
     if (state === null) {

@@ -266,6 +266,9 @@ describe('Trainer', () => {
       expect(() => Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, progress: false, ...other }))
         .toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(/a resumed run keeps the settings it was started with/) }));
     }
+    // Nor is a model given to it ignored: the run's is the checkpoint's.
+    expect(() => Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, backend: cpu, progress: false, model } as never))
+      .toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(/takes its model from the checkpoint/) }));
     trainer.dispose();
     model.dispose();
   });
