@@ -33,7 +33,7 @@ import {
   budgetSteps, checkBudget, checkResumedOptions, checkScheduleFits, resolveSettings, type SettingsOptions, type TrainSettings,
 } from './settings';
 import {
-  describeData, summarize, trainingDataMetadata, trainingStateMetadata, trainingStateOf, type TrainingState,
+  describeData, summarize, trainingDataMetadata, trainingStateMetadata, trainingStateOf, type DataSummary, type TrainingState,
 } from './training-state';
 import { TrainingStep, type TrainingStepOptions } from './training-step';
 
@@ -143,14 +143,13 @@ export class Trainer {
     this.#average = this.settings.ema === null ? null : new WeightAverage(this.model, this.settings.ema);
     // What fails from here frees the average's copies (and loaded moments) at once.
     try {
-      if (resumeFrom) {
-        const [was, now] = [resumeFrom.data, summarize(options.train)];
-        if (was && describeData(was) !== describeData(now)) {
-          throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again (the same files, split as they were: train --test-fraction too)`);
-        }
-      }
+      if (resumeFrom) checkResumedData(resumeFrom, options);
       this.#sampler = samplerOf(options.train.count, this.settings, resumeFrom?.sampler);
       if (resumeFrom) {
+        const steps = budgetSteps(this.settings.budget, this.#sampler.batchesPerEpoch);
+        if (steps !== null && steps < resumeFrom.step) {
+          throw new PixelCNNError('ERR_ARG', `the run being resumed is at step ${resumeFrom.step}, past the ${steps} steps its new budget allows: give a budget of ${resumeFrom.step} steps or more`);
+        }
         this.#adam.loadStateDict(resumeFrom.tensors, resumeFrom.adamSteps);
         this.#average?.loadStateDict(resumeFrom.tensors, resumeFrom.averageUpdates ?? NaN);
         this.#step = resumeFrom.step;
@@ -409,6 +408,7 @@ export class Trainer {
       elapsedSeconds,
       settings: this.settings,
       data: summarize(this.#options.train),
+      test: this.#options.test ? summarize(this.#options.test) : null,
     };
     this.model.save(file, { tensors, metadata: trainingStateMetadata(state) });
     return file;
@@ -431,6 +431,24 @@ function checkOptionKeys(options: TrainerOptions, resumed: boolean): void {
   const { progress } = options;
   if (progress !== undefined && progress !== true && progress !== false && progress !== 'auto') {
     throw new PixelCNNError('ERR_ARG', `progress must be true, false or 'auto', got ${shown(progress)}`);
+  }
+}
+
+/**
+ * A resumed run trains on the run's training set and evaluates on its test set: a
+ * checkpoint holds neither, only their sizes and shapes (the test set's since this
+ * version), and another test set would make the log's evaluations incomparable.
+ */
+function checkResumedData(state: TrainingState, options: TrainerOptions): void {
+  const [was, now] = [state.data, summarize(options.train)];
+  if (was && describeData(was) !== describeData(now)) {
+    throw new PixelCNNError('ERR_ARG', `the run being resumed trained on ${describeData(was)}, this training set holds ${describeData(now)}: give the run's data again (the same files, split as they were: train --test-fraction too)`);
+  }
+  if (state.test === undefined) return;
+  const described = (d: DataSummary | null) => (d ? describeData(d) : 'no test set');
+  const [wasTest, nowTest] = [described(state.test), described(options.test ? summarize(options.test) : null)];
+  if (wasTest !== nowTest) {
+    throw new PixelCNNError('ERR_ARG', `the run being resumed evaluated on ${wasTest}, this run would evaluate on ${nowTest}: give the run's test data again (the same files, split as they were), so that its evaluations stay comparable`);
   }
 }
 

@@ -20,6 +20,8 @@ export interface TrainingState {
   settings: TrainSettings;
   /** The training set's size and image shape (absent in checkpoints of earlier versions). */
   data?: DataSummary;
+  /** The test set's, null for a run without one (absent in checkpoints of earlier versions). */
+  test?: DataSummary | null;
 }
 
 /** What a resumed run checks of its training set: a checkpoint does not hold the data itself. */
@@ -34,6 +36,13 @@ export interface DataSummary {
 export function summarize(data: ImageDataset): DataSummary {
   const { count, channels, height, width, classes } = data;
   return { count, channels, height, width, classes };
+}
+
+const SUMMARY_COUNTS = ['count', 'channels', 'height', 'width', 'classes'] as const;
+
+function isDataSummary(value: unknown): value is DataSummary {
+  return typeof value === 'object' && value !== null &&
+    SUMMARY_COUNTS.every((key) => Number.isSafeInteger((value as DataSummary)[key]) && (value as DataSummary)[key] >= 0);
 }
 
 export const describeData = (d: DataSummary): string =>
@@ -65,11 +74,8 @@ export function trainingDataOf(checkpoint: Checkpoint, checkpointPath: string): 
   const fromModel = checkpoint.extras.metadata[DATA_KEY];
   const data = fromModel === undefined ? trainingRunOf(checkpoint, checkpointPath)?.data ?? null : parseJson(fromModel);
   if (data === null) return null;
-  const counts = ['count', 'channels', 'height', 'width', 'classes'] as const;
-  if (typeof data !== 'object' || !counts.every((key) => Number.isSafeInteger((data as DataSummary)[key]) && (data as DataSummary)[key] >= 0)) {
-    throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training data's summary is malformed`);
-  }
-  return data as DataSummary;
+  if (!isDataSummary(data)) throw new PixelCNNError('ERR_CHECKPOINT', `${checkpointPath}: the training data's summary is malformed`);
+  return data;
 }
 
 function parseJson(text: string): unknown {
@@ -126,6 +132,8 @@ function parseTrainingState(json: string, checkpointPath: string): TrainingState
   if (!isObject(state.adamSteps) || !Object.values(state.adamSteps).every(isCount)) {
     throw bad('has no optimizer step counts');
   }
+  if (state.data !== undefined && !isDataSummary(state.data)) throw bad('has a malformed summary of the training data');
+  if (state.test !== undefined && state.test !== null && !isDataSummary(state.test)) throw bad('has a malformed summary of the test data');
   const settings = state.settings;
   const missing = SETTING_KEYS.filter((key) => !isObject(settings) || !(key in settings));
   if (missing.length > 0) throw bad(`lacks the settings ${missing.join(', ')}`);

@@ -471,6 +471,8 @@ describe('Trainer', () => {
       ['without its settings', (s: Record<string, unknown>) => delete s.settings, /lacks the settings batchSize/],
       ['without a batch size', (s: Record<string, unknown>) => delete (s.settings as Record<string, unknown>).batchSize, /lacks the settings batchSize$/],
       ['with an invalid learning rate', (s: Record<string, unknown>) => ((s.settings as { optimizer: { lr: number } }).optimizer.lr = -1), /invalid settings: lr/],
+      ['with a malformed summary of the training data', (s: Record<string, unknown>) => (s.data = 'MNIST'), /malformed summary of the training data/],
+      ['with a malformed summary of the test data', (s: Record<string, unknown>) => (s.test = { count: -1 }), /malformed summary of the test data/],
       ['with a data order past the data', (s: Record<string, unknown>) => ((s.sampler as { position: number }).position = 999), /data-order-past-the-data\.safetensors: the training state's data order is damaged/],
       ['with an optimizer moment of the wrong shape', null, /optimizer\.blocks\.0\.v\.weight\.m has shape/],
     ])('%s is refused with ERR_CHECKPOINT, and the model built for it freed', (name, edit, reason) => {
@@ -507,6 +509,28 @@ describe('Trainer', () => {
     resumed.model.dispose();
   });
 
+  it('a resumed run refuses a test set other than the run\'s, and a budget the run is already past (ERR_ARG)', async () => {
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-othertest-'));
+    const model = GatedPixelCNN.create(config, { backend: cpu, seed: 3 });
+    await new Trainer({ model, train, test, batchSize: 16, budget: { steps: 3 }, evalEvery: 2, outDir, progress: false }).run();
+    model.dispose();
+    const checkpoint = path.join(outDir, 'checkpoint.safetensors');
+    const unlabeled = { ...test, labels: new Int32Array(test.count).fill(-1), classes: 0 };
+    for (const [other, now] of [[undefined, 'no test set'], [tinyDataset(20, 8, 3, 2), '20 images'], [unlabeled, '30 images of 1×8×8:']] as const) {
+      expect(() => Trainer.resume(checkpoint, { train, test: other, backend: cpu, progress: false }), now).toThrow(expect.objectContaining({
+        code: 'ERR_ARG',
+        message: expect.stringContaining(`evaluated on 30 images of 1×8×8 in 3 classes, this run would evaluate on ${now}`),
+      }));
+    }
+    expect(() => Trainer.resume(checkpoint, { train, test, backend: cpu, progress: false, budget: { steps: 2 } })).toThrow(expect.objectContaining({
+      code: 'ERR_ARG', message: 'the run being resumed is at step 3, past the 2 steps its new budget allows: give a budget of 3 steps or more',
+    }));
+    const resumed = Trainer.resume(checkpoint, { train, test, backend: cpu, progress: false, budget: { steps: 3 } });
+    expect((await resumed.run()).steps).toBe(3);
+    resumed.dispose();
+    resumed.model.dispose();
+  });
+
   it('keeps the class names in its checkpoint, model file and average, and refuses data that names the classes otherwise', async () => {
     const classNames = ['circle', 'square', 'star'];
     const named = { ...train, classNames };
@@ -523,17 +547,17 @@ describe('Trainer', () => {
       saved.dispose();
     }
     const checkpoint = path.join(outDir, 'checkpoint.safetensors');
-    const resumed = Trainer.resume(checkpoint, { train: named, backend: cpu, progress: false });
+    const resumed = Trainer.resume(checkpoint, { train: named, test: { ...test, classNames }, backend: cpu, progress: false });
     expect(resumed.model.classNames).toEqual(classNames);
     resumed.dispose();
     resumed.model.dispose();
     const reordered = { ...train, classNames: ['square', 'circle', 'star'] };
-    expect(() => Trainer.resume(checkpoint, { train: reordered, backend: cpu, progress: false })).toThrow(expect.objectContaining({
+    expect(() => Trainer.resume(checkpoint, { train: reordered, test, backend: cpu, progress: false })).toThrow(expect.objectContaining({
       code: 'ERR_ARG',
       message: "the training set's classes are 0 square, 1 circle, 2 star, the model's 0 circle, 1 square, 2 star",
     }));
     // Data without names fits any model (MNIST's digits are their labels).
-    const unnamed = Trainer.resume(checkpoint, { train, backend: cpu, progress: false });
+    const unnamed = Trainer.resume(checkpoint, { train, test, backend: cpu, progress: false });
     unnamed.dispose();
     unnamed.model.dispose();
   });
