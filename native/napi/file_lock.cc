@@ -2,7 +2,9 @@
 // a file, so that two training runs cannot write one folder at once. The kernel drops
 // the lock when the process ends, however it ends (kill -9 too), so a run that died
 // leaves no stale lock to clear by hand, as a lock made of a file's existence would.
-// A second lock on the file, from this process or another, gets null.
+// A second lock on the file, from this process or another, gets null. Where the file
+// system cannot lock at all (some network and FUSE ones), the lock holds nothing: a run
+// there goes on unguarded rather than not at all.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -34,13 +36,16 @@ Napi::Value lock_file(const Napi::CallbackInfo& info) {
   const std::string path = info[0].As<Napi::String>();
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) fail(codes::kIo, "could not open ", path, ": ", std::strerror(errno));
+  int held_fd = fd;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
     ::close(fd);
     if (error == EWOULDBLOCK) return info.Env().Null();
-    fail(codes::kIo, "could not lock ", path, ": ", std::strerror(error));
+    const bool unsupported = error == ENOLCK || error == EOPNOTSUPP || error == ENOSYS || error == EINVAL;
+    if (!unsupported) fail(codes::kIo, "could not lock ", path, ": ", std::strerror(error));
+    held_fd = -1;
   }
-  auto lock = Napi::External<HeldLock>::New(info.Env(), new HeldLock{fd}, [](Napi::Env, HeldLock* held) {
+  auto lock = Napi::External<HeldLock>::New(info.Env(), new HeldLock{held_fd}, [](Napi::Env, HeldLock* held) {
     close_lock(held);  // a lock object collected without unlockFile
     delete held;
   });

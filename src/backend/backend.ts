@@ -103,6 +103,7 @@ export class Backend {
    * An exclusive advisory lock on `path` (flock; the file is created if missing), held
    * until release() or the end of the process, however it ends; null while another
    * holder, in this process or another, has it. The Trainer keeps one run per folder with it.
+   * On a file system that cannot lock at all, the lock holds nothing (runs go on unguarded).
    */
   lockFile(path: string): { release(): void } | null {
     const lock = callNative('lockFile', () => this.#addon.lockFile(path));
