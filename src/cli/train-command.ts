@@ -162,81 +162,86 @@ async function train(flags: TrainFlags): Promise<void> {
   let stopStatus = 0;
   // One listener a signal for the whole run: a once() listener re-armed from its own call
   // missed a second signal that came during the same step (Node delivered both at once).
-  for (const signal of stopSignals) {
+  // They go when the command ends, so that a later command in the process starts afresh.
+  const handlers = stopSignals.map((signal) => {
     const { status, shown } = STOP_SIGNALS[signal];
-    process.on(signal, () => {
+    return [signal, () => {
       if (stopStatus !== 0) process.exit(stopStatus);
       stopStatus = status;
       process.stderr.write(`\nstopping after this step (${shown} again to quit without a checkpoint)…\n`);
       abort.abort();
-    });
-  }
-
-  if (resumed !== null) {
-    trainer = Trainer.resume(resumed, { ...common, backend: flags.backend, signal: abort.signal });
-    try {
-      checkResumedSettings(flags, trainer, modelConfig?.(train, test));
-    } catch (error) {
-      trainer.dispose();
-      trainer.model.dispose();
-      throw error;
+    }] as const;
+  });
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  try {
+    if (resumed !== null) {
+      trainer = Trainer.resume(resumed, { ...common, backend: flags.backend, signal: abort.signal });
+      try {
+        checkResumedSettings(flags, trainer, modelConfig?.(train, test));
+      } catch (error) {
+        trainer.dispose();
+        trainer.model.dispose();
+        throw error;
+      }
+      process.stderr.write(terminalSafe(`resuming ${resumed} at step ${trainer.step}\n`));
+    } else {
+      const config = modelConfig!(train, test);
+      const { classes } = config;
+      if (train.classNames && classes > 0 && classes !== train.classes) {
+        // Labels past the named ones would have no names, and a test folder could not be labeled as training was.
+        throw new CliError(
+          `the configuration says ${classes} classes, the training folder holds ${train.classes}: ` +
+            `give "classes": ${train.classes}, or 0 for a model without classes`,
+        );
+      }
+      // The data's class names, where the model takes its classes (a configuration may drop them).
+      const model = GatedPixelCNN.create(config, {
+        backend: flags.backend, seed: flags.seed ?? 0, classNames: classes > 0 ? train.classNames : null,
+      });
+      trainer = new Trainer({
+        ...common,
+        model,
+        signal: abort.signal,
+        budget: budget ?? { epochs: 1 },
+        batchSize: flags.batchSize,
+        seed: flags.seed,
+        optimizer: { lr: flags.lr, weightDecay: flags.weightDecay, decoupled: flags.adamw ?? false },
+        clipNorm: flags.clip,
+        schedule: flags.schedule ? { kind: flags.schedule, warmupSteps: flags.warmup } : { kind: 'constant', warmupSteps: flags.warmup },
+        evalEvery: flags.evalEvery,
+        evalLimit: flags.evalLimit,
+        checkpointEvery: flags.checkpointEvery,
+        ema: flags.ema,
+      });
+      const c = model.config;
+      process.stderr.write(terminalSafe(
+        `training ${flags.config ?? flags.preset ?? 'mnist-tiny'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
+          `${counted(train.count, 'image')}${flags.testFraction && test ? ` (${test.count} held out for testing)` : ''}, ` +
+          `batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n` +
+          (model.classNames ? `labels: ${describeClassNames(model.classNames)}\n` : ''),
+      ));
     }
-    process.stderr.write(terminalSafe(`resuming ${resumed} at step ${trainer.step}\n`));
-  } else {
-    const config = modelConfig!(train, test);
-    const { classes } = config;
-    if (train.classNames && classes > 0 && classes !== train.classes) {
-      // Labels past the named ones would have no names, and a test folder could not be labeled as training was.
-      throw new CliError(
-        `the configuration says ${classes} classes, the training folder holds ${train.classes}: ` +
-          `give "classes": ${train.classes}, or 0 for a model without classes`,
-      );
-    }
-    // The data's class names, where the model takes its classes (a configuration may drop them).
-    const model = GatedPixelCNN.create(config, {
-      backend: flags.backend, seed: flags.seed ?? 0, classNames: classes > 0 ? train.classNames : null,
-    });
-    trainer = new Trainer({
-      ...common,
-      model,
-      signal: abort.signal,
-      budget: budget ?? { epochs: 1 },
-      batchSize: flags.batchSize,
-      seed: flags.seed,
-      optimizer: { lr: flags.lr, weightDecay: flags.weightDecay, decoupled: flags.adamw ?? false },
-      clipNorm: flags.clip,
-      schedule: flags.schedule ? { kind: flags.schedule, warmupSteps: flags.warmup } : { kind: 'constant', warmupSteps: flags.warmup },
-      evalEvery: flags.evalEvery,
-      evalLimit: flags.evalLimit,
-      checkpointEvery: flags.checkpointEvery,
-      ema: flags.ema,
-    });
-    const c = model.config;
+    const startStep = trainer.step;
+    const result = await trainer.run();
+    const end = result.lastEval
+      ? `test NLL ${result.lastEval.nll.toFixed(2)} nats/image (${result.lastEval.bitsPerDim.toFixed(4)} bits/dim)` +
+        (result.lastEvalStep === result.steps ? '' : ` at step ${result.lastEvalStep}`)
+      : result.steps > startStep
+        ? `last batch ${result.lastLoss.toFixed(2)} nats/image`
+        : result.stoppedBy === 'signal'
+          ? 'no step was taken'
+          : 'the run had already reached its budget';
+    const peak = mebibytes(trainer.model.backend.memoryUsage().peakReserved);
     process.stderr.write(terminalSafe(
-      `training ${flags.config ?? flags.preset ?? 'mnist-tiny'} (${model.parameters.count.toLocaleString()} parameters, K=${c.levels}) on ${flags.dataset}: ` +
-        `${counted(train.count, 'image')}${flags.testFraction && test ? ` (${test.count} held out for testing)` : ''}, ` +
-        `batch ${trainer.settings.batchSize}, backend ${model.backend.name}\n` +
-        (model.classNames ? `labels: ${describeClassNames(model.classNames)}\n` : ''),
+      `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${counted(result.steps, 'step')}: ${end}; ` +
+        `peak ${trainer.model.backend.name} memory ${peak}; ${result.checkpoint ? `wrote ${flags.out}` : 'wrote nothing'}\n`,
     ));
+    trainer.dispose();
+    trainer.model.dispose();
+    if (result.stoppedBy === 'signal') process.exitCode = stopStatus;
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
   }
-  const startStep = trainer.step;
-  const result = await trainer.run();
-  const end = result.lastEval
-    ? `test NLL ${result.lastEval.nll.toFixed(2)} nats/image (${result.lastEval.bitsPerDim.toFixed(4)} bits/dim)` +
-      (result.lastEvalStep === result.steps ? '' : ` at step ${result.lastEvalStep}`)
-    : result.steps > startStep
-      ? `last batch ${result.lastLoss.toFixed(2)} nats/image`
-      : result.stoppedBy === 'signal'
-        ? 'no step was taken'
-        : 'the run had already reached its budget';
-  const peak = mebibytes(trainer.model.backend.memoryUsage().peakReserved);
-  process.stderr.write(terminalSafe(
-    `${result.stoppedBy === 'signal' ? 'stopped' : 'done'} after ${counted(result.steps, 'step')}: ${end}; ` +
-      `peak ${trainer.model.backend.name} memory ${peak}; ${result.checkpoint ? `wrote ${flags.out}` : 'wrote nothing'}\n`,
-  ));
-  trainer.dispose();
-  trainer.model.dispose();
-  if (result.stoppedBy === 'signal') process.exitCode = stopStatus;
 }
 
 /**

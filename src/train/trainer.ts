@@ -28,7 +28,7 @@ import type { BackendName } from '../backend/load';
 import { bitsPerDim, checkDatasetFits, evaluate, conditioningFor, type Evaluation } from './evaluate';
 import { MetricsLog } from './metrics-log';
 import { createProgress, type ProgressReporter } from './progress';
-import { lockRunFolder } from './run-folder-lock';
+import { checkpointMark, lockRunFolder } from './run-folder-lock';
 import {
   budgetSteps, checkBudget, checkResumedOptions, checkScheduleFits, resolveSettings, type SettingsOptions, type TrainSettings,
 } from './settings';
@@ -107,6 +107,7 @@ export class Trainer {
   #disposed = false;
   #running = false;
   #folderClaimed: boolean; // false until a new run's first step (see #claimFolder)
+  #checkpointSeen: string | null = null; // outDir's checkpoint as this trainer last saw or wrote it
 
   constructor(options: TrainerOptions, resumeFrom?: TrainingState & { tensors: Parameters<Adam['loadStateDict']>[0] }) {
     if (typeof options !== 'object' || options === null) throw new PixelCNNError('ERR_ARG', 'Trainer needs options: at least a model and a training set');
@@ -159,6 +160,7 @@ export class Trainer {
       this.#folderClaimed = Boolean(resumeFrom) || !options.outDir;
       if (options.outDir) {
         ensureWritableDirectory(options.outDir);
+        this.#checkpointSeen = checkpointMark(path.join(options.outDir, CHECKPOINT_FILE));
         // The log may run past the checkpoint we resume from: what will be redone is dropped.
         this.#log = new MetricsLog(path.join(options.outDir, METRICS_FILE), this.#step);
       }
@@ -240,7 +242,8 @@ export class Trainer {
       this.#checkLive();
     };
 
-    const folderLock = this.#options.outDir ? lockRunFolder(model.backend, this.#options.outDir) : null;
+    const { outDir } = this.#options;
+    const folderLock = outDir ? lockRunFolder(model.backend, outDir, path.join(outDir, CHECKPOINT_FILE), this.#checkpointSeen) : null;
     this.#running = true;
     MODELS_IN_TRAINING.add(model);
     try {
@@ -393,6 +396,7 @@ export class Trainer {
     for (const name of [CHECKPOINT_FILE, MODEL_FILE, ...(this.#options.runFiles ?? [])]) {
       removeEarlierRunFile(path.join(this.#options.outDir!, name));
     }
+    this.#checkpointSeen = null;
     this.#folderClaimed = true;
   }
 
@@ -411,6 +415,7 @@ export class Trainer {
       test: this.#options.test ? summarize(this.#options.test) : null,
     };
     this.model.save(file, { tensors, metadata: trainingStateMetadata(state) });
+    this.#checkpointSeen = checkpointMark(file);
     return file;
   }
 }

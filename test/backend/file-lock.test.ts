@@ -4,7 +4,7 @@
  * with a code where the file cannot be made. (test/train/trainer.test.ts checks it across
  * processes, a killed holder included.)
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect, it } from 'vitest';
@@ -22,6 +22,17 @@ it('holds a file for one holder at a time, until it is released', () => {
   expect(second).not.toBeNull();
   expect(cpu.lockFile(file)).toBeNull();
   second!.release();
+});
+
+it('makes the lock file as the run\'s other files are made (0666 less the umask), so that whoever may resume a run may lock it', () => {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpcnn-lock-mode-')), 'lock');
+  const umask = process.umask(0o002);
+  try {
+    cpu.lockFile(file)!.release();
+  } finally {
+    process.umask(umask);
+  }
+  expect(statSync(file).mode & 0o777).toBe(0o664);
 });
 
 it('refuses a file it cannot create with ERR_IO, naming it', () => {

@@ -643,7 +643,7 @@ describe('Trainer', () => {
     model.dispose();
   });
 
-  it('refuses with ERR_BUSY a run into a folder another run is training into, from this process or another, until that run ends', async () => {
+  it('refuses with ERR_BUSY a run into a folder another run is training into, from this process or another, or wrote a checkpoint into since', async () => {
     const outDir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-train-busy-'));
     const [a, b] = [1, 2].map((seed) => GatedPixelCNN.create(config, { backend: cpu, seed }));
     const one = new Trainer({ model: a, train, outDir, progress: false, budget: { steps: 3 }, checkpointEvery: 1 });
@@ -652,7 +652,18 @@ describe('Trainer', () => {
     await expect(other.run()).rejects.toMatchObject({ code: 'ERR_BUSY', message: expect.stringContaining(outDir) });
     expect((await first).steps).toBe(3);
     expect([...losses(path.join(outDir, 'metrics.jsonl')).keys()]).toEqual([1, 2, 3]); // the first run's alone
-    expect((await other.run()).steps).toBe(2); // free once the first run ended
+    // Set up before the first run's checkpoints, the other would now overwrite them.
+    await expect(other.run()).rejects.toMatchObject({ code: 'ERR_BUSY', message: expect.stringMatching(/wrote .*checkpoint\.safetensors after this one was set up/) });
+    const resumed = Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, outDir, backend: cpu, progress: false, budget: { steps: 5 } });
+    const stale = Trainer.resume(path.join(outDir, 'checkpoint.safetensors'), { train, outDir, backend: cpu, progress: false, budget: { steps: 5 } });
+    expect((await resumed.run()).steps).toBe(5);
+    await expect(stale.run()).rejects.toMatchObject({ code: 'ERR_BUSY' }); // it would go back to step 3
+    expect([...losses(path.join(outDir, 'metrics.jsonl')).keys()]).toEqual([1, 2, 3, 4, 5]);
+    expect((await resumed.run()).steps).toBe(5); // a trainer's own checkpoints are no other run's
+    for (const trainer of [resumed, stale]) {
+      trainer.dispose();
+      trainer.model.dispose();
+    }
 
     // A process holding the folder, then killed: the kernel drops its lock with it.
     const holder = spawn(process.execPath, ['-e', `
@@ -661,7 +672,7 @@ describe('Trainer', () => {
       setInterval(() => {}, 1000);`]);
     const said = await new Promise<string>((resolve) => holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
     expect(said).toBe('locked');
-    const third = new Trainer({ model: b, train, outDir, progress: false, budget: { steps: 1 } });
+    const third = new Trainer({ model: b, train, outDir, progress: false, budget: { steps: 1 }, checkpointEvery: 1 });
     await expect(third.run()).rejects.toMatchObject({ code: 'ERR_BUSY' });
     holder.kill('SIGKILL');
     await new Promise((resolve) => holder.on('exit', resolve));
