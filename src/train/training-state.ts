@@ -1,6 +1,6 @@
 /**
  * What a checkpoint keeps of a run beside the weights (metadata "training": the step, the
- * optimizer's step counts, the data order, the settings, a summary of the training set),
+ * optimizer's step counts, the data order, the settings, summaries of the training and test sets),
  * and its reading back, checked field by field.
  */
 import type { BatchState } from '../data/batches';

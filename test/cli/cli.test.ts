@@ -15,6 +15,7 @@ import { GatedPixelCNN } from '../../src/nn/gated-pixelcnn';
 import { completionInputs } from '../../src/sample/completion';
 import { nllHeatmapGrid } from '../../src/train/nll-heatmap';
 import { cli, runCli, trainTiny } from '../helpers/cli';
+import { holdLockInAnotherProcess } from '../helpers/lock-holder';
 import { writePng } from '../helpers/png-folder';
 import { checkGrid } from '../helpers/png-grid-check';
 import { tinyDataset, writeIdx } from '../helpers/tiny-data';
@@ -259,11 +260,7 @@ describe('gated-pixelcnn CLI', () => {
 
   it('refuses with ERR_BUSY to train into a folder that another process is training into, writing nothing', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-busy-'));
-    const holder = spawn(process.execPath, ['-e', `
-      const lock = require(${JSON.stringify(path.resolve(cli, '..', '..'))}).loadBackend('cpu').lockFile(${JSON.stringify(path.join(out, '.training.lock'))});
-      console.log(lock ? 'locked' : 'busy');
-      setInterval(() => {}, 1000);`]);
-    expect(await new Promise<string>((resolve) => holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())))).toBe('locked');
+    const holder = await holdLockInAnotherProcess(path.join(out, '.training.lock'));
     const { trained } = trainTiny('gpcnn-cli-busy-data-', '--out', out);
     holder.kill('SIGKILL');
     expect([trained.status, trained.stderr]).toEqual([1, expect.stringMatching(new RegExp(`another run is training into ${out} now.*\\(ERR_BUSY\\)`))]);

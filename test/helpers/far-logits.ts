@@ -25,5 +25,7 @@ export function farLogits(rng: Rng, shape: readonly [number, number, number, num
       nll[slice * plane + i] = Math.log(top.length);
     }
   }
-  return { logits, targets, nll };
+  const perImage = Array.from({ length: batch }, (_, n) =>
+    nll.subarray(n * channels * plane, (n + 1) * channels * plane).reduce((a, b) => a + b, 0));
+  return { logits, targets, nll, perImage };
 }

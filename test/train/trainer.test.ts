@@ -18,6 +18,7 @@ import { WeightAverage } from '../../src/optim/weight-average';
 import { evaluate } from '../../src/train/evaluate';
 import { Trainer, type BatchEndInfo, type TrainerOptions } from '../../src/train/trainer';
 import { cpu } from '../helpers/backend';
+import { holdLockInAnotherProcess } from '../helpers/lock-holder';
 import { makeRng } from '../helpers/random';
 import { tinyDataset, writeIdx } from '../helpers/tiny-data';
 import { trackedBackend } from '../helpers/tracked-backend';
@@ -666,12 +667,7 @@ describe('Trainer', () => {
     }
 
     // A process holding the folder, then killed: the kernel drops its lock with it.
-    const holder = spawn(process.execPath, ['-e', `
-      const lock = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'dist'))}).loadBackend('cpu').lockFile(${JSON.stringify(path.join(outDir, '.training.lock'))});
-      console.log(lock ? 'locked' : 'busy');
-      setInterval(() => {}, 1000);`]);
-    const said = await new Promise<string>((resolve) => holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
-    expect(said).toBe('locked');
+    const holder = await holdLockInAnotherProcess(path.join(outDir, '.training.lock'));
     const third = new Trainer({ model: b, train, outDir, progress: false, budget: { steps: 1 }, checkpointEvery: 1 });
     await expect(third.run()).rejects.toMatchObject({ code: 'ERR_BUSY' });
     holder.kill('SIGKILL');
