@@ -149,6 +149,12 @@ void CudaBackend::refuse_while_capturing(const char* what) const {
   if (capture_allocator()) fail(codes::kArg, what, " waits for the device, which a capture cannot record");
 }
 
+void CudaBackend::refuse_changing_scalars_while_capturing(const char* what) const {
+  if (capture_allocator())
+    fail(codes::kArg, what, " takes numbers that change from step to step, which a capture cannot record (a replay would "
+                            "repeat the captured ones): run it outside the capture");
+}
+
 void CudaBackend::download(const Tensor& src, void* host) {
   ensure_device_usable();
   refuse_while_capturing("reading a tensor back");

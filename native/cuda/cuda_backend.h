@@ -119,6 +119,9 @@ class CudaBackend final : public Backend {
   CachingAllocator* capture_allocator() const;
   // ERR_ARG when this thread is capturing: `what` waits for the device.
   void refuse_while_capturing(const char* what) const;
+  // ERR_ARG when this thread is capturing: `what` takes host numbers that change from
+  // call to call, which a replay would repeat as they were at the capture.
+  void refuse_changing_scalars_while_capturing(const char* what) const;
 };
 
 // cudaMalloc, or nullptr when memory runs out (the caller may free idle blocks and

@@ -87,6 +87,7 @@ __global__ void sum_of_squares_kernel(SquareSums s) {
 
 void CudaBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamParams& p) {
   ensure_device_usable();
+  refuse_changing_scalars_while_capturing("an optimizer step (its learning rate and bias corrections)");
   AdamBatch batch{};
   batch.beta1 = float(p.beta1), batch.beta2 = float(p.beta2), batch.eps = float(p.eps);
   batch.l2 = p.decoupled ? 0.f : float(p.weight_decay);
@@ -108,6 +109,7 @@ void CudaBackend::adam_step(const std::vector<AdamUpdate>& updates, const AdamPa
 
 void CudaBackend::moving_average(const std::vector<Tensor>& averages, const std::vector<Tensor>& values, float decay) {
   ensure_device_usable();
+  refuse_changing_scalars_while_capturing("a moving average (its decay)");
   for (size_t first = 0; first < averages.size(); first += kTensorsPerLaunch) {
     AverageBatch batch{};
     batch.decay = decay;

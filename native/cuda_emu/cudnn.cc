@@ -53,9 +53,11 @@ struct Geometry {
            y.w == out_size(x.w, conv.pad_w, f.w, conv.stride_w, conv.dilation_w) && y.h > 0 && y.w > 0;
   }
   // The workspace an emulated algorithm asks for: none for the deterministic forward
-  // one, some for every other, so that the caller's handling of both is exercised.
+  // one, some for every other, so that the caller's handling of both is exercised; it
+  // grows with the batch, as real algorithms' do, so that a larger batch after a
+  // capture grows the workspace the captured work holds.
   size_t workspace_bytes(Pass pass, int algo) const {
-    return pass == Pass::kForward && algo == kDeterministicAlgo ? 0 : f.bytes();
+    return pass == Pass::kForward && algo == kDeterministicAlgo ? 0 : f.bytes() * size_t(x.n);
   }
 
   // Calls visit(x index, filter index, y index) for every product of the convolution.

@@ -415,8 +415,10 @@ export class Backend {
    * Runs `record` with its ops recorded instead of run, and returns what it returned
    * beside the recorded work, which runs them on replay(). Tensors that `record`
    * allocates keep their memory for the work's lifetime, so each replay writes into
-   * the tensors it returned. An op that reads back to the host cannot be recorded:
-   * it throws ERR_ARG, and nothing is kept. ERR_BACKEND where canCapture is false.
+   * the tensors it returned. Host numbers an op takes are recorded as they are. An op
+   * that reads back to the host, or whose numbers change from step to step (Adam's
+   * step, a moving average), cannot be recorded: it throws ERR_ARG, and nothing is
+   * kept. ERR_BACKEND where canCapture is false.
    */
   capture<T>(record: () => T): { work: CapturedWork; result: T } {
     callNative('capture', () => this.#addon.beginCapture());

@@ -70,6 +70,25 @@ describe.skipIf(!cudaAvailable)('while a capture records', () => {
     expect([...be.relu(x).toFloat32Array()]).toEqual([1, 0]);
   });
 
+  it('an optimizer step or a moving average is refused with ERR_ARG: a replay would repeat its learning rate or decay', () => {
+    const be = loadBackend('cuda');
+    const model = GatedPixelCNN.create({ ...config, layers: 1 }, { backend: be, seed: 1 });
+    const { images, cond } = randomBatch(1, 2);
+    model.backward(images, cond);
+    const adam = new Adam(model.parameters, { lr: 1e-2 });
+    const before = model.parameters.list().map((p) => p.value.toFloat32Array());
+    expect(expectCode('ERR_ARG', () => be.capture(() => adam.step())).message).toMatch(/change from step to step/);
+    const average = model.parameters.list().map((p) => be.zeros(p.value.shape));
+    const values = model.parameters.list().map((p) => p.value);
+    expectCode('ERR_ARG', () => be.capture(() => be.movingAverage(average, values, 0.5)));
+    expect(model.parameters.list().map((p) => p.value.toFloat32Array())).toEqual(before);
+    adam.step();
+    expect(model.parameters.list().map((p) => p.value.toFloat32Array())).not.toEqual(before);
+    adam.dispose();
+    for (const t of average) t.dispose();
+    model.dispose();
+  });
+
   it('zeros it makes have unknown values until a replay, so the ops that index with them check them on the device', () => {
     const be = loadBackend('cuda');
     const table = be.tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [3, 2]);
@@ -118,8 +137,8 @@ describe.skipIf(!cudaAvailable)('captured training steps', () => {
     const eagerAdam = new Adam(eagerModel.parameters, { lr: 1e-2, weightDecay: 1e-3, decoupled: true });
     const graphAdam = new Adam(graphModel.parameters, { lr: 1e-2, weightDecay: 1e-3, decoupled: true });
     const held = randomBatch(99, 5);
-    // Sizes 4, 4, 4, 4, 3 (eager: another size), 4, 4: the first 4 warms up, the
-    // second is captured, and the size-3 batch drops the graph, which is captured again.
+    // Sizes 4, 4, 4, 4, 3, 4, 4: the first 4 warms up, the second is captured, and the
+    // size-3 batch, met once, runs eagerly beside the kept graph.
     const sizes = [4, 4, 4, 4, 3, 4, 4];
     const replayedAt: boolean[] = [];
     sizes.forEach((size, step) => {
@@ -177,6 +196,48 @@ describe.skipIf(!cudaAvailable)('captured training steps', () => {
     for (const step of [eager, graphed]) step.dispose();
     for (const adam of [eagerAdam, graphAdam]) adam.dispose();
     for (const model of [eagerModel, graphModel]) model.dispose();
+    expect(backend.guardViolations()).toBe(0);
+  });
+
+  it('keep a graph for each batch size met twice, with the learning rate changing every step and the cuDNN workspace growing between replays', () => {
+    const backend = loadBackend('cuda');
+    const eagerModel = GatedPixelCNN.create(config, { backend, seed: 3 });
+    const graphModel = GatedPixelCNN.create(config, { backend, seed: 3 });
+    // A wider model's backward on a larger batch grows the workspace the graphs were captured with.
+    const wider = GatedPixelCNN.create({ ...config, hidden: 16, skip: 16, firstKernel: 7, kernel: 5 }, { backend, seed: 4 });
+    const eager = new TrainingStep(eagerModel, { graph: false });
+    const graphed = new TrainingStep(graphModel, { graph: true });
+    const eagerAdam = new Adam(eagerModel.parameters, { lr: 1e-2, weightDecay: 1e-2, decoupled: false });
+    const graphAdam = new Adam(graphModel.parameters, { lr: 1e-2, weightDecay: 1e-2, decoupled: false });
+    const sizes = [4, 3, 4, 3, 4, 3, 4, 3, 5, 4, 3, 4];
+    const replayedAt: boolean[] = [];
+    sizes.forEach((size, step) => {
+      const { images, cond } = randomBatch(step + 1, size);
+      const expected = eager.run(images, cond);
+      expect(normalizedError(graphed.run(images, cond), expected), `NLL at step ${step}`).toBeLessThanOrEqual(1e-6);
+      replayedAt.push(graphed.replayed);
+      for (const [i, p] of graphModel.parameters.list().entries()) {
+        const reference = eagerModel.parameters.list()[i].grad;
+        if (reference) {
+          expect(normalizedError(p.grad!.toFloat32Array(), reference.toFloat32Array()), `${p.name}'s gradient at step ${step}`)
+            .toBeLessThanOrEqual(1e-6);
+        }
+      }
+      const lr = 1e-2 * (1 + Math.cos(step)) / 2 + 1e-4;
+      eagerAdam.step(lr);
+      graphAdam.step(lr);
+      if (step === 5) {
+        const larger = randomBatch(77, 8);
+        wider.backward(larger.images, larger.cond);
+      }
+    });
+    // Sizes 4 and 3 are each captured at their second step; the single 5 runs eagerly.
+    expect(replayedAt).toEqual([false, false, true, true, true, true, true, true, false, true, true, true]);
+    expect(graphed.captures).toBe(2);
+    expect(normalizedError(weightsOf(graphModel), weightsOf(eagerModel))).toBeLessThanOrEqual(1e-6);
+    for (const step of [eager, graphed]) step.dispose();
+    for (const adam of [eagerAdam, graphAdam]) adam.dispose();
+    for (const model of [eagerModel, graphModel, wider]) model.dispose();
     expect(backend.guardViolations()).toBe(0);
   });
 

@@ -71,4 +71,28 @@ describe.skipIf(!cudaAvailable)('training on CUDA', () => {
     const onTheCpu = GatedPixelCNN.load(path.join(onCuda.outDir, 'model.safetensors'), { backend: 'cpu' });
     expect(normalizedError([evaluate(onTheCpu, test).nll], [evaluate(trained, test).nll])).toBeLessThanOrEqual(tf32 ? 1e-3 : 1e-5);
   });
+
+  it('takes the same steps with captured steps as without: warmup and cosine, decay, clipping, an average, evaluations between steps', async () => {
+    const run = async (stepGraph: boolean) => {
+      const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 1 });
+      const steps: { loss: number; lr: number; gradNorm: number }[] = [];
+      await new Trainer({
+        model, train: tinyDataset(50, 8, 3, 1), test, batchSize: 16, budget: { epochs: 3 }, evalEvery: 2, evalLimit: null,
+        optimizer: { lr: 5e-3, weightDecay: 1e-3 }, schedule: { kind: 'cosine', warmupSteps: 3 }, clipNorm: 0.5, ema: 0.9,
+        progress: false, stepGraph, callbacks: { onBatchEnd: ({ loss, lr, gradNorm }) => steps.push({ loss, lr, gradNorm }) },
+      }).run();
+      const weights = model.parameters.list().flatMap((p) => [...p.value.toFloat32Array()]);
+      model.dispose();
+      return { steps, weights };
+    };
+    const captured = await run(true);
+    const eager = await run(false);
+    expect(captured.steps).toHaveLength(9); // 3 whole batches of 16 in 50 images, 3 epochs
+    expect(captured.steps.map((s) => s.lr)).toEqual(eager.steps.map((s) => s.lr));
+    expect(new Set(eager.steps.map((s) => s.lr)).size).toBe(9);
+    for (const key of ['loss', 'gradNorm'] as const) {
+      expect(normalizedError(captured.steps.map((s) => s[key]), eager.steps.map((s) => s[key])), key).toBeLessThanOrEqual(tolerance);
+    }
+    expect(normalizedError(captured.weights, eager.weights)).toBeLessThanOrEqual(tolerance);
+  });
 });
