@@ -308,11 +308,14 @@ function modelChoice(flags: TrainFlags): (train: ImageDataset, test?: ImageDatas
 
 const dataClasses = (train: ImageDataset, test?: ImageDataset): number => Math.max(train.classes, test?.classes ?? 0);
 
+/** A configuration is a few keys: a pipe giving more than this is not one. */
+const CONFIG_PIPE_LIMIT = 1 << 20;
+
 /** The JSON object of a configuration file: ERR_IO if it cannot be read, ERR_ARG if it is not such an object. */
 function readConfigFile(file: string): Partial<ConfigInput> {
   let text: string;
   try {
-    text = readRegularFile(file).toString('utf8');
+    text = readRegularFile(file, { pipeLimit: CONFIG_PIPE_LIMIT }).toString('utf8');
   } catch (error) {
     throw new CliError(`cannot read the configuration ${file}: ${(error as Error).message}`, 'ERR_IO');
   }

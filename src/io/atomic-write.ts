@@ -66,6 +66,35 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
 
 /** The synchronous twin of writeFileAtomic. */
 export function writeFileAtomicSync(target: string, data: Uint8Array | string): void {
+  writeFilesAtomicSync([[target, data]]);
+}
+
+/**
+ * Writes files that belong together (a levels file and its sidecar) as writeFileAtomicSync
+ * does each, but every file's data is written and flushed before any is renamed into
+ * place: a write that fails (a full disk) leaves all the old files as they were.
+ */
+export function writeFilesAtomicSync(files: readonly (readonly [target: string, data: Uint8Array | string])[]): void {
+  const temps: string[] = [];
+  try {
+    for (const [target, data] of files) temps.push(writeTemporarySync(target, data));
+  } catch (error) {
+    temps.forEach(removeQuietly);
+    throw error;
+  }
+  files.forEach(([target], i) => {
+    try {
+      fs.renameSync(temps[i], target);
+    } catch (error) {
+      temps.slice(i).forEach(removeQuietly);
+      throw ioError(target, error);
+    }
+  });
+  for (const [target] of files) syncDirectorySync(target);
+}
+
+/** A flushed temporary beside `target` holding `data`; on failure none is left, and ERR_IO names `target`. */
+function writeTemporarySync(target: string, data: Uint8Array | string): string {
   const temp = tempPathFor(target);
   let created = false;
   try {
@@ -77,19 +106,20 @@ export function writeFileAtomicSync(target: string, data: Uint8Array | string): 
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(temp, target);
-    created = false;
+    return temp;
   } catch (error) {
-    if (created) {
-      try {
-        fs.rmSync(temp, { force: true });
-      } catch {
-        // The error worth reporting is the first one.
-      }
-    }
+    if (created) removeQuietly(temp);
     throw ioError(target, error);
   }
-  syncDirectorySync(target);
+}
+
+/** Removes a temporary after a failure, whose error is the one worth reporting. */
+function removeQuietly(temp: string): void {
+  try {
+    fs.rmSync(temp, { force: true });
+  } catch {
+    // Left for the next write of its target to clear (temporary-names.ts).
+  }
 }
 
 async function syncDirectory(target: string): Promise<void> {

@@ -7,7 +7,7 @@
  */
 
 import { PixelCNNError } from '../errors';
-import { writeFileAtomicSync } from '../io/atomic-write';
+import { writeFilesAtomicSync } from '../io/atomic-write';
 import { checkWritableFile, ensureFolderOf, statPath } from '../io/directories';
 import { readRegularFile } from '../io/read-regular-file';
 import type { ModelConfig } from '../nn/config';
@@ -97,7 +97,7 @@ export function writeLevelsFile(
   }
   checkLevelsTarget(file);
   ensureFolderOf(file);
-  writeFileAtomicSync(file, levels);
-  writeFileAtomicSync(`${file}.json`, json);
+  // Both written before either replaces an older pair, which a full disk so leaves matched.
+  writeFilesAtomicSync([[file, levels], [`${file}.json`, json]]);
   return sidecar;
 }

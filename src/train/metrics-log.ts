@@ -4,8 +4,10 @@
  * log reads as if the run had never been interrupted; a new run drops them all. The
  * lines go at the run's first write, not when it starts, so that a run which fails
  * before it logs anything (a refused option, an abort) leaves the old log as it was.
+ * A line is appended whole or not at all, so that readers of a log whose disk filled
+ * up do not meet half a line.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 
 import { PixelCNNError } from '../errors';
 import { writeFileAtomicSync } from '../io/atomic-write';
@@ -23,7 +25,27 @@ export class MetricsLog {
       this.#truncateAfter(this.#keepThrough);
       this.#keepThrough = null;
     }
-    this.#io('write', () => appendFileSync(this.path, JSON.stringify(entry) + '\n'));
+    this.#io('write', () => this.#append(JSON.stringify(entry) + '\n'));
+  }
+
+  /** Appends a whole line or, when the write fails partway (a full disk), nothing. */
+  #append(line: string): void {
+    const fd = openSync(this.path, 'a');
+    try {
+      const end = fstatSync(fd).size;
+      try {
+        writeFileSync(fd, line);
+      } catch (error) {
+        try {
+          ftruncateSync(fd, end);
+        } catch {
+          // The error worth reporting is the write's; a resume drops a cut line anyway.
+        }
+        throw error;
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Keeps the entries up to and including `step`. */

@@ -1,8 +1,8 @@
 /**
  * Inputs: a device such as /dev/zero would fill memory, so it is refused at once, naming
  * what it is, by every reader of inputs (data files, image folders, checkpoints); a pipe
- * the user names (`--config <(…)`) is read to its end, but one found in an image folder,
- * which would hang the loader, is refused.
+ * the user names (`--config <(…)`) is read to its end, up to a limit, but one found in an
+ * image folder, which would hang the loader, is refused.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,6 +30,12 @@ describe.runIf(process.platform === 'linux')('readRegularFile', () => {
     // A pipe named on purpose is read to its end (the writer starts before the read waits).
     spawn('sh', ['-c', `printf abc > '${fifo}'`]);
     expect(readRegularFile(fifo).toString()).toBe('abc');
+    // One that never ends fails past its limit instead of filling memory.
+    const endless = spawn('sh', ['-c', `exec cat /dev/zero > '${fifo}'`]);
+    expect(() => readRegularFile(fifo, { pipeLimit: 3 << 20 })).toThrow(/it is a pipe that gave more than 3145728 bytes/);
+    endless.kill();
+    spawn('sh', ['-c', `head -c ${3 << 20} /dev/zero > '${fifo}'`]);
+    expect(readRegularFile(fifo, { pipeLimit: 3 << 20 })).toEqual(Buffer.alloc(3 << 20));
     expect(() => readRegularFile('/dev/zero')).toThrow(/it is a device, not a regular file/);
     expect(() => readRegularFile(dir)).toThrow(/it is a folder, not a regular file/);
     expect(() => readRegularFile(path.join(dir, 'missing'))).toThrow(/ENOENT/);

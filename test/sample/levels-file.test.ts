@@ -1,14 +1,16 @@
 /**
  * The raw levels file and its JSON sidecar: written together, after every check, so
- * that a refused call leaves both as they were.
+ * that a refused call leaves both as they were, and both flushed before either replaces
+ * an earlier pair, so that a full disk leaves that pair as it was.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { resolveConfig } from '../../src/nn/config';
 import { writeLevelsFile } from '../../src/sample/levels-file';
+import { distModule, runWithFileSizeLimit } from '../helpers/file-size-limit';
 
 const config = resolveConfig({ channels: 1, height: 2, width: 2, levels: 4, hidden: 4, layers: 1, headHidden: 4 });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-levels-'));
@@ -55,5 +57,23 @@ describe('writeLevelsFile', () => {
       expect(() => writeLevelsFile(target, Uint8Array.of(0, 1, 2, 3), config)).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/is not a levels file/) }));
       expect(readFileSync(path.join(dir, mine), 'utf8')).toBe('mine');
     }
+  });
+
+  it.runIf(process.platform === 'linux')('leaves an earlier pair as it was when the disk has no room for the new sidecar (ERR_IO)', () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-levels-full-'));
+    const file = path.join(folder, 'levels');
+    writeLevelsFile(file, Uint8Array.of(0, 1, 2, 3, 3, 2, 1, 0), config, { labels: [1, 0] });
+    const before = [readFileSync(file), readFileSync(`${file}.json`)];
+    // 3,200 levels fit in the 4 KiB the writer may fill; their sidecar, with 800 labels, does not.
+    const script = `
+      const { resolveConfig } = require(${JSON.stringify(distModule('nn/config'))});
+      const { writeLevelsFile } = require(${JSON.stringify(distModule('sample/levels-file'))});
+      const config = resolveConfig(${JSON.stringify(config)});
+      const labels = Array.from({ length: 800 }, (_, n) => n % 2);
+      try { writeLevelsFile(${JSON.stringify(file)}, new Uint8Array(3200).fill(2), config, { labels }); } catch (error) { console.log(error.code, error.message); }`;
+    const run = runWithFileSizeLimit(4, script);
+    expect(run.stdout, run.stderr).toMatch(/^ERR_IO could not write .*levels\.json: EFBIG/);
+    expect([readFileSync(file), readFileSync(`${file}.json`)]).toEqual(before);
+    expect(readdirSync(folder).sort()).toEqual(['levels', 'levels.json']); // no temporaries left
   });
 });
