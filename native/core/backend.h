@@ -30,6 +30,11 @@ struct ConvParams {
   int64_t dy = 0, dx = 0, groups = 1;
 };
 
+// Convolution plans (primitives, algorithms) a backend keeps, per pass and shape, the
+// most recently used: a training step of a model uses a few dozen, and a run a few
+// batch sizes (training, evaluation, its last partial batch).
+constexpr size_t kKeptConvolutionPlans = 512;
+
 // The gate's pre-activation is a = u + extra + bias[b,:] + spatial; absent terms are null.
 struct GateInputs {
   const Tensor* u = nullptr;        // [B, 2p, H, W]

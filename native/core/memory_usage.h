@@ -14,6 +14,9 @@ namespace gpcnn {
 
 struct MemoryUsage {
   size_t allocated = 0, reserved = 0, peak_allocated = 0, peak_reserved = 0;
+  // Convolution plans the backend keeps for shapes it met (a count: their own memory,
+  // oneDNN's scratch copies of operands on the CPU, is not in the bytes above).
+  size_t cached_plans = 0;
 };
 
 class MemoryCounter {

@@ -33,6 +33,18 @@ CpuBackend::CpuBackend()
           [](void* data) { std::free(data); }, kMaxCachedHostBytes, codes::kOutOfMemory, "host",
           host_guards()),
       convolutions_(std::make_unique<OneDnnConvolutions>()) {}
+
+MemoryUsage CpuBackend::memory_usage() const {
+  MemoryUsage usage = allocator_.memory()->usage();
+  usage.cached_plans = convolutions_->plan_count();
+  return usage;
+}
+
+// The plans' scratch buffers are memory kept for reuse too.
+void CpuBackend::release_cached_memory() {
+  allocator_.release_cached();
+  convolutions_->clear_plans();
+}
 CpuBackend::~CpuBackend() = default;
 
 std::shared_ptr<Buffer> CpuBackend::allocate(size_t bytes) { return allocator_.allocate(bytes); }

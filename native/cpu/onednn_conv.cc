@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/errors.h"
+#include "../core/lru_cache.h"
 
 namespace gpcnn {
 
@@ -168,28 +169,26 @@ struct OneDnnConvolutions::State {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::mutex mutex;  // the plans and the stream are shared by all callers
-  std::unordered_map<std::string, dnnl::convolution_forward::primitive_desc> forward_descs;
-  std::unordered_map<std::string, Plan> plans;
+  LruCache<dnnl::convolution_forward::primitive_desc> forward_descs{kKeptConvolutionPlans};
+  LruCache<Plan> plans{kKeptConvolutionPlans};
 
   // The forward primitive descriptor: the forward pass itself, and the hint of both backward passes.
   const dnnl::convolution_forward::primitive_desc& forward_desc(const Geometry& g) {
-    const std::string key = g.key('f');
-    auto found = forward_descs.find(key);
-    if (found != forward_descs.end()) return found->second;
-    const auto src = layout(g.input_window(), g), wei = layout(g.weights(), g), dst = layout(g.output(), g);
-    const auto desc =
-        g.bias ? dnnl::convolution_forward::desc(
-                     dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
-                     wei, g.bias_desc(), dst, {1, 1}, g.pad_before(), g.pad_after())
-               : dnnl::convolution_forward::desc(
-                     dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
-                     wei, dst, {1, 1}, g.pad_before(), g.pad_after());
-    return forward_descs.emplace(key, dnnl::convolution_forward::primitive_desc(desc, engine))
-        .first->second;
+    return forward_descs.get(g.key('f'), [&] {
+      const auto src = layout(g.input_window(), g), wei = layout(g.weights(), g), dst = layout(g.output(), g);
+      const auto desc =
+          g.bias ? dnnl::convolution_forward::desc(
+                       dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
+                       wei, g.bias_desc(), dst, {1, 1}, g.pad_before(), g.pad_after())
+                 : dnnl::convolution_forward::desc(
+                       dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
+                       wei, dst, {1, 1}, g.pad_before(), g.pad_after());
+      return dnnl::convolution_forward::primitive_desc(desc, engine);
+    });
   }
 
   Plan& forward_plan(const Geometry& g) {
-    return cached(g.key('F'), [&] {
+    return plans.get(g.key('F'), [&] {
       const auto& pd = forward_desc(g);
       Plan plan{dnnl::convolution_forward(pd), {}};
       plan.operands.push_back(make_operand(engine, DNNL_ARG_SRC, g.input_window(), pd.src_desc(), false));
@@ -201,7 +200,7 @@ struct OneDnnConvolutions::State {
   }
 
   Plan& backward_data_plan(const Geometry& g) {
-    return cached(g.key('D'), [&] {
+    return plans.get(g.key('D'), [&] {
       const dnnl::convolution_backward_data::desc desc(
           dnnl::algorithm::convolution_direct, layout(g.input_window(), g), layout(g.weights(), g),
           layout(g.output(), g), {1, 1}, g.pad_before(), g.pad_after());
@@ -215,7 +214,7 @@ struct OneDnnConvolutions::State {
   }
 
   Plan& backward_weights_plan(const Geometry& g) {
-    return cached(g.key('W'), [&] {
+    return plans.get(g.key('W'), [&] {
       const auto src = layout(g.input_window(), g), wei = layout(g.weights(), g), dst = layout(g.output(), g);
       const auto desc =
           g.bias ? dnnl::convolution_backward_weights::desc(
@@ -233,17 +232,21 @@ struct OneDnnConvolutions::State {
       return plan;
     });
   }
-
-  template <typename Make>
-  Plan& cached(const std::string& key, Make make) {
-    auto found = plans.find(key);
-    if (found != plans.end()) return found->second;
-    return plans.emplace(key, make()).first->second;
-  }
 };
 
 OneDnnConvolutions::OneDnnConvolutions() : state_(std::make_unique<State>()) {}
 OneDnnConvolutions::~OneDnnConvolutions() = default;
+
+size_t OneDnnConvolutions::plan_count() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->plans.size();
+}
+
+void OneDnnConvolutions::clear_plans() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->plans.clear();
+  state_->forward_descs.clear();
+}
 
 // oneDNN reports failures as dnnl::error; turn them into our error type.
 template <typename Body>

@@ -6,7 +6,8 @@
 // reads a dense copy of the window of the input that the kernel can reach.
 // Spatial kernels run in oneDNN's own blocked layouts, with reorders from and to the
 // NCHW tensors. Primitives, reorders and their scratch buffers are created once per
-// geometry and cached, since creating a primitive JITs code.
+// geometry and cached, since creating a primitive JITs code; the cache keeps the
+// kKeptConvolutionPlans most recently used, as a process may meet ever new batch sizes.
 #pragma once
 
 #include <memory>
@@ -27,6 +28,9 @@ class OneDnnConvolutions {
   void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x);
   void backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p, Tensor& grad_w,
                         Tensor* grad_b);
+  // How many plans are kept, and dropping them all (their scratch buffers with them).
+  size_t plan_count() const;
+  void clear_plans();
 
  private:
   struct State;

@@ -140,6 +140,12 @@ void CudaBackend::upload(Tensor& dst, const void* host) {
   dst.buffer->set_known_range(range);
 }
 
+MemoryUsage CudaBackend::memory_usage() const {
+  MemoryUsage usage = allocator_.memory()->usage();
+  if (convolutions_) usage.cached_plans = convolutions_->plan_count();
+  return usage;
+}
+
 void CudaBackend::release_cached_memory() {
   refuse_while_capturing("releasing cached memory");
   allocator_.release_cached();

@@ -32,7 +32,7 @@ class CudaBackend final : public Backend {
 
   std::shared_ptr<Buffer> allocate(size_t bytes) override;
   size_t guard_violations() const override { return allocator_.guard_violations(); }
-  MemoryUsage memory_usage() const override { return allocator_.memory()->usage(); }
+  MemoryUsage memory_usage() const override;
   void reset_peak_memory() override { allocator_.memory()->reset_peaks(); }
   void release_cached_memory() override;
   void upload(Tensor& dst, const void* host) override;

@@ -126,7 +126,8 @@ struct CudnnConvolutions::Plan {
 };
 
 // Creating and destroying a handle synchronize the device: not during another thread's capture.
-CudnnConvolutions::CudnnConvolutions(CudaBackend& backend, bool tf32) : backend_(backend), tf32_(tf32) {
+CudnnConvolutions::CudnnConvolutions(CudaBackend& backend, bool tf32)
+    : backend_(backend), tf32_(tf32), plans_(kKeptConvolutionPlans) {
   GPCNN_CUDNN(synchronizing([this] { return cudnnCreate(&handle_); }));
   GPCNN_CUDNN(cudnnSetStream(handle_, backend_.stream()));
 }
@@ -155,9 +156,12 @@ CudnnConvolutions::Plan& CudnnConvolutions::plan(int64_t batch, int64_t in_chann
   std::string key;
   for (int64_t v : {batch, in_channels, height, width, w[0], w[2], w[3], p.dy, p.dx, p.groups})
     key += std::to_string(v) + ',';
-  auto found = plans_.find(key);
-  if (found != plans_.end()) return *found->second;
+  return *plans_.get(key, [&] { return make_plan(batch, in_channels, height, width, w, p); });
+}
 
+std::unique_ptr<CudnnConvolutions::Plan> CudnnConvolutions::make_plan(int64_t batch, int64_t in_channels,
+                                                                     int64_t height, int64_t width, const Shape& w,
+                                                                     const ConvParams& p) {
   auto plan = std::make_unique<Plan>();
   Plan& pl = *plan;
   pl.batch = batch, pl.in_channels = in_channels, pl.height = height, pl.width = width;
@@ -216,7 +220,7 @@ CudnnConvolutions::Plan& CudnnConvolutions::plan(int64_t batch, int64_t in_chann
                                                            pl.data_algo, &pl.data_bytes));
   GPCNN_CUDNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle_, pl.input, pl.output, pl.conv, pl.filter,
                                                              pl.filter_algo, &pl.filter_bytes));
-  return *plans_.emplace(key, std::move(plan)).first->second;
+  return plan;
 }
 
 // The input as cuDNN reads it: x itself, or a padded copy (kept alive by `holder`).

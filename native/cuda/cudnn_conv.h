@@ -3,7 +3,7 @@
 // x[i − dy, j − dx] (zero outside; a negative pad is just rows never copied), and a
 // valid convolution runs on that. The backward-data pass crops the padded gradient
 // back. Descriptors and the chosen (deterministic) algorithms are cached per
-// geometry; the workspace grows on demand. Biases are added and their gradients summed
+// geometry (the kKeptConvolutionPlans most recently used); the workspace grows on demand. Biases are added and their gradients summed
 // by our own kernels (on an H200, cuDNN's cudnnConvolutionBackwardBias averaged 61 µs
 // a call over mnist-quick's layers at batch 64, by ncu).
 #pragma once
@@ -12,9 +12,9 @@
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "../core/backend.h"
+#include "../core/lru_cache.h"
 
 namespace gpcnn {
 
@@ -30,6 +30,8 @@ class CudnnConvolutions {
   void backward_data(const Tensor& grad_y, const Tensor& w, const ConvParams& p, Tensor& grad_x, bool accumulate);
   void backward_weights(const Tensor& x, const Tensor& grad_y, const ConvParams& p, Tensor& grad_w,
                         Tensor* grad_b);
+  // How many plans are kept (the kKeptConvolutionPlans most recently used).
+  size_t plan_count() const { return plans_.size(); }
   // The workspace as it is now: a captured graph that uses it keeps it alive.
   std::shared_ptr<Buffer> workspace_buffer() const { return workspace_; }
   // out[c] = Σ x[n, c, ...]: bias gradients (see bias_partial_kernel).
@@ -39,6 +41,8 @@ class CudnnConvolutions {
   struct Plan;
   Plan& plan(int64_t batch, int64_t in_channels, int64_t height, int64_t width,
              const Shape& weight_shape, const ConvParams& p);
+  std::unique_ptr<Plan> make_plan(int64_t batch, int64_t in_channels, int64_t height, int64_t width,
+                                  const Shape& weight_shape, const ConvParams& p);
   void* workspace(size_t bytes);
   void channel_sums(const float* x, int64_t batch, int64_t channels, int64_t plane, float* out);
 
@@ -46,7 +50,7 @@ class CudnnConvolutions {
   bool tf32_;
   cudnnHandle_t handle_ = nullptr;
   std::shared_ptr<Buffer> workspace_;
-  std::unordered_map<std::string, std::unique_ptr<Plan>> plans_;
+  LruCache<std::unique_ptr<Plan>> plans_;  // made where Plan is complete (cudnn_conv.cu)
 };
 
 }  // namespace gpcnn

@@ -1,4 +1,4 @@
-// memoryUsage() -> { allocated, reserved, peakAllocated, peakReserved } in bytes,
+// memoryUsage() -> { allocated, reserved, peakAllocated, peakReserved } in bytes and cachedPlans,
 // resetPeakMemory(), releaseCachedMemory(): what the backend's allocators hold
 // (core/memory_usage.h), for diagnosis and the benchmarks' peak memory.
 #include "addon_context.h"
@@ -16,6 +16,7 @@ Napi::Value memory_usage(const Napi::CallbackInfo& info) {
   result.Set("reserved", double(usage.reserved));
   result.Set("peakAllocated", double(usage.peak_allocated));
   result.Set("peakReserved", double(usage.peak_reserved));
+  result.Set("cachedPlans", double(usage.cached_plans));
   return result;
 }
 

@@ -1,12 +1,13 @@
 /**
  * Backend.memoryUsage() on the CPU: the caching allocator's counts follow tensors
- * made, freed and reused, its peaks reset, and training gives back every byte.
+ * made, freed and reused, its peaks reset, training gives back every byte, and the
+ * convolution plans kept for shapes met are bounded.
  * (test/cuda/memory-usage.test.ts checks the same on the GPU, captured steps included.)
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { cpu } from '../helpers/backend';
-import { checkTensorAccounting, checkTrainingReturnsEveryByte } from '../helpers/memory-checks';
+import { checkConvolutionPlansBounded, checkTensorAccounting, checkTrainingReturnsEveryByte } from '../helpers/memory-checks';
 
 describe('memory usage (CPU)', () => {
   it('counts whole blocks allocated, kept idle, reused and released, and the peaks since a reset', () => {
@@ -15,5 +16,11 @@ describe('memory usage (CPU)', () => {
 
   it('is back where it started once a model trained with Adam is disposed', () => {
     checkTrainingReturnsEveryByte(cpu);
+  });
+
+  it('keeps the most recently used convolution plans, and drops them with the idle blocks', () => {
+    expect(checkConvolutionPlansBounded(cpu)).toBeGreaterThan(0);
+    cpu.releaseCachedMemory();
+    expect(cpu.memoryUsage().cachedPlans).toBe(0);
   });
 });

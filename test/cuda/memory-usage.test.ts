@@ -2,14 +2,14 @@
  * Backend.memoryUsage() on the GPU: the caching allocator's counts follow tensors
  * made, freed and reused, and its peaks reset; captured training steps count their
  * graphs' memory and give it back when disposed; cached memory cannot be released
- * inside a capture. Skips without a GPU (or the CUDA emulator).
+ * inside a capture; the convolution plans kept for shapes met are bounded. Skips without a GPU (or the CUDA emulator).
  */
 import { describe, expect, it } from 'vitest';
 
 import { loadBackend } from '../../src';
 import { cudaAvailable } from '../helpers/cuda';
 import { expectCode } from '../helpers/expect-code';
-import { checkTensorAccounting, checkTrainingReturnsEveryByte } from '../helpers/memory-checks';
+import { checkConvolutionPlansBounded, checkTensorAccounting, checkTrainingReturnsEveryByte } from '../helpers/memory-checks';
 
 describe.skipIf(!cudaAvailable)('memory usage (CUDA)', () => {
   const cuda = () => loadBackend('cuda');
@@ -20,6 +20,10 @@ describe.skipIf(!cudaAvailable)('memory usage (CUDA)', () => {
 
   it('is back where it started once a model trained with captured steps is disposed', () => {
     checkTrainingReturnsEveryByte(cuda());
+  });
+
+  it('keeps the most recently used convolution plans (cuDNN descriptors and algorithms, no device memory)', () => {
+    checkConvolutionPlansBounded(cuda());
   });
 
   it("counts a capture's own memory while its work lives", () => {

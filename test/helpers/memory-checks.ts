@@ -102,3 +102,33 @@ export function checkTrainingReturnsEveryByte(backend: Backend): void {
   expect(after.allocated).toBe(between.allocated);
   expect(backend.memoryUsage().allocated).toBe(start);
 }
+
+/** How many convolution plans a backend keeps at most (native/core/backend.h). */
+export const KEPT_CONVOLUTION_PLANS = 512;
+
+/**
+ * A process meeting a new batch size on every call keeps no more than the most recent
+ * KEPT_CONVOLUTION_PLANS plans (it kept one per shape for good), and a convolution
+ * whose plan was dropped computes what it did. Returns the count after.
+ */
+export function checkConvolutionPlansBounded(backend: Backend): number {
+  const rng = makeRng(13);
+  const weight = backend.tensor(Float32Array.from(uniform(rng, 2 * 2 * 3 * 3)), [2, 2, 3, 3]);
+  const convolve = (batch: number, values: Float32Array) => {
+    const x = backend.tensor(values, [batch, 2, 3, 3]);
+    const y = backend.conv2d(x, weight, null, { dy: 1, dx: 1 });
+    const result = y.toFloat32Array();
+    x.dispose();
+    y.dispose();
+    return result;
+  };
+  const first = Float32Array.from(uniform(rng, 2 * 3 * 3));
+  const before = backend.memoryUsage().cachedPlans;
+  const expected = convolve(1, first);
+  expect(backend.memoryUsage().cachedPlans).toBe(Math.min(before + 1, KEPT_CONVOLUTION_PLANS));
+  for (let batch = 2; batch <= KEPT_CONVOLUTION_PLANS + 20; batch++) convolve(batch, new Float32Array(batch * 2 * 3 * 3).fill(0.5));
+  expect(backend.memoryUsage().cachedPlans).toBe(KEPT_CONVOLUTION_PLANS);
+  expect(convolve(1, first)).toEqual(expected); // its plan made again
+  weight.dispose();
+  return backend.memoryUsage().cachedPlans;
+}
