@@ -14,8 +14,8 @@ namespace gpcnn {
 
 struct MemoryUsage {
   size_t allocated = 0, reserved = 0, peak_allocated = 0, peak_reserved = 0;
-  // Convolution plans the backend keeps for shapes it met (a count: their own memory,
-  // oneDNN's scratch copies of operands on the CPU, is not in the bytes above).
+  // Convolution plans the backend keeps for shapes it met (a count: their primitives,
+  // descriptors and chosen algorithms hold no memory from the pool).
   size_t cached_plans = 0;
 };
 

@@ -32,18 +32,12 @@ CpuBackend::CpuBackend()
           [](size_t bytes) { return std::aligned_alloc(64, bytes); },
           [](void* data) { std::free(data); }, kMaxCachedHostBytes, codes::kOutOfMemory, "host",
           host_guards()),
-      convolutions_(std::make_unique<OneDnnConvolutions>()) {}
+      convolutions_(std::make_unique<OneDnnConvolutions>([this](size_t bytes) { return allocate(bytes); })) {}
 
 MemoryUsage CpuBackend::memory_usage() const {
   MemoryUsage usage = allocator_.memory()->usage();
   usage.cached_plans = convolutions_->plan_count();
   return usage;
-}
-
-// The plans' scratch buffers are memory kept for reuse too.
-void CpuBackend::release_cached_memory() {
-  allocator_.release_cached();
-  convolutions_->clear_plans();
 }
 CpuBackend::~CpuBackend() = default;
 

@@ -23,7 +23,7 @@ class CpuBackend final : public Backend {
   size_t guard_violations() const override { return allocator_.guard_violations(); }
   MemoryUsage memory_usage() const override;
   void reset_peak_memory() override { allocator_.memory()->reset_peaks(); }
-  void release_cached_memory() override;
+  void release_cached_memory() override { allocator_.release_cached(); }
   void upload(Tensor& dst, const void* host) override;
   void download(const Tensor& src, void* host) override;
   void fill_zero(Tensor& t) override;

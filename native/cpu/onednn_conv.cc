@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cstring>
 #include <dnnl.hpp>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../core/errors.h"
@@ -114,20 +118,21 @@ struct InputWindow {
 
 // One operand of a planned primitive: the caller's plain NCHW / OIHW memory and,
 // when oneDNN runs faster in a layout of its own (channels blocked by 16 for
-// AVX-512), a scratch buffer in that layout and the reorder to or from it.
+// AVX-512), that layout and the reorder to or from it. The blocked copy itself is
+// taken from the backend's pool for each call, so a plan holds no memory of its own.
 struct Operand {
   int arg;  // DNNL_ARG_*
   memory::desc plain;
   bool output;
-  std::optional<memory> scratch;
-  std::optional<dnnl::reorder> reorder;  // plain -> scratch for inputs, scratch -> plain for outputs
+  std::optional<memory::desc> blocked;
+  std::optional<dnnl::reorder> reorder;  // plain -> blocked for inputs, blocked -> plain for outputs
 };
 
 Operand make_operand(const dnnl::engine& engine, int arg, const memory::desc& plain,
                      const memory::desc& chosen, bool output) {
   Operand op{arg, plain, output, std::nullopt, std::nullopt};
   if (chosen != plain) {
-    op.scratch = memory(chosen, engine);
+    op.blocked = chosen;
     op.reorder = output ? dnnl::reorder(dnnl::reorder::primitive_desc(engine, chosen, engine, plain))
                         : dnnl::reorder(dnnl::reorder::primitive_desc(engine, plain, engine, chosen));
   }
@@ -139,19 +144,26 @@ struct Plan {
   dnnl::primitive primitive;
   std::vector<Operand> operands;
 
-  void execute(const dnnl::engine& engine, dnnl::stream& stream,
-               const std::unordered_map<int, void*>& data) {
+  void execute(const dnnl::engine& engine, dnnl::stream& stream, const std::unordered_map<int, void*>& data,
+               const OneDnnConvolutions::Allocate& allocate) {
+    std::vector<std::shared_ptr<Buffer>> copies;  // the blocked copies, held until the work is done
     std::unordered_map<int, memory> args;
     for (Operand& op : operands) {
       memory plain(op.plain, engine, data.at(op.arg));
-      if (op.scratch && !op.output) op.reorder->execute(stream, plain, *op.scratch);
-      args.emplace(op.arg, op.scratch ? *op.scratch : plain);
+      if (!op.blocked) {
+        args.emplace(op.arg, plain);
+        continue;
+      }
+      copies.push_back(allocate(op.blocked->get_size()));
+      memory blocked(*op.blocked, engine, copies.back()->data());
+      if (!op.output) op.reorder->execute(stream, plain, blocked);
+      args.emplace(op.arg, blocked);
     }
     primitive.execute(stream, args);
     for (Operand& op : operands)
-      if (op.scratch && op.output) {
+      if (op.blocked && op.output) {
         memory plain(op.plain, engine, data.at(op.arg));
-        op.reorder->execute(stream, *op.scratch, plain);
+        op.reorder->execute(stream, args.at(op.arg), plain);
       }
     stream.wait();
   }
@@ -166,6 +178,8 @@ memory::desc layout(const memory::desc& plain, const Geometry& g) {
 }  // namespace
 
 struct OneDnnConvolutions::State {
+  explicit State(Allocate allocate) : allocate(std::move(allocate)) {}
+  Allocate allocate;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::mutex mutex;  // the plans and the stream are shared by all callers
@@ -234,18 +248,12 @@ struct OneDnnConvolutions::State {
   }
 };
 
-OneDnnConvolutions::OneDnnConvolutions() : state_(std::make_unique<State>()) {}
+OneDnnConvolutions::OneDnnConvolutions(Allocate allocate) : state_(std::make_unique<State>(std::move(allocate))) {}
 OneDnnConvolutions::~OneDnnConvolutions() = default;
 
 size_t OneDnnConvolutions::plan_count() const {
   std::lock_guard<std::mutex> lock(state_->mutex);
   return state_->plans.size();
-}
-
-void OneDnnConvolutions::clear_plans() {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->plans.clear();
-  state_->forward_descs.clear();
 }
 
 // oneDNN reports failures as dnnl::error; turn them into our error type.
@@ -275,7 +283,7 @@ void OneDnnConvolutions::forward(const Tensor& x, const Tensor& w, const Tensor*
     std::unordered_map<int, void*> data{{DNNL_ARG_SRC, input.data}, {DNNL_ARG_WEIGHTS, ptr(w)}, {DNNL_ARG_DST, ptr(y)}};
     if (b) data.emplace(DNNL_ARG_BIAS, ptr(*b));
     std::lock_guard<std::mutex> lock(state_->mutex);
-    state_->forward_plan(g).execute(state_->engine, state_->stream, data);
+    state_->forward_plan(g).execute(state_->engine, state_->stream, data, state_->allocate);
   });
 }
 
@@ -293,7 +301,7 @@ void OneDnnConvolutions::backward_data(const Tensor& grad_y, const Tensor& w, co
     std::lock_guard<std::mutex> lock(state_->mutex);
     state_->backward_data_plan(g).execute(
         state_->engine, state_->stream,
-        {{DNNL_ARG_DIFF_DST, ptr(grad_y)}, {DNNL_ARG_WEIGHTS, ptr(w)}, {DNNL_ARG_DIFF_SRC, target}});
+        {{DNNL_ARG_DIFF_DST, ptr(grad_y)}, {DNNL_ARG_WEIGHTS, ptr(w)}, {DNNL_ARG_DIFF_SRC, target}}, state_->allocate);
   });
   if (g.crops()) scatter_window(g, window.data(), grad_x.data<float>());
 }
@@ -322,7 +330,7 @@ void OneDnnConvolutions::backward_weights(const Tensor& x, const Tensor& grad_y,
     std::unordered_map<int, void*> data{{DNNL_ARG_SRC, input.data}, {DNNL_ARG_DIFF_DST, ptr(grad_y)}, {DNNL_ARG_DIFF_WEIGHTS, ptr(grad_w)}};
     if (grad_b) data.emplace(DNNL_ARG_DIFF_BIAS, ptr(*grad_b));
     std::lock_guard<std::mutex> lock(state_->mutex);
-    state_->backward_weights_plan(g).execute(state_->engine, state_->stream, data);
+    state_->backward_weights_plan(g).execute(state_->engine, state_->stream, data, state_->allocate);
   });
 }
 

@@ -25,11 +25,7 @@ export interface MemoryUsage {
   peakAllocated: number;
   /** The most `reserved` has been since the backend loaded or resetPeakMemory(). */
   peakReserved: number;
-  /**
-   * How many convolution plans the backend keeps, one per pass and shape met, the 512
-   * most recently used (a count; their memory, on the CPU oneDNN's scratch copies of
-   * operands, is not in the bytes above).
-   */
+  /** How many convolution plans the backend keeps, one per pass and shape met: the 512 most recently used. */
   cachedPlans: number;
 }
 
