@@ -23,7 +23,11 @@ inline float fast_exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r2 + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n
+  // 2^n. A NaN x passes the clamp, so that the result is NaN; converting NaN to an int
+  // is undefined, so it gives the exponent −127 (a scale of 0, and NaN · 0 is NaN). The
+  // shift is unsigned: a negative int shifted left is undefined too.
+  const float e = n > -127.0f ? n : -127.0f;
+  const uint32_t bits = uint32_t(static_cast<int32_t>(e) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;

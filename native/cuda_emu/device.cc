@@ -128,7 +128,9 @@ class Scheduler {
     cluster_ = cluster;
     shared_bytes_ = shared_bytes;
     // Each block of a cluster has its own dynamic shared memory, then a guard.
-    shared_stride_ = (shared_bytes + kGuardBytes) / sizeof(double) + 1;
+    // Rounded to 16 bytes, as a device aligns every block's dynamic shared memory
+    // (launch.cuh declares it __align__(16)): an odd count of doubles misaligned odd ranks.
+    shared_stride_ = ((shared_bytes + kGuardBytes) / 16 + 1) * (16 / sizeof(double));
     ASAN_UNPOISON_MEMORY_REGION(shared_.data(), shared_.size() * sizeof(double));
     shared_.resize(shared_stride_ * cluster);
     for (unsigned rank = 0; rank < cluster; ++rank) {

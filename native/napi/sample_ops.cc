@@ -98,7 +98,8 @@ SamplerJob read_job(const Napi::Object& request) {
   check_sizes(job);
   job.first_image = integer_field(request, "firstImage");
   const double seed = number_field(request, "seed");
-  if (seed != std::floor(seed)) fail(codes::kArg, "seed must be an integer, got ", seed);
+  if (seed != std::floor(seed) || std::fabs(seed) > 9007199254740991.0)
+    fail(codes::kArg, "seed must be an integer of at most 2^53 − 1, got ", seed);
   job.seed = static_cast<int64_t>(seed);
   job.temperature = number_field(request, "temperature");
   job.keep_logits = request.Get("keepLogits").ToBoolean();

@@ -38,11 +38,15 @@ function load(name: 'cpu' | 'cuda'): Loaded {
  * GATED_PIXELCNN_CUDA_EMULATOR=1 puts the CUDA emulator addon in the CUDA addon's
  * place: the CUDA backend's own code compiled for the CPU (cmake/cuda-emulator.cmake).
  * Tests use it to run the GPU test suite without a GPU; it is far too slow for work.
- * A path to a .node file instead of 1 names another build of it (scripts/asan-check.sh).
+ * A path to a .node file instead of 1 names another build of it, and
+ * GATED_PIXELCNN_CPU_ADDON another build of the CPU addon (sanitized ones:
+ * scripts/asan-check.sh).
  */
 function addonFile(name: 'cpu' | 'cuda'): string {
   const emulator = process.env.GATED_PIXELCNN_CUDA_EMULATOR ?? '';
   if (name === 'cuda' && emulator.endsWith('.node')) return emulator;
+  const cpuBuild = process.env.GATED_PIXELCNN_CPU_ADDON ?? '';
+  if (name === 'cpu' && cpuBuild.endsWith('.node')) return cpuBuild;
   return name === 'cuda' && emulator === '1' ? 'gated_pixelcnn_cuda_emu' : `gated_pixelcnn_${name}`;
 }
 

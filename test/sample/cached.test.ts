@@ -172,6 +172,9 @@ describe('cached sampler, as a user runs it', () => {
     const badConfig = request();
     badConfig.config.kernel = 4;
     expect(() => addon.sampleCached!(badTemperature)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    for (const seed of [0.5, 1e300, -(2 ** 60)]) { // beyond an int64 is undefined to convert
+      expect(() => addon.sampleCached!({ ...request(), seed })).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
+    }
     expect(() => addon.sampleCached!(badConfig)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     expect(() => addon.sampleCached!({ ...request(), labels: Int32Array.of(0) })).toThrow(expect.objectContaining({ code: 'ERR_LENGTH' }));
     // Weight sizes are checked by the sampler itself: the promise rejects.
