@@ -6,7 +6,7 @@
 import type { Backend } from '../backend/backend';
 import { toUnit } from '../data/quantize';
 import { kindOf, PixelCNNError, shown } from '../errors';
-import { optionsObject } from '../options';
+import { optionsObject, refuseUnknownKeys } from '../options';
 import type { Tensor } from '../tensor';
 import type { ModelConfig } from './config';
 import type { ForwardContext } from './forward-context';
@@ -87,10 +87,15 @@ export function checkConditioning(config: ModelConfig, batch: number, given: Con
   return cond;
 }
 
+const CONDITIONING_KEYS = ['labels', 'vectors', 'spatial'] as const;
+
 /** A batch's arrays as its tensors hold them, after every check of batchSizeOf, toUnit and checkConditioning. */
 function checkedArrays(config: ModelConfig, images: Uint8Array, given: Conditioning) {
   const batch = batchSizeOf(config, images);
   const unit = toUnit(images, config.levels); // refuses levels ≥ K
+  // Nothing else: a misspelt key (`label`) is refused, as options' typos are, rather
+  // than ignored where the model takes no labels.
+  refuseUnknownKeys(optionsObject(given, 'the conditioning (cond)'), CONDITIONING_KEYS, 'conditioning keys');
   const cond = checkConditioning(config, batch, given);
   const labels = cond.labels ? Int32Array.from(cond.labels) : null;
   return { batch, unit, labels, vectors: cond.vectors ?? null, spatial: cond.spatial ?? null };

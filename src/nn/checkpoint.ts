@@ -100,6 +100,9 @@ export function writeCheckpoint(
 export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const file = decodeSafetensors(bytes);
   const { format, version, config: configJson, [CLASS_NAMES_KEY]: classNamesJson, ...metadata } = file.metadata;
+  if (format === undefined) {
+    throw new PixelCNNError('ERR_CHECKPOINT', `the file has no "format" in its __metadata__: not a gated-pixelcnn checkpoint (SPEC.md §8)`);
+  }
   if (format !== CHECKPOINT_FORMAT) {
     throw new PixelCNNError('ERR_CHECKPOINT', `metadata format is ${JSON.stringify(format)}, expected "${CHECKPOINT_FORMAT}"`);
   }

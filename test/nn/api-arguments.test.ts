@@ -77,6 +77,16 @@ describe('API arguments of the wrong type or kind', () => {
     model.dispose();
   });
 
+  it('logits, nll and pixelNll refuse conditioning keys they do not know, as a misspelt `label`', () => {
+    const model = GatedPixelCNN.create(config, { backend: cpu });
+    const images = new Uint8Array(64).map((_, i) => (i * 7) % config.levels);
+    for (const call of [() => model.logits(images, { label: [1] } as never), () => model.nll(images, { label: [1] } as never), () => model.pixelNll(images, { labels: undefined, label: [1] } as never)]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'ERR_ARG', message: expect.stringMatching(/unknown conditioning keys: label/) }));
+    }
+    expect(model.nll(images, {}).length).toBe(1);
+    model.dispose();
+  });
+
   it('a Trainer refuses a disposed model when made, not at its first step', () => {
     const model = GatedPixelCNN.create(config, { backend: cpu });
     model.dispose();

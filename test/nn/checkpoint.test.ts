@@ -501,7 +501,7 @@ describe('malformed checkpoints are refused with ERR_CHECKPOINT and a reason', (
   });
 
   it('no metadata at all', () => {
-    expectRefused(edited((f) => { f.metadata = {}; }), /format/);
+    expectRefused(edited((f) => { f.metadata = {}; }), /no "format" in its __metadata__/);
   });
 
   it('an unsupported version', () => {
