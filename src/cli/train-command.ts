@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 
-import type { BackendName } from '../backend/load';
+import { loadBackend, type BackendName } from '../backend/load';
 import { describeClassNames } from '../data/class-names';
 import type { ImageDataset } from '../data/dataset';
+import { PixelCNNError } from '../errors';
 import { checkOutputsSpareInputs, samePath, statPath } from '../io/directories';
 import { pngGridTakes } from '../io/png-grid';
 import { readRegularFile } from '../io/read-regular-file';
@@ -13,6 +14,8 @@ import { readCheckpoint } from '../nn/checkpoint';
 import { CONFIG_KEYS, PRESETS, presetConfig, resolveConfig, type ConfigInput, type ModelConfig } from '../nn/config';
 import { GatedPixelCNN } from '../nn/gated-pixelcnn';
 import type { ScheduleKind } from '../optim/schedule';
+import { refuseFolderInUse } from '../train/run-folder-lock';
+import { trainingStateOf } from '../train/training-state';
 import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { refuseConditioned } from './command-model';
 import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
@@ -96,7 +99,6 @@ export function registerTrain(program: Command): void {
  * an --out whose files would land on the training data.
  */
 function checkOutIsFree(flags: TrainFlags): void {
-  if (flags.resume && flags.overwrite) throw new CliError('--resume continues a run and --overwrite starts one over: give one of them');
   const files = [CHECKPOINT_FILE, MODEL_FILE, METRICS_FILE, SAMPLES_FILE].map((name) => path.join(flags.out, name));
   checkOutputsSpareInputs(files, datasetInputs(flags));
   // A log without a checkpoint or model is a run stopped before its first checkpoint:
@@ -124,14 +126,21 @@ function checkpointToResume(flags: TrainFlags): string {
     const unsaved = flags.resume === true && existsSync(path.join(flags.out, METRICS_FILE));
     throw new CliError(`no checkpoint to resume at ${file}${unsaved ? ': the run there stopped before its first checkpoint; run without --resume to start it over' : ''}`);
   }
-  refuseConditioned(readCheckpoint(file).config, `the checkpoint ${file}`);
+  const checkpoint = readCheckpoint(file);
+  if (trainingStateOf(checkpoint, file) === null) {
+    throw new PixelCNNError('ERR_CHECKPOINT', `${file} holds a model but no training state to resume: give a run's ${CHECKPOINT_FILE}`);
+  }
+  refuseConditioned(checkpoint.config, `the checkpoint ${file}`);
   return file;
 }
 
 async function train(flags: TrainFlags): Promise<void> {
+  if (flags.resume && flags.overwrite) throw new CliError('--resume continues a run and --overwrite starts one over: give one of them');
+  refuseFolderInUse(loadBackend('cpu'), flags.out);
+  // The checkpoint first: a file that cannot be resumed is the thing to fix, wherever it goes.
+  const resumed = flags.resume ? checkpointToResume(flags) : null;
   checkOutIsFree(flags);
   const modelConfig = flags.resume && !flags.preset && !flags.config ? undefined : modelChoice(flags);
-  const resumed = flags.resume ? checkpointToResume(flags) : null;
   const { train, test } = loadDatasets(flags);
   const budget = flags.epochs || flags.steps || flags.minutes
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }

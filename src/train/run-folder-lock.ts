@@ -31,12 +31,25 @@ export function checkpointMark(checkpointFile: string): string | null {
  */
 export function lockRunFolder(backend: Backend, outDir: string, checkpointFile: string, seen: string | null): { release(): void } {
   const lock = backend.lockFile(path.join(outDir, LOCK_FILE));
-  if (!lock) {
-    throw new PixelCNNError('ERR_BUSY', `another run is training into ${outDir} now: wait for it to end, or write to another folder`);
-  }
+  if (!lock) throw busy(outDir);
   if (checkpointMark(checkpointFile) !== seen) {
     lock.release();
     throw new PixelCNNError('ERR_BUSY', `another run wrote ${checkpointFile} after this one was set up: start again from the folder as it is now (train --resume), or write to another folder`);
   }
   return lock;
 }
+
+/**
+ * ERR_BUSY while another run holds `outDir` (a look before a run is set up, so that the
+ * folder's other checks do not misreport a run that has not yet written a checkpoint).
+ */
+export function refuseFolderInUse(backend: Backend, outDir: string): void {
+  const lockPath = path.join(outDir, LOCK_FILE);
+  if (statPath(lockPath) === undefined) return; // no run has started there
+  const lock = backend.lockFile(lockPath);
+  if (!lock) throw busy(outDir);
+  lock.release();
+}
+
+const busy = (outDir: string) =>
+  new PixelCNNError('ERR_BUSY', `another run is training into ${outDir} now: wait for it to end, or write to another folder`);

@@ -267,6 +267,22 @@ describe('gated-pixelcnn CLI', () => {
     expect(readdirSync(out)).toEqual(['.training.lock']);
   });
 
+  it('refuses --resume into a folder whose run is training but has no checkpoint yet with ERR_BUSY, not advice to start it over', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-busy-resume-'));
+    writeFileSync(path.join(out, 'metrics.jsonl'), '{"type":"train","step":1}\n'); // the running run's log, before its first checkpoint
+    const holder = await holdLockInAnotherProcess(path.join(out, '.training.lock'));
+    const { trained } = trainTiny('gpcnn-cli-busy-resume-data-', '--out', out, '--resume');
+    holder.kill('SIGKILL');
+    expect([trained.status, trained.stderr]).toEqual([1, expect.stringMatching(new RegExp(`another run is training into ${out} now.*\\(ERR_BUSY\\)`))]);
+  });
+
+  it('refuses to resume from a file of weights alone for what it is, even from the folder it names as --out', () => {
+    const { args, trained, checkpoint } = trainTiny('gpcnn-cli-resume-model-');
+    expect(trained.status, trained.stderr).toBe(0);
+    const resumed = runCli(...args, '--resume', checkpoint, '--steps', '8');
+    expect([resumed.status, resumed.stderr]).toEqual([1, expect.stringMatching(/model\.safetensors holds a model but no training state to resume: give a run's checkpoint\.safetensors \(ERR_CHECKPOINT\)/)]);
+  });
+
   it('quits at a second SIGTERM that comes during the same step as the first, without a checkpoint', async () => {
     // Steps of about two seconds, so that both signals land while one runs.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-sigterm2-'));
