@@ -134,9 +134,9 @@ function checkHeldOutFlags(o: DatasetOptions): void {
  * label ("0" … "9"), so that no folder is labeled by its place among the others.
  */
 export function testSetFit(model: GatedPixelCNN): ImageFolderOptions {
-  const { channels, classes } = model.config;
+  const { channels, classes, height, width } = model.config;
   const classNames = model.classNames ?? (classes > 0 ? Array.from({ length: classes }, (_, y) => String(y)) : null);
-  return { channels, classNames };
+  return { channels, classNames, height, width };
 }
 
 /**
@@ -150,6 +150,7 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}, tra
   if (o.testFraction !== undefined) {
     // The held-out images labeled as a test folder would be: by the model's class names.
     const { train, test } = loadDatasets(o, fit);
+    refuseOtherShape(fit, train, 'test', o);
     if (trainedOn && trainedOn.count !== train.count) {
       const why = trainedOn.count === train.count + test!.count
         ? `the run trained on all ${trainedOn.count} of these images, holding none out: score it on others (--test-dir, --test-images)`
@@ -160,11 +161,11 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}, tra
   }
   switch (o.dataset) {
     case 'mnist':
-      return loadMnist('test');
+      return refuseOtherShape(fit, loadMnist('test'), 'test', o);
     case 'idx':
-      return loadIdxImages(o.testImages!, o.testLabels);
+      return refuseOtherShape(fit, loadIdxImages(o.testImages!, o.testLabels), 'test', o);
     case 'cifar10':
-      return loadCifar10(o.testFiles!);
+      return refuseOtherShape(fit, loadCifar10(o.testFiles!), 'test', o);
     case 'folder':
       if (fit.channels !== undefined && fit.channels > 4) {
         throw new CliError(`PNG images hold 1 to 4 channels, and this model takes ${fit.channels}`);
@@ -173,6 +174,19 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}, tra
     default:
       throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
   }
+}
+
+/**
+ * `data`, unless the model (`fit`: its shape, or its configuration) takes images of another shape: then the
+ * data flags are likely not the ones it was trained with (a forgotten --dataset reads MNIST).
+ */
+export function refuseOtherShape(fit: { channels?: number; height?: number; width?: number }, data: ImageDataset, what: string, o: DatasetOptions): ImageDataset {
+  const { channels, height, width } = fit;
+  if (channels === undefined || (data.channels === channels && data.height === height && data.width === width)) return data;
+  throw new CliError(
+    `--dataset ${o.dataset} gave ${what} images of ${data.channels}×${data.height}×${data.width}, and this model's are ` +
+      `${channels}×${height}×${width}: give the data flags it was trained with${o.dataset === 'mnist' ? ' (--dataset is mnist unless given)' : ''}`,
+  );
 }
 
 /**

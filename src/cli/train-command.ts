@@ -18,7 +18,7 @@ import { refuseFolderInUse } from '../train/run-folder-lock';
 import { trainingStateOf } from '../train/training-state';
 import { CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, Trainer, type TrainerOptions } from '../train/trainer';
 import { refuseConditioned } from './command-model';
-import { DATASET_HELP, datasetInputs, loadDatasets, type DatasetOptions } from './datasets';
+import { DATASET_HELP, datasetInputs, loadDatasets, refuseOtherShape, type DatasetOptions } from './datasets';
 import { backendName, CliError, integer, nonNegativeNumber, oneOf, pathList, fileName, folderName, positiveNumber, unitInterval } from './parse';
 import { STOP_SIGNALS, stopSignals } from './stop-signals';
 import { SAMPLES_FILE, writeTrainingSamples } from './training-samples';
@@ -120,18 +120,18 @@ function checkOutIsFree(flags: TrainFlags): void {
  * The checkpoint --resume continues, checked before the data loads: it must exist, and
  * hold a model the command line can train (not one conditioned on vectors or maps).
  */
-function checkpointToResume(flags: TrainFlags): string {
+function checkpointToResume(flags: TrainFlags): { file: string; config: ModelConfig } {
   const file = flags.resume === true ? path.join(flags.out, CHECKPOINT_FILE) : flags.resume!;
   if (!existsSync(file)) {
     const unsaved = flags.resume === true && existsSync(path.join(flags.out, METRICS_FILE));
     throw new CliError(`no checkpoint to resume at ${file}${unsaved ? ': the run there stopped before its first checkpoint; run without --resume to start it over' : ''}`);
   }
   const checkpoint = readCheckpoint(file);
+  refuseConditioned(checkpoint.config, `the checkpoint ${file}`);
   if (trainingStateOf(checkpoint, file) === null) {
     throw new PixelCNNError('ERR_CHECKPOINT', `${file} holds a model but no training state to resume: give a run's ${CHECKPOINT_FILE}`);
   }
-  refuseConditioned(checkpoint.config, `the checkpoint ${file}`);
-  return file;
+  return { file, config: checkpoint.config };
 }
 
 async function train(flags: TrainFlags): Promise<void> {
@@ -142,6 +142,7 @@ async function train(flags: TrainFlags): Promise<void> {
   checkOutIsFree(flags);
   const modelConfig = flags.resume && !flags.preset && !flags.config ? undefined : modelChoice(flags);
   const { train, test } = loadDatasets(flags);
+  if (resumed) refuseOtherShape(resumed.config, train, 'training', flags);
   const budget = flags.epochs || flags.steps || flags.minutes
     ? { epochs: flags.epochs, steps: flags.steps, minutes: flags.minutes }
     : undefined;
@@ -184,7 +185,7 @@ async function train(flags: TrainFlags): Promise<void> {
   for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
     if (resumed !== null) {
-      trainer = Trainer.resume(resumed, { ...common, backend: flags.backend, signal: abort.signal });
+      trainer = Trainer.resume(resumed.file, { ...common, backend: flags.backend, signal: abort.signal });
       try {
         checkResumedSettings(flags, trainer, modelConfig?.(train, test));
       } catch (error) {
@@ -192,7 +193,7 @@ async function train(flags: TrainFlags): Promise<void> {
         trainer.model.dispose();
         throw error;
       }
-      process.stderr.write(terminalSafe(`resuming ${resumed} at step ${trainer.step}\n`));
+      process.stderr.write(terminalSafe(`resuming ${resumed.file} at step ${trainer.step}\n`));
     } else {
       const config = modelConfig!(train, test);
       const { classes } = config;

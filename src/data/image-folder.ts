@@ -30,6 +30,13 @@ export interface ImageFolderOptions {
    * an evaluation its model's); by default the class folders in name order.
    */
   classNames?: readonly string[] | null;
+  /**
+   * The size every image must have (an evaluation's model's): images of another size are
+   * refused (ERR_DATA) before the class folders are matched to classNames, so that data
+   * meant for another model is reported as such.
+   */
+  height?: number;
+  width?: number;
 }
 
 const CHANNEL_NAMES: Record<number, string> = { 1: 'gray', 2: 'gray and alpha', 3: 'RGB', 4: 'RGBA' };
@@ -146,6 +153,18 @@ function checkChannels(channels: number | undefined): void {
   }
 }
 
+/** ERR_DATA where `file` (every image must be of its size) is not of the size asked for; ERR_ARG for a size that is not one. */
+function checkFirstSize(file: string, { height, width }: ImageFolderOptions): void {
+  if (height === undefined && width === undefined) return;
+  if (!Number.isSafeInteger(height) || !Number.isSafeInteger(width) || height! < 1 || width! < 1) {
+    throw new PixelCNNError('ERR_ARG', `loadImageFolder: height and width must be given together, as integers ≥ 1, got ${String(height)} and ${String(width)}`);
+  }
+  const size = declaredPngSize(file, readPngBytes(file, { pipes: false }));
+  if (size.width !== width || size.height !== height) {
+    throw new PixelCNNError('ERR_DATA', `${file} is ${size.width}×${size.height} pixels, and the images must be ${width}×${height}`);
+  }
+}
+
 /** Reads every PNG image of `dir` (see the file's comment for the layouts) into a dataset. */
 export function loadImageFolder(dir: string, folderOptions?: ImageFolderOptions): ImageDataset {
   const options = optionsObject(folderOptions, 'loadImageFolder: options');
@@ -155,6 +174,7 @@ export function loadImageFolder(dir: string, folderOptions?: ImageFolderOptions)
   checkChannels(options.channels);
   const given = checkClassNames(options.classNames, options.classNames?.length ?? 0, 'ERR_ARG', 'loadImageFolder');
   const files = imageFiles(dir);
+  checkFirstSize(files[0].file, options);
   const labeled = files[0].className !== null;
   const classNames = labeled ? given ?? [...new Set(files.map((f) => f.className!))] : null;
   const labelOf = new Map(classNames?.map((name, label) => [name.normalize('NFC'), label]));

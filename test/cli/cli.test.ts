@@ -348,7 +348,7 @@ describe('gated-pixelcnn CLI', () => {
     expect([rest.status, rest.stderr]).toEqual([0, expect.stringMatching(/completed 3 images once each/)]);
     expect(PNG.sync.read(readFileSync(grid)).height).toBe(3 * 12 + 2 * 2);
     expect(runCli('complete', '--checkpoint', checkpoint, '--out', grid).stderr)
-      .toMatch(/the test images are 1×28×28; this model's are 1×6×6/);
+      .toMatch(/--dataset mnist gave test images of 1×28×28, and this model's are 1×6×6: give the data flags it was trained with/);
     expect(runCli('complete', '--checkpoint', checkpoint, ...data.slice(0, 4), '--out', grid).stderr) // no --test-labels
       .toMatch(/this model has classes, and the test images have no labels: give --label to draw them as one class/);
     const unlabeled = runCli('complete', '--checkpoint', checkpoint, ...data.slice(0, 4), '--label', '1', '--images', '2', '--out', grid, '--no-progress');

@@ -227,6 +227,23 @@ describe('gated-pixelcnn with --dataset folder', () => {
     expect(result.stderr).toMatch(message);
   });
 
+  it('reports data of another shape as such before its class folders, and names the data flags where they read MNIST', () => {
+    const { dir, trained, checkpoint, data } = trainTiny('gpcnn-cli-folder-shape-'); // 1×6×6 images, classes "0" to "2"
+    expect(trained.status, trained.stderr).toBe(0);
+    const other = writePngFolder(path.join(dir, 'other'), rgb(tinyDataset(4, 5, 2, 3)), ['circle', 'square']);
+    for (const command of ['eval', 'complete']) {
+      const refused = runCli(command, '--checkpoint', checkpoint, '--dataset', 'folder', '--test-dir', other, '--no-progress');
+      expect([refused.status, refused.stderr]).toEqual([1, expect.stringMatching(/circle.*is 5×5 pixels, and the images must be 6×6 \(ERR_DATA\)/)]);
+    }
+    const mnist = runCli('eval', '--checkpoint', checkpoint, '--no-progress');
+    expect([mnist.status, mnist.stderr]).toEqual([1, expect.stringMatching(
+      /--dataset mnist gave test images of 1×28×28, and this model's are 1×6×6: give the data flags it was trained with \(--dataset is mnist unless given\) \(ERR_ARG\)/)]);
+    const run = path.dirname(checkpoint);
+    const resumed = runCli('train', '--out', run, '--resume', '--steps', '8', '--no-progress');
+    expect([resumed.status, resumed.stderr]).toEqual([1, expect.stringMatching(/--dataset mnist gave training images of 1×28×28, and this model's are 1×6×6/)]);
+    expect(runCli('eval', '--checkpoint', checkpoint, ...data, '--no-progress').status).toBe(0);
+  });
+
   it('refuses folder flags with another dataset, and a folder dataset without its folder', () => {
     expect(runCli('train', '--train-dir', 'x', '--steps', '1').stderr).toMatch(/--dataset mnist does not read --train-dir \(give --dataset folder to use it\)/);
     // eval reads a training folder only to find a run's held-out images again.

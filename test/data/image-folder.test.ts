@@ -156,6 +156,16 @@ describe('loadImageFolder', () => {
     expect(() => loadImageFolder(dir, { classNames: ['cat', 'cat'] })).toThrow(byCode('ERR_ARG'));
   });
 
+  it('refuses images of another size than asked for before matching class folders, and a size given by half', () => {
+    const data = randomSet(4, 1, 2);
+    const dir = writePngFolder(freshDir(), data, ['dog', 'fox']);
+    const { height, width } = data;
+    expect(loadImageFolder(dir, { classNames: ['dog', 'fox'], height, width }).count).toBe(4);
+    expect(() => loadImageFolder(dir, { classNames: ['cat'], height: height + 1, width }))
+      .toThrow(expect.objectContaining({ code: 'ERR_DATA', message: expect.stringMatching(new RegExp(`is ${width}×${height} pixels, and the images must be ${width}×${height + 1}`)) }));
+    expect(() => loadImageFolder(dir, { height })).toThrow(byCode('ERR_ARG'));
+  });
+
   /** A folder holding `files` (name → contents; a name ending in / is a folder). */
   function folderWith(files: Record<string, Uint8Array | string | null>): string {
     const dir = freshDir();
