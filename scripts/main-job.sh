@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: train the mnist-tiny preset on MNIST on the CPU, then write a grid
+# The main job: train the mnist-tiny preset on MNIST (on a GPU where there is one), then write a grid
 # of generated digits, one row per class, to runs/mnist-tiny/grid.png, and test digits
 # completed from their top halves to runs/mnist-tiny/completions.png.
 # Run scripts/setup.sh first (the README's command does both).

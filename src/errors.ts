@@ -1,6 +1,7 @@
 /**
  * Errors thrown by gated-pixelcnn. Every error has a stable `code`, shared with the
- * native addon, so callers can branch on it instead of parsing messages.
+ * native addon (native/core/errors.h's codes), so callers can branch on it instead of
+ * parsing messages.
  */
 export type ErrorCode =
   | 'ERR_SHAPE' // tensor shapes do not fit the op

@@ -3,6 +3,8 @@
  * change their in-place arguments; each is checked through the TypeScript API and,
  * bypassing it, against the native addon directly.
  */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { PixelCNNError, type Tensor } from '../src';
@@ -181,5 +183,15 @@ describe('against the native addon directly', () => {
   it('the process is still healthy after all of the above', () => {
     const t = addon.tensorFromArray(new Float32Array([1, -1]), [2]);
     expect([...addon.relu(t).toArray()]).toEqual([1, 0]);
+  });
+});
+
+describe('error codes', () => {
+  it('every code the native addon throws is one that ErrorCode names', () => {
+    const root = path.resolve(__dirname, '..');
+    const native = [...readFileSync(path.join(root, 'native', 'core', 'errors.h'), 'utf8').matchAll(/"(ERR_[A-Z_]+)"/g)].map((m) => m[1]);
+    const typed = new Set([...readFileSync(path.join(root, 'src', 'errors.ts'), 'utf8').matchAll(/\| '(ERR_[A-Z_]+)'/g)].map((m) => m[1]));
+    expect(native.length).toBeGreaterThan(10);
+    expect(native.filter((code) => !typed.has(code))).toEqual([]);
   });
 });

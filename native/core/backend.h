@@ -43,6 +43,7 @@ struct GateInputs {
   const Tensor* spatial = nullptr;  // [B, 2p, H, W]
 };
 
+// Defaults as src/backend/backend.ts's ADAM_DEFAULTS (which the addon is always given).
 struct AdamParams {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   bool decoupled = false;  // true: AdamW (decay the weights); false: L2 added to the gradient

@@ -173,9 +173,4 @@ size_t CachingAllocator::guard_violations() const {
   return pool_->violations;
 }
 
-size_t CachingAllocator::cached_bytes() const {
-  std::lock_guard<std::mutex> lock(pool_->mutex);
-  return pool_->idle_bytes;
-}
-
 }  // namespace gpcnn

@@ -55,7 +55,6 @@ class CachingAllocator {
   // Throws when the memory cannot be had even after emptying the pool.
   std::shared_ptr<Buffer> allocate(size_t bytes);
   void release_cached();  // frees every idle block
-  size_t cached_bytes() const;
   // Blocks freed with a damaged guard region since the allocator was made.
   size_t guard_violations() const;
   const std::shared_ptr<MemoryCounter>& memory() const { return pool_->counter; }

@@ -11,6 +11,7 @@
 
 namespace gpcnn {
 
+// Every code here is one of src/errors.ts's ErrorCode, which JavaScript callers branch on.
 namespace codes {
 inline constexpr const char* kShape = "ERR_SHAPE";        // tensor shapes do not fit the op
 inline constexpr const char* kDType = "ERR_DTYPE";        // wrong element type
@@ -26,6 +27,7 @@ inline constexpr const char* kCuda = "ERR_CUDA";          // a CUDA, cuDNN or ke
 inline constexpr const char* kCudaOutOfMemory = "ERR_CUDA_OOM";  // device memory ran out
 inline constexpr const char* kDiverged = "ERR_DIVERGED";  // logits that are not finite: diverged weights
 inline constexpr const char* kIo = "ERR_IO";              // a file could not be opened or locked
+inline constexpr const char* kInternal = "ERR_INTERNAL";  // a bug: an exception of no known kind
 }  // namespace codes
 
 class Error : public std::runtime_error {

@@ -1,5 +1,6 @@
-// Every exported function runs inside guarded(): native errors become JS Errors
-// carrying a stable `code`, so nothing thrown in C++ can crash the process.
+// Exported functions run inside guarded() (sampleCached, which only queues a worker,
+// inside with_coded_errors): native errors become JS Errors carrying a stable `code`,
+// so nothing thrown in C++ can crash the process.
 #pragma once
 
 #include <napi.h>
@@ -30,7 +31,7 @@ auto with_coded_errors(Napi::Env env, Body body) -> decltype(body()) {
   } catch (const std::bad_alloc&) {
     throw coded_error(env, codes::kOutOfMemory, "out of host memory");
   } catch (const std::exception& e) {
-    throw coded_error(env, "ERR_INTERNAL", e.what());
+    throw coded_error(env, codes::kInternal, e.what());
   }
 }
 

@@ -1,6 +1,7 @@
 // sampleCached(request) -> { promise, cancel }: runs the addon's cached sampler
 // (CPU or CUDA, the SamplerRunner it registers) on a worker thread (Napi::AsyncProgressWorker) so the event loop stays free; the
-// promise resolves to { levels: Uint8Array, logits?: Float32Array }.
+// promise resolves to { levels: Uint8Array, logits?: Float32Array } and how it ran (design,
+// vertical, clusterImages, rowGraph, captureRefused: src/backend/native.ts).
 //   request: { config: {SPEC.md §2 keys}, weights: { name: Float32Array },
 //              batch, firstImage, temperature, seed, keepLogits,
 //              labels?: Int32Array, vectors?: Float32Array, spatial?: Float32Array,

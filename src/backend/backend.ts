@@ -37,6 +37,9 @@ export interface AdamOptions {
   decoupled?: boolean;
 }
 
+/** What adamStep and `new Adam` take for the options left out (native/core/backend.h's AdamParams says the same). */
+export const ADAM_DEFAULTS = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false } as const;
+
 /** One parameter's Adam update: the tensors it changes in place and its own step count. */
 export interface AdamUpdate {
   param: Tensor;
@@ -342,11 +345,11 @@ export class Backend {
         list('param'), list('grad'), list('m'), list('v'), updates.map((u) => u.step),
         {
           lr: options.lr,
-          beta1: options.beta1 ?? 0.9,
-          beta2: options.beta2 ?? 0.999,
-          eps: options.eps ?? 1e-8,
-          weightDecay: options.weightDecay ?? 0,
-          decoupled: options.decoupled ?? false,
+          beta1: options.beta1 ?? ADAM_DEFAULTS.beta1,
+          beta2: options.beta2 ?? ADAM_DEFAULTS.beta2,
+          eps: options.eps ?? ADAM_DEFAULTS.eps,
+          weightDecay: options.weightDecay ?? ADAM_DEFAULTS.weightDecay,
+          decoupled: options.decoupled ?? ADAM_DEFAULTS.decoupled,
         },
       ),
     );

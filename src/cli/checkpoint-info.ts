@@ -39,7 +39,7 @@ export function describeCheckpoint(info: CheckpointInfo): string[] {
   ].filter(Boolean);
   const lines = [
     info.checkpoint,
-    `model: ${c.channels}×${c.height}×${c.width} images of K=${c.levels} levels; p ${c.hidden}, ${c.layers} blocks, ` +
+    `model: ${c.channels}×${c.height}×${c.width} images of K=${c.levels} levels; p ${c.hidden}, ${counted(c.layers, 'block')}, ` +
       `kernels ${c.firstKernel} / ${c.kernel}, skip ${c.skip}, head ${c.headHidden}; ` +
       `${conditioning.length ? conditioning.join(', ') : 'unconditional'}; ${info.parameters.toLocaleString('en')} parameters`,
   ];

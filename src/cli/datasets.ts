@@ -68,7 +68,7 @@ export function loadDatasets(o: DatasetOptions, fit: ImageFolderOptions = {}): {
   const { train, test } = loadSplits(o, fit);
   if (o.testFraction === undefined) return { train, test };
   if (test) {
-    throw new CliError(`--test-fraction holds out test images where the data has no test split, and --dataset ${o.dataset} has one here`);
+    throw new CliError(`--test-fraction holds out test images where the data has no test split, and --dataset ${o.dataset} has one here: give --test-fraction or the test split's flags, not both`);
   }
   try {
     return holdOut(train, o.testFraction);

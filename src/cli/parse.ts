@@ -19,7 +19,7 @@ export function integer(name: string, min = 0): (value: string) => number {
   return (value) => {
     // Decimal digits only: Number() would also read '' as 0 and take '0x10' or '1e3'.
     const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+    if (!Number.isSafeInteger(n) || n < min) throw new CliError(`${name} must be an integer from ${min} to 2^53 − 1, got "${value}"`);
     return n;
   };
 }

