@@ -154,7 +154,7 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}, tra
     if (trainedOn && trainedOn.count !== train.count) {
       const why = trainedOn.count === train.count + test!.count
         ? `the run trained on all ${trainedOn.count} of these images, holding none out: score it on others (--test-dir, --test-images)`
-        : `the run trained on ${trainedOn.count}: give the --test-fraction and data flags the run was trained with, so that its test images are held out as they were`;
+        : `the run trained on ${trainedOn.count}${heldOut(trainedOn.count, train.count + test!.count)}: give the --test-fraction and data flags the run was trained with, so that its test images are held out as they were`;
       throw new CliError(`--test-fraction ${o.testFraction} leaves ${train.count} of these images for training, and ${why}`);
     }
     return test!;
@@ -175,6 +175,9 @@ export function loadTestSet(o: DatasetOptions, fit: ImageFolderOptions = {}, tra
       throw new CliError(`unknown dataset "${o.dataset}" (choose ${DATASET_HELP})`);
   }
 }
+
+/** ", holding out 16 of these 64 images", where the run's training set came out of these. */
+const heldOut = (trained: number, total: number): string => (trained < total ? `, holding out ${total - trained} of these ${total} images` : '');
 
 /**
  * `data`, unless the model (`fit`: its shape, or its configuration) takes images of another shape: then the

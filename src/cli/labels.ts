@@ -9,6 +9,7 @@
  * a number (folders 1, 2, 3 or 00, 01, 02), the classes with those numbers; a number that
  * is another class's number is refused as ambiguous.
  */
+import { shownClassName } from '../data/class-names';
 import { CliError } from './parse';
 
 /** More labels than a grid could show rows for: refused before any list is built. */
@@ -49,7 +50,7 @@ export function labelList(value: string, earlier: LabelArgument[] = []): LabelAr
   return argument(null, parts);
 }
 
-const listed = (names: readonly string[]) => names.slice(0, 20).join(', ') + (names.length > 20 ? ', …' : '');
+const listed = (names: readonly string[]) => names.slice(0, 20).map(shownClassName).join(', ') + (names.length > 20 ? ', …' : '');
 
 /** The labels the arguments name, for a model with `classNames` (null when its classes have none). */
 export function resolveLabels(list: LabelArgument[], classNames: readonly string[] | null): number[] {

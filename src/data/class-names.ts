@@ -29,5 +29,13 @@ export function sameClassNames(a: readonly string[] | null | undefined, b: reado
 
 /** "0 cat, 1 dog, …": the labels and their names, for messages. */
 export function describeClassNames(names: readonly string[]): string {
-  return names.map((name, label) => `${label} ${name}`).join(', ');
+  return names.map((name, label) => `${label} ${shownClassName(name)}`).join(', ');
+}
+
+/**
+ * A class name as a list shows it: as it is, or quoted where it would not read as one
+ * name there (a comma, a quote, spaces at its ends, an empty name).
+ */
+export function shownClassName(name: string): string {
+  return /^[^\s,"](?:[^,"]*[^\s,"])?$/.test(name) ? name : JSON.stringify(name);
 }

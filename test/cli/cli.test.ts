@@ -571,7 +571,7 @@ describe('gated-pixelcnn CLI', () => {
       const checkpoint = path.join(out, file);
       const other = runCli('eval', '--checkpoint', checkpoint, ...files, '--test-fraction', '0.5', '--no-progress');
       expect(other.status).toBe(1);
-      expect(other.stderr).toMatch(/--test-fraction 0.5 leaves 32 of these images for training, and the run trained on 48: give the --test-fraction .* \(ERR_ARG\)/);
+      expect(other.stderr).toMatch(/--test-fraction 0.5 leaves 32 of these images for training, and the run trained on 48, holding out 16 of these 64 images: give the --test-fraction .* \(ERR_ARG\)/);
       expect(runCli('complete', '--checkpoint', checkpoint, ...files, '--test-fraction', '0.5', '--out', path.join(dir, 'c.png')).stderr)
         .toMatch(/and the run trained on 48/);
       const same = runCli('eval', '--checkpoint', checkpoint, ...files, '--test-fraction', '0.25', '--json', '--no-progress');

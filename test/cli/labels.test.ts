@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { labelList, resolveLabels, type LabelArgument } from '../../src/cli/labels';
 import { perClassFiles } from '../../src/cli/sample-command';
+import { describeClassNames } from '../../src/data/class-names';
 
 /** The labels of --labels given once for each of `values`, as commander reads a repeated option. */
 const resolve = (value: string | string[], names: string[] | null) =>
@@ -28,6 +29,9 @@ describe('--labels', () => {
     expect(resolve('red, green', names)).toEqual([0]);
     expect(resolve('red,green', names)).toEqual([2, 3]);
     expect(resolve(['red, green', 'blue'], names)).toEqual([0, 1]);
+    // Listed, such a name is quoted, so that it reads as one class.
+    expect(() => resolve('purple', names)).toThrow(/its classes: "red, green", blue, red, green\)/);
+    expect(describeClassNames([...names, ' cyan', ''])).toBe('0 "red, green", 1 blue, 2 red, 3 green, 4 " cyan", 5 ""');
     // A malformed list is refused only when no class has it as its name.
     expect(resolve('a,,b', ['a,,b', 'c'])).toEqual([0]);
     expect(() => resolve('a,,c', ['a,,b', 'c'])).toThrow(/labels must look like/);
