@@ -184,6 +184,16 @@ def _bytes(t):
     return ctypes.string_at(t.data_ptr(), t.numel() * t.element_size()) if t.numel() else b''
 
 
+def read_raw(path, dtype, count):
+    """`count` values of `dtype` from a raw little-endian file (the parity scripts' inputs)."""
+    with open(path, 'rb') as f:
+        data = bytearray(f.read())
+    t = torch.frombuffer(data, dtype=dtype)  # little-endian host assumed
+    if t.numel() != count:
+        raise SystemExit(f'{path}: expected {count} values of {dtype}, found {t.numel()}')
+    return t
+
+
 def write_safetensors(path, tensors, metadata):
     header, offset = {'__metadata__': metadata}, 0
     blobs = []

@@ -18,16 +18,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gated_pixelcnn import _bytes, load_checkpoint  # noqa: E402
-
-
-def read_raw(path, dtype, count):
-    with open(path, 'rb') as f:
-        data = bytearray(f.read())
-    t = torch.frombuffer(data, dtype=dtype)  # little-endian host assumed
-    if t.numel() != count:
-        raise SystemExit(f'{path}: expected {count} values of {dtype}, found {t.numel()}')
-    return t
+from gated_pixelcnn import _bytes, load_checkpoint, read_raw  # noqa: E402
 
 
 def main():

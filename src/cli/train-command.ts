@@ -176,7 +176,10 @@ async function train(flags: TrainFlags): Promise<void> {
   const handlers = stopSignals.map((signal) => {
     const { status, shown } = STOP_SIGNALS[signal];
     return [signal, () => {
-      if (stopStatus !== 0) process.exit(stopStatus);
+      if (stopStatus !== 0) {
+        process.stderr.write(`\n${shown} again: quitting without a checkpoint (the last one written stays)\n`);
+        process.exit(stopStatus);
+      }
       stopStatus = status;
       process.stderr.write(`\nstopping after this step (${shown} again to quit without a checkpoint)…\n`);
       abort.abort();

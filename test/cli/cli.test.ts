@@ -304,6 +304,7 @@ describe('gated-pixelcnn CLI', () => {
     child.kill('SIGTERM');
     const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     expect(stderr).toMatch(/stopping after this step/);
+    expect(stderr).toMatch(/SIGTERM again: quitting without a checkpoint/);
     expect(stderr).not.toMatch(/stopped after/);
     expect(status).toBe(143);
     expect(existsSync(path.join(out, 'checkpoint.safetensors'))).toBe(false);
