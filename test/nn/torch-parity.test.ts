@@ -18,6 +18,12 @@ const script = path.resolve(__dirname, '..', '..', 'scripts', 'torch', 'nll.py')
 const hasTorch = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
 describe.skipIf(!hasTorch)('parity with the PyTorch reference', () => {
+  it('the reference passes its own checks of SPEC.md (names and shapes, formulas, §5 causality, NLL, round trips)', () => {
+    const selfTest = path.resolve(__dirname, '..', '..', 'scripts', 'torch', 'test_gated_pixelcnn.py');
+    const result = spawnSync('python3', [selfTest], { encoding: 'utf8' });
+    expect([result.status, result.stdout.trim().split('\n').at(-1)], result.stderr + result.stdout).toEqual([0, expect.stringMatching(/^\d+ passed, 0 failed$/)]);
+  }, 60_000);
+
   it.each([
     { name: 'C=1, K=256, classes', channels: 1, height: 7, width: 6, levels: 256, hidden: 8, layers: 3, firstKernel: 7, kernel: 3, skip: 6, headHidden: 10, classes: 4 },
     { name: 'C=3, K=4, no classes', channels: 3, height: 5, width: 5, levels: 4, hidden: 6, layers: 2, firstKernel: 3, kernel: 5, skip: 5, headHidden: 7 },
