@@ -21,7 +21,7 @@ import { sampleInterruptibly } from './interruptible-sample';
 import { labelList, singleLabel, type LabelArgument } from './labels';
 import { backendName, CliError, integer, fileName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { terminalSafe } from './terminal-text';
-import { counted } from './wording';
+import { counted, SAMPLE_BATCH_HELP } from './wording';
 
 /** Test images completed when --images is not given (fewer where the test set ends sooner). */
 const DEFAULT_IMAGES = 8;
@@ -57,7 +57,7 @@ export function registerComplete(program: Command): void {
     .option('--label <class>', 'draw every completion as this class (a label or a class name) instead of its image\'s own (class-conditional models)', labelList)
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
-    .option('--batch-size <n>', 'images computed together (default: 64 on the CPU, 256 on CUDA; the naive sampler: all)', integer('--batch-size', 1))
+    .option('--batch-size <n>', SAMPLE_BATCH_HELP, integer('--batch-size', 1))
     .option('--sampler <kind>', 'cached (fast) or naive (one forward pass per position)', samplerKind, 'cached')
     .option('--out <file>', 'the PNG to write', fileName('--out'), 'completions.png')
     .option('--backend <name>', 'auto, cpu or cuda', backendName, 'auto')

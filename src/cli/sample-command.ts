@@ -21,7 +21,7 @@ import { sampleInterruptibly } from './interruptible-sample';
 import { labelList, resolveLabels, type LabelArgument } from './labels';
 import { backendName, CliError, integer, fileName, folderName, positiveNumber, requireExtension, samplerKind } from './parse';
 import { terminalSafe } from './terminal-text';
-import { counted } from './wording';
+import { counted, SAMPLE_BATCH_HELP } from './wording';
 import { writeInTurn } from './written-outputs';
 
 interface SampleFlags {
@@ -51,7 +51,7 @@ export function registerSample(program: Command): void {
     .option('--count <n>', 'images, for a model without classes (default: --per-label, 8)', integer('--count', 1))
     .option('--temperature <t>', 'softmax temperature', positiveNumber('--temperature'), 1)
     .option('--seed <n>', 'seed of the draws', integer('--seed', 0), 0)
-    .option('--batch-size <n>', 'images computed together (default: 64 on the CPU, 256 on CUDA; the naive sampler: all)', integer('--batch-size', 1))
+    .option('--batch-size <n>', SAMPLE_BATCH_HELP, integer('--batch-size', 1))
     .option('--out <file>', 'the PNG to write', fileName('--out'), 'samples.png')
     .option('--per-class', 'also write one PNG per label: samples-3.png for --out samples.png and label 3 (samples-<class name>.png where classes have names)')
     .option('--levels-out <file>', 'also write the raw levels (uint8 [N, C, H, W]) and <file>.json describing them', fileName('--levels-out'))

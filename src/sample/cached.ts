@@ -13,6 +13,9 @@ import { PixelCNNError } from '../errors';
 import { reportProgress } from '../options';
 import { checkNotAborted, requireOptionsObject, resolveSampleOptions, type SampleOptions } from './options';
 
+/** The cached sampler's batch where none is given: a GPU keeps its multiprocessors busy with more images at once. */
+export const DEFAULT_SAMPLE_BATCH = { cpu: 64, cuda: 256 } as const;
+
 export interface CachedSampleResult {
   levels: Uint8Array;
   /** With keepLogits: the logits each draw used, laid out [count, C, K, H, W]. */
@@ -46,8 +49,7 @@ export async function runCachedSampler(
   if (model.disposed) throw new PixelCNNError('ERR_DISPOSED', 'the model was disposed');
   requireOptionsObject(options);
   const onGpu = model.backend.name === 'cuda';
-  // A GPU keeps its multiprocessors busy with more images at once.
-  const defaultBatch = Math.min(options.count, onGpu ? 256 : 64);
+  const defaultBatch = Math.min(options.count, DEFAULT_SAMPLE_BATCH[onGpu ? 'cuda' : 'cpu']);
   const o = resolveSampleOptions(model.config, { ...options, batchSize: options.batchSize ?? defaultBatch });
   const { config } = model;
   const perImage = config.channels * config.height * config.width;

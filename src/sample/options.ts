@@ -22,7 +22,7 @@ export interface SampleOptions {
   seed?: number;
   /** Completion: levels [count, C, H, W] and a mask (nonzero = known) of the same shape. */
   known?: { images: Uint8Array; mask: Uint8Array };
-  /** Images computed together (default: the cached sampler's min(count, 64) on the CPU and min(count, 256) on a GPU; the naive sampler's all of them). */
+  /** Images computed together (default: the cached sampler's min(count, DEFAULT_SAMPLE_BATCH) of its device, 64 on the CPU and 256 on a GPU; the naive sampler's all of them). */
   batchSize?: number;
   /**
    * Called as sampling goes with (done, total): rows of every batch for the cached
