@@ -136,7 +136,7 @@ function checkpointToResume(flags: TrainFlags): { file: string; config: ModelCon
 
 async function train(flags: TrainFlags): Promise<void> {
   if (flags.resume && flags.overwrite) throw new CliError('--resume continues a run and --overwrite starts one over: give one of them');
-  refuseFolderInUse(loadBackend('cpu'), flags.out);
+  refuseFolderInUse(loadBackend(flags.backend), flags.out); // the backend the run will use: any can look at a lock
   // The checkpoint first: a file that cannot be resumed is the thing to fix, wherever it goes.
   const resumed = flags.resume ? checkpointToResume(flags) : null;
   checkOutIsFree(flags);
