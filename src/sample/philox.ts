@@ -3,7 +3,7 @@
  * draw: a pure function of (counter, key), so each draw is computed on its own by
  * whichever sampler and device runs it. native/core/philox.h is the same function in
  * C++ and CUDA. This one is checked against Random123's known-answer vectors, and the
-native one against this one through the samplers' draws (the same images on every path).
+ * native one against this one through the samplers' draws (the same images on every path).
  */
 import { PixelCNNError } from '../errors';
 
