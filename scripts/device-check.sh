@@ -6,7 +6,7 @@
 # them (ncu; the positions as graphs and as thread block clusters),
 # runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops, the
 # captured training steps and the sampler, and writes a log and a JSON summary to OUTDIR.
-#   NODE=/path/to/node [DEVICE_CHECK_STEPS="bench tests kernels sampler sanitize"] \
+#   NODE=/path/to/node [DEVICE_CHECK_STEPS="bench tests jobs kernels sampler sanitize"] \
 #     [DEVICE_CHECK_DEADLINE=480] bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
 # node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
@@ -61,12 +61,12 @@ if ! ls /usr/lib/*/cmake/dnnl/dnnl-config.cmake >/dev/null 2>&1 && ls .device/*.
   export LD_LIBRARY_PATH="$(dirname "$(find "$PWD/.device/root/usr/lib" -name 'libdnnl.so*' | sort | head -1)"):${LD_LIBRARY_PATH:-}"
 fi
 
-# Steps to run (DEVICE_CHECK_STEPS; they run in the order bench, tests, kernels,
+# Steps to run (DEVICE_CHECK_STEPS; they run in the order bench, tests, jobs, kernels,
 # sampler, sanitize): a rerun after a fix can skip what already passed. The build always
 # runs. summary.json is rewritten after every step, so a run cut short by its time limit
 # still reports what it finished; a step's status there is 124 or 137 where its limit
 # cut it, 99 where the deadline skipped it.
-steps=" ${DEVICE_CHECK_STEPS:-bench tests kernels sampler sanitize} "
+steps=" ${DEVICE_CHECK_STEPS:-bench tests jobs kernels sampler sanitize} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
 build_status=null cuda_werror=null tests_tf32=null tests_fp32=null tests_cluster=null bench=null profiled=null sampler_profiled=null sanitized=null
 # Passed / failed / skipped per run: a suite that skipped everything found no GPU.
@@ -149,15 +149,15 @@ fi
 
 if wants tests; then
   # Not the benchmark scripts' own tests (bench-scripts.test.ts): the benchmark above has
-  # run the real ones. The sampler's clusters, never run on a GPU yet, before the fp32 rerun.
+  # run the real ones. The sampler's other designs (clusters, cuDNN's vertical stage) before the fp32 rerun.
   rm -f "$out"/tests-*.json
   step "GPU tests (TF32 on, as PyTorch's default)"
   bounded 200 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --exclude test/cuda/bench-scripts.test.ts \
     --reporter=default --reporter=json --outputFile.json="$out/tests-tf32.json"
   tests_tf32=$?
   summary
-  step "GPU sampler tests with the positions as thread block clusters and the vertical stacks on cuBLAS (fp32)"
-  GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cublas GATED_PIXELCNN_TF32=0 bounded 90 "$NODE" node_modules/vitest/vitest.mjs run \
+  step "GPU sampler tests with the positions as thread block clusters and the vertical stacks on cuDNN (fp32)"
+  GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cudnn GATED_PIXELCNN_TF32=0 bounded 90 "$NODE" node_modules/vitest/vitest.mjs run \
     test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-cluster.json"
   tests_cluster=$?
   summary
@@ -170,13 +170,13 @@ fi
 
 if wants bench; then
   # Second readings, each in a process of its own: the sampler's designs, positions
-  # as a graph of launches or as thread block clusters, vertical stacks on cuDNN or
-  # cuBLAS, each batch as one job or two at once, then mnist-256's, whose head draws
-  # 256 levels; then training with the convolution algorithms of cuDNN's heuristics and
-  # of its timed search (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the host's speed drifts.
+  # as a graph of launches or as thread block clusters, vertical stacks on cuBLAS or
+  # cuDNN, then mnist-256's, whose head draws 256 levels; then training with the
+  # convolution algorithms of cuDNN's heuristics and of its timed search
+  # (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the host's speed drifts.
   step "the sampler's designs and the convolution search, again"
-  for run in "mnist-quick graph cudnn 1" "mnist-quick cluster cublas 1" "mnist-quick graph cublas 1" \
-             "mnist-quick cluster cublas 2" "mnist-256 graph cudnn 1" "mnist-256 cluster cublas 1"; do
+  for run in "mnist-quick graph cublas 1" "mnist-quick graph cudnn 1" "mnist-quick cluster cublas 1" \
+             "mnist-256 graph cublas 1" "mnist-256 graph cudnn 1"; do
     read -r model design vertical jobs <<< "$run"
     echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design" \
       "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs:"
@@ -187,6 +187,23 @@ if wants bench; then
     read -r model search <<< "$run"
     echo -n "GATED_PIXELCNN_CONV_SEARCH=$search: "
     GATED_PIXELCNN_CONV_SEARCH=$search bounded 60 "$NODE" scripts/bench/train-speed.mjs "$model" 64 3 cuda
+  done
+fi
+
+if wants jobs; then
+  # The sampler's batch split between concurrent jobs (GATED_PIXELCNN_SAMPLER_JOBS), each
+  # on its own stream and libuv thread, so that one job's vertical stage and latency-bound
+  # positions might run beside another's (on an H200 they did not: 1 job was fastest).
+  step "the sampler's batch split between concurrent jobs"
+  for run in "mnist-quick graph cublas 1" "mnist-quick graph cublas 2" "mnist-quick graph cublas 3" \
+             "mnist-quick graph cublas 4" "mnist-quick graph cublas 8" "mnist-quick graph cudnn 2" \
+             "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" "mnist-256 graph cublas 1" \
+             "mnist-256 graph cublas 2" "mnist-256 graph cublas 4"; do
+    read -r model design vertical jobs <<< "$run"
+    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design" \
+      "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs:"
+    UV_THREADPOOL_SIZE=8 GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical \
+      GATED_PIXELCNN_SAMPLER_JOBS=$jobs bounded 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 4
   done
 fi
 
@@ -257,7 +274,7 @@ if wants sanitize; then
     sanitize memcheck test/cuda/backend-ops.test.ts \
       && sanitize memcheck test/cuda/training-step.test.ts \
       && sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|split k|deeper" \
-      && GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cublas \
+      && GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cudnn \
         sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles" \
       && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
     sanitized=$?

@@ -1,6 +1,6 @@
 // The cached sampler on the GPU. All per-layer state lives on the device, and every
 // step works on the whole batch at once: at each row, every block's vertical stack
-// is one cuDNN convolution of output height 1 (sampler_vertical.cuh); at each
+// is one matrix product (cuBLAS) or convolution (cuDNN) (sampler_vertical.cuh); at each
 // position, every block's horizontal stack is two batched products, then the head's
 // products and the Philox draws, which write the levels into the image on the device
 // (sampler_position.cuh); a whole row, vertical stage and positions, is one CUDA graph.

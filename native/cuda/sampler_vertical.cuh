@@ -1,17 +1,17 @@
 // The cached sampler's vertical stacks on the GPU: at each row i, every block's
-// vertical convolution for the whole batch is one cuDNN convolution of output height
-// 1 over the kh rows it reads (SPEC.md §3: rows i − dy … i − dy + kh − 1 of the stack
-// below, which are complete). A gather copies those rows, zero-padded, into a dense
-// input. The 1×1 convolution vh of the result, which the horizontal stack adds at each
-// position, is one more cuDNN convolution for the whole row, so that the position steps
+// vertical convolution for the whole batch reads the kh rows above (SPEC.md §3: rows
+// i − dy … i − dy + kh − 1 of the stack below, which are complete). By default (an addon
+// with cuBLAS) it is a cuBLAS matrix product: a gather writes the rows' windows as a
+// matrix [B·W][cin·kh·kw] (im2col), and the product gives v_conv as [B·W][2P], row by
+// column. The 1×1 convolution vh of the result, which the horizontal stack adds at each
+// position, is one more product for the whole row, so that the position steps
 // (sampler_position.cuh) multiply only their taps. A finishing kernel writes the gated
 // row of v_hist and h_base, the horizontal pre-activation but for its taps, in the
 // position steps' layout. Layouts as in sampler_layout.h.
 //
-// With GATED_PIXELCNN_SAMPLER_VERTICAL=cublas both are cuBLAS matrix products instead:
-// the gather writes the rows' windows as a matrix [B·W][cin·kh·kw] (im2col), and the
-// products give v_conv and vh_conv as [B·W][2P], row by column, which the finishing
-// kernel reads in that layout.
+// Without cuBLAS, or with GATED_PIXELCNN_SAMPLER_VERTICAL=cudnn (measured slower on an
+// H200), both are cuDNN convolutions of output height 1 instead: the gather copies the
+// rows, zero-padded, into a dense input, and the finishing kernel reads cuDNN's layout.
 #pragma once
 
 #include <cudnn.h>
