@@ -3,7 +3,7 @@
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
 # benchmark and the GPU test suite, times the host work of a training step per native
 # function and each kernel of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks inside
-# them (ncu; the positions as graphs and as thread block clusters),
+# them (ncu; the positions as graphs and as tiles of images a thread block),
 # runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops, the
 # captured training steps and the sampler, and writes a log and a JSON summary to OUTDIR.
 #   NODE=/path/to/node [DEVICE_CHECK_STEPS="bench tests jobs kernels sampler sanitize"] \
@@ -68,7 +68,7 @@ fi
 # cut it, 99 where the deadline skipped it.
 steps=" ${DEVICE_CHECK_STEPS:-bench tests jobs kernels sampler sanitize} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
-build_status=null cuda_werror=null tests_tf32=null tests_fp32=null tests_cluster=null bench=null profiled=null sampler_profiled=null sanitized=null
+build_status=null cuda_werror=null tests_tf32=null tests_fp32=null tests_cluster=null tests_tile=null bench=null profiled=null sampler_profiled=null sanitized=null
 # Passed / failed / skipped per run: a suite that skipped everything found no GPU.
 counts() {
   "$NODE" -e 'try { const r = require(process.argv[1]);
@@ -77,9 +77,9 @@ counts() {
 }
 summary() {
   cat > "$out/summary.json" <<JSON
-{"build": $build_status, "cudaWarningsAsErrors": $cuda_werror, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32, "testsCluster": $tests_cluster,
+{"build": $build_status, "cudaWarningsAsErrors": $cuda_werror, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32, "testsCluster": $tests_cluster, "testsTile": $tests_tile,
  "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
- "countsCluster": $(counts "$out/tests-cluster.json"),
+ "countsCluster": $(counts "$out/tests-cluster.json"), "countsTile": $(counts "$out/tests-tile.json"),
  "bench": $bench, "kernelTimes": $profiled, "samplerProfile": $sampler_profiled, "sanitizer": $sanitized,
  "seconds": $(( $(date +%s) - started ))}
 JSON
@@ -149,7 +149,7 @@ fi
 
 if wants tests; then
   # Not the benchmark scripts' own tests (bench-scripts.test.ts): the benchmark above has
-  # run the real ones. The sampler's other designs (clusters, cuDNN's vertical stage) before the fp32 rerun.
+  # run the real ones. The sampler's other designs (clusters with cuDNN's vertical stage, tiles) before the fp32 rerun.
   rm -f "$out"/tests-*.json
   step "GPU tests (TF32 on, as PyTorch's default)"
   bounded 200 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --exclude test/cuda/bench-scripts.test.ts \
@@ -161,6 +161,11 @@ if wants tests; then
     test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-cluster.json"
   tests_cluster=$?
   summary
+  step "GPU sampler tests with the positions as tiles of images a thread block (GATED_PIXELCNN_SAMPLER=tile; fp32)"
+  GATED_PIXELCNN_SAMPLER=tile GATED_PIXELCNN_TF32=0 bounded 90 "$NODE" node_modules/vitest/vitest.mjs run \
+    test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-tile.json"
+  tests_tile=$?
+  summary
   step "GPU tests (fp32 math: GATED_PIXELCNN_TF32=0; convolution algorithms timed: GATED_PIXELCNN_CONV_SEARCH=1)"
   GATED_PIXELCNN_TF32=0 GATED_PIXELCNN_CONV_SEARCH=1 bounded 150 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
     --exclude test/cuda/bench-scripts.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-fp32.json"
@@ -170,17 +175,19 @@ fi
 
 if wants bench; then
   # Second readings, each in a process of its own: the sampler's designs, positions
-  # as a graph of launches or as thread block clusters, vertical stacks on cuBLAS or
-  # cuDNN, then mnist-256's, whose head draws 256 levels; then training with the
+  # as a graph of launches, as tiles of 4, 2 or 8 images a thread block or as thread
+  # block clusters, vertical stacks on cuBLAS or cuDNN, then mnist-256's, whose head
+  # draws 256 levels; then training with the
   # convolution algorithms of cuDNN's heuristics and of its timed search
   # (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the host's speed drifts.
   step "the sampler's designs and the convolution search, again"
-  for run in "mnist-quick graph cublas 1" "mnist-quick graph cudnn 1" "mnist-quick cluster cublas 1" \
-             "mnist-256 graph cublas 1" "mnist-256 graph cudnn 1"; do
-    read -r model design vertical jobs <<< "$run"
+  for run in "mnist-quick graph cublas 4" "mnist-quick tile cublas 4" "mnist-quick tile cublas 2" \
+             "mnist-quick tile cublas 8" "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" \
+             "mnist-256 graph cublas 4" "mnist-256 tile cublas 4" "mnist-256 graph cudnn 4"; do
+    read -r model design vertical tile <<< "$run"
     echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design" \
-      "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs:"
-    GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs \
+      "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_TILE=$tile:"
+    GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_TILE=$tile \
       bounded 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 3
   done
   for run in "mnist-quick 0" "mnist-quick 1" "mnist-256 0" "mnist-256 1"; do
@@ -239,11 +246,11 @@ if wants kernels; then
 fi
 
 if wants sampler; then
-  step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls, then a row of clusters'"
+  step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls, then a row of tiles'"
   # A mnist-quick batch of 256: about 2 rows (5 vertical stages of 3 launches plus
   # cuDNN's, 28 positions of 12) are skipped, the next 400 launches (about a row) timed;
   # then one pre-activation product in the middle of a row looked into; then the third
-  # row's launch of clusters (GATED_PIXELCNN_SAMPLER=cluster). All print into the log.
+  # row's launch of tiles (GATED_PIXELCNN_SAMPLER=tile). All print into the log.
   if [ -n "$ncu" ]; then
     sampler_csv=$(mktemp)
     bounded 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \
@@ -252,9 +259,9 @@ if wants sampler; then
       && bounded 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:PreActivation --launch-skip 300 --launch-count 1 \
         --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
         "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda \
-      && GATED_PIXELCNN_SAMPLER=cluster bounded 100 "$ncu" --clock-control none --kernel-name regex:positions_cluster \
+      && GATED_PIXELCNN_SAMPLER=tile bounded 100 "$ncu" --clock-control none --kernel-name regex:positions_tile \
         --launch-skip 2 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section Occupancy \
-        --section LaunchStats "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
+        --section LaunchStats --section MemoryWorkloadAnalysis "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
     sampler_profiled=$?
   else
     echo "no ncu found"
@@ -276,6 +283,8 @@ if wants sanitize; then
       && sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|split k|deeper" \
       && GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cudnn \
         sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles" \
+      && GATED_PIXELCNN_SAMPLER=tile sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles" \
+      && GATED_PIXELCNN_SAMPLER=tile sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits" \
       && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
     sanitized=$?
   else

@@ -35,9 +35,9 @@ struct SamplerJob {
 struct SamplerResult {
   std::vector<uint8_t> levels;  // [B, C, H, W]
   std::vector<float> logits;    // [B, C, K, H, W], the logits each draw used (when asked)
-  std::string design;           // how its positions ran: "cpu", or on CUDA "graph" or "cluster"
+  std::string design;           // how its positions ran: "cpu", or on CUDA "graph", "cluster" or "tile"
   std::string vertical;         // how its vertical stacks ran: "cpu", or on CUDA "cudnn" or "cublas"
-  int64_t cluster_images = 0;   // with "cluster": the images each cluster took
+  int64_t cluster_images = 0;   // with "cluster" or "tile": the images each cluster or thread block took
   bool row_graph = false;       // on CUDA: each row one graph, vertical stage and positions
   std::string capture_refused;  // else on CUDA: why the device refused to capture a row
 };

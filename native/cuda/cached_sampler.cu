@@ -17,6 +17,7 @@
 #include "launch.cuh"
 #include "sampler_cluster.cuh"
 #include "sampler_position.cuh"
+#include "sampler_tile.cuh"
 #include "sampler_vertical.cuh"
 
 namespace gpcnn {
@@ -163,6 +164,22 @@ bool overlap_launches() {
   return compute_capability_major() >= 9;
 }
 
+// GATED_PIXELCNN_SAMPLER: how a row's positions run (graph, the default, cluster or tile).
+std::string positions_design() {
+  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER");
+  const std::string design = setting ? setting : "graph";
+  if (design != "graph" && design != "cluster" && design != "tile")
+    fail(codes::kArg, "GATED_PIXELCNN_SAMPLER must be 'graph', 'cluster' or 'tile', got '" + design + "'");
+  return design;
+}
+
+int max_shared_memory_optin() {
+  int device = 0, limit = 0;
+  GPCNN_CUDA(cudaGetDevice(&device));
+  GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  return limit;
+}
+
 // How a row's positions run: as a captured graph of a few launches per position
 // (sampler_position.cuh), or with GATED_PIXELCNN_SAMPLER=cluster as one launch of thread
 // block clusters per row (sampler_cluster.cuh), where the device has clusters (sm_90),
@@ -170,18 +187,13 @@ bool overlap_launches() {
 // which the cluster functions trap) and a block's share of the model fits in its
 // shared memory; elsewhere as a graph. Returns the clusters' plan, or nothing for a
 // graph.
-std::optional<ClusterPlan> cluster_positions(const SamplerPlan& p, const std::vector<BlockPlan>& blocks) {
-  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER");
-  const std::string design = setting ? setting : "graph";
-  if (design != "graph" && design != "cluster")
-    fail(codes::kArg, "GATED_PIXELCNN_SAMPLER must be 'graph' or 'cluster', got '" + design + "'");
-  if (design == "graph" || compute_capability_major() < 9) return std::nullopt;
+std::optional<ClusterPlan> cluster_positions(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
+                                             const std::string& design) {
+  if (design != "cluster" || compute_capability_major() < 9) return std::nullopt;
   cudaFuncAttributes compiled{};
   GPCNN_CUDA(cudaFuncGetAttributes(&compiled, positions_cluster_kernel));
   if (compiled.ptxVersion < 90) return std::nullopt;
-  int device = 0, limit = 0;
-  GPCNN_CUDA(cudaGetDevice(&device));
-  GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const int limit = max_shared_memory_optin();
   // The kernel may use all of it, whatever this job's plan: the attribute is the
   // process's, and jobs on other threads may be planning at the same time.
   GPCNN_CUDA(cudaFuncSetAttribute(positions_cluster_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit));
@@ -198,6 +210,32 @@ std::optional<ClusterPlan> cluster_positions(const SamplerPlan& p, const std::ve
     if (ceil_div(p.B, images) <= active) return plan;
     images = kGemmRows * ceil_div(tiles, active);  // more than before, as `active` can only have shrunk
   }
+}
+
+using TileKernel = void (*)(SamplerPlan, TilePlan, const int*);
+
+// The kernel for tiles of `images` (2, 4 or 8) images.
+TileKernel tile_kernel(int images) {
+  return images == 2 ? positions_tile_kernel<2> : images == 4 ? positions_tile_kernel<4> : positions_tile_kernel<8>;
+}
+
+// With GATED_PIXELCNN_SAMPLER=tile, a row's positions as one launch in which each thread
+// block takes GATED_PIXELCNN_SAMPLER_TILE (2, 4 or 8; 4 by default) images through the
+// row alone (sampler_tile.cuh), where the tile's state fits a block's shared memory;
+// else (or for another design) nothing: a graph.
+std::optional<TilePlan> tile_positions(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
+                                       const std::string& design) {
+  const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_TILE");
+  const std::string images = setting ? setting : "4";
+  if (images != "2" && images != "4" && images != "8")
+    fail(codes::kArg, "GATED_PIXELCNN_SAMPLER_TILE must be 2, 4 or 8, got '" + images + "'");
+  if (design != "tile") return std::nullopt;
+  const TilePlan plan = tile_plan(p, blocks.data(), std::stoi(images));
+  const int limit = max_shared_memory_optin();
+  if (plan.bytes > limit) return std::nullopt;
+  // All of it, whatever this job's plan, as for the clusters' kernel.
+  GPCNN_CUDA(cudaFuncSetAttribute(tile_kernel(plan.images), cudaFuncAttributeMaxDynamicSharedMemorySize, limit));
+  return plan;
 }
 
 }  // namespace
@@ -272,7 +310,9 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const PositionScratch scratch{pre.get(), skip.get(), zs.get(), z.get(), channel_logits.get()};
 
   launch(conditioning_kernel, unsigned(B), kRowThreads, 0, stream, p);
-  const std::optional<ClusterPlan> clusters = cluster_positions(p, arranged.blocks);
+  const std::string design = positions_design();
+  const std::optional<ClusterPlan> clusters = cluster_positions(p, arranged.blocks, design);
+  const std::optional<TilePlan> tiles = tile_positions(p, arranged.blocks, design);
   // A row is one graph, launched for every row: the vertical stage, then the positions
   // as a few launches each or as one launch of clusters, then a kernel that advances
   // the row, which every kernel reads from the device. So a row costs the host one
@@ -287,6 +327,10 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
     if (clusters) {
       launch_clustered(positions_cluster_kernel, unsigned(ceil_div(B, clusters->tile) * kClusterRanks), kGemmThreads,
                        kClusterRanks, size_t(clusters->bytes), stream, p, *clusters, row.get());
+      launch(advance_row_kernel, 1, 1, 0, stream, row.get());
+    } else if (tiles) {
+      launch(tile_kernel(tiles->images), unsigned(ceil_div(B, tiles->images)), kTileThreads, size_t(tiles->bytes), stream,
+             p, *tiles, row.get());
       launch(advance_row_kernel, 1, 1, 0, stream, row.get());
     } else {
       const bool overlap = overlap_launches();
@@ -325,9 +369,9 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   row_done[(p.H - 1) % 2].wait();
   on_row(p.H);
   SamplerResult result;
-  result.design = clusters ? "cluster" : "graph";
+  result.design = clusters ? "cluster" : tiles ? "tile" : "graph";
   result.vertical = products ? "cublas" : "cudnn";
-  result.cluster_images = clusters ? clusters->tile : 0;
+  result.cluster_images = clusters ? clusters->tile : tiles ? tiles->images : 0;
   result.row_graph = row_graph.graph != nullptr;
   result.capture_refused = row_graph.refusal;
   levels.download(result.levels, stream);

@@ -95,9 +95,9 @@ for (const [model, config] of Object.entries(models)) {
 }
 
 // Sampling: PyTorch's naive sampler, then each of our designs: positions as a graph
-// (the default) or as thread block clusters (sm_90), vertical stacks on cuBLAS (the
-// default where the addon has it) or cuDNN, each batch as one job or split between two
-// that run at once.
+// (the default), as thread block clusters (sm_90) or as tiles of 2, 4 or 8 images a
+// thread block, vertical stacks on cuBLAS (the default where the addon has it) or
+// cuDNN, each batch as one job or split between two that run at once.
 const [sampleModel, sampleConfig] = Object.entries(models)[0];
 {
   const row = { model: sampleModel, batch: sampleBatch };
@@ -110,6 +110,9 @@ const [sampleModel, sampleConfig] = Object.entries(models)[0];
     oursCachedCudnn: { GATED_PIXELCNN_SAMPLER_VERTICAL: 'cudnn' },
     oursCachedCluster: { GATED_PIXELCNN_SAMPLER: 'cluster' },
     oursCached2Jobs: { GATED_PIXELCNN_SAMPLER_JOBS: '2' },
+    oursCachedTile2: { GATED_PIXELCNN_SAMPLER: 'tile', GATED_PIXELCNN_SAMPLER_TILE: '2' },
+    oursCachedTile4: { GATED_PIXELCNN_SAMPLER: 'tile', GATED_PIXELCNN_SAMPLER_TILE: '4' },
+    oursCachedTile8: { GATED_PIXELCNN_SAMPLER: 'tile', GATED_PIXELCNN_SAMPLER_TILE: '8' },
   };
   row.ratios = {};
   for (const [name, variables] of Object.entries(designs)) {

@@ -137,11 +137,14 @@ export interface NativeSampleRequest {
 export interface NativeSampleResult {
   levels: Uint8Array;
   logits?: Float32Array;
-  /** How the positions ran: 'cpu', or on CUDA 'graph' or 'cluster' (GATED_PIXELCNN_SAMPLER). */
-  design: 'cpu' | 'graph' | 'cluster';
+  /** How the positions ran: 'cpu', or on CUDA 'graph', 'cluster' or 'tile' (GATED_PIXELCNN_SAMPLER). */
+  design: 'cpu' | 'graph' | 'cluster' | 'tile';
   /** How the vertical stacks ran: 'cpu', or on CUDA 'cudnn' or 'cublas' (GATED_PIXELCNN_SAMPLER_VERTICAL). */
   vertical: 'cpu' | 'cudnn' | 'cublas';
-  /** With design 'cluster': the images each cluster took (16, more where the device runs too few clusters at once). */
+  /**
+   * With design 'cluster': the images each cluster took (16, more where the device runs
+   * too few clusters at once); with 'tile': the images each thread block took.
+   */
   clusterImages: number;
   /**
    * On CUDA, whether each row ran as one CUDA graph, vertical stage and positions; false

@@ -41,7 +41,8 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
     const [cluster, products] = [Number(computeCapability) >= 9 ? 'cluster' : 'graph', cublas === true ? 'cublas' : 'cudnn'];
     const designs = {
       oursCached: ['graph', products], oursCachedCudnn: ['graph', 'cudnn'], oursCachedCluster: [cluster, products],
-      oursCached2Jobs: ['graph', products],
+      oursCached2Jobs: ['graph', products], oursCachedTile2: ['tile', products], oursCachedTile4: ['tile', products],
+      oursCachedTile8: ['tile', products],
     };
     for (const [design, [positions, vertical]] of Object.entries(designs)) {
       expect(result.sampling[0][design], design).toBeGreaterThan(0);

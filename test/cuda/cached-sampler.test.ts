@@ -5,8 +5,8 @@
  * principle differ by rounding; with these fixed seeds none does); known pixels are
  * kept; an AbortSignal stops it. Skips without a GPU. It checks that the designs that
  * GATED_PIXELCNN_SAMPLER and GATED_PIXELCNN_SAMPLER_VERTICAL ask for ran
- * (`npm run test:cuda-emulator` runs it with the defaults, graph and cublas, and with
- * cluster and cudnn): clusters where the device has them (sm_90), cuBLAS where the
+ * (`npm run test:cuda-emulator` runs it with the defaults, graph and cublas, with
+ * cluster and cudnn, and with tile): clusters where the device has them (sm_90), cuBLAS where the
  * addon was built with it (always on the emulator).
  */
 import { describe, expect, it } from 'vitest';
@@ -20,11 +20,11 @@ import { cudaAvailable, emulatorRequested, tf32 } from '../helpers/cuda';
 import { randomKnown, samplerConditioning, samplerConfigs } from '../helpers/sampler-configs';
 
 /** The designs asked for, as they run on this device, for models whose share fits a block. */
-function expected(): { design: 'graph' | 'cluster'; vertical: 'cudnn' | 'cublas'; rowGraph: true } {
+function expected(): { design: 'graph' | 'cluster' | 'tile'; vertical: 'cudnn' | 'cublas'; rowGraph: true } {
   const capability = Number(loadBackend('cuda').features.computeCapability);
   const cublas = loadBackend('cuda').features.cublas === true;
   return {
-    design: process.env.GATED_PIXELCNN_SAMPLER === 'cluster' && capability >= 9 ? 'cluster' : 'graph',
+    design: process.env.GATED_PIXELCNN_SAMPLER === 'tile' ? 'tile' : process.env.GATED_PIXELCNN_SAMPLER === 'cluster' && capability >= 9 ? 'cluster' : 'graph',
     vertical: process.env.GATED_PIXELCNN_SAMPLER_VERTICAL !== 'cudnn' && cublas ? 'cublas' : 'cudnn',
     rowGraph: true, // each row one graph: the vertical stage's library calls captured with the positions
   };
@@ -97,9 +97,12 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
   it('samples a model whose products are deeper than many steps of a tile (a head of 6400 units)', async () => {
     const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 6400, classes: 0 };
     await expectCpuDraws(config, 6, { count: 2, seed: 5 });
-    // The cluster design would need more shared memory than a block has: it falls back.
+    // The cluster design would need more shared memory than a block has, as would tiles of
+    // 4 or 8 images (the head's units twice an image, 205 KB and more, with the sums' parts
+    // past 227 KB): they fall back. Tiles of 2 fit.
     const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 6 });
-    expect((await runCachedSampler(model, { count: 1, seed: 5 }, { keepLogits: false })).design).toBe('graph');
+    const tilesOfTwo = process.env.GATED_PIXELCNN_SAMPLER === 'tile' && process.env.GATED_PIXELCNN_SAMPLER_TILE === '2';
+    expect((await runCachedSampler(model, { count: 1, seed: 5 }, { keepLogits: false })).design).toBe(tilesOfTwo ? 'tile' : 'graph');
     model.dispose();
   });
 
@@ -161,7 +164,7 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     model.dispose();
   });
 
-  it.each(['GATED_PIXELCNN_SAMPLER', 'GATED_PIXELCNN_SAMPLER_VERTICAL', 'GATED_PIXELCNN_SAMPLER_JOBS'])('refuses an unknown %s with ERR_ARG', async (name) => {
+  it.each(['GATED_PIXELCNN_SAMPLER', 'GATED_PIXELCNN_SAMPLER_VERTICAL', 'GATED_PIXELCNN_SAMPLER_JOBS', 'GATED_PIXELCNN_SAMPLER_TILE'])('refuses an unknown %s with ERR_ARG', async (name) => {
     const model = GatedPixelCNN.create({ channels: 1, height: 3, width: 3, levels: 4, hidden: 8, layers: 1, headHidden: 4 }, { backend: loadBackend('cuda'), seed: 1 });
     const before = process.env[name];
     process.env[name] = 'rows';

@@ -1,0 +1,216 @@
+// A row's positions in one launch, each thread block taking a tile of kImages images
+// through every position of the row alone (GATED_PIXELCNN_SAMPLER=tile): no image
+// reads another, so a block never waits for another block, and a product costs a
+// barrier instead of a launch.
+//
+// The graph design (sampler_position.cuh) spends about 7 µs a product on an H200, most
+// of it launch and L2 latency; an earlier kernel of this shape, which loaded one weight
+// at a time for a few images, was issue-bound instead (ncu: 136 µs a position). Here a
+// thread owns four neighbouring outputs and reads their weights as one 16-byte load,
+// which serves 4 · kImages multiply-adds, with the tile's operand broadcast from shared
+// memory; the next eight weight rows load while the current eight are used. The
+// weights stream from L2 for every tile: the tile's size trades that traffic (fewer,
+// larger tiles) against the multiprocessors used (more, smaller ones).
+//
+// Per position j, for each block l: the window of the horizontal stack (the image for
+// block 0, the block below's horizontal output from a ring of the last columns for the
+// others) · h + h_base; the gate; skip and residual (the residual, plus the block's
+// input, into the ring at column j). Then the head's hidden layer over relu(skip), and
+// the draws (draw_pixel), which write the levels into xt, where the next position's
+// window reads them. All state but the image stays in shared memory.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "../core/relu.h"
+#include "../core/sampler_layout.h"
+#include "launch.cuh"
+#include "sampler_position.cuh"
+
+namespace gpcnn {
+
+constexpr int kTileThreads = 512;
+constexpr int kTileSplits = 8;                              // threads summing parts of one output's k
+constexpr int kTileQuads = kTileThreads / kTileSplits;      // groups of four outputs a pass
+constexpr int kTileBatch = 8;                               // weight rows a thread loads at once
+
+// Where a block's shared memory holds what (offsets in floats, 16-byte aligned).
+// 32-bit, as the kernel's index arithmetic is.
+struct TilePlan {
+  int images;        // per block
+  int ring_columns;  // the residual columns a block's window reads: hdx + 1
+  int window, pre, gates, ring, skip, relu_skip, partial, zs, z, logits;
+  int64_t bytes;
+};
+
+inline TilePlan tile_plan(const SamplerPlan& p, const BlockPlan* blocks, int images) {
+  TilePlan t{};
+  t.images = images;
+  t.ring_columns = 1;
+  int64_t window = 0;
+  for (int64_t l = 0; l < p.L; ++l) {
+    window = std::max(window, blocks[l].cin * blocks[l].hkw);
+    if (l > 0) t.ring_columns = std::max(t.ring_columns, int(blocks[l].hdx + 1));
+  }
+  int64_t end = (images * (p.K + 1) * int64_t(sizeof(double)) + 15) / 16 * 4;  // the draws' doubles come first
+  auto take = [&end](int64_t floats) {
+    const int64_t at = end;
+    end += (floats + 3) / 4 * 4;
+    return int(at);
+  };
+  t.window = take(window * images);
+  t.pre = take(images * 2 * p.P);
+  t.gates = take(p.P * images);
+  t.ring = take((p.L - 1) * t.ring_columns * images * p.P);
+  t.skip = take(images * p.S);
+  t.relu_skip = take(p.S * images);
+  t.partial = take(int64_t(kTileThreads) * images * 4);
+  t.zs = take(images * p.Q), t.z = take(images * p.Q), t.logits = take(images * p.K);
+  t.bytes = end * int64_t(sizeof(float));
+  return t;
+}
+
+// Columns [0, cols) of a [depth][stride] weight matrix, four at a time: one 16-byte load
+// where the row stride keeps them aligned (the flat weights start each matrix on 64
+// bytes) and all four exist, else four loads, zero past the last column.
+struct WeightQuads {
+  const float* w;
+  int stride, cols;
+
+  __device__ int quads() const { return (cols + 3) / 4; }
+  __device__ float4 load(int k, int n) const {
+    const float* at = w + int64_t(k) * stride + n;
+    if (stride % 4 == 0 && n + 3 < cols) return *reinterpret_cast<const float4*>(at);
+    float4 v{0.f, 0.f, 0.f, 0.f};
+    if (n < cols) v.x = at[0];
+    if (n + 1 < cols) v.y = at[1];
+    if (n + 2 < cols) v.z = at[2];
+    if (n + 3 < cols) v.w = at[3];
+    return v;
+  }
+};
+
+// out(m, matrix, n, Σ_k a[k][m] · W_matrix[k][n]) for the tile's images m < kImages and
+// every column n of one or two weight matrices that share the operand a ([depth][kImages]
+// in shared memory), by every thread of the block (it has barriers). Each output's k is
+// split between kTileSplits threads, whose parts go through `partial` and are added in
+// order, so that a sum's bits do not depend on the launch.
+template <int kImages, typename Out>
+__device__ void tile_product(const float* a, int depth, WeightQuads first, WeightQuads second, float* partial,
+                             Out out) {
+  const int slot = threadIdx.x % kTileQuads, split = threadIdx.x / kTileQuads;
+  const int chunk = (depth + kTileSplits - 1) / kTileSplits;
+  const int k_begin = min(depth, split * chunk), k_end = min(depth, k_begin + chunk);
+  const int quads = first.quads() + second.quads();
+  for (int q0 = 0; q0 < quads; q0 += kTileQuads) {  // the same trip count in every thread
+    const int q = q0 + slot;
+    const bool in_first = q < first.quads();
+    const WeightQuads& w = in_first ? first : second;
+    const int n = 4 * (in_first ? q : q - first.quads());
+    float sum[kImages][4] = {};
+    if (q < quads) {
+      float4 next[kTileBatch];
+      auto load = [&](int k0) {
+        GPCNN_UNROLL
+        for (int u = 0; u < kTileBatch; ++u) next[u] = k0 + u < k_end ? w.load(k0 + u, n) : float4{0.f, 0.f, 0.f, 0.f};
+      };
+      load(k_begin);
+      for (int k0 = k_begin; k0 < k_end; k0 += kTileBatch) {
+        float4 rows[kTileBatch];
+        GPCNN_UNROLL
+        for (int u = 0; u < kTileBatch; ++u) rows[u] = next[u];
+        if (k0 + kTileBatch < k_end) load(k0 + kTileBatch);
+        GPCNN_UNROLL
+        for (int u = 0; u < kTileBatch; ++u) {
+          if (k0 + u >= k_end) break;
+          const float* operand = a + (k0 + u) * kImages;
+          GPCNN_UNROLL
+          for (int m = 0; m < kImages; ++m) {
+            const float x = operand[m];
+            sum[m][0] += x * rows[u].x, sum[m][1] += x * rows[u].y;
+            sum[m][2] += x * rows[u].z, sum[m][3] += x * rows[u].w;
+          }
+        }
+      }
+    }
+    float* own = partial + (split * kTileQuads + slot) * kImages * 4;
+    GPCNN_UNROLL
+    for (int m = 0; m < kImages; ++m)
+      GPCNN_UNROLL
+      for (int c = 0; c < 4; ++c) own[m * 4 + c] = sum[m][c];
+    __syncthreads();
+    for (int e = threadIdx.x; e < kTileQuads * kImages * 4; e += kTileThreads) {
+      const int s = e / (kImages * 4), m = e / 4 % kImages, c = e % 4, oq = q0 + s;
+      if (oq >= quads) continue;
+      const bool of_first = oq < first.quads();
+      const int on = 4 * (of_first ? oq : oq - first.quads()) + c;
+      if (on >= (of_first ? first.cols : second.cols)) continue;
+      float total = 0;
+      for (int p = 0; p < kTileSplits; ++p) total += partial[(p * kTileQuads + s) * kImages * 4 + m * 4 + c];
+      out(m, of_first ? 0 : 1, on, total);
+    }
+    __syncthreads();
+  }
+}
+
+// Row i = *row's positions for images [kImages · blockIdx.x, + kImages) of the batch.
+// Dynamic shared memory: t.bytes, laid out by tile_plan().
+template <int kImages>
+__global__ void __launch_bounds__(kTileThreads) positions_tile_kernel(SamplerPlan p, TilePlan t, const int* row) {
+  const int i = *row, P = int(p.P), S = int(p.S), Q = int(p.Q), W = int(p.W);
+  const int64_t first = int64_t(blockIdx.x) * kImages;
+  const int images = int(min(int64_t(kImages), p.B - first));
+  float* shared = dynamic_shared<float>();
+  float *window = shared + t.window, *pre = shared + t.pre, *gates = shared + t.gates, *ring = shared + t.ring;
+  float *skip = shared + t.skip, *relu_skip = shared + t.relu_skip, *partial = shared + t.partial;
+  // Block l's horizontal output at column c, [kImages][P].
+  auto ring_at = [&](int l, int c) { return ring + (l * t.ring_columns + c % t.ring_columns) * kImages * P; };
+  for (int j = 0; j < W; ++j) {
+    for (int l = 0; l < int(p.L); ++l) {
+      const BlockPlan& bl = p.blocks[l];
+      const int cin = int(bl.cin), depth = cin * int(bl.hkw);
+      // The window, taps (e, c) tap-major as h's inputs are arranged, images inner.
+      for (int e = threadIdx.x; e < depth * kImages; e += kTileThreads) {
+        const int tap = e / kImages, m = e % kImages, c = tap % cin, sj = j - int(bl.hdx) + tap / cin;
+        float x = 0.f;
+        if (m < images && sj >= 0 && sj < W)
+          x = l == 0 ? p.xt[(((first + m) * p.C + c) * p.H + i) * W + sj] : ring_at(l - 1, sj)[m * P + c];
+        window[e] = x;
+      }
+      __syncthreads();
+      const WeightQuads h{p.w + bl.h_wt, 2 * P, 2 * P}, none{nullptr, 0, 0};
+      tile_product<kImages>(window, depth, h, none, partial, [&](int m, int, int o, float sum) {
+        pre[m * 2 * P + o] = m < images ? sum + p.h_base[((l * p.B + first + m) * W + j) * 2 * P + o] : 0.f;
+      });
+      for (int e = threadIdx.x; e < P * kImages; e += kTileThreads) {
+        const int c = e / kImages, m = e % kImages;
+        gates[e] = gate_f(pre[m * 2 * P + c], pre[m * 2 * P + P + c]);
+      }
+      __syncthreads();
+      // Skip outputs, summed over the blocks; the residual below the last block (the
+      // last one's horizontal output feeds nothing).
+      const bool last = l == int(p.L) - 1;
+      const WeightQuads skips{p.w + bl.skip_wt, S, S}, residuals{p.w + bl.res_wt, P, last ? 0 : P};
+      tile_product<kImages>(gates, P, skips, residuals, partial, [&](int m, int matrix, int n, float sum) {
+        if (matrix == 0) {
+          float& total = skip[m * S + n];
+          total = (l == 0 ? 0.f : total) + sum + p.w[bl.skip_b + n];
+        } else {
+          const float below = l == 0 ? 0.f : ring_at(l - 1, j)[m * P + n];
+          ring_at(l, j)[m * P + n] = sum + p.w[bl.res_b + n] + below;
+        }
+      });
+    }
+    // The head's hidden layer over relu(skip), then the draws.
+    for (int e = threadIdx.x; e < S * kImages; e += kTileThreads) relu_skip[e] = relu(skip[e % kImages * S + e / kImages]);
+    __syncthreads();
+    const WeightQuads hidden{p.w + p.hidden_wt, Q, Q}, none{nullptr, 0, 0};
+    float* zs = shared + t.zs;
+    tile_product<kImages>(relu_skip, S, hidden, none, partial,
+                          [&](int m, int, int q, float sum) { zs[m * Q + q] = sum + p.w[p.hidden_b + q]; });
+    draw_pixel(p, first, images, i, j, zs, shared + t.z, shared + t.logits, reinterpret_cast<double*>(shared));
+  }
+}
+
+}  // namespace gpcnn
