@@ -8,7 +8,7 @@
 // at a time for a few images, was issue-bound instead (ncu: 136 µs a position). Here a
 // thread owns four neighbouring outputs and reads their weights as one 16-byte load,
 // which serves 4 · kImages multiply-adds, with the tile's operand broadcast from shared
-// memory; the next eight weight rows load while the current eight are used. The
+// memory; the next few weight rows load while the current ones are used. The
 // weights stream from L2 for every tile: the tile's size trades that traffic (fewer,
 // larger tiles) against the multiprocessors used (more, smaller ones).
 //
@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "../core/relu.h"
 #include "../core/sampler_layout.h"
@@ -33,7 +34,16 @@ namespace gpcnn {
 constexpr int kTileThreads = 512;
 constexpr int kTileSplits = 8;                              // threads summing parts of one output's k
 constexpr int kTileQuads = kTileThreads / kTileSplits;      // groups of four outputs a pass
-constexpr int kTileBatch = 8;                               // weight rows a thread loads at once
+// Weight rows a thread loads at once: twice that many rows of four in registers (the
+// batch in use and the next), beside 4 · images sums: the most that fit 128 registers
+// without spilling for both sm_80 and sm_90 (ptxas -v).
+template <int kImages>
+constexpr int kTileBatch = kImages == 2 ? 6 : kImages == 4 ? 5 : 4;
+
+// A thread's sums in `partial`: 4 · images floats and one more, so that the threads of a
+// warp, storing theirs at once, start on different banks (at 4 · images floats apart,
+// 16 of them would share two).
+GPCNN_HD constexpr int tile_sums_stride(int images) { return 4 * images + 1; }
 
 // Where a block's shared memory holds what (offsets in floats, 16-byte aligned).
 // 32-bit, as the kernel's index arithmetic is.
@@ -65,10 +75,26 @@ inline TilePlan tile_plan(const SamplerPlan& p, const BlockPlan* blocks, int ima
   t.ring = take((p.L - 1) * t.ring_columns * images * p.P);
   t.skip = take(images * p.S);
   t.relu_skip = take(p.S * images);
-  t.partial = take(int64_t(kTileThreads) * images * 4);
+  t.partial = take(int64_t(kTileThreads) * tile_sums_stride(images));
   t.zs = take(images * p.Q), t.z = take(images * p.Q), t.logits = take(images * p.K);
   t.bytes = end * int64_t(sizeof(float));
   return t;
+}
+
+// Four weights in one 16-byte load, through L2 only: they stream past once a position,
+// and would push the biases and h_base, which the products' ends read, out of L1. `at`
+// is 16-byte aligned. The emulator copies the bytes instead, trapping where a GPU would
+// fault: its host compiler, told by the type that `at` is aligned, once merged the
+// four-load path below into an aligned load at an address that was not.
+__device__ inline float4 load_weights4(const float* at) {
+#ifdef GPCNN_CUDA_EMULATOR
+  if (reinterpret_cast<uintptr_t>(at) % 16 != 0) __trap();
+  float4 v;
+  std::memcpy(&v, at, sizeof v);
+  return v;
+#else
+  return __ldcg(reinterpret_cast<const float4*>(at));
+#endif
 }
 
 // Columns [0, cols) of a [depth][stride] weight matrix, four at a time: one 16-byte load
@@ -81,15 +107,32 @@ struct WeightQuads {
   __device__ int quads() const { return (cols + 3) / 4; }
   __device__ float4 load(int k, int n) const {
     const float* at = w + int64_t(k) * stride + n;
-    if (stride % 4 == 0 && n + 3 < cols) return *reinterpret_cast<const float4*>(at);
+    if (stride % 4 == 0 && n + 3 < cols) return load_weights4(at);
     float4 v{0.f, 0.f, 0.f, 0.f};
-    if (n < cols) v.x = at[0];
-    if (n + 1 < cols) v.y = at[1];
-    if (n + 2 < cols) v.z = at[2];
-    if (n + 3 < cols) v.w = at[3];
+    if (n < cols) v.x = __ldcg(at);
+    if (n + 1 < cols) v.y = __ldcg(at + 1);
+    if (n + 2 < cols) v.z = __ldcg(at + 2);
+    if (n + 3 < cols) v.w = __ldcg(at + 3);
     return v;
   }
 };
+
+// The operand's kImages values at one k, in 16-byte loads (8-byte for two images): a row
+// of the operand starts on 16 bytes, as every array of the tile's shared memory does.
+template <int kImages>
+__device__ inline void load_operand(const float* row, float (&x)[kImages]) {
+  if constexpr (kImages % 4 == 0) {
+    GPCNN_UNROLL
+    for (int q = 0; q < kImages / 4; ++q) {
+      const float4 v = reinterpret_cast<const float4*>(row)[q];
+      x[4 * q] = v.x, x[4 * q + 1] = v.y, x[4 * q + 2] = v.z, x[4 * q + 3] = v.w;
+    }
+  } else {
+    static_assert(kImages == 2, "tiles of 2, 4 or 8 images");
+    const float2 v = *reinterpret_cast<const float2*>(row);
+    x[0] = v.x, x[1] = v.y;
+  }
+}
 
 // out(m, matrix, n, Σ_k a[k][m] · W_matrix[k][n]) for the tile's images m < kImages and
 // every column n of one or two weight matrices that share the operand a ([depth][kImages]
@@ -106,35 +149,36 @@ __device__ void tile_product(const float* a, int depth, WeightQuads first, Weigh
   for (int q0 = 0; q0 < quads; q0 += kTileQuads) {  // the same trip count in every thread
     const int q = q0 + slot;
     const bool in_first = q < first.quads();
-    const WeightQuads& w = in_first ? first : second;
+    const WeightQuads w = in_first ? first : second;  // a copy: a reference to either would live on the stack
     const int n = 4 * (in_first ? q : q - first.quads());
     float sum[kImages][4] = {};
     if (q < quads) {
-      float4 next[kTileBatch];
+      float4 next[kTileBatch<kImages>];
       auto load = [&](int k0) {
         GPCNN_UNROLL
-        for (int u = 0; u < kTileBatch; ++u) next[u] = k0 + u < k_end ? w.load(k0 + u, n) : float4{0.f, 0.f, 0.f, 0.f};
+        for (int u = 0; u < kTileBatch<kImages>; ++u) next[u] = k0 + u < k_end ? w.load(k0 + u, n) : float4{0.f, 0.f, 0.f, 0.f};
       };
       load(k_begin);
-      for (int k0 = k_begin; k0 < k_end; k0 += kTileBatch) {
-        float4 rows[kTileBatch];
+      for (int k0 = k_begin; k0 < k_end; k0 += kTileBatch<kImages>) {
+        float4 rows[kTileBatch<kImages>];
         GPCNN_UNROLL
-        for (int u = 0; u < kTileBatch; ++u) rows[u] = next[u];
-        if (k0 + kTileBatch < k_end) load(k0 + kTileBatch);
+        for (int u = 0; u < kTileBatch<kImages>; ++u) rows[u] = next[u];
+        if (k0 + kTileBatch<kImages> < k_end) load(k0 + kTileBatch<kImages>);
         GPCNN_UNROLL
-        for (int u = 0; u < kTileBatch; ++u) {
+        for (int u = 0; u < kTileBatch<kImages>; ++u) {
           if (k0 + u >= k_end) break;
-          const float* operand = a + (k0 + u) * kImages;
+          float x[kImages];
+          load_operand<kImages>(a + (k0 + u) * kImages, x);
           GPCNN_UNROLL
           for (int m = 0; m < kImages; ++m) {
-            const float x = operand[m];
-            sum[m][0] += x * rows[u].x, sum[m][1] += x * rows[u].y;
-            sum[m][2] += x * rows[u].z, sum[m][3] += x * rows[u].w;
+            sum[m][0] += x[m] * rows[u].x, sum[m][1] += x[m] * rows[u].y;
+            sum[m][2] += x[m] * rows[u].z, sum[m][3] += x[m] * rows[u].w;
           }
         }
       }
     }
-    float* own = partial + (split * kTileQuads + slot) * kImages * 4;
+    constexpr int kStride = tile_sums_stride(kImages);
+    float* own = partial + (split * kTileQuads + slot) * kStride;
     GPCNN_UNROLL
     for (int m = 0; m < kImages; ++m)
       GPCNN_UNROLL
@@ -147,7 +191,7 @@ __device__ void tile_product(const float* a, int depth, WeightQuads first, Weigh
       const int on = 4 * (of_first ? oq : oq - first.quads()) + c;
       if (on >= (of_first ? first.cols : second.cols)) continue;
       float total = 0;
-      for (int p = 0; p < kTileSplits; ++p) total += partial[(p * kTileQuads + s) * kImages * 4 + m * 4 + c];
+      for (int p = 0; p < kTileSplits; ++p) total += partial[(p * kTileQuads + s) * kStride + m * 4 + c];
       out(m, of_first ? 0 : 1, on, total);
     }
     __syncthreads();
@@ -178,11 +222,15 @@ __global__ void __launch_bounds__(kTileThreads) positions_tile_kernel(SamplerPla
           x = l == 0 ? p.xt[(((first + m) * p.C + c) * p.H + i) * W + sj] : ring_at(l - 1, sj)[m * P + c];
         window[e] = x;
       }
+      // h_base, read here, beside the window, rather than after the product.
+      for (int e = threadIdx.x; e < kImages * 2 * P; e += kTileThreads) {
+        const int m = e / (2 * P), o = e % (2 * P);
+        pre[e] = m < images ? p.h_base[((l * p.B + first + m) * W + j) * 2 * P + o] : 0.f;
+      }
       __syncthreads();
       const WeightQuads h{p.w + bl.h_wt, 2 * P, 2 * P}, none{nullptr, 0, 0};
-      tile_product<kImages>(window, depth, h, none, partial, [&](int m, int, int o, float sum) {
-        pre[m * 2 * P + o] = m < images ? sum + p.h_base[((l * p.B + first + m) * W + j) * 2 * P + o] : 0.f;
-      });
+      tile_product<kImages>(window, depth, h, none, partial,
+                            [&](int m, int, int o, float sum) { pre[m * 2 * P + o] += sum; });
       for (int e = threadIdx.x; e < P * kImages; e += kTileThreads) {
         const int c = e / kImages, m = e % kImages;
         gates[e] = gate_f(pre[m * 2 * P + c], pre[m * 2 * P + P + c]);
