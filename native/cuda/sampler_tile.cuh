@@ -117,8 +117,9 @@ struct WeightQuads {
   }
 };
 
-// The operand's kImages values at one k, in 16-byte loads (8-byte for two images): a row
-// of the operand starts on 16 bytes, as every array of the tile's shared memory does.
+// The operand's kImages values at one k, in 16-byte loads (one 8-byte load for two
+// images): the operand's arrays start on 16 bytes, so each k's values start on
+// 4 · kImages bytes.
 template <int kImages>
 __device__ inline void load_operand(const float* row, float (&x)[kImages]) {
   if constexpr (kImages % 4 == 0) {
@@ -156,7 +157,8 @@ __device__ void tile_product(const float* a, int depth, WeightQuads first, Weigh
       float4 next[kTileBatch<kImages>];
       auto load = [&](int k0) {
         GPCNN_UNROLL
-        for (int u = 0; u < kTileBatch<kImages>; ++u) next[u] = k0 + u < k_end ? w.load(k0 + u, n) : float4{0.f, 0.f, 0.f, 0.f};
+        for (int u = 0; u < kTileBatch<kImages>; ++u)
+          next[u] = k0 + u < k_end ? w.load(k0 + u, n) : float4{0.f, 0.f, 0.f, 0.f};
       };
       load(k_begin);
       for (int k0 = k_begin; k0 < k_end; k0 += kTileBatch<kImages>) {
@@ -251,7 +253,8 @@ __global__ void __launch_bounds__(kTileThreads) positions_tile_kernel(SamplerPla
       });
     }
     // The head's hidden layer over relu(skip), then the draws.
-    for (int e = threadIdx.x; e < S * kImages; e += kTileThreads) relu_skip[e] = relu(skip[e % kImages * S + e / kImages]);
+    for (int e = threadIdx.x; e < S * kImages; e += kTileThreads)
+      relu_skip[e] = relu(skip[e % kImages * S + e / kImages]);
     __syncthreads();
     const WeightQuads hidden{p.w + p.hidden_wt, Q, Q}, none{nullptr, 0, 0};
     float* zs = shared + t.zs;
