@@ -94,8 +94,9 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
 }
 
 // The vertical stage runs as cuBLAS's products where the addon was built with cuBLAS
-// (measured faster on an H200: 2750–2910 images/s of mnist-quick against 2520–2590),
-// else as cuDNN's convolutions; GATED_PIXELCNN_SAMPLER_VERTICAL=cudnn asks for those.
+// (measured faster on an H200: 2726–2911 images/s of mnist-quick at batch 256, against
+// 2505–2588), else as cuDNN's convolutions; GATED_PIXELCNN_SAMPLER_VERTICAL=cudnn asks
+// for those.
 bool vertical_on_cublas() {
   const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_VERTICAL");
   const std::string stage = setting ? setting : "cublas";
@@ -318,8 +319,8 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const std::optional<ClusterPlan> clusters = cluster_positions(p, arranged.blocks, design);
   const std::optional<TilePlan> tiles = tile_positions(p, arranged.blocks, design);
   // A row is one graph, launched for every row: the vertical stage, then the positions
-  // as a few launches each or as one launch of clusters, then a kernel that advances
-  // the row, which every kernel reads from the device. So a row costs the host one
+  // as a few launches each or as one launch of clusters or of tiles, then a kernel that
+  // advances the row, which every kernel reads from the device. So a row costs the host one
   // launch, however many kernels and cuDNN or cuBLAS calls it holds: on a slow host
   // those calls took longer than the GPU's work. Where the device refuses to capture
   // the vertical stage's library calls, they are queued call by call before each
