@@ -149,7 +149,8 @@ fi
 
 if wants tests; then
   # Not the benchmark scripts' own tests (bench-scripts.test.ts): the benchmark above has
-  # run the real ones. The sampler's other designs (clusters with cuDNN's vertical stage, tiles) before the fp32 rerun.
+  # run the real ones. The sampler's other designs (clusters with cuDNN's vertical stage,
+  # tiles) before the fp32 rerun.
   rm -f "$out"/tests-*.json
   step "GPU tests (TF32 on, as PyTorch's default)"
   bounded 200 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --exclude test/cuda/bench-scripts.test.ts \
@@ -177,9 +178,9 @@ if wants bench; then
   # Second readings, each in a process of its own: the sampler's designs, positions
   # as a graph of launches, as tiles of 4, 2 or 8 images a thread block or as thread
   # block clusters, vertical stacks on cuBLAS or cuDNN, then mnist-256's, whose head
-  # draws 256 levels; then training with the
-  # convolution algorithms of cuDNN's heuristics and of its timed search
-  # (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the host's speed drifts.
+  # draws 256 levels; then training with the convolution algorithms of cuDNN's
+  # heuristics and of its timed search (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the
+  # host's speed drifts.
   step "the sampler's designs and the convolution search, again"
   for run in "mnist-quick graph cublas 4" "mnist-quick tile cublas 4" "mnist-quick tile cublas 2" \
              "mnist-quick tile cublas 8" "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" \
