@@ -32,6 +32,22 @@ bounded() {
   timeout -k 5 $(( left < cap ? left - 5 : cap )) "$@"
 }
 
+# REPEAT batches of 256 timed by sample-once.mjs (a process each) for every
+# "model design vertical value" given: GATED_PIXELCNN_SAMPLER=design,
+# GATED_PIXELCNN_SAMPLER_VERTICAL=vertical and KNOB=value (8 libuv threads: up to 8 jobs).
+#   time_sampler KNOB REPEAT RUN...
+time_sampler() {
+  local knob=$1 repeat=$2 run model design vertical value
+  shift 2
+  for run in "$@"; do
+    read -r model design vertical value <<< "$run"
+    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design" \
+      "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical $knob=$value:"
+    (export UV_THREADPOOL_SIZE=8 GATED_PIXELCNN_SAMPLER="$design" GATED_PIXELCNN_SAMPLER_VERTICAL="$vertical" "$knob=$value"
+     bounded 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda "$repeat")
+  done
+}
+
 NODE=${NODE:-}
 if [ -z "$NODE" ] && [ -f .device/node.xz ]; then
   mkdir -p /tmp/gpcnn-bin && xz -dc .device/node.xz > /tmp/gpcnn-bin/node && chmod +x /tmp/gpcnn-bin/node
@@ -182,15 +198,10 @@ if wants bench; then
   # heuristics and of its timed search (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the
   # host's speed drifts.
   step "the sampler's designs and the convolution search, again"
-  for run in "mnist-quick graph cublas 4" "mnist-quick tile cublas 4" "mnist-quick tile cublas 2" \
-             "mnist-quick tile cublas 8" "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" \
-             "mnist-256 graph cublas 4" "mnist-256 tile cublas 4" "mnist-256 graph cudnn 4"; do
-    read -r model design vertical tile <<< "$run"
-    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design" \
-      "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_TILE=$tile:"
-    GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_TILE=$tile \
-      bounded 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 3
-  done
+  time_sampler GATED_PIXELCNN_SAMPLER_TILE 3 \
+    "mnist-quick graph cublas 4" "mnist-quick tile cublas 4" "mnist-quick tile cublas 2" \
+    "mnist-quick tile cublas 8" "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" \
+    "mnist-256 graph cublas 4" "mnist-256 tile cublas 4" "mnist-256 graph cudnn 4"
   for run in "mnist-quick 0" "mnist-quick 1" "mnist-256 0" "mnist-256 1"; do
     read -r model search <<< "$run"
     echo -n "GATED_PIXELCNN_CONV_SEARCH=$search: "
@@ -203,16 +214,11 @@ if wants jobs; then
   # on its own stream and libuv thread, so that one job's vertical stage and latency-bound
   # positions might run beside another's (on an H200 they did not: 1 job was fastest).
   step "the sampler's batch split between concurrent jobs"
-  for run in "mnist-quick graph cublas 1" "mnist-quick graph cublas 2" "mnist-quick graph cublas 3" \
-             "mnist-quick graph cublas 4" "mnist-quick graph cublas 8" "mnist-quick graph cudnn 2" \
-             "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" "mnist-256 graph cublas 1" \
-             "mnist-256 graph cublas 2" "mnist-256 graph cublas 4"; do
-    read -r model design vertical jobs <<< "$run"
-    echo "cached sampler, $model batch 256, GATED_PIXELCNN_SAMPLER=$design" \
-      "GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical GATED_PIXELCNN_SAMPLER_JOBS=$jobs:"
-    UV_THREADPOOL_SIZE=8 GATED_PIXELCNN_SAMPLER=$design GATED_PIXELCNN_SAMPLER_VERTICAL=$vertical \
-      GATED_PIXELCNN_SAMPLER_JOBS=$jobs bounded 60 "$NODE" scripts/bench/sample-once.mjs "$model" 256 cuda 4
-  done
+  time_sampler GATED_PIXELCNN_SAMPLER_JOBS 4 \
+    "mnist-quick graph cublas 1" "mnist-quick graph cublas 2" "mnist-quick graph cublas 3" \
+    "mnist-quick graph cublas 4" "mnist-quick graph cublas 8" "mnist-quick graph cudnn 2" \
+    "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" "mnist-256 graph cublas 1" \
+    "mnist-256 graph cublas 2" "mnist-256 graph cublas 4"
 fi
 
 # The profilers come last, each with its own limit: where they cannot use the GPU (a

@@ -19,6 +19,7 @@
 
 #include <math.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -61,6 +62,32 @@ inline std::array<const void*, 17> device_pointers(const SamplerPlan& p) {
   return {p.blocks, p.w,      p.labels,  p.vectors, p.spatial,  p.known,      p.known_mask, p.xt,    p.v_hist,
           p.v_conv, p.vh_conv, p.h_base, p.h_row,   p.cond_bias, p.logits_out, p.levels,     p.diverged};
 }
+
+// The horizontal outputs a block's window reads, the block below's last hdx + 1 columns
+// (its taps end at column j): what the designs that keep them in a ring of shared
+// memory hold per block (sampler_cluster.cuh, sampler_tile.cuh).
+inline int ring_columns(const SamplerPlan& p, const BlockPlan* blocks) {
+  int64_t columns = 1;
+  for (int64_t l = 1; l < p.L; ++l) columns = std::max(columns, blocks[l].hdx + 1);
+  return int(columns);
+}
+
+// A block's dynamic shared memory laid out array after array: first `doubles` doubles
+// (the draws'), then each take() of floats, every array starting on 16 bytes.
+class SharedLayout {
+ public:
+  explicit SharedLayout(int64_t doubles) : end_((doubles * int64_t(sizeof(double)) + 15) / 16 * 4) {}
+  // The offset, in floats, of the next `floats` floats.
+  int take(int64_t floats) {
+    const int64_t at = end_;
+    end_ += (floats + 3) / 4 * 4;
+    return int(at);
+  }
+  int64_t bytes() const { return end_ * int64_t(sizeof(float)); }
+
+ private:
+  int64_t end_;  // in floats
+};
 
 GPCNN_HD inline float sigmoid_f(float a) { return 1.f / (1.f + ::expf(-a)); }
 GPCNN_HD inline float gate_f(float a, float b) { return ::tanhf(a) * sigmoid_f(b); }

@@ -231,8 +231,8 @@ std::optional<TilePlan> tile_positions(const SamplerPlan& p, const std::vector<B
   if (images != "2" && images != "4" && images != "8")
     fail(codes::kArg, "GATED_PIXELCNN_SAMPLER_TILE must be 2, 4 or 8, got '" + images + "'");
   if (design != "tile") return std::nullopt;
-  // The ring holds a block's last hdx + 1 horizontal outputs, which is every column a
-  // window reads while none reaches past j (SPEC.md §4's geometry).
+  // The ring holds a block's last hdx + 1 horizontal outputs (ring_columns), which is
+  // every column a window reads while none reaches past j (SPEC.md §4's geometry).
   for (size_t l = 1; l < blocks.size(); ++l)
     if (blocks[l].hkw > blocks[l].hdx + 1) return std::nullopt;
   const TilePlan plan = tile_plan(p, blocks.data(), std::stoi(images));

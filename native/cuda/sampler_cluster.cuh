@@ -52,19 +52,17 @@ inline ClusterPlan cluster_plan(const SamplerPlan& p, const BlockPlan* blocks, i
   c.tile = int(tile);
   c.pc = int(ceil_div(p.P, kClusterRanks)), c.sc = int(ceil_div(p.S, kClusterRanks));
   c.drawn = int(ceil_div(tile, kClusterRanks));
-  c.ring_columns = 1;
-  for (int64_t l = 1; l < p.L; ++l) c.ring_columns = std::max(c.ring_columns, int(blocks[l].hdx + 1));
-  int64_t end = ceil_div(c.drawn * (p.K + 1) * int64_t(sizeof(double)), 16) * 4;  // the doubles come first
-  auto take = [&end](int64_t floats) { const int64_t at = end; end += ceil_div(floats, 4) * 4; return int(at); };
-  c.blocks = take(p.L * int64_t(sizeof(BlockPlan) / sizeof(float)));
-  c.gemm = take(sizeof(GemmTileShared) / sizeof(float));
-  c.pre = take(tile * 2 * c.pc);
-  c.gates = take(tile * c.pc);
-  c.ring = take((p.L - 1) * c.ring_columns * tile * c.pc);
-  c.skip = take(tile * c.sc);
-  c.partial = take(tile * p.Q);
-  c.zs = take(c.drawn * p.Q), c.z = take(c.drawn * p.Q), c.logits = take(c.drawn * p.K);
-  c.bytes = end * int64_t(sizeof(float));
+  c.ring_columns = ring_columns(p, blocks);
+  SharedLayout shared(c.drawn * (p.K + 1));
+  c.blocks = shared.take(p.L * int64_t(sizeof(BlockPlan) / sizeof(float)));
+  c.gemm = shared.take(sizeof(GemmTileShared) / sizeof(float));
+  c.pre = shared.take(tile * 2 * c.pc);
+  c.gates = shared.take(tile * c.pc);
+  c.ring = shared.take((p.L - 1) * c.ring_columns * tile * c.pc);
+  c.skip = shared.take(tile * c.sc);
+  c.partial = shared.take(tile * p.Q);
+  c.zs = shared.take(c.drawn * p.Q), c.z = shared.take(c.drawn * p.Q), c.logits = shared.take(c.drawn * p.K);
+  c.bytes = shared.bytes();
   return c;
 }
 

@@ -57,27 +57,19 @@ struct TilePlan {
 inline TilePlan tile_plan(const SamplerPlan& p, const BlockPlan* blocks, int images) {
   TilePlan t{};
   t.images = images;
-  t.ring_columns = 1;
+  t.ring_columns = ring_columns(p, blocks);
   int64_t window = 0;
-  for (int64_t l = 0; l < p.L; ++l) {
-    window = std::max(window, blocks[l].cin * blocks[l].hkw);
-    if (l > 0) t.ring_columns = std::max(t.ring_columns, int(blocks[l].hdx + 1));
-  }
-  int64_t end = (images * (p.K + 1) * int64_t(sizeof(double)) + 15) / 16 * 4;  // the draws' doubles come first
-  auto take = [&end](int64_t floats) {
-    const int64_t at = end;
-    end += (floats + 3) / 4 * 4;
-    return int(at);
-  };
-  t.window = take(window * images);
-  t.pre = take(images * 2 * p.P);
-  t.gates = take(p.P * images);
-  t.ring = take((p.L - 1) * t.ring_columns * images * p.P);
-  t.skip = take(images * p.S);
-  t.relu_skip = take(p.S * images);
-  t.partial = take(int64_t(kTileThreads) * tile_sums_stride(images));
-  t.zs = take(images * p.Q), t.z = take(images * p.Q), t.logits = take(images * p.K);
-  t.bytes = end * int64_t(sizeof(float));
+  for (int64_t l = 0; l < p.L; ++l) window = std::max(window, blocks[l].cin * blocks[l].hkw);
+  SharedLayout shared(images * (p.K + 1));
+  t.window = shared.take(window * images);
+  t.pre = shared.take(images * 2 * p.P);
+  t.gates = shared.take(p.P * images);
+  t.ring = shared.take((p.L - 1) * t.ring_columns * images * p.P);
+  t.skip = shared.take(images * p.S);
+  t.relu_skip = shared.take(p.S * images);
+  t.partial = shared.take(int64_t(kTileThreads) * tile_sums_stride(images));
+  t.zs = shared.take(images * p.Q), t.z = shared.take(images * p.Q), t.logits = shared.take(images * p.K);
+  t.bytes = shared.bytes();
   return t;
 }
 
@@ -147,11 +139,11 @@ __device__ void tile_product(const float* a, int depth, WeightQuads first, Weigh
   const int chunk = (depth + kTileSplits - 1) / kTileSplits;
   const int k_begin = min(depth, split * chunk), k_end = min(depth, k_begin + chunk);
   const int quads = first.quads() + second.quads();
+  // Quad q's first column in its matrix: the first matrix's quads come first.
+  auto column = [&](int q) { return 4 * (q < first.quads() ? q : q - first.quads()); };
   for (int q0 = 0; q0 < quads; q0 += kTileQuads) {  // the same trip count in every thread
-    const int q = q0 + slot;
-    const bool in_first = q < first.quads();
-    const WeightQuads w = in_first ? first : second;  // a copy: a reference to either would live on the stack
-    const int n = 4 * (in_first ? q : q - first.quads());
+    const int q = q0 + slot, n = column(q);
+    const WeightQuads w = q < first.quads() ? first : second;  // a copy: a reference to either would live on the stack
     float sum[kImages][4] = {};
     if (q < quads) {
       float4 next[kTileBatch<kImages>];
@@ -190,7 +182,7 @@ __device__ void tile_product(const float* a, int depth, WeightQuads first, Weigh
       const int s = e / (kImages * 4), m = e / 4 % kImages, c = e % 4, oq = q0 + s;
       if (oq >= quads) continue;
       const bool of_first = oq < first.quads();
-      const int on = 4 * (of_first ? oq : oq - first.quads()) + c;
+      const int on = column(oq) + c;
       if (on >= (of_first ? first.cols : second.cols)) continue;
       float total = 0;
       for (int p = 0; p < kTileSplits; ++p) total += partial[(p * kTileQuads + s) * kStride + m * 4 + c];
@@ -210,6 +202,7 @@ __global__ void __launch_bounds__(kTileThreads) positions_tile_kernel(SamplerPla
   float* shared = dynamic_shared<float>();
   float *window = shared + t.window, *pre = shared + t.pre, *gates = shared + t.gates, *ring = shared + t.ring;
   float *skip = shared + t.skip, *relu_skip = shared + t.relu_skip, *partial = shared + t.partial;
+  const WeightQuads none{nullptr, 0, 0};  // a product's absent second matrix
   // Block l's horizontal output at column c, [kImages][P].
   auto ring_at = [&](int l, int c) { return ring + (l * t.ring_columns + c % t.ring_columns) * kImages * P; };
   for (int j = 0; j < W; ++j) {
@@ -230,7 +223,7 @@ __global__ void __launch_bounds__(kTileThreads) positions_tile_kernel(SamplerPla
         pre[e] = m < images ? p.h_base[((l * p.B + first + m) * W + j) * 2 * P + o] : 0.f;
       }
       __syncthreads();
-      const WeightQuads h{p.w + bl.h_wt, 2 * P, 2 * P}, none{nullptr, 0, 0};
+      const WeightQuads h{p.w + bl.h_wt, 2 * P, 2 * P};
       tile_product<kImages>(window, depth, h, none, partial,
                             [&](int m, int, int o, float sum) { pre[m * 2 * P + o] += sum; });
       for (int e = threadIdx.x; e < P * kImages; e += kTileThreads) {
@@ -256,7 +249,7 @@ __global__ void __launch_bounds__(kTileThreads) positions_tile_kernel(SamplerPla
     for (int e = threadIdx.x; e < S * kImages; e += kTileThreads)
       relu_skip[e] = relu(skip[e % kImages * S + e / kImages]);
     __syncthreads();
-    const WeightQuads hidden{p.w + p.hidden_wt, Q, Q}, none{nullptr, 0, 0};
+    const WeightQuads hidden{p.w + p.hidden_wt, Q, Q};
     float* zs = shared + t.zs;
     tile_product<kImages>(relu_skip, S, hidden, none, partial,
                           [&](int m, int, int q, float sum) { zs[m * Q + q] = sum + p.w[p.hidden_b + q]; });
