@@ -202,6 +202,9 @@ if wants bench; then
     "mnist-quick graph cublas 4" "mnist-quick tile cublas 4" "mnist-quick tile cublas 2" \
     "mnist-quick tile cublas 8" "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" \
     "mnist-256 graph cublas 4" "mnist-256 tile cublas 4" "mnist-256 graph cudnn 4"
+  # Tiles leave SMs idle (64 blocks of 4 images at batch 256): two jobs' vertical
+  # stages and tiles might run beside each other.
+  time_sampler GATED_PIXELCNN_SAMPLER_JOBS 3 "mnist-quick tile cublas 2" "mnist-quick tile cublas 4"
   for run in "mnist-quick 0" "mnist-quick 1" "mnist-256 0" "mnist-256 1"; do
     read -r model search <<< "$run"
     echo -n "GATED_PIXELCNN_CONV_SEARCH=$search: "

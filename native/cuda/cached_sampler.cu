@@ -41,6 +41,10 @@ __global__ void conditioning_kernel(SamplerPlan p) {
 
 constexpr int kRowThreads = 256;
 
+// A grid's extent along y or z for `blocks` blocks: at most the 65535 the device takes
+// (the kernels loop over what that leaves).
+unsigned grid_extent(int64_t blocks) { return unsigned(std::min<int64_t>(blocks, 65535)); }
+
 // Each block's convolutions at a row: its vertical one, and vh over that one's output.
 struct BlockRowConvolutions {
   std::unique_ptr<RowConvolution> vertical, vh;
@@ -76,7 +80,11 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
     const BlockPlan& bl = blocks[l];
     const float* in = l == 0 ? p.xt : p.v_hist + (l - 1) * p.B * p.P * p.H * p.W;
     // The rows it reads as they are (cuDNN's input), or their windows (cuBLAS's).
-    launch(products ? gather_columns_kernel : gather_rows_kernel, unsigned(p.B), kRowThreads, 0, stream, in, gathered,
+    const dim3 gather_grid =
+        products ? dim3(unsigned(p.B), grid_extent(ceil_div(bl.cin * bl.vkh * bl.vkw, kRowThreads)),
+                        grid_extent(ceil_div(p.W, kGatherColumns)))
+                 : dim3(unsigned(p.B), grid_extent(ceil_div(bl.cin * bl.vkh, kRowThreads / 32)));
+    launch(products ? gather_columns_kernel : gather_rows_kernel, gather_grid, kRowThreads, 0, stream, in, gathered,
            int(bl.cin), int(p.H), int(p.W), int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), row);
 #if GPCNN_CUBLAS
     if (products) {
@@ -89,7 +97,8 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
       convolutions[l].vh->run(p.v_conv, p.w + bl.vh_w, p.vh_conv, workspace);
     }
     const RowLayout layout{products != nullptr, int(2 * p.P), int(p.W)};
-    launch(finish_vertical_kernel, unsigned(p.B), kRowThreads, 0, stream, p, bl, l, row, layout);
+    const unsigned finish_threads = unsigned(std::min<int64_t>(kRowThreads, ceil_div(2 * p.P, 32) * 32));
+    launch(finish_vertical_kernel, dim3(unsigned(p.B), grid_extent(p.W)), finish_threads, 0, stream, p, bl, l, row, layout);
   }
 }
 
