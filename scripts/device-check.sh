@@ -257,8 +257,8 @@ fi
 
 if wants sampler; then
   step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls, then a row of tiles'"
-  # A mnist-quick batch of 256: about 2 rows (5 vertical stages of 3 launches plus
-  # cuDNN's, 28 positions of 12) are skipped, the next 400 launches (about a row) timed;
+  # A mnist-quick batch of 256: about 2 rows (5 vertical stages of 2 launches plus
+  # cuBLAS's 2, 28 positions of 11) are skipped, the next 400 launches (a row) timed;
   # then one pre-activation product in the middle of a row looked into; then the third
   # row's launch of tiles (GATED_PIXELCNN_SAMPLER=tile). All print into the log.
   if [ -n "$ncu" ]; then

@@ -114,12 +114,35 @@ bool vertical_on_cublas() {
   return stage == "cublas" && kHaveCublas;
 }
 
+int max_shared_memory_optin() {
+  int device = 0, limit = 0;
+  GPCNN_CUDA(cudaGetDevice(&device));
+  GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  return limit;
+}
+
+// The fused head's dynamic shared memory: its draws' doubles.
+size_t fused_head_bytes(const SamplerPlan& p) { return size_t(kGemmRows) * size_t(p.K + 1) * sizeof(double); }
+
+// Whether the head's hidden layer and the draws run as one kernel (head_hidden_draw_kernel):
+// where a product's tile holds every hidden unit, and the draws' doubles fit beside
+// the product's shared memory.
+bool fuse_head(const SamplerPlan& p) {
+  if (p.Q > kGemmCols) return false;
+  const size_t bytes = fused_head_bytes(p);
+  if (sizeof(GemmTileShared) + bytes > size_t(max_shared_memory_optin())) return false;
+  // All the device allows, whatever this job's plan, as for the tiles' kernel.
+  GPCNN_CUDA(cudaFuncSetAttribute(head_hidden_draw_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  max_shared_memory_optin() - int(sizeof(GemmTileShared))));
+  return true;
+}
+
 // Every block's horizontal stack, the head and the draws at (*row, j), for the whole
 // batch (sampler_position.cuh). With `overlap`, each kernel but a row's first may
 // start while the one before it ends (launch.cuh): they are a chain of small
 // kernels, each waiting for the last, so a launch's latency is much of their time.
 void position(const SamplerPlan& p, const PositionScratch& scratch, const std::vector<BlockPlan>& blocks,
-              const int* row, int j, bool overlap, cudaStream_t stream) {
+              const int* row, int j, bool overlap, bool fused_head, cudaStream_t stream) {
   const int B = int(p.B), P = int(p.P), S = int(p.S);
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
@@ -129,6 +152,11 @@ void position(const SamplerPlan& p, const PositionScratch& scratch, const std::v
     batch_gemm(stream, B, outputs, P, SkipResidual{at}, overlap);
   }
   const PositionArgs head{p, scratch, blocks.back(), row, 0, j};
+  if (fused_head) {
+    launch_overlapped(overlap, head_hidden_draw_kernel, unsigned(ceil_div(B, kGemmRows)), kGemmThreads,
+                      fused_head_bytes(p), stream, HeadHidden{head});
+    return;
+  }
   batch_gemm(stream, B, int(p.Q), S, HeadHidden{head}, overlap);
   const unsigned draw_blocks = unsigned((B + kHeadImages - 1) / kHeadImages);
   launch_overlapped(overlap, head_draw_kernel, draw_blocks, kRowThreads, kHeadImages * (p.K + 1) * sizeof(double),
@@ -181,13 +209,6 @@ std::string positions_design() {
   if (design != "graph" && design != "cluster" && design != "tile")
     fail(codes::kArg, "GATED_PIXELCNN_SAMPLER must be 'graph', 'cluster' or 'tile', got '" + design + "'");
   return design;
-}
-
-int max_shared_memory_optin() {
-  int device = 0, limit = 0;
-  GPCNN_CUDA(cudaGetDevice(&device));
-  GPCNN_CUDA(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  return limit;
 }
 
 // How a row's positions run: as a captured graph of a few launches per position
@@ -327,6 +348,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const std::string design = positions_design();
   const std::optional<ClusterPlan> clusters = cluster_positions(p, arranged.blocks, design);
   const std::optional<TilePlan> tiles = tile_positions(p, arranged.blocks, design);
+  const bool fused_head = !clusters && !tiles && fuse_head(p);
   // A row is one graph, launched for every row: the vertical stage, then the positions
   // as a few launches each or as one launch of clusters or of tiles, then a kernel that
   // advances the row, which every kernel reads from the device. So a row costs the host one
@@ -348,7 +370,8 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
       launch(advance_row_kernel, 1, 1, 0, stream, row.get());
     } else {
       const bool overlap = overlap_launches();
-      for (int j = 0; j < int(p.W); ++j) position(p, scratch, arranged.blocks, row.get(), j, overlap, stream);
+      for (int j = 0; j < int(p.W); ++j)
+        position(p, scratch, arranged.blocks, row.get(), j, overlap, fused_head, stream);
       launch_overlapped(overlap, advance_row_kernel, 1, 1, 0, stream, row.get());
     }
   };
