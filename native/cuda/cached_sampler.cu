@@ -79,13 +79,19 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
   for (int l = 0; l < int(p.L); ++l) {
     const BlockPlan& bl = blocks[l];
     const float* in = l == 0 ? p.xt : p.v_hist + (l - 1) * p.B * p.P * p.H * p.W;
-    // The rows it reads as they are (cuDNN's input), or their windows (cuBLAS's).
-    const dim3 gather_grid =
-        products ? dim3(unsigned(p.B), grid_extent(ceil_div(bl.cin * bl.vkh * bl.vkw, kRowThreads)),
-                        grid_extent(ceil_div(p.W, kGatherColumns)))
-                 : dim3(unsigned(p.B), grid_extent(ceil_div(bl.cin * bl.vkh, kRowThreads / 32)));
-    launch(products ? gather_columns_kernel : gather_rows_kernel, gather_grid, kRowThreads, 0, stream, in, gathered,
-           int(bl.cin), int(p.H), int(p.W), int(bl.vkh), int(bl.vkw), int(bl.vdy), int(bl.vdx), row);
+    // The rows it reads as they are (cuDNN's input), or their windows (cuBLAS's): a thread
+    // a k of the windows (fewer threads a block where k is short: the first block's), or
+    // a warp a row.
+    const int64_t depth = bl.cin * bl.vkh * bl.vkw, k_threads = std::min<int64_t>(kRowThreads, ceil_div(depth, 32) * 32);
+    if (products)
+      launch(gather_columns_kernel,
+             dim3(unsigned(p.B), grid_extent(ceil_div(depth, k_threads)), grid_extent(ceil_div(p.W, kGatherColumns))),
+             unsigned(k_threads), 0, stream, in, gathered, int(bl.cin), int(p.H), int(p.W), int(bl.vkh), int(bl.vkw),
+             int(bl.vdy), int(bl.vdx), row);
+    else
+      launch(gather_rows_kernel, dim3(unsigned(p.B), grid_extent(ceil_div(bl.cin * bl.vkh, kRowThreads / 32))),
+             kRowThreads, 0, stream, in, gathered, int(bl.cin), int(p.H), int(p.W), int(bl.vkh), int(bl.vkw),
+             int(bl.vdy), int(bl.vdx), row);
 #if GPCNN_CUBLAS
     if (products) {
       row_product(products, p.B * p.W, bl.cin * bl.vkh * bl.vkw, 2 * p.P, gathered, p.w + bl.v_w, p.v_conv);
@@ -97,8 +103,8 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
       convolutions[l].vh->run(p.v_conv, p.w + bl.vh_w, p.vh_conv, workspace);
     }
     const RowLayout layout{products != nullptr, int(2 * p.P), int(p.W)};
-    const unsigned finish_threads = unsigned(std::min<int64_t>(kRowThreads, ceil_div(2 * p.P, 32) * 32));
-    launch(finish_vertical_kernel, dim3(unsigned(p.B), grid_extent(p.W)), finish_threads, 0, stream, p, bl, l, row, layout);
+    launch(finish_vertical_kernel, dim3(unsigned(p.B), grid_extent(ceil_div(2 * p.P, kFinishTile))), kRowThreads, 0,
+           stream, p, bl, l, row, layout);
   }
 }
 

@@ -82,28 +82,47 @@ struct RowLayout {
   __device__ int at(int o, int j) const { return columns_first ? j * outputs + o : o * W + j; }
 };
 
+constexpr int kFinishTile = 32;  // outputs and columns of finish_vertical_kernel's tiles: a warp's lanes
+
 // Below the last block, v_hist row i = gate(v_conv + v.bias + the vertical conditioning);
 // h_base = vh_conv + the horizontal constant (sampler_layout.h) + its conditioning, per
-// image and column, i = *row. Grid (B, columns): a block per image and column at a
-// time, a thread per output o < 2P.
+// image and column, i = *row. Grid (B, ⌈2P / kFinishTile⌉ or fewer): a block per image
+// and kFinishTile outputs o of h_base (and channels of v_hist, where there are) at a
+// time, for every column, a warp per column at a time, its lanes along the outputs. The
+// gated values go through shared memory, so that they are stored along the columns, as
+// v_hist holds them.
 __global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, const int* row, RowLayout layout) {
+  __shared__ float gated[kFinishTile][kFinishTile + 1];  // [column][channel], padded against bank conflicts
   const int b = blockIdx.x, P = int(p.P), W = int(p.W), i = *row;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   const float* conv = p.v_conv + int64_t(b) * 2 * P * W;
   const float* vh = p.vh_conv + int64_t(b) * 2 * P * W;
   const float* cond = p.cond_bias + (int64_t(l) * p.B + b) * 2 * 2 * P;  // [2][2P]: vertical, horizontal
-  for (int j = blockIdx.y; j < W; j += gridDim.y) {
-    float* base = p.h_base + ((int64_t(l) * p.B + b) * W + j) * 2 * P;
-    for (int o = threadIdx.x; o < 2 * P; o += blockDim.x) {
-      if (l < p.L - 1 && o < P) {
-        const float a1 =
-            conv[layout.at(o, j)] + p.w[bl.v_b + o] + cond[o] + spatial_term(p, bl.spatial_vt, b, o, i, j);
-        const float a2 = conv[layout.at(o + P, j)] + p.w[bl.v_b + o + P] + cond[o + P] +
-                         spatial_term(p, bl.spatial_vt, b, o + P, i, j);
-        p.v_hist[(((int64_t(l) * p.B + b) * P + o) * p.H + i) * W + j] = gate_f(a1, a2);
+  for (int o0 = blockIdx.y * kFinishTile; o0 < 2 * P; o0 += gridDim.y * kFinishTile) {
+    if (l < p.L - 1 && o0 < P) {  // the same in every thread: the barriers below are the block's
+      for (int j0 = 0; j0 < W; j0 += kFinishTile) {
+        for (int jj = warp; jj < kFinishTile; jj += warps) {
+          const int j = j0 + jj, c = o0 + lane;
+          if (j >= W || c >= P) continue;
+          const float a1 =
+              conv[layout.at(c, j)] + p.w[bl.v_b + c] + cond[c] + spatial_term(p, bl.spatial_vt, b, c, i, j);
+          const float a2 = conv[layout.at(c + P, j)] + p.w[bl.v_b + c + P] + cond[c + P] +
+                           spatial_term(p, bl.spatial_vt, b, c + P, i, j);
+          gated[jj][lane] = gate_f(a1, a2);
+        }
+        __syncthreads();
+        for (int cc = warp; cc < kFinishTile; cc += warps) {
+          const int c = o0 + cc, j = j0 + lane;
+          if (c < P && j < W) p.v_hist[(((int64_t(l) * p.B + b) * P + c) * p.H + i) * W + j] = gated[lane][cc];
+        }
+        __syncthreads();
       }
-      base[o] = vh[layout.at(o, j)] + p.w[bl.h_base_b + o] + cond[2 * P + o] +
-                spatial_term(p, bl.spatial_ht, b, o, i, j);
     }
+    const int o = o0 + lane;
+    if (o >= 2 * P) continue;
+    for (int j = warp; j < W; j += warps)
+      p.h_base[((int64_t(l) * p.B + b) * W + j) * 2 * P + o] =
+          vh[layout.at(o, j)] + p.w[bl.h_base_b + o] + cond[2 * P + o] + spatial_term(p, bl.spatial_ht, b, o, i, j);
   }
 }
 

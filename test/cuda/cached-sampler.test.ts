@@ -94,6 +94,17 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     model.dispose();
   });
 
+  it('samples images wider than a tile of 32 columns, with the same draws and logits', async () => {
+    // The vertical stage's finishing kernel stores v_hist through tiles of 32 columns
+    // (sampler_vertical.cuh): 37 columns end in a tile of 5.
+    const config = { channels: 1, height: 3, width: 37, levels: 4, hidden: 12, layers: 2, firstKernel: 3, kernel: 3, skip: 8, headHidden: 8, classes: 0 };
+    await expectCpuDraws(config, 8, { count: 2, seed: 13 });
+    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 8 });
+    const { levels, logits } = await runCachedSampler(model, { count: 2, seed: 13 }, { keepLogits: true });
+    expect(normalizedError(logits!, model.logits(levels, {}))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
+    model.dispose();
+  });
+
   it('samples a model whose products are deeper than many steps of a tile (a head of 6400 units)', async () => {
     const config = { channels: 1, height: 3, width: 3, levels: 4, hidden: 4, layers: 1, firstKernel: 3, kernel: 3, skip: 8, headHidden: 6400, classes: 0 };
     await expectCpuDraws(config, 6, { count: 2, seed: 5 });
