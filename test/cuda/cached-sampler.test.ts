@@ -70,6 +70,18 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     cpu.dispose();
   }
 
+  /**
+   * expectCpuDraws, and a full forward pass reproduces the logits of every draw: the draws
+   * alone could miss a lost term, the logits would not.
+   */
+  async function expectCpuDrawsAndLogits(config: ConfigInput, seed: number, options: SampleOptions): Promise<void> {
+    await expectCpuDraws(config, seed, options);
+    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed });
+    const { levels, logits } = await runCachedSampler(model, options, { keepLogits: true });
+    expect(normalizedError(logits!, model.logits(levels, {}))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
+    model.dispose();
+  }
+
   it('samples a batch of many tiles of images, the last one partial, with the same results', async () => {
     // The products run over tiles of 16 images (batch_gemm.cuh) and 32 outputs, the head
     // over blocks of 8 images: 44 images end in a tile of 12 and a block of 4, and 40
@@ -86,23 +98,14 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     // hidden 50 the second block's pre-activation product is 100 deep (two taps of 50:
     // 32 + 32 + 32 + 4), the head's hidden one 120 (32 + 32 + 32 + 24).
     const config = { channels: 1, height: 4, width: 4, levels: 4, hidden: 50, layers: 2, firstKernel: 3, kernel: 3, skip: 120, headHidden: 8, classes: 0 };
-    await expectCpuDraws(config, 7, { count: 3, seed: 9 });
-    // The draws alone could miss a lost term; the logits would not.
-    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 7 });
-    const { levels, logits } = await runCachedSampler(model, { count: 3, seed: 9 }, { keepLogits: true });
-    expect(normalizedError(logits!, model.logits(levels, {}))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
-    model.dispose();
+    await expectCpuDrawsAndLogits(config, 7, { count: 3, seed: 9 });
   });
 
   it('samples images wider than a tile of 32 columns, with the same draws and logits', async () => {
     // The vertical stage's finishing kernel stores v_hist through tiles of 32 columns
     // (sampler_vertical.cuh): 37 columns end in a tile of 5.
     const config = { channels: 1, height: 3, width: 37, levels: 4, hidden: 12, layers: 2, firstKernel: 3, kernel: 3, skip: 8, headHidden: 8, classes: 0 };
-    await expectCpuDraws(config, 8, { count: 2, seed: 13 });
-    const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 8 });
-    const { levels, logits } = await runCachedSampler(model, { count: 2, seed: 13 }, { keepLogits: true });
-    expect(normalizedError(logits!, model.logits(levels, {}))).toBeLessThanOrEqual(tf32 ? 5e-3 : 1e-4);
-    model.dispose();
+    await expectCpuDrawsAndLogits(config, 8, { count: 2, seed: 13 });
   });
 
   it('samples a model whose products are deeper than many steps of a tile (a head of 6400 units)', async () => {
