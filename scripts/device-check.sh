@@ -3,7 +3,8 @@
 # and cmake but possibly no Node and no network: builds both addons, runs the GPU
 # benchmark and the GPU test suite, times the host work of a training step per native
 # function and each kernel of it (ours and PyTorch's, with ncu), times the cached sampler's kernels and looks inside
-# them (ncu; the positions as graphs and as tiles of images a thread block),
+# them (ncu; the positions as graphs and as tiles of images a thread block; the tiles'
+# stalls per SASS instruction and the addon's SASS, xz-compressed, to read offline),
 # runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops, the
 # captured training steps and the sampler, and writes a log and a JSON summary to OUTDIR.
 #   NODE=/path/to/node [DEVICE_CHECK_STEPS="bench tests jobs kernels sampler sanitize"] \
@@ -256,7 +257,7 @@ if wants kernels; then
 fi
 
 if wants sampler; then
-  step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls, then a row of tiles'"
+  step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls, then a row of tiles', then the tiles' stalls per instruction"
   # A mnist-quick batch of 256: about 2 rows (5 vertical stages of 2 launches plus
   # cuBLAS's 2, 28 positions of 11) are skipped, the next 400 launches (a row) timed;
   # then one pre-activation product in the middle of a row looked into; then the third
@@ -273,8 +274,17 @@ if wants sampler; then
         --launch-skip 2 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section Occupancy \
         --section LaunchStats --section MemoryWorkloadAnalysis "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
     sampler_profiled=$?
+    # For reading offline (the machine that wrote the kernels may have neither ncu nor
+    # cuobjdump): the tiles' kernel's stall samples per SASS instruction, and the addon's SASS.
+    GATED_PIXELCNN_SAMPLER=tile bounded 100 "$ncu" --clock-control none --kernel-name regex:positions_tile \
+      --launch-skip 2 --launch-count 1 --section SourceCounters --section WarpStateStats --page source --csv \
+      --print-source sass "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 2>&1 | xz > "$out/tile-source.csv.xz"
   else
     echo "no ncu found"
+  fi
+  cuobjdump=$(command -v cuobjdump || ls /usr/local/cuda/bin/cuobjdump 2>/dev/null | head -1)
+  if [ -n "$cuobjdump" ]; then
+    "$cuobjdump" -sass -arch sm_90 build/Release/gated_pixelcnn_cuda.node 2>&1 | xz > "$out/cuda-addon.sass.xz"
   fi
   summary
 fi
