@@ -94,7 +94,7 @@ void vertical_row(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
              int(bl.vdy), int(bl.vdx), row);
 #if GPCNN_CUBLAS
     if (products) {
-      row_product(products, p.B * p.W, bl.cin * bl.vkh * bl.vkw, 2 * p.P, gathered, p.w + bl.v_w, p.v_conv);
+      row_product(products, p.B * p.W, depth, 2 * p.P, gathered, p.w + bl.v_w, p.v_conv);
       row_product(products, p.B * p.W, 2 * p.P, 2 * p.P, p.v_conv, p.w + bl.vh_w, p.vh_conv);
     }
 #endif
@@ -135,11 +135,11 @@ size_t fused_head_bytes(const SamplerPlan& p) { return size_t(kGemmRows) * size_
 // the product's shared memory.
 bool fuse_head(const SamplerPlan& p) {
   if (p.Q > kGemmCols) return false;
-  const size_t bytes = fused_head_bytes(p);
-  if (sizeof(GemmTileShared) + bytes > size_t(max_shared_memory_optin())) return false;
+  const int limit = max_shared_memory_optin();
+  if (sizeof(GemmTileShared) + fused_head_bytes(p) > size_t(limit)) return false;
   // All the device allows, whatever this job's plan, as for the tiles' kernel.
   GPCNN_CUDA(cudaFuncSetAttribute(head_hidden_draw_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  max_shared_memory_optin() - int(sizeof(GemmTileShared))));
+                                  limit - int(sizeof(GemmTileShared))));
   return true;
 }
 

@@ -165,6 +165,14 @@ __device__ inline void draw_pixel(const SamplerPlan& p, int64_t first, int64_t c
   }
 }
 
+// draw_pixel for images [first, first + count) of the batch at the position of `a`,
+// with their rows of the scratch; the draws' doubles in dynamic shared memory.
+__device__ inline void draw_images(const PositionArgs& a, int64_t first, int64_t count) {
+  const SamplerPlan& p = a.p;
+  draw_pixel(p, first, count, *a.row, a.j, a.s.zs + first * p.Q, a.s.z + first * p.Q, a.s.logits + first * p.K,
+             dynamic_shared<double>());
+}
+
 // Images per thread block of the draws.
 constexpr int kHeadImages = 8;
 
@@ -174,9 +182,8 @@ __global__ void head_draw_kernel(PositionArgs a) {
   let_next_kernel_start();
   wait_for_previous_kernel();
   const SamplerPlan& p = a.p;
-  const int64_t first = int64_t(blockIdx.x) * kHeadImages, count = min(int64_t(kHeadImages), p.B - first);
-  draw_pixel(p, first, count, *a.row, a.j, a.s.zs + first * p.Q, a.s.z + first * p.Q, a.s.logits + first * p.K,
-             dynamic_shared<double>());
+  const int64_t first = int64_t(blockIdx.x) * kHeadImages;
+  draw_images(a, first, min(int64_t(kHeadImages), p.B - first));
 }
 
 // The head's hidden layer and the draws in one launch, where one tile of the product
@@ -191,9 +198,7 @@ __global__ void __launch_bounds__(kGemmThreads) head_hidden_draw_kernel(HeadHidd
   const int first = int(blockIdx.x) * kGemmRows;
   gemm_tile(head, int(p.B), int(p.Q), int(p.S), first, 0, shared, [] { wait_for_previous_kernel(); });
   __syncthreads();  // the block's zs, which its threads wrote to global memory
-  const int64_t count = min(int64_t(kGemmRows), p.B - first);
-  draw_pixel(p, first, count, *head.row, head.j, head.s.zs + first * p.Q, head.s.z + first * p.Q,
-             head.s.logits + first * p.K, dynamic_shared<double>());
+  draw_images(head, first, min(int64_t(kGemmRows), p.B - first));
 }
 
 }  // namespace gpcnn

@@ -83,8 +83,8 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
   }
 
   it('samples a batch of many tiles of images, the last one partial, with the same results', async () => {
-    // The products run over tiles of 16 images (batch_gemm.cuh) and 32 outputs, the head
-    // over blocks of 8 images: 44 images end in a tile of 12 and a block of 4, and 40
+    // The products run over tiles of 16 images (batch_gemm.cuh) and 32 outputs, and the
+    // head's hidden product draws its tiles' images: 44 images end in a tile of 12, and 40
     // outputs (2P) in a tile of 8. (Few images, few draws: the GPU and the CPU sum in
     // different orders, so every draw is a small chance of a rounding tie.)
     const config = { channels: 1, height: 6, width: 5, levels: 4, hidden: 20, layers: 3, firstKernel: 5, kernel: 3, skip: 8, headHidden: 8, classes: 10 };
