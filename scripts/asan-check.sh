@@ -27,9 +27,10 @@ asan() {
 }
 asan npx vitest run test/cuda
 # The sampler's other designs too: positions as thread block clusters, vertical stacks on
-# cuDNN; positions as tiles of 8 and of 2 images a thread block (npm test runs tiles of 4).
+# cuDNN; positions as tiles of 8 images a thread block (the default: tiles of 2), and as
+# a graph of launches.
 GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cudnn asan npx vitest run test/cuda/cached-sampler.test.ts
-GATED_PIXELCNN_SAMPLER=tile GATED_PIXELCNN_SAMPLER_TILE=8 asan npx vitest run test/cuda/cached-sampler.test.ts
-GATED_PIXELCNN_SAMPLER=tile GATED_PIXELCNN_SAMPLER_TILE=2 asan npx vitest run test/cuda/cached-sampler.test.ts
+GATED_PIXELCNN_SAMPLER_TILE=8 asan npx vitest run test/cuda/cached-sampler.test.ts
+GATED_PIXELCNN_SAMPLER=graph asan npx vitest run test/cuda/cached-sampler.test.ts
 LD_PRELOAD="$(g++ -print-file-name=libubsan.so)" GATED_PIXELCNN_CPU_ADDON="$PWD/build-ubsan/Release/gated_pixelcnn_cpu.node" \
   npx vitest run test/ops test/nn test/sample test/train

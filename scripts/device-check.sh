@@ -7,7 +7,7 @@
 # stalls per SASS instruction and the addon's SASS, xz-compressed, to read offline),
 # runs compute-sanitizer's memcheck and racecheck over the GPU tests of the ops, the
 # captured training steps and the sampler, and writes a log and a JSON summary to OUTDIR.
-#   NODE=/path/to/node [DEVICE_CHECK_STEPS="bench tests jobs kernels sampler sanitize"] \
+#   NODE=/path/to/node [DEVICE_CHECK_STEPS="bench tests designs jobs kernels sampler sanitize"] \
 #     [DEVICE_CHECK_DEADLINE=480] bash scripts/device-check.sh OUTDIR
 # What this machine lacks comes prepared by scripts/device-pack.sh in .device/:
 # node (xz), node_modules (tar.xz), and oneDNN's Debian packages.
@@ -78,14 +78,14 @@ if ! ls /usr/lib/*/cmake/dnnl/dnnl-config.cmake >/dev/null 2>&1 && ls .device/*.
   export LD_LIBRARY_PATH="$(dirname "$(find "$PWD/.device/root/usr/lib" -name 'libdnnl.so*' | sort | head -1)"):${LD_LIBRARY_PATH:-}"
 fi
 
-# Steps to run (DEVICE_CHECK_STEPS; they run in the order bench, tests, jobs, kernels,
-# sampler, sanitize): a rerun after a fix can skip what already passed. The build always
+# Steps to run (DEVICE_CHECK_STEPS; they run in the order bench, tests, designs, jobs,
+# kernels, sampler, sanitize): a rerun after a fix can skip what already passed. The build always
 # runs. summary.json is rewritten after every step, so a run cut short by its time limit
 # still reports what it finished; a step's status there is 124 or 137 where its limit
 # cut it, 99 where the deadline skipped it.
-steps=" ${DEVICE_CHECK_STEPS:-bench tests jobs kernels sampler sanitize} "
+steps=" ${DEVICE_CHECK_STEPS:-bench tests designs jobs kernels sampler sanitize} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
-build_status=null cuda_werror=null tests_tf32=null tests_fp32=null tests_cluster=null tests_tile=null bench=null profiled=null sampler_profiled=null sanitized=null
+build_status=null cuda_werror=null tests_tf32=null tests_fp32=null tests_cluster=null tests_graph=null bench=null profiled=null sampler_profiled=null sanitized=null
 # Passed / failed / skipped per run: a suite that skipped everything found no GPU.
 counts() {
   "$NODE" -e 'try { const r = require(process.argv[1]);
@@ -94,9 +94,9 @@ counts() {
 }
 summary() {
   cat > "$out/summary.json" <<JSON
-{"build": $build_status, "cudaWarningsAsErrors": $cuda_werror, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32, "testsCluster": $tests_cluster, "testsTile": $tests_tile,
+{"build": $build_status, "cudaWarningsAsErrors": $cuda_werror, "testsTf32": $tests_tf32, "testsFp32": $tests_fp32, "testsCluster": $tests_cluster, "testsGraph": $tests_graph,
  "countsTf32": $(counts "$out/tests-tf32.json"), "countsFp32": $(counts "$out/tests-fp32.json"),
- "countsCluster": $(counts "$out/tests-cluster.json"), "countsTile": $(counts "$out/tests-tile.json"),
+ "countsCluster": $(counts "$out/tests-cluster.json"), "countsGraph": $(counts "$out/tests-graph.json"),
  "bench": $bench, "kernelTimes": $profiled, "samplerProfile": $sampler_profiled, "sanitizer": $sanitized,
  "seconds": $(( $(date +%s) - started ))}
 JSON
@@ -167,7 +167,7 @@ fi
 if wants tests; then
   # Not the benchmark scripts' own tests (bench-scripts.test.ts): the benchmark above has
   # run the real ones. The sampler's other designs (clusters with cuDNN's vertical stage,
-  # tiles) before the fp32 rerun.
+  # the graph of launches) before the fp32 rerun.
   rm -f "$out"/tests-*.json
   step "GPU tests (TF32 on, as PyTorch's default)"
   bounded 200 "$NODE" node_modules/vitest/vitest.mjs run test/cuda --exclude test/cuda/bench-scripts.test.ts \
@@ -179,10 +179,10 @@ if wants tests; then
     test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-cluster.json"
   tests_cluster=$?
   summary
-  step "GPU sampler tests with the positions as tiles of images a thread block (GATED_PIXELCNN_SAMPLER=tile; fp32)"
-  GATED_PIXELCNN_SAMPLER=tile GATED_PIXELCNN_TF32=0 bounded 90 "$NODE" node_modules/vitest/vitest.mjs run \
-    test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-tile.json"
-  tests_tile=$?
+  step "GPU sampler tests with the positions as a graph of launches (GATED_PIXELCNN_SAMPLER=graph; fp32)"
+  GATED_PIXELCNN_SAMPLER=graph GATED_PIXELCNN_TF32=0 bounded 90 "$NODE" node_modules/vitest/vitest.mjs run \
+    test/cuda/cached-sampler.test.ts --reporter=default --reporter=json --outputFile.json="$out/tests-graph.json"
+  tests_graph=$?
   summary
   step "GPU tests (fp32 math: GATED_PIXELCNN_TF32=0; convolution algorithms timed: GATED_PIXELCNN_CONV_SEARCH=1)"
   GATED_PIXELCNN_TF32=0 GATED_PIXELCNN_CONV_SEARCH=1 bounded 150 "$NODE" node_modules/vitest/vitest.mjs run test/cuda \
@@ -191,21 +191,24 @@ if wants tests; then
   summary
 fi
 
-if wants bench; then
+if wants designs; then
   # Second readings, each in a process of its own: the sampler's designs, positions
-  # as a graph of launches, as tiles of 4, 2 or 8 images a thread block or as thread
+  # as tiles of 2, 4 or 8 images a thread block, as a graph of launches or as thread
   # block clusters, vertical stacks on cuBLAS or cuDNN, then mnist-256's, whose head
-  # draws 256 levels; then training with the convolution algorithms of cuDNN's
-  # heuristics and of its timed search (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the
-  # host's speed drifts.
+  # draws 256 levels; then where the setup of a batch goes (one batch of each of the
+  # two fastest designs, with GATED_PIXELCNN_HOST_TIMING); then training with the
+  # convolution algorithms of cuDNN's heuristics and of its timed search
+  # (GATED_PIXELCNN_CONV_SEARCH). Interleaved: the host's speed drifts.
   step "the sampler's designs and the convolution search, again"
   time_sampler GATED_PIXELCNN_SAMPLER_TILE 3 \
-    "mnist-quick graph cublas 4" "mnist-quick tile cublas 4" "mnist-quick tile cublas 2" \
-    "mnist-quick tile cublas 8" "mnist-quick graph cudnn 4" "mnist-quick cluster cublas 4" \
-    "mnist-256 graph cublas 4" "mnist-256 tile cublas 4" "mnist-256 graph cudnn 4"
-  # Tiles leave SMs idle (64 blocks of 4 images at batch 256): two jobs' vertical
-  # stages and tiles might run beside each other.
-  time_sampler GATED_PIXELCNN_SAMPLER_JOBS 3 "mnist-quick tile cublas 2" "mnist-quick tile cublas 4"
+    "mnist-quick tile cublas 2" "mnist-quick graph cublas 2" "mnist-quick tile cublas 4" \
+    "mnist-quick tile cublas 8" "mnist-quick tile cudnn 2" "mnist-quick cluster cublas 2" \
+    "mnist-256 tile cublas 2" "mnist-256 graph cublas 2" "mnist-256 tile cublas 4"
+  # Tiles of 4 leave SMs idle (64 blocks at batch 256): two jobs' vertical stages and
+  # tiles might run beside each other.
+  time_sampler GATED_PIXELCNN_SAMPLER_JOBS 3 "mnist-quick tile cublas 2"
+  GATED_PIXELCNN_SAMPLER_TILE=4 time_sampler GATED_PIXELCNN_SAMPLER_JOBS 3 "mnist-quick tile cublas 2"
+  GATED_PIXELCNN_HOST_TIMING=1 time_sampler GATED_PIXELCNN_SAMPLER_TILE 2 "mnist-quick tile cublas 2" "mnist-quick graph cublas 2"
   for run in "mnist-quick 0" "mnist-quick 1" "mnist-256 0" "mnist-256 1"; do
     read -r model search <<< "$run"
     echo -n "GATED_PIXELCNN_CONV_SEARCH=$search: "
@@ -258,25 +261,26 @@ fi
 
 if wants sampler; then
   step "the cached sampler under ncu: kernel times over one row, then one product's throughput and stalls, then a row of tiles', then the tiles' stalls per instruction"
-  # A mnist-quick batch of 256: about 2 rows (5 vertical stages of 2 launches plus
-  # cuBLAS's 2, 28 positions of 11) are skipped, the next 400 launches (a row) timed;
-  # then one pre-activation product in the middle of a row looked into; then the third
-  # row's launch of tiles (GATED_PIXELCNN_SAMPLER=tile). All print into the log.
+  # A mnist-quick batch of 256 with the positions as a graph (GATED_PIXELCNN_SAMPLER=graph):
+  # about 2 rows (5 vertical stages of 2 launches plus cuBLAS's 2, 28 positions of 11)
+  # are skipped, the next 400 launches (a row) timed; then one pre-activation product in
+  # the middle of a row looked into; then the third row's launch of tiles (the default
+  # design). All print into the log.
   if [ -n "$ncu" ]; then
     sampler_csv=$(mktemp)
-    bounded 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \
+    GATED_PIXELCNN_SAMPLER=graph bounded 120 "$ncu" --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 760 --launch-count 400 \
       --log-file "$sampler_csv" "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda >/dev/null \
       && "$NODE" scripts/bench/kernel-times.mjs "$sampler_csv" 20 \
-      && bounded 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:PreActivation --launch-skip 300 --launch-count 1 \
+      && GATED_PIXELCNN_SAMPLER=graph bounded 100 "$ncu" --clock-control none --kernel-name-base demangled --kernel-name regex:PreActivation --launch-skip 300 --launch-count 1 \
         --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
         "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda \
-      && GATED_PIXELCNN_SAMPLER=tile bounded 100 "$ncu" --clock-control none --kernel-name regex:positions_tile \
+      && bounded 100 "$ncu" --clock-control none --kernel-name regex:positions_tile \
         --launch-skip 2 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section Occupancy \
         --section LaunchStats --section MemoryWorkloadAnalysis "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda
     sampler_profiled=$?
     # For reading offline (the machine that wrote the kernels may have neither ncu nor
     # cuobjdump): the tiles' kernel's stall samples per SASS instruction, and the addon's SASS.
-    GATED_PIXELCNN_SAMPLER=tile bounded 100 "$ncu" --clock-control none --kernel-name regex:positions_tile \
+    bounded 100 "$ncu" --clock-control none --kernel-name regex:positions_tile \
       --launch-skip 2 --launch-count 1 --section SourceCounters --section WarpStateStats --page source --csv \
       --print-source sass "$NODE" scripts/bench/sample-once.mjs mnist-quick 256 cuda 2>&1 | xz > "$out/tile-source.csv.xz"
   else
@@ -297,15 +301,16 @@ if wants sanitize; then
       GATED_PIXELCNN_TF32=0 bounded 150 "$sanitizer" --tool "$1" --target-processes all --error-exitcode 9 \
         "$NODE" node_modules/vitest/vitest.mjs run "${@:2}"
     }
-    # The sampler's abort test samples a large model, too slow under memcheck.
-    sanitize memcheck test/cuda/backend-ops.test.ts \
-      && sanitize memcheck test/cuda/training-step.test.ts \
-      && sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|split k|deeper" \
+    # The sampler first (the code that changes most), in its default design (tiles), as a
+    # graph and as clusters; its abort test samples a large model, too slow under memcheck.
+    sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|draws the CPU|tiles|split k|deeper|wider" \
+      && GATED_PIXELCNN_SAMPLER=graph sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles|wider" \
+      && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits" \
+      && GATED_PIXELCNN_SAMPLER=graph sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits" \
       && GATED_PIXELCNN_SAMPLER=cluster GATED_PIXELCNN_SAMPLER_VERTICAL=cudnn \
         sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles" \
-      && GATED_PIXELCNN_SAMPLER=tile sanitize memcheck test/cuda/cached-sampler.test.ts -t "reproduces the logits|tiles" \
-      && GATED_PIXELCNN_SAMPLER=tile sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits" \
-      && sanitize racecheck test/cuda/cached-sampler.test.ts -t "reproduces the logits"
+      && sanitize memcheck test/cuda/backend-ops.test.ts \
+      && sanitize memcheck test/cuda/training-step.test.ts
     sanitized=$?
   else
     echo "no compute-sanitizer found"

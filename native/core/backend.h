@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -71,6 +72,11 @@ class Backend {
   virtual void release_cached_memory() = 0;
   virtual void upload(Tensor& dst, const void* host) = 0;
   virtual void download(const Tensor& src, void* host) = 0;
+  // Each tensor's contents to its host destination, returning once all have arrived: on
+  // a device, one wait for them all (the sampler reads every weight at each call).
+  virtual void download_all(const std::vector<std::pair<const Tensor*, void*>>& copies) {
+    for (const auto& [src, host] : copies) download(*src, host);
+  }
   virtual void fill_zero(Tensor& t) = 0;
 
   // Offset convolution; bias and grad_bias may be null. With `accumulate`, grad_x is

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "recycled.h"
+
 namespace gpcnn {
 
 struct SamplerConfig {
@@ -19,7 +21,8 @@ struct SamplerConfig {
 
 struct SamplerJob {
   SamplerConfig config;
-  std::map<std::string, std::vector<float>> weights;  // SPEC.md §8 names, copied
+  // SPEC.md §8 names, copied (into the vectors of an earlier job's map: recycled.h).
+  Recycled<std::map<std::string, std::vector<float>>> weights;
   int64_t batch = 0;
   int64_t first_image = 0;  // index of this batch's first image in the whole run (for the draws)
   std::vector<int32_t> labels;      // [B] when classes > 0

@@ -1,5 +1,7 @@
 #include "sampler_plan.h"
 
+#include <array>
+
 #include "errors.h"
 
 namespace gpcnn {
@@ -14,8 +16,8 @@ BlockGeometry block_geometry(const SamplerConfig& c, int64_t l) {
 }
 
 const float* job_weight(const SamplerJob& job, const std::string& name, int64_t count) {
-  auto found = job.weights.find(name);
-  if (found == job.weights.end()) fail(codes::kArg, "the sampler needs weight ", name);
+  auto found = job.weights->find(name);
+  if (found == job.weights->end()) fail(codes::kArg, "the sampler needs weight ", name);
   if (int64_t(found->second.size()) != count)
     fail(codes::kShape, "weight ", name, " has ", found->second.size(), " values, expected ", count);
   return found->second.data();
@@ -29,9 +31,14 @@ namespace {
 
 // Appends weights, each starting on a 64-byte boundary (cuDNN reads the vertical
 // filters in place, with vector loads); transposed() turns [rows][cols] into [cols][rows].
+// `flat` is emptied, and holds at least `capacity` floats before the first write: grown
+// step by step, it would move megabytes several times, each time into fresh memory.
 class FlatWriter {
  public:
-  explicit FlatWriter(std::vector<float>& flat) : flat_(flat) {}
+  FlatWriter(std::vector<float>& flat, size_t capacity) : flat_(flat) {
+    flat_.clear();
+    flat_.reserve(capacity);
+  }
   int64_t copy(const float* src, int64_t count) {
     if (!src) return -1;
     const int64_t at = align();
@@ -40,16 +47,29 @@ class FlatWriter {
   }
   // `blocks` consecutive [rows][cols] matrices, each transposed, one after another.
   int64_t transposed(const float* src, int64_t rows, int64_t cols, int64_t blocks = 1) {
-    if (!src) return -1;
-    const int64_t at = align();
-    flat_.resize(flat_.size() + blocks * rows * cols);
-    for (int64_t n = 0; n < blocks; ++n)
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t k = 0; k < cols; ++k) flat_[at + (n * cols + k) * rows + r] = src[(n * rows + r) * cols + k];
-    return at;
+    return permuted(src, {blocks, cols, rows}, {rows * cols, 1, cols});
+  }
+  // A horizontal filter [outputs][cin][1][kw] with its inputs reordered tap-major, as the
+  // CUDA sampler reads its window, then transposed: [kw][cin][outputs].
+  int64_t taps_transposed(const float* w, int64_t outputs, int64_t cin, int64_t kw) {
+    return permuted(w, {kw, cin, outputs}, {1, kw, cin * kw});
   }
 
  private:
+  // Appends out[(a · B + b) · C + c] = src[a · sa + b · sb + c · sc] for the extents
+  // {A, B, C} and the source's strides {sa, sb, sc}.
+  int64_t permuted(const float* src, std::array<int64_t, 3> extents, std::array<int64_t, 3> strides) {
+    if (!src) return -1;
+    const int64_t at = align();
+    flat_.resize(flat_.size() + extents[0] * extents[1] * extents[2]);
+    float* out = flat_.data() + at;
+    for (int64_t a = 0; a < extents[0]; ++a)
+      for (int64_t b = 0; b < extents[1]; ++b)
+        for (int64_t c = 0; c < extents[2]; ++c)
+          *out++ = src[a * strides[0] + b * strides[1] + c * strides[2]];
+    return at;
+  }
+
   int64_t align() {
     constexpr size_t kFloats = 16;
     flat_.resize((flat_.size() + kFloats - 1) / kFloats * kFloats, 0.f);
@@ -58,16 +78,6 @@ class FlatWriter {
 
   std::vector<float>& flat_;
 };
-
-// A horizontal filter [outputs][cin][1][kw] with its inputs reordered tap-major,
-// [outputs][kw][cin], as the CUDA sampler reads its window.
-std::vector<float> tap_major(const float* w, int64_t outputs, int64_t cin, int64_t kw) {
-  std::vector<float> out(outputs * cin * kw);
-  for (int64_t o = 0; o < outputs; ++o)
-    for (int64_t c = 0; c < cin; ++c)
-      for (int64_t e = 0; e < kw; ++e) out[(o * kw + e) * cin + c] = w[(o * cin + c) * kw + e];
-  return out;
-}
 
 // h.bias + vh.bias + vh.weight · v.bias, in double: the horizontal pre-activation's
 // constant, when vh is applied to the vertical convolution without its bias.
@@ -89,7 +99,11 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
   const int64_t P = c.hidden, P2 = 2 * P, S = c.skip, Q = c.head_hidden, K = c.levels, C = c.channels;
   const int64_t n = c.classes, d = c.cond_dim, sc = c.spatial_cond;
   ArrangedWeights a;
-  FlatWriter out(a.flat);
+  // Room for every weight of the job, each block's horizontal constant, and each piece's
+  // alignment (fewer than 20 pieces a block, 5 for the head).
+  size_t capacity = size_t(16 * (20 * c.layers + 5) + P2 * c.layers);
+  for (const auto& [name, values] : *job.weights) capacity += values.size();
+  FlatWriter out(*a.flat, capacity);
   for (int64_t l = 0; l < c.layers; ++l) {
     const BlockGeometry g = block_geometry(c, l);
     const std::string at = "blocks." + std::to_string(l) + ".";
@@ -106,7 +120,7 @@ ArrangedWeights arrange_weights(const SamplerJob& job) {
     b.vh_w = out.copy(vh_w, P2 * P2);
     const std::vector<float> base = horizontal_constant(w("h.bias", P2), w("vh.bias", P2), vh_w, v_b, P2);
     b.h_base_b = out.copy(base.data(), P2);
-    b.h_wt = out.transposed(tap_major(w("h.weight", P2 * htaps), P2, g.cin, g.hkw).data(), P2, htaps);
+    b.h_wt = out.taps_transposed(w("h.weight", P2 * htaps), P2, g.cin, g.hkw);
     b.res_wt = out.transposed(w("res.weight", P * P), P, P), b.res_b = out.copy(w("res.bias", P), P);
     b.skip_wt = out.transposed(w("skip.weight", S * P), S, P), b.skip_b = out.copy(w("skip.bias", S), S);
     b.class_v = out.copy(optional("class_v.weight", n > 0, n * P2), n * P2);
@@ -143,7 +157,7 @@ SamplerPlan plan_for(const SamplerJob& job, const ArrangedWeights& a) {
   SamplerPlan p{};
   p.B = job.batch, p.C = c.channels, p.H = c.height, p.W = c.width, p.K = c.levels, p.P = c.hidden;
   p.S = c.skip, p.Q = c.head_hidden, p.L = c.layers, p.cond_dim = c.cond_dim, p.spatial_cond = c.spatial_cond;
-  p.blocks = a.blocks.data(), p.w = a.flat.data();
+  p.blocks = a.blocks.data(), p.w = a.flat->data();
   p.hidden_wt = a.hidden_wt, p.hidden_b = a.hidden_b, p.out_wt = a.out_wt, p.out_b = a.out_b, p.prev = a.prev;
   p.temperature = job.temperature, p.seed = job.seed, p.first_image = job.first_image;
   p.labels = job.labels.empty() ? nullptr : job.labels.data();

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "recycled.h"
 #include "sampler_job.h"
 #include "sampler_layout.h"
 
@@ -25,7 +26,7 @@ const float* job_optional_weight(const SamplerJob& job, const std::string& name,
 
 // The weights in the CUDA sampler's layout, with every offset a SamplerPlan needs.
 struct ArrangedWeights {
-  std::vector<float> flat;
+  Recycled<std::vector<float>> flat;  // an earlier job's, refilled
   std::vector<BlockPlan> blocks;
   int64_t hidden_wt, hidden_b, out_wt, out_b, prev;
 };

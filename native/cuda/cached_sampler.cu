@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "../core/errors.h"
+#include "../core/phase_clock.h"
 #include "../core/sampler_plan.h"
 #include "../core/sampler_layout.h"
 #include "batch_gemm.cuh"
 #include "cuda_check.h"
 #include "cuda_resources.h"
 #include "launch.cuh"
+#include "math_mode.h"
 #include "sampler_cluster.cuh"
 #include "sampler_position.cuh"
 #include "sampler_tile.cuh"
@@ -208,17 +210,19 @@ bool overlap_launches() {
   return compute_capability_major() >= 9;
 }
 
-// GATED_PIXELCNN_SAMPLER: how a row's positions run (graph, the default, cluster or tile).
+// GATED_PIXELCNN_SAMPLER: how a row's positions run (tile, the default, graph or cluster).
+// Tiles of 2 images were the fastest on an H200 (mnist-quick at batch 256: 1.88 ms a row
+// against 2.16 for the graph, 2.21 for tiles of 4, 3.89 for clusters).
 std::string positions_design() {
   const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER");
-  const std::string design = setting ? setting : "graph";
+  const std::string design = setting ? setting : "tile";
   if (design != "graph" && design != "cluster" && design != "tile")
     fail(codes::kArg, "GATED_PIXELCNN_SAMPLER must be 'graph', 'cluster' or 'tile', got '" + design + "'");
   return design;
 }
 
-// How a row's positions run: as a captured graph of a few launches per position
-// (sampler_position.cuh), or with GATED_PIXELCNN_SAMPLER=cluster as one launch of thread
+// How a row's positions run: as tiles (below), as a captured graph of a few launches per
+// position (sampler_position.cuh), or with GATED_PIXELCNN_SAMPLER=cluster as one launch of thread
 // block clusters per row (sampler_cluster.cuh), where the device has clusters (sm_90),
 // the addon's kernel was compiled for them (a build for sm_80 alone runs its PTX, in
 // which the cluster functions trap) and a block's share of the model fits in its
@@ -256,14 +260,14 @@ TileKernel tile_kernel(int images) {
   return images == 2 ? positions_tile_kernel<2> : images == 4 ? positions_tile_kernel<4> : positions_tile_kernel<8>;
 }
 
-// With GATED_PIXELCNN_SAMPLER=tile, a row's positions as one launch in which each thread
-// block takes GATED_PIXELCNN_SAMPLER_TILE (2, 4 or 8; 4 by default) images through the
-// row alone (sampler_tile.cuh), where the tile's state fits a block's shared memory;
-// else (or for another design) nothing: a graph.
+// With GATED_PIXELCNN_SAMPLER=tile (the default), a row's positions as one launch in
+// which each thread block takes GATED_PIXELCNN_SAMPLER_TILE (2, 4 or 8; 2 by default)
+// images through the row alone (sampler_tile.cuh), where the tile's state fits a block's
+// shared memory; else (or for another design) nothing: a graph.
 std::optional<TilePlan> tile_positions(const SamplerPlan& p, const std::vector<BlockPlan>& blocks,
                                        const std::string& design) {
   const char* setting = std::getenv("GATED_PIXELCNN_SAMPLER_TILE");
-  const std::string images = setting ? setting : "4";
+  const std::string images = setting ? setting : "2";
   if (images != "2" && images != "4" && images != "8")
     fail(codes::kArg, "GATED_PIXELCNN_SAMPLER_TILE must be 2, 4 or 8, got '" + images + "'");
   if (design != "tile") return std::nullopt;
@@ -284,12 +288,17 @@ std::optional<TilePlan> tile_positions(const SamplerPlan& p, const std::vector<B
 SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function<void(int64_t)>& on_row,
                                       const std::atomic<bool>& cancel) {
   ensure_device_usable();
+  PhaseClock clock("cached sampler's setup");
   const ArrangedWeights arranged = arrange_weights(job);
   const SamplerPlan host_plan = plan_for(job, arranged);
+  clock.lap("weights arranged");
   SamplerPlan p = host_plan;  // its pointers are replaced by device ones below
   const int64_t B = p.B, P = p.P;
   const SamplerStateSizes sizes = state_sizes(p, job.keep_logits);
   const bool cublas = vertical_on_cublas();
+  // The vertical stage's products on TF32 tensor cores where the backend's convolutions
+  // may use them (GATED_PIXELCNN_TF32; the positions' products stay fp32).
+  const bool tf32 = tf32_allowed();
   int64_t gathered_size = 0;  // the vertical stage's input: the rows it reads, or their windows
   for (const BlockPlan& bl : arranged.blocks)
     gathered_size = std::max(gathered_size, cublas ? B * p.W * bl.cin * bl.vkh * bl.vkw
@@ -297,26 +306,34 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
 
   // Everything is allocated before anything is queued, and the drain guard comes after
   // the buffers: whatever stops the job, queued work ends before its memory is freed.
-  Stream stream;
-  const cudnnHandle_t cudnn = thread_cudnn(stream);
+  const cudaStream_t stream = thread_stream();
+  clock.lap("stream");
   std::vector<BlockRowConvolutions> convolutions;
   size_t workspace_bytes = 0;
   VerticalProducts products = nullptr;
 #if GPCNN_CUBLAS
-  if (cublas) products = thread_cublas(stream);
+  if (cublas) {
+    products = thread_cublas(stream);
+    GPCNN_CUBLAS_CALL(cublasSetMathMode(products, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  }
 #endif
+  // cuBLAS's products need no convolutions, nor a cuDNN handle: a worker thread's first
+  // one took 2 ms to make (an H200's host), and a job may run on a thread new to it.
+  const cudnnHandle_t cudnn = products ? nullptr : thread_cudnn(stream);
   for (const BlockPlan& bl : arranged.blocks) {
-    if (products) break;  // cuBLAS's products need no convolutions
+    if (products) break;
     BlockRowConvolutions row_convolutions;
     row_convolutions.vertical = std::make_unique<RowConvolution>(
-        cudnn, RowConvolutionShape{B, bl.cin, bl.vkh, bl.vkw, 2 * P, p.W});
-    row_convolutions.vh = std::make_unique<RowConvolution>(cudnn, RowConvolutionShape{B, 2 * P, 1, 1, 2 * P, p.W});
+        cudnn, RowConvolutionShape{B, bl.cin, bl.vkh, bl.vkw, 2 * P, p.W, tf32});
+    row_convolutions.vh =
+        std::make_unique<RowConvolution>(cudnn, RowConvolutionShape{B, 2 * P, 1, 1, 2 * P, p.W, tf32});
     workspace_bytes = std::max({workspace_bytes, row_convolutions.vertical->workspace_bytes(),
                                 row_convolutions.vh->workspace_bytes()});
     convolutions.push_back(std::move(row_convolutions));
   }
+  clock.lap("cuBLAS handle or cuDNN's convolutions");
   const bool any_known = !job.known_mask.empty();
-  DeviceArray<float> weights(int64_t(arranged.flat.size()));
+  DeviceArray<float> weights(int64_t(arranged.flat->size()));
   DeviceArray<BlockPlan> blocks(int64_t(arranged.blocks.size()));
   DeviceArray<int32_t> labels(int64_t(job.labels.size()));
   DeviceArray<float> vectors(int64_t(job.vectors.size())), spatial(int64_t(job.spatial.size()));
@@ -333,15 +350,22 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const int64_t cublas_workspace_bytes = products ? (compute_capability_major() >= 9 ? 32 : 4) << 20 : 0;
   DeviceArray<uint8_t> cublas_workspace(cublas_workspace_bytes);
   const DrainOnExit drain(stream);
+  clock.lap("allocated");
 #if GPCNN_CUBLAS
   if (products) GPCNN_CUBLAS_CALL(cublasSetWorkspace(products, cublas_workspace.get(), size_t(cublas_workspace_bytes)));
 #endif
-  weights.upload(arranged.flat, stream);
+  weights.upload(*arranged.flat, stream);
   blocks.upload(arranged.blocks, stream), labels.upload(job.labels, stream);
   vectors.upload(job.vectors, stream), spatial.upload(job.spatial, stream), known_mask.upload(job.known_mask, stream);
   if (any_known) known.upload(job.known, stream);
   for (DeviceArray<float>* state : {&xt, &v_hist, &v_conv, &vh_conv, &h_base, &h_row, &cond_bias}) state->zero(stream);
   levels.zero(stream), row.zero(stream), diverged.zero(stream);
+  // Timed, the device's part of a phase counts in it.
+  const auto lap = [&](const char* phase) {
+    if (clock.enabled()) GPCNN_CUDA(cudaStreamSynchronize(stream));
+    clock.lap(phase);
+  };
+  lap("uploaded and zeroed");
 
   p.w = weights.get(), p.blocks = blocks.get(), p.labels = labels.get(), p.vectors = vectors.get();
   p.spatial = spatial.get(), p.known = known.get(), p.known_mask = known_mask.get();
@@ -355,6 +379,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   const std::optional<ClusterPlan> clusters = cluster_positions(p, arranged.blocks, design);
   const std::optional<TilePlan> tiles = tile_positions(p, arranged.blocks, design);
   const bool fused_head = !clusters && !tiles && fuse_head(p);
+  lap("conditioning and design");
   // A row is one graph, launched for every row: the vertical stage, then the positions
   // as a few launches each or as one launch of clusters or of tiles, then a kernel that
   // advances the row, which every kernel reads from the device. So a row costs the host one
@@ -385,11 +410,13 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
   // captures: cuDNN and cuBLAS may set themselves up at a geometry's first call, in ways
   // a capture cannot record. (The graph computes the same row again.)
   queue_vertical();
+  lap("first vertical stage");
   const Capture row_graph = capture_if_possible(stream, [&] {
     queue_vertical();
     queue_positions();
   });
   const Capture positions_graph = row_graph.graph ? Capture{} : capture_if_possible(stream, queue_positions);
+  lap("captured");
 
   // Row i + 1 is queued before row i is waited for, so that the GPU never waits for the
   // host between rows; each row's end is reported as it is reached.
@@ -408,6 +435,7 @@ SamplerResult run_cuda_cached_sampler(const SamplerJob& job, const std::function
     }
     row_done[i % 2].record(stream);
     if (i > 0) row_done[(i - 1) % 2].wait(), on_row(i);
+    if (i == 0) lap("first row");  // the graph's first launch uploads it
   }
   row_done[(p.H - 1) % 2].wait();
   on_row(p.H);

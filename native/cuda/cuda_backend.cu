@@ -10,6 +10,7 @@
 #include "cudnn_conv.h"
 #include "device_sync.h"
 #include "launch.cuh"
+#include "math_mode.h"
 #include "quads.cuh"
 
 namespace gpcnn {
@@ -96,11 +97,7 @@ CudaBackend::~CudaBackend() {
   if (stream_) cudaStreamDestroy(stream_);
 }
 
-// TF32 tensor cores for convolutions, as PyTorch allows by default; GATED_PIXELCNN_TF32=0 turns them off.
-bool CudaBackend::tf32() const {
-  const char* setting = std::getenv("GATED_PIXELCNN_TF32");
-  return !(setting && std::string(setting) == "0");
-}
+bool CudaBackend::tf32() const { return tf32_allowed(); }
 
 std::shared_ptr<Buffer> CudaBackend::allocate(size_t bytes) {
   ensure_device_usable();
@@ -165,6 +162,14 @@ void CudaBackend::download(const Tensor& src, void* host) {
   ensure_device_usable();
   refuse_while_capturing("reading a tensor back");
   GPCNN_CUDA(cudaMemcpyAsync(host, src.buffer->data(), src.bytes(), cudaMemcpyDeviceToHost, stream_));
+  GPCNN_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::download_all(const std::vector<std::pair<const Tensor*, void*>>& copies) {
+  ensure_device_usable();
+  refuse_while_capturing("reading tensors back");
+  for (const auto& [src, host] : copies)
+    GPCNN_CUDA(cudaMemcpyAsync(host, src->buffer->data(), src->bytes(), cudaMemcpyDeviceToHost, stream_));
   GPCNN_CUDA(cudaStreamSynchronize(stream_));
 }
 

@@ -37,6 +37,7 @@ class CudaBackend final : public Backend {
   void release_cached_memory() override;
   void upload(Tensor& dst, const void* host) override;
   void download(const Tensor& src, void* host) override;
+  void download_all(const std::vector<std::pair<const Tensor*, void*>>& copies) override;
   void fill_zero(Tensor& t) override;
 
   void conv_forward(const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p,

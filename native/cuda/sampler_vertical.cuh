@@ -127,8 +127,8 @@ __global__ void finish_vertical_kernel(SamplerPlan p, BlockPlan bl, int l, const
 }
 
 #if GPCNN_CUBLAS
-// out[rows][outputs] = in[rows][depth] · weights[outputs][depth]ᵀ, row-major, in fp32
-// (cuBLAS's default math: no TF32), so that the draws are those of the CPU. cuBLAS is
+// out[rows][outputs] = in[rows][depth] · weights[outputs][depth]ᵀ, row-major, in the
+// handle's math (cuBLAS's default, fp32, or TF32 where the job allows it). cuBLAS is
 // column-major: there this is outᵀ = weights · inᵀ.
 inline void row_product(cublasHandle_t handle, int64_t rows, int64_t depth, int64_t outputs, const float* in,
                         const float* weights, float* out) {
@@ -140,10 +140,10 @@ inline void row_product(cublasHandle_t handle, int64_t rows, int64_t depth, int6
 
 // A convolution of output height 1 at a row for the whole batch: [B, cin, kh, W + kw − 1]
 // → [B, outputs, 1, W] (a block's vertical convolution, or vh: 1×1 over [B, 2P, 1, W]),
-// in fp32 (FMA) math whatever the backend's TF32 setting, so that the draws are those
-// of the CPU.
+// in fp32 (FMA) math, or with TF32 tensor cores allowed where `tf32`.
 struct RowConvolutionShape {
   int64_t batch, cin, kh, kw, outputs, width;
+  bool tf32;
 };
 
 class RowConvolution {
@@ -158,7 +158,7 @@ class RowConvolution {
       GPCNN_CUDNN(cudnnCreateConvolutionDescriptor(&conv_));
       GPCNN_CUDNN(
           cudnnSetConvolution2dDescriptor(conv_, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-      GPCNN_CUDNN(cudnnSetConvolutionMathType(conv_, CUDNN_FMA_MATH));
+      GPCNN_CUDNN(cudnnSetConvolutionMathType(conv_, shape.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
       algo_ = fastest_algorithm(shape);
       GPCNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, conv_, output_, algo_,
                                                           &workspace_bytes_));
@@ -197,7 +197,8 @@ class RowConvolution {
     int device = 0;
     GPCNN_CUDA(cudaGetDevice(&device));
     std::string key;
-    for (int64_t v : {int64_t(device), s.batch, s.cin, s.kh, s.kw, s.outputs, s.width}) key += std::to_string(v) + ',';
+    for (int64_t v : {int64_t(device), s.batch, s.cin, s.kh, s.kw, s.outputs, s.width, int64_t(s.tf32)})
+      key += std::to_string(v) + ',';
     static std::mutex mutex;
     static std::map<std::string, cudnnConvolutionFwdAlgo_t> chosen;
     const std::lock_guard<std::mutex> lock(mutex);

@@ -2,23 +2,31 @@
 // (CPU or CUDA, the SamplerRunner it registers) on a worker thread (Napi::AsyncProgressWorker) so the event loop stays free; the
 // promise resolves to { levels: Uint8Array, logits?: Float32Array } and how it ran (design,
 // vertical, clusterImages, rowGraph, captureRefused: src/backend/native.ts).
-//   request: { config: {SPEC.md §2 keys}, weights: { name: Float32Array },
+//   request: { config: {SPEC.md §2 keys}, weights: { name: Float32Array or float32 tensor },
 //              batch, firstImage, temperature, seed, keepLogits,
 //              labels?: Int32Array, vectors?: Float32Array, spatial?: Float32Array,
 //              known?: Uint8Array, knownMask?: Uint8Array, onRow?: (rowsDone) => void }
 // Everything is copied on the JS thread before the work starts (nothing JS is
-// touched from the worker); cancel() makes the sampler stop with ERR_ABORTED.
+// touched from the worker), the weights as they are at the call, tensors read from the
+// device in the order of the backend's work; weights that are not finite are refused
+// (ERR_DIVERGED: every draw would be the top level). cancel() makes the sampler stop
+// with ERR_ABORTED.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <iterator>
+#include <map>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include "../core/errors.h"
 #include "../core/sampler_job.h"
 #include "../core/tensor.h"
+#include "addon_context.h"
 #include "guard.h"
 #include "ops.h"
+#include "tensor_wrap.h"
 
 namespace gpcnn {
 
@@ -40,6 +48,42 @@ double number_field(const Napi::Object& object, const char* key) {
   const double number = value.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(number)) fail(codes::kArg, key, " must be finite, got ", number);
   return number;
+}
+
+// The request's weights into job.weights (whose vectors an earlier job may have left,
+// with their capacity): each from a Float32Array, or from a float32 tensor of this addon
+// (all of those read back at once); the weights must be finite.
+void read_weights(const Napi::Object& weights, SamplerJob& job) {
+  const Napi::Array names = weights.GetPropertyNames();
+  std::map<std::string, std::vector<float>>& values = *job.weights;
+  std::set<std::string> given;
+  std::vector<std::pair<const Tensor*, void*>> from_tensors;
+  for (uint32_t k = 0; k < names.Length(); ++k) {
+    const std::string name = names.Get(k).As<Napi::String>();
+    const Napi::Value value = weights.Get(name);
+    std::vector<float>& copy = values[name];
+    given.insert(name);
+    if (value.IsTypedArray()) {
+      if (value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        fail(codes::kType, "weight ", name, " must be a Float32Array or a float32 tensor");
+      const Napi::Float32Array array = value.As<Napi::Float32Array>();
+      copy.assign(array.Data(), array.Data() + array.ElementLength());
+    } else {
+      const Tensor& tensor = TensorWrap::unwrap(value, name.c_str());
+      if (tensor.dtype != DType::F32) fail(codes::kType, "weight ", name, " must be a float32 tensor");
+      copy.resize(size_t(tensor.numel()));
+      from_tensors.emplace_back(&tensor, copy.data());
+    }
+  }
+  // An earlier job's weights that this one lacks must not stand in for them.
+  for (auto entry = values.begin(); entry != values.end();)
+    entry = given.count(entry->first) ? std::next(entry) : values.erase(entry);
+  if (!from_tensors.empty()) backend(weights.Env()).download_all(from_tensors);
+  for (const auto& [name, copy] : values)
+    for (size_t i = 0; i < copy.size(); ++i)
+      if (!std::isfinite(copy[i]))
+        fail(codes::kDiverged, "cannot sample this model: ", name, "[", i, "] is ", copy[i],
+             ": weights must be finite (did training diverge?)");
 }
 
 int64_t integer_field(const Napi::Object& object, const char* key, int64_t min = 0) {
@@ -88,12 +132,7 @@ SamplerJob read_job(const Napi::Object& request) {
     fail(codes::kArg, "config breaks SPEC.md §2 (levels 2…256, odd kernels)");
   const Napi::Value weights_value = request.Get("weights");
   if (!weights_value.IsObject()) fail(codes::kType, "weights must be an object of Float32Arrays");
-  const Napi::Object weights = weights_value.As<Napi::Object>();
-  const Napi::Array names = weights.GetPropertyNames();
-  for (uint32_t k = 0; k < names.Length(); ++k) {
-    const std::string name = names.Get(k).As<Napi::String>();
-    job.weights[name] = copy_typed<Napi::Float32Array, float>(weights, name.c_str(), napi_float32_array);
-  }
+  read_weights(weights_value.As<Napi::Object>(), job);
   job.batch = integer_field(request, "batch", 1);
   if (job.batch > 2147483647) fail(codes::kArg, "batch must be < 2^31, got ", job.batch);  // a CUDA grid's limit
   check_sizes(job);

@@ -75,8 +75,10 @@ function designSampling(config, batch, variables) {
     throw new Error(`sample-once.mjs ${run.signal ? `was killed (${run.signal})` : `failed (status ${run.status})`}: ${run.stderr}`);
   }
   const runs = run.stdout.trim().split('\n').map((line) => JSON.parse(line)).slice(1);
-  const { design, vertical, clusterImages, rowGraph, captureRefused } = runs[runs.length - 1];
-  return { imagesPerSecond: runs.reduce((sum, r) => sum + r.imagesPerSecond, 0) / runs.length, ran: { design, vertical, clusterImages, rowGraph, captureRefused } };
+  // How the last batch ran, and where its time went (a row's time, the call's setup and tail).
+  const { design, vertical, clusterImages, rowGraph, captureRefused, rowMs, setupMs, tailMs } = runs[runs.length - 1];
+  const ran = { design, vertical, clusterImages, rowGraph, captureRefused, rowMs, setupMs, tailMs };
+  return { imagesPerSecond: runs.reduce((sum, r) => sum + r.imagesPerSecond, 0) / runs.length, ran };
 }
 
 // Training, ours (steps replayed as graphs) beside PyTorch's, for every model.
@@ -94,10 +96,10 @@ for (const [model, config] of Object.entries(models)) {
   process.stderr.write(`${model}: ours ${row.ours?.toFixed(1) ?? 'n/a'} img/s (steps replayed: ${row.oursReplayed}), PyTorch ${row.torch?.toFixed(1) ?? 'n/a'} img/s\n`);
 }
 
-// Sampling: PyTorch's naive sampler, then each of our designs: positions as a graph
-// (the default), as thread block clusters (sm_90) or as tiles of 2, 4 or 8 images a
-// thread block, vertical stacks on cuBLAS (the default where the addon has it) or
-// cuDNN, each batch as one job or split between two that run at once.
+// Sampling: PyTorch's naive sampler, then each of our designs: positions as tiles of 2
+// (the default), 4 or 8 images a thread block, as a graph of launches or as thread
+// block clusters (sm_90), vertical stacks on cuBLAS (the default where the addon has
+// it) or cuDNN, each batch as one job or split between two that run at once.
 const [sampleModel, sampleConfig] = Object.entries(models)[0];
 {
   const row = { model: sampleModel, batch: sampleBatch };
@@ -107,12 +109,12 @@ const [sampleModel, sampleConfig] = Object.entries(models)[0];
     : null;
   const designs = {
     oursCached: {},
+    oursCachedGraph: { GATED_PIXELCNN_SAMPLER: 'graph' },
     oursCachedCudnn: { GATED_PIXELCNN_SAMPLER_VERTICAL: 'cudnn' },
     oursCachedCluster: { GATED_PIXELCNN_SAMPLER: 'cluster' },
     oursCached2Jobs: { GATED_PIXELCNN_SAMPLER_JOBS: '2' },
-    oursCachedTile2: { GATED_PIXELCNN_SAMPLER: 'tile', GATED_PIXELCNN_SAMPLER_TILE: '2' },
-    oursCachedTile4: { GATED_PIXELCNN_SAMPLER: 'tile', GATED_PIXELCNN_SAMPLER_TILE: '4' },
-    oursCachedTile8: { GATED_PIXELCNN_SAMPLER: 'tile', GATED_PIXELCNN_SAMPLER_TILE: '8' },
+    oursCachedTile4: { GATED_PIXELCNN_SAMPLER_TILE: '4' },
+    oursCachedTile8: { GATED_PIXELCNN_SAMPLER_TILE: '8' },
   };
   row.ratios = {};
   for (const [name, variables] of Object.entries(designs)) {

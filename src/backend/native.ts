@@ -119,7 +119,8 @@ export interface NativeAdamOptions {
 
 export interface NativeSampleRequest {
   config: Record<string, number>;
-  weights: Record<string, Float32Array>;
+  /** Each weight's values, or the tensor (of this addon, float32) that holds them: read when the request is made. */
+  weights: Record<string, Float32Array | NativeTensor>;
   batch: number;
   /** Index of the batch's first image in the whole run: the draws' streams are keyed by it. */
   firstImage: number;

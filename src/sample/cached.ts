@@ -28,6 +28,13 @@ export interface CachedSampleResult {
   captureRefused: string;
 }
 
+/** Host copies of the weights, for a sampler on another backend than the model's. */
+function finiteHostWeights(model: GatedPixelCNN): Record<string, Float32Array> {
+  const weights = model.weights();
+  checkFiniteWeights(weights, 'ERR_DIVERGED', 'cannot sample this model');
+  return Object.fromEntries(weights);
+}
+
 /** Draws `count` images with the cached sampler; resolves to their levels [count, C, H, W]. */
 export async function sampleCached(model: GatedPixelCNN, options: SampleOptions): Promise<Uint8Array> {
   return (await runCachedSampler(model, options, { keepLogits: false })).levels;
@@ -53,12 +60,16 @@ export async function runCachedSampler(
   const o = resolveSampleOptions(model.config, { ...options, batchSize: options.batchSize ?? defaultBatch });
   const { config } = model;
   const perImage = config.channels * config.height * config.width;
-  // The sampler takes host copies of the weights; it runs on the GPU when the model lives there.
-  const hostWeights = model.weights();
-  // NaN weights would draw the top level everywhere, with no error.
-  checkFiniteWeights(hostWeights, 'ERR_DIVERGED', 'cannot sample this model');
-  const weights = Object.fromEntries(hostWeights);
+  // The sampler runs on the GPU when the model lives there, on the weights the model has
+  // now, and refuses weights that are not finite (they would draw the top level
+  // everywhere). A single batch reads the model's own tensors as it starts, here (in the
+  // order of the backend's work): host copies made here too would cost more than a GPU
+  // batch's rows. Later batches would start after a trainer's next steps: for them the
+  // weights are copied now.
   const sampler = onGpu ? model.backend : loadBackend('cpu');
+  const weights = sampler === model.backend && o.count <= o.batchSize
+    ? Object.fromEntries(model.parameters.list().map((p) => [p.name, p.value.handle]))
+    : finiteHostWeights(model);
   const levels = new Uint8Array(o.count * perImage);
   const logits = keepLogits ? new Float32Array(o.count * config.levels * perImage) : undefined;
   const totalRows = Math.ceil(o.count / o.batchSize) * config.height;

@@ -40,8 +40,8 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
     const { computeCapability, cublas } = loadBackend('cuda').features;
     const [cluster, products] = [Number(computeCapability) >= 9 ? 'cluster' : 'graph', cublas === true ? 'cublas' : 'cudnn'];
     const designs = {
-      oursCached: ['graph', products], oursCachedCudnn: ['graph', 'cudnn'], oursCachedCluster: [cluster, products],
-      oursCached2Jobs: ['graph', products], oursCachedTile2: ['tile', products], oursCachedTile4: ['tile', products],
+      oursCached: ['tile', products], oursCachedGraph: ['graph', products], oursCachedCudnn: ['tile', 'cudnn'],
+      oursCachedCluster: [cluster, products], oursCached2Jobs: ['tile', products], oursCachedTile4: ['tile', products],
       oursCachedTile8: ['tile', products],
     };
     for (const [design, [positions, vertical]] of Object.entries(designs)) {
@@ -77,10 +77,15 @@ describe.skipIf(!cudaAvailable)('GPU benchmark scripts', () => {
     const sampleOnce = (...args: string[]) =>
       execFileSync(process.execPath, [path.join(scripts, 'sample-once.mjs'), JSON.stringify(small), '3', 'cuda', ...args], { timeout: 60_000 }).toString();
     const products = loadBackend('cuda').features.cublas === true ? 'cublas' : 'cudnn';
-    expect(sampleOnce()).toMatch(new RegExp(`^sampled 3 images in [0-9.]+ s \\([0-9.]+ images/s; graph, vertical ${products}\\)\n$`));
+    expect(sampleOnce()).toMatch(new RegExp(`^sampled 3 images in [0-9.]+ s \\([0-9.]+ images/s; tile of 2 images, vertical ${products}; [0-9.]+ ms a row, -?[0-9.]+ ms before the first, [0-9.]+ ms after the last\\)\n$`));
     expect(sampleOnce('2').match(/^sampled 3 images in /gm)).toHaveLength(2);
     const lines = sampleOnce('2', '--json').trim().split('\n').map((line) => JSON.parse(line));
     expect(lines).toHaveLength(2);
-    for (const line of lines) expect(line).toMatchObject({ imagesPerSecond: expect.any(Number), design: 'graph', vertical: products, clusterImages: 0, rowGraph: true, captureRefused: '' });
+    for (const line of lines) {
+      expect(line).toMatchObject({ imagesPerSecond: expect.any(Number), design: 'tile', vertical: products, clusterImages: 2, rowGraph: true, captureRefused: '' });
+      // The rows' times and the call's setup and tail add up to the whole.
+      expect(line.rowMs).toBeGreaterThan(0);
+      expect(line.setupMs + small.height * line.rowMs + line.tailMs).toBeCloseTo(line.seconds * 1000, 6);
+    }
   });
 });

@@ -5,8 +5,8 @@
  * principle differ by rounding; with these fixed seeds none does); known pixels are
  * kept; an AbortSignal stops it. Skips without a GPU. It checks that the designs that
  * GATED_PIXELCNN_SAMPLER and GATED_PIXELCNN_SAMPLER_VERTICAL ask for ran
- * (`npm run test:cuda-emulator` runs it with the defaults, graph and cublas, with
- * cluster and cudnn, and with tile): clusters where the device has them (sm_90), cuBLAS where the
+ * (`npm run test:cuda-emulator` runs it with the defaults, tile and cublas, with
+ * cluster and cudnn, with graph, and with tiles of 4): clusters where the device has them (sm_90), cuBLAS where the
  * addon was built with it (always on the emulator).
  */
 import { describe, expect, it } from 'vitest';
@@ -23,8 +23,9 @@ import { randomKnown, samplerConditioning, samplerConfigs } from '../helpers/sam
 function expected(): { design: 'graph' | 'cluster' | 'tile'; vertical: 'cudnn' | 'cublas'; rowGraph: true } {
   const capability = Number(loadBackend('cuda').features.computeCapability);
   const cublas = loadBackend('cuda').features.cublas === true;
+  const asked = (process.env.GATED_PIXELCNN_SAMPLER ?? 'tile') as 'graph' | 'cluster' | 'tile';
   return {
-    design: process.env.GATED_PIXELCNN_SAMPLER === 'tile' ? 'tile' : process.env.GATED_PIXELCNN_SAMPLER === 'cluster' && capability >= 9 ? 'cluster' : 'graph',
+    design: asked === 'cluster' && capability < 9 ? 'graph' : asked, // clusters need sm_90
     vertical: process.env.GATED_PIXELCNN_SAMPLER_VERTICAL !== 'cudnn' && cublas ? 'cublas' : 'cudnn',
     rowGraph: true, // each row one graph: the vertical stage's library calls captured with the positions
   };
@@ -115,7 +116,7 @@ describe.skipIf(!cudaAvailable)('CUDA cached sampler', () => {
     // 4 or 8 images (the head's units twice an image, 205 KB and more, with the sums' parts
     // past 227 KB): they fall back. Tiles of 2 fit.
     const model = GatedPixelCNN.create(config, { backend: loadBackend('cuda'), seed: 6 });
-    const tilesOfTwo = process.env.GATED_PIXELCNN_SAMPLER === 'tile' && process.env.GATED_PIXELCNN_SAMPLER_TILE === '2';
+    const tilesOfTwo = (process.env.GATED_PIXELCNN_SAMPLER ?? 'tile') === 'tile' && (process.env.GATED_PIXELCNN_SAMPLER_TILE ?? '2') === '2';
     expect((await runCachedSampler(model, { count: 1, seed: 5 }, { keepLogits: false })).design).toBe(tilesOfTwo ? 'tile' : 'graph');
     model.dispose();
   });

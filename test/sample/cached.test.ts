@@ -177,11 +177,35 @@ describe('cached sampler, as a user runs it', () => {
     }
     expect(() => addon.sampleCached!(badConfig)).toThrow(expect.objectContaining({ code: 'ERR_ARG' }));
     expect(() => addon.sampleCached!({ ...request(), labels: Int32Array.of(0) })).toThrow(expect.objectContaining({ code: 'ERR_LENGTH' }));
-    // Weight sizes are checked by the sampler itself: the promise rejects.
+    // Weight sizes are checked by the sampler itself: the promise rejects. The request
+    // refused just above had read every weight, and the next request refills those
+    // copies (recycled.h): a weight given then must not stand in for one missing now.
+    const lacking = addon.sampleCached!(missing).promise;
     return Promise.all([
+      expect(lacking).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/needs weight head\.out\.bias/) }),
       expect(addon.sampleCached!(short).promise).rejects.toMatchObject({ code: 'ERR_SHAPE' }),
-      expect(addon.sampleCached!(missing).promise).rejects.toMatchObject({ code: 'ERR_ARG' }),
     ]);
+  });
+
+  it('takes the weights as the model\'s tensors or as arrays, alike, and refuses others', async () => {
+    const addon = rawAddon();
+    const request = (weights: Record<string, unknown>) => ({
+      config: Object.fromEntries(CONFIG_KEYS.map((k) => [k, model.config[k]])),
+      weights, batch: 2, firstImage: 0, temperature: 1, seed: 4, keepLogits: false, labels: Int32Array.of(0, 1),
+    }) as never;
+    const arrays = Object.fromEntries(model.weights());
+    const tensors = Object.fromEntries(model.parameters.list().map((p) => [p.name, p.value.handle]));
+    const [fromArrays, fromTensors] = await Promise.all([addon.sampleCached!(request(arrays)).promise, addon.sampleCached!(request(tensors)).promise]);
+    expect(fromTensors.levels).toEqual(fromArrays.levels);
+    const labels = addon.tensorFromArray(Int32Array.of(1, 2), [2]);
+    for (const wrong of [labels, {}, Int32Array.of(1, 2)]) {
+      expect(() => addon.sampleCached!(request({ ...tensors, 'head.out.bias': wrong }))).toThrow(expect.objectContaining({ code: 'ERR_TYPE' }));
+    }
+    const infinite = Float32Array.from(arrays['blocks.0.h.weight']);
+    infinite[7] = -Infinity;
+    expect(() => addon.sampleCached!(request({ ...tensors, 'blocks.0.h.weight': infinite }))).toThrow(
+      expect.objectContaining({ code: 'ERR_DIVERGED', message: expect.stringMatching(/blocks\.0\.h\.weight\[7\] is -Infinity/) }),
+    );
   });
 
   it('refuses bad options', async () => {

@@ -16,6 +16,7 @@ enum cublasStatus_t {
   CUBLAS_STATUS_NOT_SUPPORTED = 15,
 };
 enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum cublasMath_t { CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
 
 struct cublasContext;
 using cublasHandle_t = cublasContext*;
@@ -26,6 +27,8 @@ cublasStatus_t cublasDestroy(cublasHandle_t handle);
 // Binds the handle to a stream and, as in cuBLAS, resets its workspace to the library's
 // own pool.
 cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream);
+// The handle's math: either mode computes in double here (TF32's rounding is not emulated).
+cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
 // The handle's workspace: device memory of at least that many bytes, 256-byte aligned.
 cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void* workspace, size_t bytes);
 // C = alpha · op(A) · op(B) + beta · C, column-major, C m × n; alpha and beta in host
