@@ -52,17 +52,26 @@ double number_field(const Napi::Object& object, const char* key) {
 
 // The request's weights into job.weights (whose vectors an earlier job may have left,
 // with their capacity): each from a Float32Array, or from a float32 tensor of this addon
-// (all of those read back at once); the weights must be finite.
+// (all of those read back at once); the weights must be finite. Every value is got
+// first: a getter runs JavaScript, which could dispose a tensor already unwrapped, and
+// none runs after.
 void read_weights(const Napi::Object& weights, SamplerJob& job) {
   const Napi::Array names = weights.GetPropertyNames();
-  std::map<std::string, std::vector<float>>& values = *job.weights;
-  std::set<std::string> given;
-  std::vector<std::pair<const Tensor*, void*>> from_tensors;
+  std::vector<std::pair<std::string, Napi::Value>> given;
+  std::set<std::string> named;
   for (uint32_t k = 0; k < names.Length(); ++k) {
-    const std::string name = names.Get(k).As<Napi::String>();
+    std::string name = names.Get(k).As<Napi::String>();
     const Napi::Value value = weights.Get(name);
+    named.insert(name);
+    given.emplace_back(std::move(name), value);
+  }
+  std::map<std::string, std::vector<float>>& values = *job.weights;
+  // An earlier job's weights that this one lacks must not stand in for them.
+  for (auto entry = values.begin(); entry != values.end();)
+    entry = named.count(entry->first) ? std::next(entry) : values.erase(entry);
+  std::vector<std::pair<const Tensor*, void*>> from_tensors;
+  for (const auto& [name, value] : given) {
     std::vector<float>& copy = values[name];
-    given.insert(name);
     if (value.IsTypedArray()) {
       if (value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
         fail(codes::kType, "weight ", name, " must be a Float32Array or a float32 tensor");
@@ -75,15 +84,14 @@ void read_weights(const Napi::Object& weights, SamplerJob& job) {
       from_tensors.emplace_back(&tensor, copy.data());
     }
   }
-  // An earlier job's weights that this one lacks must not stand in for them.
-  for (auto entry = values.begin(); entry != values.end();)
-    entry = given.count(entry->first) ? std::next(entry) : values.erase(entry);
   if (!from_tensors.empty()) backend(weights.Env()).download_all(from_tensors);
-  for (const auto& [name, copy] : values)
+  for (const auto& [name, value] : given) {
+    const std::vector<float>& copy = values.at(name);
     for (size_t i = 0; i < copy.size(); ++i)
       if (!std::isfinite(copy[i]))
         fail(codes::kDiverged, "cannot sample this model: ", name, "[", i, "] is ", copy[i],
              ": weights must be finite (did training diverge?)");
+  }
 }
 
 int64_t integer_field(const Napi::Object& object, const char* key, int64_t min = 0) {

@@ -201,6 +201,14 @@ describe('cached sampler, as a user runs it', () => {
     for (const wrong of [labels, {}, Int32Array.of(1, 2)]) {
       expect(() => addon.sampleCached!(request({ ...tensors, 'head.out.bias': wrong }))).toThrow(expect.objectContaining({ code: 'ERR_TYPE' }));
     }
+    // A getter runs JavaScript while the request is read: one that disposes a tensor
+    // given before it makes the request fail, not read freed memory.
+    const victim = GatedPixelCNN.create(model.config, { backend: cpu, seed: 1 });
+    const victimTensors = Object.fromEntries(victim.parameters.list().map((p) => [p.name, p.value.handle]));
+    const lastName = Object.keys(victimTensors).at(-1)!, lastTensor = victimTensors[lastName];
+    Object.defineProperty(victimTensors, lastName, { enumerable: true, get: () => (victim.parameters.list()[0].value.dispose(), lastTensor) });
+    expect(() => addon.sampleCached!(request(victimTensors))).toThrow(expect.objectContaining({ code: 'ERR_DISPOSED' }));
+    victim.dispose();
     const infinite = Float32Array.from(arrays['blocks.0.h.weight']);
     infinite[7] = -Infinity;
     expect(() => addon.sampleCached!(request({ ...tensors, 'blocks.0.h.weight': infinite }))).toThrow(
