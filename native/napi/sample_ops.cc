@@ -139,7 +139,7 @@ SamplerJob read_job(const Napi::Object& request) {
   if (c.levels > 256 || c.first_kernel % 2 == 0 || c.kernel % 2 == 0)
     fail(codes::kArg, "config breaks SPEC.md §2 (levels 2…256, odd kernels)");
   const Napi::Value weights_value = request.Get("weights");
-  if (!weights_value.IsObject()) fail(codes::kType, "weights must be an object of Float32Arrays");
+  if (!weights_value.IsObject()) fail(codes::kType, "weights must be an object of Float32Arrays or tensors");
   read_weights(weights_value.As<Napi::Object>(), job);
   job.batch = integer_field(request, "batch", 1);
   if (job.batch > 2147483647) fail(codes::kArg, "batch must be < 2^31, got ", job.batch);  // a CUDA grid's limit

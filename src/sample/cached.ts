@@ -7,7 +7,6 @@
 import { loadBackend } from '../backend/load';
 import type { NativeSampleResult } from '../backend/native';
 import { CONFIG_KEYS } from '../nn/config';
-import { checkFiniteWeights } from '../nn/finite-weights';
 import { requireModel, type GatedPixelCNN } from '../nn/gated-pixelcnn';
 import { PixelCNNError } from '../errors';
 import { reportProgress } from '../options';
@@ -26,13 +25,6 @@ export interface CachedSampleResult {
   clusterImages: number;
   rowGraph: boolean;
   captureRefused: string;
-}
-
-/** Host copies of the weights, for a sampler on another backend than the model's. */
-function finiteHostWeights(model: GatedPixelCNN): Record<string, Float32Array> {
-  const weights = model.weights();
-  checkFiniteWeights(weights, 'ERR_DIVERGED', 'cannot sample this model');
-  return Object.fromEntries(weights);
 }
 
 /** Draws `count` images with the cached sampler; resolves to their levels [count, C, H, W]. */
@@ -61,15 +53,15 @@ export async function runCachedSampler(
   const { config } = model;
   const perImage = config.channels * config.height * config.width;
   // The sampler runs on the GPU when the model lives there, on the weights the model has
-  // now, and refuses weights that are not finite (they would draw the top level
-  // everywhere). A single batch reads the model's own tensors as it starts, here (in the
+  // now; the native side refuses weights that are not finite (they would draw the top
+  // level everywhere). A single batch reads the model's own tensors as it starts, here (in the
   // order of the backend's work): host copies made here too would cost more than a GPU
   // batch's rows. Later batches would start after a trainer's next steps: for them the
   // weights are copied now.
   const sampler = onGpu ? model.backend : loadBackend('cpu');
   const weights = sampler === model.backend && o.count <= o.batchSize
     ? Object.fromEntries(model.parameters.list().map((p) => [p.name, p.value.handle]))
-    : finiteHostWeights(model);
+    : Object.fromEntries(model.weights());
   const levels = new Uint8Array(o.count * perImage);
   const logits = keepLogits ? new Float32Array(o.count * config.levels * perImage) : undefined;
   const totalRows = Math.ceil(o.count / o.batchSize) * config.height;
